@@ -1,0 +1,13 @@
+/**
+ * The command registry (oclif `explicit` strategy): every command in one reviewable list, and
+ * test files beside commands can never be loaded as commands.
+ */
+import Parse from './parse.js';
+import GrammarsList from './grammars/list.js';
+import GrammarsAdd from './grammars/add.js';
+
+export const COMMANDS = {
+  parse: Parse,
+  grammars: GrammarsList,
+  'grammars:add': GrammarsAdd,
+};

@@ -1,0 +1,72 @@
+/** Pieces every command shares: the grammars registry, release choice, progress, exit codes. */
+import { Flags } from '@oclif/core';
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { FormatRegistry, traceSourceHints } from '../trace/index.js';
+import { compareRelease } from '../trace/format/registry.js';
+import { grammarsDir } from '../paths.js';
+
+export const EXIT = { ok: 0, input: 1, usage: 2, diff: 3, internal: 70 } as const;
+
+export const traceFlags = {
+  format: Flags.string({
+    description: 'Line layout of the input; detected from its header when omitted.',
+    options: ['tracefs', 'trace-cmd'],
+  }),
+  release: Flags.string({
+    description:
+      'Kernel release whose format files decode the payloads first (a directory name under grammars/, or a `uname -r` matched by major.minor). Default: the `kernel:` line of settings.txt beside the trace, else the newest release.',
+  }),
+  grammars: Flags.string({
+    description: 'Grammars directory (<release>/<system>/<event>/format); default: the one shipped with foliolab.',
+  }),
+};
+
+export interface ResolvedFormats {
+  registry: FormatRegistry;
+  release: string | undefined;
+  releaseSource: 'flag' | 'settings.txt' | 'formats beside the trace' | 'newest';
+}
+
+export function resolveFormats(path: string, flags: { release?: string; grammars?: string }): ResolvedFormats {
+  const registry = FormatRegistry.fromDirectory(flags.grammars ?? grammarsDir);
+  const hints = traceSourceHints(path);
+  if (hints.formatsDir) {
+    const rel = `${basename(hints.formatsDir)}:${path}`;
+    registry.addRelease(rel, hints.formatsDir);
+    if (!flags.release) return { registry, release: rel, releaseSource: 'formats beside the trace' };
+  }
+  if (flags.release) {
+    const r = registry.matchRelease(flags.release) ?? flags.release;
+    return { registry, release: r, releaseSource: 'flag' };
+  }
+  const fromSettings = registry.matchRelease(hints.release);
+  if (fromSettings) return { registry, release: fromSettings, releaseSource: 'settings.txt' };
+  const newest = [...registry.releases].sort(compareRelease).pop();
+  return { registry, release: registry.matchRelease(newest) ?? newest, releaseSource: 'newest' };
+}
+
+export function inputProblem(path: string): string | undefined {
+  if (path === '-') return undefined;
+  if (!existsSync(path)) return `cannot read ${path}: no such file (give a trace file, a .gz, or - for stdin)`;
+  if (statSync(path).isDirectory()) return `${path} is a directory; give the trace file inside it (e.g. ${path}/trace.txt.gz)`;
+  return undefined;
+}
+
+/** A throttled progress line on stderr when it is a terminal. */
+export function progressReporter(label: string, total: number | undefined): ((bytes: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  let last = 0;
+  return (bytes) => {
+    const now = Date.now();
+    if (now - last < 250) return;
+    last = now;
+    const mb = (bytes / 1e6).toFixed(1);
+    const pct = total ? ` (${Math.min(100, Math.round((bytes / total) * 100))}%)` : '';
+    process.stderr.write(`\r${label}: ${mb} MB${pct}   `);
+  };
+}
+
+export function clearProgress(): void {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+}

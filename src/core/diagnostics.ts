@@ -1,0 +1,118 @@
+/**
+ * Diagnostics: every problem found in input is a record, never an exception.
+ *
+ * One table (DIAGNOSTICS) holds every code with its severity and a description, in the
+ * manner of Perfetto's stats.h: a code is stable, snake_case, and documented here once.
+ * `data_loss` is a severity of its own: nothing downstream may claim exactness across it.
+ */
+
+export type Severity = 'error' | 'warning' | 'info' | 'data_loss';
+
+export interface DiagnosticInfo {
+  readonly severity: Severity;
+  readonly description: string;
+}
+
+export const DIAGNOSTICS = {
+  unreadable_input: { severity: 'error', description: 'The input could not be opened or read.' },
+  empty_input: { severity: 'warning', description: 'The input holds no bytes; nothing to parse.' },
+  binary_input: {
+    severity: 'error',
+    description: 'The input looks binary (NUL bytes): is it trace.dat? Run `trace-cmd report` on it and parse the text.',
+  },
+  gzip_error: { severity: 'error', description: 'The gzip stream is corrupt or truncated; events after the fault are missing.' },
+  line_too_long: {
+    severity: 'error',
+    description: 'A line exceeds the maximum line length and was skipped without being held in memory.',
+  },
+  bad_line_header: {
+    severity: 'error',
+    description: 'The fixed line header (TASK-PID [CPU] flags TIMESTAMP: event:) could not be read.',
+  },
+  truncated_last_line: {
+    severity: 'warning',
+    description: 'The last line has no newline and does not parse: the capture was probably cut short.',
+  },
+  non_text_line: { severity: 'error', description: 'The line holds control or NUL bytes; skipped.' },
+  lost_events: {
+    severity: 'data_loss',
+    description: 'The ring buffer lost events on this CPU here; counts and orders across this point are not exact.',
+  },
+  payload_mismatch: {
+    severity: 'warning',
+    description: "The event payload does not match its format's print fmt; decoded with the generic key=value fallback.",
+  },
+  unknown_event: {
+    severity: 'info',
+    description: 'No format file describes this event; decoded with the generic key=value fallback.',
+  },
+  format_syntax: { severity: 'error', description: 'A tracefs format file is malformed; its event falls back to generic decoding.' },
+  format_unsupported: {
+    severity: 'info',
+    description: "A print fmt construct cannot be inverted; the affected values are kept as text.",
+  },
+  out_of_order: {
+    severity: 'warning',
+    description: 'An event is earlier than events already emitted beyond the sort window; it is emitted late.',
+  },
+  unknown_layout: {
+    severity: 'warning',
+    description: 'Neither a tracefs nor a trace-cmd header was found; the layout was guessed from the first event lines.',
+  },
+  // patch/mail diagnostics share the table (issue 4).
+} as const satisfies Record<string, DiagnosticInfo>;
+
+export type DiagnosticCode = keyof typeof DIAGNOSTICS;
+
+export interface Diagnostic {
+  readonly code: DiagnosticCode;
+  readonly severity: Severity;
+  readonly message: string;
+  /** Source file (path as given, or `-` for stdin). */
+  readonly file: string;
+  /** 1-based line number; 0 when the problem concerns the whole input. */
+  readonly line: number;
+  /** 1-based column. */
+  readonly column: number;
+}
+
+export function diag(
+  code: DiagnosticCode,
+  message: string,
+  file: string,
+  line: number,
+  column = 1,
+): Diagnostic {
+  return { code, severity: DIAGNOSTICS[code].severity, message, file, line, column };
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.line > 0 ? `${d.file}:${d.line}:${d.column}` : d.file;
+  return `${where}: ${d.severity}: ${d.message} [${d.code}]`;
+}
+
+/**
+ * Keeps every diagnostic's count but stores only the first `perCode` of each code, so that a
+ * binary file or a file of garbage cannot make memory grow with its size.
+ */
+export class DiagnosticSink {
+  readonly kept: Diagnostic[] = [];
+  readonly counts = new Map<DiagnosticCode, number>();
+  constructor(private readonly perCode = 50) {}
+
+  add(d: Diagnostic): void {
+    const n = (this.counts.get(d.code) ?? 0) + 1;
+    this.counts.set(d.code, n);
+    if (n <= this.perCode) this.kept.push(d);
+  }
+
+  total(filter?: (code: DiagnosticCode) => boolean): number {
+    let t = 0;
+    for (const [code, n] of this.counts) if (!filter || filter(code)) t += n;
+    return t;
+  }
+
+  countsObject(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The decode table: for each event name, the chain of decoders tried in order, resolved once
+ * per name and cached:
+ *
+ *   1. a layout override (trace-cmd's own printers: plugin_tlb, plugin_sched_switch)
+ *   2. tracefs syscall forms (`sys_x(a: …)`, `sys_x -> ret`)
+ *   3. the print fmt of the preferred release, then of the other releases
+ *   4. raw `field=value` (libtraceevent's `[FAILED TO PARSE]`, `trace-cmd report -R`)
+ *   5. generic key=value / key:value — the fallback, counted and reported
+ */
+import { diag, type DiagnosticSink } from '../core/diagnostics.js';
+import type { CompiledDecoder, Fields } from './format/compile.js';
+import type { FormatRegistry } from './format/registry.js';
+import type { TraceEvent } from './event.js';
+import { decodeGeneric } from './payload/generic.js';
+import { TRACE_CMD_OVERRIDES, type Override } from './payload/overrides.js';
+import { decodeRaw, FAILED_TO_PARSE } from './payload/raw.js';
+import { decodeSyscallEnter, decodeSyscallExit } from './payload/syscalls.js';
+
+export type DecodeMethod = 'format' | 'override' | 'syscall' | 'raw' | 'generic';
+export type Layout = 'tracefs' | 'trace-cmd';
+
+interface Chain {
+  override: Override | undefined;
+  decoders: CompiledDecoder[];
+  system: string;
+  /** Reported once per name: no format at all. */
+  unknownReported: boolean;
+}
+
+export class DecodeTable {
+  private readonly chains = new Map<string, Chain>();
+  /** Events per name decoded by each method. */
+  readonly methods = new Map<string, Record<DecodeMethod, number>>();
+
+  constructor(
+    private readonly registry: FormatRegistry,
+    private readonly release: string | undefined,
+    private readonly layout: Layout,
+    private readonly sink: DiagnosticSink,
+    private readonly file: string,
+  ) {}
+
+  systemOf(name: string): string {
+    return this.chain(name).system;
+  }
+
+  private lastName = '';
+  private lastCountName = '';
+  private lastCount: Record<DecodeMethod, number> | undefined;
+  private lastChain: Chain | undefined;
+
+  private chain(name: string): Chain {
+    if (name === this.lastName && this.lastChain) return this.lastChain;
+    let c = this.chains.get(name);
+    if (!c) {
+      const before = this.registry.issues.length;
+      const decoders = this.registry.decoders(name, this.release);
+      // A malformed format file is reported where it is wrong, once, when first needed.
+      for (const is of this.registry.issues.slice(before)) {
+        this.sink.add(diag('format_syntax', `${is.problem.message} (event \`${name}\` falls back to other formats or generic decoding)`, is.path, is.problem.line, is.problem.column));
+      }
+      const fmt = this.registry.format(name, this.release);
+      c = {
+        override: this.layout === 'trace-cmd' ? TRACE_CMD_OVERRIDES.get(name) : undefined,
+        decoders,
+        system: fmt?.system ?? (name.startsWith('sys_enter_') || name.startsWith('sys_exit_') ? 'syscalls' : ''),
+        unknownReported: false,
+      };
+      this.chains.set(name, c);
+    }
+    this.lastName = name;
+    this.lastChain = c;
+    return c;
+  }
+
+  private count(name: string, m: DecodeMethod): void {
+    let r = name === this.lastCountName ? this.lastCount : this.methods.get(name);
+    if (!r) {
+      r = { format: 0, override: 0, syscall: 0, raw: 0, generic: 0 };
+      this.methods.set(name, r);
+    }
+    this.lastCountName = name;
+    this.lastCount = r;
+    r[m]++;
+  }
+
+  decode(ev: TraceEvent): { fields: Fields; method: DecodeMethod } {
+    const r = this.decodeInner(ev);
+    this.count(ev.name, r.method);
+    return r;
+  }
+
+  private decodeInner(ev: TraceEvent): { fields: Fields; method: DecodeMethod } {
+    const c = this.chain(ev.name);
+    const p = ev.payload;
+    if (ev.syscall === 1) {
+      const f = decodeSyscallEnter(p, c.decoders[0]?.format);
+      if (f) return { fields: f, method: 'syscall' };
+    } else if (ev.syscall === 2) {
+      const f = decodeSyscallExit(p);
+      if (f) return { fields: f, method: 'syscall' };
+    } else {
+      if (c.override) {
+        const f = c.override(p, c.decoders[0]);
+        if (f) return { fields: f, method: 'override' };
+      }
+      for (const d of c.decoders) {
+        const f = d.decode(p);
+        if (f) return { fields: f, method: 'format' };
+      }
+      if (c.decoders.length > 0) {
+        const strictRaw = !p.startsWith(FAILED_TO_PARSE);
+        for (const d of c.decoders) {
+          const f = decodeRaw(p, d, strictRaw);
+          if (f) return { fields: f, method: 'raw' };
+        }
+      }
+    }
+    if (c.decoders.length === 0 && ev.syscall === 0) {
+      if (!c.unknownReported) {
+        c.unknownReported = true;
+        this.sink.add(diag('unknown_event', `no format file for event \`${ev.name}\` (add grammars/<release>/<system>/${ev.name}/format); decoded as key=value`, this.file, ev.line, 1));
+      }
+    } else {
+      this.sink.add(
+        diag(
+          'payload_mismatch',
+          `payload of \`${ev.name}\` does not match its print fmt${c.decoders[0] ? ` (${c.decoders[0].format.path})` : ''}: ${JSON.stringify(p.length > 80 ? `${p.slice(0, 80)}…` : p)}`,
+          this.file,
+          ev.line,
+          ev.payloadColumn,
+        ),
+      );
+    }
+    return { fields: decodeGeneric(p), method: 'generic' };
+  }
+}

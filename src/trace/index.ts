@@ -1,0 +1,362 @@
+/**
+ * Streaming ftrace text parser: chunks → lines → (special line | event) → sorted events.
+ *
+ *   openChunks (gzip / stdin)  → LineSplitter (bounded memory)  → TraceParser.line()
+ *     → specialLine()  headers, lost events, buffer-started
+ *     → scanHeader()   hand-scanned header, payload kept as text
+ *     → WindowSorter   (timestamp, CPU, position) order
+ *     → consumer       `event.fields` decodes the payload on demand (DecodeTable)
+ *
+ * Nothing here throws on input: problems become diagnostics with file:line:column.
+ */
+import type { Readable } from 'node:stream';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { diag, DiagnosticSink, type Diagnostic } from '../core/diagnostics.js';
+import { DecodeTable, type DecodeMethod, type Layout } from './decode.js';
+import { TraceEvent } from './event.js';
+import { FormatRegistry } from './format/registry.js';
+import { LineKind, newScratch, scanInto } from './header.js';
+import { lexLine } from './line-lexer.js';
+import { LineSplitter, openChunks, type LineSink } from './reader.js';
+import { WindowSorter } from './sorter.js';
+import { specialLine } from './special-lines.js';
+
+export { TraceEvent } from './event.js';
+export type { Fields, FieldValue, SymbolicValue, FlagsValue } from './format/compile.js';
+export { FormatRegistry } from './format/registry.js';
+export type { Layout, DecodeMethod } from './decode.js';
+
+export interface TraceParseOptions {
+  /** Name used in diagnostics (path, or `-`). */
+  file: string;
+  registry: FormatRegistry;
+  /** Release whose formats are preferred (`6.18.44-fc-v669`); others are tried next. */
+  release?: string;
+  /** Force a layout instead of detecting it. */
+  layout?: Layout;
+  /** Events held back to repair out-of-order input (default 16384). */
+  sortWindow?: number;
+  /** Lines longer than this are skipped with a diagnostic (default 1 MiB). */
+  maxLineBytes?: number;
+  /** Decode every event's payload as it is read (for summaries); default lazy. */
+  decodeAll?: boolean;
+  /** Diagnostics kept per code (counts are always complete). */
+  diagnosticsPerCode?: number;
+  /** Called after each input chunk with bytes consumed (decompressed) so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface LostRecord {
+  cpu: number;
+  /** Number of events lost, or null when the kernel did not say. */
+  count: number | null;
+  line: number;
+  /** Timestamp (ns) of the last event before the gap, if any. */
+  afterTsNs: number | null;
+}
+
+export interface TraceHeaderInfo {
+  tracer?: string;
+  entriesInBuffer?: number;
+  entriesWritten?: number;
+  cpus?: number;
+}
+
+/** Everything a run learned that is not an event. */
+export interface TraceStats {
+  layout: Layout;
+  layoutDetected: boolean;
+  release: string | undefined;
+  header: TraceHeaderInfo;
+  lines: number;
+  bytes: number;
+  events: number;
+  specialLines: number;
+  unparsedLines: number;
+  lost: LostRecord[];
+  reordered: number;
+  late: number;
+  diagnostics: DiagnosticSink;
+  /** Decode methods per event name (only for decoded events). */
+  methods: Map<string, Record<DecodeMethod, number>>;
+}
+
+const MARKER_FUNCS = new Set(['tracing_mark_write', 'tracing_mark_raw_write']);
+
+export class TraceParser implements LineSink {
+  readonly sink: DiagnosticSink;
+  private table: DecodeTable;
+  private layout: Layout;
+  private layoutKnown: boolean;
+  private readonly sorter: WindowSorter;
+  private seq = 0;
+  private lastTsNs: number | null = null;
+  private pendingBad: { line: number; col: number; message: string; text: string } | undefined;
+  readonly header: TraceHeaderInfo = {};
+  readonly lost: LostRecord[] = [];
+  events = 0;
+  specialLines = 0;
+  unparsedLines = 0;
+  private sawContent = false;
+  private readonly scratch = newScratch();
+
+  constructor(
+    private readonly opts: TraceParseOptions,
+    emit: (e: TraceEvent) => void,
+  ) {
+    this.sink = new DiagnosticSink(opts.diagnosticsPerCode ?? 50);
+    this.layout = opts.layout ?? 'tracefs';
+    this.layoutKnown = opts.layout !== undefined;
+    this.table = new DecodeTable(opts.registry, opts.release, this.layout, this.sink, opts.file);
+    const decodeAll = opts.decodeAll === true;
+    this.sorter = new WindowSorter(opts.sortWindow ?? 16384, decodeAll ? (e) => { void e.fields; emit(e); } : emit);
+  }
+
+  private setLayout(l: Layout): void {
+    this.layoutKnown = true;
+    if (l === this.layout) return;
+    this.layout = l;
+    this.table = new DecodeTable(this.opts.registry, this.opts.release, l, this.sink, this.opts.file);
+  }
+
+  line(s: string, lineNo: number, offset: number): void {
+    if (this.pendingBad) this.reportBad();
+    const c0 = s.charCodeAt(0);
+    if (s.length === 0 || c0 === 35 || c0 === 67 || c0 === 99 || c0 === 118 || c0 === 32 && s.charCodeAt(s.length - 1) === 93) {
+      const sp = specialLine(s);
+      if (sp) {
+        this.specialLines++;
+        switch (sp.kind) {
+          case 'blank': return;
+          case 'comment':
+            if (!this.layoutKnown && sp.tracer) this.setLayout('tracefs');
+            if (sp.tracer) this.header.tracer = sp.tracer;
+            if (sp.entries !== undefined) {
+              this.header.entriesInBuffer = sp.entries;
+              this.header.entriesWritten = sp.written;
+              this.header.cpus = sp.cpus;
+              if (sp.written !== undefined && sp.written > sp.entries) {
+                this.sink.add(diag('lost_events', `the ring buffer overwrote or handed out ${sp.written - sp.entries} events before this file was read (entries-written ${sp.written} > entries-in-buffer ${sp.entries}); enlarge buffer_size_kb`, this.opts.file, lineNo, 1));
+              }
+            }
+            return;
+          case 'trace-cmd-header':
+            if (!this.layoutKnown) this.setLayout('trace-cmd');
+            if (sp.cpus !== undefined) this.header.cpus = sp.cpus;
+            return;
+          case 'lost': {
+            this.lost.push({ cpu: sp.cpu, count: sp.count, line: lineNo, afterTsNs: this.lastTsNs });
+            this.sink.add(diag('lost_events', `CPU ${sp.cpu} lost ${sp.count ?? 'an unknown number of'} events here: nothing after this point is exact for that CPU`, this.opts.file, lineNo, 1));
+            return;
+          }
+          case 'buffer-started':
+            return;
+        }
+      }
+    }
+    if (!this.layoutKnown && !this.sawContent) this.guessLayout(s, lineNo);
+    this.sawContent = true;
+    const h = this.scratch;
+    if (!scanInto(s, this.layout === 'trace-cmd', h)) {
+      this.pendingBad = { line: lineNo, col: h.errCol, message: h.errMessage, text: s };
+      return;
+    }
+    let name = h.name;
+    let payloadStart = h.payloadStart;
+    let syscall: 0 | 1 | 2 = 0;
+    if (h.kind === LineKind.SyscallEnter) {
+      syscall = 1;
+      name = this.syscallName(name, 'sys_enter_');
+    } else if (h.kind === LineKind.SyscallExit) {
+      syscall = 2;
+      name = this.syscallName(name, 'sys_exit_');
+    } else if (MARKER_FUNCS.has(name)) {
+      // tracefs prints ftrace:print as `<ip symbol>: <buf>` with no event name: the payload
+      // of the print event starts at the symbol.
+      payloadStart = h.nameStart;
+      name = 'print';
+    }
+    this.lastTsNs = h.tsNs;
+    this.events++;
+    this.sorter.push(
+      new TraceEvent(s, h.comm, h.pid, h.tgid, h.cpu, h.tsNs, name, lineNo, offset, this.seq++, syscall, h.tsStart, h.tsEnd, h.latStart, h.latEnd, payloadStart, h.payloadEnd, this.table),
+    );
+  }
+
+  private readonly sysNames = new Map<string, string>();
+  private syscallName(printed: string, prefix: string): string {
+    const key = prefix + printed;
+    let n = this.sysNames.get(key);
+    if (n === undefined) {
+      n = prefix + (printed.startsWith('sys_') ? printed.slice(4) : printed);
+      this.sysNames.set(key, n);
+    }
+    return n;
+  }
+
+  tooLong(lineNo: number, _offset: number, bytes: number): void {
+    if (this.pendingBad) this.reportBad();
+    this.unparsedLines++;
+    this.sink.add(diag('line_too_long', `line of ${bytes} bytes exceeds the ${this.opts.maxLineBytes ?? DEFAULT_MAX_LINE} byte limit; skipped`, this.opts.file, lineNo, 1));
+  }
+
+  private guessLayout(s: string, lineNo: number): void {
+    // trace-cmd pads event names: `ts: name:<spaces>payload`; tracefs prints one space.
+    const m = /\d+\.\d+: [A-Za-z0-9_]+:( {2,})?/.exec(s);
+    this.setLayout(m && m[1] ? 'trace-cmd' : 'tracefs');
+    this.sink.add(diag('unknown_layout', `no tracefs (\`# tracer:\`) or trace-cmd (\`cpus=N\`) header; reading as ${this.layout} layout (override with --format)`, this.opts.file, lineNo, 1));
+  }
+
+  private reportBad(final = false): void {
+    const b = this.pendingBad!;
+    this.pendingBad = undefined;
+    this.unparsedLines++;
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x08\x0e-\x1f]/.test(b.text)) {
+      this.sink.add(diag('non_text_line', 'line holds NUL or control bytes (binary data?); skipped', this.opts.file, b.line, 1));
+      return;
+    }
+    if (final) {
+      this.sink.add(diag('truncated_last_line', `last line is cut short (no newline) and does not parse: ${b.message}`, this.opts.file, b.line, b.col + 1));
+      return;
+    }
+    // The precise reading: the chevrotain line lexer says what it expected, and where.
+    const lx = lexLine(b.text);
+    const col = lx.error ? Math.max(lx.error.col, b.col) : b.col;
+    const msg = lx.error && lx.error.col >= b.col ? lx.error.message : b.message;
+    this.sink.add(diag('bad_line_header', `${msg}; got ${JSON.stringify(b.text.slice(col, col + 40))}`, this.opts.file, b.line, col + 1));
+  }
+
+  /** Call after the last line; `unterminated` says the input lacked a final newline. */
+  finish(unterminated: boolean): void {
+    if (this.pendingBad) this.reportBad(unterminated);
+    this.sorter.flush();
+    for (const e of this.sorter.late) {
+      this.sink.add(diag('out_of_order', `event at ${e.ts} on CPU ${e.cpu} is earlier than events already emitted (beyond the ${this.opts.sortWindow ?? 16384}-event sort window)`, this.opts.file, e.line, 1));
+    }
+  }
+
+  stats(splitter: LineSplitter): TraceStats {
+    return {
+      layout: this.layout,
+      layoutDetected: this.opts.layout === undefined,
+      release: this.opts.release,
+      header: this.header,
+      lines: splitter.lines,
+      bytes: splitter.bytes,
+      events: this.events,
+      specialLines: this.specialLines,
+      unparsedLines: this.unparsedLines,
+      lost: this.lost,
+      reordered: this.sorter.reordered,
+      late: this.sorter.lateCount,
+      diagnostics: this.sink,
+      methods: this.table.methods,
+    };
+  }
+}
+
+const DEFAULT_MAX_LINE = 1 << 20;
+
+/** trace.dat begins with `\x17\x08\x44tracing`; other binary input has NULs early. */
+function looksBinary(first: Buffer): string | undefined {
+  if (first.length >= 10 && first[0] === 0x17 && first[1] === 0x08 && first[2] === 0x44 && first.toString('latin1', 3, 10) === 'tracing') {
+    return 'this is a trace-cmd trace.dat (binary): run `trace-cmd report` on it and parse the text';
+  }
+  const n = Math.min(first.length, 4096);
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const c = first[i]!;
+    if (c === 0 || (c < 9) || (c > 13 && c < 32)) bad++;
+  }
+  if (n > 0 && bad / n > 0.1) return `the input looks binary (${bad} of its first ${n} bytes are control bytes); foliolab reads ftrace text`;
+  return undefined;
+}
+
+/**
+ * Parse a trace (path, `-`, or a stream) and yield events in batches, in (ts, cpu, position)
+ * order. The returned stats are complete once the generator has finished.
+ */
+export async function* readTrace(
+  input: string | Readable,
+  opts: TraceParseOptions,
+  statsOut: { stats?: TraceStats } = {},
+): AsyncGenerator<TraceEvent[]> {
+  let batch: TraceEvent[] = [];
+  const parser = new TraceParser(opts, (e) => batch.push(e));
+  const splitter = new LineSplitter(parser, opts.maxLineBytes ?? DEFAULT_MAX_LINE);
+  let first = true;
+  let total = 0;
+  try {
+    for await (const chunk of openChunks(input)) {
+      if (first) {
+        first = false;
+        const why = looksBinary(chunk);
+        if (why) {
+          parser.sink.add(diag('binary_input', why, opts.file, 0, 0));
+          break;
+        }
+      }
+      total += chunk.length;
+      splitter.push(chunk);
+      opts.onProgress?.(total);
+      if (batch.length > 0) {
+        const out = batch;
+        batch = [];
+        yield out;
+      }
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const gz = e.code?.startsWith('Z_') || /incorrect header|unexpected end|invalid/i.test(e.message);
+    parser.sink.add(
+      gz
+        ? diag('gzip_error', `gzip stream error after ${total} bytes: ${e.message}`, opts.file, splitter.lines + 1, 1)
+        : diag('unreadable_input', `cannot read ${opts.file}: ${e.message}`, opts.file, 0, 0),
+    );
+  }
+  splitter.end();
+  parser.finish(splitter.unterminated);
+  if (first && !parser.sink.counts.has('unreadable_input')) parser.sink.add(diag('empty_input', `${opts.file} is empty`, opts.file, 0, 0));
+  if (batch.length > 0) yield batch;
+  statsOut.stats = parser.stats(splitter);
+}
+
+export interface TraceSourceHints {
+  /** Kernel release named by a capture's settings.txt or summary beside the trace. */
+  release?: string;
+  /** Format files saved beside the trace (`formats/<system>/<event>/format`). */
+  formatsDir?: string;
+}
+
+/**
+ * What the files beside a trace say about it: foliolab captures (and the shared real
+ * captures) keep `settings.txt` (`kernel: <uname -r>`) and optionally `formats/`.
+ */
+export function traceSourceHints(path: string): TraceSourceHints {
+  if (path === '-') return {};
+  const dir = dirname(path);
+  const hints: TraceSourceHints = {};
+  const settings = join(dir, 'settings.txt');
+  if (existsSync(settings)) {
+    const m = /^kernel:\s*(\S+)/m.exec(readFileSync(settings, 'utf8'));
+    if (m) hints.release = m[1];
+  }
+  const formats = join(dir, 'formats');
+  if (existsSync(formats) && statSync(formats).isDirectory()) hints.formatsDir = formats;
+  return hints;
+}
+
+export type { Diagnostic };
+
+/** Read a whole (small) trace into memory: for tests, scenarios and library users. */
+export async function collectTrace(
+  input: string | Readable,
+  opts: TraceParseOptions,
+): Promise<{ events: TraceEvent[]; stats: TraceStats }> {
+  const events: TraceEvent[] = [];
+  const out: { stats?: TraceStats } = {};
+  for await (const b of readTrace(input, opts, out)) for (const e of b) events.push(e);
+  return { events, stats: out.stats! };
+}
