@@ -16,7 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   record: ['core', 'paths'],
   replay: ['core', 'trace', 'model'],
   catalogue: ['core', 'patch', 'model'],
-  diff: ['core', 'model', 'replay'],
+  diff: ['core', 'model', 'replay', 'fidelity'],
   fidelity: ['core', 'model', 'replay'],
   report: ['core', 'model', 'diff', 'fidelity'],
   tui: ['core', 'report', 'diff', 'model'],

@@ -1,0 +1,136 @@
+/**
+ * Fidelity: the model's predicted kernel output against what the real kernel recorded, op by
+ * op. Compared: tlb_flush (pages, reason), rss_stat (counter, change, curr), mm_page_free of
+ * the workload's own pages (pfn, order), mm_vmscan_reclaim_pages (counts) — in order per CPU
+ * within each op. Recorded frees of pages the workload never allocated (per-CPU list drains,
+ * RCU callbacks, page cache) are not the workload's and are counted apart.
+ */
+import type { Emission } from '../model/emit.js';
+import { RSS_NAMES } from '../model/state.js';
+import type { LiftedOp, Recorded } from '../replay/lift.js';
+
+export interface Mismatch {
+  op: number;
+  line: number;
+  phase: string;
+  opKind: string;
+  cpu: number;
+  /** The first differing position, and the two sequences around it. */
+  at: number;
+  recorded: string[];
+  predicted: string[];
+}
+
+export interface FidelityReport {
+  matched: boolean;
+  /** Recorded output events of the workload that were compared. */
+  compared: number;
+  /** Of those, equal to the prediction at the same position. */
+  equal: number;
+  /** Predicted events with no recorded counterpart (beyond the recorded sequence). */
+  extra: number;
+  opsCompared: number;
+  opsMismatched: number;
+  byKind: Record<string, { recorded: number; predicted: number }>;
+  /** Recorded frees of pages that were never the workload's (not compared). */
+  foreignFrees: number;
+  /** Recorded output inside ops the model does not represent (unmodelled faults…). */
+  unmodelledOutput: number;
+  mismatches: Mismatch[];
+}
+
+const SYNTH_PFN = 0x4000000000;
+
+export function emissionKey(e: Emission): string | undefined {
+  switch (e.ev) {
+    case 'tlb_flush':
+      return `tlb_flush pages=${e.pages} reason=${e.reason}`;
+    case 'rss_stat':
+      return `rss_stat curr=${e.curr} ${RSS_NAMES[e.member]} ${e.delta > 0 ? `+${e.delta}` : e.delta}`;
+    case 'mm_page_free':
+      return e.pfn >= SYNTH_PFN ? `mm_page_free order=${e.order}` : `mm_page_free pfn=0x${e.pfn.toString(16)} order=${e.order}`;
+    case 'mm_vmscan_reclaim_pages':
+      return `mm_vmscan_reclaim_pages scanned=${e.nr_scanned} reclaimed=${e.nr_reclaimed} activate_anon=${e.nr_activate_anon} activate_file=${e.nr_activate_file} unmap_fail=${e.nr_unmap_fail} ref_keep=${e.nr_ref_keep}`;
+    default:
+      return undefined;
+  }
+}
+
+function same(rec: Recorded, key: string): boolean {
+  if (rec.key === key) return true;
+  if (rec.ev === 'rss_stat' && rec.delta === null) return key.startsWith(rec.key.slice(0, rec.key.lastIndexOf(' ')));
+  if (rec.ev === 'mm_page_free' && key.startsWith('mm_page_free order=')) return rec.key.endsWith(key.slice('mm_page_free '.length));
+  return false;
+}
+
+export class FidelityChecker {
+  private r: FidelityReport = {
+    matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
+    unmodelledOutput: 0, mismatches: [],
+  };
+
+  constructor(private readonly maxMismatches = 50) {}
+
+  private kind(k: string): { recorded: number; predicted: number } {
+    let v = this.r.byKind[k];
+    if (!v) { v = { recorded: 0, predicted: 0 }; this.r.byKind[k] = v; }
+    return v;
+  }
+
+  check(lo: LiftedOp, emitted: Emission[], unmodelled: boolean): void {
+    if (!lo.compare) return;
+    const rec: Recorded[] = [];
+    for (const x of lo.recorded) {
+      if (x.ev === 'mm_page_free' && !x.ours) { this.r.foreignFrees++; continue; }
+      rec.push(x);
+    }
+    if (unmodelled) {
+      this.r.unmodelledOutput += rec.length;
+      if (rec.length === 0) return;
+    }
+    const pred: Array<{ cpu: number; key: string; ev: string }> = [];
+    for (const e of emitted) {
+      const key = emissionKey(e);
+      if (key) pred.push({ cpu: e.cpu, key, ev: e.ev });
+    }
+    if (rec.length === 0 && pred.length === 0) return;
+    this.r.opsCompared++;
+    for (const x of rec) this.kind(x.ev).recorded++;
+    for (const p of pred) this.kind(p.ev).predicted++;
+    this.r.compared += rec.length;
+    const cpus = new Set([...rec.map((x) => x.cpu), ...pred.map((p) => p.cpu)]);
+    let bad = false;
+    for (const cpu of [...cpus].sort((a, b) => a - b)) {
+      const rs = rec.filter((x) => x.cpu === cpu);
+      const ps = pred.filter((p) => p.cpu === cpu);
+      let first = -1;
+      const n = Math.max(rs.length, ps.length);
+      for (let i = 0; i < n; i++) {
+        const a = rs[i];
+        const b = ps[i];
+        if (a && b && same(a, b.key)) { this.r.equal++; continue; }
+        if (!a && b) this.r.extra++;
+        if (first < 0) first = i;
+      }
+      if (first >= 0) {
+        bad = true;
+        if (this.r.mismatches.length < this.maxMismatches) {
+          const lo0 = Math.max(0, first - 2);
+          this.r.mismatches.push({
+            op: lo.op.at.index, line: lo.op.at.line, phase: lo.phase, opKind: lo.op.kind, cpu, at: first,
+            recorded: rs.slice(lo0, first + 4).map((x) => `${x.key} (line ${x.line})`),
+            predicted: ps.slice(lo0, first + 4).map((p) => p.key),
+          });
+        }
+      }
+    }
+    if (bad) {
+      this.r.opsMismatched++;
+      this.r.matched = false;
+    }
+  }
+
+  report(): FidelityReport {
+    return this.r;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * A configuration: an arch profile, the kernel baseline traits of a release, and the ordered
+ * list of series applied on top (presets are such lists). Traits are facts of a release that
+ * no modelled series changes (when a feature appeared); series are the patches we compare.
+ */
+
+export type Arch = 'x86' | 'arm64';
+
+export interface KernelTraits {
+  /** Release the baseline follows (`6.1`, `6.12`, `6.18`). */
+  release: string;
+  /** Anonymous multi-size THP (6.8+). */
+  mthp: boolean;
+  /** MADV_FREE/PAGEOUT keep a fully covered PTE-mapped large folio whole (6.9/6.10+); 6.1 splits any. */
+  madvKeepsLargeFolios: boolean;
+  /** rss counters are percpu: every update traces rss_stat (6.2+); 6.1 caches per task. */
+  rssEveryUpdate: boolean;
+  /** vmscan:mm_vmscan_reclaim_pages exists (6.13+). */
+  reclaimPagesTracepoint: boolean;
+  /** PMD THPs are put on the deferred split queue at fault (6.12+). */
+  pmdQueuedAtFault: boolean;
+  /** Per-size mTHP stats split/split_deferred (6.11+) and nr_anon_partially_mapped (6.12+). */
+  mthpSplitStats: boolean;
+  partiallyMappedFlag: boolean;
+  /** Lazyfree discard tolerates VM_DROPPABLE (6.11+). */
+  droppable: boolean;
+  /** Per-CPU folio batch capacity (15 in 6.1, 31 later). */
+  folioBatch: number;
+  /** x86 `remote wrong CPU` reason and lazy mm_cpumask trimming (6.14+). */
+  lazyCpumask: boolean;
+  /** Page tables freed at munmap are freed in the task (true) or via RCU in another context. */
+  pgtableFreeInTask: boolean;
+}
+
+export const TRAITS: Record<string, KernelTraits> = {
+  '6.1': {
+    release: '6.1', mthp: false, madvKeepsLargeFolios: false, rssEveryUpdate: false, reclaimPagesTracepoint: false,
+    pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
+    lazyCpumask: false, pgtableFreeInTask: true,
+  },
+  '6.12': {
+    release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
+    pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
+    lazyCpumask: false, pgtableFreeInTask: true,
+  },
+  '6.18': {
+    release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
+    pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
+    lazyCpumask: true, pgtableFreeInTask: false,
+  },
+};
+TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };
+
+export interface ThpSettings {
+  /** `transparent_hugepage/enabled`. */
+  enabled: 'always' | 'madvise' | 'never';
+  /** Per size in KiB: `hugepages-<size>kB/enabled` (always | inherit | madvise | never). */
+  sizes: Record<number, 'always' | 'inherit' | 'madvise' | 'never'>;
+}
+
+export const DEFAULT_THP: ThpSettings = { enabled: 'madvise', sizes: { 64: 'never', 2048: 'inherit' } };
+
+export interface ModelConfig {
+  arch: Arch;
+  traits: KernelTraits;
+  /** Series ids (with version), in application order. */
+  series: string[];
+  /** Name for reports (`linux-6.18`, `linux-6.18 -batched-unmap`, …). */
+  name: string;
+  thp: ThpSettings;
+}

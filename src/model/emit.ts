@@ -1,0 +1,57 @@
+/**
+ * What the engine returns for each op: the tracepoint events the kernel would have emitted
+ * (same names and fields as tracefs), invariant violations, and nothing else — decide, then
+ * emit; the engine does no I/O.
+ */
+import type { OpRef } from './ops.js';
+
+export type Emission =
+  | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number }
+  | { ev: 'rss_stat'; cpu: number; mm: number; curr: number; member: number; size: number; delta: number }
+  | { ev: 'mm_page_free'; cpu: number; pfn: number; order: number; what: 'folio' | 'pgtable' }
+  | {
+      ev: 'mm_vmscan_reclaim_pages';
+      cpu: number;
+      nid: number;
+      nr_scanned: number;
+      nr_reclaimed: number;
+      nr_dirty: number;
+      nr_writeback: number;
+      nr_congested: number;
+      nr_immediate: number;
+      nr_activate_anon: number;
+      nr_activate_file: number;
+      nr_ref_keep: number;
+      nr_unmap_fail: number;
+    }
+  | { ev: 'mm_shrink_slab'; cpu: number; cache_items: number; retval: number };
+
+export const TLB_REASONS = ['flush on task switch', 'remote shootdown', 'local shootdown', 'local MM shootdown', 'remote IPI send', 'remote wrong CPU'];
+export const TLB_LOCAL_MM_SHOOTDOWN = 3;
+export const TLB_LOCAL_SHOOTDOWN = 2;
+export const TLB_REMOTE_SHOOTDOWN = 1;
+export const TLB_REMOTE_SEND_IPI = 4;
+export const TLB_REMOTE_WRONG_CPU = 5;
+
+/** Invariant breaches: records, never exceptions. One row per code in VIOLATIONS. */
+export const VIOLATIONS = {
+  pte_access_within_table: 'A page-table entry was read or written outside index 0..511 of the table it was taken from.',
+  pte_access_within_vma: 'A page-table entry beyond the VMA end was read as part of a batch.',
+  mapcount_matches_mappings: "A folio's large_mapcount differs from the number of PTE/PMD entries mapping it.",
+  refcount_covers_references: "A folio's refcount is below the references the model can account for.",
+  no_stale_tlb_for_freed_page: 'A folio was freed while a CPU could still hold a TLB entry for it.',
+  split_queue_len_matches_list: "The deferred split queue's length differs from its list (per the preset's rule).",
+  unified_pte_state: 'After try_to_unmap a large folio is neither fully unmapped nor unchanged.',
+} as const;
+export type ViolationCode = keyof typeof VIOLATIONS;
+
+export interface Violation {
+  code: ViolationCode;
+  at: OpRef;
+  message: string;
+  folio?: number;
+  pfn?: number;
+  addr?: number;
+  /** The series whose hook was running when it happened, if any. */
+  series?: string;
+}

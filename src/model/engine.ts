@@ -1,0 +1,175 @@
+/**
+ * The engine: applies one op to the modelled kernel and returns what happened — the
+ * tracepoint events the kernel would have emitted, violations — as data (decide, then emit).
+ * Deterministic: no I/O, no clock, no randomness.
+ */
+import type { ModelConfig } from './config.js';
+import { estimate, type CostEstimate } from './cost.js';
+import type { Emission, Violation } from './emit.js';
+import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
+import { Kernel } from './kernel/kernel.js';
+import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
+import { handle_mm_fault, type FaultResult } from './kernel/memory.js';
+import { do_mmap, do_mremap, do_munmap, dup_mm, exit_mmap, set_vma_flag } from './kernel/mmap.js';
+import { deferred_split_scan } from './kernel/huge_memory.js';
+import { memcg_reclaim } from './kernel/vmscan.js';
+import { pmdIndex, pteIndex } from './kernel/pgtable.js';
+import { MADV, type Op } from './ops.js';
+import { findSeries } from './series/index.js';
+import { PAGE_SIZE, type Folio, type Mm } from './state.js';
+import { checkInvariants } from './invariants.js';
+
+export interface StepResult {
+  emitted: Emission[];
+  violations: Violation[];
+  /** The op touched something the model does not represent (file mappings, unknown memory). */
+  unmodelled?: string;
+}
+
+export function composeHooks(seriesIds: string[]): { hooks: Hooks; owners: HookOwners } {
+  const hooks: Hooks = { ...BASELINE };
+  const owners: HookOwners = {};
+  for (const id of seriesIds) {
+    const s = findSeries(id);
+    if (!s) throw new Error(`unknown series ${id}`);
+    for (const [name, impl] of Object.entries(s.hooks)) {
+      (hooks as unknown as Record<string, unknown>)[name] = impl;
+      (owners as Record<string, string>)[name] = s.id;
+    }
+  }
+  return { hooks, owners };
+}
+
+export class Engine {
+  readonly k: Kernel;
+  private index = 0;
+  /** Check invariants after each op (cost: a walk of the live state). */
+  checkEvery: boolean;
+
+  constructor(readonly config: ModelConfig, opts: { checkInvariants?: boolean; oobMode?: 'none' | 'adjacent' } = {}) {
+    const { hooks, owners } = composeHooks(config.series);
+    this.k = new Kernel(config, hooks, owners);
+    this.k.oobMode = opts.oobMode ?? 'none';
+    this.checkEvery = opts.checkInvariants ?? true;
+  }
+
+  mmOf(tgid: number): Mm {
+    return this.k.mms.get(tgid) ?? this.k.newMm(tgid);
+  }
+
+  step(op: Op): StepResult {
+    const k = this.k;
+    k.op = op;
+    k.cpu = op.cpu;
+    k.tid = op.tid;
+    k.out = [];
+    k.violations = [];
+    this.index++;
+    let unmodelled: string | undefined;
+    const mm = op.kind === 'fork' || op.kind === 'thread' ? this.mmOf(op.tgid) : this.mmOf(op.tgid);
+    mm.threads.add(op.tid);
+    if (op.kind !== 'marker' && op.kind !== 'run') {
+      mm.cpumask.add(op.cpu);
+      mm.loadedOn.add(op.cpu);
+    } else if (op.kind === 'run' && op.on) mm.cpumask.add(op.cpu);
+    switch (op.kind) {
+      case 'mmap':
+        do_mmap(k, mm, op.addr, op.len, op.prot, op.flags);
+        if (!op.anon) unmodelled = 'file or shared mapping';
+        break;
+      case 'munmap':
+        do_munmap(k, mm, op.addr, op.len);
+        break;
+      case 'mremap':
+        do_mremap(k, mm, op.addr, op.oldLen, op.newLen, op.newAddr);
+        break;
+      case 'madvise':
+        this.madvise(mm, op.addr, op.len, typeof op.advice === 'number' ? op.advice : MADV[op.advice]);
+        break;
+      case 'fault': {
+        const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs);
+        if (r === 'unmodelled') unmodelled = 'fault outside any anonymous mapping the model knows';
+        break;
+      }
+      case 'store':
+        this.store(mm, op.addr, op.len, op.stride, op.count);
+        break;
+      case 'fork':
+        dup_mm(k, mm, op.child);
+        break;
+      case 'thread':
+        this.k.mms.set(op.child, mm);
+        mm.threads.add(op.child);
+        break;
+      case 'exit':
+        mm.threads.delete(op.tid);
+        mm.loadedOn.delete(op.cpu);
+        if (op.tid === op.tgid || mm.threads.size === 0) {
+          if (!k.traits.rssEveryUpdate) k.syncMmRss(mm);
+          exit_mmap(k, mm);
+        }
+        break;
+      case 'run':
+        if (op.on) mm.loadedOn.add(op.cpu);
+        else {
+          mm.loadedOn.delete(op.cpu);
+          // Before lazy mm_cpumask trimming (6.14) a CPU leaves the mask when it switches away.
+          if (!k.traits.lazyCpumask) mm.cpumask.delete(op.cpu);
+        }
+        break;
+      case 'memcg-reclaim':
+        memcg_reclaim(k, op.bytes);
+        break;
+      case 'drop-caches':
+        if (op.value & 2) deferred_split_scan(k, Number.POSITIVE_INFINITY);
+        break;
+      case 'mremap' as never:
+      case 'brk':
+      case 'marker':
+        break;
+    }
+    if (this.checkEvery) checkInvariants(k);
+    return { emitted: k.out, violations: k.violations, unmodelled };
+  }
+
+  private madvise(mm: Mm, start: number, len: number, advice: number): void {
+    const end = start + len;
+    const k = this.k;
+    switch (advice) {
+      case MADV.MADV_FREE: madvise_free(k, mm, start, end); break;
+      case MADV.MADV_PAGEOUT: madvise_cold_or_pageout(k, mm, start, end, true); break;
+      case MADV.MADV_COLD: madvise_cold_or_pageout(k, mm, start, end, false); break;
+      case MADV.MADV_DONTNEED: madvise_dontneed(k, mm, start, end); break;
+      case MADV.MADV_HUGEPAGE: set_vma_flag(mm, start, end, 'hugepage', true); break;
+      case MADV.MADV_NOHUGEPAGE: set_vma_flag(mm, start, end, 'nohugepage', true); break;
+      default: break;
+    }
+  }
+
+  /** A user store to mapped memory: the hardware sets dirty and young in present entries. */
+  private store(mm: Mm, addr: number, len: number, stride: number, count: number): void {
+    for (let i = 0; i < count; i++) {
+      const a0 = addr + i * stride;
+      for (let a = a0 - (a0 % PAGE_SIZE); a < a0 + len; a += PAGE_SIZE) {
+        const e = mm.pmds.get(pmdIndex(a));
+        if (!e) continue;
+        if (e.kind === 'huge') { e.dirty = true; e.young = true; continue; }
+        const p = e.ptes[pteIndex(a)];
+        if (p && p.write) { p.dirty = true; p.young = true; }
+      }
+    }
+  }
+
+  counters(): Record<string, number> {
+    return Object.fromEntries([...this.k.counters].filter(([, v]) => v !== 0).sort((a, b) => a[0].localeCompare(b[0])));
+  }
+
+  cost(): CostEstimate {
+    return estimate(this.k.cost, this.config.arch);
+  }
+
+  /** Live folios (for inspectors and tests). */
+  folios(): Folio[] {
+    return [...this.k.folios];
+  }
+}

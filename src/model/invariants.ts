@@ -1,0 +1,34 @@
+/**
+ * Invariants checked as the engine runs (kernel-model.md §6). A breach is a Violation record.
+ * Cheap ones are checked inline where they can break (page-table bounds in pgtable.ts, the
+ * stale TLB check at free time in rmap.ts, negative refcounts); the structural ones below
+ * walk the live state and run at phase boundaries and after madvise/munmap/reclaim ops.
+ */
+import type { Kernel } from './kernel/kernel.js';
+import type { Folio } from './state.js';
+
+export function checkInvariants(k: Kernel): void {
+  const maps = new Map<Folio, number>();
+  for (const mm of new Set(k.mms.values())) {
+    if (mm.exited) continue;
+    for (const e of mm.pmds.values()) {
+      if (e.kind === 'huge') { maps.set(e.folio, (maps.get(e.folio) ?? 0) + 1); continue; }
+      for (const p of e.ptes) if (p) maps.set(p.folio, (maps.get(p.folio) ?? 0) + 1);
+    }
+  }
+  for (const f of k.folios) {
+    const m = maps.get(f) ?? 0;
+    if (m !== f.large_mapcount) {
+      k.violate('mapcount_matches_mappings', `folio pfn 0x${f.pfn.toString(16)} (order ${f.order}): large_mapcount ${f.large_mapcount} but ${m} entries map it`, { folio: f.id, pfn: f.pfn });
+    }
+    const known = m + (f.isolated ? 1 : 0) + (f.in_lru_batch ? 1 : 0);
+    if (f.refcount < known) {
+      k.violate('refcount_covers_references', `folio pfn 0x${f.pfn.toString(16)}: refcount ${f.refcount} below the ${known} references the model accounts for`, { folio: f.id, pfn: f.pfn });
+    }
+  }
+  const q = k.deferred;
+  const expected = q.list.length + q.privateList.length;
+  if (q.split_queue_len !== expected) {
+    k.violate('split_queue_len_matches_list', `split_queue_len ${q.split_queue_len}, list holds ${q.list.length} (+${q.privateList.length} on a scanner's private list)`);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The kernel context shared by the modelled paths: state, configuration, composed hooks, and
+ * what the current op produced (emissions, violations, counters, cost). Paths are plain
+ * functions in files named after the kernel files they model; they take this context.
+ */
+import type { KernelTraits, ModelConfig } from '../config.js';
+import type { Emission, Violation, ViolationCode } from '../emit.js';
+import type { HookOwners, Hooks } from '../hooks.js';
+import type { Op } from '../ops.js';
+import { CostCounter } from '../cost.js';
+import {
+  Lru,
+  type DeferredSplitQueue,
+  type Folio,
+  type Mm,
+  type TlbUbc,
+} from '../state.js';
+
+export interface LruBatches {
+  /** `lru_add`: new folios waiting to enter the LRU. */
+  add: Folio[];
+  /** `lru_lazyfree`: folios MADV_FREE marked, waiting to move to the file LRU. */
+  lazyfree: Folio[];
+}
+
+export class Kernel {
+  readonly traits: KernelTraits;
+  readonly mms = new Map<number, Mm>();
+  /** Every folio that is neither freed nor split away, for LRU order and invariants. */
+  readonly folios = new Set<Folio>();
+  /** LRU lists in insertion order (head = most recently added). */
+  readonly lru: Array<Set<Folio>> = [new Set(), new Set(), new Set(), new Set(), new Set()];
+  readonly lruBatches = new Map<number, LruBatches>();
+  readonly deferred: DeferredSplitQueue = { list: [], split_queue_len: 0, privateList: [] };
+  readonly ubc = new Map<number, TlbUbc>();
+  /** Folios whose cleared entries wait for a batched TLB flush (for the stale-TLB invariant). */
+  readonly pendingTlb = new Set<Folio>();
+  /** Folios cleared into an mmu_gather that nobody finished (Lance v2): stale forever. */
+  readonly staleTlb = new Set<Folio>();
+  readonly counters = new Map<string, number>();
+  readonly cost = new CostCounter();
+  out: Emission[] = [];
+  violations: Violation[] = [];
+  /** The op being applied, and the thread/CPU doing it. */
+  op!: Op;
+  cpu = 0;
+  tid = 0;
+  /** What an out-of-table PTE read sees: nothing (`none`), or the next table (`adjacent`). */
+  oobMode: 'none' | 'adjacent' = 'none';
+  /** The series whose hook is running (violation attribution). */
+  runningSeries: string | undefined;
+  private nextFolioId = 1;
+  private nextMmId = 1;
+  /** Synthetic pfns for folios whose allocation the trace did not record. */
+  private nextSynthPfn = 0x4000000000;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly hooks: Hooks,
+    readonly owners: HookOwners,
+  ) {
+    this.traits = config.traits;
+  }
+
+  // --------------------------------------------------------------------------------------
+  // Emission and accounting.
+
+  emit(e: Emission): void {
+    this.out.push(e);
+  }
+
+  count(name: string, n = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+  }
+
+  /** mTHP per-size counter name, `hugepages-64kB/split_deferred` style. */
+  mthpCounter(order: number, what: string): string {
+    return `${4 << order}kB/${what}`;
+  }
+
+  violate(code: ViolationCode, message: string, extra: Partial<Violation> = {}): void {
+    this.violations.push({ code, at: this.op.at, message, series: this.runningSeries, ...extra });
+  }
+
+  /** Call a hook, attributing any violation it records to the series that installed it. */
+  hook<K extends keyof Hooks>(name: K): Hooks[K] {
+    this.runningSeries = this.owners[name];
+    return this.hooks[name];
+  }
+
+  // --------------------------------------------------------------------------------------
+  // Allocation.
+
+  newMm(tgid: number, anonRoot?: number): Mm {
+    const id = this.nextMmId++;
+    const mm: Mm = {
+      id, tgid, anonRoot: anonRoot ?? id, vmas: [], pmds: new Map(), rss: [0, 0, 0, 0], cpumask: new Set(),
+      loadedOn: new Set(), tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false,
+      rssCache: [0, 0, 0, 0], rssCacheEvents: 0,
+    };
+    this.mms.set(tgid, mm);
+    return mm;
+  }
+
+  newFolio(order: number, pfn: number | undefined, index: number, anonRoot: number): Folio {
+    const nr = 1 << order;
+    const f: Folio = {
+      id: this.nextFolioId++, order, nr, pfn: pfn ?? this.synthPfn(nr), index, anonRoot, anon: true,
+      swapbacked: true, dirty: false, referenced: false, active: false, mlocked: false, locked: false,
+      lru: Lru.None, isolated: false, refcount: 0, large_mapcount: 0, entire_mapcount: 0,
+      page_mapcount: new Int32Array(nr), nr_pages_mapped: 0, on_deferred_list: false,
+      partially_mapped: false, in_lru_batch: false, freed: false, exclusive: true,
+    };
+    this.folios.add(f);
+    return f;
+  }
+
+  private synthPfn(nr: number): number {
+    const p = Math.ceil(this.nextSynthPfn / nr) * nr;
+    this.nextSynthPfn = p + nr;
+    return p;
+  }
+
+  batches(cpu: number): LruBatches {
+    let b = this.lruBatches.get(cpu);
+    if (!b) {
+      b = { add: [], lazyfree: [] };
+      this.lruBatches.set(cpu, b);
+    }
+    return b;
+  }
+
+  ubcOf(tid: number): TlbUbc {
+    let u = this.ubc.get(tid);
+    if (!u) {
+      u = { flush_required: false, writable: false, cpumask: new Set(), ranges: [], mms: new Set() };
+      this.ubc.set(tid, u);
+    }
+    return u;
+  }
+
+  // --------------------------------------------------------------------------------------
+  // LRU list membership.
+
+  lruAdd(f: Folio, list: Lru): void {
+    if (f.lru !== Lru.None) this.lru[f.lru]!.delete(f);
+    f.lru = list;
+    this.lru[list]!.add(f);
+    this.cost.listMoves++;
+  }
+
+  lruDel(f: Folio): void {
+    if (f.lru === Lru.None) return;
+    this.lru[f.lru]!.delete(f);
+    f.lru = Lru.None;
+    this.cost.listMoves++;
+  }
+
+  // --------------------------------------------------------------------------------------
+  // rss accounting: include/linux/mm.h add_mm_counter() and the 6.1 per-task cache.
+
+  /** add_mm_counter(): an atomic update, traced as one rss_stat with the new total. */
+  addMmCounter(mm: Mm, member: number, pages: number): void {
+    if (pages === 0) return;
+    mm.rss[member]! += pages;
+    this.cost.rssUpdates++;
+    this.emit({
+      ev: 'rss_stat', cpu: this.cpu, mm: mm.id, curr: mm.threads.has(this.tid) ? 1 : 0, member,
+      size: mm.rss[member]! * 4096, delta: pages * 4096,
+    });
+  }
+
+  /**
+   * add_mm_counter_fast(): 6.1 caches fault-path updates per task (SPLIT_RSS_COUNTING) and
+   * syncs them into the mm every TASK_RSS_EVENTS_THRESH faults; 6.2+ traces every update.
+   */
+  addMmCounterFast(mm: Mm, member: number, pages: number): void {
+    if (this.traits.rssEveryUpdate || !mm.threads.has(this.tid)) {
+      this.addMmCounter(mm, member, pages);
+      return;
+    }
+    mm.rssCache[member]! += pages;
+  }
+
+  /** 6.1 check_sync_rss_stat() at the start of each fault. */
+  checkSyncRss(mm: Mm): void {
+    if (this.traits.rssEveryUpdate) return;
+    if (mm.rssCacheEvents++ > 64) this.syncMmRss(mm);
+  }
+
+  syncMmRss(mm: Mm): void {
+    for (let i = 0; i < 4; i++) {
+      const v = mm.rssCache[i]!;
+      if (v !== 0) {
+        mm.rssCache[i] = 0;
+        this.addMmCounter(mm, i, v);
+      }
+    }
+    mm.rssCacheEvents = 0;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * mm/madvise.c: MADV_FREE (madvise_free_pte_range / madvise_free_huge_pmd), MADV_COLD and
+ * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range), MADV_DONTNEED, and the VMA flag advices.
+ * Each call gathers the TLB invalidations it makes (mmu_gather) and flushes once at the end.
+ */
+import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Folio, type Mm, type PteTable, type Vma } from '../state.js';
+import type { Kernel } from './kernel.js';
+import { pmdIndex, pteIndex } from './pgtable.js';
+import { folio_maybe_mapped_shared } from './rmap.js';
+import { split_folio } from './huge_memory.js';
+import { folio_isolate_lru, folio_mark_lazyfree, lru_add_drain } from './swap.js';
+import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
+import { reclaim_pages } from './vmscan.js';
+import { zap_range } from './memory.js';
+
+/** struct mmu_gather, reduced to the flush range and whether only PMDs were gathered. */
+class Gather {
+  start = Number.POSITIVE_INFINITY;
+  end = 0;
+  pmdOnly = true;
+  add(start: number, end: number, pmd: boolean): void {
+    this.start = Math.min(this.start, start);
+    this.end = Math.max(this.end, end);
+    if (!pmd) this.pmdOnly = false;
+  }
+  finish(k: Kernel, mm: Mm): void {
+    if (this.end === 0) return;
+    flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12);
+  }
+}
+
+function vmasIn(mm: Mm, start: number, end: number): Vma[] {
+  return mm.vmas.filter((v) => v.vm_start < end && v.vm_end > start && v.anon).sort((a, b) => a.vm_start - b.vm_start);
+}
+
+/** Length of the run of PTEs from `idx` mapping consecutive pages of `f` (folio_pte_batch). */
+function pteBatch(t: PteTable, idx: number, f: Folio, page: number, limit: number): number {
+  let n = 1;
+  while (n < limit && idx + n < PTRS_PER_PTE) {
+    const q = t.ptes[idx + n];
+    if (!q || q.folio !== f || q.page !== page + n) break;
+    n++;
+  }
+  return n;
+}
+
+/** Split a large folio met partially by a range walk, if it is exclusive; false to skip it. */
+function splitForRange(k: Kernel, f: Folio): boolean {
+  if (folio_maybe_mapped_shared(f)) return false;
+  split_folio(k, f);
+  return true;
+}
+
+export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): void {
+  lru_add_drain(k);
+  const tlb = new Gather();
+  for (const vma of vmasIn(mm, start, end)) {
+    const s = Math.max(start, vma.vm_start);
+    const e = Math.min(end, vma.vm_end);
+    for (let addr = s; addr < e; ) {
+      const pi = pmdIndex(addr);
+      const next = Math.min(e, (pi + 1) * PMD_SIZE);
+      const ent = mm.pmds.get(pi);
+      if (!ent) { addr = next; continue; }
+      if (ent.kind === 'huge') {
+        const f = ent.folio;
+        if (folio_maybe_mapped_shared(f)) { addr = next; continue; }
+        if (next - addr < PMD_SIZE) {
+          split_folio(k, f);
+          continue; // the range is now PTE-mapped: walk it again
+        }
+        f.dirty = false;
+        if (ent.young || ent.dirty) {
+          // pmdp_invalidate() + set clean and old.
+          flush_tlb_mm_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
+          ent.young = false;
+          ent.dirty = false;
+          tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
+        }
+        folio_mark_lazyfree(k, f);
+        addr = next;
+        continue;
+      }
+      flush_tlb_batched_pending(k, mm);
+      k.cost.ptlLocks++;
+      for (let a = addr; a < next; ) {
+        const idx = pteIndex(a);
+        const p = ent.ptes[idx];
+        k.cost.pteReads++;
+        if (!p) { a += PAGE_SIZE; continue; }
+        const f = p.folio;
+        let nr = 1;
+        if (f.nr > 1) {
+          if (!k.traits.madvKeepsLargeFolios) {
+            if (!splitForRange(k, f)) { a += PAGE_SIZE; continue; }
+            continue;
+          }
+          nr = pteBatch(ent, idx, f, p.page, (next - a) / PAGE_SIZE);
+          if (nr < f.nr) {
+            if (!splitForRange(k, f)) { a += nr * PAGE_SIZE; continue; }
+            continue;
+          }
+        }
+        if (f.dirty) {
+          if (f.large_mapcount !== f.nr) { a += nr * PAGE_SIZE; continue; }
+          f.dirty = false;
+        }
+        let changed = false;
+        for (let i = 0; i < nr; i++) {
+          const q = ent.ptes[idx + i]!;
+          if (q.young || q.dirty) { q.young = false; q.dirty = false; changed = true; }
+        }
+        if (changed) tlb.add(a, a + nr * PAGE_SIZE, false);
+        folio_mark_lazyfree(k, f);
+        a += nr * PAGE_SIZE;
+      }
+      addr = next;
+    }
+  }
+  tlb.finish(k, mm);
+}
+
+export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: number, pageout: boolean): void {
+  lru_add_drain(k);
+  const tlb = new Gather();
+  for (const vma of vmasIn(mm, start, end)) {
+    const s = Math.max(start, vma.vm_start);
+    const e = Math.min(end, vma.vm_end);
+    for (let addr = s; addr < e; ) {
+      const pi = pmdIndex(addr);
+      const next = Math.min(e, (pi + 1) * PMD_SIZE);
+      const ent = mm.pmds.get(pi);
+      const list: Folio[] = [];
+      if (!ent) { addr = next; continue; }
+      if (ent.kind === 'huge') {
+        const f = ent.folio;
+        if (folio_maybe_mapped_shared(f)) { addr = next; continue; }
+        if (next - addr < PMD_SIZE) {
+          split_folio(k, f);
+          continue;
+        }
+        if (ent.young) {
+          flush_tlb_mm_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
+          ent.young = false;
+          tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
+        }
+        f.referenced = false;
+        f.active = false;
+        if (pageout && folio_isolate_lru(k, f)) list.push(f);
+      } else {
+        flush_tlb_batched_pending(k, mm);
+        k.cost.ptlLocks++;
+        for (let a = addr; a < next; ) {
+          const idx = pteIndex(a);
+          const p = ent.ptes[idx];
+          k.cost.pteReads++;
+          if (!p) { a += PAGE_SIZE; continue; }
+          const f = p.folio;
+          let nr = 1;
+          if (f.nr > 1) {
+            if (!k.traits.madvKeepsLargeFolios) {
+              if (!splitForRange(k, f)) { a += PAGE_SIZE; continue; }
+              continue;
+            }
+            nr = pteBatch(ent, idx, f, p.page, (next - a) / PAGE_SIZE);
+            if (nr < f.nr) {
+              if (!splitForRange(k, f)) { a += nr * PAGE_SIZE; continue; }
+              continue;
+            }
+          }
+          if (f.lru === -1 || folio_maybe_mapped_shared(f)) { a += nr * PAGE_SIZE; continue; }
+          let young = false;
+          for (let i = 0; i < nr; i++) {
+            const q = ent.ptes[idx + i]!;
+            if (q.young) { q.young = false; young = true; }
+          }
+          if (young) tlb.add(a, a + nr * PAGE_SIZE, false);
+          f.referenced = false;
+          if (pageout) { if (folio_isolate_lru(k, f)) list.push(f); }
+          else f.active = false;
+          a += nr * PAGE_SIZE;
+        }
+      }
+      if (list.length > 0) reclaim_pages(k, list);
+      addr = next;
+    }
+  }
+  tlb.finish(k, mm);
+}
+
+export function madvise_dontneed(k: Kernel, mm: Mm, start: number, end: number): void {
+  for (const vma of vmasIn(mm, start, end)) zap_range(k, mm, vma, Math.max(start, vma.vm_start), Math.min(end, vma.vm_end), { freeTables: false });
+}

@@ -1,0 +1,227 @@
+/**
+ * mm/memory.c: anonymous faults (do_anonymous_page, do_huge_pmd_anonymous_page) and zap
+ * (unmap_page_range for munmap, MADV_DONTNEED and exit).
+ *
+ * The folio size chosen at a fault is what the kernel recorded (the data-page allocation that
+ * followed the fault) or, with no allocation events, the highest enabled mTHP size that fits.
+ * Model deviation: file-backed and shared mappings are not modelled; a fault the model cannot
+ * attribute to an anonymous mapping it knows is reported as unmodelled, with no prediction.
+ */
+import type { AllocFact } from '../ops.js';
+import {
+  HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE,
+  type Folio, type Mm, type PteTable, type Vma,
+} from '../state.js';
+import type { Kernel } from './kernel.js';
+import { pmdIndex, pteIndex } from './pgtable.js';
+import { deferred_split_folio, folio_add_rmap_ptes, folio_put_refs, folio_remove_rmap_pmd, folio_remove_rmap_ptes, free_folio } from './rmap.js';
+import { split_huge_pmd_locked, zap_deposited_table } from './huge_memory.js';
+import { folio_add_lru } from './swap.js';
+import { flush_tlb_mm_range } from './tlbflush.js';
+
+export function find_vma(mm: Mm, addr: number): Vma | undefined {
+  for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
+  return undefined;
+}
+
+function thpAllowed(k: Kernel, vma: Vma, sizeKb: number): boolean {
+  if (vma.nohugepage) return false;
+  const s = k.config.thp.sizes[sizeKb] ?? 'never';
+  const mode = s === 'inherit' ? k.config.thp.enabled : s;
+  return mode === 'always' || (mode === 'madvise' && vma.hugepage);
+}
+
+/** The orders a write fault may allocate at `addr`, highest first (thp_vma_allowable_orders). */
+function allowableOrders(k: Kernel, vma: Vma): number[] {
+  const out: number[] = [];
+  if (thpAllowed(k, vma, 2048)) out.push(HPAGE_PMD_ORDER);
+  if (k.traits.mthp) for (const kb of [1024, 512, 256, 128, 64, 32, 16]) if (thpAllowed(k, vma, kb)) out.push(Math.log2(kb / 4));
+  return out;
+}
+
+export type FaultResult = 'mapped' | 'present' | 'zero-page' | 'unmodelled';
+
+/** handle_mm_fault() for an anonymous mapping. */
+export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean, allocs: AllocFact[]): FaultResult {
+  k.checkSyncRss(mm);
+  const user = allocs.find((a) => a.use === 'user');
+  const pgt = allocs.filter((a) => a.use === 'pgtable');
+  let vma = find_vma(mm, addr);
+  if (!vma) {
+    if (!user) return 'unmodelled';
+    // Anonymous memory the model did not see created (stack, early heap): an implicit VMA.
+    const size = PAGE_SIZE << user.order;
+    const start = addr - (addr % size);
+    vma = { vm_start: start, vm_end: start + size, vm_pgoff: start / PAGE_SIZE, read: true, write: true, hugepage: false, nohugepage: false, locked: false, droppable: false, anon: true, implicit: true };
+    mm.vmas.push(vma);
+  }
+  if (!vma.anon) return 'unmodelled';
+  const pi = pmdIndex(addr);
+  const entry = mm.pmds.get(pi);
+  if (entry && entry.kind === 'huge') {
+    if (write) { entry.dirty = true; entry.young = true; }
+    return 'present';
+  }
+  // PMD THP: the recorded allocation says order 9, or (without records) the policy allows it.
+  const haddr = pi * PMD_SIZE;
+  const pmdFits = haddr >= vma.vm_start && haddr + PMD_SIZE <= vma.vm_end && !entry;
+  const wantPmd = user ? user.order === HPAGE_PMD_ORDER : allocs.length === 0 && write && pmdFits && allowableOrders(k, vma)[0] === HPAGE_PMD_ORDER;
+  if (wantPmd && pmdFits) {
+    do_huge_pmd_anonymous_page(k, mm, vma, haddr, user?.pfn, pgt[pgt.length - 1]?.pfn ?? 0);
+    return 'mapped';
+  }
+  let table = entry;
+  if (!table) {
+    table = { kind: 'table', pfn: pgt[pgt.length - 1]?.pfn ?? 0, ptes: new Array(PTRS_PER_PTE).fill(null), used: 0 };
+    mm.pmds.set(pi, table);
+  }
+  const idx = pteIndex(addr);
+  const cur = table.ptes[idx];
+  if (cur) {
+    if (write) { cur.dirty = true; cur.young = true; }
+    return 'present';
+  }
+  if (!write && !user) return 'zero-page';
+  let order = user ? user.order : 0;
+  if (!user) {
+    for (const o of allowableOrders(k, vma)) {
+      if (o >= HPAGE_PMD_ORDER) continue;
+      const nr = 1 << o;
+      const s = addr - (addr % (nr * PAGE_SIZE));
+      if (s < vma.vm_start || s + nr * PAGE_SIZE > vma.vm_end) continue;
+      const i0 = pteIndex(s);
+      if (table.ptes.slice(i0, i0 + nr).every((p) => p === null)) { order = o; break; }
+      k.count(k.mthpCounter(o, 'anon_fault_fallback'));
+    }
+  }
+  do_anonymous_page(k, mm, vma, table, addr, order, user?.pfn, write);
+  return 'mapped';
+}
+
+function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, order: number, pfn: number | undefined, write: boolean): void {
+  const nr = 1 << order;
+  const start = addr - (addr % (nr * PAGE_SIZE));
+  const f = k.newFolio(order, pfn, vma.vm_pgoff + (start - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  const i0 = pteIndex(start);
+  for (let i = 0; i < nr; i++) {
+    table.ptes[i0 + i] = { folio: f, page: i, write: vma.write, dirty: write, young: true };
+    k.cost.pteClears++;
+  }
+  table.used += nr;
+  folio_add_rmap_ptes(k, f, 0, nr);
+  f.refcount = nr;
+  if (order > 0) {
+    k.addMmCounter(mm, MM_ANONPAGES, nr);
+    k.count(k.mthpCounter(order, 'anon_fault_alloc'));
+    if (k.traits.mthp) k.count(k.mthpCounter(order, 'nr_anon'));
+  } else k.addMmCounterFast(mm, MM_ANONPAGES, nr);
+  folio_add_lru(k, f);
+}
+
+function do_huge_pmd_anonymous_page(k: Kernel, mm: Mm, _vma: Vma, haddr: number, pfn: number | undefined, depositPfn: number): void {
+  const f = k.newFolio(HPAGE_PMD_ORDER, pfn, _vma.vm_pgoff + (haddr - _vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  mm.pmds.set(pmdIndex(haddr), { kind: 'huge', folio: f, write: _vma.write, dirty: true, young: true, depositPfn });
+  f.entire_mapcount = 1;
+  f.large_mapcount = 1;
+  f.refcount = 1;
+  k.addMmCounter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
+  k.count('thp_fault_alloc');
+  k.count('nr_anon_transparent_hugepages');
+  k.count(k.mthpCounter(HPAGE_PMD_ORDER, 'anon_fault_alloc'));
+  if (k.traits.mthp) k.count(k.mthpCounter(HPAGE_PMD_ORDER, 'nr_anon'));
+  folio_add_lru(k, f);
+  // 6.12+: queued at fault (not partially mapped) so the shrinker can find underused THPs.
+  if (k.traits.pmdQueuedAtFault) deferred_split_folio(k, f, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zap.
+
+export interface ZapOptions {
+  /** munmap/exit free page tables that no longer cover any VMA. */
+  freeTables: boolean;
+}
+
+/**
+ * unmap_page_range() + tlb_finish_mmu() over [start, end) of one VMA: clear entries (large
+ * folios in batches), update rss once per page table (add_mm_rss_vec), flush the gathered
+ * range once, then free what lost its last reference.
+ */
+export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, opts: ZapOptions): void {
+  let gStart = Number.POSITIVE_INFINITY;
+  let gEnd = 0;
+  let pmdOnly = true;
+  const toFree: Folio[] = [];
+  const freedTables: number[] = [];
+  let addr = start;
+  while (addr < end) {
+    const pi = pmdIndex(addr);
+    const next = Math.min(end, (pi + 1) * PMD_SIZE);
+    const e = mm.pmds.get(pi);
+    if (!e) { addr = next; continue; }
+    if (e.kind === 'huge') {
+      const haddr = pi * PMD_SIZE;
+      if (addr === haddr && next === haddr + PMD_SIZE) {
+        // zap_huge_pmd()
+        mm.pmds.delete(pi);
+        k.cost.pmdClears++;
+        gStart = Math.min(gStart, haddr);
+        gEnd = Math.max(gEnd, haddr + PMD_SIZE);
+        const f = e.folio;
+        folio_remove_rmap_pmd(k, f);
+        k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
+        if (k.traits.pgtableFreeInTask) freedTables.push(e.depositPfn);
+        else void zap_deposited_table;
+        if (folio_put_refs(k, f, 1)) toFree.push(f);
+        addr = next;
+        continue;
+      }
+      // Partial: split the PMD first (__split_huge_pmd), then zap its PTEs.
+      split_huge_pmd_locked(k, mm, vma, haddr, e);
+      continue;
+    }
+    pmdOnly = false;
+    const rss = [0, 0, 0, 0];
+    for (let a = addr; a < next; ) {
+      const idx = pteIndex(a);
+      const p = e.ptes[idx];
+      if (!p) { a += PAGE_SIZE; continue; }
+      // zap_present_ptes(): a batch of PTEs mapping consecutive pages of one large folio.
+      const f = p.folio;
+      let nr = 1;
+      if (f.nr > 1 && k.traits.mthp) {
+        while (a + nr * PAGE_SIZE < next && idx + nr < PTRS_PER_PTE) {
+          const q = e.ptes[idx + nr];
+          if (!q || q.folio !== f || q.page !== p.page + nr) break;
+          nr++;
+        }
+      }
+      for (let i = 0; i < nr; i++) { e.ptes[idx + i] = null; k.cost.pteClears++; }
+      e.used -= nr;
+      if (p.dirty) f.dirty = true;
+      rss[MM_ANONPAGES] -= nr;
+      folio_remove_rmap_ptes(k, f, p.page, nr);
+      if (folio_put_refs(k, f, nr)) toFree.push(f);
+      gStart = Math.min(gStart, a);
+      gEnd = Math.max(gEnd, a + nr * PAGE_SIZE);
+      a += nr * PAGE_SIZE;
+    }
+    for (let i = 0; i < 4; i++) if (rss[i]) k.addMmCounter(mm, i, rss[i]!);
+    if (opts.freeTables && e.used === 0 && !anyVmaIn(mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE, vma)) {
+      // free_pgtables() → pte_free_tlb(): the gather covers the table's first page and is
+      // marked freed_tables, so tlb_finish_mmu() flushes even when no PTE was present.
+      mm.pmds.delete(pi);
+      gStart = Math.min(gStart, pi * PMD_SIZE);
+      gEnd = Math.max(gEnd, pi * PMD_SIZE + PAGE_SIZE);
+      if (k.traits.pgtableFreeInTask && e.pfn) freedTables.push(e.pfn);
+    }
+    addr = next;
+  }
+  if (gEnd > 0) flush_tlb_mm_range(k, mm, gStart, gEnd, pmdOnly ? 21 : 12, freedTables.length > 0);
+  for (const f of toFree) free_folio(k, f);
+  for (const pfn of freedTables) if (pfn) k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn, order: 0, what: 'pgtable' });
+}
+
+function anyVmaIn(mm: Mm, start: number, end: number, except: Vma): boolean {
+  return mm.vmas.some((v) => v !== except && v.vm_start < end && v.vm_end > start);
+}

@@ -1,0 +1,163 @@
+/**
+ * mm/mmap.c, mm/vma.c, mm/mremap.c, kernel/fork.c: the VMA operations the workloads make.
+ * VMAs are split at range boundaries; merging is not modelled (Model deviation: adjacent
+ * anonymous mappings stay separate VMAs; no tracepoint depends on it in the modelled paths,
+ * but mTHP eligibility at a region edge does — faults take the recorded folio size).
+ */
+import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Mm, type PteTable, type Vma } from '../state.js';
+import type { Kernel } from './kernel.js';
+import { zap_range } from './memory.js';
+import { pmdIndex, pteIndex } from './pgtable.js';
+import { flush_tlb_mm_range } from './tlbflush.js';
+
+const MAP_ANONYMOUS = 0x20;
+const MAP_SHARED = 0x01;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+
+export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: number, flags: number): void {
+  void k;
+  const anon = (flags & MAP_ANONYMOUS) !== 0 && (flags & MAP_SHARED) === 0;
+  split_vmas(mm, addr, addr + len);
+  mm.vmas = mm.vmas.filter((v) => v.vm_end <= addr || v.vm_start >= addr + len);
+  mm.vmas.push({
+    vm_start: addr, vm_end: addr + len, vm_pgoff: addr / PAGE_SIZE, read: (prot & PROT_READ) !== 0,
+    write: (prot & PROT_WRITE) !== 0, hugepage: false, nohugepage: false, locked: false, droppable: false, anon, implicit: false,
+  });
+  mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+}
+
+/** Split VMAs so that `start` and `end` fall on VMA boundaries. */
+export function split_vmas(mm: Mm, start: number, end: number): void {
+  const out: Vma[] = [];
+  for (const v of mm.vmas) {
+    let cur = v;
+    for (const cut of [start, end]) {
+      if (cut > cur.vm_start && cut < cur.vm_end) {
+        const left: Vma = { ...cur, vm_end: cut };
+        const right: Vma = { ...cur, vm_start: cut, vm_pgoff: cur.vm_pgoff + (cut - cur.vm_start) / PAGE_SIZE };
+        out.push(left);
+        cur = right;
+      }
+    }
+    out.push(cur);
+  }
+  mm.vmas = out.sort((a, b) => a.vm_start - b.vm_start);
+}
+
+export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
+  const end = start + len;
+  split_vmas(mm, start, end);
+  const gone = mm.vmas.filter((v) => v.vm_start >= start && v.vm_end <= end);
+  mm.vmas = mm.vmas.filter((v) => !(v.vm_start >= start && v.vm_end <= end));
+  for (const v of gone) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true });
+}
+
+/** madvise(MADV_HUGEPAGE / MADV_NOHUGEPAGE): VMA flags on the range. */
+export function set_vma_flag(mm: Mm, start: number, end: number, flag: 'hugepage' | 'nohugepage', on: boolean): void {
+  split_vmas(mm, start, end);
+  for (const v of mm.vmas) {
+    if (v.vm_start >= start && v.vm_end <= end) {
+      v[flag] = on;
+      if (on) v[flag === 'hugepage' ? 'nohugepage' : 'hugepage'] = false;
+    }
+  }
+}
+
+/**
+ * mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of anonymous memory: unmap the destination, then
+ * move_page_tables(): extents bounded by the next PMD boundary of both the old and the new
+ * address; each move_ptes() flushes the old range it moved (one flush per extent).
+ * vm_pgoff moves with the VMA, so the rmap still finds each folio.
+ */
+export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, newLen: number, newAddr: number): void {
+  if (newAddr === oldAddr) return;
+  const len = Math.min(oldLen, newLen);
+  do_munmap(k, mm, newAddr, newLen);
+  split_vmas(mm, oldAddr, oldAddr + oldLen);
+  const src = mm.vmas.find((v) => v.vm_start === oldAddr);
+  if (!src) return;
+  mm.vmas = mm.vmas.filter((v) => v !== src);
+  mm.vmas.push({ ...src, vm_start: newAddr, vm_end: newAddr + newLen });
+  mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+  let old = oldAddr;
+  let nw = newAddr;
+  const oldEnd = oldAddr + len;
+  while (old < oldEnd) {
+    const oldNext = (pmdIndex(old) + 1) * PMD_SIZE;
+    const newNext = (pmdIndex(nw) + 1) * PMD_SIZE;
+    const extent = Math.min(oldNext - old, oldEnd - old, newNext - nw);
+    const from = mm.pmds.get(pmdIndex(old));
+    if (from && from.kind === 'huge') {
+      // A whole PMD moves with its entry (move_huge_pmd): one flush of the old 2 MiB.
+      mm.pmds.delete(pmdIndex(old));
+      mm.pmds.set(pmdIndex(nw), from);
+      flush_tlb_mm_range(k, mm, old, old + PMD_SIZE);
+    } else if (from) {
+      let to = mm.pmds.get(pmdIndex(nw)) as PteTable | undefined;
+      if (!to) {
+        to = { kind: 'table', pfn: 0, ptes: new Array(PTRS_PER_PTE).fill(null), used: 0 };
+        mm.pmds.set(pmdIndex(nw), to);
+      }
+      let present = false;
+      for (let i = 0; i < extent / PAGE_SIZE; i++) {
+        const si = pteIndex(old) + i;
+        const di = pteIndex(nw) + i;
+        const p = from.ptes[si];
+        if (!p) continue;
+        from.ptes[si] = null;
+        from.used--;
+        to.ptes[di] = p;
+        to.used++;
+        present = true;
+        k.cost.pteClears++;
+      }
+      if (present) flush_tlb_mm_range(k, mm, old, old + extent);
+      if (from.used === 0) mm.pmds.delete(pmdIndex(old));
+    }
+    old += extent;
+    nw += extent;
+  }
+}
+
+/** fork(): the child shares every anonymous folio copy-on-write. */
+export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
+  const child = k.newMm(childTgid, parent.anonRoot);
+  child.vmas = parent.vmas.map((v) => ({ ...v }));
+  child.cpumask = new Set([k.cpu]);
+  for (const [pi, e] of parent.pmds) {
+    if (e.kind === 'huge') {
+      e.write = false;
+      child.pmds.set(pi, { ...e, depositPfn: 0 });
+      e.folio.refcount++;
+      e.folio.entire_mapcount++;
+      e.folio.large_mapcount++;
+      e.folio.exclusive = false;
+      k.addMmCounter(child, MM_ANONPAGES, 512);
+      continue;
+    }
+    const t: PteTable = { kind: 'table', pfn: 0, ptes: new Array(PTRS_PER_PTE).fill(null), used: 0 };
+    let n = 0;
+    for (let i = 0; i < PTRS_PER_PTE; i++) {
+      const p = e.ptes[i];
+      if (!p) continue;
+      p.write = false;
+      t.ptes[i] = { ...p };
+      t.used++;
+      p.folio.refcount++;
+      p.folio.large_mapcount++;
+      p.folio.page_mapcount[p.page]!++;
+      p.folio.exclusive = false;
+      n++;
+    }
+    child.pmds.set(pi, t);
+    if (n) k.addMmCounter(child, MM_ANONPAGES, n);
+  }
+  return child;
+}
+
+export function exit_mmap(k: Kernel, mm: Mm): void {
+  for (const v of [...mm.vmas]) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true });
+  mm.vmas = [];
+  mm.exited = true;
+}

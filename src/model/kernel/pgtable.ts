@@ -1,0 +1,35 @@
+/**
+ * Page-table access with bounds: a PTE table is a fixed 512-slot array, and any index outside
+ * 0..511 is recorded as a violation of the table it was taken from — the model of reading past
+ * the end of a page-table page. What the out-of-table read "sees" is the next table's slot when
+ * `oobMode` is `adjacent` (the next table page happens to follow physically), else nothing.
+ */
+import { PMD_SHIFT, PTRS_PER_PTE, type Mm, type Pte, type PteTable } from '../state.js';
+import type { Kernel } from './kernel.js';
+
+export function pmdIndex(addr: number): number {
+  return Math.floor(addr / 2 ** PMD_SHIFT);
+}
+
+export function pteIndex(addr: number): number {
+  return Math.floor(addr / 4096) % PTRS_PER_PTE;
+}
+
+export function tableOf(mm: Mm, addr: number): PteTable | undefined {
+  const e = mm.pmds.get(pmdIndex(addr));
+  return e && e.kind === 'table' ? e : undefined;
+}
+
+/** Read slot `idx` of `table`; out-of-range indices are violations. */
+export function pteRead(k: Kernel, mm: Mm, table: PteTable, tableAddr: number, idx: number, write = false): Pte | null {
+  k.cost.pteReads++;
+  if (idx >= 0 && idx < PTRS_PER_PTE) return table.ptes[idx] ?? null;
+  k.violate('pte_access_within_table', `${write ? 'write' : 'read'} of PTE index ${idx} of the table at 0x${tableAddr.toString(16)} (pfn 0x${table.pfn.toString(16)}): past its 512 entries`, {
+    addr: tableAddr + idx * 4096,
+  });
+  if (k.oobMode === 'adjacent') {
+    const next = tableOf(mm, tableAddr + (Math.floor(idx / PTRS_PER_PTE)) * 2 ** PMD_SHIFT);
+    return next ? (next.ptes[((idx % PTRS_PER_PTE) + PTRS_PER_PTE) % PTRS_PER_PTE] ?? null) : null;
+  }
+  return null;
+}

@@ -1,0 +1,86 @@
+/**
+ * mm/swap.c: per-CPU folio batches (lru_add, lru_lazyfree) and LRU placement.
+ * A folio in a batch holds a reference until the batch drains; a batch drains when full, at
+ * once when a large folio is added, and at lru_add_drain() (start of MADV_FREE/COLD/PAGEOUT).
+ */
+import { Lru, type Folio } from '../state.js';
+import type { Kernel } from './kernel.js';
+
+export function folio_lru_list(f: Folio): Lru {
+  const base = f.swapbacked ? Lru.InactiveAnon : Lru.InactiveFile;
+  return f.active ? base + 1 : base;
+}
+
+/** folio_add_lru(): queue on this CPU's lru_add batch. */
+export function folio_add_lru(k: Kernel, f: Folio): void {
+  const b = k.batches(k.cpu);
+  f.refcount++;
+  f.in_lru_batch = true;
+  b.add.push(f);
+  if (b.add.length >= k.traits.folioBatch || f.nr > 1) drainAdd(k, k.cpu);
+}
+
+function drainAdd(k: Kernel, cpu: number): void {
+  const b = k.batches(cpu);
+  for (const f of b.add) {
+    f.in_lru_batch = false;
+    f.refcount--;
+    if (f.freed) continue;
+    k.lruAdd(f, folio_lru_list(f));
+  }
+  b.add = [];
+}
+
+/** folio_mark_lazyfree(): queue an anon swapbacked folio to become lazyfree. */
+export function folio_mark_lazyfree(k: Kernel, f: Folio): void {
+  if (!f.anon || !f.swapbacked || f.lru === Lru.Unevictable) return;
+  const b = k.batches(k.cpu);
+  f.refcount++;
+  f.in_lru_batch = true;
+  b.lazyfree.push(f);
+  if (b.lazyfree.length >= k.traits.folioBatch || f.nr > 1) drainLazyfree(k, k.cpu);
+}
+
+/** lru_lazyfree(): off the anon LRU, swapbacked cleared, onto the inactive file LRU. */
+function drainLazyfree(k: Kernel, cpu: number): void {
+  const b = k.batches(cpu);
+  for (const f of b.lazyfree) {
+    f.in_lru_batch = false;
+    f.refcount--;
+    if (f.freed) continue;
+    if (f.lru !== Lru.None && f.anon && f.swapbacked) {
+      f.active = false;
+      f.referenced = false;
+      f.swapbacked = false;
+      k.lruAdd(f, Lru.InactiveFile);
+      k.count('pglazyfree', f.nr);
+    }
+  }
+  b.lazyfree = [];
+}
+
+export function lru_add_drain(k: Kernel, cpu = k.cpu): void {
+  drainAdd(k, cpu);
+  drainLazyfree(k, cpu);
+}
+
+export function lru_add_drain_all(k: Kernel): void {
+  for (const cpu of k.lruBatches.keys()) lru_add_drain(k, cpu);
+}
+
+/** folio_isolate_lru(): off the LRU with a reference, for reclaim. */
+export function folio_isolate_lru(k: Kernel, f: Folio): boolean {
+  if (f.lru === Lru.None || f.isolated) return false;
+  k.lruDel(f);
+  f.isolated = true;
+  f.refcount++;
+  return true;
+}
+
+/** folio_putback_lru(): back onto the list its flags select, dropping the isolation ref. */
+export function folio_putback_lru(k: Kernel, f: Folio): void {
+  f.isolated = false;
+  f.refcount--;
+  if (f.freed) return;
+  k.lruAdd(f, folio_lru_list(f));
+}

@@ -1,0 +1,123 @@
+/**
+ * TLB flushing: arch/x86/mm/tlb.c flush_tlb_mm_range() and the deferred (batched) flush of
+ * mm/rmap.c (set_tlb_ubc_flush_pending, try_to_unmap_flush, flush_tlb_batched_pending).
+ * x86 emits `tlb:tlb_flush`; arm64 has no such tracepoint and only counts TLBIs and DSBs.
+ *
+ * Model deviation: CPUs that are not running the mm but are still in mm_cpumask are treated as
+ * lazy-TLB: a flush IPI reaching one traces `remote wrong CPU` (6.14+) and drops it from the
+ * mask; before 6.14 CPUs leave the mask when they switch away, so they are never there.
+ */
+import { TLB_LOCAL_MM_SHOOTDOWN, TLB_LOCAL_SHOOTDOWN, TLB_REMOTE_SEND_IPI, TLB_REMOTE_SHOOTDOWN, TLB_REMOTE_WRONG_CPU } from '../emit.js';
+import type { Folio, Mm } from '../state.js';
+import { PAGE_SHIFT } from '../state.js';
+import type { Kernel } from './kernel.js';
+
+/** tlb_single_page_flush_ceiling: above this many pages x86 flushes everything. */
+export const FLUSH_CEILING = 33;
+export const FLUSH_ALL = Number.POSITIVE_INFINITY;
+
+/** flush_tlb_mm_range(mm, start, end, stride_shift, freed_tables). */
+export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number, strideShift = PAGE_SHIFT, freedTables = false): void {
+  mm.tlb_gen++;
+  const full = end === FLUSH_ALL || (end - start) / 2 ** strideShift > FLUSH_CEILING;
+  const pages = full ? -1 : (end - start) / 2 ** strideShift;
+  void freedTables;
+  if (k.config.arch === 'arm64') {
+    if (full) k.cost.fullFlushes++;
+    else k.cost.rangeTlbis++;
+    k.cost.dsbs++;
+    return;
+  }
+  flushOnCpus(k, mm, pages, TLB_LOCAL_MM_SHOOTDOWN);
+  if (full) k.cost.fullFlushes++;
+  else k.cost.invlpgPages += pages;
+}
+
+/** The cross-CPU part shared by immediate and batched flushes (x86 native_flush_tlb_multi). */
+function flushOnCpus(k: Kernel, mm: Mm, pages: number, localReason: number): void {
+  const others = [...mm.cpumask].filter((c) => c !== k.cpu).sort((a, b) => a - b);
+  if (others.length > 0) {
+    k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages, reason: TLB_REMOTE_SEND_IPI });
+    k.cost.ipis += others.length;
+  }
+  if (mm.cpumask.has(k.cpu) || mm.loadedOn.has(k.cpu)) k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages, reason: localReason });
+  for (const c of others) {
+    if (mm.loadedOn.has(c)) k.emit({ ev: 'tlb_flush', cpu: c, pages, reason: TLB_REMOTE_SHOOTDOWN });
+    else if (k.traits.lazyCpumask) {
+      k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU });
+      mm.cpumask.delete(c);
+    }
+  }
+}
+
+export function flush_tlb_page(k: Kernel, mm: Mm, addr: number): void {
+  flush_tlb_mm_range(k, mm, addr, addr + 4096);
+}
+
+/** mm/rmap.c should_defer_flush(): only with TTU_BATCH_FLUSH, and on x86 only if another CPU may cache the mm. */
+export function should_defer_flush(k: Kernel, mm: Mm, batchFlush: boolean): boolean {
+  if (!batchFlush) return false;
+  if (k.config.arch === 'arm64') return true;
+  for (const c of mm.cpumask) if (c !== k.cpu) return true;
+  return false;
+}
+
+/** mm/rmap.c set_tlb_ubc_flush_pending(). */
+export function set_tlb_ubc_flush_pending(k: Kernel, mm: Mm, start: number, end: number, dirty: boolean, folio: Folio): void {
+  const ubc = k.ubcOf(k.tid);
+  const [s, e] = k.hook('tlbbatch_range')(k, start, end);
+  k.runningSeries = undefined;
+  if (k.config.arch === 'arm64') {
+    ubc.ranges.push([s, e]);
+    k.cost.tlbiOps += (e - s) / 4096 > 1 ? 0 : 1;
+    k.cost.rangeTlbis += (e - s) / 4096 > 1 ? 1 : 0;
+  } else {
+    mm.tlb_gen++;
+    for (const c of mm.cpumask) ubc.cpumask.add(c);
+  }
+  ubc.flush_required = true;
+  if (dirty) ubc.writable = true;
+  ubc.mms.add(mm);
+  mm.tlbFlushPending = true;
+  k.pendingTlb.add(folio);
+}
+
+/** mm/rmap.c try_to_unmap_flush(). */
+export function try_to_unmap_flush(k: Kernel): void {
+  const ubc = k.ubcOf(k.tid);
+  if (!ubc.flush_required) return;
+  if (k.config.arch === 'arm64') {
+    k.cost.dsbs++;
+  } else {
+    // arch_tlbbatch_flush(): a full flush of every CPU in the batch, with mm == NULL.
+    const others = [...ubc.cpumask].filter((c) => c !== k.cpu).sort((a, b) => a - b);
+    if (others.length > 0) {
+      k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: -1, reason: TLB_REMOTE_SEND_IPI });
+      k.cost.ipis += others.length;
+    }
+    if (ubc.cpumask.has(k.cpu)) k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: -1, reason: TLB_LOCAL_SHOOTDOWN });
+    for (const c of others) {
+      const loaded = [...ubc.mms].some((m) => m.loadedOn.has(c));
+      if (loaded) k.emit({ ev: 'tlb_flush', cpu: c, pages: -1, reason: TLB_REMOTE_SHOOTDOWN });
+      else if (k.traits.lazyCpumask) {
+        k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU });
+        for (const m of ubc.mms) m.cpumask.delete(c);
+      }
+    }
+    k.cost.fullFlushes++;
+  }
+  for (const m of ubc.mms) m.tlbFlushPending = false;
+  ubc.flush_required = false;
+  ubc.writable = false;
+  ubc.cpumask.clear();
+  ubc.ranges = [];
+  ubc.mms.clear();
+  k.pendingTlb.clear();
+}
+
+/** mm/rmap.c flush_tlb_batched_pending(): called under the PTL by paths that change PTEs. */
+export function flush_tlb_batched_pending(k: Kernel, mm: Mm): void {
+  if (!mm.tlbFlushPending) return;
+  flush_tlb_mm_range(k, mm, 0, FLUSH_ALL);
+  mm.tlbFlushPending = false;
+}

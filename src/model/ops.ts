@@ -1,0 +1,64 @@
+/**
+ * The operation vocabulary: what a workload did, as the model consumes it. Owned by the model
+ * and produced by replay/ (lifting trace events), so the model never imports its producer.
+ * Every op carries `at` (the trace line that caused it) so outcomes point back to the input.
+ */
+
+export interface OpRef {
+  /** Index of the op in the stream. */
+  index: number;
+  /** 1-based line of the trace event that produced it (0 for synthetic ops). */
+  line: number;
+}
+
+/** A page allocation the kernel recorded right after a fault (`kmem:mm_page_alloc`). */
+export interface AllocFact {
+  pfn: number;
+  order: number;
+  /** `user`: a data folio (GFP_HIGHUSER_MOVABLE / GFP_TRANSHUGE…); `pgtable`: a page-table page. */
+  use: 'user' | 'pgtable';
+}
+
+export const MADV = {
+  MADV_NORMAL: 0,
+  MADV_DONTNEED: 4,
+  MADV_FREE: 8,
+  MADV_REMOVE: 9,
+  MADV_HUGEPAGE: 14,
+  MADV_NOHUGEPAGE: 15,
+  MADV_COLD: 20,
+  MADV_PAGEOUT: 21,
+} as const;
+export type Advice = keyof typeof MADV;
+
+interface Base {
+  /** Thread id that issued it and the address space (thread-group id) it acts on. */
+  tid: number;
+  tgid: number;
+  /** CPU the issuing thread ran on. */
+  cpu: number;
+  at: OpRef;
+}
+
+export type Op =
+  | (Base & { kind: 'mmap'; addr: number; len: number; prot: number; flags: number; anon: boolean })
+  | (Base & { kind: 'munmap'; addr: number; len: number })
+  | (Base & { kind: 'mremap'; addr: number; oldLen: number; newLen: number; flags: number; newAddr: number })
+  | (Base & { kind: 'madvise'; addr: number; len: number; advice: Advice | number })
+  | (Base & { kind: 'brk'; brk: number })
+  | (Base & { kind: 'fault'; addr: number; write: boolean; allocs: AllocFact[] })
+  /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */
+  | (Base & { kind: 'store'; addr: number; len: number; stride: number; count: number })
+  | (Base & { kind: 'fork'; child: number })
+  | (Base & { kind: 'thread'; child: number })
+  | (Base & { kind: 'exit' })
+  /** A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch). */
+  | (Base & { kind: 'run'; on: boolean })
+  /** memcg reclaim of the workload's own cgroup (`memory.reclaim` / `memory.force_empty`). */
+  | (Base & { kind: 'memcg-reclaim'; bytes: number; how: string })
+  /** `echo 2 > /proc/sys/vm/drop_caches`: runs the shrinkers, among them deferred_split_scan. */
+  | (Base & { kind: 'drop-caches'; value: number })
+  /** Window structure: the scenario's begin/end, phases, and counter reads (not modelled work). */
+  | (Base & { kind: 'marker'; verb: 'begin' | 'end' | 'phase' | 'counters-begin' | 'counters-end' | 'note'; text: string });
+
+export type OpKind = Op['kind'];

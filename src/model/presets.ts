@@ -1,0 +1,51 @@
+/**
+ * Config specs: a preset (`linux-6.12`), a preset plus or minus series
+ * (`linux-6.18 -batched-unmap +split-queue-fbatch`), or an explicit list of series with
+ * versions (`batched-unmap@v4`, `lazyfree-thp@v6,oob-fix`), on the baseline of a release
+ * (`6.18:` prefix or the newest when no preset names one).
+ */
+import { DEFAULT_THP, TRAITS, type Arch, type ModelConfig, type ThpSettings } from './config.js';
+import { expandSeriesName, findPreset, PRESETS, SERIES } from './series/index.js';
+
+export class ConfigError extends Error {}
+
+export function buildConfig(spec: string, arch: Arch = 'x86', thp: ThpSettings = DEFAULT_THP): ModelConfig {
+  const words = spec.trim().split(/[\s,]+/).filter(Boolean);
+  if (words.length === 0) throw new ConfigError('empty config: name a preset (linux-6.18) or series (batched-unmap@v4)');
+  let traits = TRAITS['6.18']!;
+  let series: string[] = [];
+  let i = 0;
+  const first = words[0]!;
+  const preset = findPreset(first);
+  if (preset) {
+    traits = TRAITS[preset.traits]!;
+    series = [...preset.series];
+    i = 1;
+  } else if (/^\d+\.\d+:?$/.test(first) && TRAITS[first.replace(':', '')]) {
+    traits = TRAITS[first.replace(':', '')]!;
+    i = 1;
+  }
+  for (; i < words.length; i++) {
+    const w = words[i]!;
+    const sign = w[0] === '-' ? '-' : '+';
+    const name = w[0] === '-' || w[0] === '+' ? w.slice(1) : w;
+    const ids = expandSeriesName(name);
+    if (ids.length === 0) {
+      throw new ConfigError(`unknown series or preset \`${name}\`: presets are ${PRESETS.map((p) => p.id).join(', ')}; series are ${[...new Set(SERIES.map((s) => s.slug))].join(', ')} (see \`foliolab series\`)`);
+    }
+    if (sign === '-') {
+      const slugs = new Set(ids.map((id) => id.split('@')[0]));
+      const exact = new Set(ids);
+      series = series.filter((s) => (name.includes('@') ? !exact.has(s) : !slugs.has(s.split('@')[0])));
+    } else {
+      // A newer version of a series replaces the older one.
+      for (const id of ids) {
+        const slug = id.split('@')[0];
+        const part = /@[^-]+(-\d+)$/.exec(id)?.[1] ?? '';
+        series = series.filter((s) => !(s.split('@')[0] === slug && (/@[^-]+(-\d+)$/.exec(s)?.[1] ?? '') === part && s !== id));
+        if (!series.includes(id)) series.push(id);
+      }
+    }
+  }
+  return { arch, traits, series, name: spec.trim(), thp };
+}

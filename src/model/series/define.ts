@@ -1,0 +1,28 @@
+/** A patch series version as a model unit: identity, and the hooks it replaces. */
+import type { Hooks } from '../hooks.js';
+
+export interface SeriesDef {
+  /** `<slug>@<version>[-<part>]`, e.g. `batched-unmap@v4-3`. */
+  id: string;
+  slug: string;
+  version: string;
+  part?: string;
+  title: string;
+  author: string;
+  date: string;
+  /** Upstream commits, where pinned. */
+  commits: string[];
+  /** Release the series was merged in (`6.11`), or `not merged`. */
+  mergedIn: string;
+  fixes?: string;
+  link?: string;
+  /** What it changes in the model, for `foliolab series`. */
+  changes: string;
+  /** Names of kernel functions the patch touches (for matching patches to series). */
+  functions: string[];
+  hooks: Partial<Hooks>;
+}
+
+export function defineSeries(s: SeriesDef): SeriesDef {
+  return s;
+}

@@ -1,0 +1,40 @@
+/**
+ * mm: hold PTL from the first PTE while reclaiming a large folio   (Barry Song, v2, 2024-03-06)
+ *
+ * shrink_folio_list() passes TTU_SYNC for large folios, so page_vma_mapped_walk() takes the
+ * PTE-table lock before reading the first PTE. Without it the walk reads leading PTEs
+ * lock-free and skips entries a concurrent break-before-make left transiently none: PTEs
+ * 1..n−1 are unmapped while PTE0 returns, and reclaim fails with the folio half unmapped.
+ * v2 applies it only when the folio is not on the deferred split queue; the 2024-06-30
+ * follow-up ("mm/vmscan: drop checking if _deferred_list is empty before using TTU_SYNC")
+ * drops that condition. Merged in 6.10.
+ * No difference in a race-free replay; the race explorer uses the flag.
+ */
+import { defineSeries } from './define.js';
+
+const base = {
+  slug: 'ttu-sync',
+  title: 'mm: hold PTL from the first PTE while reclaiming a large folio',
+  author: 'Barry Song',
+  commits: [],
+  mergedIn: '6.10',
+  functions: ['shrink_folio_list', 'page_vma_mapped_walk', 'try_to_unmap_one'],
+};
+
+export const v2 = defineSeries({
+  ...base,
+  id: 'ttu-sync@v2',
+  version: 'v2',
+  date: '2024-03-06',
+  changes: 'TTU_SYNC for large folios not on the deferred split queue: the walk locks the PTE table before reading the first PTE.',
+  hooks: { ttu_sync: (_k, f) => !f.on_deferred_list },
+});
+
+export const final = defineSeries({
+  ...base,
+  id: 'ttu-sync@final',
+  version: 'final',
+  date: '2024-06-30',
+  changes: 'TTU_SYNC for every large folio (the deferred-list condition dropped).',
+  hooks: { ttu_sync: () => true },
+});

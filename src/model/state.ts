@@ -1,0 +1,162 @@
+/**
+ * Plain data mirroring the kernel structures the model needs (kernel field names where a
+ * kernel field exists). No behaviour here: paths live in kernel/*.ts.
+ *
+ * Page tables: x86-64 4-level with 4 KiB pages. The upper levels collapse into a map keyed by
+ * `addr >> PMD_SHIFT`; each PMD slot is none, a PTE table of PTRS_PER_PTE fixed slots, or a
+ * huge PMD mapping a 2 MiB folio (with its deposited PTE table). A PTE table is a fixed
+ * 512-slot array; reading or writing outside 0..511 is a violation (kernel/pgtable.ts), never
+ * a silent `undefined`.
+ *
+ * Concurrency: nothing here assumes one thread. Locks the kernel takes (PTL, split-queue lock,
+ * folio lock) are fields, so a later race explorer can interleave paths at lock points.
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+export const PTRS_PER_PTE = 512;
+export const PMD_SHIFT = 21;
+export const PMD_SIZE = 1 << PMD_SHIFT;
+export const HPAGE_PMD_ORDER = 9;
+export const HPAGE_PMD_NR = 512;
+
+export const enum Lru {
+  None = -1,
+  InactiveAnon = 0,
+  ActiveAnon = 1,
+  InactiveFile = 2,
+  ActiveFile = 3,
+  Unevictable = 4,
+}
+
+export const MM_FILEPAGES = 0;
+export const MM_ANONPAGES = 1;
+export const MM_SWAPENTS = 2;
+export const MM_SHMEMPAGES = 3;
+export const RSS_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'] as const;
+
+export interface Folio {
+  id: number;
+  order: number;
+  nr: number;
+  /** First pfn, from the recorded allocation when the trace has one. */
+  pfn: number;
+  /** Page offset of the first page in its anon_vma's linear space (`folio->index`). */
+  index: number;
+  /** The anon_vma root: the family of mms (parent and forked children) that may map it. */
+  anonRoot: number;
+  anon: boolean;
+  swapbacked: boolean;
+  dirty: boolean;
+  referenced: boolean;
+  active: boolean;
+  mlocked: boolean;
+  locked: boolean;
+  lru: Lru;
+  /** Taken off the LRU by reclaim or MADV_PAGEOUT (holds a reference). */
+  isolated: boolean;
+  refcount: number;
+  /** Number of PTE and PMD entries mapping any part of the folio (a PMD counts 1). */
+  large_mapcount: number;
+  entire_mapcount: number;
+  /** Per-page mapcount (CONFIG_PAGE_MAPCOUNT): how many PTEs map each page. */
+  page_mapcount: Int32Array;
+  /** Distinct pages mapped by PTEs. */
+  nr_pages_mapped: number;
+  /** On the deferred split queue (`!list_empty(&folio->_deferred_list)`). */
+  on_deferred_list: boolean;
+  partially_mapped: boolean;
+  /** Held by a per-CPU LRU batch (lru_add / lru_lazyfree) until it drains. */
+  in_lru_batch: boolean;
+  freed: boolean;
+  /** Pages of this folio that were written since it was mapped (for the per-page dirty view). */
+  exclusive: boolean;
+}
+
+export interface Pte {
+  folio: Folio;
+  /** Page within the folio. */
+  page: number;
+  write: boolean;
+  dirty: boolean;
+  young: boolean;
+}
+
+export interface PteTable {
+  kind: 'table';
+  /** pfn of the page-table page (recorded allocation), or 0 when unknown. */
+  pfn: number;
+  ptes: Array<Pte | null>;
+  /** Number of non-none entries. */
+  used: number;
+}
+
+export interface HugePmd {
+  kind: 'huge';
+  folio: Folio;
+  write: boolean;
+  dirty: boolean;
+  young: boolean;
+  /** The deposited PTE table's page (pfn, 0 when unknown). */
+  depositPfn: number;
+}
+
+export type PmdEntry = PteTable | HugePmd;
+
+export interface Vma {
+  vm_start: number;
+  vm_end: number;
+  /** In pages: for anonymous VMAs `vm_start >> PAGE_SHIFT` at creation, kept across mremap. */
+  vm_pgoff: number;
+  read: boolean;
+  write: boolean;
+  hugepage: boolean;
+  nohugepage: boolean;
+  locked: boolean;
+  droppable: boolean;
+  anon: boolean;
+  /** An anonymous mapping the model did not see created (stack, heap before the window). */
+  implicit: boolean;
+}
+
+export interface Mm {
+  id: number;
+  tgid: number;
+  /** Family for anon rmap: forked children share the parent's root. */
+  anonRoot: number;
+  vmas: Vma[];
+  pmds: Map<number, PmdEntry>;
+  /** rss counters in pages. */
+  rss: [number, number, number, number];
+  /** CPUs that may hold TLB entries for this mm. */
+  cpumask: Set<number>;
+  /** CPUs the mm's threads are currently running on. */
+  loadedOn: Set<number>;
+  tlb_gen: number;
+  /** Batched unmaps not yet flushed (`mm->tlb_flush_batched`). */
+  tlbFlushPending: boolean;
+  /** Threads of this mm. */
+  threads: Set<number>;
+  exited: boolean;
+  /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING): pending deltas and events since sync. */
+  rssCache: [number, number, number, number];
+  rssCacheEvents: number;
+}
+
+/** The per-task unmap batch (`current->tlb_ubc`). */
+export interface TlbUbc {
+  flush_required: boolean;
+  writable: boolean;
+  cpumask: Set<number>;
+  /** arm64: ranges whose TLBIs were issued but not yet synchronised. */
+  ranges: Array<[number, number]>;
+  mms: Set<Mm>;
+}
+
+export interface DeferredSplitQueue {
+  /** In order, head first. */
+  list: Folio[];
+  split_queue_len: number;
+  /** Folios moved to a scanner's private list (6.12–6.18 form). */
+  privateList: Folio[];
+}

@@ -1,0 +1,359 @@
+/**
+ * Lifting: trace events → workload operations, streaming. Inputs are syscalls (mmap, munmap,
+ * mremap, madvise, clone/fork, exit), user page faults (with the allocations the kernel
+ * recorded right after them), sched_switch, and the workload's `fl:` markers. Kernel output
+ * (tlb_flush, rss_stat, mm_page_free, mm_vmscan_reclaim_pages) is never an input: it is kept
+ * as the recorded output of the op it followed, for fidelity.
+ *
+ * An op is complete when the next op of the workload starts (its syscall return value, the
+ * allocations after a fault, and its recorded output all come before that), so ops are handed
+ * on one at a time and memory does not grow with the trace.
+ */
+import { readTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
+import type { AllocFact, Op } from '../model/ops.js';
+import { parseMarker, type Marker } from './markers.js';
+
+export type RecordedKind = 'tlb_flush' | 'rss_stat' | 'mm_page_free' | 'mm_vmscan_reclaim_pages';
+export const RECORDED_KINDS: readonly RecordedKind[] = ['tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages'];
+
+/** A kernel-output event the trace recorded for the workload, normalised for comparison. */
+export interface Recorded {
+  ev: RecordedKind;
+  line: number;
+  cpu: number;
+  pid: number;
+  /** Comparison key (same shape as the model's, see fidelity/). */
+  key: string;
+  /** rss_stat: delta in bytes from the previous value of that counter (null if unknown). */
+  delta?: number | null;
+  /** mm_page_free: the pfn, and whether it belongs to the workload's recorded allocations. */
+  pfn?: number;
+  ours?: boolean;
+}
+
+export interface LiftedOp {
+  op: Op;
+  recorded: Recorded[];
+  /** Inside the scenario window (between `fl: begin` and `fl: end`, outside counter reads). */
+  compare: boolean;
+  phase: string;
+  /** The syscall failed (madvise/munmap returned an error): not applied. */
+  failed: boolean;
+}
+
+export interface LiftOptions {
+  /** Workload process id; default: the pid of `fl: begin`, else the first task that calls mmap/madvise. */
+  pid?: number;
+  comm?: string;
+}
+
+const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'brk', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
+const CLONE_VM = 0x100;
+const CLONE_THREAD = 0x10000;
+
+export class Lifter {
+  private index = 0;
+  private current: LiftedOp | undefined;
+  /** Tasks of the workload: tid → tgid. */
+  readonly tasks = new Map<number, number>();
+  private started = false;
+  private inWindow = false;
+  private inCounters = false;
+  private phase = '';
+  private pendingEnter = new Map<number, { name: string; fields: Record<string, unknown>; op?: LiftedOp }>();
+  /** Last rss_stat value per mm_id and member, for deltas. */
+  private rssLast = new Map<string, number>();
+  /** pfn ranges allocated to the workload (its folios and page tables). */
+  private pfnRanges: Array<[number, number]> = [];
+  private pfnSet = new Set<number>();
+  readonly notes: string[] = [];
+  releaseMarker: string | undefined;
+  /** Set by the first `fl: begin`: scenario and variant. */
+  scenario: { id: string; variant: string } | undefined;
+
+  constructor(
+    private readonly opts: LiftOptions,
+    private readonly sink: (op: LiftedOp) => void,
+  ) {
+    if (opts.pid !== undefined) {
+      this.tasks.set(opts.pid, opts.pid);
+      this.started = true;
+    }
+  }
+
+  /** The workload's main pid, once known. */
+  get mainPid(): number | undefined {
+    for (const [tid, tgid] of this.tasks) if (tid === tgid) return tid;
+    return undefined;
+  }
+
+  isOurPfn(pfn: number): boolean {
+    if (this.pfnSet.has(pfn)) return true;
+    for (const [a, b] of this.pfnRanges) if (pfn >= a && pfn < b) return true;
+    return false;
+  }
+
+  feed(e: TraceEvent): void {
+    const name = e.name;
+    if (!this.started) {
+      if (!this.tryStart(e)) return;
+    }
+    const tgid = this.tasks.get(e.pid);
+    if (name === 'print') {
+      if (tgid === undefined) return;
+      const buf = String(e.fields.buf ?? '');
+      const m = parseMarker(buf);
+      if (m) this.marker(e, tgid, m);
+      return;
+    }
+    if (RECORDED_KINDS.includes(name as RecordedKind)) {
+      this.output(e, tgid);
+      return;
+    }
+    if (name === 'mm_page_alloc') {
+      if (tgid === undefined) return;
+      const cur = this.current;
+      if (cur && cur.op.kind === 'fault' && cur.op.tid === e.pid) {
+        const f = e.fields;
+        const pfn = Number(f.pfn);
+        const order = Number(f.order);
+        const gfp = f.gfp_flags as { flags?: string[] } | undefined;
+        const names = gfp?.flags ?? [];
+        const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
+        const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
+        cur.op.allocs.push(a);
+        if (order === 0) this.pfnSet.add(pfn);
+        else this.pfnRanges.push([pfn, pfn + 2 ** order]);
+      }
+      return;
+    }
+    if (name === 'page_fault_user') {
+      if (tgid === undefined) return;
+      const f = e.fields;
+      const code = Number(f.error_code);
+      this.open(e, tgid, { kind: 'fault', addr: Number(f.address), write: (code & 2) !== 0, allocs: [] });
+      return;
+    }
+    if (name === 'sched_switch') {
+      const f = e.fields;
+      const prev = Number(f.prev_pid);
+      const next = Number(f.next_pid);
+      const pt = this.tasks.get(prev);
+      const nt = this.tasks.get(next);
+      // A task switch can fall in the middle of an op (a preempted fault): it is applied at
+      // once, without ending the op whose output is still to come.
+      if (pt !== undefined) this.side(e, pt, { kind: 'run', on: false }, prev);
+      if (nt !== undefined) this.side(e, nt, { kind: 'run', on: true }, next);
+      return;
+    }
+    if (name === 'sched_process_fork') {
+      if (tgid === undefined) return;
+      return;
+    }
+    if (e.syscall !== 0 && tgid !== undefined) this.syscall(e, tgid);
+  }
+
+  private tryStart(e: TraceEvent): boolean {
+    if (this.opts.comm !== undefined) {
+      if (e.comm !== this.opts.comm) return false;
+      this.tasks.set(e.pid, e.pid);
+      this.started = true;
+      return true;
+    }
+    if (e.name === 'print') {
+      const m = parseMarker(String(e.fields.buf ?? ''));
+      if (m && m.verb === 'begin') {
+        const pid = Number(m.kv.pid ?? e.pid);
+        this.tasks.set(pid, pid);
+        this.started = true;
+        return true;
+      }
+      return false;
+    }
+    if (e.syscall === 1 && (e.name === 'sys_enter_madvise' || e.name === 'sys_enter_mmap')) {
+      this.tasks.set(e.pid, e.pid);
+      this.started = true;
+      this.inWindow = true;
+      this.notes.push(`no \`fl: begin\` marker: the workload is ${e.comm}-${e.pid}, from line ${e.line}`);
+      return true;
+    }
+    return false;
+  }
+
+  private open(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid = e.pid): LiftedOp {
+    this.flush();
+    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line } } as Op;
+    const lo: LiftedOp = { op, recorded: [], compare: this.inWindow && !this.inCounters, phase: this.phase, failed: false };
+    this.current = lo;
+    return lo;
+  }
+
+  private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
+    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line } } as Op;
+    this.sink({ op, recorded: [], compare: false, phase: this.phase, failed: false });
+  }
+
+  /** Hand the current op on. */
+  flush(): void {
+    if (this.current) {
+      const c = this.current;
+      this.current = undefined;
+      this.sink(c);
+    }
+  }
+
+  private marker(e: TraceEvent, tgid: number, m: Marker): void {
+    switch (m.verb) {
+      case 'begin':
+        this.inWindow = true;
+        this.scenario = { id: m.kv.scenario ?? '?', variant: m.kv.variant ?? '?' };
+        this.open(e, tgid, { kind: 'marker', verb: 'begin', text: m.text });
+        return;
+      case 'end':
+        this.open(e, tgid, { kind: 'marker', verb: 'end', text: m.text });
+        this.inWindow = false;
+        return;
+      case 'counters-begin':
+        this.inCounters = true;
+        this.open(e, tgid, { kind: 'marker', verb: 'counters-begin', text: m.text });
+        return;
+      case 'counters-end':
+        this.inCounters = false;
+        this.open(e, tgid, { kind: 'marker', verb: 'counters-end', text: m.text });
+        return;
+      case 'phase':
+        this.phase = m.kv.name ?? '';
+        this.open(e, tgid, { kind: 'marker', verb: 'phase', text: m.text });
+        return;
+      case 'store':
+      case 'load': {
+        if (m.verb === 'load') return;
+        const addr = Number(m.kv.addr);
+        const len = Number(m.kv.len ?? 1);
+        const count = Number(m.kv.count ?? 1);
+        const stride = Number(m.kv.stride ?? 0);
+        this.open(e, tgid, { kind: 'store', addr, len, stride, count });
+        return;
+      }
+      case 'reclaim':
+        this.open(e, tgid, { kind: 'memcg-reclaim', bytes: Number(m.kv.bytes ?? 0), how: m.kv.how ?? '' });
+        return;
+      case 'thread': {
+        const tid = Number(m.kv.tid);
+        if (Number.isFinite(tid) && !this.tasks.has(tid)) this.tasks.set(tid, tgid);
+        return;
+      }
+      case 'note': {
+        if (m.kv.action === 'drop_caches') this.open(e, tgid, { kind: 'drop-caches', value: Number(m.kv.value ?? 3) });
+        if (m.kv.release) this.releaseMarker = m.kv.release;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private syscall(e: TraceEvent, tgid: number): void {
+    const isEnter = e.syscall === 1;
+    const sc = e.name.slice(isEnter ? 10 : 9);
+    if (!SYSCALL_INPUTS.has(sc)) return;
+    const f = e.fields;
+    if (isEnter) {
+      let lo: LiftedOp | undefined;
+      switch (sc) {
+        case 'mmap':
+          lo = this.open(e, tgid, { kind: 'mmap', addr: 0, len: Number(f.len), prot: Number(f.prot), flags: Number(f.flags), anon: (Number(f.flags) & 0x20) !== 0 && (Number(f.flags) & 0x01) === 0 });
+          break;
+        case 'munmap':
+          lo = this.open(e, tgid, { kind: 'munmap', addr: Number(f.addr), len: Number(f.len) });
+          break;
+        case 'mremap':
+          lo = this.open(e, tgid, { kind: 'mremap', addr: Number(f.addr), oldLen: Number(f.old_len), newLen: Number(f.new_len), flags: Number(f.flags), newAddr: Number(f.new_addr) });
+          break;
+        case 'madvise':
+          lo = this.open(e, tgid, { kind: 'madvise', addr: Number(f.start), len: Number(f.len_in), advice: Number(f.behavior) });
+          break;
+        case 'exit':
+        case 'exit_group':
+          this.open(e, tgid, { kind: 'exit' });
+          break;
+        default:
+          break;
+      }
+      this.pendingEnter.set(e.pid, { name: sc, fields: f as Record<string, unknown>, op: lo });
+      return;
+    }
+    const ret = Number(f.ret);
+    const pend = this.pendingEnter.get(e.pid);
+    this.pendingEnter.delete(e.pid);
+    if (!pend) return;
+    const op = pend.op;
+    if (op) {
+      if (ret < 0 && ret > -4096) op.failed = true;
+      else if (op.op.kind === 'mmap') op.op.addr = ret;
+      else if (op.op.kind === 'mremap') op.op.newAddr = ret;
+    }
+    if ((sc === 'clone' || sc === 'clone3' || sc === 'fork' || sc === 'vfork') && ret > 0) {
+      const flags = sc === 'clone' ? Number(pend.fields.clone_flags ?? 0) : sc === 'clone3' ? CLONE_VM | CLONE_THREAD : 0;
+      if (flags & CLONE_VM) {
+        this.tasks.set(ret, tgid);
+        this.open(e, tgid, { kind: 'thread', child: ret });
+      } else {
+        this.tasks.set(ret, ret);
+        this.open(e, tgid, { kind: 'fork', child: ret });
+      }
+    }
+  }
+
+  private output(e: TraceEvent, tgid: number | undefined): void {
+    const f = e.fields;
+    const ev = e.name as RecordedKind;
+    if (ev === 'rss_stat') {
+      const member = (f.member as { value: number; name: string }) ?? { value: -1, name: '?' };
+      const key = `${f.mm_id}:${member.value}`;
+      const size = Number(f.size);
+      const prev = this.rssLast.get(key);
+      this.rssLast.set(key, size);
+      if (tgid === undefined) return;
+      const delta = prev === undefined ? null : size - prev;
+      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, delta, key: `rss_stat curr=${f.curr} ${member.name} ${delta === null ? '?' : delta > 0 ? `+${delta}` : delta}` });
+      return;
+    }
+    if (tgid === undefined) return;
+    if (ev === 'tlb_flush') {
+      const r = f.reason as { value: number };
+      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, key: `tlb_flush pages=${f.pages} reason=${r?.value}` });
+      return;
+    }
+    if (ev === 'mm_page_free') {
+      const pfn = Number(f.pfn);
+      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, pfn, ours: this.isOurPfn(pfn), key: `mm_page_free pfn=0x${pfn.toString(16)} order=${f.order}` });
+      return;
+    }
+    this.record(e, {
+      ev, line: e.line, cpu: e.cpu, pid: e.pid,
+      key: `mm_vmscan_reclaim_pages scanned=${f.nr_scanned} reclaimed=${f.nr_reclaimed} activate_anon=${f.nr_activate0} activate_file=${f.nr_activate1} unmap_fail=${f.nr_unmap_fail} ref_keep=${f.nr_ref_keep}`,
+    });
+  }
+
+  private record(_e: TraceEvent, r: Recorded): void {
+    if (this.current) this.current.recorded.push(r);
+  }
+}
+
+/** Read a trace and lift it, handing each op on as it completes (streaming). */
+export async function liftTrace(
+  input: string,
+  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void },
+  sink: (op: LiftedOp) => void,
+): Promise<{ lifter: Lifter; stats: TraceStats; events: number }> {
+  const lifter = new Lifter(opts, sink);
+  const out: { stats?: TraceStats } = {};
+  let events = 0;
+  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress }, out)) {
+    events += batch.length;
+    for (const e of batch) lifter.feed(e);
+  }
+  lifter.flush();
+  return { lifter, stats: out.stats!, events };
+}
