@@ -30,23 +30,30 @@ export interface KernelTraits {
   lazyCpumask: boolean;
   /** Page tables freed at munmap are freed in the task (true) or via RCU in another context. */
   pgtableFreeInTask: boolean;
+  /** MADV_PAGEOUT also ages young entries (a PMD invalidation flush): 6.1 yes, 6.12+ only MADV_COLD. */
+  pageoutAgesYoung: boolean;
+  /**
+   * Folios one deferred_split_scan() call takes (do_shrink_slab's nr_to_scan, SHRINK_BATCH).
+   * [T] 6.12 and 6.18 split a 256-folio queue as two calls of 128, each in reverse queue order.
+   */
+  deferredScanBatch: number;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
   '6.1': {
     release: '6.1', mthp: false, madvKeepsLargeFolios: false, rssEveryUpdate: false, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
-    lazyCpumask: false, pgtableFreeInTask: true,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: false, pgtableFreeInTask: true,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: true, pgtableFreeInTask: false,
+    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

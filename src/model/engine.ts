@@ -121,7 +121,13 @@ export class Engine {
         memcg_reclaim(k, op.bytes);
         break;
       case 'drop-caches':
-        if (op.value & 2) deferred_split_scan(k, Number.POSITIVE_INFINITY);
+        // drop_slab(): shrink_slab() until a pass frees little; each deferred_split_scan()
+        // call takes up to the shrinker's batch.
+        if (op.value & 2) {
+          for (let guard = 0; guard < 10000 && k.deferred.list.length > 0; guard++) {
+            if (deferred_split_scan(k, k.traits.deferredScanBatch) === 0) break;
+          }
+        }
         break;
       case 'mremap' as never:
       case 'brk':

@@ -97,8 +97,6 @@ export interface HugePmd {
   write: boolean;
   dirty: boolean;
   young: boolean;
-  /** The deposited PTE table's page (pfn, 0 when unknown). */
-  depositPfn: number;
 }
 
 export type PmdEntry = PteTable | HugePmd;
@@ -138,6 +136,13 @@ export interface Mm {
   /** Threads of this mm. */
   threads: Set<number>;
   exited: boolean;
+  /**
+   * Deposited PTE tables of PMD-mapped THPs: a stack per PMD-table page (pmd_huge_pte), so a
+   * withdraw takes the most recently deposited table, not the one deposited for that THP.
+   */
+  deposits: Map<number, { ring: number[]; head: number }>;
+  /** Upper-level table pages seen allocated (`pmd:<addr>>30>`, `pud:<addr>>39>` → pfn). */
+  upperTables: Map<string, number>;
   /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING): pending deltas and events since sync. */
   rssCache: [number, number, number, number];
   rssCacheEvents: number;

@@ -93,6 +93,12 @@ export class Lifter {
     return false;
   }
 
+  private released(pfn: number, order: number): void {
+    if (this.pfnSet.delete(pfn)) return;
+    const n = 2 ** order;
+    this.pfnRanges = this.pfnRanges.filter(([a, b]) => !(a === pfn && b === pfn + n));
+  }
+
   feed(e: TraceEvent): void {
     const name = e.name;
     if (!this.started) {
@@ -327,7 +333,10 @@ export class Lifter {
     }
     if (ev === 'mm_page_free') {
       const pfn = Number(f.pfn);
-      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, pfn, ours: this.isOurPfn(pfn), key: `mm_page_free pfn=0x${pfn.toString(16)} order=${f.order}` });
+      const ours = this.isOurPfn(pfn);
+      // Once freed, a page may be reused by anyone: it stops being the workload's.
+      if (ours) this.released(pfn, Number(f.order));
+      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, pfn, ours, key: `mm_page_free pfn=0x${pfn.toString(16)} order=${f.order}` });
       return;
     }
     this.record(e, {

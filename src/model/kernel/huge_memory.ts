@@ -18,7 +18,7 @@ export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: numbe
   k.cost.pmdSplits++;
   flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
   if (pmd.dirty) f.dirty = true;
-  const table: PteTable = { kind: 'table', pfn: pmd.depositPfn, ptes: new Array(512).fill(null), used: 512 };
+  const table: PteTable = { kind: 'table', pfn: k.withdraw(mm, haddr), ptes: new Array(512).fill(null), used: 512 };
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     table.ptes[i] = { folio: f, page: i, write: pmd.write, dirty: pmd.dirty, young: pmd.young };
     f.page_mapcount[i]!++;
@@ -57,15 +57,19 @@ export function discard_anon_folio_pmd_locked(k: Kernel, mm: Mm, c: { folio: Fol
     return false;
   }
   folio_remove_rmap_pmd(k, f);
-  zap_deposited_table(k, pmd);
+  zap_deposited_table(k, mm, c.addr);
   k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
   if (folio_put_refs(k, f, 1)) free_folio(k, f);
   return true;
 }
 
-/** zap_deposited_table(): the deposited PTE table page is freed with the PMD. */
-export function zap_deposited_table(k: Kernel, pmd: HugePmd): void {
-  if (pmd.depositPfn) k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: pmd.depositPfn, order: 0, what: 'pgtable' });
+/**
+ * zap_deposited_table(): withdraw a deposited table and free it (pte_free: at once, in the
+ * task — 6.12 traces show the order-0 free between the flush and the rss update).
+ */
+export function zap_deposited_table(k: Kernel, mm: Mm, haddr: number): void {
+  const pfn = k.withdraw(mm, haddr);
+  if (pfn) k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn, order: 0, what: 'pgtable' });
 }
 
 /**
@@ -90,7 +94,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
       k.count('thp_split_pmd');
       k.cost.pmdSplits++;
-      const table: PteTable = { kind: 'table', pfn: e.depositPfn, ptes: new Array(512).fill(null), used: 512 };
+      const table: PteTable = { kind: 'table', pfn: k.withdraw(mm, haddr), ptes: new Array(512).fill(null), used: 512 };
       for (let i = 0; i < HPAGE_PMD_NR; i++) table.ptes[i] = { folio: f, page: i, write: e.write, dirty: e.dirty, young: e.young };
       if (e.dirty) f.dirty = true;
       mm.pmds.set(pmdIndex(haddr), table);

@@ -95,7 +95,7 @@ export class Kernel {
     const id = this.nextMmId++;
     const mm: Mm = {
       id, tgid, anonRoot: anonRoot ?? id, vmas: [], pmds: new Map(), rss: [0, 0, 0, 0], cpumask: new Set(),
-      loadedOn: new Set(), tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false,
+      loadedOn: new Set(), tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false, deposits: new Map(), upperTables: new Map(),
       rssCache: [0, 0, 0, 0], rssCacheEvents: 0,
     };
     this.mms.set(tgid, mm);
@@ -137,6 +137,33 @@ export class Kernel {
       this.ubc.set(tid, u);
     }
     return u;
+  }
+
+  /**
+   * pgtable_trans_huge_deposit(): the deposited tables of one PMD page form a circular list
+   * whose head is the newest; a new one is inserted right after the head and becomes head.
+   */
+  deposit(mm: Mm, haddr: number, pfn: number): void {
+    const key = Math.floor(haddr / 2 ** 30);
+    let d = mm.deposits.get(key);
+    if (!d) { d = { ring: [], head: -1 }; mm.deposits.set(key, d); }
+    if (d.head < 0) { d.ring = [pfn]; d.head = 0; return; }
+    d.ring.splice(d.head + 1, 0, pfn);
+    d.head++;
+  }
+
+  /**
+   * pgtable_trans_huge_withdraw(): take the head; the entry after it becomes the head — so
+   * withdrawals go newest, then oldest, then in deposit order.
+   */
+  withdraw(mm: Mm, haddr: number): number {
+    const d = mm.deposits.get(Math.floor(haddr / 2 ** 30));
+    if (!d || d.head < 0) return 0;
+    const pfn = d.ring[d.head]!;
+    d.ring.splice(d.head, 1);
+    if (d.ring.length === 0) d.head = -1;
+    else d.head = d.head % d.ring.length;
+    return pfn;
   }
 
   // --------------------------------------------------------------------------------------

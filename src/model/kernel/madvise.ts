@@ -139,7 +139,7 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
           split_folio(k, f);
           continue;
         }
-        if (ent.young) {
+        if ((!pageout || k.traits.pageoutAgesYoung) && ent.young) {
           flush_tlb_mm_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
           ent.young = false;
           tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
@@ -169,12 +169,15 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
             }
           }
           if (f.lru === -1 || folio_maybe_mapped_shared(f)) { a += nr * PAGE_SIZE; continue; }
-          let young = false;
-          for (let i = 0; i < nr; i++) {
-            const q = ent.ptes[idx + i]!;
-            if (q.young) { q.young = false; young = true; }
+          // Only MADV_COLD ages the PTEs here; for MADV_PAGEOUT reclaim unmaps them anyway.
+          if (!pageout || k.traits.pageoutAgesYoung) {
+            let young = false;
+            for (let i = 0; i < nr; i++) {
+              const q = ent.ptes[idx + i]!;
+              if (q.young) { q.young = false; young = true; }
+            }
+            if (young) tlb.add(a, a + nr * PAGE_SIZE, false);
           }
-          if (young) tlb.add(a, a + nr * PAGE_SIZE, false);
           f.referenced = false;
           if (pageout) { if (folio_isolate_lru(k, f)) list.push(f); }
           else f.active = false;

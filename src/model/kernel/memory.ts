@@ -56,6 +56,16 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     mm.vmas.push(vma);
   }
   if (!vma.anon) return 'unmodelled';
+  // Page-table pages allocated before the PTE table (or THP deposit) are upper levels, filled
+  // top-down by __handle_mm_fault(): …, PUD table, PMD table, then the PTE table.
+  const needsTable = !mm.pmds.has(pmdIndex(addr));
+  const upper = needsTable ? pgt.slice(0, -1) : pgt;
+  const names = ['pmd', 'pud'];
+  for (let i = upper.length - 1, n = 0; i >= 0 && n < 2; i--, n++) {
+    const level = names[n]!;
+    const key = `${level}:${Math.floor(addr / 2 ** (level === 'pmd' ? 30 : 39))}`;
+    if (!mm.upperTables.has(key)) mm.upperTables.set(key, upper[i]!.pfn);
+  }
   const pi = pmdIndex(addr);
   const entry = mm.pmds.get(pi);
   if (entry && entry.kind === 'huge') {
@@ -120,7 +130,8 @@ function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: n
 
 function do_huge_pmd_anonymous_page(k: Kernel, mm: Mm, _vma: Vma, haddr: number, pfn: number | undefined, depositPfn: number): void {
   const f = k.newFolio(HPAGE_PMD_ORDER, pfn, _vma.vm_pgoff + (haddr - _vma.vm_start) / PAGE_SIZE, mm.anonRoot);
-  mm.pmds.set(pmdIndex(haddr), { kind: 'huge', folio: f, write: _vma.write, dirty: true, young: true, depositPfn });
+  mm.pmds.set(pmdIndex(haddr), { kind: 'huge', folio: f, write: _vma.write, dirty: true, young: true });
+  k.deposit(mm, haddr, depositPfn);
   f.entire_mapcount = 1;
   f.large_mapcount = 1;
   f.refcount = 1;
@@ -170,8 +181,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         const f = e.folio;
         folio_remove_rmap_pmd(k, f);
         k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
-        if (k.traits.pgtableFreeInTask) freedTables.push(e.depositPfn);
-        else void zap_deposited_table;
+        zap_deposited_table(k, mm, haddr);
         if (folio_put_refs(k, f, 1)) toFree.push(f);
         addr = next;
         continue;
@@ -180,7 +190,6 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       split_huge_pmd_locked(k, mm, vma, haddr, e);
       continue;
     }
-    pmdOnly = false;
     const rss = [0, 0, 0, 0];
     for (let a = addr; a < next; ) {
       const idx = pteIndex(a);
@@ -198,6 +207,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       }
       for (let i = 0; i < nr; i++) { e.ptes[idx + i] = null; k.cost.pteClears++; }
       e.used -= nr;
+      pmdOnly = false; // cleared PTEs: the flush stride is a page (tlb_get_unmap_shift)
       if (p.dirty) f.dirty = true;
       rss[MM_ANONPAGES] -= nr;
       folio_remove_rmap_ptes(k, f, p.page, nr);
@@ -208,14 +218,28 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
     }
     for (let i = 0; i < 4; i++) if (rss[i]) k.addMmCounter(mm, i, rss[i]!);
     if (opts.freeTables && e.used === 0 && !anyVmaIn(mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE, vma)) {
-      // free_pgtables() → pte_free_tlb(): the gather covers the table's first page and is
-      // marked freed_tables, so tlb_finish_mmu() flushes even when no PTE was present.
+      // free_pgtables() → pte_free_tlb(): the gather covers the table's first page at PMD
+      // level (cleared_pmds: 2 MiB stride), so tlb_finish_mmu() flushes even when no PTE was
+      // present — `pages:0` for one table, `pages:-1` past the ceiling.
       mm.pmds.delete(pi);
       gStart = Math.min(gStart, pi * PMD_SIZE);
       gEnd = Math.max(gEnd, pi * PMD_SIZE + PAGE_SIZE);
       if (k.traits.pgtableFreeInTask && e.pfn) freedTables.push(e.pfn);
     }
     addr = next;
+  }
+  // free_pgd_range(): a PMD table page goes when no VMA is left in its 1 GiB, a PUD page when
+  // none is left in its 512 GiB.
+  if (opts.freeTables) {
+    for (const [level, shift] of [['pmd', 30], ['pud', 39]] as const) {
+      for (let r = Math.floor(start / 2 ** shift); r <= Math.floor((end - 1) / 2 ** shift); r++) {
+        const key = `${level}:${r}`;
+        const pfn = mm.upperTables.get(key);
+        if (pfn === undefined || anyVmaIn(mm, r * 2 ** shift, (r + 1) * 2 ** shift, vma)) continue;
+        mm.upperTables.delete(key);
+        if (k.traits.pgtableFreeInTask) freedTables.push(pfn);
+      }
+    }
   }
   if (gEnd > 0) flush_tlb_mm_range(k, mm, gStart, gEnd, pmdOnly ? 21 : 12, freedTables.length > 0);
   for (const f of toFree) free_folio(k, f);

@@ -128,7 +128,8 @@ export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
   for (const [pi, e] of parent.pmds) {
     if (e.kind === 'huge') {
       e.write = false;
-      child.pmds.set(pi, { ...e, depositPfn: 0 });
+      child.pmds.set(pi, { ...e });
+      k.deposit(child, pi * PMD_SIZE, 0);
       e.folio.refcount++;
       e.folio.entire_mapcount++;
       e.folio.large_mapcount++;

@@ -122,15 +122,17 @@ export function reclaim_pages(k: Kernel, list: Folio[]): void {
 
 /**
  * try_to_free_mem_cgroup_pages() for the workload's own memcg: LRU scanning from the tail of
- * the inactive lists (oldest first) in SWAP_CLUSTER_MAX batches, references checked. Without
- * swap the anon lists are not scanned. Only the workload's folios are in the model's memcg.
+ * the inactive lists (oldest first), references checked. Without swap the anon lists are not
+ * scanned. Only the workload's folios are in the model's memcg.
+ * [T] On a small memcg the scan runs at high priority with tiny scan counts: each
+ * shrink_folio_list() call gets one folio (a folio is freed before the next is unmapped).
  */
 export function memcg_reclaim(k: Kernel, bytes: number): void {
   lru_add_drain_all(k);
   let target = Math.ceil(bytes / 4096);
   let guard = 0;
   while (target > 0 && guard++ < 1000) {
-    const candidates = [...k.lru[Lru.InactiveFile]!].slice(0, 32);
+    const candidates = [...k.lru[Lru.InactiveFile]!].slice(0, 1);
     if (candidates.length === 0) break;
     const list: Folio[] = [];
     for (const f of candidates) if (folio_isolate_lru(k, f)) list.push(f);

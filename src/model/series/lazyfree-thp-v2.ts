@@ -37,7 +37,7 @@ export default defineSeries({
       k.cost.pmdClears++;
       k.staleTlb.add(f); // tlb_remove_pmd_tlb_entry() into a gather nobody flushes
       folio_remove_rmap_pmd(k, f);
-      zap_deposited_table(k, c.pmd);
+      zap_deposited_table(k, c.mm, c.addr);
       k.addMmCounter(c.mm, MM_ANONPAGES, -HPAGE_PMD_NR);
       if (folio_put_refs(k, f, 1)) free_folio(k, f);
       return true;
