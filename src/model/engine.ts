@@ -118,7 +118,7 @@ export class Engine {
         }
         break;
       case 'memcg-reclaim':
-        memcg_reclaim(k, op.bytes);
+        memcg_reclaim(k, op.bytes, op.how);
         break;
       case 'drop-caches':
         // drop_slab(): shrink_slab() until a pass frees little; each deferred_split_scan()

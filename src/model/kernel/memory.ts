@@ -148,6 +148,27 @@ function do_huge_pmd_anonymous_page(k: Kernel, mm: Mm, _vma: Vma, haddr: number,
 // ---------------------------------------------------------------------------------------------
 // Zap.
 
+/** The mmu_gather of a zap: flush range, stride, and what to free after the flush. */
+export class ZapGather {
+  start = Number.POSITIVE_INFINITY;
+  end = 0;
+  pmdOnly = true;
+  freedTables: number[] = [];
+  toFree: Folio[] = [];
+
+  /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
+  finish(k: Kernel, mm: Mm): void {
+    if (this.end > 0) flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freedTables.length > 0);
+    for (const f of this.toFree) free_folio(k, f);
+    for (const pfn of this.freedTables) if (pfn) k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn, order: 0, what: 'pgtable' });
+    this.start = Number.POSITIVE_INFINITY;
+    this.end = 0;
+    this.pmdOnly = true;
+    this.freedTables = [];
+    this.toFree = [];
+  }
+}
+
 export interface ZapOptions {
   /** munmap/exit free page tables that no longer cover any VMA. */
   freeTables: boolean;
@@ -158,12 +179,10 @@ export interface ZapOptions {
  * folios in batches), update rss once per page table (add_mm_rss_vec), flush the gathered
  * range once, then free what lost its last reference.
  */
-export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, opts: ZapOptions): void {
-  let gStart = Number.POSITIVE_INFINITY;
-  let gEnd = 0;
-  let pmdOnly = true;
-  const toFree: Folio[] = [];
-  const freedTables: number[] = [];
+export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, opts: ZapOptions, gather?: ZapGather): void {
+  const g = gather ?? new ZapGather();
+  const toFree = g.toFree;
+  const freedTables = g.freedTables;
   let addr = start;
   while (addr < end) {
     const pi = pmdIndex(addr);
@@ -176,12 +195,12 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         // zap_huge_pmd()
         mm.pmds.delete(pi);
         k.cost.pmdClears++;
-        gStart = Math.min(gStart, haddr);
-        gEnd = Math.max(gEnd, haddr + PMD_SIZE);
+        g.start = Math.min(g.start, haddr);
+        g.end = Math.max(g.end, haddr + PMD_SIZE);
         const f = e.folio;
         folio_remove_rmap_pmd(k, f);
-        k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
         zap_deposited_table(k, mm, haddr);
+        k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
         if (folio_put_refs(k, f, 1)) toFree.push(f);
         addr = next;
         continue;
@@ -207,13 +226,13 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       }
       for (let i = 0; i < nr; i++) { e.ptes[idx + i] = null; k.cost.pteClears++; }
       e.used -= nr;
-      pmdOnly = false; // cleared PTEs: the flush stride is a page (tlb_get_unmap_shift)
+      g.pmdOnly = false; // cleared PTEs: the flush stride is a page (tlb_get_unmap_shift)
       if (p.dirty) f.dirty = true;
       rss[MM_ANONPAGES] -= nr;
       folio_remove_rmap_ptes(k, f, p.page, nr);
       if (folio_put_refs(k, f, nr)) toFree.push(f);
-      gStart = Math.min(gStart, a);
-      gEnd = Math.max(gEnd, a + nr * PAGE_SIZE);
+      g.start = Math.min(g.start, a);
+      g.end = Math.max(g.end, a + nr * PAGE_SIZE);
       a += nr * PAGE_SIZE;
     }
     for (let i = 0; i < 4; i++) if (rss[i]) k.addMmCounter(mm, i, rss[i]!);
@@ -222,8 +241,8 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       // level (cleared_pmds: 2 MiB stride), so tlb_finish_mmu() flushes even when no PTE was
       // present — `pages:0` for one table, `pages:-1` past the ceiling.
       mm.pmds.delete(pi);
-      gStart = Math.min(gStart, pi * PMD_SIZE);
-      gEnd = Math.max(gEnd, pi * PMD_SIZE + PAGE_SIZE);
+      g.start = Math.min(g.start, pi * PMD_SIZE);
+      g.end = Math.max(g.end, pi * PMD_SIZE + PAGE_SIZE);
       if (k.traits.pgtableFreeInTask && e.pfn) freedTables.push(e.pfn);
     }
     addr = next;
@@ -241,9 +260,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       }
     }
   }
-  if (gEnd > 0) flush_tlb_mm_range(k, mm, gStart, gEnd, pmdOnly ? 21 : 12, freedTables.length > 0);
-  for (const f of toFree) free_folio(k, f);
-  for (const pfn of freedTables) if (pfn) k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn, order: 0, what: 'pgtable' });
+  if (!gather) g.finish(k, mm);
 }
 
 function anyVmaIn(mm: Mm, start: number, end: number, except: Vma): boolean {

@@ -6,7 +6,7 @@
  */
 import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Mm, type PteTable, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
-import { zap_range } from './memory.js';
+import { zap_range, ZapGather } from './memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { flush_tlb_mm_range } from './tlbflush.js';
 
@@ -50,7 +50,10 @@ export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   split_vmas(mm, start, end);
   const gone = mm.vmas.filter((v) => v.vm_start >= start && v.vm_end <= end);
   mm.vmas = mm.vmas.filter((v) => !(v.vm_start >= start && v.vm_end <= end));
-  for (const v of gone) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true });
+  // unmap_region(): one mmu_gather for every VMA in the range, flushed once at the end.
+  const tlb = new ZapGather();
+  for (const v of gone) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true }, tlb);
+  tlb.finish(k, mm);
 }
 
 /** madvise(MADV_HUGEPAGE / MADV_NOHUGEPAGE): VMA flags on the range. */
@@ -113,7 +116,6 @@ export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, ne
         k.cost.pteClears++;
       }
       if (present) flush_tlb_mm_range(k, mm, old, old + extent);
-      if (from.used === 0) mm.pmds.delete(pmdIndex(old));
     }
     old += extent;
     nw += extent;
@@ -158,7 +160,10 @@ export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
 }
 
 export function exit_mmap(k: Kernel, mm: Mm): void {
-  for (const v of [...mm.vmas]) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true });
+  const all = [...mm.vmas];
   mm.vmas = [];
+  const tlb = new ZapGather();
+  for (const v of all) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true }, tlb);
+  tlb.finish(k, mm);
   mm.exited = true;
 }

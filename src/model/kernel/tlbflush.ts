@@ -19,8 +19,9 @@ export const FLUSH_ALL = Number.POSITIVE_INFINITY;
 /** flush_tlb_mm_range(mm, start, end, stride_shift, freed_tables). */
 export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number, strideShift = PAGE_SHIFT, freedTables = false): void {
   mm.tlb_gen++;
-  const full = end === FLUSH_ALL || (end - start) / 2 ** strideShift > FLUSH_CEILING;
-  const pages = full ? -1 : (end - start) / 2 ** strideShift;
+  const n = end === FLUSH_ALL ? Number.POSITIVE_INFINITY : Math.floor((end - start) / 2 ** strideShift);
+  const full = n > FLUSH_CEILING;
+  const pages = full ? -1 : n;
   void freedTables;
   if (k.config.arch === 'arm64') {
     if (full) k.cost.fullFlushes++;

@@ -127,12 +127,15 @@ export function reclaim_pages(k: Kernel, list: Folio[]): void {
  * [T] On a small memcg the scan runs at high priority with tiny scan counts: each
  * shrink_folio_list() call gets one folio (a folio is freed before the next is unmapped).
  */
-export function memcg_reclaim(k: Kernel, bytes: number): void {
+export function memcg_reclaim(k: Kernel, bytes: number, how: string): void {
   lru_add_drain_all(k);
   let target = Math.ceil(bytes / 4096);
   let guard = 0;
   while (target > 0 && guard++ < 1000) {
-    const candidates = [...k.lru[Lru.InactiveFile]!].slice(0, 1);
+    // isolate_lru_folios(): up to SWAP_CLUSTER_MAX folios per batch for memory.reclaim; v1
+    // memory.force_empty reclaims one page's worth per call, so each batch is one folio [T].
+    const max = how === 'memcg-force-empty' ? 1 : 32;
+    const candidates = [...k.lru[Lru.InactiveFile]!].slice(0, max);
     if (candidates.length === 0) break;
     const list: Folio[] = [];
     for (const f of candidates) if (folio_isolate_lru(k, f)) list.push(f);
