@@ -5,9 +5,13 @@
 import Parse from './parse.js';
 import GrammarsList from './grammars/list.js';
 import GrammarsAdd from './grammars/add.js';
+import Replay from './replay.js';
+import Series from './series.js';
 
 export const COMMANDS = {
   parse: Parse,
   grammars: GrammarsList,
   'grammars:add': GrammarsAdd,
+  replay: Replay,
+  series: Series,
 };

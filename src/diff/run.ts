@@ -16,6 +16,8 @@ export interface ConfigRun {
   counters: Record<string, number>;
   /** Counter deltas per phase (the phase's name → counter → delta). */
   phaseCounters: Record<string, Record<string, number>>;
+  /** Estimated cost (ns) of each phase's work. */
+  phaseCost: Record<string, number>;
   violations: Violation[];
   violationCount: number;
   cost: CostEstimate;
@@ -52,6 +54,8 @@ export async function replayTrace(
   const emitted: Array<Record<string, number>> = configs.map(() => ({}));
   const phaseCounters: Array<Record<string, Record<string, number>>> = configs.map(() => ({}));
   const phaseStart: Array<Map<string, number>> = configs.map(() => new Map());
+  const phaseCost: Array<Record<string, number>> = configs.map(() => ({}));
+  const costStart: number[] = configs.map(() => 0);
   let phase = '';
   let ops = 0;
   let unmodelled = 0;
@@ -66,12 +70,14 @@ export async function replayTrace(
     }
     const acc = (phaseCounters[i]![phase] ??= {});
     for (const [k, v] of Object.entries(d)) acc[k] = (acc[k] ?? 0) + v;
+    const ns = engines[i]!.cost().ns;
+    phaseCost[i]![phase] = (phaseCost[i]![phase] ?? 0) + ns - costStart[i]!;
   };
   const { lifter, stats, events } = await liftTrace(input, opts, (lo) => {
     ops++;
     const isPhaseMark = lo.op.kind === 'marker' && (lo.op.verb === 'phase' || lo.op.verb === 'end');
     if (isPhaseMark) {
-      engines.forEach((e, i) => { closePhase(i); phaseStart[i] = new Map(e.k.counters); });
+      engines.forEach((e, i) => { closePhase(i); phaseStart[i] = new Map(e.k.counters); costStart[i] = e.cost().ns; });
       phase = lo.op.kind === 'marker' && lo.op.verb === 'phase' ? lo.phase : '';
     }
     const per: Array<{ emitted: Emission[]; violations: Violation[] }> = [];
@@ -105,6 +111,7 @@ export async function replayTrace(
       config: { name: configs[i]!.name, arch: configs[i]!.arch, release: configs[i]!.traits.release, series: configs[i]!.series },
       counters: eng.counters(),
       phaseCounters: phaseCounters[i]!,
+      phaseCost: phaseCost[i]!,
       violations: violations[i]!,
       violationCount: vcount[i]!,
       cost: eng.cost(),

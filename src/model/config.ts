@@ -37,23 +37,28 @@ export interface KernelTraits {
    * [T] 6.12 and 6.18 split a 256-folio queue as two calls of 128, each in reverse queue order.
    */
   deferredScanBatch: number;
+  /**
+   * 6.1 release_pages() collects a gather batch with list_add (head insertion): the pages of
+   * each batch (8 in the on-stack bundle, then 510 per batch page) are freed in reverse [T].
+   */
+  zapFreesReversed: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
   '6.1': {
     release: '6.1', mthp: false, madvKeepsLargeFolios: false, rssEveryUpdate: false, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128,
+    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -95,7 +95,7 @@ export class Engine {
         this.store(mm, op.addr, op.len, op.stride, op.count);
         break;
       case 'fork':
-        dup_mm(k, mm, op.child);
+        if (op.child > 0) dup_mm(k, mm, op.child);
         break;
       case 'thread':
         this.k.mms.set(op.child, mm);

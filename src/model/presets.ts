@@ -5,7 +5,7 @@
  * (`6.18:` prefix or the newest when no preset names one).
  */
 import { DEFAULT_THP, TRAITS, type Arch, type ModelConfig, type ThpSettings } from './config.js';
-import { expandSeriesName, findPreset, PRESETS, SERIES } from './series/index.js';
+import { expandSeriesName, findPreset, findSeries, PRESETS, SERIES } from './series/index.js';
 
 export class ConfigError extends Error {}
 
@@ -47,5 +47,16 @@ export function buildConfig(spec: string, arch: Arch = 'x86', thp: ThpSettings =
       }
     }
   }
+  // A fix without the series it fixes has nothing to patch: drop it (as `git revert` of the
+  // feature would take its fixes with it).
+  const present = (req: string): boolean => {
+    const [slug, rest] = req.split('@');
+    const part = rest?.split('-')[1];
+    return series.some((id) => id.startsWith(`${slug}@`) && (!part || id.endsWith(`-${part}`)));
+  };
+  series = series.filter((id) => {
+    const req = findSeries(id)?.requires;
+    return !req || present(req);
+  });
   return { arch, traits, series, name: spec.trim(), thp };
 }

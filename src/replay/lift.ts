@@ -283,6 +283,17 @@ export class Lifter {
         case 'exit_group':
           this.open(e, tgid, { kind: 'exit' });
           break;
+        case 'clone':
+        case 'clone3':
+        case 'fork':
+        case 'vfork': {
+          // Opened at entry so the copying's output (child rss, flushes) belongs to it; the child
+          // id comes with the return value. clone3's flags are behind a pointer: glibc uses it
+          // for threads (Model deviation: a clone3 child is taken to be a thread).
+          const flags = sc === 'clone' ? Number(f.clone_flags ?? 0) : sc === 'clone3' ? CLONE_VM | CLONE_THREAD : 0;
+          lo = this.open(e, tgid, flags & CLONE_VM ? { kind: 'thread', child: -1 } : { kind: 'fork', child: -1 });
+          break;
+        }
         default:
           break;
       }
@@ -299,15 +310,11 @@ export class Lifter {
       else if (op.op.kind === 'mmap') op.op.addr = ret;
       else if (op.op.kind === 'mremap') op.op.newAddr = ret;
     }
-    if ((sc === 'clone' || sc === 'clone3' || sc === 'fork' || sc === 'vfork') && ret > 0) {
-      const flags = sc === 'clone' ? Number(pend.fields.clone_flags ?? 0) : sc === 'clone3' ? CLONE_VM | CLONE_THREAD : 0;
-      if (flags & CLONE_VM) {
-        this.tasks.set(ret, tgid);
-        this.open(e, tgid, { kind: 'thread', child: ret });
-      } else {
-        this.tasks.set(ret, ret);
-        this.open(e, tgid, { kind: 'fork', child: ret });
-      }
+    if (op && (op.op.kind === 'fork' || op.op.kind === 'thread')) {
+      if (ret > 0) {
+        op.op.child = ret;
+        this.tasks.set(ret, op.op.kind === 'thread' ? tgid : ret);
+      } else op.failed = true;
     }
   }
 

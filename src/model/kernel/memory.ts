@@ -159,8 +159,20 @@ export class ZapGather {
   /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
   finish(k: Kernel, mm: Mm): void {
     if (this.end > 0) flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freedTables.length > 0);
-    for (const f of this.toFree) free_folio(k, f);
-    for (const pfn of this.freedTables) if (pfn) k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn, order: 0, what: 'pgtable' });
+    // The gather's page batches hold the folios, then (6.1, no RCU table freeing) the page
+    // tables free_pgtables() added after them.
+    type Entry = { folio: Folio } | { pfn: number };
+    let entries: Entry[] = this.toFree.map((folio) => ({ folio }));
+    const tables: Entry[] = this.freedTables.filter((p) => p).map((pfn) => ({ pfn }));
+    if (k.traits.zapFreesReversed) {
+      const all = [...entries, ...tables];
+      entries = [];
+      for (let i = 0, size = 8; i < all.length; i += size, size = 510) entries.push(...all.slice(i, i + size).reverse());
+    } else entries.push(...tables);
+    for (const e of entries) {
+      if ('folio' in e) free_folio(k, e.folio);
+      else k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: e.pfn, order: 0, what: 'pgtable' });
+    }
     this.start = Number.POSITIVE_INFINITY;
     this.end = 0;
     this.pmdOnly = true;

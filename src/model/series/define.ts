@@ -16,6 +16,8 @@ export interface SeriesDef {
   mergedIn: string;
   fixes?: string;
   link?: string;
+  /** A series this one patches (`slug@*-part`): without it, this one has nothing to apply to. */
+  requires?: string;
   /** What it changes in the model, for `foliolab series`. */
   changes: string;
   /** Names of kernel functions the patch touches (for matching patches to series). */

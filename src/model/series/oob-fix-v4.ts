@@ -24,6 +24,7 @@ export default defineSeries({
   commits: ['ddd05742b45b083975a0855ef6ebbf88cf1f532a'],
   mergedIn: '6.16',
   fixes: '354dffd29575',
+  requires: 'batched-unmap@*-3',
   changes: 'Batched unmap bounded to the page table and the VMA; partial batches allowed, the walk continues with the rest of the folio.',
   functions: ['try_to_unmap_one', 'folio_unmap_pte_batch'],
   hooks: {

@@ -1,0 +1,76 @@
+/**
+ * The counters a capture saved beside its trace: stdout.txt's per-phase deltas of /proc/vmstat
+ * and the mTHP stats (`delta[<phase>]: name=+N …`), and settings.txt (kernel, THP settings).
+ * Compared with the model's per-phase deltas for the counters only the workload moves; the
+ * deltas are system-wide, so a counter other tasks also touch (pgfree, pgactivate, …) is not
+ * compared.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ThpSettings } from '../model/config.js';
+
+export interface CaptureFacts {
+  release?: string;
+  thp?: ThpSettings;
+  phaseDeltas?: Record<string, Record<string, number>>;
+}
+
+export function readCaptureFacts(tracePath: string): CaptureFacts {
+  if (tracePath === '-') return {};
+  const dir = dirname(tracePath);
+  const facts: CaptureFacts = {};
+  const settings = join(dir, 'settings.txt');
+  if (existsSync(settings)) {
+    const t = readFileSync(settings, 'utf8');
+    facts.release = /^kernel:\s*(\S+)/m.exec(t)?.[1];
+    const sel = (s: string): string | undefined => /\[(\w+)\]/.exec(s)?.[1];
+    const enabled = sel(/^thp\/enabled:(.*)$/m.exec(t)?.[1] ?? '');
+    const sizes: ThpSettings['sizes'] = {};
+    for (const m of t.matchAll(/^thp\/hugepages-(\d+)kB\/enabled:(.*)$/gm)) {
+      const v = sel(m[2]!);
+      if (v) sizes[Number(m[1])] = v as ThpSettings['sizes'][number];
+    }
+    if (enabled) facts.thp = { enabled: enabled as ThpSettings['enabled'], sizes };
+  }
+  const stdout = join(dir, 'stdout.txt');
+  if (existsSync(stdout)) {
+    const deltas: Record<string, Record<string, number>> = {};
+    for (const m of readFileSync(stdout, 'utf8').matchAll(/^delta\[([^\]]+)\]:(.*)$/gm)) {
+      const phase = m[1]!;
+      if (phase === 'total') continue;
+      const d: Record<string, number> = {};
+      for (const kv of m[2]!.trim().split(/\s+/)) {
+        const [k, v] = kv.split('=');
+        if (k && v !== undefined) d[k] = Number(v);
+      }
+      deltas[phase] = d;
+    }
+    facts.phaseDeltas = deltas;
+  }
+  return facts;
+}
+
+/** Counters only the workload moves (system-wide deltas of the others include other tasks). */
+export const COMPARED_COUNTERS = /^(pglazyfree|pglazyfreed|thp_split_pmd|thp_split_page|thp_deferred_split_page|thp_fault_alloc|thp_swpout_fallback|\d+kB\/(split|split_deferred|nr_anon_partially_mapped|anon_fault_alloc|swpout_fallback))$/;
+
+export interface CounterCheck {
+  matched: boolean;
+  compared: number;
+  mismatches: Array<{ phase: string; counter: string; recorded: number; model: number }>;
+}
+
+export function compareCounterDeltas(model: Record<string, Record<string, number>>, recorded: Record<string, Record<string, number>>): CounterCheck {
+  const mismatches: CounterCheck['mismatches'] = [];
+  let compared = 0;
+  for (const [phase, rec] of Object.entries(recorded)) {
+    const mod = model[phase] ?? {};
+    const names = new Set([...Object.keys(rec), ...Object.keys(mod)].filter((n) => COMPARED_COUNTERS.test(n)));
+    for (const n of names) {
+      compared++;
+      const a = rec[n] ?? 0;
+      const b = mod[n] ?? 0;
+      if (a !== b) mismatches.push({ phase, counter: n, recorded: a, model: b });
+    }
+  }
+  return { matched: mismatches.length === 0, compared, mismatches };
+}

@@ -1,0 +1,116 @@
+/**
+ * The model on the seed microbenchmark, the straddling-folio scenario, and the PMD cases —
+ * every expected figure is derived from the trace or from the model's own state, not typed in.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { replayTrace } from '../diff/run.js';
+import { FormatRegistry } from '../trace/index.js';
+import { grammarsDir, packageRoot } from '../paths.js';
+import { buildConfig } from './presets.js';
+import type { Emission } from './emit.js';
+
+const reg = FormatRegistry.fromDirectory(grammarsDir);
+const T = (p: string): string => join(packageRoot, 'traces', p);
+const S1 = T('6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz');
+const OOB = T('scenarios/straddle-oob.trace');
+
+async function run(trace: string, specs: string[], arch: 'x86' | 'arm64' = 'x86') {
+  const perOp: Array<{ phase: string; emitted: Emission[][] }> = [];
+  const r = await replayTrace(trace, specs.map((s) => buildConfig(s, arch)), {
+    registry: reg,
+    observe: (lo, per) => perOp.push({ phase: lo.phase, emitted: per.map((p) => p.emitted) }),
+  });
+  const emitted = (i: number, phase: string) => perOp.filter((o) => o.phase === phase).flatMap((o) => o.emitted[i]!);
+  return { r, emitted };
+}
+
+describe('seed microbenchmark (128 MiB of 64 KiB lazyfree folios, MADV_PAGEOUT)', () => {
+  it('without batched unmap: per-page unmap, every folio queued for deferred split; with it: one 16-page flush per folio', async () => {
+    const { r, emitted } = await run(S1, ['linux-6.12', 'linux-6.18']);
+    const [old, neu] = r.runs;
+    const folios = emitted(1, 'pageout').filter((e) => e.ev === 'mm_page_free' && e.order === 4).length;
+    expect(folios).toBeGreaterThan(0);
+    // The same folios are reclaimed under both configs.
+    expect(emitted(0, 'pageout').filter((e) => e.ev === 'mm_page_free' && e.order === 4).length).toBe(folios);
+    expect(old!.counters['64kB/split_deferred']).toBe(folios);
+    expect(neu!.counters['64kB/split_deferred'] ?? 0).toBe(0);
+    const flushes = (i: number) => emitted(i, 'pageout').filter((e): e is Extract<Emission, { ev: 'tlb_flush' }> => e.ev === 'tlb_flush');
+    expect(flushes(0).every((f) => f.pages === 1 && f.reason === 3)).toBe(true);
+    expect(flushes(0)).toHaveLength(folios * 16);
+    expect(flushes(1).every((f) => f.pages === 16 && f.reason === 3)).toBe(true);
+    expect(flushes(1)).toHaveLength(folios);
+    // rss: one update per page vs one per folio, the same total.
+    const rss = (i: number) => emitted(i, 'pageout').filter((e) => e.ev === 'rss_stat');
+    expect(rss(0)).toHaveLength(folios * 16);
+    expect(rss(1)).toHaveLength(folios);
+    // The 6.18 prediction is the recording.
+    expect(neu!.fidelity.matched).toBe(true);
+    expect(neu!.fidelity.compared).toBe(neu!.fidelity.equal);
+  });
+
+  it('on arm64 there is no tlb_flush tracepoint; batching shows as range TLBIs, and costs less', async () => {
+    const { r } = await run(S1, ['linux-6.12', 'linux-6.18'], 'arm64');
+    expect(r.runs[0]!.emitted.tlb_flush ?? 0).toBe(0);
+    expect(r.runs[1]!.cost.counts.rangeTlbis).toBeGreaterThan(0);
+    expect(r.runs[1]!.phaseCost.pageout!).toBeLessThan(r.runs[0]!.phaseCost.pageout!);
+  });
+});
+
+describe('a lazyfree 64 KiB folio straddling two page tables (traces/scenarios/straddle-oob.trace)', () => {
+  it('batched unmap v4 reads past the page table; the fix and linux-6.18 do not', async () => {
+    const { r, emitted } = await run(OOB, ['batched-unmap@v4-3', 'batched-unmap@v4-3,oob-fix@v4', 'linux-6.18']);
+    const [v4, fixed, l618] = r.runs;
+    expect(v4!.violations.map((v) => [v.code, v.series])).toEqual([['pte_access_within_table', 'batched-unmap@v4-3']]);
+    expect(v4!.violations[0]!.message).toMatch(/index 512/);
+    expect(fixed!.violations).toEqual([]);
+    expect(l618!.violations).toEqual([]);
+    const flushPages = (i: number) => emitted(i, 'pageout').filter((e) => e.ev === 'tlb_flush').map((e) => (e as { pages: number }).pages);
+    // v4: the out-of-table slot does not match, the batch fails: page by page.
+    expect(flushPages(0)).toEqual(new Array(16).fill(1));
+    // Fixed: one batch per page table.
+    expect(flushPages(1)).toEqual([1, 15]);
+    expect(flushPages(2)).toEqual([1, 15]);
+  });
+});
+
+describe('PMD-mapped lazyfree THPs', () => {
+  const S2 = T('6.12.95+deb12-cloud-amd64/s2-pmd-thp-lazyfree-pageout/trace.txt.gz');
+  it('linux-6.1 splits every PMD and unmaps 512 PTEs; linux-6.12 discards each THP whole (Lance Yang v6)', async () => {
+    const { r, emitted } = await run(S2, ['linux-6.1', 'linux-6.12']);
+    const thps = emitted(1, 'pageout').filter((e) => e.ev === 'mm_page_free' && e.order === 9).length;
+    expect(thps).toBeGreaterThan(0);
+    expect(r.runs[0]!.counters.thp_split_pmd).toBe(thps);
+    expect(r.runs[1]!.counters.thp_split_pmd ?? 0).toBe(0);
+    expect(emitted(0, 'pageout').filter((e) => e.ev === 'tlb_flush' && e.pages === 1)).toHaveLength(thps * 512);
+    expect(emitted(1, 'pageout').filter((e) => e.ev === 'tlb_flush')).toHaveLength(thps);
+    expect(r.runs[1]!.fidelity.matched).toBe(true);
+  });
+
+  it('redirtied THPs: 6.12 splits then fails; upstream 6.18 (4/4) leaves them PMD-mapped; the fc build splits', async () => {
+    const S4 = T('6.18.44-fc-v669/s4-pmd-thp-redirty/trace.txt.gz');
+    const { r } = await run(S4, ['linux-6.12', 'linux-6.18', 'linux-6.18-fc']);
+    const [l612, l618, fc] = r.runs;
+    const redirtied = fc!.counters.thp_split_pmd! - (l612!.counters.thp_split_pmd ?? 0);
+    expect(l612!.counters.thp_split_pmd).toBeGreaterThan(0);
+    expect(l618!.counters.thp_split_pmd ?? 0).toBe(0);
+    expect(redirtied).toBeGreaterThan(0);
+    expect(fc!.fidelity.matched).toBe(true);
+    expect(l618!.fidelity.matched).toBe(false);
+  });
+
+  it('Lance Yang v2 leaves the discarded PMD in the TLB: a stale-TLB violation at free', async () => {
+    const S2b = T('6.12.95+deb12-cloud-amd64/s2-pmd-thp-lazyfree-pageout/trace.txt.gz');
+    const { r } = await run(S2b, ['6.12 ttu-sync@final lazyfree-thp@v2', 'linux-6.12']);
+    expect(r.runs[0]!.violations.some((v) => v.code === 'no_stale_tlb_for_freed_page' && v.series === undefined)).toBe(true);
+    expect(r.runs[1]!.violations).toEqual([]);
+  });
+});
+
+describe('config specs', () => {
+  it('removing a series removes the fixes that patch it', () => {
+    expect(buildConfig('linux-6.18 -batched-unmap').series).toEqual(['ttu-sync@final', 'lazyfree-thp@v6']);
+    expect(buildConfig('linux-6.12 +split-queue-fbatch').series).toContain('split-queue-fbatch@v6');
+    expect(() => buildConfig('linux-6.18 +no-such-series')).toThrow(/unknown series/);
+  });
+});
