@@ -44,7 +44,8 @@ const SYNTH_PFN = 0x4000000000;
 export function emissionKey(e: Emission): string | undefined {
   switch (e.ev) {
     case 'tlb_flush':
-      return `tlb_flush pages=${e.pages} reason=${e.reason}`;
+      // Task-switch flushes are excluded on both sides (see replay/lift.ts).
+      return e.reason === 0 ? undefined : `tlb_flush pages=${e.pages} reason=${e.reason}`;
     case 'rss_stat':
       return `rss_stat curr=${e.curr} ${RSS_NAMES[e.member]} ${e.delta > 0 ? `+${e.delta}` : e.delta}`;
     case 'mm_page_free':

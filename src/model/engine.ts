@@ -110,11 +110,15 @@ export class Engine {
         }
         break;
       case 'run':
-        if (op.on) mm.loadedOn.add(op.cpu);
-        else {
+        if (op.on) {
+          mm.loadedOn.add(op.cpu);
+          mm.lazyOn.delete(op.cpu);
+        } else {
           mm.loadedOn.delete(op.cpu);
-          // Before lazy mm_cpumask trimming (6.14) a CPU leaves the mask when it switches away.
-          if (!k.traits.lazyCpumask) mm.cpumask.delete(op.cpu);
+          // To idle: the CPU keeps the mm lazily. To another task: before lazy mm_cpumask
+          // trimming (6.14) it leaves the mask at once; after, it stays until an IPI finds it.
+          if (op.idle) mm.lazyOn.add(op.cpu);
+          else if (!k.traits.lazyCpumask) mm.cpumask.delete(op.cpu);
         }
         break;
       case 'memcg-reclaim':

@@ -52,8 +52,8 @@ export type Op =
   | (Base & { kind: 'fork'; child: number })
   | (Base & { kind: 'thread'; child: number })
   | (Base & { kind: 'exit' })
-  /** A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch). */
-  | (Base & { kind: 'run'; on: boolean })
+  /** A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch); `idle`: out to the idle task (lazy TLB). */
+  | (Base & { kind: 'run'; on: boolean; idle?: boolean })
   /** memcg reclaim of the workload's own cgroup (`memory.reclaim` / `memory.force_empty`). */
   | (Base & { kind: 'memcg-reclaim'; bytes: number; how: string })
   /** `echo 2 > /proc/sys/vm/drop_caches`: runs the shrinkers, among them deferred_split_scan. */

@@ -130,6 +130,8 @@ export interface Mm {
   cpumask: Set<number>;
   /** CPUs the mm's threads are currently running on. */
   loadedOn: Set<number>;
+  /** CPUs that switched from the mm to the idle task and still hold it lazily. */
+  lazyOn: Set<number>;
   tlb_gen: number;
   /** Batched unmaps not yet flushed (`mm->tlb_flush_batched`). */
   tlbFlushPending: boolean;

@@ -45,6 +45,8 @@ export interface LiftOptions {
   /** Workload process id; default: the pid of `fl: begin`, else the first task that calls mmap/madvise. */
   pid?: number;
   comm?: string;
+  /** The pid that announces `fl: begin` (found by a first scan): modelling starts at its marker. */
+  beginPid?: number;
 }
 
 const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'brk', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
@@ -148,7 +150,7 @@ export class Lifter {
       const nt = this.tasks.get(next);
       // A task switch can fall in the middle of an op (a preempted fault): it is applied at
       // once, without ending the op whose output is still to come.
-      if (pt !== undefined) this.side(e, pt, { kind: 'run', on: false }, prev);
+      if (pt !== undefined) this.side(e, pt, { kind: 'run', on: false, idle: next === 0 }, prev);
       if (nt !== undefined) this.side(e, nt, { kind: 'run', on: true }, next);
       return;
     }
@@ -168,7 +170,7 @@ export class Lifter {
     }
     if (e.name === 'print') {
       const m = parseMarker(String(e.fields.buf ?? ''));
-      if (m && m.verb === 'begin') {
+      if (m && m.verb === 'begin' && (this.opts.beginPid === undefined || Number(m.kv.pid ?? e.pid) === this.opts.beginPid)) {
         const pid = Number(m.kv.pid ?? e.pid);
         this.tasks.set(pid, pid);
         this.started = true;
@@ -176,7 +178,7 @@ export class Lifter {
       }
       return false;
     }
-    if (e.syscall === 1 && (e.name === 'sys_enter_madvise' || e.name === 'sys_enter_mmap')) {
+    if (this.opts.beginPid === undefined && e.syscall === 1 && (e.name === 'sys_enter_madvise' || e.name === 'sys_enter_mmap')) {
       this.tasks.set(e.pid, e.pid);
       this.started = true;
       this.inWindow = true;
@@ -335,6 +337,9 @@ export class Lifter {
     if (tgid === undefined) return;
     if (ev === 'tlb_flush') {
       const r = f.reason as { value: number };
+      // `flush on task switch` depends on the scheduler and ASID state, not on the workload's
+      // memory operations: not an output of the modelled paths.
+      if (r?.value === 0) return;
       this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, key: `tlb_flush pages=${f.pages} reason=${r?.value}` });
       return;
     }
@@ -363,7 +368,12 @@ export async function liftTrace(
   opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void },
   sink: (op: LiftedOp) => void,
 ): Promise<{ lifter: Lifter; stats: TraceStats; events: number }> {
-  const lifter = new Lifter(opts, sink);
+  // Without --pid/--comm, the workload is the process that announces `fl: begin`: find it
+  // first (the scan stops at the marker), so unrelated processes in an unfiltered capture
+  // are not taken for it.
+  let beginPid: number | undefined;
+  if (opts.pid === undefined && opts.comm === undefined) beginPid = await findBeginPid(input, opts);
+  const lifter = new Lifter({ ...opts, beginPid }, sink);
   const out: { stats?: TraceStats } = {};
   let events = 0;
   for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress }, out)) {
@@ -372,4 +382,15 @@ export async function liftTrace(
   }
   lifter.flush();
   return { lifter, stats: out.stats!, events };
+}
+
+async function findBeginPid(input: string, opts: { registry: FormatRegistry; release?: string }): Promise<number | undefined> {
+  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release })) {
+    for (const e of batch) {
+      if (e.name !== 'print') continue;
+      const m = parseMarker(String(e.fields.buf ?? ''));
+      if (m && m.verb === 'begin') return Number(m.kv.pid ?? e.pid);
+    }
+  }
+  return undefined;
 }

@@ -95,7 +95,7 @@ export class Kernel {
     const id = this.nextMmId++;
     const mm: Mm = {
       id, tgid, anonRoot: anonRoot ?? id, vmas: [], pmds: new Map(), rss: [0, 0, 0, 0], cpumask: new Set(),
-      loadedOn: new Set(), tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false, deposits: new Map(), upperTables: new Map(),
+      loadedOn: new Set(), lazyOn: new Set(), tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false, deposits: new Map(), upperTables: new Map(),
       rssCache: [0, 0, 0, 0], rssCacheEvents: 0,
     };
     this.mms.set(tgid, mm);

@@ -17,7 +17,7 @@ import { pmdIndex, pteIndex } from './pgtable.js';
 import { deferred_split_folio, folio_add_rmap_ptes, folio_put_refs, folio_remove_rmap_pmd, folio_remove_rmap_ptes, free_folio } from './rmap.js';
 import { split_huge_pmd_locked, zap_deposited_table } from './huge_memory.js';
 import { folio_add_lru } from './swap.js';
-import { flush_tlb_mm_range } from './tlbflush.js';
+import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
   for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
@@ -221,6 +221,8 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       split_huge_pmd_locked(k, mm, vma, haddr, e);
       continue;
     }
+    // zap_pte_range(): under the PTL, first flush what a batched unmap left pending.
+    flush_tlb_batched_pending(k, mm);
     const rss = [0, 0, 0, 0];
     for (let a = addr; a < next; ) {
       const idx = pteIndex(a);

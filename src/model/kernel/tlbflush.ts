@@ -29,26 +29,41 @@ export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number
     k.cost.dsbs++;
     return;
   }
-  flushOnCpus(k, mm, pages, TLB_LOCAL_MM_SHOOTDOWN);
+  // The sender traces the range in 4 KiB pages whatever the stride (native_flush_tlb_multi).
+  const sendPages = full ? -1 : Math.floor((end - start) / 4096);
+  flushOnCpus(k, mm, pages, TLB_LOCAL_MM_SHOOTDOWN, sendPages);
   if (full) k.cost.fullFlushes++;
   else k.cost.invlpgPages += pages;
 }
 
 /** The cross-CPU part shared by immediate and batched flushes (x86 native_flush_tlb_multi). */
-function flushOnCpus(k: Kernel, mm: Mm, pages: number, localReason: number): void {
+function flushOnCpus(k: Kernel, mm: Mm, pages: number, localReason: number, sendPages: number): void {
   const others = [...mm.cpumask].filter((c) => c !== k.cpu).sort((a, b) => a - b);
   if (others.length > 0) {
-    k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages, reason: TLB_REMOTE_SEND_IPI });
+    k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: sendPages, reason: TLB_REMOTE_SEND_IPI });
     k.cost.ipis += others.length;
   }
   if (mm.cpumask.has(k.cpu) || mm.loadedOn.has(k.cpu)) k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages, reason: localReason });
-  for (const c of others) {
-    if (mm.loadedOn.has(c)) k.emit({ ev: 'tlb_flush', cpu: c, pages, reason: TLB_REMOTE_SHOOTDOWN });
-    else if (k.traits.lazyCpumask) {
-      k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU });
-      mm.cpumask.delete(c);
-    }
+  for (const c of others) remoteFlush(k, [mm], c, pages);
+}
+
+/**
+ * What a flush IPI does on CPU `c`: a CPU running the mm flushes (`remote shootdown`); a CPU
+ * holding it lazily from idle leaves lazy mode (traced as a task-switch flush, 0 pages); a CPU
+ * that moved on to another mm says `remote wrong CPU` (6.14+) and drops out of mm_cpumask.
+ */
+function remoteFlush(k: Kernel, mms: Mm[], c: number, pages: number): void {
+  if (mms.some((m) => m.loadedOn.has(c))) {
+    k.emit({ ev: 'tlb_flush', cpu: c, pages, reason: TLB_REMOTE_SHOOTDOWN });
+    return;
   }
+  if (mms.some((m) => m.lazyOn.has(c))) {
+    k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: 0 });
+    for (const m of mms) { m.lazyOn.delete(c); m.cpumask.delete(c); }
+    return;
+  }
+  if (k.traits.lazyCpumask) k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU });
+  for (const m of mms) m.cpumask.delete(c);
 }
 
 export function flush_tlb_page(k: Kernel, mm: Mm, addr: number): void {
@@ -97,17 +112,11 @@ export function try_to_unmap_flush(k: Kernel): void {
       k.cost.ipis += others.length;
     }
     if (ubc.cpumask.has(k.cpu)) k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: -1, reason: TLB_LOCAL_SHOOTDOWN });
-    for (const c of others) {
-      const loaded = [...ubc.mms].some((m) => m.loadedOn.has(c));
-      if (loaded) k.emit({ ev: 'tlb_flush', cpu: c, pages: -1, reason: TLB_REMOTE_SHOOTDOWN });
-      else if (k.traits.lazyCpumask) {
-        k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU });
-        for (const m of ubc.mms) m.cpumask.delete(c);
-      }
-    }
+    for (const c of others) remoteFlush(k, [...ubc.mms], c, -1);
     k.cost.fullFlushes++;
   }
-  for (const m of ubc.mms) m.tlbFlushPending = false;
+  // The mms keep their pending mark: arch_tlbbatch_flush() does not know them, so the next
+  // flush_tlb_batched_pending() on each still flushes it in full.
   ubc.flush_required = false;
   ubc.writable = false;
   ubc.cpumask.clear();
