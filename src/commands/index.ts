@@ -7,6 +7,7 @@ import GrammarsList from './grammars/list.js';
 import GrammarsAdd from './grammars/add.js';
 import Replay from './replay.js';
 import Series from './series.js';
+import Fidelity from './fidelity.js';
 
 export const COMMANDS = {
   parse: Parse,
@@ -14,4 +15,5 @@ export const COMMANDS = {
   'grammars:add': GrammarsAdd,
   replay: Replay,
   series: Series,
+  fidelity: Fidelity,
 };

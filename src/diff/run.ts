@@ -84,7 +84,7 @@ export async function replayTrace(
     let um = false;
     engines.forEach((eng, i) => {
       if (lo.failed) { per.push({ emitted: [], violations: [] }); return; }
-      if (opts.checkInvariants !== false && (lo.op.kind === 'marker' || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
+      if (opts.checkInvariants !== false && ((lo.op.kind === 'marker' && (lo.op.verb === 'phase' || lo.op.verb === 'end')) || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;

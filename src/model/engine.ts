@@ -107,6 +107,8 @@ export class Engine {
         if (op.tid === op.tgid || mm.threads.size === 0) {
           if (!k.traits.rssEveryUpdate) k.syncMmRss(mm);
           exit_mmap(k, mm);
+          // The pid may be reused (or the trace repeats the workload): a later op starts a new mm.
+          for (const [t, m] of k.mms) if (m === mm) k.mms.delete(t);
         }
         break;
       case 'run':

@@ -29,6 +29,9 @@ export interface Recorded {
   /** mm_page_free: the pfn, and whether it belongs to the workload's recorded allocations. */
   pfn?: number;
   ours?: boolean;
+  /** Numeric fields compared without building strings: tlb (pages, reason), rss (curr, member), free (order). */
+  a?: number;
+  b?: number;
 }
 
 export interface LiftedOp {
@@ -65,9 +68,8 @@ export class Lifter {
   private pendingEnter = new Map<number, { name: string; fields: Record<string, unknown>; op?: LiftedOp }>();
   /** Last rss_stat value per mm_id and member, for deltas. */
   private rssLast = new Map<string, number>();
-  /** pfn ranges allocated to the workload (its folios and page tables). */
-  private pfnRanges: Array<[number, number]> = [];
-  private pfnSet = new Set<number>();
+  /** Head pfn → order of every allocation made for the workload (its folios and page tables). */
+  private pfnHeads = new Map<number, number>();
   readonly notes: string[] = [];
   releaseMarker: string | undefined;
   /** Set by the first `fl: begin`: scenario and variant. */
@@ -89,16 +91,17 @@ export class Lifter {
     return undefined;
   }
 
+  /** A page of one of the workload's allocations (a split folio's pages included). */
   isOurPfn(pfn: number): boolean {
-    if (this.pfnSet.has(pfn)) return true;
-    for (const [a, b] of this.pfnRanges) if (pfn >= a && pfn < b) return true;
+    for (let order = 0; order <= 10; order++) {
+      const head = pfn - (pfn % 2 ** order);
+      if (this.pfnHeads.get(head) === order) return true;
+    }
     return false;
   }
 
   private released(pfn: number, order: number): void {
-    if (this.pfnSet.delete(pfn)) return;
-    const n = 2 ** order;
-    this.pfnRanges = this.pfnRanges.filter(([a, b]) => !(a === pfn && b === pfn + n));
+    if (this.pfnHeads.get(pfn) === order) this.pfnHeads.delete(pfn);
   }
 
   feed(e: TraceEvent): void {
@@ -114,7 +117,7 @@ export class Lifter {
       if (m) this.marker(e, tgid, m);
       return;
     }
-    if (RECORDED_KINDS.includes(name as RecordedKind)) {
+    if (name === 'tlb_flush' || name === 'rss_stat' || name === 'mm_page_free' || name === 'mm_vmscan_reclaim_pages') {
       this.output(e, tgid);
       return;
     }
@@ -130,8 +133,7 @@ export class Lifter {
         const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
         const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
         cur.op.allocs.push(a);
-        if (order === 0) this.pfnSet.add(pfn);
-        else this.pfnRanges.push([pfn, pfn + 2 ** order]);
+        this.pfnHeads.set(pfn, order);
       }
       return;
     }
@@ -331,7 +333,7 @@ export class Lifter {
       this.rssLast.set(key, size);
       if (tgid === undefined) return;
       const delta = prev === undefined ? null : size - prev;
-      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, delta, key: `rss_stat curr=${f.curr} ${member.name} ${delta === null ? '?' : delta > 0 ? `+${delta}` : delta}` });
+      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, delta, a: Number(f.curr), b: member.value, key: `rss_stat curr=${f.curr} ${member.name} ${delta === null ? '?' : delta > 0 ? `+${delta}` : delta}` });
       return;
     }
     if (tgid === undefined) return;
@@ -340,7 +342,7 @@ export class Lifter {
       // `flush on task switch` depends on the scheduler and ASID state, not on the workload's
       // memory operations: not an output of the modelled paths.
       if (r?.value === 0) return;
-      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, key: `tlb_flush pages=${f.pages} reason=${r?.value}` });
+      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, a: Number(f.pages), b: r?.value, key: `tlb_flush pages=${f.pages} reason=${r?.value}` });
       return;
     }
     if (ev === 'mm_page_free') {
@@ -348,7 +350,7 @@ export class Lifter {
       const ours = this.isOurPfn(pfn);
       // Once freed, a page may be reused by anyone: it stops being the workload's.
       if (ours) this.released(pfn, Number(f.order));
-      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, pfn, ours, key: `mm_page_free pfn=0x${pfn.toString(16)} order=${f.order}` });
+      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, pfn, ours, a: Number(f.order), key: `mm_page_free pfn=0x${pfn.toString(16)} order=${f.order}` });
       return;
     }
     this.record(e, {

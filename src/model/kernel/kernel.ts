@@ -70,6 +70,8 @@ export class Kernel {
   }
 
   count(name: string, n = 1): void {
+    // Per-size mTHP stats (hugepages-<size>kB/stats) do not exist before mTHP.
+    if (!this.traits.mthp && name.charCodeAt(0) <= 57 && name.includes('kB/')) return;
     this.counters.set(name, (this.counters.get(name) ?? 0) + n);
   }
 

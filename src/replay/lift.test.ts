@@ -1,0 +1,84 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Lifter, type LiftedOp } from './lift.js';
+import { parseMarker } from './markers.js';
+import { collectTrace, FormatRegistry } from '../trace/index.js';
+import { grammarsDir } from '../paths.js';
+
+const reg = FormatRegistry.fromDirectory(grammarsDir);
+
+async function lift(text: string): Promise<LiftedOp[]> {
+  const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: reg, release: '6.18.44-fc-v669' });
+  const ops: LiftedOp[] = [];
+  const l = new Lifter({}, (o) => ops.push(o));
+  for (const e of events) l.feed(e);
+  l.flush();
+  return ops;
+}
+
+const L = (ts: string, rest: string, pid = 7, cpu = 1): string => `            w-${pid}     [00${cpu}] .....   ${ts}: ${rest}`;
+
+describe('markers', () => {
+  it('reads verbs and key=value pairs', () => {
+    expect(parseMarker('fl: store addr=0x7f00 len=0x10 stride=0x1000 count=4')).toEqual({
+      verb: 'store', kv: { addr: '0x7f00', len: '0x10', stride: '0x1000', count: '4' }, text: 'store addr=0x7f00 len=0x10 stride=0x1000 count=4',
+    });
+    expect(parseMarker('something else')).toBeUndefined();
+  });
+});
+
+describe('lifting', () => {
+  it('turns syscalls, faults with their allocations, and markers into ops; kernel output stays output', async () => {
+    const ops = await lift([
+      '# tracer: nop',
+      L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L('1.000002', 'sys_mmap(addr: 0x0, len: 0x200000, prot: 0x3, flags: 0x22, fd: 0xffffffff, off: 0x0)'),
+      L('1.000003', 'sys_mmap -> 0x7f0000000000'),
+      L('1.000004', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+      L('1.000005', 'mm_page_alloc: page=0000000000000001 pfn=0x10000 order=4 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP'),
+      L('1.000006', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=65536B'),
+      L('1.000007', 'tracing_mark_write: fl: counters-begin'),
+      L('1.000008', 'tlb_flush: pages:1 reason:local MM shootdown (3)'),
+      L('1.000009', 'tracing_mark_write: fl: counters-end'),
+      L('1.000010', 'sys_madvise(start: 0x7f0000000000, len_in: 0x200000, behavior: 0x8)'),
+      L('1.000011', 'tlb_flush: pages:-1 reason:local MM shootdown (3)'),
+      L('1.000012', 'sys_madvise -> 0x0'),
+      L('1.000013', 'sys_madvise(start: 0x7f0000000000, len_in: 0x200000, behavior: 0x15)'),
+      L('1.000014', 'sys_madvise -> 0xffffffffffffffea'),
+      L('1.000015', 'page_fault_user: address=0x1000 ip=0x401000 error_code=0x4', 99),
+    ].join('\n'));
+    const kinds = ops.map((o) => o.op.kind);
+    expect(kinds).toEqual(['marker', 'mmap', 'fault', 'marker', 'marker', 'madvise', 'madvise']);
+    const mmap = ops[1]!.op;
+    expect(mmap).toMatchObject({ kind: 'mmap', addr: 0x7f0000000000, len: 0x200000, anon: true });
+    const fault = ops[2]!;
+    expect(fault.op).toMatchObject({ kind: 'fault', addr: 0x7f0000001000, write: true, allocs: [{ pfn: 0x10000, order: 4, use: 'user' }] });
+    expect(fault.recorded.map((r) => r.key)).toEqual(['rss_stat curr=1 MM_ANONPAGES ?']);
+    // Output inside a counters window belongs to no compared op.
+    expect(ops[3]!.compare).toBe(false);
+    expect(ops[5]!.recorded.map((r) => r.key)).toEqual(['tlb_flush pages=-1 reason=3']);
+    expect(ops[5]!.compare).toBe(true);
+    // A failed syscall is kept but marked.
+    expect(ops[6]!.failed).toBe(true);
+    // Another process's fault is not the workload's.
+    expect(ops.some((o) => o.op.tid === 99)).toBe(false);
+  });
+
+  it('separates threads (clone with CLONE_VM) from forked processes', async () => {
+    const ops = await lift([
+      L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L('1.000002', 'sys_clone(clone_flags: 0x1200011, newsp: 0x0, parent_tidptr: 0x0, child_tidptr: 0x0, tls: 0x0)'),
+      L('1.000003', 'sys_clone -> 0x8'),
+      L('1.000004', 'sys_clone(clone_flags: 0x3d0f00, newsp: 0x0, parent_tidptr: 0x0, child_tidptr: 0x0, tls: 0x0)'),
+      L('1.000005', 'sys_clone -> 0x9'),
+      L('1.000006', 'page_fault_user: address=0x1000 ip=0x401000 error_code=0x6', 8),
+      L('1.000007', 'page_fault_user: address=0x2000 ip=0x401000 error_code=0x6', 9),
+    ].join('\n'));
+    expect(ops.filter((o) => o.op.kind === 'fork' || o.op.kind === 'thread').map((o) => o.op)).toMatchObject([
+      { kind: 'fork', child: 8 },
+      { kind: 'thread', child: 9 },
+    ]);
+    const faults = ops.filter((o) => o.op.kind === 'fault').map((o) => [o.op.tid, o.op.tgid]);
+    expect(faults).toEqual([[8, 8], [9, 7]]);
+  });
+});
