@@ -18,10 +18,10 @@ import { grammarsDir, packageRoot } from '../paths.js';
 import { compareCounterDeltas, readCaptureFacts } from './counters.js';
 
 const KNOWN: Record<string, string> = {
-  '6.1.0-56-cloud-amd64/s2-pmd-thp-lazyfree-pageout': '6.1 per-task rss cache: a sync carries pages faulted before the scenario window',
-  '6.1.0-56-cloud-amd64/s4-pmd-thp-redirty': '6.1 per-task rss cache: a sync carries pages faulted before the scenario window',
-  '6.1.0-56-cloud-amd64/s9-deferred-split.pmd-munmap': '6.1 per-task rss cache: a sync carries pages faulted before the scenario window',
-  '6.1.0-56-cloud-amd64/s6-two-threads.4k-spin': '6.1 per-task rss cache: each thread syncs every 64 faults, counted from before the scenario window',
+  '6.1.0-56-cloud-amd64/s2-pmd-thp-lazyfree-pageout': '6.1 per-task rss cache: kernel-mode faults on user memory (not traced) also count toward its 64-fault sync',
+  '6.1.0-56-cloud-amd64/s4-pmd-thp-redirty': '6.1 per-task rss cache: kernel-mode faults on user memory (not traced) also count toward its 64-fault sync',
+  '6.1.0-56-cloud-amd64/s9-deferred-split.pmd-munmap': '6.1 per-task rss cache: kernel-mode faults on user memory (not traced) also count toward its 64-fault sync',
+  '6.1.0-56-cloud-amd64/s6-two-threads.4k-spin': '6.1 per-task rss caches of two threads: untraced kernel-mode faults shift their 64-fault syncs',
   '6.12.95+deb12-cloud-amd64/s7-fork-shared.64k': 'fork copies and COW-faults memory that existed before the scenario window',
   '6.18.44-fc-v669/s7-fork-shared.64k': 'fork copies and COW-faults memory that existed before the scenario window',
   '6.12.95+deb12-cloud-amd64/s9-deferred-split.64k-munmap': 'munmap of split remnants: the gather splits one rss update in two',

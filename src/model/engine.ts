@@ -105,12 +105,26 @@ export class Engine {
         mm.threads.delete(op.tid);
         mm.loadedOn.delete(op.cpu);
         if (op.tid === op.tgid || mm.threads.size === 0) {
-          if (!k.traits.rssEveryUpdate) k.syncMmRss(mm);
+          if (!k.traits.rssEveryUpdate) for (const t of [...mm.threads, op.tid]) k.syncMmRss(mm, t);
           exit_mmap(k, mm);
           // The pid may be reused (or the trace repeats the workload): a later op starts a new mm.
           for (const [t, m] of k.mms) if (m === mm) k.mms.delete(t);
         }
         break;
+      case 'exec':
+        k.taskRss.delete(op.tid);
+        break;
+      case 'fault-count': {
+        // Counted, not applied: the task's rss cache sees the fault and its anon page.
+        if (!k.traits.rssEveryUpdate) {
+          const t = k.taskRssOf(op.tid);
+          t.events++;
+          if (t.events > 65) { t.events = 0; t.cache = [0, 0, 0, 0]; }
+          const user = op.allocs.find((a) => a.use === 'user');
+          if (user && user.order === 0) t.cache[1]! += 1;
+        }
+        break;
+      }
       case 'run':
         if (op.on) {
           mm.loadedOn.add(op.cpu);

@@ -52,6 +52,13 @@ export type Op =
   | (Base & { kind: 'fork'; child: number })
   | (Base & { kind: 'thread'; child: number })
   | (Base & { kind: 'exit' })
+  /**
+   * Before the scenario window: a fault of the workload's task that the model does not apply,
+   * counted only for the task's rss cache (6.1 syncs it every 64 faults); and the exec that
+   * started the task's new mm (its cache was synced and reset then).
+   */
+  | (Base & { kind: 'fault-count'; allocs: AllocFact[] })
+  | (Base & { kind: 'exec' })
   /** A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch); `idle`: out to the idle task (lazy TLB). */
   | (Base & { kind: 'run'; on: boolean; idle?: boolean })
   /** memcg reclaim of the workload's own cgroup (`memory.reclaim` / `memory.force_empty`). */

@@ -145,9 +145,12 @@ export interface Mm {
   deposits: Map<number, { ring: number[]; head: number }>;
   /** Upper-level table pages seen allocated (`pmd:<addr>>30>`, `pud:<addr>>39>` → pfn). */
   upperTables: Map<string, number>;
-  /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING): pending deltas and events since sync. */
-  rssCache: [number, number, number, number];
-  rssCacheEvents: number;
+}
+
+/** 6.1 per-task rss cache (SPLIT_RSS_COUNTING, `current->rss_stat`): pending deltas and faults since sync. */
+export interface TaskRss {
+  cache: [number, number, number, number];
+  events: number;
 }
 
 /** The per-task unmap batch (`current->tlb_ubc`). */

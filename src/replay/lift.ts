@@ -104,9 +104,52 @@ export class Lifter {
     if (this.pfnHeads.get(pfn) === order) this.pfnHeads.delete(pfn);
   }
 
+  private preMmId: number | undefined;
+
+  /**
+   * Before the window, the workload's own faults are counted (not applied) for its per-task
+   * rss cache, and its exec — the rss_stat of the old mm going away — resets that count.
+   */
+  private preWindow(e: TraceEvent): void {
+    const pid = e.pid;
+    if (e.name === 'page_fault_user') {
+      this.open(e, pid, { kind: 'fault-count', allocs: [] });
+    } else if (e.name === 'mm_page_alloc') {
+      this.attachAlloc(e);
+    } else if (e.name === 'rss_stat') {
+      const id = Number(e.fields.mm_id);
+      const curr = Number(e.fields.curr);
+      if (curr === 1) {
+        if (this.preMmId !== undefined && id !== this.preMmId) this.open(e, pid, { kind: 'exec' });
+        this.preMmId = id;
+      } else if (id === this.preMmId) {
+        this.open(e, pid, { kind: 'exec' });
+        this.preMmId = undefined;
+      }
+    }
+  }
+
+  private attachAlloc(e: TraceEvent): void {
+    const cur = this.current;
+    if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count') || cur.op.tid !== e.pid) return;
+    const f = e.fields;
+    const pfn = Number(f.pfn);
+    const order = Number(f.order);
+    const gfp = f.gfp_flags as { flags?: string[] } | undefined;
+    const names = gfp?.flags ?? [];
+    const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
+    const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
+    cur.op.allocs.push(a);
+    if (cur.op.kind === 'fault') this.pfnHeads.set(pfn, order);
+  }
+
   feed(e: TraceEvent): void {
     const name = e.name;
     if (!this.started) {
+      if (this.opts.beginPid !== undefined && e.pid === this.opts.beginPid && name !== 'print') {
+        this.preWindow(e);
+        return;
+      }
       if (!this.tryStart(e)) return;
     }
     const tgid = this.tasks.get(e.pid);
@@ -123,18 +166,7 @@ export class Lifter {
     }
     if (name === 'mm_page_alloc') {
       if (tgid === undefined) return;
-      const cur = this.current;
-      if (cur && cur.op.kind === 'fault' && cur.op.tid === e.pid) {
-        const f = e.fields;
-        const pfn = Number(f.pfn);
-        const order = Number(f.order);
-        const gfp = f.gfp_flags as { flags?: string[] } | undefined;
-        const names = gfp?.flags ?? [];
-        const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
-        const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
-        cur.op.allocs.push(a);
-        this.pfnHeads.set(pfn, order);
-      }
+      this.attachAlloc(e);
       return;
     }
     if (name === 'page_fault_user') {

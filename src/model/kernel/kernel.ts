@@ -13,6 +13,7 @@ import {
   type DeferredSplitQueue,
   type Folio,
   type Mm,
+  type TaskRss,
   type TlbUbc,
 } from '../state.js';
 
@@ -98,7 +99,6 @@ export class Kernel {
     const mm: Mm = {
       id, tgid, anonRoot: anonRoot ?? id, vmas: [], pmds: new Map(), rss: [0, 0, 0, 0], cpumask: new Set(),
       loadedOn: new Set(), lazyOn: new Set(), tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false, deposits: new Map(), upperTables: new Map(),
-      rssCache: [0, 0, 0, 0], rssCacheEvents: 0,
     };
     this.mms.set(tgid, mm);
     return mm;
@@ -199,32 +199,45 @@ export class Kernel {
     });
   }
 
+  readonly taskRss = new Map<number, TaskRss>();
+
+  taskRssOf(tid: number): TaskRss {
+    let t = this.taskRss.get(tid);
+    if (!t) {
+      t = { cache: [0, 0, 0, 0], events: 0 };
+      this.taskRss.set(tid, t);
+    }
+    return t;
+  }
+
   /**
-   * add_mm_counter_fast(): 6.1 caches fault-path updates per task (SPLIT_RSS_COUNTING) and
-   * syncs them into the mm every TASK_RSS_EVENTS_THRESH faults; 6.2+ traces every update.
+   * add_mm_counter_fast(): 6.1 caches fault-path updates in the current task (SPLIT_RSS_COUNTING)
+   * and syncs them into the mm every TASK_RSS_EVENTS_THRESH faults; 6.2+ traces every update.
    */
   addMmCounterFast(mm: Mm, member: number, pages: number): void {
     if (this.traits.rssEveryUpdate || !mm.threads.has(this.tid)) {
       this.addMmCounter(mm, member, pages);
       return;
     }
-    mm.rssCache[member]! += pages;
+    this.taskRssOf(this.tid).cache[member]! += pages;
   }
 
-  /** 6.1 check_sync_rss_stat() at the start of each fault. */
+  /** 6.1 check_sync_rss_stat() at the start of each fault of the current task. */
   checkSyncRss(mm: Mm): void {
     if (this.traits.rssEveryUpdate) return;
-    if (mm.rssCacheEvents++ > 64) this.syncMmRss(mm);
+    if (this.taskRssOf(this.tid).events++ > 64) this.syncMmRss(mm, this.tid);
   }
 
-  syncMmRss(mm: Mm): void {
+  /** sync_mm_rss(): fold a task's cache into the mm (one rss_stat per counter that moved). */
+  syncMmRss(mm: Mm, tid: number): void {
+    const t = this.taskRssOf(tid);
     for (let i = 0; i < 4; i++) {
-      const v = mm.rssCache[i]!;
+      const v = t.cache[i]!;
       if (v !== 0) {
-        mm.rssCache[i] = 0;
+        t.cache[i] = 0;
         this.addMmCounter(mm, i, v);
       }
     }
-    mm.rssCacheEvents = 0;
+    t.events = 0;
   }
 }
