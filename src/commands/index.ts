@@ -8,6 +8,8 @@ import GrammarsAdd from './grammars/add.js';
 import Replay from './replay.js';
 import Series from './series.js';
 import Fidelity from './fidelity.js';
+import Diff from './diff.js';
+import Matrix from './matrix.js';
 
 export const COMMANDS = {
   parse: Parse,
@@ -16,4 +18,6 @@ export const COMMANDS = {
   replay: Replay,
   series: Series,
   fidelity: Fidelity,
+  diff: Diff,
+  matrix: Matrix,
 };

@@ -27,6 +27,8 @@ export interface ConfigRun {
 }
 
 export interface ReplayResult {
+  /** The engines after the run (live state, stories), for diff and inspectors. */
+  engines: Engine[];
   trace: string;
   workload: { pid: number | undefined; scenario?: { id: string; variant: string } };
   events: number;
@@ -39,15 +41,15 @@ export interface ReplayResult {
 }
 
 export interface OpObserver {
-  (lo: LiftedOp, perConfig: Array<{ emitted: Emission[]; violations: Violation[] }>): void;
+  (lo: LiftedOp, perConfig: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }>): void;
 }
 
 export async function replayTrace(
   input: string,
   configs: ModelConfig[],
-  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; observe?: OpObserver; checkInvariants?: boolean },
+  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; observe?: OpObserver; checkInvariants?: boolean; stories?: boolean; oobMode?: 'none' | 'adjacent' },
 ): Promise<ReplayResult> {
-  const engines = configs.map((c) => new Engine(c, { checkInvariants: false }));
+  const engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, oobMode: opts.oobMode }));
   const checkers = configs.map(() => new FidelityChecker());
   const violations: Violation[][] = configs.map(() => []);
   const vcount = configs.map(() => 0);
@@ -80,10 +82,10 @@ export async function replayTrace(
       engines.forEach((e, i) => { closePhase(i); phaseStart[i] = new Map(e.k.counters); costStart[i] = e.cost().ns; });
       phase = lo.op.kind === 'marker' && lo.op.verb === 'phase' ? lo.phase : '';
     }
-    const per: Array<{ emitted: Emission[]; violations: Violation[] }> = [];
+    const per: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }> = [];
     let um = false;
     engines.forEach((eng, i) => {
-      if (lo.failed) { per.push({ emitted: [], violations: [] }); return; }
+      if (lo.failed) { per.push({ emitted: [], violations: [], hooks: [] }); return; }
       if (opts.checkInvariants !== false && ((lo.op.kind === 'marker' && (lo.op.verb === 'phase' || lo.op.verb === 'end')) || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
       const r = eng.step(lo.op);
       eng.checkEvery = false;
@@ -99,6 +101,7 @@ export async function replayTrace(
   });
   engines.forEach((_e, i) => closePhase(i));
   return {
+    engines,
     trace: input,
     workload: { pid: lifter.mainPid, scenario: lifter.scenario },
     events,

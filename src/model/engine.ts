@@ -24,6 +24,8 @@ export interface StepResult {
   violations: Violation[];
   /** The op touched something the model does not represent (file mappings, unknown memory). */
   unmodelled?: string;
+  /** Hooks the op went through. */
+  hooks: string[];
 }
 
 export function composeHooks(seriesIds: string[]): { hooks: Hooks; owners: HookOwners } {
@@ -46,10 +48,11 @@ export class Engine {
   /** Check invariants after each op (cost: a walk of the live state). */
   checkEvery: boolean;
 
-  constructor(readonly config: ModelConfig, opts: { checkInvariants?: boolean; oobMode?: 'none' | 'adjacent' } = {}) {
+  constructor(readonly config: ModelConfig, opts: { checkInvariants?: boolean; oobMode?: 'none' | 'adjacent'; stories?: boolean } = {}) {
     const { hooks, owners } = composeHooks(config.series);
     this.k = new Kernel(config, hooks, owners);
     this.k.oobMode = opts.oobMode ?? 'none';
+    if (opts.stories) this.k.stories = new Map();
     this.checkEvery = opts.checkInvariants ?? true;
   }
 
@@ -64,6 +67,7 @@ export class Engine {
     k.tid = op.tid;
     k.out = [];
     k.violations = [];
+    k.hooksUsed = new Set();
     this.index++;
     let unmodelled: string | undefined;
     const mm = op.kind === 'fork' || op.kind === 'thread' ? this.mmOf(op.tgid) : this.mmOf(op.tgid);
@@ -155,7 +159,7 @@ export class Engine {
         break;
     }
     if (this.checkEvery) checkInvariants(k);
-    return { emitted: k.out, violations: k.violations, unmodelled };
+    return { emitted: k.out, violations: k.violations, unmodelled, hooks: [...k.hooksUsed] };
   }
 
   private madvise(mm: Mm, start: number, len: number, advice: number): void {

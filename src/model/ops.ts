@@ -9,6 +9,8 @@ export interface OpRef {
   index: number;
   /** 1-based line of the trace event that produced it (0 for synthetic ops). */
   line: number;
+  /** Timestamp of that event (ns), for timelines. */
+  tsNs?: number;
 }
 
 /** A page allocation the kernel recorded right after a fault (`kmem:mm_page_alloc`). */

@@ -224,14 +224,14 @@ export class Lifter {
 
   private open(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid = e.pid): LiftedOp {
     this.flush();
-    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line } } as Op;
+    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line, tsNs: e.tsNs } } as Op;
     const lo: LiftedOp = { op, recorded: [], compare: this.inWindow && !this.inCounters, phase: this.phase, failed: false };
     this.current = lo;
     return lo;
   }
 
   private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
-    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line } } as Op;
+    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line, tsNs: e.tsNs } } as Op;
     this.sink({ op, recorded: [], compare: false, phase: this.phase, failed: false });
   }
 

@@ -16,6 +16,7 @@ export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: numbe
   const f = pmd.folio;
   k.count('thp_split_pmd');
   k.cost.pmdSplits++;
+  k.story(f, 'PMD split', haddr);
   flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
   if (pmd.dirty) f.dirty = true;
   const table: PteTable = { kind: 'table', pfn: k.withdraw(mm, haddr), ptes: new Array(512).fill(null), used: 512 };
@@ -43,6 +44,7 @@ export function discard_anon_folio_pmd_locked(k: Kernel, mm: Mm, c: { folio: Fol
   // A dirty folio or PMD means the user wrote after MADV_FREE: keep it, now swap-backed.
   if ((f.dirty || pmd.dirty) && !c.vma.droppable) {
     f.swapbacked = true;
+    k.story(f, 'redirtied PMD: kept, now swap-backed', c.addr);
     return false;
   }
   // pmdp_huge_clear_flush(): clear and flush now.
@@ -58,6 +60,7 @@ export function discard_anon_folio_pmd_locked(k: Kernel, mm: Mm, c: { folio: Fol
   }
   folio_remove_rmap_pmd(k, f);
   zap_deposited_table(k, mm, c.addr);
+  k.story(f, 'PMD discarded whole (one flush)', c.addr);
   k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
   if (folio_put_refs(k, f, 1)) free_folio(k, f);
   return true;
@@ -125,6 +128,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
   }
   try_to_unmap_flush(k);
   // The split itself.
+  k.story(f, `split to order 0 (${slots.length} entries remapped)`);
   folio_unqueue_deferred_split(k, f);
   k.count(k.mthpCounter(f.order, 'split'));
   if (f.order === HPAGE_PMD_ORDER) {

@@ -64,6 +64,24 @@ export class Kernel {
   }
 
   // --------------------------------------------------------------------------------------
+  // Per-folio stories (for diff): what happened to each folio, keyed by its first pfn.
+
+  /** Off unless a consumer asks (diff); keyed by the folio's first pfn, which all configs share. */
+  stories: Map<number, { order: number; addr: number; steps: string[] }> | undefined;
+
+  story(f: Folio, step: string, addr?: number): void {
+    const st = this.stories;
+    if (!st) return;
+    let s = st.get(f.pfn);
+    if (!s) {
+      s = { order: f.order, addr: addr ?? 0, steps: [] };
+      st.set(f.pfn, s);
+    }
+    if (addr !== undefined && s.addr === 0) s.addr = addr;
+    s.steps.push(step);
+  }
+
+  // --------------------------------------------------------------------------------------
   // Emission and accounting.
 
   emit(e: Emission): void {
@@ -88,8 +106,12 @@ export class Kernel {
   /** Call a hook, attributing any violation it records to the series that installed it. */
   hook<K extends keyof Hooks>(name: K): Hooks[K] {
     this.runningSeries = this.owners[name];
+    this.hooksUsed.add(name);
     return this.hooks[name];
   }
+
+  /** Hooks called while applying the current op (for naming the cause of a divergence). */
+  hooksUsed = new Set<keyof Hooks>();
 
   // --------------------------------------------------------------------------------------
   // Allocation.

@@ -120,6 +120,7 @@ function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: n
   table.used += nr;
   folio_add_rmap_ptes(k, f, 0, nr);
   f.refcount = nr;
+  k.story(f, 'faulted in', start);
   if (order > 0) {
     k.addMmCounter(mm, MM_ANONPAGES, nr);
     k.count(k.mthpCounter(order, 'anon_fault_alloc'));
@@ -135,6 +136,7 @@ function do_huge_pmd_anonymous_page(k: Kernel, mm: Mm, _vma: Vma, haddr: number,
   f.entire_mapcount = 1;
   f.large_mapcount = 1;
   f.refcount = 1;
+  k.story(f, 'faulted in (PMD)', haddr);
   k.addMmCounter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
   k.count('thp_fault_alloc');
   k.count('nr_anon_transparent_hugepages');

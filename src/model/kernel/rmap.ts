@@ -78,12 +78,14 @@ export function deferred_split_folio(k: Kernel, f: Folio, partially_mapped: bool
         f.partially_mapped = true;
         if (f.order === HPAGE_PMD_ORDER) k.count('thp_deferred_split_page');
         k.count(k.mthpCounter(f.order, 'split_deferred'));
+        k.story(f, 'queued for deferred split');
         k.count(k.mthpCounter(f.order, 'nr_anon_partially_mapped'));
       }
     } else if (!f.on_deferred_list) {
       // Before PG_partially_mapped (6.1–6.11) the counter counts new queue entries.
       if (f.order === HPAGE_PMD_ORDER) k.count('thp_deferred_split_page');
       if (k.traits.mthpSplitStats) k.count(k.mthpCounter(f.order, 'split_deferred'));
+      k.story(f, 'queued for deferred split');
     }
   } else if (f.on_deferred_list) return;
   if (!f.on_deferred_list) {
@@ -128,6 +130,7 @@ export function free_folio(k: Kernel, f: Folio): void {
   if (f.order >= 2 && k.traits.mthp) k.count(k.mthpCounter(f.order, 'nr_anon'), -1);
   if (f.order === HPAGE_PMD_ORDER) k.count('nr_anon_transparent_hugepages', -1);
   k.cost.foliosFreed++;
+  k.story(f, 'freed');
   k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: f.pfn, order: f.order, what: 'folio' });
 }
 
@@ -286,7 +289,9 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
   }
   const n = saved.length;
   const end = addr + n * PAGE_SIZE;
-  if (should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0)) set_tlb_ubc_flush_pending(k, mm, addr, end, dirty, f);
+  const deferred = should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0);
+  k.story(f, n === 1 ? `single-PTE unmap (${deferred ? 'flush deferred' : 'flushed now'})` : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - saved[0]!.page * PAGE_SIZE);
+  if (deferred) set_tlb_ubc_flush_pending(k, mm, addr, end, dirty, f);
   else flush_tlb_mm_range(k, mm, addr, end);
   if (dirty) f.dirty = true;
 
@@ -296,6 +301,7 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
     const verdict = k.hook('lazyfree_discard')(k, { folio: f, dirty: f.dirty, refsOk, droppable: vma.droppable });
     k.runningSeries = undefined;
     if (verdict !== 'discard') {
+      k.story(f, verdict === 'fail-swapbacked' ? 'redirtied: restored, now swap-backed' : 'extra reference: restored, still lazyfree');
       restore(k, table, idx, saved, addr, mm);
       if (verdict === 'fail-swapbacked') f.swapbacked = true;
       return 'abort';

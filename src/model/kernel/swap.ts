@@ -54,6 +54,7 @@ function drainLazyfree(k: Kernel, cpu: number): void {
       f.swapbacked = false;
       k.lruAdd(f, Lru.InactiveFile);
       k.count('pglazyfree', f.nr);
+      k.story(f, 'lazyfree');
     }
   }
   b.lazyfree = [];

@@ -50,6 +50,7 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     k.cost.folioLocks++;
     stat.nr_scanned += f.nr;
     const activate = (): void => {
+      k.story(f, `activated (${f.swapbacked ? 'anon' : 'file'} LRU)`);
       if (!f.mlocked) {
         f.active = true;
         stat.nr_activate[f.swapbacked ? 0 : 1] += f.nr;
