@@ -47,7 +47,7 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
     if (problem) this.error(problem, { exit: EXIT.input });
     const fm = resolveFormats(path, flags);
     const facts = readCaptureFacts(path);
-    const own = presetForRelease(facts.release ?? fm.release)?.id ?? 'linux-6.18';
+    const own = presetForRelease(facts.release ?? fm.release, facts)?.id ?? 'linux-6.18';
     const baseSpec = flags.base ?? own;
     const withSpec = flags.with ?? `${baseSpec} -batched-unmap`;
     let base;

@@ -44,7 +44,7 @@ export default class Fidelity extends Command {
     const rows: Row[] = [];
     for (const f of files) {
       const facts = readCaptureFacts(f);
-      const preset = presetForRelease(facts.release);
+      const preset = presetForRelease(facts.release, facts);
       if (!preset) continue;
       if (!this.jsonEnabled() && process.stderr.isTTY) process.stderr.write(`\r${relative(dir, f)}\x1b[K`);
       const r = await replayTrace(f, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release: reg.matchRelease(facts.release) });
@@ -53,7 +53,7 @@ export default class Fidelity extends Command {
       rows.push({
         trace: relative(dir, f).replace(/\/trace\.txt\.gz$/, ''),
         preset: preset.id,
-        matched: run.fidelity.matched,
+        matched: run.fidelity.matched && (!cc || cc.matched),
         equal: run.fidelity.equal,
         compared: run.fidelity.compared,
         opsMismatched: run.fidelity.opsMismatched,

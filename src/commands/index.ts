@@ -10,6 +10,7 @@ import Series from './series.js';
 import Fidelity from './fidelity.js';
 import Diff from './diff.js';
 import Matrix from './matrix.js';
+import RecordCommand from './record.js';
 
 export const COMMANDS = {
   parse: Parse,
@@ -20,4 +21,5 @@ export const COMMANDS = {
   fidelity: Fidelity,
   diff: Diff,
   matrix: Matrix,
+  record: RecordCommand,
 };

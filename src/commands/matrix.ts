@@ -47,7 +47,7 @@ export default class Matrix extends Command {
         if (e instanceof ConfigError) this.error(e.message, { exit: EXIT.usage });
         throw e;
       }
-      const own = presetForRelease(facts.release ?? fm.release)?.id;
+      const own = presetForRelease(facts.release ?? fm.release, facts)?.id;
       const r = await replayTrace(t, configs, { registry: fm.registry, release: fm.release });
       rows.push({
         trace: t,

@@ -51,7 +51,7 @@ describe('foliolab series', () => {
     const j = JSON.parse(r.stdout);
     const ids = j.series.map((s: { id: string }) => s.id);
     expect(ids).toEqual(expect.arrayContaining(['lazyfree-thp@v6', 'batched-unmap@v4-3', 'oob-fix@v4', 'ttu-sync@final', 'split-queue-fbatch@v6']));
-    expect(j.presets.map((p: { id: string }) => p.id)).toEqual(['linux-6.1', 'linux-6.12', 'linux-6.18', 'linux-6.18-fc', 'linux-6.19']);
+    expect(j.presets.map((p: { id: string }) => p.id)).toEqual(['linux-6.1', 'linux-6.12', 'linux-6.18', 'linux-6.18-fc', 'linux-6.18-fc-pvm', 'linux-6.19']);
     const oob = j.series.find((s: { id: string }) => s.id === 'oob-fix@v4');
     expect(oob.fixes).toBe('354dffd29575');
     expect(oob.hooks).toEqual(['folio_unmap_pte_batch']);

@@ -48,7 +48,7 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     if (problem) this.error(problem, { exit: EXIT.input });
     const fm = resolveFormats(path, flags);
     const facts = readCaptureFacts(path);
-    const spec = flags.kernel ?? (flags.series ? `${flags.series}` : presetForRelease(facts.release ?? fm.release)?.id ?? 'linux-6.18');
+    const spec = flags.kernel ?? (flags.series ? `${flags.series}` : presetForRelease(facts.release ?? fm.release, facts)?.id ?? 'linux-6.18');
     let config;
     try {
       config = buildConfig(spec, flags.arch as Arch, facts.thp ?? DEFAULT_THP);

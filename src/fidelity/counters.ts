@@ -11,6 +11,8 @@ import type { ThpSettings } from '../model/config.js';
 
 export interface CaptureFacts {
   release?: string;
+  /** settings.txt `tlb-remote-flush:` (what the boot log says remote TLB flushes use). */
+  tlbRemoteFlush?: string;
   thp?: ThpSettings;
   phaseDeltas?: Record<string, Record<string, number>>;
 }
@@ -23,6 +25,7 @@ export function readCaptureFacts(tracePath: string): CaptureFacts {
   if (existsSync(settings)) {
     const t = readFileSync(settings, 'utf8');
     facts.release = /^kernel:\s*(\S+)/m.exec(t)?.[1];
+    facts.tlbRemoteFlush = /^tlb-remote-flush:\s*(\S+)/m.exec(t)?.[1];
     const sel = (s: string): string | undefined => /\[(\w+)\]/.exec(s)?.[1];
     const enabled = sel(/^thp\/enabled:(.*)$/m.exec(t)?.[1] ?? '');
     const sizes: ThpSettings['sizes'] = {};

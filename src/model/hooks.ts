@@ -63,6 +63,12 @@ export interface Hooks {
   deferred_split_scan_mode(k: Kernel): 'private-list' | 'folio-batch';
   /** mm/rmap.c set_tlb_ubc_flush_pending(): the range queued for a batched flush (arm64 TLBI). */
   tlbbatch_range(k: Kernel, start: number, end: number): [number, number];
+  /**
+   * arch/x86 flush_tlb_multi(): how the other CPUs of a flush are reached. `ipi`: each runs
+   * flush_tlb_func() (traced `remote shootdown`, lazy CPUs leave the mask); `hypercall`: a
+   * paravirt guest asks the hypervisor to flush the vCPUs, nothing runs or traces on them.
+   */
+  flush_tlb_multi_remote(k: Kernel): 'ipi' | 'hypercall';
 }
 
 /** Which series installed each hook (for violation attribution and `foliolab series`). */
@@ -84,4 +90,5 @@ export const BASELINE: Hooks = {
   ttu_sync: () => false,
   deferred_split_scan_mode: () => 'private-list',
   tlbbatch_range: (_k, start) => [start, start + 4096],
+  flush_tlb_multi_remote: () => 'ipi',
 };

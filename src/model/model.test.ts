@@ -114,3 +114,20 @@ describe('config specs', () => {
     expect(() => buildConfig('linux-6.18 +no-such-series')).toThrow(/unknown series/);
   });
 });
+
+describe('remote TLB flushes by hypercall (fc-pv-remote-flush)', () => {
+  it('the sender still traces `remote IPI send`; the CPU running the other thread traces nothing', async () => {
+    const s6 = T('6.18.44-fc-v669/s6-two-threads.64k-spin/trace.txt.gz');
+    const { r, emitted } = await run(s6, ['linux-6.18-fc', 'linux-6.18-fc-pvm']);
+    const all = (i: number) => ['lazyfree', 'pageout'].flatMap((p) => emitted(i, p)).filter((e): e is Extract<Emission, { ev: 'tlb_flush' }> => e.ev === 'tlb_flush');
+    const by = (i: number, reason: number) => all(i).filter((f) => f.reason === reason).length;
+    // v669 took IPIs: the helper's CPU flushes (`remote shootdown`, 1) for each send (4).
+    expect(by(0, 4)).toBeGreaterThan(0);
+    expect(by(0, 1)).toBeGreaterThan(0);
+    expect(r.runs[0]!.fidelity.matched).toBe(true);
+    // Under the hypercall unit the sends stay, the receipts go, and the local flushes are unchanged.
+    expect(by(1, 4)).toBe(by(0, 4));
+    expect(by(1, 1)).toBe(0);
+    expect(by(1, 3) + by(1, 2)).toBe(by(0, 3) + by(0, 2));
+  });
+});

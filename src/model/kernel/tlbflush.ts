@@ -53,6 +53,10 @@ function flushOnCpus(k: Kernel, mm: Mm, pages: number, localReason: number, send
  * that moved on to another mm says `remote wrong CPU` (6.14+) and drops out of mm_cpumask.
  */
 function remoteFlush(k: Kernel, mms: Mm[], c: number, pages: number): void {
+  const how = k.hook('flush_tlb_multi_remote')(k);
+  k.runningSeries = undefined;
+  // A hypervisor flush leaves no trace on the target and no lazy-mode bookkeeping in the guest.
+  if (how === 'hypercall') return;
   if (mms.some((m) => m.loadedOn.has(c))) {
     k.emit({ ev: 'tlb_flush', cpu: c, pages, reason: TLB_REMOTE_SHOOTDOWN });
     return;

@@ -7,10 +7,11 @@ import oobFix from './oob-fix-v4.js';
 import { v2 as ttuSyncV2, final as ttuSyncFinal } from './ttu-sync.js';
 import fbatch from './split-queue-fbatch-v6.js';
 import fcHost from './fc-host-pmd-split.js';
+import fcPv from './fc-pv-remote-flush.js';
 
 export type { SeriesDef } from './define.js';
 
-export const SERIES: SeriesDef[] = [lazyfreeV2, lazyfreeV6, part1, part2, part3, part4, oobFix, ttuSyncV2, ttuSyncFinal, fbatch, fcHost];
+export const SERIES: SeriesDef[] = [lazyfreeV2, lazyfreeV6, part1, part2, part3, part4, oobFix, ttuSyncV2, ttuSyncFinal, fbatch, fcHost, fcPv];
 
 export function findSeries(id: string): SeriesDef | undefined {
   return SERIES.find((s) => s.id === id);
@@ -42,6 +43,7 @@ export const PRESETS: Preset[] = [
   { id: 'linux-6.12', traits: '6.12', series: S612, notes: 'TTU_SYNC (6.10) and lazyfree PMD discard (6.11); no batched unmap; no mm_vmscan_reclaim_pages.' },
   { id: 'linux-6.18', traits: '6.18', series: S618, notes: 'Batched unmap of lazyfree large folios (6.15) with the out-of-bounds fix (6.16).' },
   { id: 'linux-6.18-fc', traits: '6.18', series: [...S618, 'fc-host-pmd-split@observed'], notes: 'Upstream 6.18 plus what the 6.18.44-fc capture host was observed to do: lazyfree PMD THPs are split before unmap.' },
+  { id: 'linux-6.18-fc-pvm', traits: '6.18', series: [...S618, 'fc-host-pmd-split@observed', 'fc-pv-remote-flush@observed'], notes: 'linux-6.18-fc as a PVM guest (boot log: remote TLB flushes via PVM_HC_FLUSH_TLB_MULTI): nothing is traced on the CPUs a flush reaches.' },
   { id: 'linux-6.19', traits: '6.19', series: [...S618, 'split-queue-fbatch@v6'], notes: 'folio_batch deferred_split_scan().' },
 ];
 
@@ -50,11 +52,11 @@ export function findPreset(id: string): Preset | undefined {
 }
 
 /** The preset for a kernel release string (`6.1.0-56-cloud-amd64` → linux-6.1, `6.18.44-fc…` → linux-6.18-fc). */
-export function presetForRelease(release: string | undefined): Preset | undefined {
+export function presetForRelease(release: string | undefined, machine: { tlbRemoteFlush?: string } = {}): Preset | undefined {
   if (!release) return undefined;
   const m = /^(\d+)\.(\d+)/.exec(release);
   if (!m) return undefined;
   const mm = `${m[1]}.${m[2]}`;
-  if (mm === '6.18' && /-fc/.test(release)) return findPreset('linux-6.18-fc');
+  if (mm === '6.18' && /-fc/.test(release)) return findPreset(machine.tlbRemoteFlush === 'hypercall' ? 'linux-6.18-fc-pvm' : 'linux-6.18-fc');
   return findPreset(`linux-${mm}`);
 }
