@@ -28,6 +28,23 @@ describe('foliolab diff / matrix', () => {
     expect(same.stdout).toMatch(/no difference/);
   });
 
+  it('--patch: the mail\'s claims beside the model (counters judged, timings set against the cost estimate)', async () => {
+    const S1 = 'traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz';
+    const r = await run(['diff', '--json', S1, '--base', 'linux-6.12', '--with', 'linux-6.18', '--patch', 'fixtures/patches/batch-v2.mbox']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const counter = j.claims.find((c: { kind: string; metric: string }) => c.kind === 'counter' && c.metric === 'split_deferred');
+    const row = j.counters.find((c: { name: string }) => c.name === '64kB/split_deferred');
+    expect(counter.agrees).toBe(row.base === 2048 && row.with === 0);
+    expect(counter.model).toBe(`64kB/split_deferred ${row.base} → ${row.with}`);
+    const timing = j.claims.find((c: { kind: string }) => c.kind === 'before-after');
+    expect(timing.claimed).toMatch(/^0\.17 → 0\.07 s: 2\.43× faster/);
+    expect(timing.model).toMatch(/phase pageout/);
+    const bad = await run(['diff', S1, '--base', 'linux-6.12', '--with', 'linux-6.18', '--patch', 'fixtures/patches/bad/binary.bin']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/binary\.bin: no patch mail could be read/);
+  });
+
   it('--perfetto writes Chrome JSON trace events, one process per config', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'foliolab-'));
     const out = join(dir, 't.json');

@@ -7,6 +7,8 @@ import { diffTrace, type DiffResult } from '../diff/diff.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
 import { opEvents, processNames } from '../report/perfetto.js';
 import type { LiftedOp } from '../replay/lift.js';
+import { identifyFile } from '../catalogue/index.js';
+import { checkClaims, type ClaimCheck } from '../report/claims.js';
 import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
 
 export default class Diff extends Command {
@@ -24,6 +26,7 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
     '<%= config.bin %> diff traces/6.12.95+deb12-cloud-amd64/s2-pmd-thp-lazyfree-pageout/trace.txt.gz --base linux-6.1 --with linux-6.12',
     '<%= config.bin %> diff traces/scenarios/straddle-oob.trace --base batched-unmap@v4-3 --with batched-unmap@v4-3,oob-fix@v4',
     '<%= config.bin %> diff trace.txt.gz --base linux-6.18 --with linux-6.18-fc --perfetto out.json',
+    '<%= config.bin %> diff traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz --base linux-6.12 --with linux-6.18 --patch fixtures/patches/batch-v2.mbox',
   ];
 
   static override enableJsonFlag = true;
@@ -38,13 +41,20 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
     'fail-on-diff': Flags.boolean({ description: 'Exit 3 when the configs behave differently (for scripts).' }),
     perfetto: Flags.string({ description: 'Write both timelines (ops and predicted kernel events) as Chrome JSON trace events to this file.' }),
     'max-groups': Flags.integer({ description: 'Folio story groups shown.', default: 8 }),
+    patch: Flags.string({ description: 'Patch mail whose claims (counters, timings, ratios) are shown beside the model\'s figures; repeatable.', multiple: true }),
   };
 
-  async run(): Promise<Omit<DiffResult, 'replay'> | undefined> {
+  async run(): Promise<(Omit<DiffResult, 'replay'> & { claims?: ClaimCheck[] }) | undefined> {
     const { args, flags } = await this.parse(Diff);
     const path = args.trace;
     const problem = inputProblem(path);
     if (problem) this.error(problem, { exit: EXIT.input });
+    // Claims first: a bad patch file stops before the (longer) replay.
+    const claims = (flags.patch ?? []).flatMap((f) => {
+      const r = identifyFile(f);
+      if (!r.patches.length) this.error(`${f}: no patch mail could be read (${r.diagnostics.map((d) => d.message).join('; ')})`, { exit: EXIT.input });
+      return r.patches.flatMap((p) => p.claims.map((c) => ({ ...c, source: `${f}${r.patches.length > 1 ? ` #${p.index + 1}` : ''}` })));
+    });
     const fm = resolveFormats(path, flags);
     const facts = readCaptureFacts(path);
     const own = presetForRelease(facts.release ?? fm.release, facts)?.id ?? 'linux-6.18';
@@ -91,13 +101,26 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
       await new Promise<void>((res, rej) => out!.end((err?: Error | null) => (err ? rej(err) : res())));
     }
     if (flags['fail-on-diff'] && r.differ) process.exitCode = EXIT.diff;
-    const { replay: _replay, ...result } = r;
+    const { replay: _replay, ...rest } = r;
     void _replay;
+    const result: Omit<DiffResult, 'replay'> & { claims?: ClaimCheck[] } = flags.patch ? { ...rest, claims: checkClaims(claims, rest) } : rest;
     if (this.jsonEnabled()) return result;
     this.log(renderDiff(result, flags['max-groups']));
+    if (result.claims) this.log(`\n${renderClaims(result.claims)}`);
     if (flags.perfetto) this.log(`\ntimelines written to ${flags.perfetto} (open in https://ui.perfetto.dev or chrome://tracing)`);
     return undefined;
   }
+}
+
+function renderClaims(cs: ClaimCheck[]): string {
+  if (!cs.length) return 'claims: the patch mail states no figures';
+  const L = ['claims of the patch mail, beside the model (base = without, with = with the patch)'];
+  for (const c of cs) {
+    L.push(`  ${c.metric} (${c.kind}, ${c.source}:${c.line}): claimed ${c.claimed}`);
+    L.push(`      model: ${c.model}${c.agrees === undefined ? '' : c.agrees ? '  [agrees]' : '  [differs]'}`);
+    if (c.workload) L.push(`      claimed on: ${c.workload.length > 140 ? `${c.workload.slice(0, 137)}…` : c.workload}`);
+  }
+  return L.join('\n');
 }
 
 function us(ns: number): string {

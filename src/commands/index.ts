@@ -11,6 +11,8 @@ import Fidelity from './fidelity.js';
 import Diff from './diff.js';
 import Matrix from './matrix.js';
 import RecordCommand from './record.js';
+import Patch from './patch.js';
+import PatchDiff from './patch/diff.js';
 
 export const COMMANDS = {
   parse: Parse,
@@ -22,4 +24,6 @@ export const COMMANDS = {
   diff: Diff,
   matrix: Matrix,
   record: RecordCommand,
+  patch: Patch,
+  'patch:diff': PatchDiff,
 };

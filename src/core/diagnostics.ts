@@ -59,7 +59,21 @@ export const DIAGNOSTICS = {
     severity: 'warning',
     description: 'Neither a tracefs nor a trace-cmd header was found; the layout was guessed from the first event lines.',
   },
-  // patch/mail diagnostics share the table (issue 4).
+  // Patch mail.
+  patch_encoding: { severity: 'warning', description: 'The mail is not valid UTF-8 (or names an unknown charset); it was read as Latin-1.' },
+  not_a_patch: { severity: 'error', description: 'No mail headers, subject tag, diff or patch trailers were found: this is not patch mail.' },
+  hunk_count_mismatch: {
+    severity: 'warning',
+    description: "A hunk's lines do not add up to its `@@ -a,b +c,d @@` counts; it was recounted from the lines present.",
+  },
+  hunk_truncated: { severity: 'info', description: 'A quoted hunk stops before its counts are met: the reviewer trimmed the quote.' },
+  hunk_unrecoverable: {
+    severity: 'warning',
+    description: 'An archive joined the lines of a hunk into one: its file, range and function are known, its lines are not.',
+  },
+  hunk_repaired: { severity: 'info', description: 'A hunk was repaired before parsing (a stripped context space restored, a wrapped header joined).' },
+  mime_part_skipped: { severity: 'info', description: 'A MIME attachment that is not text (an image, a binary) was skipped.' },
+  patch_header: { severity: 'warning', description: 'A mail header could not be read (bad encoded word, malformed line).' },
 } as const satisfies Record<string, DiagnosticInfo>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;

@@ -36,6 +36,14 @@ const common = {
   date: '2025-02-14',
   mergedIn: '6.15',
   link: 'https://lore.kernel.org/linux-mm/20250214093015.51024-1-21cnbao@gmail.com/',
+  seriesTitle: 'mm: batched unmap lazyfree large folios during reclamation',
+  subjects: [
+    'mm: batched unmap lazyfree large folios during reclamation',
+    'mm: set folio swapbacked iff folios are dirty in try_to_unmap_one',
+    'mm: support tlbbatch flush for a range of PTEs',
+    'mm: support batched unmap for lazyfree large folios during reclamation',
+    'mm: avoid splitting pmd for lazyfree pmd-mapped THP in try_to_unmap',
+  ],
 };
 
 export const part1 = defineSeries({
@@ -47,6 +55,7 @@ export const part1 = defineSeries({
   fixes: '6c8e2a256915',
   changes: 'Lazyfree discard: dirty (and not droppable) → swap-backed and fail; extra references only → fail but stay lazyfree.',
   functions: ['try_to_unmap_one'],
+  keywords: ['folio_set_swapbacked', 'ref_count', 'map_count'],
   hooks: {
     lazyfree_discard: (_k, c) => {
       if (c.dirty && !c.droppable) return 'fail-swapbacked';
@@ -63,6 +72,7 @@ export const part2 = defineSeries({
   commits: [],
   changes: 'The deferred-flush batch records [start, end) instead of one page: arm64 issues one range TLBI per batch; x86 unchanged.',
   functions: ['set_tlb_ubc_flush_pending', 'arch_tlbbatch_add_pending'],
+  keywords: ['arch_tlbbatch_add_pending', 'set_tlb_ubc_flush_pending', '__flush_tlb_range_nosync'],
   hooks: { tlbbatch_range: (_k, start, end) => [start, end] },
 });
 
@@ -88,6 +98,7 @@ export const part3 = defineSeries({
   commits: ['354dffd29575cdf13154e8fb787322354aa9efc4'],
   changes: 'Unmap a whole lazyfree large folio in one batch (one flush, one rss update, one rmap call) when the hit is its first page and all its PTEs follow; v4 reads those PTEs past the page table end when the folio straddles two tables.',
   functions: ['try_to_unmap_one', 'can_batch_unmap_folio_ptes', 'folio_pte_batch'],
+  keywords: ['can_batch_unmap_folio_ptes', 'folio_pte_batch', 'get_and_clear_full_ptes', 'split_deferred'],
   hooks: {
     // can_batch_unmap_folio_ptes(): lazyfree only, the hit must be the first page, and the
     // batch must cover the whole folio. The scan is not bounded to the page table.
@@ -109,6 +120,7 @@ export const part4 = defineSeries({
   commits: [],
   changes: 'A lazyfree PMD-mapped THP that cannot be discarded (redirtied, extra references) is left PMD-mapped: no split, no flush; a dirty PMD marks the folio dirty first.',
   functions: ['try_to_unmap_one', '__discard_anon_folio_pmd_locked'],
+  keywords: ['__discard_anon_folio_pmd_locked', 'unmap_huge_pmd_locked', 'TTU_SPLIT_HUGE_PMD'],
   hooks: {
     unmap_huge_pmd_locked: (k, c) => (c.folio.anon && !c.folio.swapbacked ? discard_anon_folio_pmd_locked(k, c.mm, c, true) : false),
     pmd_lazyfree_failed: () => 'abort',

@@ -22,6 +22,17 @@ export interface SeriesDef {
   changes: string;
   /** Names of kernel functions the patch touches (for matching patches to series). */
   functions: string[];
+  /** The series (cover letter) title, when this unit is one patch of a series. */
+  seriesTitle?: string;
+  /** Subjects the series' patches went out under (every part, and renamed versions). */
+  subjects?: string[];
+  /** Identifiers the patch introduces or is about (TTU_SYNC, folio_batch, …): matching evidence. */
+  keywords?: string[];
+  /**
+   * Code that tells this version from the series' other modelled versions, when a mail does
+   * not say its version: identifiers its diff must contain (`present`) or must not (`absent`).
+   */
+  codeMarks?: { present?: string[]; absent?: string[] };
   hooks: Partial<Hooks>;
 }
 

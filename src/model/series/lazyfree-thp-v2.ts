@@ -27,6 +27,9 @@ export default defineSeries({
   mergedIn: 'not merged',
   changes: 'Before the split, discard a clean lazyfree PMD-mapped THP whole — clearing the PMD without flushing the TLB (the gather is never finished): a stale translation survives the free.',
   functions: ['try_to_unmap_one', 'discard_trans_pmd', 'shrink_folio_list'],
+  seriesTitle: 'Reclaim lazyfree THP without splitting',
+  subjects: ['Reclaim lazyfree THP without splitting', 'mm/vmscan: avoid split lazyfree THP during shrink_folio_list()'],
+  keywords: ['discard_trans_pmd', 'TTU_LAZYFREE_THP'],
   hooks: {
     // The discard runs where the split used to: first thing in try_to_unmap_one().
     split_pmd_before_walk: () => false,

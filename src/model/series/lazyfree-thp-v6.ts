@@ -26,6 +26,14 @@ export default defineSeries({
   mergedIn: '6.11',
   changes: 'try_to_unmap_one(): the PMD split moves into the walk (2/3); a clean lazyfree PMD-mapped THP is discarded whole with one PMD clear and flush (3/3); a dirty one becomes swap-backed and is split as before.',
   functions: ['try_to_unmap_one', 'unmap_huge_pmd_locked', '__discard_anon_folio_pmd_locked', 'split_huge_pmd_locked', 'shrink_folio_list'],
+  seriesTitle: 'Reclaim lazyfree THP without splitting',
+  subjects: [
+    'Reclaim lazyfree THP without splitting',
+    'mm/rmap: remove duplicated exit code in pagewalk loop',
+    'mm/rmap: integrate PMD-mapped folio splitting into pagewalk loop',
+    'mm/vmscan: avoid split lazyfree THP during shrink_folio_list()',
+  ],
+  keywords: ['unmap_huge_pmd_locked', '__discard_anon_folio_pmd_locked', 'split_huge_pmd_locked', 'pmdp_huge_clear_flush', 'TTU_SPLIT_HUGE_PMD'],
   hooks: {
     split_pmd_before_walk: () => false,
     unmap_huge_pmd_locked: (k, c) => (c.folio.anon && !c.folio.swapbacked ? discard_anon_folio_pmd_locked(k, c.mm, c, false) : false),

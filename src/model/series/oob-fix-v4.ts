@@ -27,6 +27,7 @@ export default defineSeries({
   requires: 'batched-unmap@*-3',
   changes: 'Batched unmap bounded to the page table and the VMA; partial batches allowed, the walk continues with the rest of the folio.',
   functions: ['try_to_unmap_one', 'folio_unmap_pte_batch'],
+  keywords: ['folio_unmap_pte_batch', 'pmd_addr_end', 'out-of-bounds'],
   hooks: {
     folio_unmap_pte_batch: (k, c) => {
       const f = c.folio;

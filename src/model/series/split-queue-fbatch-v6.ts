@@ -21,6 +21,9 @@ export default defineSeries({
   commits: [],
   mergedIn: '6.19',
   changes: 'deferred_split_scan() batches 31 folios off the queue in queue order; split_queue_len always equals the queue length.',
-  functions: ['deferred_split_scan'],
+  functions: ['deferred_split_scan', '__folio_split'],
+  seriesTitle: 'reparent the THP split queue',
+  subjects: ['reparent the THP split queue', 'mm: thp: use folio_batch to handle THP splitting in deferred_split_scan()'],
+  keywords: ['folio_batch', 'fbatch', 'split_queue_len', 'folio_batch_add'],
   hooks: { deferred_split_scan_mode: () => 'folio-batch' },
 });

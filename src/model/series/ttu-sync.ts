@@ -19,6 +19,8 @@ const base = {
   commits: [],
   mergedIn: '6.10',
   functions: ['shrink_folio_list', 'page_vma_mapped_walk', 'try_to_unmap_one'],
+  subjects: ['mm: hold PTL from the first PTE while reclaiming a large folio'],
+  keywords: ['TTU_SYNC', 'break-before-make', '_deferred_list'],
 };
 
 export const v2 = defineSeries({
@@ -27,6 +29,7 @@ export const v2 = defineSeries({
   version: 'v2',
   date: '2024-03-06',
   changes: 'TTU_SYNC for large folios not on the deferred split queue: the walk locks the PTE table before reading the first PTE.',
+  codeMarks: { present: ['TTU_SYNC', '_deferred_list'] },
   hooks: { ttu_sync: (_k, f) => !f.on_deferred_list },
 });
 
@@ -36,5 +39,7 @@ export const final = defineSeries({
   version: 'final',
   date: '2024-06-30',
   changes: 'TTU_SYNC for every large folio (the deferred-list condition dropped).',
+  codeMarks: { present: ['TTU_SYNC'], absent: ['_deferred_list'] },
+  subjects: ['mm: hold PTL from the first PTE while reclaiming a large folio', 'mm/vmscan: drop checking if _deferred_list is empty before using TTU_SYNC'],
   hooks: { ttu_sync: () => true },
 });
