@@ -96,6 +96,52 @@ async function phaseReplay(file, configs) {
   return { lines: r.events, events: r.events, ops: r.ops, bytes: statSync(file).size, matched: r.runs.map((x) => x.fidelity.matched), compared: r.runs.map((x) => x.fidelity.compared) };
 }
 
+/**
+ * The inspector (issue 6) on the generated trace: time to load (parse, lift, both engines),
+ * time from loaded to the first frame, and the redraw time of each key press (ink-testing-
+ * library's frames: the time from the key to the next frame). The inspector pane settles
+ * asynchronously after a key; its settling time is reported apart.
+ */
+async function phaseInspect(file) {
+  process.env.NODE_ENV = 'production';
+  const { loadInspection } = await import(join(root, 'dist/diff/inspect.js'));
+  const { buildConfig } = await import(join(root, 'dist/model/presets.js'));
+  const { FormatRegistry } = await import(join(root, 'dist/trace/index.js'));
+  const { App } = await import(join(root, 'dist/tui/app.js'));
+  const React = (await import('react')).default;
+  const { render } = await import('ink-testing-library');
+  const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
+  if (!existsSync(file)) throw new Error(`${file}: no such file`);
+  const t0 = performance.now();
+  const ins = await loadInspection(file, [buildConfig('linux-6.12'), buildConfig('linux-6.18')], { registry: reg, release: '6.18.44-fc-v669' });
+  const loadMs = performance.now() - t0;
+  const t1 = performance.now();
+  const ui = render(React.createElement(App, { ins, width: 120, height: 40, noColor: true, settleMs: 80 }));
+  while (!ui.lastFrame()) await new Promise((r) => setImmediate(r));
+  const openMs = performance.now() - t1;
+  const keys = [['j', 20], ['\u001B[6~', 5], ['G', 1], ['g', 1], ['n', 2], ['N', 1], ['e', 2], ['\t', 3], ['k', 10]];
+  const times = {};
+  for (const [k, n] of keys) {
+    for (let i = 0; i < n; i++) {
+      const before = ui.frames.length;
+      const ts = performance.now();
+      ui.stdin.write(k);
+      while (ui.frames.length === before && performance.now() - ts < 2000) await new Promise((r) => setImmediate(r));
+      (times[k] ??= []).push(performance.now() - ts);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  // Inspector settling after a jump to the end (every op replayed under both configs).
+  const before = ui.lastFrame();
+  ui.stdin.write('G');
+  const ts = performance.now();
+  while ((!/· op \d+/.test(ui.lastFrame() ?? '') || ui.lastFrame() === before) && performance.now() - ts < 60_000) await new Promise((r) => setTimeout(r, 2));
+  const settleMs = performance.now() - ts;
+  ui.unmount();
+  const all = Object.values(times).flat().sort((a, b) => a - b);
+  return { lines: ins.events, events: ins.events, ops: ins.ops.length, loadMs, openMs, keyMaxMs: all[all.length - 1], keyMedianMs: all[all.length >> 1], keyMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [JSON.stringify(k), Math.max(...v)])), settleMs };
+}
+
 async function runPhase(name, file) {
   const t0 = process.hrtime.bigint();
   let r;
@@ -106,6 +152,7 @@ async function runPhase(name, file) {
   else if (name === 'replay-1') r = await phaseReplay(file, ['linux-6.18-fc']);
   else if (name === 'replay-2') r = await phaseReplay(file, ['linux-6.18-fc', 'linux-6.12']);
   else if (name === 'replay-2-near') r = await phaseReplay(file, ['linux-6.18-fc', 'linux-6.18']);
+  else if (name === 'inspect') r = await phaseInspect(file);
   else throw new Error(`unknown phase ${name}`);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   process.stdout.write(JSON.stringify({ ...r, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
@@ -205,7 +252,14 @@ async function main() {
   rrow('replay, 6.18-fc + 6.18 (one parse)', r2n);
   console.log(`  ratios: 2 configs / 1 config = ${(r2.ms / r1.ms).toFixed(2)} with 6.12 (16× the unmap work), ${(r2n.ms / r1.ms).toFixed(2)} with 6.18 (target ≤ 1.6); replay / parse = ${(r1.ms / header.ms).toFixed(2)}`);
   console.log(`  (${r1.ops} ops, ${r1.compared[0]} recorded events compared; a synthetic repetition reuses the same pfns in every copy, so its fidelity verdict is not meaningful)`);
-  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, replay: { header, r1, r2, r2n } };
+  // The inspector on the same 1.2 M-event trace.
+  const ins = child('inspect', rfile);
+  console.log(`inspect benchmark: ${ins.events} events, ${ins.ops} ops, 2 configs`);
+  console.log(`  load (parse, lift, both engines, rows kept)  ${(ins.loadMs / 1000).toFixed(2)} s  peak RSS ${ins.maxRssMB.toFixed(0)} MB`);
+  console.log(`  loaded → first frame                         ${ins.openMs.toFixed(0)} ms (target < 5000)`);
+  console.log(`  key → redraw: median ${ins.keyMedianMs.toFixed(1)} ms, max ${ins.keyMaxMs.toFixed(1)} ms (target < 50); per key max ${Object.entries(ins.keyMs).map(([k, v]) => `${JSON.parse(k).replace('\u001b[6~', 'PgDn').replace('\t', 'tab')} ${v.toFixed(1)}`).join(', ')}`);
+  console.log(`  inspector settles after G (all ${ins.ops} ops replayed under both configs): ${ins.settleMs.toFixed(0)} ms`);
+  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, replay: { header, r1, r2, r2n }, inspect: ins };
   writeFileSync(join(outDir, 'last.json'), JSON.stringify(summary, null, 2));
 }
 

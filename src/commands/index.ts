@@ -12,6 +12,7 @@ import Diff from './diff.js';
 import Matrix from './matrix.js';
 import RecordCommand from './record.js';
 import Patch from './patch.js';
+import Inspect from './inspect.js';
 import PatchDiff from './patch/diff.js';
 
 export const COMMANDS = {
@@ -25,5 +26,6 @@ export const COMMANDS = {
   matrix: Matrix,
   record: RecordCommand,
   patch: Patch,
+  inspect: Inspect,
   'patch:diff': PatchDiff,
 };

@@ -8,7 +8,7 @@ import type { CostEstimate } from '../model/cost.js';
 import type { Emission, Violation } from '../model/emit.js';
 import { Engine } from '../model/engine.js';
 import { liftTrace, type LiftedOp, type LiftOptions } from '../replay/lift.js';
-import type { FormatRegistry } from '../trace/index.js';
+import type { FormatRegistry, TraceEvent } from '../trace/index.js';
 import { FidelityChecker, type FidelityReport } from '../fidelity/compare.js';
 
 export interface ConfigRun {
@@ -44,82 +44,127 @@ export interface OpObserver {
   (lo: LiftedOp, perConfig: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }>): void;
 }
 
-export async function replayTrace(
-  input: string,
-  configs: ModelConfig[],
-  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; observe?: OpObserver; checkInvariants?: boolean; stories?: boolean; oobMode?: 'none' | 'adjacent' },
-): Promise<ReplayResult> {
-  const engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, oobMode: opts.oobMode }));
-  const checkers = configs.map(() => new FidelityChecker());
-  const violations: Violation[][] = configs.map(() => []);
-  const vcount = configs.map(() => 0);
-  const emitted: Array<Record<string, number>> = configs.map(() => ({}));
-  const phaseCounters: Array<Record<string, Record<string, number>>> = configs.map(() => ({}));
-  const phaseStart: Array<Map<string, number>> = configs.map(() => new Map());
-  const phaseCost: Array<Record<string, number>> = configs.map(() => ({}));
-  const costStart: number[] = configs.map(() => 0);
-  let phase = '';
-  let ops = 0;
-  let unmodelled = 0;
-  const closePhase = (i: number): void => {
-    if (!phase) return;
-    const now = engines[i]!.k.counters;
-    const start = phaseStart[i]!;
-    const d: Record<string, number> = {};
+export interface MultiReplayOptions {
+  checkInvariants?: boolean;
+  stories?: boolean;
+  oobMode?: 'none' | 'adjacent';
+}
+
+/**
+ * N engines fed the same op stream, each with its fidelity checker, per-phase counters and
+ * cost, and violations. `replayTrace` drives it from a trace; the inspector drives it again
+ * from ops it kept (choosing other configs without parsing the trace again).
+ */
+export class MultiReplay {
+  readonly engines: Engine[];
+  private readonly checkers: FidelityChecker[];
+  private readonly violations: Violation[][];
+  private readonly vcount: number[];
+  private readonly emitted: Array<Record<string, number>>;
+  private readonly phaseCounters: Array<Record<string, Record<string, number>>>;
+  private phaseStart: Array<Map<string, number>>;
+  private readonly phaseCost: Array<Record<string, number>>;
+  private readonly costStart: number[];
+  private phase = '';
+  ops = 0;
+  unmodelled = 0;
+
+  constructor(readonly configs: ModelConfig[], private readonly opts: MultiReplayOptions = {}) {
+    this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, oobMode: opts.oobMode }));
+    this.checkers = configs.map(() => new FidelityChecker());
+    this.violations = configs.map(() => []);
+    this.vcount = configs.map(() => 0);
+    this.emitted = configs.map(() => ({}));
+    this.phaseCounters = configs.map(() => ({}));
+    this.phaseStart = configs.map(() => new Map());
+    this.phaseCost = configs.map(() => ({}));
+    this.costStart = configs.map(() => 0);
+  }
+
+  private closePhase(i: number): void {
+    if (!this.phase) return;
+    const now = this.engines[i]!.k.counters;
+    const start = this.phaseStart[i]!;
+    const acc = (this.phaseCounters[i]![this.phase] ??= {});
     for (const [k, v] of now) {
       const delta = v - (start.get(k) ?? 0);
-      if (delta !== 0) d[k] = delta;
+      if (delta !== 0) acc[k] = (acc[k] ?? 0) + delta;
     }
-    const acc = (phaseCounters[i]![phase] ??= {});
-    for (const [k, v] of Object.entries(d)) acc[k] = (acc[k] ?? 0) + v;
-    const ns = engines[i]!.cost().ns;
-    phaseCost[i]![phase] = (phaseCost[i]![phase] ?? 0) + ns - costStart[i]!;
-  };
-  const { lifter, stats, events } = await liftTrace(input, opts, (lo) => {
-    ops++;
+    const ns = this.engines[i]!.cost().ns;
+    this.phaseCost[i]![this.phase] = (this.phaseCost[i]![this.phase] ?? 0) + ns - this.costStart[i]!;
+  }
+
+  /** Applies one op to every engine; what each emitted, breached and went through. */
+  feed(lo: LiftedOp): Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }> {
+    this.ops++;
     const isPhaseMark = lo.op.kind === 'marker' && (lo.op.verb === 'phase' || lo.op.verb === 'end');
     if (isPhaseMark) {
-      engines.forEach((e, i) => { closePhase(i); phaseStart[i] = new Map(e.k.counters); costStart[i] = e.cost().ns; });
-      phase = lo.op.kind === 'marker' && lo.op.verb === 'phase' ? lo.phase : '';
+      this.engines.forEach((e, i) => {
+        this.closePhase(i);
+        this.phaseStart[i] = new Map(e.k.counters);
+        this.costStart[i] = e.cost().ns;
+      });
+      this.phase = lo.op.kind === 'marker' && lo.op.verb === 'phase' ? lo.phase : '';
     }
     const per: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }> = [];
     let um = false;
-    engines.forEach((eng, i) => {
-      if (lo.failed) { per.push({ emitted: [], violations: [], hooks: [] }); return; }
-      if (opts.checkInvariants !== false && ((lo.op.kind === 'marker' && (lo.op.verb === 'phase' || lo.op.verb === 'end')) || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
+    this.engines.forEach((eng, i) => {
+      if (lo.failed) {
+        per.push({ emitted: [], violations: [], hooks: [] });
+        return;
+      }
+      if (this.opts.checkInvariants !== false && (isPhaseMark || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;
-      checkers[i]!.check(lo, r.emitted, r.unmodelled !== undefined);
-      for (const e of r.emitted) emitted[i]![e.ev] = (emitted[i]![e.ev] ?? 0) + 1;
-      vcount[i]! += r.violations.length;
-      for (const v of r.violations) if (violations[i]!.length < 200) violations[i]!.push(v);
+      this.checkers[i]!.check(lo, r.emitted, r.unmodelled !== undefined);
+      for (const e of r.emitted) this.emitted[i]![e.ev] = (this.emitted[i]![e.ev] ?? 0) + 1;
+      this.vcount[i]! += r.violations.length;
+      for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);
       per.push(r);
     });
-    if (um) unmodelled++;
+    if (um) this.unmodelled++;
+    return per;
+  }
+
+  finish(): ConfigRun[] {
+    this.engines.forEach((_e, i) => this.closePhase(i));
+    this.phase = '';
+    return this.engines.map((eng, i) => ({
+      config: { name: this.configs[i]!.name, arch: this.configs[i]!.arch, release: this.configs[i]!.traits.release, series: this.configs[i]!.series },
+      counters: eng.counters(),
+      phaseCounters: this.phaseCounters[i]!,
+      phaseCost: this.phaseCost[i]!,
+      violations: this.violations[i]!,
+      violationCount: this.vcount[i]!,
+      cost: eng.cost(),
+      fidelity: this.checkers[i]!.report(),
+      emitted: this.emitted[i]!,
+    }));
+  }
+}
+
+export async function replayTrace(
+  input: string,
+  configs: ModelConfig[],
+  opts: LiftOptions & MultiReplayOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; observe?: OpObserver; onEvent?: (e: TraceEvent) => void },
+): Promise<ReplayResult> {
+  const multi = new MultiReplay(configs, opts);
+  const { lifter, stats, events } = await liftTrace(input, opts, (lo) => {
+    const per = multi.feed(lo);
     opts.observe?.(lo, per);
   });
-  engines.forEach((_e, i) => closePhase(i));
+  const runs = multi.finish();
   return {
-    engines,
+    engines: multi.engines,
     trace: input,
     workload: { pid: lifter.mainPid, scenario: lifter.scenario },
     events,
-    ops,
-    opsUnmodelled: unmodelled,
+    ops: multi.ops,
+    opsUnmodelled: multi.unmodelled,
     notes: lifter.notes,
     lostEvents: stats.lost.length,
     diagnostics: stats.diagnostics.kept,
-    runs: engines.map((eng, i) => ({
-      config: { name: configs[i]!.name, arch: configs[i]!.arch, release: configs[i]!.traits.release, series: configs[i]!.series },
-      counters: eng.counters(),
-      phaseCounters: phaseCounters[i]!,
-      phaseCost: phaseCost[i]!,
-      violations: violations[i]!,
-      violationCount: vcount[i]!,
-      cost: eng.cost(),
-      fidelity: checkers[i]!.report(),
-      emitted: emitted[i]!,
-    })),
+    runs,
   };
 }

@@ -399,7 +399,7 @@ export class Lifter {
 /** Read a trace and lift it, handing each op on as it completes (streaming). */
 export async function liftTrace(
   input: string,
-  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void },
+  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; onEvent?: (e: TraceEvent) => void },
   sink: (op: LiftedOp) => void,
 ): Promise<{ lifter: Lifter; stats: TraceStats; events: number }> {
   // Without --pid/--comm, the workload is the process that announces `fl: begin`: find it
@@ -412,6 +412,7 @@ export async function liftTrace(
   let events = 0;
   for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress }, out)) {
     events += batch.length;
+    if (opts.onEvent) for (const e of batch) opts.onEvent(e);
     for (const e of batch) lifter.feed(e);
   }
   lifter.flush();

@@ -1,0 +1,85 @@
+import { Args, Command, Flags } from '@oclif/core';
+import { render } from 'ink';
+import React from 'react';
+import { causeSeries, loadInspection, rerunInspection, type Inspection } from '../diff/inspect.js';
+import { DEFAULT_THP, type Arch, type ModelConfig } from '../model/config.js';
+import { buildConfig, ConfigError } from '../model/presets.js';
+import { PRESETS, presetForRelease } from '../model/series/index.js';
+import { readCaptureFacts } from '../fidelity/counters.js';
+import { App } from '../tui/app.js';
+import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
+import { statSync } from 'node:fs';
+
+export default class Inspect extends Command {
+  static override summary = 'Open a trace in a terminal UI: where two configs part ways, and the folio state behind it.';
+
+  static override description = `The timeline of the trace (every event: time, task, CPU, event, fields; only the visible rows are drawn, so a million events scroll instantly) with the rows where the configs diverge marked (*) and rows with violations (!); an inspector showing, for the op at the cursor, under each config side by side, the VMAs around it, the folio it touched (flags, refcount, mapcounts, LRU, deferred split, pending TLB flush) and its page-table entries before and after the op (the neighbouring table too when the folio straddles one); and a summary of counters, cost, violations and fidelity.
+
+Keys: j/k or arrows, PgUp/PgDn, g/G; n/N next/previous divergence; v next violation; / search (event, address, pfn, task); f filter (event name or process); e predicted events inline; tab switch pane; c choose configs; ? help; q quit. Respects NO_COLOR.
+
+With no --base/--with it compares the trace's own kernel preset (or linux-6.18) with the same preset without the series whose hooks made the first divergence (found with every series removed). Needs a terminal: with stdout not a TTY it says so and exits 2.`;
+
+  static override examples = [
+    '<%= config.bin %> inspect traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz',
+    '<%= config.bin %> inspect traces/scenarios/straddle-oob.trace --base batched-unmap@v4-3 --with linux-6.18',
+  ];
+
+  static override args = { trace: Args.string({ description: 'Trace text file (.gz accepted).', required: true }) };
+  static override flags = {
+    ...traceFlags,
+    base: Flags.string({ description: 'Config to compare from (default: the trace\'s own preset).' }),
+    with: Flags.string({ description: 'Config to compare to (default: see above).' }),
+    arch: Flags.string({ description: 'Arch profile.', options: ['x86', 'arm64'], default: 'x86' }),
+    pid: Flags.integer({ description: 'Workload process id.' }),
+    comm: Flags.string({ description: 'Workload task name.' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Inspect);
+    if (!process.stdout.isTTY) {
+      this.logToStderr('foliolab inspect needs a terminal: standard output is not a TTY. For text or JSON use `foliolab diff` or `foliolab replay`.');
+      this.exit(EXIT.usage);
+    }
+    const path = args.trace;
+    const problem = inputProblem(path);
+    if (problem) this.error(problem, { exit: EXIT.input });
+    const fm = resolveFormats(path, flags);
+    const facts = readCaptureFacts(path);
+    const own = presetForRelease(facts.release ?? fm.release, facts)?.id ?? 'linux-6.18';
+    const arch = flags.arch as Arch;
+    const cfg = (spec: string): ModelConfig => {
+      try {
+        return buildConfig(spec, arch, facts.thp ?? DEFAULT_THP);
+      } catch (e) {
+        if (e instanceof ConfigError) this.error(e.message, { exit: EXIT.usage });
+        throw e;
+      }
+    };
+    const baseSpec = flags.base ?? own;
+    const base = cfg(baseSpec);
+    // Without --with: first compare against no series at all, then drop only the series that
+    // alone make the first divergence.
+    let withCfg = cfg(flags.with ?? `${baseSpec} ${base.series.map((s) => `-${s}`).join(' ')}`.trim());
+    const total = path.endsWith('.gz') ? undefined : statSync(path).size;
+    const onProgress = progressReporter(`reading ${path}`, total);
+    let ins: Inspection = await loadInspection(path, [base, withCfg], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
+    if (onProgress) clearProgress();
+    if (!flags.with && ins.divergentOps.length) {
+      const cause = causeSeries(ins, base, (drop) => cfg(`${baseSpec} ${drop.map((s) => `-${s}`).join(' ')}`));
+      if (cause.length) {
+        withCfg = cfg(`${baseSpec} ${cause.map((s) => `-${s}`).join(' ')}`);
+        ins = rerunInspection(ins, [base, withCfg]);
+      }
+    }
+    const presets = PRESETS.map((p) => p.id);
+    const rerun = (b: string, w: string): Inspection | string => {
+      try {
+        return rerunInspection(ins, [buildConfig(b, arch, facts.thp ?? DEFAULT_THP), buildConfig(w, arch, facts.thp ?? DEFAULT_THP)]);
+      } catch (e) {
+        return e instanceof Error ? e.message : String(e);
+      }
+    };
+    const app = render(React.createElement(App, { ins, presets, rerun }), { exitOnCtrlC: true, maxFps: 30, incrementalRendering: true, patchConsole: false });
+    await app.waitUntilExit();
+  }
+}

@@ -1,0 +1,510 @@
+/**
+ * What `foliolab inspect` shows, computed once and kept compact: the trace's events as rows
+ * (columns in flat arrays, strings interned — a million rows stay a few hundred MB at most),
+ * the lifted ops, and for every op what each config emitted, whether they differ, and the
+ * violations. The model state after any op comes from StateProbe, which re-runs the engines
+ * over the kept ops (forward from where it stands, or from the start when asked to go back)
+ * in slices, so a UI stays responsive while it works.
+ */
+import type { Diagnostic } from '../core/diagnostics.js';
+import type { ModelConfig } from '../model/config.js';
+import type { Emission } from '../model/emit.js';
+import { Engine } from '../model/engine.js';
+import type { Folio, Mm, PteTable } from '../model/state.js';
+import { PMD_SIZE, PTRS_PER_PTE, PAGE_SIZE, RSS_NAMES } from '../model/state.js';
+import type { LiftedOp, LiftOptions } from '../replay/lift.js';
+import type { FormatRegistry, TraceEvent } from '../trace/index.js';
+import { MultiReplay, replayTrace, type ConfigRun } from './run.js';
+
+export interface Rows {
+  count: number;
+  ts: Float64Array;
+  cpu: Int32Array;
+  pid: Int32Array;
+  line: Int32Array;
+  comm: Int32Array;
+  name: Int32Array;
+  /** Index of the op this row's event started, or -1. */
+  op: Int32Array;
+  payload: string[];
+  /** Interned task and event names. */
+  strings: string[];
+}
+
+export interface OpInfo {
+  lo: LiftedOp;
+  row: number;
+}
+
+export interface InspectViolation {
+  op: number;
+  config: number;
+  code: string;
+  message: string;
+}
+
+export interface Inspection {
+  trace: string;
+  configs: ModelConfig[];
+  rows: Rows;
+  ops: OpInfo[];
+  /** Per config, per op: what it emitted, as one short line. */
+  emitted: string[][];
+  diverges: Uint8Array;
+  divergentOps: number[];
+  violations: InspectViolation[];
+  /** The hooks each config went through at the first divergent op (for naming its cause). */
+  firstDivergenceHooks: string[][];
+  runs: ConfigRun[];
+  events: number;
+  lostEvents: number;
+  diagnostics: Diagnostic[];
+}
+
+/** A fresh, flat copy of a string (a slice would keep its whole input chunk alive). */
+function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+export function emissionText(em: Emission[]): string {
+  return em
+    .map((e) => {
+      switch (e.ev) {
+        case 'tlb_flush':
+          return `tlb_flush pages=${e.pages} reason=${e.reason}${e.cpu ? ` cpu${e.cpu}` : ''}`;
+        case 'rss_stat':
+          return `rss_stat ${RSS_NAMES[e.member]} ${e.delta > 0 ? '+' : ''}${e.delta / 1024}K`;
+        case 'mm_page_free':
+          return `mm_page_free pfn=0x${e.pfn.toString(16)} order=${e.order}${e.what === 'pgtable' ? ' (table)' : ''}`;
+        case 'mm_vmscan_reclaim_pages':
+          return `reclaim_pages ${e.nr_reclaimed}/${e.nr_scanned}`;
+        case 'mm_shrink_slab':
+          return `shrink_slab ret=${e.retval}`;
+        default:
+          return '';
+      }
+    })
+    .join(' | ');
+}
+
+class Growable {
+  buf: Float64Array | Int32Array;
+  n = 0;
+  constructor(private readonly kind: 'f64' | 'i32') {
+    this.buf = kind === 'f64' ? new Float64Array(1024) : new Int32Array(1024);
+  }
+  push(v: number): void {
+    if (this.n === this.buf.length) {
+      const b = this.kind === 'f64' ? new Float64Array(this.n * 2) : new Int32Array(this.n * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    this.buf[this.n++] = v;
+  }
+  done(): Float64Array | Int32Array {
+    return this.buf.subarray(0, this.n);
+  }
+}
+
+export async function loadInspection(
+  trace: string,
+  configs: ModelConfig[],
+  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void },
+): Promise<Inspection> {
+  const ts = new Growable('f64');
+  const cpu = new Growable('i32');
+  const pid = new Growable('i32');
+  const line = new Growable('i32');
+  const comm = new Growable('i32');
+  const name = new Growable('i32');
+  const opOf = new Growable('i32');
+  const payload: string[] = [];
+  const strings: string[] = [];
+  const interned = new Map<string, number>();
+  const intern = (s: string): number => {
+    let i = interned.get(s);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(own(s));
+      interned.set(s, i);
+    }
+    return i;
+  };
+  // Rows of recent lines, for placing each op at the row of the event that started it.
+  let recent = new Map<number, number>();
+  let older = new Map<number, number>();
+  const onEvent = (e: TraceEvent): void => {
+    const r = ts.n;
+    ts.push(e.tsNs / 1e9);
+    cpu.push(e.cpu);
+    pid.push(e.pid);
+    line.push(e.line);
+    comm.push(intern(e.comm));
+    name.push(intern(e.name));
+    opOf.push(-1);
+    payload.push(own(e.payload));
+    recent.set(e.line, r);
+    if (recent.size > 65536) {
+      older = recent;
+      recent = new Map();
+    }
+  };
+  const ops: OpInfo[] = [];
+  const emitted: string[][] = configs.map(() => []);
+  const diverges: number[] = [];
+  const violations: InspectViolation[] = [];
+  let firstHooks: string[][] = [];
+  const r = await replayTrace(trace, configs, {
+    ...opts,
+    onEvent,
+    observe: (lo, per) => {
+      const i = ops.length;
+      const row = recent.get(lo.op.at.line) ?? older.get(lo.op.at.line) ?? -1;
+      ops.push({ lo, row });
+      if (row >= 0 && opOf.buf[row] === -1) opOf.buf[row] = i;
+      const texts = per.map((p) => emissionText(p.emitted));
+      texts.forEach((t, c) => emitted[c]!.push(t));
+      const differ = texts.some((t) => t !== texts[0]);
+      diverges.push(differ ? 1 : 0);
+      if (differ && !firstHooks.length) firstHooks = per.map((p) => p.hooks);
+      per.forEach((p, c) => {
+        for (const v of p.violations) if (violations.length < 10000) violations.push({ op: i, config: c, code: v.code, message: v.message });
+      });
+    },
+  });
+  const d = Uint8Array.from(diverges);
+  return {
+    trace,
+    configs,
+    rows: {
+      count: ts.n,
+      ts: ts.done() as Float64Array,
+      cpu: cpu.done() as Int32Array,
+      pid: pid.done() as Int32Array,
+      line: line.done() as Int32Array,
+      comm: comm.done() as Int32Array,
+      name: name.done() as Int32Array,
+      op: opOf.done() as Int32Array,
+      payload,
+      strings,
+    },
+    ops,
+    emitted,
+    diverges: d,
+    divergentOps: [...d.keys()].filter((i) => d[i] === 1),
+    violations,
+    firstDivergenceHooks: firstHooks,
+    runs: r.runs,
+    events: r.events,
+    lostEvents: r.lostEvents,
+    diagnostics: r.diagnostics,
+  };
+}
+
+/** The same kept ops under other configs (`c` in the UI): no parse. */
+export function rerunInspection(ins: Inspection, configs: ModelConfig[]): Inspection {
+  const multi = new MultiReplay(configs);
+  const emitted: string[][] = configs.map(() => []);
+  const diverges = new Uint8Array(ins.ops.length);
+  const violations: InspectViolation[] = [];
+  let firstHooks: string[][] = [];
+  ins.ops.forEach(({ lo }, i) => {
+    const per = multi.feed(lo);
+    const texts = per.map((p) => emissionText(p.emitted));
+    texts.forEach((t, c) => emitted[c]!.push(t));
+    diverges[i] = texts.some((t) => t !== texts[0]) ? 1 : 0;
+    if (diverges[i] && !firstHooks.length) firstHooks = per.map((p) => p.hooks);
+    per.forEach((p, c) => {
+      for (const v of p.violations) if (violations.length < 10000) violations.push({ op: i, config: c, code: v.code, message: v.message });
+    });
+  });
+  return { ...ins, configs, emitted, diverges, divergentOps: [...diverges.keys()].filter((i) => diverges[i] === 1), violations, firstDivergenceHooks: firstHooks, runs: multi.finish() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// State after an op.
+
+export interface EntryView {
+  addr: number;
+  /** `table 0x… [idx]` or `pmd`. */
+  where: string;
+  text: string;
+  /** This slot is past the end of the folio's first page table (a straddling folio). */
+  nextTable: boolean;
+}
+
+export interface FolioView {
+  id: number;
+  pfn: number;
+  order: number;
+  flags: string[];
+  refcount: number;
+  mapcount: number;
+  entireMapcount: number;
+  pagesMapped: number;
+  lru: string;
+  deferredSplit: boolean;
+  partiallyMapped: boolean;
+  pendingTlbFlush: boolean;
+  freed: boolean;
+}
+
+export interface StateView {
+  config: string;
+  op: number;
+  opText: string;
+  addr?: number;
+  vmas: Array<{ start: number; end: number; flags: string; here: boolean }>;
+  folio?: FolioView;
+  /** The folio's page-table entries after the op, and as they were just before it. */
+  entries: EntryView[];
+  entriesBefore: EntryView[];
+  note?: string;
+  rssPages: number;
+  deferredQueue: number;
+  tlbBatchPending: boolean;
+  mmFlushPending: boolean;
+}
+
+const LRU_NAMES = ['inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable'];
+
+export function opText(lo: LiftedOp): string {
+  const o = lo.op as unknown as Record<string, unknown>;
+  const hex = (v: unknown) => (typeof v === 'number' ? `0x${v.toString(16)}` : String(v));
+  switch (lo.op.kind) {
+    case 'fault':
+      return `fault ${lo.op.write ? 'write' : 'read'} ${hex(lo.op.addr)}${lo.op.allocs.length ? ` (order ${lo.op.allocs[0]!.order})` : ''}`;
+    case 'madvise':
+      return `madvise ${hex(lo.op.addr)}+${hex(lo.op.len)} ${typeof lo.op.advice === 'string' ? lo.op.advice : lo.op.advice}`;
+    case 'mmap':
+    case 'munmap':
+    case 'store':
+      return `${lo.op.kind} ${hex(lo.op.addr)}+${hex(o.len)}`;
+    case 'mremap':
+      return `mremap ${hex(lo.op.addr)}+${hex(lo.op.oldLen)} → ${hex(lo.op.newAddr)}+${hex(lo.op.newLen)}`;
+    case 'marker':
+      return `marker ${lo.op.verb} ${lo.op.text}`;
+    case 'memcg-reclaim':
+      return `memcg reclaim ${lo.op.how} ${lo.op.bytes} bytes`;
+    default:
+      return lo.op.kind;
+  }
+}
+
+function opAddr(lo: LiftedOp): number | undefined {
+  const o = lo.op as unknown as { addr?: number };
+  return typeof o.addr === 'number' ? o.addr : undefined;
+}
+
+function folioAt(mm: Mm | undefined, addr: number): { folio: Folio; base: number } | undefined {
+  if (!mm) return undefined;
+  const e = mm.pmds.get(Math.floor(addr / PMD_SIZE));
+  if (!e) return undefined;
+  if (e.kind === 'huge') return { folio: e.folio, base: Math.floor(addr / PMD_SIZE) * PMD_SIZE };
+  const idx = Math.floor(addr / PAGE_SIZE) % PTRS_PER_PTE;
+  const p = e.ptes[idx];
+  return p ? { folio: p.folio, base: addr - (addr % PAGE_SIZE) - p.page * PAGE_SIZE } : undefined;
+}
+
+/** Where a folio is mapped in an mm now (its first page's address), by walking the tables. */
+function whereMapped(mm: Mm, f: Folio, hint: number | undefined): number | undefined {
+  if (hint !== undefined) {
+    const at = folioAt(mm, hint);
+    if (at?.folio === f) return at.base;
+  }
+  for (const [key, e] of mm.pmds) {
+    if (e.kind === 'huge') {
+      if (e.folio === f) return key * PMD_SIZE;
+      continue;
+    }
+    for (let i = 0; i < PTRS_PER_PTE; i++) {
+      const p = e.ptes[i];
+      if (p && p.folio === f) return key * PMD_SIZE + (i - p.page) * PAGE_SIZE;
+    }
+  }
+  return undefined;
+}
+
+/** A folio's page-table entries from `base` (its first page's address): the PMD, or one slot per page. */
+function entriesOf(mm: Mm, f: Folio, base: number): EntryView[] {
+  const out: EntryView[] = [];
+  const pmd = mm.pmds.get(Math.floor(base / PMD_SIZE));
+  if (pmd?.kind === 'huge' && pmd.folio === f) {
+    out.push({ addr: base, where: 'pmd', text: `huge pfn 0x${f.pfn.toString(16)}${pmd.write ? ' W' : ''}${pmd.dirty ? ' D' : ''}${pmd.young ? ' Y' : ''}`, nextTable: false });
+    return out;
+  }
+  const firstTable = Math.floor(base / PMD_SIZE);
+  for (let p = 0; p < f.nr; p++) {
+    const a = base + p * PAGE_SIZE;
+    const key = Math.floor(a / PMD_SIZE);
+    const t = mm.pmds.get(key);
+    const idx = Math.floor(a / PAGE_SIZE) % PTRS_PER_PTE;
+    let text: string;
+    if (!t) text = 'no page table';
+    else if (t.kind === 'huge') text = `huge pmd (folio ${t.folio.id})`;
+    else {
+      const pte = (t as PteTable).ptes[idx];
+      text = !pte ? 'none' : pte.folio === f ? `pfn 0x${(f.pfn + pte.page).toString(16)}${pte.write ? ' W' : ''}${pte.dirty ? ' D' : ''}${pte.young ? ' Y' : ''}` : `other folio #${pte.folio.id}`;
+    }
+    out.push({ addr: a, where: `table 0x${(key * PMD_SIZE).toString(16)}[${idx}]`, text, nextTable: key !== firstTable });
+  }
+  return out;
+}
+
+export class StateProbe {
+  private engines: Engine[] = [];
+  private pos = 0;
+  /** Folios picked before the op was applied (per config), for the view after it. */
+  private picked: Array<{ folio?: Folio; base?: number }> = [];
+
+  constructor(private readonly ins: Inspection) {
+    this.reset();
+  }
+
+  private reset(): void {
+    this.engines = this.ins.configs.map((c) => new Engine(c, { checkInvariants: false }));
+    this.pos = 0;
+  }
+
+  private apply(i: number): void {
+    const lo = this.ins.ops[i]!.lo;
+    if (!lo.failed) for (const e of this.engines) e.step(lo.op);
+    this.pos = i + 1;
+  }
+
+  /**
+   * Steps to just after op `target`, yielding after each slice of `slice` ops so a caller can
+   * stop (a newer request) or let the UI breathe; returns the views under each config.
+   */
+  *viewAfter(target: number, slice = 4000): Generator<number, StateView[], void> {
+    if (target + 1 < this.pos) this.reset();
+    let n = 0;
+    while (this.pos < target) {
+      this.apply(this.pos);
+      if (++n % slice === 0) yield this.pos;
+    }
+    const lo = this.ins.ops[target]!.lo;
+    const addr = opAddr(lo);
+    // Pick each config's folio before the op: the one at its address, or the first it frees.
+    this.picked = this.engines.map((e) => {
+      const mm = e.k.mms.get(lo.op.tgid);
+      if (addr !== undefined) {
+        const at = folioAt(mm, addr);
+        if (at) return at;
+      }
+      return {};
+    });
+    const before = this.engines.map((e) => new Map([...e.k.folios].map((f) => [f.pfn, f] as const)));
+    // The entries as they stand before the op: of the picked folio, or (no address) of every
+    // folio the op's mm maps, since which one it frees is known only afterwards.
+    const snaps = this.engines.map((e, c) => {
+      const m = new Map<Folio, EntryView[]>();
+      const mm = e.k.mms.get(lo.op.tgid);
+      if (!mm) return m;
+      const pk = this.picked[c]!;
+      if (pk.folio && pk.base !== undefined) m.set(pk.folio, entriesOf(mm, pk.folio, pk.base));
+      else if (addr === undefined) {
+        let budget = 200_000;
+        for (const [key, t] of mm.pmds) {
+          if (t.kind === 'huge') {
+            if (!m.has(t.folio)) m.set(t.folio, entriesOf(mm, t.folio, key * PMD_SIZE));
+            continue;
+          }
+          for (let i = 0; i < PTRS_PER_PTE && budget > 0; i++, budget--) {
+            const p = t.ptes[i];
+            if (p && !m.has(p.folio)) m.set(p.folio, entriesOf(mm, p.folio, key * PMD_SIZE + (i - p.page) * PAGE_SIZE));
+          }
+        }
+      }
+      return m;
+    });
+    const emitted: Emission[][] = [];
+    if (this.pos === target) {
+      for (const e of this.engines) emitted.push(lo.failed ? [] : e.step(lo.op).emitted);
+      this.pos = target + 1;
+    }
+    return this.engines.map((e, c) => {
+      let pick = this.picked[c]!;
+      if (!pick.folio) {
+        const freed = emitted[c]?.find((x): x is Extract<Emission, { ev: 'mm_page_free' }> => x.ev === 'mm_page_free' && x.what === 'folio');
+        if (freed) pick = { folio: before[c]!.get(freed.pfn) };
+      }
+      return this.view(e, c, target, lo, addr, pick, snaps[c]!);
+    });
+  }
+
+  private view(e: Engine, c: number, i: number, lo: LiftedOp, addr: number | undefined, pick: { folio?: Folio; base?: number }, snaps: Map<Folio, EntryView[]>): StateView {
+    const k = e.k;
+    const f0 = pick.folio;
+    const mm = k.mms.get(lo.op.tgid);
+    const v: StateView = {
+      config: this.ins.configs[c]!.name,
+      op: i,
+      opText: opText(lo),
+      addr,
+      vmas: [],
+      entries: [],
+      entriesBefore: f0 ? (snaps.get(f0) ?? []) : [],
+      rssPages: mm ? mm.rss.reduce((a, b) => a + b, 0) : 0,
+      deferredQueue: k.deferred.split_queue_len,
+      tlbBatchPending: k.ubcOf(lo.op.tid).flush_required,
+      mmFlushPending: mm?.tlbFlushPending ?? false,
+    };
+    if (mm) {
+      const vmas = [...mm.vmas].sort((a, b) => a.vm_start - b.vm_start);
+      const focus = addr ?? pick.base;
+      let at = focus === undefined ? 0 : vmas.findIndex((x) => x.vm_end > focus);
+      if (at < 0) at = vmas.length - 1;
+      for (const x of vmas.slice(Math.max(0, at - 2), at + 3)) {
+        const flags = `${x.read ? 'r' : '-'}${x.write ? 'w' : '-'}${x.anon ? ' anon' : ''}${x.hugepage ? ' hugepage' : ''}${x.nohugepage ? ' nohugepage' : ''}${x.locked ? ' locked' : ''}${x.implicit ? ' (pre-window)' : ''}`;
+        v.vmas.push({ start: x.vm_start, end: x.vm_end, flags, here: focus !== undefined && x.vm_start <= focus && focus < x.vm_end });
+      }
+    }
+    const f = pick.folio;
+    if (!f) {
+      v.note = addr !== undefined ? `nothing mapped at 0x${addr.toString(16)} before this op` : 'this op names no address and freed no folio';
+      return v;
+    }
+    v.folio = {
+      id: f.id,
+      pfn: f.pfn,
+      order: f.order,
+      flags: [f.anon ? 'anon' : 'file', f.swapbacked ? 'swapbacked' : 'lazyfree', f.dirty && 'dirty', f.referenced && 'referenced', f.active && 'active', f.mlocked && 'mlocked', f.locked && 'locked', f.isolated && 'isolated', f.exclusive && 'exclusive'].filter((x): x is string => !!x),
+      refcount: f.refcount,
+      mapcount: f.large_mapcount,
+      entireMapcount: f.entire_mapcount,
+      pagesMapped: f.nr_pages_mapped,
+      lru: f.lru < 0 ? (f.in_lru_batch ? 'in an LRU batch' : 'none') : LRU_NAMES[f.lru] ?? String(f.lru),
+      deferredSplit: f.on_deferred_list,
+      partiallyMapped: f.partially_mapped,
+      pendingTlbFlush: k.pendingTlb.has(f),
+      freed: f.freed,
+    };
+    if (!mm) return v;
+    const mapped = whereMapped(mm, f, pick.base);
+    const base = mapped ?? pick.base ?? v.entriesBefore[0]?.addr;
+    if (mapped === undefined) v.note = f.freed ? 'the folio was freed by this op' : 'the folio is no longer mapped here';
+    if (base !== undefined) v.entries = entriesOf(mm, f, base);
+    return v;
+  }
+}
+
+
+
+/**
+ * The series of `base` that make it part from a config without any: each is removed alone
+ * (with what requires it) and kept as a cause if the ops up to the first divergence then
+ * differ from `base`. Replays only the kept ops, and only up to that divergence.
+ */
+export function causeSeries(ins: Inspection, base: ModelConfig, without: (series: string[]) => ModelConfig): string[] {
+  const d = ins.divergentOps[0];
+  if (d === undefined) return [];
+  return base.series.filter((s) => {
+    const multi = new MultiReplay([base, without([s])], { checkInvariants: false });
+    for (let i = 0; i <= d; i++) {
+      const per = multi.feed(ins.ops[i]!.lo);
+      if (emissionText(per[0]!.emitted) !== emissionText(per[1]!.emitted)) return true;
+    }
+    return false;
+  });
+}

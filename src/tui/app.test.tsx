@@ -1,0 +1,214 @@
+/**
+ * The inspector UI, pane by pane and key by key (ink-testing-library), on real traces: the
+ * hand-written straddling-folio scenario (a violation under v4 without the fix) and the real
+ * 6.18 seed-benchmark capture (batched unmap against per-page unmap).
+ */
+import { join } from 'node:path';
+import { render } from 'ink-testing-library';
+import React from 'react';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadInspection, rerunInspection, type Inspection } from '../diff/inspect.js';
+import { buildConfig } from '../model/presets.js';
+import { grammarsDir, packageRoot } from '../paths.js';
+import { FormatRegistry } from '../trace/index.js';
+import { App, KEYS } from './app.js';
+
+const reg = FormatRegistry.fromDirectory(grammarsDir);
+const T = (p: string): string => join(packageRoot, 'traces', p);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(f: () => string | undefined, re: RegExp | ((s: string) => boolean), ms = 5000): Promise<string> {
+  const end = Date.now() + ms;
+  const ok = typeof re === 'function' ? re : (s: string) => re.test(s);
+  for (;;) {
+    const s = f() ?? '';
+    if (ok(s) || Date.now() > end) return s;
+    await sleep(20);
+  }
+}
+const statusOf = (frame: string | undefined) => (frame ?? '').trimEnd().split('\n').pop()!;
+const KEY = { down: '\u001B[B', up: '\u001B[A', pageDown: '\u001B[6~', pageUp: '\u001B[5~', tab: '\t', enter: '\r', esc: '\u001B' };
+
+let oob: Inspection;
+let s1: Inspection;
+beforeAll(async () => {
+  oob = await loadInspection(T('scenarios/straddle-oob.trace'), [buildConfig('batched-unmap@v4-3', 'x86'), buildConfig('linux-6.18', 'x86')], { registry: reg });
+  s1 = await loadInspection(T('6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz'), [buildConfig('linux-6.12', 'x86'), buildConfig('linux-6.18', 'x86')], { registry: reg });
+});
+
+const open = (ins: Inspection, extra: Partial<React.ComponentProps<typeof App>> = {}) => render(<App ins={ins} width={80} height={24} noColor settleMs={0} {...extra} />);
+
+describe('timeline', () => {
+  it('fits 80×24: the visible rows only, the status line last; j/k, arrows, PgDn/PgUp, g/G move the cursor', async () => {
+    const ui = open(s1);
+    const f = ui.lastFrame()!;
+    expect(f.split('\n').length).toBeLessThanOrEqual(24);
+    expect(f.split('\n').every((l) => l.length <= 80)).toBe(true);
+    expect(statusOf(f)).toMatch(new RegExp(`^row 1/${s1.rows.count} `));
+    const steps: Array<[string, number]> = [['j', 2], [KEY.down, 3], ['k', 2], [KEY.up, 1], [KEY.pageDown, 11], [KEY.pageUp, 1], ['G', s1.rows.count], ['g', 1]];
+    for (const [k, row] of steps) {
+      ui.stdin.write(k);
+      expect(await until(() => statusOf(ui.lastFrame()), new RegExp(`^row ${row}/`))).toMatch(new RegExp(`^row ${row}/`));
+    }
+    ui.unmount();
+  });
+
+  it('n / N: next and previous divergence, marked rows; e: each config\'s predicted events inline', async () => {
+    const ui = open(s1);
+    ui.stdin.write('n');
+    const first = s1.ops[s1.divergentOps[0]!]!.row;
+    let f = await until(ui.lastFrame, new RegExp(`^row ${first + 1}/`, 'm'));
+    expect(statusOf(f)).toMatch(new RegExp(`^row ${first + 1}/\\d+ op ${s1.divergentOps[0]}`));
+    expect(statusOf(f)).toMatch(/divergence 1\/2/);
+    ui.stdin.write('n');
+    f = await until(ui.lastFrame, /divergence 2\/2/);
+    ui.stdin.write('N');
+    f = await until(ui.lastFrame, /divergence 1\/2/);
+    expect(f).toMatch(/^>.*sys_enter_madvise/m);
+    ui.stdin.write('e');
+    f = await until(ui.lastFrame, /linux-6\.18: tlb_flush pages=16/);
+    expect(f).toMatch(/linux-6\.12: tlb_flush pages=1 /);
+    expect(f).toMatch(/linux-6\.18: tlb_flush pages=16/);
+    ui.unmount();
+  });
+
+  it('/ searches event names, addresses and pfns; f filters by event or process and clears', async () => {
+    const ui = open(s1);
+    ui.stdin.write('/');
+    for (const ch of 'mm_page_free') ui.stdin.write(ch);
+    ui.stdin.write(KEY.enter);
+    let f = await until(ui.lastFrame, /found "mm_page_free"/);
+    expect(f).toMatch(/^>.*mm_page_free:/m);
+    ui.stdin.write('/');
+    for (const ch of '0x103400') ui.stdin.write(ch);
+    ui.stdin.write(KEY.enter);
+    f = await until(ui.lastFrame, /found "0x103400"/);
+    const hitRow = Number(/^row (\d+)\//.exec(statusOf(f))![1]) - 1;
+    expect(s1.rows.payload[hitRow]).toContain('0x103400');
+    ui.stdin.write('f');
+    for (const ch of 'tlb_flush') ui.stdin.write(ch);
+    ui.stdin.write(KEY.enter);
+    f = await until(ui.lastFrame, /filter "tlb_flush": \d+ rows/);
+    const n = Number(/filter "tlb_flush": (\d+) rows/.exec(f)![1]);
+    expect(n).toBe([...s1.rows.name].filter((x) => s1.rows.strings[x] === 'tlb_flush').length);
+    const timeline = f.split('\n').slice(0, 11).filter((l) => /^\S?\s+\d+\.\d+ /.test(l));
+    expect(timeline.length).toBeGreaterThan(5);
+    expect(timeline.every((l) => l.includes('tlb_flush:'))).toBe(true);
+    ui.stdin.write('f');
+    for (let i = 0; i < 12; i++) ui.stdin.write('\u007F');
+    ui.stdin.write(KEY.enter);
+    f = await until(ui.lastFrame, /filter cleared/);
+    expect(statusOf(f)).toMatch(new RegExp(`/${s1.rows.count} `));
+    ui.unmount();
+  });
+});
+
+describe('inspector', () => {
+  it('at the first divergence: the folio\'s entries before and after under both configs', async () => {
+    const ui = open(s1);
+    ui.stdin.write('n');
+    const f = await until(ui.lastFrame, /entries: before → after[\s\S]*entries: before → after|│.*entries: before → after/);
+    expect(f).toMatch(/linux-6\.12 · op \d+: madvise.*│ linux-6\.18 · op \d+: madvise/);
+    expect(f).toMatch(/folio #\d+ pfn 0x[0-9a-f]+ o4 ref 0 map 0/);
+    expect(f).toMatch(/\[0\] pfn 0x[0-9a-f]+ W → n/);
+    ui.unmount();
+  });
+
+  it('a folio straddling two page tables: slots of the next table are marked', async () => {
+    const ui = open(oob);
+    ui.stdin.write('n');
+    const f = await until(ui.lastFrame, /\+0x[0-9a-f]+\[0\]/);
+    expect(f).toMatch(/ 0x[0-9a-f]+\[511\] pfn/);
+    expect(f).toMatch(/\+0x[0-9a-f]+\[0\] pfn/);
+    ui.unmount();
+  });
+
+  it('v: the next row with a violation (the out-of-bounds read of v4 without the fix)', async () => {
+    const ui = open(oob);
+    ui.stdin.write('v');
+    const f = await until(ui.lastFrame, /violation at op \d+/);
+    const op = Number(/violation at op (\d+)/.exec(f)![1]);
+    expect(oob.violations.some((v) => v.op === op && v.code === 'pte_access_within_table' && v.config === 0)).toBe(true);
+    expect(f).toMatch(/^>/m);
+    ui.unmount();
+  });
+});
+
+describe('layout', () => {
+  it('tab to the inspector gives it the height, and j/k scroll it instead of the timeline', async () => {
+    const ui = open(oob);
+    ui.stdin.write('n');
+    await until(ui.lastFrame, /entries: before → after/);
+    ui.stdin.write(KEY.tab);
+    let f = await until(() => statusOf(ui.lastFrame()), /\| inspector/);
+    const row = /^row (\d+)\//.exec(statusOf(ui.lastFrame()))![1];
+    f = ui.lastFrame()!;
+    const firstInsp = f.split('\n').find((l) => /· op \d+/.test(l))!;
+    ui.stdin.write('j');
+    f = await until(ui.lastFrame, (x) => !x.split('\n').includes(firstInsp));
+    expect(f.split('\n')).not.toContain(firstInsp);
+    expect(statusOf(f)).toMatch(new RegExp(`^row ${row}/`));
+    ui.unmount();
+  });
+  it('a wide terminal shows timeline, inspector and summary at once; NO_COLOR draws markers, no escapes', async () => {
+    const ui = open(s1, { width: 180, height: 40 });
+    ui.stdin.write('n');
+    const f = await until(ui.lastFrame, /entries: before → after[\s\S]*fidelity vs the recording/);
+    expect(f).toMatch(/fidelity vs the recording/);
+    expect(f).toMatch(/^>.*sys_enter_madvise.*│|^>.*sys_enter_madvise/m);
+    expect(f).not.toMatch(/\u001b\[/);
+    ui.unmount();
+  });
+});
+
+describe('summary, help, configs, quit', () => {
+  it('tab: the summary pane (counters with deltas, cost, violations, fidelity), then back', async () => {
+    const ui = open(s1);
+    ui.stdin.write(KEY.tab);
+    ui.stdin.write(KEY.tab);
+    const f = await until(ui.lastFrame, /fidelity vs the recording/);
+    expect(f).toMatch(/64kB\/split_deferred\s+2048\s+0\s+-2048/);
+    expect(f).toMatch(/cost [\d.]+ µs vs [\d.]+ µs/);
+    expect(f).toMatch(/fidelity vs the recording: .*\| matched/);
+    ui.stdin.write(KEY.tab);
+    expect(statusOf(await until(ui.lastFrame, /\| timeline |row 1\//))).toMatch(/^row 1\//);
+    ui.unmount();
+  });
+
+  it('?: every key with what it does; any key closes it', async () => {
+    const ui = open(s1);
+    ui.stdin.write('?');
+    const f = await until(ui.lastFrame, /keys \(any key closes\)/);
+    for (const [k] of KEYS) expect(f).toContain(k);
+    ui.stdin.write('x');
+    expect(await until(ui.lastFrame, (f) => !f.includes('keys (any key closes)'))).not.toMatch(/keys \(any key closes\)/);
+    ui.unmount();
+  });
+
+  it('c: choose two configs; the kept ops are replayed under them', async () => {
+    const presets = ['linux-6.12', 'linux-6.18', 'linux-6.19'];
+    let asked: string[] = [];
+    const ui = open(s1, { presets, rerun: (b, w) => { asked = [b, w]; return rerunInspection(s1, [buildConfig(b, 'x86'), buildConfig(w, 'x86')]); } });
+    ui.stdin.write('c');
+    await until(ui.lastFrame, /pick the base config/);
+    ui.stdin.write('j');
+    ui.stdin.write(KEY.enter);
+    await until(ui.lastFrame, /base: linux-6\.18 — now pick/);
+    ui.stdin.write('j');
+    ui.stdin.write('j');
+    ui.stdin.write(KEY.enter);
+    const f = await until(ui.lastFrame, /configs: linux-6\.18 vs linux-6\.19/);
+    expect(asked).toEqual(['linux-6.18', 'linux-6.19']);
+    expect(statusOf(f)).toMatch(/\| \d+ div \| configs: linux-6\.18 vs linux-6\.19/);
+    ui.unmount();
+  });
+
+  it('q quits: the app unmounts and further keys change nothing', async () => {
+    const ui = open(oob);
+    ui.stdin.write('q');
+    await sleep(50);
+    const before = ui.frames.length;
+    ui.stdin.write('j');
+    await sleep(50);
+    expect(ui.frames.length).toBe(before);
+  });
+});
