@@ -26,7 +26,8 @@ export interface Rows {
   name: Int32Array;
   /** Index of the op this row's event started, or -1. */
   op: Int32Array;
-  payload: string[];
+  /** The event's payload text (kept in large flat chunks, cut out on demand). */
+  payload: PayloadStore;
   /** Interned task and event names. */
   strings: string[];
 }
@@ -66,7 +67,72 @@ function own(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
-export function emissionText(em: Emission[]): string {
+/**
+ * Payload texts of a million rows without a million string objects: appended to chunk
+ * strings of 64 Ki rows (flattened when a chunk closes, which also lets go of the input
+ * lines they were cut from), read back by offset.
+ */
+export class PayloadStore {
+  private chunks: string[] = [];
+  private cur = '';
+  private starts = new Int32Array(1024);
+  private n = 0;
+  static readonly ROWS = 65536;
+
+  push(s: string): void {
+    if (this.n === this.starts.length) {
+      const b = new Int32Array(this.n * 2);
+      b.set(this.starts);
+      this.starts = b;
+    }
+    this.starts[this.n] = this.cur.length;
+    this.cur += s;
+    this.n++;
+    if (this.n % PayloadStore.ROWS === 0) this.close();
+  }
+
+  private close(): void {
+    // Reading a character flattens the rope in place: the chunk no longer refers to its parts.
+    if (this.cur.length) this.cur.charCodeAt(0);
+    this.chunks.push(this.cur);
+    this.cur = '';
+  }
+
+  finish(): this {
+    if (this.n % PayloadStore.ROWS !== 0 || this.n === 0) this.close();
+    return this;
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  at(r: number): string {
+    const c = Math.floor(r / PayloadStore.ROWS);
+    const chunk = this.chunks[c]!;
+    const start = this.starts[r]!;
+    const end = (r + 1) % PayloadStore.ROWS === 0 || r + 1 === this.n ? chunk.length : this.starts[r + 1]!;
+    return chunk.slice(start, end);
+  }
+}
+
+/** Do two configs' emissions for one op agree, event by event? */
+export function sameEmissions(a: Emission[], b: Emission[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! as unknown as Record<string, unknown>;
+    const y = b[i]! as unknown as Record<string, unknown>;
+    for (const k in x) if (x[k] !== y[k]) return false;
+  }
+  return true;
+}
+
+/** At most this many events are spelled out per op and config (the rest are counted). */
+const TEXT_EVENTS = 24;
+
+export function emissionText(all: Emission[]): string {
+  const em = all.length > TEXT_EVENTS ? all.slice(0, TEXT_EVENTS) : all;
+  const more = all.length > TEXT_EVENTS ? ` | … ${all.length} events in all` : '';
   return em
     .map((e) => {
       switch (e.ev) {
@@ -84,7 +150,7 @@ export function emissionText(em: Emission[]): string {
           return '';
       }
     })
-    .join(' | ');
+    .join(' | ') + more;
 }
 
 class Growable {
@@ -118,7 +184,7 @@ export async function loadInspection(
   const comm = new Growable('i32');
   const name = new Growable('i32');
   const opOf = new Growable('i32');
-  const payload: string[] = [];
+  const payload = new PayloadStore();
   const strings: string[] = [];
   const interned = new Map<string, number>();
   const intern = (s: string): number => {
@@ -142,7 +208,7 @@ export async function loadInspection(
     comm.push(intern(e.comm));
     name.push(intern(e.name));
     opOf.push(-1);
-    payload.push(own(e.payload));
+    payload.push(e.payload);
     recent.set(e.line, r);
     if (recent.size > 65536) {
       older = recent;
@@ -162,9 +228,8 @@ export async function loadInspection(
       const row = recent.get(lo.op.at.line) ?? older.get(lo.op.at.line) ?? -1;
       ops.push({ lo, row });
       if (row >= 0 && opOf.buf[row] === -1) opOf.buf[row] = i;
-      const texts = per.map((p) => emissionText(p.emitted));
-      texts.forEach((t, c) => emitted[c]!.push(t));
-      const differ = texts.some((t) => t !== texts[0]);
+      per.forEach((p, c) => emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
+      const differ = per.some((p) => !sameEmissions(p.emitted, per[0]!.emitted));
       diverges.push(differ ? 1 : 0);
       if (differ && !firstHooks.length) firstHooks = per.map((p) => p.hooks);
       per.forEach((p, c) => {
@@ -185,7 +250,7 @@ export async function loadInspection(
       comm: comm.done() as Int32Array,
       name: name.done() as Int32Array,
       op: opOf.done() as Int32Array,
-      payload,
+      payload: payload.finish(),
       strings,
     },
     ops,
@@ -210,9 +275,8 @@ export function rerunInspection(ins: Inspection, configs: ModelConfig[]): Inspec
   let firstHooks: string[][] = [];
   ins.ops.forEach(({ lo }, i) => {
     const per = multi.feed(lo);
-    const texts = per.map((p) => emissionText(p.emitted));
-    texts.forEach((t, c) => emitted[c]!.push(t));
-    diverges[i] = texts.some((t) => t !== texts[0]) ? 1 : 0;
+    per.forEach((p, c) => emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
+    diverges[i] = per.some((p) => !sameEmissions(p.emitted, per[0]!.emitted)) ? 1 : 0;
     if (diverges[i] && !firstHooks.length) firstHooks = per.map((p) => p.hooks);
     per.forEach((p, c) => {
       for (const v of p.violations) if (violations.length < 10000) violations.push({ op: i, config: c, code: v.code, message: v.message });
@@ -503,7 +567,7 @@ export function causeSeries(ins: Inspection, base: ModelConfig, without: (series
     const multi = new MultiReplay([base, without([s])], { checkInvariants: false });
     for (let i = 0; i <= d; i++) {
       const per = multi.feed(ins.ops[i]!.lo);
-      if (emissionText(per[0]!.emitted) !== emissionText(per[1]!.emitted)) return true;
+      if (!sameEmissions(per[0]!.emitted, per[1]!.emitted)) return true;
     }
     return false;
   });

@@ -83,7 +83,7 @@ describe('timeline', () => {
     ui.stdin.write(KEY.enter);
     f = await until(ui.lastFrame, /found "0x103400"/);
     const hitRow = Number(/^row (\d+)\//.exec(statusOf(f))![1]) - 1;
-    expect(s1.rows.payload[hitRow]).toContain('0x103400');
+    expect(s1.rows.payload.at(hitRow)).toContain('0x103400');
     ui.stdin.write('f');
     for (const ch of 'tlb_flush') ui.stdin.write(ch);
     ui.stdin.write(KEY.enter);

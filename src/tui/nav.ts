@@ -86,7 +86,7 @@ export function searchRows(ins: Inspection, view: RowView, from: number, term: s
   if (!t) return undefined;
   const hex = /^(?:0x)?([0-9a-f]+)$/.exec(t)?.[1];
   const match = (r: number): boolean => {
-    const p = R.payload[r]!.toLowerCase();
+    const p = R.payload.at(r).toLowerCase();
     if (p.includes(t)) return true;
     if (hex && (p.includes(`0x${hex}`) || p.includes(`=${hex}`) || p.includes(`:${hex}`))) return true;
     return R.strings[R.name[r]!]!.includes(t) || R.strings[R.comm[r]!]!.toLowerCase().includes(t) || String(R.pid[r]) === t;
@@ -101,7 +101,7 @@ export function searchRows(ins: Inspection, view: RowView, from: number, term: s
 export function rowText(ins: Inspection, r: number, width: number): string {
   const R = ins.rows;
   const task = `${R.strings[R.comm[r]!]}-${R.pid[r]}`;
-  const s = `${R.ts[r]!.toFixed(6).padStart(13)} ${task.slice(-18).padStart(18)} [${String(R.cpu[r]).padStart(3, '0')}] ${R.strings[R.name[r]!]}: ${R.payload[r]}`;
+  const s = `${R.ts[r]!.toFixed(6).padStart(13)} ${task.slice(-18).padStart(18)} [${String(R.cpu[r]).padStart(3, '0')}] ${R.strings[R.name[r]!]}: ${R.payload.at(r)}`;
   return s.length > width ? `${s.slice(0, Math.max(0, width - 1))}…` : s;
 }
 
