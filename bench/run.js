@@ -119,6 +119,8 @@ async function phaseInspect(file) {
   const ui = render(React.createElement(App, { ins, width: 120, height: 40, noColor: true, settleMs: 80 }));
   while (!ui.lastFrame()) await new Promise((r) => setImmediate(r));
   const openMs = performance.now() - t1;
+  // A person reads the first screen before pressing a key.
+  await new Promise((r) => setTimeout(r, 300));
   const keys = [['j', 20], ['\u001B[6~', 5], ['G', 1], ['g', 1], ['n', 2], ['N', 1], ['e', 2], ['\t', 3], ['k', 10]];
   const times = {};
   for (const [k, n] of keys) {

@@ -158,6 +158,13 @@ export function App(props: AppProps): React.ReactElement {
   const paneRef = useRef<Pane>('timeline');
   const [computing, setComputing] = useState<string | undefined>();
   const probe = useRef<StateProbe | undefined>(undefined);
+  // One render shortly after opening, before any key: the first key press then does not pay for
+  // compiling the update path.
+  const [, setWarm] = useState(0);
+  useEffect(() => {
+    const t = setTimeout(() => setWarm(1), 20);
+    return () => clearTimeout(t);
+  }, []);
   const violationOps = useMemo(() => [...new Set(ins.violations.map((v) => v.op))].sort((a, b) => a - b), [ins]);
   const violationSet = useMemo(() => new Set(violationOps), [violationOps]);
 
