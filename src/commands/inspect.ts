@@ -10,6 +10,16 @@ import { App } from '../tui/app.js';
 import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
 import { statSync } from 'node:fs';
 
+/** The preset compared with when a preset's own series change nothing on the trace. */
+const NEIGHBOUR: Record<string, string> = {
+  'linux-6.1': 'linux-6.12',
+  'linux-6.12': 'linux-6.18',
+  'linux-6.18': 'linux-6.19',
+  'linux-6.18-fc': 'linux-6.18',
+  'linux-6.18-fc-pvm': 'linux-6.18-fc',
+  'linux-6.19': 'linux-6.18',
+};
+
 export default class Inspect extends Command {
   static override summary = 'Open a trace in a terminal UI: where two configs part ways, and the folio state behind it.';
 
@@ -17,7 +27,7 @@ export default class Inspect extends Command {
 
 Keys: j/k or arrows, PgUp/PgDn, g/G; n/N next/previous divergence; v next violation; / search (event, address, pfn, task); f filter (event name or process); e predicted events inline; tab switch pane; c choose configs; ? help; q quit. Respects NO_COLOR.
 
-With no --base/--with it compares the trace's own kernel preset (or linux-6.18) with the same preset without the series whose hooks made the first divergence (found with every series removed). Needs a terminal: with stdout not a TTY it says so and exits 2.`;
+With no --base/--with it compares the trace's own kernel preset (or linux-6.18) with the same preset without the series that alone make the first divergence (found with every series removed, then each removed in turn); when none of its series changes anything on this trace (or it has none, like linux-6.1), with the neighbouring release's preset (6.1 → 6.12 → 6.18 → 6.19; an fc build → upstream 6.18). Needs a terminal: with stdout not a TTY it says so and exits 2.`;
 
   static override examples = [
     '<%= config.bin %> inspect traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz',
@@ -64,10 +74,15 @@ With no --base/--with it compares the trace's own kernel preset (or linux-6.18) 
     const onProgress = progressReporter(`reading ${path}`, total);
     let ins: Inspection = await loadInspection(path, [base, withCfg], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
     if (onProgress) clearProgress();
-    if (!flags.with && ins.divergentOps.length) {
-      const cause = causeSeries(ins, base, (drop) => cfg(`${baseSpec} ${drop.map((s) => `-${s}`).join(' ')}`));
+    if (!flags.with) {
+      const cause = ins.divergentOps.length ? causeSeries(ins, base, (drop) => cfg(`${baseSpec} ${drop.map((s) => `-${s}`).join(' ')}`)) : [];
       if (cause.length) {
         withCfg = cfg(`${baseSpec} ${cause.map((s) => `-${s}`).join(' ')}`);
+        ins = rerunInspection(ins, [base, withCfg]);
+      } else if (!ins.divergentOps.length && NEIGHBOUR[baseSpec]) {
+        // No series of this preset changes anything here (or it has none): compare with the
+        // neighbouring release instead, which is what an upgrade would change.
+        withCfg = cfg(NEIGHBOUR[baseSpec]!);
         ins = rerunInspection(ins, [base, withCfg]);
       }
     }

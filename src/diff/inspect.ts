@@ -489,6 +489,11 @@ export class StateProbe {
     }
     return this.engines.map((e, c) => {
       let pick = this.picked[c]!;
+      if (!pick.folio && addr !== undefined) {
+        // Nothing there before (a fault): the folio the op mapped.
+        const now = folioAt(e.k.mms.get(lo.op.tgid), addr);
+        if (now) pick = now;
+      }
       if (!pick.folio) {
         const freed = emitted[c]?.find((x): x is Extract<Emission, { ev: 'mm_page_free' }> => x.ev === 'mm_page_free' && x.what === 'folio');
         if (freed) pick = { folio: before[c]!.get(freed.pfn) };
@@ -526,7 +531,7 @@ export class StateProbe {
     }
     const f = pick.folio;
     if (!f) {
-      v.note = addr !== undefined ? `nothing mapped at 0x${addr.toString(16)} before this op` : 'this op names no address and freed no folio';
+      v.note = addr !== undefined ? `nothing mapped at 0x${addr.toString(16)}` : 'this op names no address and freed no folio';
       return v;
     }
     v.folio = {
