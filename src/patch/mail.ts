@@ -124,7 +124,6 @@ interface Headers {
   subjectLine?: string;
   /** Index of the first body line. */
   end: number;
-  inBodyFrom?: string;
 }
 
 /** Reads a header block: RFC 5322, or an archive's plain lines. */
@@ -178,7 +177,6 @@ function readHeaders(lines: MailLine[], from: number, depth: number): Headers {
       map.set('subject', `${map.get('subject')} ${t.trim()}`);
       continue;
     }
-    if (seen > 0 || subjectLine) break;
     break;
   }
   return { map, subjectLine, end: i };
@@ -573,7 +571,7 @@ function reviewsOf(
   let runDepth = -1;
   let prevRunEnd = -2;
   let prevCommentIdx = -1;
-  const flush = (endK: number): void => {
+  const flush = (): void => {
     if (!run.length) return;
     // Drop attributions, sign-offs and archive footers; keep the words.
     const kept: MailLine[] = [];
@@ -601,7 +599,6 @@ function reviewsOf(
       prevCommentIdx = out.length - 1;
       prevRunEnd = run[run.length - 1]!.line;
     }
-    void endK;
     run = [];
     runDepth = -1;
   };
@@ -609,7 +606,7 @@ function reviewsOf(
     const l = body[k]!;
     if (isComment(k)) {
       const d = stripped ? 0 : l.depth;
-      if (run.length && d !== runDepth && l.text.trim() !== '') flush(k);
+      if (run.length && d !== runDepth && l.text.trim() !== '') flush();
       if (!run.length && l.text.trim() === '') continue;
       if (!run.length) runDepth = d;
       run.push(l);
@@ -617,14 +614,14 @@ function reviewsOf(
       if (l.depth === patchDepth || patchPos.has(k)) {
         // Blank quoted lines do not break a reply apart from the comment it answers.
         if (l.text.trim() === '' && run.length) continue;
-        flush(k);
+        flush();
         if (k >= patchFrom && l.text.trim() !== '') anchor = l;
         if (l.text.trim() !== '') prevCommentIdx = prevRunEnd === l.line - 1 ? prevCommentIdx : -1;
       } else if (l.text.trim() !== '') {
-        flush(k);
+        flush();
       }
     }
   }
-  flush(body.length);
+  flush();
   return out.filter((c) => looksLikeProse(c.text.split('\n')[0]!) || c.text.length > 20 || /\?$/.test(c.text));
 }
