@@ -9,6 +9,7 @@ import { FormatRegistry } from '../trace/index.js';
 import { grammarsDir, packageRoot } from '../paths.js';
 import { buildConfig } from './presets.js';
 import type { Emission } from './emit.js';
+import { emissionKey } from '../fidelity/compare.js';
 
 const reg = FormatRegistry.fromDirectory(grammarsDir);
 const T = (p: string): string => join(packageRoot, 'traces', p);
@@ -129,5 +130,22 @@ describe('remote TLB flushes by hypercall (fc-pv-remote-flush)', () => {
     expect(by(1, 4)).toBe(by(0, 4));
     expect(by(1, 1)).toBe(0);
     expect(by(1, 3) + by(1, 2)).toBe(by(0, 3) + by(0, 2));
+  });
+});
+
+describe('MADV_PAGEOUT of swap-backed 64 KiB folios with no swap (s5 64k-whole on 6.18.44-fc-v782)', () => {
+  it('a split folio counts once in nr_scanned (activate_locked_split): every reclaim_pages event as recorded', async () => {
+    const trace = T('6.18.44-fc-v782/s5-partial-free.64k-whole.rec/trace.txt.gz');
+    const rec: string[] = [];
+    const pred: string[] = [];
+    await replayTrace(trace, [buildConfig('linux-6.18-fc-pvm', 'x86')], {
+      registry: reg,
+      observe: (lo, per) => {
+        for (const r of lo.recorded) if (r.ev === 'mm_vmscan_reclaim_pages') rec.push(r.key);
+        for (const e of per[0]!.emitted) if (e.ev === 'mm_vmscan_reclaim_pages') pred.push(emissionKey(e)!);
+      },
+    });
+    expect(rec.length).toBeGreaterThan(0);
+    expect(pred).toEqual(rec);
   });
 });

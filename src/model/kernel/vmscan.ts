@@ -49,15 +49,16 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     if (f.freed) continue;
     k.cost.folioLocks++;
     stat.nr_scanned += f.nr;
-    const activate = (): void => {
-      k.story(f, `activated (${f.swapbacked ? 'anon' : 'file'} LRU)`);
-      if (!f.mlocked) {
-        f.active = true;
-        stat.nr_activate[f.swapbacked ? 0 : 1] += f.nr;
-        k.count('pgactivate', f.nr);
+    const activateFolio = (x: Folio): void => {
+      k.story(x, `activated (${x.swapbacked ? 'anon' : 'file'} LRU)`);
+      if (!x.mlocked) {
+        x.active = true;
+        stat.nr_activate[x.swapbacked ? 0 : 1] += x.nr;
+        k.count('pgactivate', x.nr);
       }
-      ret.push(f);
+      ret.push(x);
     };
+    const activate = (): void => activateFolio(f);
     if (!ignoreReferences && anyYoung(k, f)) {
       activate();
       continue;
@@ -67,9 +68,16 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
       if (f.nr > 1) {
         k.count(k.mthpCounter(f.order, 'swpout_fallback'));
         if (f.order === HPAGE_PMD_ORDER) k.count('thp_swpout_fallback');
+        const nr = f.nr;
         const pieces = split_folio(k, f);
-        for (const p of pieces) if (p !== pieces[0]) { p.isolated = true; p.refcount++; }
-        list.push(...pieces);
+        const head = pieces[0]?.pfn === f.pfn ? pieces[0] : undefined;
+        for (const p of pieces) if (p !== head) { p.isolated = true; p.refcount++; }
+        // The tails go to the end of the list and are scanned there; the head retries the
+        // swap allocation at once, fails again (activate_locked_split), and is counted as one
+        // page: nr_scanned is fixed up by nr - 1.
+        list.push(...pieces.filter((p) => p !== head));
+        stat.nr_scanned -= nr - 1;
+        if (head) activateFolio(head);
         continue;
       }
       activate();
