@@ -3,7 +3,7 @@
  * are test material, never copied into the project), our own fixtures in other forms and
  * versions, and `patch diff` between two versions of a series.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../paths.js';
@@ -110,6 +110,46 @@ describe.skipIf(!seedsPresent)(`the seed mails (${SEEDS})`, () => {
     expect(p.files[0]!.hunks[0]).toMatchObject({ oldStart: 1270, newStart: 1270, newLines: 17, unrecoverable: true });
     expect(p.model).toMatchObject({ status: 'modelled', series: 'ttu-sync', ids: ['ttu-sync@final'] });
     expect(p.trailers.map((t) => t.key)).toEqual(['Cc', 'Signed-off-by']);
+  });
+});
+
+/** The same mail as an archive shows it: every newline gone, or every line's indentation gone. */
+const FORMS: Record<string, (t: string) => string> = {
+  flattened: (t) => t.replace(/\s*\n\s*/g, ' '),
+  'indentation stripped': (t) => t.split('\n').map((l) => l.replace(/^[ \t]+/, '')).join('\n'),
+};
+const identity = (p: IdentifiedPatch) => ({ version: p.version, part: p.part, total: p.total, author: p.author?.name, files: p.files.map((f) => f.path), model: [p.model.status, p.model.series, p.model.ids] });
+
+describe.skipIf(!seedsPresent)('the seed mails in forms they were not sent in', () => {
+  for (const [form, reform] of Object.entries(FORMS)) {
+    it(`${form}: the same series, version, part, author, files, model link, and claims still found`, () => {
+      for (const f of readdirSync(SEEDS).sort()) {
+        const text = readFileSync(join(SEEDS, f), 'utf8');
+        const orig = identifyText(Buffer.from(text), f).patches[0]!;
+        const p = identifyText(Buffer.from(reform(text)), f).patches[0]!;
+        // A flattened reply loses its quote structure (003 quotes at two depths): its subject and
+        // patch identity survive, not the quoted author.
+        const want = identity(orig);
+        if (form === 'flattened' && orig.form.some((x) => x.startsWith('quoted-patch-depth'))) delete (want as { author?: string }).author;
+        expect({ ...identity(p), ...(want.author === undefined ? { author: undefined } : {}) }, `${f} ${form}`).toEqual({ ...want, ...(want.author === undefined ? { author: undefined } : {}) });
+        expect(p.functions.length > 0, `${f} ${form} functions`).toBe(orig.functions.length > 0);
+        if (!(form === 'flattened' && orig.reply)) expect(p.claims.length, `${f} ${form} claims`).toBeGreaterThanOrEqual(Math.min(1, orig.claims.length));
+      }
+    });
+  }
+});
+
+describe('our fixtures in forms they were not written in', () => {
+  it('flattened and indentation-stripped copies keep their identity and model link', () => {
+    for (const f of ['lazyfree-v2.mbox', 'archive-stripped.txt', 'review-quoted.eml']) {
+      const text = readFileSync(F(f), 'utf8');
+      const orig = identifyText(Buffer.from(text), f).patches[0]!;
+      for (const [form, reform] of Object.entries(FORMS)) {
+        const p = identifyText(Buffer.from(reform(text)), f).patches[0]!;
+        expect([p.version, p.part, p.total, p.model.series], `${f} ${form}`).toEqual([orig.version, orig.part, orig.total, orig.model.series]);
+        expect(p.files.map((x) => x.path), `${f} ${form}`).toEqual(orig.files.map((x) => x.path));
+      }
+    }
   });
 });
 

@@ -112,7 +112,8 @@ export function extractClaims(lines: MailLine[]): Claim[] {
       const out = new Map<string, { values: number[]; unit: string }>();
       for (const l of block) {
         for (const m of l.text.matchAll(/([A-Za-z_][\w ]*?)\s*[:=]\s*([-+]?\d+(?:\.\d+)?)\s*(seconds?|secs?|s|ms|us|µs|ns|%)?/g)) {
-          const name = m[1]!.trim().replace(/^Time taken by .*$/i, 'time').replace(/\s+/g, ' ');
+          const raw = m[1]!.trim();
+          const name = /\b(?:time taken|elapsed|time)\b/i.test(raw) ? 'time' : raw.replace(/\s+/g, ' ');
           const e = out.get(name) ?? { values: [], unit: m[3] ?? '' };
           e.values.push(Number(m[2]));
           out.set(name, e);
@@ -189,7 +190,8 @@ export function extractClaims(lines: MailLine[]): Claim[] {
     }
     for (const m of t.matchAll(/(^|[\s(])([-+−]?\d+(?:\.\d+)?)\s?%/g)) {
       const sentence = sentenceAround(t, m.index!);
-      if (/\b(?:cpu|util|load|similarity|dissimilarity)\b/i.test(sentence) && !/\b(faster|slower|improv|reduc|regress|increase|decrease)/i.test(sentence)) continue;
+      // "CPU 40%", "similarity index 90%": a share of something, not a change.
+      if (/\b(?:cpu|util\w*|load|similarity|dissimilarity)(?:\s+\w+)?\s*[:=]?\s*$/i.test(t.slice(Math.max(0, m.index! - 30), m.index! + m[1]!.length))) continue;
       add({
         kind: 'percent',
         metric: metricOf(sentence),
@@ -300,7 +302,7 @@ function metricOf(sentence: string): string {
   return m ? m[1]!.toLowerCase() : 'performance';
 }
 
-/** `w/o patch:` … then `w/ patch:` … blocks of measurement output. */
+/** `w/o patch:` … then `w/ patch:` … blocks of measurement output (on lines of their own, or inline in re-broken text). */
 function findRuns(lines: MailLine[]): { before: MailLine[]; after: MailLine[]; start: number } {
   let bi = -1;
   let ai = -1;
@@ -309,9 +311,24 @@ function findRuns(lines: MailLine[]): { before: MailLine[]; after: MailLine[]; s
     if (bi < 0 && /^(?:w\/o|without|before)(?: the)?(?: patch(?:es|set)?)?\s*:?$/i.test(t)) bi = i;
     else if (bi >= 0 && ai < 0 && /^(?:w\/|with|after)(?: the)?(?: patch(?:es|set)?)?\s*:?$/i.test(t)) ai = i;
   }
-  if (bi < 0 || ai < 0) return { before: [], after: [], start: 0 };
-  const block = (from: number, to: number) => lines.slice(from + 1, to).filter((l) => /\d/.test(l.text));
-  let end = ai + 1;
-  while (end < lines.length && (lines[end]!.text.trim() === '' || /\d|^\s*\.\.\.|^~ #/.test(lines[end]!.text)) && !/^(?:Signed-off-by|---$)/.test(lines[end]!.text)) end++;
-  return { before: block(bi, ai), after: block(ai, end), start: bi };
+  if (bi >= 0 && ai >= 0) {
+    const block = (from: number, to: number) => lines.slice(from + 1, to).filter((l) => /\d/.test(l.text));
+    let end = ai + 1;
+    while (end < lines.length && (lines[end]!.text.trim() === '' || /\d|^\s*\.\.\.|^~ #/.test(lines[end]!.text)) && !/^(?:Signed-off-by|---$)/.test(lines[end]!.text)) end++;
+    return { before: block(bi, ai), after: block(ai, end), start: bi };
+  }
+  // Inline: "… w/o patch: <runs> … w/ patch: <runs> …" within one line (a flattened mail).
+  const W_O = /\b(?:w\/o|without)(?: the)? patch(?:es|set)?\s*:/i;
+  const W = /\b(?:w\/|with)(?: the)? patch(?:es|set)?\s*:/i;
+  for (let i = 0; i < lines.length; i++) {
+    const t = lines[i]!.text;
+    const mb = W_O.exec(t);
+    if (!mb) continue;
+    const rest = t.slice(mb.index + mb[0].length);
+    const ma = W.exec(rest);
+    if (!ma) continue;
+    const cut = (text: string): MailLine => ({ ...lines[i]!, text });
+    return { before: [cut(rest.slice(0, ma.index))], after: [cut(rest.slice(ma.index + ma[0].length))], start: i };
+  }
+  return { before: [], after: [], start: 0 };
 }

@@ -172,7 +172,8 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
 
     if (!inHunk || /^diff --git /.test(t) || HUNK.test(t) || (/^--- (?:a\/|\/dev\/null)/.test(t) && /^\+\+\+ (?:b\/|\/dev\/null)/.test(lines[i + 1]?.text ?? ''))) {
       let m: RegExpExecArray | null;
-      if ((m = /^diff --git (?:"?a\/(.+?)"?) (?:"?b\/(.+?)"?)\s*$/.exec(t))) {
+      if ((m = /^diff --git (?:"a\/(.+?)"|a\/(\S+)) (?:"b\/(.+?)"|b\/(\S+))\s*$/.exec(t))) {
+        m = [m[0], m[1] ?? m[2]!, m[3] ?? m[4]!] as unknown as RegExpExecArray;
         closeHunk();
         newFile(m[1]!, m[2]!, L);
         used.add(i);

@@ -138,6 +138,7 @@ function readHeaders(lines: MailLine[], from: number, depth: number): Headers {
     const t = at(i);
     if (t === undefined) break;
     if (/^\[<prev\]|^\s*\[?(?:<prev|next>)/.test(t)) continue; // archive navigation
+    if (seen === 0 && /^From \S+ \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/.test(t)) continue; // an mbox separator the archive joined in
     if (t.trim() === '') {
       if (seen === 0 && !subjectLine) continue;
       // Archives put blank lines between the subject line and From/Date: go on when a header follows.
@@ -191,6 +192,9 @@ function changelogOf(lines: MailLine[]): ChangelogEntry[] {
     if ((m = /^(?:changes\s+)?(?:since|from)\s+v(\d+)\b.*?:?$/i.exec(t)) || (m = /^changes\s+(?:since|from|in)\s+v(\d+)/i.exec(t))) {
       cur = { version: `v${Number(m[1]) + 1}`, since: `v${m[1]}`, entries: [], line: L.line };
       out.push(cur);
+      // A flattened mail keeps the items on the header's line: "… ==== - item - item".
+      const rest = t.slice(m[0].length).replace(/^\s*(?:\[\d+\])?\s*:?\s*=*\s*/, '');
+      if (L.refolded && rest) cur.entries.push(...rest.split(/\s+-\s+(?=\S)/).map((e) => e.replace(/^-\s*/, '').trim()).filter(Boolean));
       continue;
     }
     if ((m = /^v(\d+)\s*(?:->|→|=>|to|\.\.)\s*v(\d+)\s*:?\s*(.*)$/i.exec(t))) {

@@ -38,7 +38,11 @@ export const MAX_LINE = 1 << 20;
  */
 const REFOLD = new RegExp(
   [
-    String.raw`(?<=^From: [^<>\n]{1,80}<[^<>\s]+>)\s+`,
+    String.raw`(?<=(?:^|\s)From: [^<>\n]{1,80}<[^<>\s]+>)\s+`,
+    String.raw`\s+(?=(?:From|Date|Subject|To|Message-I[Dd]|In-Reply-To|References): \S)`,
+    String.raw`(?<=\bwrote:)\s+`,
+    String.raw`(?<=(?:^|\s)Date: (?:\w{3},? )?(?:\w{3} \d{1,2} \d{4} - \d\d:\d\d:\d\d \w+|\d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}(?: \(\w+\))?))\s+`,
+    String.raw`\s+(?=On [^\n]{4,100}? wrote:)`,
     String.raw`\s+(?=diff --git )`,
     String.raw`\s+(?=index [0-9a-f]{7,}\.\.[0-9a-f]{7,})`,
     String.raw`\s+(?=--- (?:a/|/dev/null))`,
@@ -71,6 +75,8 @@ export function refold(text: string): Array<{ text: string; column: number }> {
     last = m.index + m[0].length;
   }
   if (last < text.length) out.push({ text: text.slice(last), column: last + 1 });
+  // Quote markers of the lines that were joined end up at the end of each piece: drop them.
+  for (const piece of out) piece.text = piece.text.replace(/\s+>[>\s]*$/, '');
   return out;
 }
 
