@@ -4,11 +4,11 @@
  * the end of a page-table page. What the out-of-table read "sees" is the next table's slot when
  * `oobMode` is `adjacent` (the next table page happens to follow physically), else nothing.
  */
-import { PMD_SHIFT, PTRS_PER_PTE, type Mm, type Pte, type PteTable } from '../state.js';
+import { PMD_SIZE, PTRS_PER_PTE, type Mm, type Pte, type PteTable } from '../state.js';
 import type { Kernel } from './kernel.js';
 
 export function pmdIndex(addr: number): number {
-  return Math.floor(addr / 2 ** PMD_SHIFT);
+  return Math.floor(addr / PMD_SIZE);
 }
 
 export function pteIndex(addr: number): number {
@@ -28,7 +28,7 @@ export function pteRead(k: Kernel, mm: Mm, table: PteTable, tableAddr: number, i
     addr: tableAddr + idx * 4096,
   });
   if (k.oobMode === 'adjacent') {
-    const next = tableOf(mm, tableAddr + (Math.floor(idx / PTRS_PER_PTE)) * 2 ** PMD_SHIFT);
+    const next = tableOf(mm, tableAddr + (Math.floor(idx / PTRS_PER_PTE)) * PMD_SIZE);
     return next ? (next.ptes[((idx % PTRS_PER_PTE) + PTRS_PER_PTE) % PTRS_PER_PTE] ?? null) : null;
   }
   return null;

@@ -38,13 +38,16 @@ export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number
 
 /** The cross-CPU part shared by immediate and batched flushes (x86 native_flush_tlb_multi). */
 function flushOnCpus(k: Kernel, mm: Mm, pages: number, localReason: number, sendPages: number): void {
-  const others = [...mm.cpumask].filter((c) => c !== k.cpu).sort((a, b) => a - b);
-  if (others.length > 0) {
+  // The common case is an mm on this CPU alone: no array is built for it.
+  let others: number[] | undefined;
+  for (const c of mm.cpumask) if (c !== k.cpu) (others ??= []).push(c);
+  if (others) {
+    others.sort((a, b) => a - b);
     k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: sendPages, reason: TLB_REMOTE_SEND_IPI });
     k.cost.ipis += others.length;
   }
   if (mm.cpumask.has(k.cpu) || mm.loadedOn.has(k.cpu)) k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages, reason: localReason });
-  for (const c of others) remoteFlush(k, [mm], c, pages);
+  if (others) for (const c of others) remoteFlush(k, [mm], c, pages);
 }
 
 /**
