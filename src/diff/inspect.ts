@@ -8,7 +8,7 @@
  */
 import type { Diagnostic } from '../core/diagnostics.js';
 import type { ModelConfig } from '../model/config.js';
-import type { Emission } from '../model/emit.js';
+import type { Emission, Violation } from '../model/emit.js';
 import { Engine } from '../model/engine.js';
 import type { Folio, Mm, PteTable } from '../model/state.js';
 import { PMD_SIZE, PTRS_PER_PTE, PAGE_SIZE, RSS_NAMES } from '../model/state.js';
@@ -172,6 +172,33 @@ class Growable {
   }
 }
 
+/** What the inspector keeps of each op under each config: emissions as text, divergence, violations. */
+class OpRecorder {
+  readonly emitted: string[][];
+  private readonly diverges: number[] = [];
+  readonly violations: InspectViolation[] = [];
+  firstHooks: string[][] = [];
+
+  constructor(configs: number) {
+    this.emitted = Array.from({ length: configs }, () => []);
+  }
+
+  record(i: number, per: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }>): void {
+    per.forEach((p, c) => this.emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
+    const differ = per.some((p) => !sameEmissions(p.emitted, per[0]!.emitted));
+    this.diverges.push(differ ? 1 : 0);
+    if (differ && !this.firstHooks.length) this.firstHooks = per.map((p) => p.hooks);
+    per.forEach((p, c) => {
+      for (const v of p.violations) if (this.violations.length < 10000) this.violations.push({ op: i, config: c, code: v.code, message: v.message });
+    });
+  }
+
+  result(): Pick<Inspection, 'emitted' | 'diverges' | 'divergentOps' | 'violations' | 'firstDivergenceHooks'> {
+    const d = Uint8Array.from(this.diverges);
+    return { emitted: this.emitted, diverges: d, divergentOps: [...d.keys()].filter((i) => d[i] === 1), violations: this.violations, firstDivergenceHooks: this.firstHooks };
+  }
+}
+
 export async function loadInspection(
   trace: string,
   configs: ModelConfig[],
@@ -216,10 +243,7 @@ export async function loadInspection(
     }
   };
   const ops: OpInfo[] = [];
-  const emitted: string[][] = configs.map(() => []);
-  const diverges: number[] = [];
-  const violations: InspectViolation[] = [];
-  let firstHooks: string[][] = [];
+  const rec = new OpRecorder(configs.length);
   const r = await replayTrace(trace, configs, {
     ...opts,
     onEvent,
@@ -228,16 +252,9 @@ export async function loadInspection(
       const row = recent.get(lo.op.at.line) ?? older.get(lo.op.at.line) ?? -1;
       ops.push({ lo, row });
       if (row >= 0 && opOf.buf[row] === -1) opOf.buf[row] = i;
-      per.forEach((p, c) => emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
-      const differ = per.some((p) => !sameEmissions(p.emitted, per[0]!.emitted));
-      diverges.push(differ ? 1 : 0);
-      if (differ && !firstHooks.length) firstHooks = per.map((p) => p.hooks);
-      per.forEach((p, c) => {
-        for (const v of p.violations) if (violations.length < 10000) violations.push({ op: i, config: c, code: v.code, message: v.message });
-      });
+      rec.record(i, per);
     },
   });
-  const d = Uint8Array.from(diverges);
   return {
     trace,
     configs,
@@ -254,11 +271,7 @@ export async function loadInspection(
       strings,
     },
     ops,
-    emitted,
-    diverges: d,
-    divergentOps: [...d.keys()].filter((i) => d[i] === 1),
-    violations,
-    firstDivergenceHooks: firstHooks,
+    ...rec.result(),
     runs: r.runs,
     events: r.events,
     lostEvents: r.lostEvents,
@@ -269,20 +282,9 @@ export async function loadInspection(
 /** The same kept ops under other configs (`c` in the UI): no parse. */
 export function rerunInspection(ins: Inspection, configs: ModelConfig[]): Inspection {
   const multi = new MultiReplay(configs);
-  const emitted: string[][] = configs.map(() => []);
-  const diverges = new Uint8Array(ins.ops.length);
-  const violations: InspectViolation[] = [];
-  let firstHooks: string[][] = [];
-  ins.ops.forEach(({ lo }, i) => {
-    const per = multi.feed(lo);
-    per.forEach((p, c) => emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
-    diverges[i] = per.some((p) => !sameEmissions(p.emitted, per[0]!.emitted)) ? 1 : 0;
-    if (diverges[i] && !firstHooks.length) firstHooks = per.map((p) => p.hooks);
-    per.forEach((p, c) => {
-      for (const v of p.violations) if (violations.length < 10000) violations.push({ op: i, config: c, code: v.code, message: v.message });
-    });
-  });
-  return { ...ins, configs, emitted, diverges, divergentOps: [...diverges.keys()].filter((i) => diverges[i] === 1), violations, firstDivergenceHooks: firstHooks, runs: multi.finish() };
+  const rec = new OpRecorder(configs.length);
+  ins.ops.forEach(({ lo }, i) => rec.record(i, multi.feed(lo)));
+  return { ...ins, configs, ...rec.result(), runs: multi.finish() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,7 +443,8 @@ export class StateProbe {
    * stop (a newer request) or let the UI breathe; returns the views under each config.
    */
   *viewAfter(target: number, slice = 4000): Generator<number, StateView[], void> {
-    if (target + 1 < this.pos) this.reset();
+    // The view needs the state just before `target`: start over if it is already applied.
+    if (target < this.pos) this.reset();
     let n = 0;
     while (this.pos < target) {
       this.apply(this.pos);

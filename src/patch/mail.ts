@@ -357,11 +357,6 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
       if (n && !who.has(l.depth + 1)) who.set(l.depth + 1, n);
     }
   }
-  if (stripped) {
-    const attr = body[patchFrom - 1]!;
-    const n = attributionName(attr.text.trim());
-    if (n) who.set(-1, n); // the quoted patch's author
-  }
 
   // Patch lines: the patch depth (after the attribution when markers were stripped).
   const patchIdx: number[] = [];
@@ -369,7 +364,7 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
   const patchLines = patchIdx.map((k) => body[k]!);
   const whitespaceLost = patchDepth > 0 || stripped || msg.flattened || !patchLines.some((l) => /^[-+ ]?\t/.test(l.text));
   if (whitespaceLost && patchLines.some((l) => isDiffLine(l.text))) form.push('whitespace-lost');
-  const D: DiffResult = extractDiff(patchLines, { whitespaceLost: whitespaceLost && !msg.flattened ? true : whitespaceLost, quoted: patchDepth > 0 || stripped });
+  const D: DiffResult = extractDiff(patchLines, { whitespaceLost, quoted: patchDepth > 0 || stripped });
   for (const p of D.problems) diagnostics.push(diag(p.code, p.message, file, p.src.line, p.src.column));
 
   // In-body headers of the (quoted) patch: From:, Date:, Subject:.
@@ -416,7 +411,10 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
   const total = subject?.total ?? (coverLetter && parts.length ? parts.length : undefined);
   const part = subject?.part ?? (coverLetter ? 0 : undefined);
 
-  const author = inBodyFrom ?? (patchDepth > 0 ? (who.get(patchDepth) ? { name: who.get(patchDepth)! } : undefined) : stripped && who.get(-1) ? { name: who.get(-1)! } : fromHeader);
+  // The patch's author: its in-body From:, else whoever the attribution line says wrote the
+  // quoted text (depth 1 when an archive stripped the markers), else the sender.
+  const quotedBy = who.get(stripped ? 1 : patchDepth);
+  const author = inBodyFrom ?? (patchDepth > 0 || stripped ? (quotedBy ? { name: quotedBy } : undefined) : fromHeader);
   const dateRaw = H.map.get('date');
   const date = dateRaw ? parseMailDate(dateRaw) : undefined;
   if (dateRaw && !date) diagnostics.push(diag('patch_header', `unreadable Date: ${dateRaw}`, file, lines[0]?.line ?? 1));

@@ -107,15 +107,18 @@ export function tlbRemoteFlush(): string {
   return 'ipi';
 }
 
+/** The per-size mTHP directories (`hugepages-64kB`, …), in name order. */
+function mthpDirs(): string[] {
+  return existsSync(THP) ? readdirSync(THP).filter((n) => /^hugepages-\d+kB$/.test(n)).sort() : [];
+}
+
 export function dumpCounters(): string {
   const parts = ['## /proc/vmstat', read('/proc/vmstat'), '## /proc/meminfo', read('/proc/meminfo')];
-  if (existsSync(THP)) {
-    for (const d of readdirSync(THP).filter((n) => /^hugepages-\d+kB$/.test(n)).sort()) {
-      const sd = join(THP, d, 'stats');
-      if (!existsSync(sd)) continue;
-      parts.push(`## ${sd}`);
-      for (const f of readdirSync(sd).sort()) parts.push(`${f} ${read(join(sd, f)).trim()}`);
-    }
+  for (const d of mthpDirs()) {
+    const sd = join(THP, d, 'stats');
+    if (!existsSync(sd)) continue;
+    parts.push(`## ${sd}`);
+    for (const f of readdirSync(sd).sort()) parts.push(`${f} ${read(join(sd, f)).trim()}`);
   }
   return `${parts.join('\n')}\n`;
 }
@@ -127,7 +130,7 @@ function thpSettings(): string[] {
     const p = join(THP, f);
     if (existsSync(p)) out.push(`thp/${f}: ${read(p).trim()}`);
   }
-  for (const d of readdirSync(THP).filter((n) => /^hugepages-\d+kB$/.test(n)).sort()) {
+  for (const d of mthpDirs()) {
     const p = join(THP, d, 'enabled');
     if (existsSync(p)) out.push(`thp/${d}/enabled: ${read(p).trim()}`);
   }

@@ -210,12 +210,14 @@ export function App(props: AppProps): React.ReactElement {
   }, [ins, op, props.settleMs]);
 
   const rowsVisible = timelineH;
-  if (!viewRef.current || viewRef.current !== view) viewRef.current = view;
+  viewRef.current = view;
   const moveTo = (i: number): void => {
     const view = viewRef.current!;
     const c = Math.max(0, Math.min(view.count - 1, i));
     setCursor(c);
-    setTop((t) => (c < t ? c : c >= t + rowsVisible - (inline ? Math.min(rowsVisible - 1, ins.configs.length) : 0) ? Math.max(0, c - rowsVisible + 1 + (inline ? Math.min(rowsVisible - 2, ins.configs.length) : 0)) : t));
+    // Rows the cursor may use: the inline lines under an op row take some of the window.
+    const room = Math.max(1, rowsVisible - (inline ? ins.configs.length : 0));
+    setTop((t) => (c < t ? c : c >= t + room ? Math.max(0, c - room + 1) : t));
   };
 
   useInput((input, key) => {
