@@ -28,7 +28,7 @@ describe('foliolab inspect', () => {
     expect(r.stderr).toMatch(/needs a terminal: standard output is not a TTY/);
   });
 
-  it.skipIf(!hasTmux)('in a real terminal: opens, n goes to the first divergence with the folio\'s entries under both configs, q exits 0', async () => {
+  it.skipIf(!hasTmux)('in a real terminal, even with CI set: opens, n goes to the first divergence with the folio\'s entries under both configs, q exits 0', async () => {
     const session = `foliolab-test-${process.pid}`;
     const screen = () => tmux('capture-pane', '-p', '-t', session);
     const waitFor = async (re: RegExp, ms = 30_000): Promise<string> => {
@@ -41,7 +41,9 @@ describe('foliolab inspect', () => {
       }
       return s;
     };
-    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', `cd '${packageRoot}' && NO_COLOR=1 node bin/run.js inspect ${S1}; echo "EXIT=$?"; sleep 60`);
+    // CI=true as a CI runner sets it: ink would then draw nothing until exit, and the
+    // inspector must still draw live on a terminal.
+    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', `cd '${packageRoot}' && CI=true NO_COLOR=1 node bin/run.js inspect ${S1}; echo "EXIT=$?"; sleep 60`);
     try {
       let s = await waitFor(/row 1\/\d+/);
       expect(s).toMatch(/row 1\/\d+ op -1/);

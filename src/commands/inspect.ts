@@ -1,12 +1,10 @@
 import { Args, Command, Flags } from '@oclif/core';
-import { render } from 'ink';
 import React from 'react';
 import { causeSeries, loadInspection, rerunInspection, type Inspection } from '../diff/inspect.js';
 import { DEFAULT_THP, type Arch, type ModelConfig } from '../model/config.js';
 import { buildConfig, ConfigError } from '../model/presets.js';
 import { PRESETS, presetForRelease } from '../model/series/index.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
-import { App } from '../tui/app.js';
 import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
 import { statSync } from 'node:fs';
 
@@ -94,6 +92,14 @@ With no --base/--with it compares the trace's own kernel preset (or linux-6.18) 
         return e instanceof Error ? e.message : String(e);
       }
     };
+    // ink decides once, when it is first imported, whether it runs under CI (CI or
+    // CONTINUOUS_INTEGRATION set) and then draws nothing until exit. This is an interactive
+    // program on a TTY (checked above), so those variables must not blank it: drop them before
+    // ink loads. Loading ink only here also keeps it out of every other command's start-up.
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+    const { render } = await import('ink');
+    const { App } = await import('../tui/app.js');
     const app = render(React.createElement(App, { ins, presets, rerun }), { exitOnCtrlC: true, maxFps: 30, incrementalRendering: true, patchConsole: false });
     await app.waitUntilExit();
   }
