@@ -93,7 +93,17 @@ async function phaseReplay(file, configs) {
   const { FormatRegistry } = await import(join(root, 'dist/trace/index.js'));
   const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
   const r = await replayTrace(file, configs.map((c) => buildConfig(c)), { registry: reg, release: '6.18.44-fc-v669' });
-  return { lines: r.events, events: r.events, ops: r.ops, bytes: statSync(file).size, matched: r.runs.map((x) => x.fidelity.matched), compared: r.runs.map((x) => x.fidelity.compared) };
+  return { lines: r.events, events: r.events, ops: r.ops, replayMs: r.replayMs, bytes: statSync(file).size, matched: r.runs.map((x) => x.fidelity.matched), compared: r.runs.map((x) => x.fidelity.compared) };
+}
+
+/** `foliolab diff` without the printing: one parse, both configs, divergence, folio stories, tallies. */
+async function phaseDiff(file, base, withCfg) {
+  const { diffTrace } = await import(join(root, 'dist/diff/diff.js'));
+  const { buildConfig } = await import(join(root, 'dist/model/presets.js'));
+  const { FormatRegistry } = await import(join(root, 'dist/trace/index.js'));
+  const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
+  const d = await diffTrace(file, buildConfig(base), buildConfig(withCfg), { registry: reg, release: '6.18.44-fc-v669' });
+  return { lines: d.replay.events, events: d.replay.events, ops: d.replay.ops, replayMs: d.replay.replayMs, bytes: statSync(file).size, divergentOps: d.divergentOps, folioGroups: d.folios.length };
 }
 
 /**
@@ -154,6 +164,10 @@ async function runPhase(name, file) {
   else if (name === 'replay-1') r = await phaseReplay(file, ['linux-6.18-fc']);
   else if (name === 'replay-2') r = await phaseReplay(file, ['linux-6.18-fc', 'linux-6.12']);
   else if (name === 'replay-2-near') r = await phaseReplay(file, ['linux-6.18-fc', 'linux-6.18']);
+  else if (name === 'replay-612') r = await phaseReplay(file, ['linux-6.12']);
+  else if (name === 'replay-618') r = await phaseReplay(file, ['linux-6.18']);
+  else if (name === 'diff') r = await phaseDiff(file, 'linux-6.12', 'linux-6.18');
+  else if (name === 'diff-near') r = await phaseDiff(file, 'linux-6.18-fc', 'linux-6.18');
   else if (name === 'inspect') r = await phaseInspect(file);
   else throw new Error(`unknown phase ${name}`);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -245,14 +259,29 @@ async function main() {
   console.log(`replay benchmark: the 6.18 S1 capture repeated ${copies}× (${(statSync(rfile).size / 1e6).toFixed(1)} MB)`);
   const header = child('foliolab-header', rfile);
   const r1 = child('replay-1', rfile);
+  const r612 = child('replay-612', rfile);
+  const r618 = child('replay-618', rfile);
   const r2 = child('replay-2', rfile);
   const r2n = child('replay-2-near', rfile);
-  const rrow = (label, r) => console.log(`  ${label.padEnd(34)} ${(r.events / (r.ms / 1000) / 1e6).toFixed(2).padStart(6)} M events/s  ${(r.ms / 1000).toFixed(2).padStart(6)} s  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`);
+  const dif = child('diff', rfile);
+  const difn = child('diff-near', rfile);
+  // Whole run (parse + lift + engines), and past the parser alone (lift, engines, fidelity,
+  // and the payload decoding the lifter asks for): the time spent in the consumer of each batch.
+  const rrow = (label, r) => console.log(
+    `  ${label.padEnd(40)} ${(r.events / (r.ms / 1000) / 1e6).toFixed(2).padStart(5)} M events/s ${(r.ms / 1000).toFixed(2).padStart(6)} s` +
+      (r.replayMs ? `   past the parser ${(r.events / (r.replayMs / 1000) / 1e6).toFixed(2).padStart(5)} M events/s ${(r.replayMs / 1000).toFixed(2).padStart(6)} s` : '') +
+      `  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`,
+  );
   rrow('parse only (payloads undecoded)', header);
-  rrow('replay, 1 config (lift + engine)', r1);
-  rrow('replay, 6.18-fc + 6.12 (one parse)', r2);
-  rrow('replay, 6.18-fc + 6.18 (one parse)', r2n);
-  console.log(`  ratios: 2 configs / 1 config = ${(r2.ms / r1.ms).toFixed(2)} with 6.12 (16× the unmap work), ${(r2n.ms / r1.ms).toFixed(2)} with 6.18 (target ≤ 1.6); replay / parse = ${(r1.ms / header.ms).toFixed(2)}`);
+  rrow('replay linux-6.18-fc (the trace\'s own)', r1);
+  rrow('replay linux-6.12', r612);
+  rrow('replay linux-6.18', r618);
+  rrow('replay 6.18-fc + 6.12 (one parse)', r2);
+  rrow('replay 6.18-fc + 6.18 (one parse)', r2n);
+  rrow('diff --base 6.12 --with 6.18', dif);
+  rrow('diff --base 6.18-fc --with 6.18', difn);
+  console.log(`  ratios (target ≤ 1.6): diff 6.12→6.18 / replay 6.12 = ${(dif.ms / r612.ms).toFixed(2)}, / replay 6.18 = ${(dif.ms / r618.ms).toFixed(2)}; diff 6.18-fc→6.18 / replay 6.18-fc = ${(difn.ms / r1.ms).toFixed(2)}`);
+  console.log(`          two-config replay / one: ${(r2.ms / r1.ms).toFixed(2)} with 6.12 (16× the unmap work), ${(r2n.ms / r1.ms).toFixed(2)} with 6.18; replay / parse = ${(r1.ms / header.ms).toFixed(2)}`);
   console.log(`  (${r1.ops} ops, ${r1.compared[0]} recorded events compared; a synthetic repetition reuses the same pfns in every copy, so its fidelity verdict is not meaningful)`);
   // The inspector on the same 1.2 M-event trace.
   const ins = child('inspect', rfile);
@@ -261,7 +290,7 @@ async function main() {
   console.log(`  loaded → first frame                         ${ins.openMs.toFixed(0)} ms (target < 5000)`);
   console.log(`  key → redraw: median ${ins.keyMedianMs.toFixed(1)} ms, max ${ins.keyMaxMs.toFixed(1)} ms (target < 50); per key max ${Object.entries(ins.keyMs).map(([k, v]) => `${JSON.parse(k).replace('\u001b[6~', 'PgDn').replace('\t', 'tab')} ${v.toFixed(1)}`).join(', ')}`);
   console.log(`  inspector settles after G (all ${ins.ops} ops replayed under both configs): ${ins.settleMs.toFixed(0)} ms`);
-  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, replay: { header, r1, r2, r2n }, inspect: ins };
+  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, replay: { header, r1, r612, r618, r2, r2n, diff: dif, diffNear: difn }, inspect: ins };
   writeFileSync(join(outDir, 'last.json'), JSON.stringify(summary, null, 2));
 }
 

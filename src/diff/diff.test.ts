@@ -1,4 +1,7 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../model/presets.js';
 import { FormatRegistry } from '../trace/index.js';
@@ -26,6 +29,30 @@ describe('diff', () => {
     expect(d.base.tlbFlushes['pages:1 reason:3']).toBe(folios * 16);
     expect(d.with.tlbFlushes['pages:16 reason:3']).toBe(folios);
     expect(d.cost.ratio).toBeGreaterThan(1);
+  });
+
+  it('a pfn the trace reuses starts a new folio story; ended stories are grouped as they end', async () => {
+    // The same capture twice in a row (timestamps shifted): the second run gets the same pfns.
+    const text = gunzipSync(readFileSync(T('6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz'))).toString('utf8');
+    const lines = text.split('\n');
+    const head = lines.filter((l) => l.startsWith('#'));
+    const body = lines.filter((l) => l && !l.startsWith('#'));
+    const shifted = body.map((l) => l.replace(/ (\d+)\.(\d{6}): /, (_m, sec: string, frac: string) => ` ${Number(sec) + 100}.${frac}: `));
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-diff-'));
+    try {
+      const file = join(dir, 'twice.trace');
+      writeFileSync(file, [...head, ...body, ...shifted, ''].join('\n'));
+      const once = await diffTrace(T('6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz'), buildConfig('linux-6.12'), buildConfig('linux-6.18'), { registry: reg });
+      const d = await diffTrace(file, buildConfig('linux-6.12'), buildConfig('linux-6.18'), { registry: reg });
+      expect(d.folios).toHaveLength(1);
+      expect(d.folios[0]!.count).toBe(2 * once.folios[0]!.count);
+      expect(d.folios[0]!.base).toBe(once.folios[0]!.base);
+      expect(d.folios[0]!.with).toBe(once.folios[0]!.with);
+      // Every folio of both runs was freed: no story is left behind in either engine.
+      expect(d.replay.engines.map((e) => e.k.stories!.size)).toEqual([0, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('on arm64 the difference is range TLBIs, not tlb_flush events', async () => {

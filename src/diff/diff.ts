@@ -10,7 +10,8 @@ import type { Emission, Violation } from '../model/emit.js';
 import { findSeries } from '../model/series/index.js';
 import type { LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry } from '../trace/index.js';
-import { emissionKey } from '../fidelity/compare.js';
+import { emissionKey, SYNTH_PFN } from '../fidelity/compare.js';
+import type { Engine } from '../model/engine.js';
 import { replayTrace, type ConfigRun, type ReplayResult } from './run.js';
 
 export interface Divergence {
@@ -80,6 +81,39 @@ function keys(em: Emission[]): string[] {
   return out;
 }
 
+/** Whether emissionKey() would print `a` and `b` alike — compared field by field, no strings. */
+function sameKey(a: Emission, b: Emission): boolean {
+  switch (a.ev) {
+    case 'tlb_flush':
+      return b.ev === 'tlb_flush' && a.pages === b.pages && a.reason === b.reason;
+    case 'rss_stat':
+      return b.ev === 'rss_stat' && a.curr === b.curr && a.member === b.member && a.delta === b.delta;
+    case 'mm_page_free':
+      return b.ev === 'mm_page_free' && a.order === b.order && (a.pfn === b.pfn || (a.pfn >= SYNTH_PFN && b.pfn >= SYNTH_PFN));
+    case 'mm_vmscan_reclaim_pages':
+      return b.ev === 'mm_vmscan_reclaim_pages' && a.nr_scanned === b.nr_scanned && a.nr_reclaimed === b.nr_reclaimed && a.nr_activate_anon === b.nr_activate_anon
+        && a.nr_activate_file === b.nr_activate_file && a.nr_unmap_fail === b.nr_unmap_fail && a.nr_ref_keep === b.nr_ref_keep;
+    default:
+      return false;
+  }
+}
+
+const keyed = (e: Emission): boolean => e.ev !== 'mm_shrink_slab' && !(e.ev === 'tlb_flush' && e.reason === 0);
+
+/** The two ops' outputs read alike (the events fidelity compares, in order). */
+function sameOutput(a: Emission[], b: Emission[]): boolean {
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    while (i < a.length && !keyed(a[i]!)) i++;
+    while (j < b.length && !keyed(b[j]!)) j++;
+    if (i === a.length || j === b.length) return i === a.length && j === b.length;
+    if (!sameKey(a[i]!, b[j]!)) return false;
+    i++;
+    j++;
+  }
+}
+
 /** Collapse consecutive identical steps: `single-PTE unmap ×16`. */
 function tell(steps: string[]): string {
   const out: string[] = [];
@@ -92,23 +126,31 @@ function tell(steps: string[]): string {
   return out.join(', ');
 }
 
-function side(run: ConfigRun, em: Emission[][]): DiffSide {
-  const tlb: Record<string, number> = {};
-  const frees: Record<string, number> = {};
-  const reclaim = { scanned: 0, reclaimed: 0, calls: 0 };
-  for (const list of em) {
+/** TLB flushes, frees and reclaim calls of one config, tallied op by op (nothing kept). */
+class Tally {
+  readonly tlb: Record<string, number> = {};
+  readonly frees: Record<string, number> = {};
+  readonly reclaim = { scanned: 0, reclaimed: 0, calls: 0 };
+
+  add(list: Emission[]): void {
     for (const e of list) {
       if (e.ev === 'tlb_flush') {
         const k = `pages:${e.pages} reason:${e.reason}`;
-        tlb[k] = (tlb[k] ?? 0) + 1;
-      } else if (e.ev === 'mm_page_free' && e.what === 'folio') frees[`order ${e.order}`] = (frees[`order ${e.order}`] ?? 0) + 1;
+        this.tlb[k] = (this.tlb[k] ?? 0) + 1;
+      } else if (e.ev === 'mm_page_free' && e.what === 'folio') this.frees[`order ${e.order}`] = (this.frees[`order ${e.order}`] ?? 0) + 1;
       else if (e.ev === 'mm_vmscan_reclaim_pages') {
-        reclaim.scanned += e.nr_scanned;
-        reclaim.reclaimed += e.nr_reclaimed;
-        reclaim.calls++;
+        this.reclaim.scanned += e.nr_scanned;
+        this.reclaim.reclaimed += e.nr_reclaimed;
+        this.reclaim.calls++;
       }
     }
   }
+}
+
+function side(run: ConfigRun, t: Tally): DiffSide {
+  const tlb = t.tlb;
+  const frees = t.frees;
+  const reclaim = t.reclaim;
   return {
     config: run.config,
     tlbFlushes: tlb,
@@ -135,21 +177,59 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   const onlyWith = withCfg.series.filter((s) => !base.series.includes(s));
   let first: Divergence | null = null;
   let divergent = 0;
-  const em: [Emission[][], Emission[][]] = [[], []];
+  const tally: [Tally, Tally] = [new Tally(), new Tally()];
+  // Per folio: the stories of both configs are paired by key (first pfn @ the op that made the
+  // folio) and grouped as soon as the folio has ended under both, so memory follows the live
+  // folios, not the trace.
+  const groups = new Map<string, FolioGroup>();
+  let same = 0;
+  const addGroup = (order: number, addr: number, ta: string, tb: string): void => {
+    if (ta === tb) { same++; return; }
+    const key = `${order}\u0000${ta}\u0000${tb}`;
+    const g = groups.get(key);
+    if (g) g.count++;
+    else groups.set(key, { count: 1, sizeKb: 4 << order, example: `0x${addr.toString(16)}`, base: ta, with: tb });
+  };
+  type Story = { order: number; addr: number; steps: string[] };
+  const pair = (x: Story | undefined, y: Story | undefined): void => {
+    const s = (x ?? y)!;
+    addGroup(s.order, s.addr, x ? tell(x.steps) : '(no such folio)', y ? tell(y.steps) : '(no such folio)');
+  };
+  /** Ended in one config, still live (or never made) in the other. */
+  const endedOnly: [Set<string>, Set<string>] = [new Set(), new Set()];
+  let engines: [Engine, Engine] | undefined;
+  const settle = (): void => {
+    const [ea, eb] = engines!;
+    const sa = ea.k.stories!;
+    const sb = eb.k.stories!;
+    for (const [mine, other, e] of [[0, 1, ea], [1, 0, eb]] as const) {
+      for (const key of e.k.endedStories) {
+        if (!endedOnly[other].delete(key)) {
+          endedOnly[mine].add(key);
+          continue;
+        }
+        pair(sa.get(key), sb.get(key));
+        sa.delete(key);
+        sb.delete(key);
+      }
+      e.k.endedStories.length = 0;
+    }
+  };
   const r = await replayTrace(input, [base, withCfg], {
     ...opts,
     stories: true,
+    onEngines: (es) => { engines = es as [Engine, Engine]; },
     observe: (lo, per) => {
       opts.observe?.(lo, per);
+      settle();
       const [a, b] = per as [typeof per[0], typeof per[0]];
-      em[0].push(a.emitted);
-      em[1].push(b.emitted);
-      const ka = keys(a.emitted);
-      const kb = keys(b.emitted);
-      const same = ka.length === kb.length && ka.every((x, i) => x === kb[i]) && a.violations.length === b.violations.length;
-      if (same) return;
+      tally[0].add(a.emitted);
+      tally[1].add(b.emitted);
+      if (a.violations.length === b.violations.length && sameOutput(a.emitted, b.emitted)) return;
       divergent++;
       if (first) return;
+      const ka = keys(a.emitted);
+      const kb = keys(b.emitted);
       // The cause: series in one config only that own a hook that config went through here.
       const ran = (id: string, hooks: string[]): boolean => Object.keys(findSeries(id)?.hooks ?? {}).some((h) => hooks.includes(h));
       const cause = [...onlyBase.filter((id) => ran(id, a.hooks)), ...onlyWith.filter((id) => ran(id, b.hooks))];
@@ -157,28 +237,12 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     },
   });
   const [ra, rb] = r.runs as [ConfigRun, ConfigRun];
-  // Per folio: pair the stories of both configs by first pfn.
+  // What is left: folios still live at the end, or made in one config only.
+  settle();
   const sa = r.engines[0]!.k.stories!;
   const sb = r.engines[1]!.k.stories!;
-  const groups = new Map<string, FolioGroup>();
-  let same = 0;
-  for (const [pfn, x] of sa) {
-    const y = sb.get(pfn);
-    const ta = tell(x.steps);
-    const tb = y ? tell(y.steps) : '(no such folio)';
-    if (ta === tb) { same++; continue; }
-    const key = `${x.order}\u0000${ta}\u0000${tb}`;
-    const g = groups.get(key);
-    if (g) g.count++;
-    else groups.set(key, { count: 1, sizeKb: 4 << x.order, example: `0x${x.addr.toString(16)}`, base: ta, with: tb });
-  }
-  for (const [pfn, y] of sb) {
-    if (sa.has(pfn)) continue;
-    const key = `${y.order}\u0000(no such folio)\u0000${tell(y.steps)}`;
-    const g = groups.get(key);
-    if (g) g.count++;
-    else groups.set(key, { count: 1, sizeKb: 4 << y.order, example: `0x${y.addr.toString(16)}`, base: '(no such folio)', with: tell(y.steps) });
-  }
+  for (const [id, x] of sa) pair(x, sb.get(id));
+  for (const [id, y] of sb) if (!sa.has(id)) pair(undefined, y);
   const names = [...new Set([...Object.keys(ra.counters), ...Object.keys(rb.counters)])].sort();
   const counters = names.map((n) => ({ name: n, base: ra.counters[n] ?? 0, with: rb.counters[n] ?? 0, delta: (rb.counters[n] ?? 0) - (ra.counters[n] ?? 0) }));
   const vkey = (v: Violation): string => `${v.code}@${v.at.index}`;
@@ -194,8 +258,8 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   return {
     replay: r,
     trace: input,
-    base: side(ra, em[0]),
-    with: side(rb, em[1]),
+    base: side(ra, tally[0]),
+    with: side(rb, tally[1]),
     differ: divergent > 0 || folios.length > 0,
     seriesOnlyBase: onlyBase,
     seriesOnlyWith: onlyWith,

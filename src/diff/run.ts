@@ -32,6 +32,8 @@ export interface ReplayResult {
   trace: string;
   workload: { pid: number | undefined; scenario?: { id: string; variant: string } };
   events: number;
+  /** Wall time past the parser: lifting, every engine and its fidelity checker (ms). */
+  replayMs: number;
   ops: number;
   opsUnmodelled: number;
   notes: string[];
@@ -147,19 +149,31 @@ export class MultiReplay {
 export async function replayTrace(
   input: string,
   configs: ModelConfig[],
-  opts: LiftOptions & MultiReplayOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; observe?: OpObserver; onEvent?: (e: TraceEvent) => void },
+  opts: LiftOptions & MultiReplayOptions & {
+    registry: FormatRegistry;
+    release?: string;
+    onProgress?: (bytes: number) => void;
+    observe?: OpObserver;
+    onEvent?: (e: TraceEvent) => void;
+    /** Handed the engines before the first op (observers that read their state). */
+    onEngines?: (engines: Engine[]) => void;
+  },
 ): Promise<ReplayResult> {
   const multi = new MultiReplay(configs, opts);
-  const { lifter, stats, events } = await liftTrace(input, opts, (lo) => {
+  opts.onEngines?.(multi.engines);
+  const { lifter, stats, events, consumeMs } = await liftTrace(input, opts, (lo) => {
     const per = multi.feed(lo);
     opts.observe?.(lo, per);
   });
+  const t0 = performance.now();
   const runs = multi.finish();
+  const replayMs = consumeMs + performance.now() - t0;
   return {
     engines: multi.engines,
     trace: input,
     workload: { pid: lifter.mainPid, scenario: lifter.scenario },
     events,
+    replayMs,
     ops: multi.ops,
     opsUnmodelled: multi.unmodelled,
     notes: lifter.notes,

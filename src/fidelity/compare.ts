@@ -39,7 +39,8 @@ export interface FidelityReport {
   mismatches: Mismatch[];
 }
 
-const SYNTH_PFN = 0x4000000000;
+/** Pfns the model made up for folios whose allocation the trace did not record. */
+export const SYNTH_PFN = 0x4000000000;
 
 export function emissionKey(e: Emission): string | undefined {
   switch (e.ev) {

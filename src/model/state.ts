@@ -71,6 +71,8 @@ export interface Folio {
   freed: boolean;
   /** Pages of this folio that were written since it was mapped (for the per-page dirty view). */
   exclusive: boolean;
+  /** Its story's key in Kernel.stories (diff): first pfn @ the op that made it. */
+  storyKey?: string;
 }
 
 export interface Pte {

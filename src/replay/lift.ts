@@ -16,22 +16,46 @@ import { parseMarker, type Marker } from './markers.js';
 export type RecordedKind = 'tlb_flush' | 'rss_stat' | 'mm_page_free' | 'mm_vmscan_reclaim_pages';
 export const RECORDED_KINDS: readonly RecordedKind[] = ['tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages'];
 
-/** A kernel-output event the trace recorded for the workload, normalised for comparison. */
-export interface Recorded {
-  ev: RecordedKind;
-  line: number;
-  cpu: number;
-  pid: number;
-  /** Comparison key (same shape as the model's, see fidelity/). */
-  key: string;
-  /** rss_stat: delta in bytes from the previous value of that counter (null if unknown). */
-  delta?: number | null;
-  /** mm_page_free: the pfn, and whether it belongs to the workload's recorded allocations. */
-  pfn?: number;
-  ours?: boolean;
-  /** Numeric fields compared without building strings: tlb (pages, reason), rss (curr, member), free (order). */
-  a?: number;
-  b?: number;
+/**
+ * A kernel-output event the trace recorded for the workload, normalised for comparison. The
+ * numbers are compared field by field; the text key (the same shape as the model's, see
+ * fidelity/) is built only when a mismatch is reported.
+ */
+export class Recorded {
+  constructor(
+    readonly ev: RecordedKind,
+    readonly line: number,
+    readonly cpu: number,
+    readonly pid: number,
+    /** Numeric fields: tlb (pages, reason), rss (curr, member), free (order). */
+    readonly a: number | undefined,
+    readonly b: number | undefined,
+    /** rss_stat: delta in bytes from the previous value of that counter (null if unknown). */
+    readonly delta: number | null | undefined,
+    /** mm_page_free: the pfn, and whether it belongs to the workload's recorded allocations. */
+    readonly pfn: number | undefined,
+    readonly ours: boolean | undefined,
+    /** rss_stat: the member's name; mm_vmscan_reclaim_pages: its decoded fields. */
+    private readonly detail: string | Record<string, unknown> | undefined,
+  ) {}
+
+  /** Comparison key, as emissionKey() prints the model's events. */
+  get key(): string {
+    switch (this.ev) {
+      case 'tlb_flush':
+        return `tlb_flush pages=${this.a} reason=${this.b}`;
+      case 'rss_stat': {
+        const d = this.delta;
+        return `rss_stat curr=${this.a} ${String(this.detail)} ${d === null || d === undefined ? '?' : d > 0 ? `+${d}` : d}`;
+      }
+      case 'mm_page_free':
+        return `mm_page_free pfn=0x${this.pfn!.toString(16)} order=${this.a}`;
+      default: {
+        const f = (this.detail ?? {}) as Record<string, unknown>;
+        return `mm_vmscan_reclaim_pages scanned=${f.nr_scanned} reclaimed=${f.nr_reclaimed} activate_anon=${f.nr_activate0} activate_file=${f.nr_activate1} unmap_fail=${f.nr_unmap_fail} ref_keep=${f.nr_ref_keep}`;
+      }
+    }
+  }
 }
 
 export interface LiftedOp {
@@ -67,7 +91,7 @@ export class Lifter {
   private phase = '';
   private pendingEnter = new Map<number, { name: string; fields: Record<string, unknown>; op?: LiftedOp }>();
   /** Last rss_stat value per mm_id and member, for deltas. */
-  private rssLast = new Map<string, number>();
+  private rssLast = new Map<number, number>();
   /** Head pfn → order of every allocation made for the workload (its folios and page tables). */
   private pfnHeads = new Map<number, number>();
   readonly notes: string[] = [];
@@ -359,13 +383,14 @@ export class Lifter {
     const ev = e.name as RecordedKind;
     if (ev === 'rss_stat') {
       const member = (f.member as { value: number; name: string }) ?? { value: -1, name: '?' };
-      const key = `${f.mm_id}:${member.value}`;
+      // mm_id is a 32-bit hash and member a small enum: one number keys the pair.
+      const key = Number(f.mm_id) * 16 + member.value + 1;
       const size = Number(f.size);
       const prev = this.rssLast.get(key);
       this.rssLast.set(key, size);
       if (tgid === undefined) return;
       const delta = prev === undefined ? null : size - prev;
-      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, delta, a: Number(f.curr), b: member.value, key: `rss_stat curr=${f.curr} ${member.name} ${delta === null ? '?' : delta > 0 ? `+${delta}` : delta}` });
+      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.curr), member.value, delta, undefined, undefined, member.name));
       return;
     }
     if (tgid === undefined) return;
@@ -374,7 +399,7 @@ export class Lifter {
       // `flush on task switch` depends on the scheduler and ASID state, not on the workload's
       // memory operations: not an output of the modelled paths.
       if (r?.value === 0) return;
-      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, a: Number(f.pages), b: r?.value, key: `tlb_flush pages=${f.pages} reason=${r?.value}` });
+      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.pages), r?.value, undefined, undefined, undefined, undefined));
       return;
     }
     if (ev === 'mm_page_free') {
@@ -382,16 +407,13 @@ export class Lifter {
       const ours = this.isOurPfn(pfn);
       // Once freed, a page may be reused by anyone: it stops being the workload's.
       if (ours) this.released(pfn, Number(f.order));
-      this.record(e, { ev, line: e.line, cpu: e.cpu, pid: e.pid, pfn, ours, a: Number(f.order), key: `mm_page_free pfn=0x${pfn.toString(16)} order=${f.order}` });
+      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.order), undefined, undefined, pfn, ours, undefined));
       return;
     }
-    this.record(e, {
-      ev, line: e.line, cpu: e.cpu, pid: e.pid,
-      key: `mm_vmscan_reclaim_pages scanned=${f.nr_scanned} reclaimed=${f.nr_reclaimed} activate_anon=${f.nr_activate0} activate_file=${f.nr_activate1} unmap_fail=${f.nr_unmap_fail} ref_keep=${f.nr_ref_keep}`,
-    });
+    this.record(new Recorded(ev, e.line, e.cpu, e.pid, undefined, undefined, undefined, undefined, undefined, f as Record<string, unknown>));
   }
 
-  private record(_e: TraceEvent, r: Recorded): void {
+  private record(r: Recorded): void {
     if (this.current) this.current.recorded.push(r);
   }
 }
@@ -401,7 +423,7 @@ export async function liftTrace(
   input: string,
   opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; onEvent?: (e: TraceEvent) => void },
   sink: (op: LiftedOp) => void,
-): Promise<{ lifter: Lifter; stats: TraceStats; events: number }> {
+): Promise<{ lifter: Lifter; stats: TraceStats; events: number; consumeMs: number }> {
   // Without --pid/--comm, the workload is the process that announces `fl: begin`: find it
   // first (the scan stops at the marker), so unrelated processes in an unfiltered capture
   // are not taken for it.
@@ -410,13 +432,20 @@ export async function liftTrace(
   const lifter = new Lifter({ ...opts, beginPid }, sink);
   const out: { stats?: TraceStats } = {};
   let events = 0;
+  // Time spent past the parser (lifting and whatever the sink does with the ops), measured per
+  // batch so that parse and replay throughput can be told apart.
+  let consumeMs = 0;
   for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress }, out)) {
+    const t0 = performance.now();
     events += batch.length;
     if (opts.onEvent) for (const e of batch) opts.onEvent(e);
     for (const e of batch) lifter.feed(e);
+    consumeMs += performance.now() - t0;
   }
+  const t1 = performance.now();
   lifter.flush();
-  return { lifter, stats: out.stats!, events };
+  consumeMs += performance.now() - t1;
+  return { lifter, stats: out.stats!, events, consumeMs };
 }
 
 async function findBeginPid(input: string, opts: { registry: FormatRegistry; release?: string }): Promise<number | undefined> {

@@ -128,7 +128,8 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
   }
   try_to_unmap_flush(k);
   // The split itself.
-  k.story(f, `split to order 0 (${slots.length} entries remapped)`);
+  if (k.stories) k.story(f, `split to order 0 (${slots.length} entries remapped)`);
+  k.storyEnd(f);
   folio_unqueue_deferred_split(k, f);
   k.count(k.mthpCounter(f.order, 'split'));
   if (f.order === HPAGE_PMD_ORDER) {

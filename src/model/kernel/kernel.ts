@@ -64,21 +64,32 @@ export class Kernel {
   }
 
   // --------------------------------------------------------------------------------------
-  // Per-folio stories (for diff): what happened to each folio, keyed by its first pfn.
+  // Per-folio stories (for diff): what happened to each folio over its life. A story is keyed by
+  // the folio's first pfn and the op that created it, which every config shares for the folios
+  // the trace allocated; a pfn reused by a later allocation starts a new story.
 
-  /** Off unless a consumer asks (diff); keyed by the folio's first pfn, which all configs share. */
-  stories: Map<number, { order: number; addr: number; steps: string[] }> | undefined;
+  /** Off unless a consumer asks (diff). */
+  stories: Map<string, { order: number; addr: number; steps: string[] }> | undefined;
 
   story(f: Folio, step: string, addr?: number): void {
     const st = this.stories;
     if (!st) return;
-    let s = st.get(f.pfn);
+    const key = (f.storyKey ??= `${f.pfn.toString(16)}@${this.op.at.index}`);
+    let s = st.get(key);
     if (!s) {
       s = { order: f.order, addr: addr ?? 0, steps: [] };
-      st.set(f.pfn, s);
+      st.set(key, s);
     }
     if (addr !== undefined && s.addr === 0) s.addr = addr;
     s.steps.push(step);
+  }
+
+  /** Keys of the stories whose folio ended (freed, or split into new folios) since last taken. */
+  endedStories: string[] = [];
+
+  /** The folio is gone (freed or split): its story is complete. */
+  storyEnd(f: Folio): void {
+    if (this.stories && f.storyKey !== undefined) this.endedStories.push(f.storyKey);
   }
 
   // --------------------------------------------------------------------------------------

@@ -131,6 +131,7 @@ export function free_folio(k: Kernel, f: Folio): void {
   if (f.order === HPAGE_PMD_ORDER) k.count('nr_anon_transparent_hugepages', -1);
   k.cost.foliosFreed++;
   k.story(f, 'freed');
+  k.storyEnd(f);
   k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: f.pfn, order: f.order, what: 'folio' });
 }
 
@@ -262,8 +263,11 @@ function pmdHit(k: Kernel, mm: Mm, vma: Vma, f: Folio, pmd: HugePmd, haddr: numb
  * Clear `nr` PTEs from `idx` (all mapping `f`), flush or defer, then discard (lazyfree) or give
  * up and restore. Returns `done` when the whole folio went in this call.
  */
+/** The entries unmapPtes() cleared, kept for a restore (reused: the call does not nest). */
+const saved: Pte[] = [];
+
 function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: number, nr: number, addr: number, flags: number): 'continue' | 'done' | 'abort' {
-  const saved: Pte[] = [];
+  saved.length = 0;
   let dirty = false;
   let young = false;
   // get_and_clear_full_ptes(): the batch may run into the next table when the hook allowed it
@@ -290,7 +294,7 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
   const n = saved.length;
   const end = addr + n * PAGE_SIZE;
   const deferred = should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0);
-  k.story(f, n === 1 ? `single-PTE unmap (${deferred ? 'flush deferred' : 'flushed now'})` : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - saved[0]!.page * PAGE_SIZE);
+  if (k.stories) k.story(f, n === 1 ? (deferred ? 'single-PTE unmap (flush deferred)' : 'single-PTE unmap (flushed now)') : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - saved[0]!.page * PAGE_SIZE);
   if (deferred) set_tlb_ubc_flush_pending(k, mm, addr, end, dirty, f);
   else flush_tlb_mm_range(k, mm, addr, end);
   if (dirty) f.dirty = true;
@@ -303,6 +307,7 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
     if (verdict !== 'discard') {
       k.story(f, verdict === 'fail-swapbacked' ? 'redirtied: restored, now swap-backed' : 'extra reference: restored, still lazyfree');
       restore(k, table, idx, saved, addr, mm);
+      saved.length = 0;
       if (verdict === 'fail-swapbacked') f.swapbacked = true;
       return 'abort';
     }
@@ -311,9 +316,11 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
     // Swapbacked but not in the swap cache (there is no swap): a folio a PMD discard made
     // swapbacked ends here: restore and fail.
     restore(k, table, idx, saved, addr, mm);
+    saved.length = 0;
     return 'abort';
   }
   folio_remove_rmap_ptes(k, f, saved[0]!.page, n);
+  saved.length = 0;
   if (folio_put_refs(k, f, n)) free_folio(k, f);
   return n === f.nr ? 'done' : 'continue';
 }

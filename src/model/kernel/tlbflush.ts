@@ -38,9 +38,10 @@ export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number
 
 /** The cross-CPU part shared by immediate and batched flushes (x86 native_flush_tlb_multi). */
 function flushOnCpus(k: Kernel, mm: Mm, pages: number, localReason: number, sendPages: number): void {
-  // The common case is an mm on this CPU alone: no array is built for it.
+  // The common case is an mm on this CPU alone: no array (nor iterator) is built for it.
   let others: number[] | undefined;
-  for (const c of mm.cpumask) if (c !== k.cpu) (others ??= []).push(c);
+  const mask = mm.cpumask;
+  if (mask.size > 1 || (mask.size === 1 && !mask.has(k.cpu))) for (const c of mask) if (c !== k.cpu) (others ??= []).push(c);
   if (others) {
     others.sort((a, b) => a - b);
     k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: sendPages, reason: TLB_REMOTE_SEND_IPI });
@@ -81,8 +82,8 @@ export function flush_tlb_page(k: Kernel, mm: Mm, addr: number): void {
 export function should_defer_flush(k: Kernel, mm: Mm, batchFlush: boolean): boolean {
   if (!batchFlush) return false;
   if (k.config.arch === 'arm64') return true;
-  for (const c of mm.cpumask) if (c !== k.cpu) return true;
-  return false;
+  const mask = mm.cpumask;
+  return mask.size > 1 || (mask.size === 1 && !mask.has(k.cpu));
 }
 
 /** mm/rmap.c set_tlb_ubc_flush_pending(). */

@@ -50,7 +50,7 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     k.cost.folioLocks++;
     stat.nr_scanned += f.nr;
     const activateFolio = (x: Folio): void => {
-      k.story(x, `activated (${x.swapbacked ? 'anon' : 'file'} LRU)`);
+      if (k.stories) k.story(x, `activated (${x.swapbacked ? 'anon' : 'file'} LRU)`);
       if (!x.mlocked) {
         x.active = true;
         stat.nr_activate[x.swapbacked ? 0 : 1] += x.nr;
