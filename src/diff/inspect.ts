@@ -368,8 +368,8 @@ function folioAt(mm: Mm | undefined, addr: number): { folio: Folio; base: number
   if (!e) return undefined;
   if (e.kind === 'huge') return { folio: e.folio, base: Math.floor(addr / PMD_SIZE) * PMD_SIZE };
   const idx = Math.floor(addr / PAGE_SIZE) % PTRS_PER_PTE;
-  const p = e.ptes[idx];
-  return p ? { folio: p.folio, base: addr - (addr % PAGE_SIZE) - p.page * PAGE_SIZE } : undefined;
+  const f = e.folio[idx];
+  return f ? { folio: f, base: addr - (addr % PAGE_SIZE) - e.page(idx) * PAGE_SIZE } : undefined;
 }
 
 /** Where a folio is mapped in an mm now (its first page's address), by walking the tables. */
@@ -384,8 +384,7 @@ function whereMapped(mm: Mm, f: Folio, hint: number | undefined): number | undef
       continue;
     }
     for (let i = 0; i < PTRS_PER_PTE; i++) {
-      const p = e.ptes[i];
-      if (p && p.folio === f) return key * PMD_SIZE + (i - p.page) * PAGE_SIZE;
+      if (e.folio[i] === f) return key * PMD_SIZE + (i - e.page(i)) * PAGE_SIZE;
     }
   }
   return undefined;
@@ -409,7 +408,7 @@ function entriesOf(mm: Mm, f: Folio, base: number): EntryView[] {
     if (!t) text = 'no page table';
     else if (t.kind === 'huge') text = `huge pmd (folio ${t.folio.id})`;
     else {
-      const pte = (t as PteTable).ptes[idx];
+      const pte = (t as PteTable).get(idx);
       text = !pte ? 'none' : pte.folio === f ? `pfn 0x${(f.pfn + pte.page).toString(16)}${pte.write ? ' W' : ''}${pte.dirty ? ' D' : ''}${pte.young ? ' Y' : ''}` : `other folio #${pte.folio.id}`;
     }
     out.push({ addr: a, where: `table 0x${(key * PMD_SIZE).toString(16)}[${idx}]`, text, nextTable: key !== firstTable });
@@ -478,8 +477,8 @@ export class StateProbe {
             continue;
           }
           for (let i = 0; i < PTRS_PER_PTE && budget > 0; i++, budget--) {
-            const p = t.ptes[i];
-            if (p && !m.has(p.folio)) m.set(p.folio, entriesOf(mm, p.folio, key * PMD_SIZE + (i - p.page) * PAGE_SIZE));
+            const f = t.folio[i];
+            if (f && !m.has(f)) m.set(f, entriesOf(mm, f, key * PMD_SIZE + (i - t.page(i)) * PAGE_SIZE));
           }
         }
       }

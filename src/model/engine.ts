@@ -184,8 +184,8 @@ export class Engine {
         const e = mm.pmds.get(pmdIndex(a));
         if (!e) continue;
         if (e.kind === 'huge') { e.dirty = true; e.young = true; continue; }
-        const p = e.ptes[pteIndex(a)];
-        if (p && p.write) { p.dirty = true; p.young = true; }
+        const i = pteIndex(a);
+        if (e.folio[i] && e.write(i)) e.touch(i);
       }
     }
   }

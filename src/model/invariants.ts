@@ -13,7 +13,7 @@ export function checkInvariants(k: Kernel): void {
     if (mm.exited) continue;
     for (const e of mm.pmds.values()) {
       if (e.kind === 'huge') { maps.set(e.folio, (maps.get(e.folio) ?? 0) + 1); continue; }
-      for (const p of e.ptes) if (p) maps.set(p.folio, (maps.get(p.folio) ?? 0) + 1);
+      for (const f of e.folio) if (f) maps.set(f, (maps.get(f) ?? 0) + 1);
     }
   }
   for (const f of k.folios) {

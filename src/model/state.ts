@@ -75,6 +75,16 @@ export interface Folio {
   storyKey?: string;
 }
 
+/** A PTE's flag bits, above the page index in PteTable.bits. */
+export const PTE_WRITE = 1 << 16;
+export const PTE_DIRTY = 1 << 17;
+export const PTE_YOUNG = 1 << 18;
+export const PTE_PAGE_MASK = 0xffff;
+
+/**
+ * A PTE's value, read out of its table: the folio it maps, the page within that folio, and
+ * its bits. A value, not a reference: writing to it changes nothing in the table.
+ */
 export interface Pte {
   folio: Folio;
   /** Page within the folio. */
@@ -84,13 +94,84 @@ export interface Pte {
   young: boolean;
 }
 
-export interface PteTable {
-  kind: 'table';
-  /** pfn of the page-table page (recorded allocation), or 0 when unknown. */
-  pfn: number;
-  ptes: Array<Pte | null>;
+/**
+ * A page of 512 PTEs. Entries are packed (the folio per slot, and the page index with the
+ * write/dirty/young bits in one integer per slot) rather than an object per entry: a replay
+ * maps millions of pages, and per-entry objects made the fault path the model's hottest spot.
+ */
+export class PteTable {
+  readonly kind = 'table' as const;
+  /** Folio mapped by each slot; null = pte_none. */
+  readonly folio: Array<Folio | null> = new Array<Folio | null>(PTRS_PER_PTE).fill(null);
+  /** Page within the folio (bits 0–15) | PTE_WRITE | PTE_DIRTY | PTE_YOUNG, per slot. */
+  readonly bits = new Int32Array(PTRS_PER_PTE);
   /** Number of non-none entries. */
-  used: number;
+  used = 0;
+
+  constructor(
+    /** pfn of the page-table page (recorded allocation), or 0 when unknown. */
+    public pfn: number,
+  ) {}
+
+  /** Set slot `i` to map page `page` of `f` (the caller keeps `used`). */
+  set(i: number, f: Folio, page: number, write: boolean, dirty: boolean, young: boolean): void {
+    this.folio[i] = f;
+    this.bits[i] = page | (write ? PTE_WRITE : 0) | (dirty ? PTE_DIRTY : 0) | (young ? PTE_YOUNG : 0);
+  }
+
+  /** Set slot `i` to a raw value read earlier (restore, move). */
+  setRaw(i: number, f: Folio | null, bits: number): void {
+    this.folio[i] = f;
+    this.bits[i] = f ? bits : 0;
+  }
+
+  clear(i: number): void {
+    this.folio[i] = null;
+    this.bits[i] = 0;
+  }
+
+  page(i: number): number {
+    return this.bits[i]! & PTE_PAGE_MASK;
+  }
+
+  dirty(i: number): boolean {
+    return (this.bits[i]! & PTE_DIRTY) !== 0;
+  }
+
+  young(i: number): boolean {
+    return (this.bits[i]! & PTE_YOUNG) !== 0;
+  }
+
+  write(i: number): boolean {
+    return (this.bits[i]! & PTE_WRITE) !== 0;
+  }
+
+  /** pte_mkdirty + pte_mkyoung (a write access). */
+  touch(i: number): void {
+    this.bits[i] = this.bits[i]! | PTE_DIRTY | PTE_YOUNG;
+  }
+
+  /** Clear the young bit; whether it was set (ptep_test_and_clear_young). */
+  mkold(i: number): boolean {
+    const b = this.bits[i]!;
+    this.bits[i] = b & ~PTE_YOUNG;
+    return (b & PTE_YOUNG) !== 0;
+  }
+
+  /** Clear the young and dirty bits; whether either was set (MADV_FREE's pte_mkold + pte_mkclean). */
+  mkcleanOld(i: number): boolean {
+    const b = this.bits[i]!;
+    this.bits[i] = b & ~(PTE_YOUNG | PTE_DIRTY);
+    return (b & (PTE_YOUNG | PTE_DIRTY)) !== 0;
+  }
+
+  /** Slot `i` as a value (inspectors, tests), or null when none. */
+  get(i: number): Pte | null {
+    const f = this.folio[i];
+    if (!f) return null;
+    const b = this.bits[i]!;
+    return { folio: f, page: b & PTE_PAGE_MASK, write: (b & PTE_WRITE) !== 0, dirty: (b & PTE_DIRTY) !== 0, young: (b & PTE_YOUNG) !== 0 };
+  }
 }
 
 export interface HugePmd {

@@ -110,7 +110,7 @@ export class TraceParser implements LineSink {
     this.layoutKnown = opts.layout !== undefined;
     this.table = new DecodeTable(opts.registry, opts.release, this.layout, this.sink, opts.file);
     const decodeAll = opts.decodeAll === true;
-    this.sorter = new WindowSorter(opts.sortWindow ?? Number(process.env.FL_SW ?? 16384), decodeAll ? (e) => { void e.fields; emit(e); } : emit);
+    this.sorter = new WindowSorter(opts.sortWindow ?? 16384, decodeAll ? (e) => { void e.fields; emit(e); } : emit);
   }
 
   private setLayout(l: Layout): void {
@@ -233,7 +233,7 @@ export class TraceParser implements LineSink {
     if (this.pendingBad) this.reportBad(unterminated);
     this.sorter.flush();
     for (const e of this.sorter.late) {
-      this.sink.add(diag('out_of_order', `event at ${e.ts} on CPU ${e.cpu} is earlier than events already emitted (beyond the ${this.opts.sortWindow ?? Number(process.env.FL_SW ?? 16384)}-event sort window)`, this.opts.file, e.line, 1));
+      this.sink.add(diag('out_of_order', `event at ${e.ts} on CPU ${e.cpu} is earlier than events already emitted (beyond the ${this.opts.sortWindow ?? 16384}-event sort window)`, this.opts.file, e.line, 1));
     }
   }
 

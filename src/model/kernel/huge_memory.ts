@@ -2,7 +2,7 @@
  * mm/huge_memory.c: PMD split, folio split (to order 0, through migration entries), the
  * lazyfree PMD discard used by the Lance Yang series, and the deferred-split shrinker.
  */
-import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, type Folio, type HugePmd, type Mm, type Pte, type PteTable, type Vma } from '../state.js';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_PAGE_MASK, PteTable, type Folio, type HugePmd, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { pmdIndex } from './pgtable.js';
 import { folio_mappings, folio_put_refs, folio_remove_rmap_pmd, folio_unqueue_deferred_split, free_folio, folio_remove_rmap_ptes } from './rmap.js';
@@ -19,9 +19,10 @@ export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: numbe
   k.story(f, 'PMD split', haddr);
   flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
   if (pmd.dirty) f.dirty = true;
-  const table: PteTable = { kind: 'table', pfn: k.withdraw(mm, haddr), ptes: new Array(512).fill(null), used: 512 };
+  const table = new PteTable(k.withdraw(mm, haddr));
+  table.used = HPAGE_PMD_NR;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    table.ptes[i] = { folio: f, page: i, write: pmd.write, dirty: pmd.dirty, young: pmd.young };
+    table.set(i, f, i, pmd.write, pmd.dirty, pmd.young);
     f.page_mapcount[i]!++;
   }
   f.nr_pages_mapped = HPAGE_PMD_NR;
@@ -84,7 +85,8 @@ export function zap_deposited_table(k: Kernel, mm: Mm, haddr: number): void {
 export function split_folio(k: Kernel, f: Folio): Folio[] {
   if (f.nr === 1 || f.freed) return [f];
   k.cost.folioLocks++;
-  type Slot = { mm: Mm; table: PteTable; idx: number; pte: Pte };
+  /** An entry turned into a migration entry: where, and its value (page in the folio, bits). */
+  type Slot = { mm: Mm; table: PteTable; idx: number; bits: number };
   const slots: Slot[] = [];
   let mappingRefs = 0;
   for (const m of folio_mappings(k, f)) {
@@ -97,14 +99,15 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
       k.count('thp_split_pmd');
       k.cost.pmdSplits++;
-      const table: PteTable = { kind: 'table', pfn: k.withdraw(mm, haddr), ptes: new Array(512).fill(null), used: 512 };
-      for (let i = 0; i < HPAGE_PMD_NR; i++) table.ptes[i] = { folio: f, page: i, write: e.write, dirty: e.dirty, young: e.young };
+      const table = new PteTable(k.withdraw(mm, haddr));
+      table.used = HPAGE_PMD_NR;
+      for (let i = 0; i < HPAGE_PMD_NR; i++) table.set(i, f, i, e.write, e.dirty, e.young);
       if (e.dirty) f.dirty = true;
       mm.pmds.set(pmdIndex(haddr), table);
       f.entire_mapcount--;
       f.large_mapcount--;
       mappingRefs++;
-      for (let i = 0; i < HPAGE_PMD_NR; i++) slots.push({ mm, table, idx: i, pte: table.ptes[i]! });
+      for (let i = 0; i < HPAGE_PMD_NR; i++) slots.push({ mm, table, idx: i, bits: table.bits[i]! });
       continue;
     }
     // PTE mappings: try_to_migrate_one() per PTE, flushing each (TTU_BATCH_FLUSH defers only
@@ -115,15 +118,17 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       const t = mm.pmds.get(pmdIndex(a));
       if (!t || t.kind !== 'table') continue;
       const idx = Math.floor(a / PAGE_SIZE) % 512;
-      const p = t.ptes[idx];
-      if (!p || p.folio !== f) continue;
-      t.ptes[idx] = null;
+      if (t.folio[idx] !== f) continue;
+      const bits = t.bits[idx]!;
+      const page = t.page(idx);
+      const dirty = t.dirty(idx);
+      t.clear(idx);
       k.cost.pteClears++;
       flush_tlb_mm_range(k, mm, a, a + PAGE_SIZE);
-      if (p.dirty) f.dirty = true;
-      folio_remove_rmap_ptes(k, f, p.page, 1);
+      if (dirty) f.dirty = true;
+      folio_remove_rmap_ptes(k, f, page, 1);
       mappingRefs++;
-      slots.push({ mm, table: t, idx, pte: p });
+      slots.push({ mm, table: t, idx, bits });
     }
   }
   try_to_unmap_flush(k);
@@ -154,8 +159,9 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
     pieces.push(p);
   }
   for (const s of slots) {
-    const p = pieces[s.pte.page]!;
-    s.table.ptes[s.idx] = { folio: p, page: 0, write: s.pte.write, dirty: s.pte.dirty, young: s.pte.young };
+    // The entry now maps page 0 of the piece, with the bits it had.
+    const p = pieces[s.bits & PTE_PAGE_MASK]!;
+    s.table.setRaw(s.idx, p, s.bits & ~PTE_PAGE_MASK);
     p.page_mapcount[0]!++;
     p.nr_pages_mapped = 1;
     p.large_mapcount++;

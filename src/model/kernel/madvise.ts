@@ -37,8 +37,7 @@ function vmasIn(mm: Mm, start: number, end: number): Vma[] {
 function pteBatch(t: PteTable, idx: number, f: Folio, page: number, limit: number): number {
   let n = 1;
   while (n < limit && idx + n < PTRS_PER_PTE) {
-    const q = t.ptes[idx + n];
-    if (!q || q.folio !== f || q.page !== page + n) break;
+    if (t.folio[idx + n] !== f || t.page(idx + n) !== page + n) break;
     n++;
   }
   return n;
@@ -85,17 +84,16 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
       k.cost.ptlLocks++;
       for (let a = addr; a < next; ) {
         const idx = pteIndex(a);
-        const p = ent.ptes[idx];
+        const f = ent.folio[idx];
         k.cost.pteReads++;
-        if (!p) { a += PAGE_SIZE; continue; }
-        const f = p.folio;
+        if (!f) { a += PAGE_SIZE; continue; }
         let nr = 1;
         if (f.nr > 1) {
           if (!k.traits.madvKeepsLargeFolios) {
             if (!splitForRange(k, f)) { a += PAGE_SIZE; continue; }
             continue;
           }
-          nr = pteBatch(ent, idx, f, p.page, (next - a) / PAGE_SIZE);
+          nr = pteBatch(ent, idx, f, ent.page(idx), (next - a) / PAGE_SIZE);
           if (nr < f.nr) {
             if (!splitForRange(k, f)) { a += nr * PAGE_SIZE; continue; }
             continue;
@@ -107,8 +105,7 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
         }
         let changed = false;
         for (let i = 0; i < nr; i++) {
-          const q = ent.ptes[idx + i]!;
-          if (q.young || q.dirty) { q.young = false; q.dirty = false; changed = true; }
+          if (ent.mkcleanOld(idx + i)) changed = true;
         }
         if (changed) tlb.add(a, a + nr * PAGE_SIZE, false);
         folio_mark_lazyfree(k, f);
@@ -152,17 +149,16 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
         k.cost.ptlLocks++;
         for (let a = addr; a < next; ) {
           const idx = pteIndex(a);
-          const p = ent.ptes[idx];
+          const f = ent.folio[idx];
           k.cost.pteReads++;
-          if (!p) { a += PAGE_SIZE; continue; }
-          const f = p.folio;
+          if (!f) { a += PAGE_SIZE; continue; }
           let nr = 1;
           if (f.nr > 1) {
             if (!k.traits.madvKeepsLargeFolios) {
               if (!splitForRange(k, f)) { a += PAGE_SIZE; continue; }
               continue;
             }
-            nr = pteBatch(ent, idx, f, p.page, (next - a) / PAGE_SIZE);
+            nr = pteBatch(ent, idx, f, ent.page(idx), (next - a) / PAGE_SIZE);
             if (nr < f.nr) {
               if (!splitForRange(k, f)) { a += nr * PAGE_SIZE; continue; }
               continue;
@@ -173,8 +169,7 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
           if (!pageout || k.traits.pageoutAgesYoung) {
             let young = false;
             for (let i = 0; i < nr; i++) {
-              const q = ent.ptes[idx + i]!;
-              if (q.young) { q.young = false; young = true; }
+              if (ent.mkold(idx + i)) young = true;
             }
             if (young) tlb.add(a, a + nr * PAGE_SIZE, false);
           }

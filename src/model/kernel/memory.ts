@@ -10,7 +10,7 @@
 import type { AllocFact } from '../ops.js';
 import {
   HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE,
-  type Folio, type Mm, type PteTable, type Vma,
+  PteTable, type Folio, type Mm, type Vma,
 } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
@@ -82,13 +82,12 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   }
   let table = entry;
   if (!table) {
-    table = { kind: 'table', pfn: pgt[pgt.length - 1]?.pfn ?? 0, ptes: new Array(PTRS_PER_PTE).fill(null), used: 0 };
+    table = new PteTable(pgt[pgt.length - 1]?.pfn ?? 0);
     mm.pmds.set(pi, table);
   }
   const idx = pteIndex(addr);
-  const cur = table.ptes[idx];
-  if (cur) {
-    if (write) { cur.dirty = true; cur.young = true; }
+  if (table.folio[idx]) {
+    if (write) table.touch(idx);
     return 'present';
   }
   if (!write && !user) return 'zero-page';
@@ -100,7 +99,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
       const s = addr - (addr % (nr * PAGE_SIZE));
       if (s < vma.vm_start || s + nr * PAGE_SIZE > vma.vm_end) continue;
       const i0 = pteIndex(s);
-      if (table.ptes.slice(i0, i0 + nr).every((p) => p === null)) { order = o; break; }
+      if (table.folio.slice(i0, i0 + nr).every((p) => p === null)) { order = o; break; }
       k.count(k.mthpCounter(o, 'anon_fault_fallback'));
     }
   }
@@ -114,7 +113,7 @@ function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: n
   const f = k.newFolio(order, pfn, vma.vm_pgoff + (start - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
   const i0 = pteIndex(start);
   for (let i = 0; i < nr; i++) {
-    table.ptes[i0 + i] = { folio: f, page: i, write: vma.write, dirty: write, young: true };
+    table.set(i0 + i, f, i, vma.write, write, true);
     k.cost.pteClears++;
   }
   table.used += nr;
@@ -228,24 +227,24 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
     const rss = [0, 0, 0, 0];
     for (let a = addr; a < next; ) {
       const idx = pteIndex(a);
-      const p = e.ptes[idx];
-      if (!p) { a += PAGE_SIZE; continue; }
+      const f = e.folio[idx];
+      if (!f) { a += PAGE_SIZE; continue; }
       // zap_present_ptes(): a batch of PTEs mapping consecutive pages of one large folio.
-      const f = p.folio;
+      const page = e.page(idx);
+      const dirty = e.dirty(idx);
       let nr = 1;
       if (f.nr > 1 && k.traits.mthp) {
         while (a + nr * PAGE_SIZE < next && idx + nr < PTRS_PER_PTE) {
-          const q = e.ptes[idx + nr];
-          if (!q || q.folio !== f || q.page !== p.page + nr) break;
+          if (e.folio[idx + nr] !== f || e.page(idx + nr) !== page + nr) break;
           nr++;
         }
       }
-      for (let i = 0; i < nr; i++) { e.ptes[idx + i] = null; k.cost.pteClears++; }
+      for (let i = 0; i < nr; i++) { e.clear(idx + i); k.cost.pteClears++; }
       e.used -= nr;
       g.pmdOnly = false; // cleared PTEs: the flush stride is a page (tlb_get_unmap_shift)
-      if (p.dirty) f.dirty = true;
+      if (dirty) f.dirty = true;
       rss[MM_ANONPAGES] -= nr;
-      folio_remove_rmap_ptes(k, f, p.page, nr);
+      folio_remove_rmap_ptes(k, f, page, nr);
       if (folio_put_refs(k, f, nr)) toFree.push(f);
       g.start = Math.min(g.start, a);
       g.end = Math.max(g.end, a + nr * PAGE_SIZE);

@@ -4,7 +4,7 @@
  * anonymous mappings stay separate VMAs; no tracepoint depends on it in the modelled paths,
  * but mTHP eligibility at a region edge does — faults take the recorded folio size).
  */
-import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Mm, type PteTable, type Vma } from '../state.js';
+import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { zap_range, ZapGather } from './memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
@@ -99,18 +99,18 @@ export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, ne
     } else if (from) {
       let to = mm.pmds.get(pmdIndex(nw)) as PteTable | undefined;
       if (!to) {
-        to = { kind: 'table', pfn: 0, ptes: new Array(PTRS_PER_PTE).fill(null), used: 0 };
+        to = new PteTable(0);
         mm.pmds.set(pmdIndex(nw), to);
       }
       let present = false;
       for (let i = 0; i < extent / PAGE_SIZE; i++) {
         const si = pteIndex(old) + i;
         const di = pteIndex(nw) + i;
-        const p = from.ptes[si];
-        if (!p) continue;
-        from.ptes[si] = null;
+        const f = from.folio[si];
+        if (!f) continue;
+        to.setRaw(di, f, from.bits[si]!);
+        from.clear(si);
         from.used--;
-        to.ptes[di] = p;
         to.used++;
         present = true;
         k.cost.pteClears++;
@@ -139,18 +139,19 @@ export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
       k.addMmCounter(child, MM_ANONPAGES, 512);
       continue;
     }
-    const t: PteTable = { kind: 'table', pfn: 0, ptes: new Array(PTRS_PER_PTE).fill(null), used: 0 };
+    const t = new PteTable(0);
     let n = 0;
     for (let i = 0; i < PTRS_PER_PTE; i++) {
-      const p = e.ptes[i];
-      if (!p) continue;
-      p.write = false;
-      t.ptes[i] = { ...p };
+      const f = e.folio[i];
+      if (!f) continue;
+      // Both entries become read-only (copy-on-write).
+      e.bits[i] = e.bits[i]! & ~PTE_WRITE;
+      t.setRaw(i, f, e.bits[i]!);
       t.used++;
-      p.folio.refcount++;
-      p.folio.large_mapcount++;
-      p.folio.page_mapcount[p.page]!++;
-      p.folio.exclusive = false;
+      f.refcount++;
+      f.large_mapcount++;
+      f.page_mapcount[e.page(i)]!++;
+      f.exclusive = false;
       n++;
     }
     child.pmds.set(pi, t);

@@ -4,7 +4,7 @@
  * the end of a page-table page. What the out-of-table read "sees" is the next table's slot when
  * `oobMode` is `adjacent` (the next table page happens to follow physically), else nothing.
  */
-import { PMD_SIZE, PTRS_PER_PTE, type Mm, type Pte, type PteTable } from '../state.js';
+import { PMD_SIZE, PTRS_PER_PTE, type Mm, type PteTable } from '../state.js';
 import type { Kernel } from './kernel.js';
 
 export function pmdIndex(addr: number): number {
@@ -20,16 +20,33 @@ export function tableOf(mm: Mm, addr: number): PteTable | undefined {
   return e && e.kind === 'table' ? e : undefined;
 }
 
-/** Read slot `idx` of `table`; out-of-range indices are violations. */
-export function pteRead(k: Kernel, mm: Mm, table: PteTable, tableAddr: number, idx: number, write = false): Pte | null {
+/** Where a PTE read landed: a table and a slot in it. Reused by every read: use it at once. */
+export interface PteSlot {
+  table: PteTable;
+  idx: number;
+}
+const slot: PteSlot = { table: undefined as unknown as PteTable, idx: 0 };
+
+const at = (table: PteTable, idx: number): PteSlot | null => {
+  if (!table.folio[idx]) return null;
+  slot.table = table;
+  slot.idx = idx;
+  return slot;
+};
+
+/**
+ * Read slot `idx` of `table`: the present entry's place, or null for pte_none (or a read that
+ * saw nothing). Out-of-range indices are violations.
+ */
+export function pteRead(k: Kernel, mm: Mm, table: PteTable, tableAddr: number, idx: number, write = false): PteSlot | null {
   k.cost.pteReads++;
-  if (idx >= 0 && idx < PTRS_PER_PTE) return table.ptes[idx] ?? null;
+  if (idx >= 0 && idx < PTRS_PER_PTE) return at(table, idx);
   k.violate('pte_access_within_table', `${write ? 'write' : 'read'} of PTE index ${idx} of the table at 0x${tableAddr.toString(16)} (pfn 0x${table.pfn.toString(16)}): past its 512 entries`, {
     addr: tableAddr + idx * 4096,
   });
   if (k.oobMode === 'adjacent') {
     const next = tableOf(mm, tableAddr + (Math.floor(idx / PTRS_PER_PTE)) * PMD_SIZE);
-    return next ? (next.ptes[((idx % PTRS_PER_PTE) + PTRS_PER_PTE) % PTRS_PER_PTE] ?? null) : null;
+    return next ? at(next, ((idx % PTRS_PER_PTE) + PTRS_PER_PTE) % PTRS_PER_PTE) : null;
   }
   return null;
 }

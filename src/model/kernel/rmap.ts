@@ -3,7 +3,7 @@
  * (try_to_unmap → try_to_unmap_one over page_vma_mapped_walk). The places the modelled series
  * change are hooks (model/hooks.ts); the code here is the baseline around them.
  */
-import { HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Folio, type HugePmd, type Mm, type Pte, type PteTable, type Vma } from '../state.js';
+import { HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_PAGE_MASK, PTRS_PER_PTE, type Folio, type HugePmd, type Mm, type PteTable, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { flush_tlb_mm_range, set_tlb_ubc_flush_pending, should_defer_flush } from './tlbflush.js';
@@ -218,9 +218,8 @@ export function try_to_unmap_one(k: Kernel, f: Folio, m: MappingVma, flags: numb
     }
     const table = e;
     const idx = pteIndex(addr);
-    const pte = table.ptes[idx] ?? null;
     k.cost.pteReads++;
-    if (!pte || pte.folio !== f) {
+    if (table.folio[idx] !== f) {
       addr += PAGE_SIZE;
       continue;
     }
@@ -263,11 +262,16 @@ function pmdHit(k: Kernel, mm: Mm, vma: Vma, f: Folio, pmd: HugePmd, haddr: numb
  * Clear `nr` PTEs from `idx` (all mapping `f`), flush or defer, then discard (lazyfree) or give
  * up and restore. Returns `done` when the whole folio went in this call.
  */
-/** The entries unmapPtes() cleared, kept for a restore (reused: the call does not nest). */
-const saved: Pte[] = [];
+/** The values of the entries unmapPtes() cleared, kept for a restore (reused: the call does not nest). */
+const saved: number[] = [];
+const savedFolios: Array<Folio | null> = [];
+function forgetSaved(): void {
+  saved.length = 0;
+  savedFolios.length = 0;
+}
 
 function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: number, nr: number, addr: number, flags: number): 'continue' | 'done' | 'abort' {
-  saved.length = 0;
+  forgetSaved();
   let dirty = false;
   let young = false;
   // get_and_clear_full_ptes(): the batch may run into the next table when the hook allowed it
@@ -283,18 +287,18 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
       t = next;
       jj = j % PTRS_PER_PTE;
     }
-    const p = t.ptes[jj]!;
-    saved.push(p);
-    dirty ||= p.dirty;
-    young ||= p.young;
-    t.ptes[jj] = null;
+    saved.push(t.bits[jj]!);
+    savedFolios.push(t.folio[jj] ?? null);
+    dirty ||= t.dirty(jj);
+    young ||= t.young(jj);
+    t.clear(jj);
     t.used--;
     k.cost.pteClears++;
   }
   const n = saved.length;
   const end = addr + n * PAGE_SIZE;
   const deferred = should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0);
-  if (k.stories) k.story(f, n === 1 ? (deferred ? 'single-PTE unmap (flush deferred)' : 'single-PTE unmap (flushed now)') : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - saved[0]!.page * PAGE_SIZE);
+  if (k.stories) k.story(f, n === 1 ? (deferred ? 'single-PTE unmap (flush deferred)' : 'single-PTE unmap (flushed now)') : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - (saved[0]! & PTE_PAGE_MASK) * PAGE_SIZE);
   if (deferred) set_tlb_ubc_flush_pending(k, mm, addr, end, dirty, f);
   else flush_tlb_mm_range(k, mm, addr, end);
   if (dirty) f.dirty = true;
@@ -306,8 +310,8 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
     k.runningSeries = undefined;
     if (verdict !== 'discard') {
       k.story(f, verdict === 'fail-swapbacked' ? 'redirtied: restored, now swap-backed' : 'extra reference: restored, still lazyfree');
-      restore(k, table, idx, saved, addr, mm);
-      saved.length = 0;
+      restore(k, table, idx, addr, mm);
+      forgetSaved();
       if (verdict === 'fail-swapbacked') f.swapbacked = true;
       return 'abort';
     }
@@ -315,17 +319,17 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
   } else if (f.anon) {
     // Swapbacked but not in the swap cache (there is no swap): a folio a PMD discard made
     // swapbacked ends here: restore and fail.
-    restore(k, table, idx, saved, addr, mm);
-    saved.length = 0;
+    restore(k, table, idx, addr, mm);
+    forgetSaved();
     return 'abort';
   }
-  folio_remove_rmap_ptes(k, f, saved[0]!.page, n);
-  saved.length = 0;
+  folio_remove_rmap_ptes(k, f, saved[0]! & PTE_PAGE_MASK, n);
+  forgetSaved();
   if (folio_put_refs(k, f, n)) free_folio(k, f);
   return n === f.nr ? 'done' : 'continue';
 }
 
-function restore(k: Kernel, table: PteTable, idx: number, saved: Pte[], addr: number, mm: Mm): void {
+function restore(k: Kernel, table: PteTable, idx: number, addr: number, mm: Mm): void {
   for (let i = 0; i < saved.length; i++) {
     const j = idx + i;
     let t = table;
@@ -336,7 +340,7 @@ function restore(k: Kernel, table: PteTable, idx: number, saved: Pte[], addr: nu
       t = next;
       jj = j % PTRS_PER_PTE;
     }
-    t.ptes[jj] = saved[i]!;
+    t.setRaw(jj, savedFolios[i]!, saved[i]!);
     t.used++;
     k.cost.pteRestores++;
   }

@@ -5,7 +5,7 @@
  * Model deviation: there is no swap (as on every capture host): a swap-backed folio cannot be
  * paged out; a large one is split by the swap-out fallback and its pieces activated.
  */
-import { HPAGE_PMD_ORDER, Lru, type Folio } from '../state.js';
+import { HPAGE_PMD_ORDER, Lru, PTRS_PER_PTE, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { split_folio } from './huge_memory.js';
 import { folio_mapped, folio_put_refs, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
@@ -26,7 +26,7 @@ function anyYoung(k: Kernel, f: Folio): boolean {
     if (mm.anonRoot !== f.anonRoot) continue;
     for (const e of mm.pmds.values()) {
       if (e.kind === 'huge') { if (e.folio === f && e.young) return true; continue; }
-      for (const p of e.ptes) if (p && p.folio === f && p.young) return true;
+      for (let i = 0; i < PTRS_PER_PTE; i++) if (e.folio[i] === f && e.young(i)) return true;
     }
   }
   return false;

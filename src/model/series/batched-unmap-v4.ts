@@ -78,13 +78,13 @@ export const part2 = defineSeries({
 
 /** folio_pte_batch() over raw slots: the run of entries mapping consecutive pages of the folio. */
 export function pteRun(k: Kernel, c: PteBatchCtx, maxNr: number, checked: boolean): number {
-  const first = c.table.ptes[c.idx]!;
+  const firstPage = c.table.page(c.idx);
   let n = 1;
   while (n < maxNr) {
     const j = c.idx + n;
     if (checked && j >= 512) break;
     const q = pteRead(k, c.mm, c.table, c.addr - c.idx * PAGE_SIZE, j);
-    if (!q || q.folio !== c.folio || q.page !== first.page + n) break;
+    if (!q || q.table.folio[q.idx] !== c.folio || q.table.page(q.idx) !== firstPage + n) break;
     n++;
   }
   return n;
@@ -105,8 +105,7 @@ export const part3 = defineSeries({
     folio_unmap_pte_batch: (k, c) => {
       const f = c.folio;
       if (c.hwpoison || f.nr === 1 || !f.anon || f.swapbacked) return 1;
-      const pte = c.table.ptes[c.idx]!;
-      if (pte.page !== 0) return 1;
+      if (c.table.page(c.idx) !== 0) return 1;
       return pteRun(k, c, f.nr, false) === f.nr ? f.nr : 1;
     },
   },
