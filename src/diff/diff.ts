@@ -128,16 +128,30 @@ function tell(steps: string[]): string {
 
 /** TLB flushes, frees and reclaim calls of one config, tallied op by op (nothing kept). */
 class Tally {
-  readonly tlb: Record<string, number> = {};
-  readonly frees: Record<string, number> = {};
+  /** Flushes per (pages, reason): pages * 8 + reason → count (pages ≥ -1, reason < 8). */
+  private readonly flushes = new Map<number, number>();
+  /** Folio frees per order. */
+  private readonly orders = new Map<number, number>();
   readonly reclaim = { scanned: 0, reclaimed: 0, calls: 0 };
+
+  get tlb(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, n] of this.flushes) out[`pages:${Math.floor(k / 8)} reason:${((k % 8) + 8) % 8}`] = n;
+    return out;
+  }
+
+  get frees(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [o, n] of [...this.orders].sort((a, b) => a[0] - b[0])) out[`order ${o}`] = n;
+    return out;
+  }
 
   add(list: Emission[]): void {
     for (const e of list) {
       if (e.ev === 'tlb_flush') {
-        const k = `pages:${e.pages} reason:${e.reason}`;
-        this.tlb[k] = (this.tlb[k] ?? 0) + 1;
-      } else if (e.ev === 'mm_page_free' && e.what === 'folio') this.frees[`order ${e.order}`] = (this.frees[`order ${e.order}`] ?? 0) + 1;
+        const k = e.pages * 8 + e.reason;
+        this.flushes.set(k, (this.flushes.get(k) ?? 0) + 1);
+      } else if (e.ev === 'mm_page_free' && e.what === 'folio') this.orders.set(e.order, (this.orders.get(e.order) ?? 0) + 1);
       else if (e.ev === 'mm_vmscan_reclaim_pages') {
         this.reclaim.scanned += e.nr_scanned;
         this.reclaim.reclaimed += e.nr_reclaimed;

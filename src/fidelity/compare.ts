@@ -58,6 +58,11 @@ export function emissionKey(e: Emission): string | undefined {
   }
 }
 
+/** Predicted events that take part in the comparison (task-switch flushes and slab shrinks do not). */
+function compared(e: Emission): boolean {
+  return e.ev !== 'mm_shrink_slab' && !(e.ev === 'tlb_flush' && e.reason === 0);
+}
+
 /** Field-by-field equality (no strings built on the hot path). */
 function same(rec: Recorded, e: Emission): boolean {
   if (rec.ev !== e.ev) return false;
@@ -90,6 +95,13 @@ export class FidelityChecker {
   check(lo: LiftedOp, emitted: Emission[], unmodelled: boolean): void {
     if (!lo.compare) return;
     const rec: Recorded[] = [];
+    // CPUs seen on either side, as a bit set while they are few (the common case) — a Set past 31.
+    let cpuBits = 0;
+    let cpuSet: Set<number> | undefined;
+    const seeCpu = (c: number): void => {
+      if (c < 31) cpuBits |= 1 << c;
+      else (cpuSet ??= new Set()).add(c);
+    };
     for (const x of lo.recorded) {
       if (x.ev === 'mm_page_free' && !x.ours) { this.r.foreignFrees++; continue; }
       rec.push(x);
@@ -98,35 +110,44 @@ export class FidelityChecker {
       this.r.unmodelledOutput += rec.length;
       if (rec.length === 0) return;
     }
-    const pred: Emission[] = [];
-    for (const e of emitted) {
-      if (e.ev === 'mm_shrink_slab' || (e.ev === 'tlb_flush' && e.reason === 0)) continue;
-      pred.push(e);
-    }
-    if (rec.length === 0 && pred.length === 0) return;
+    let npred = 0;
+    for (const e of emitted) if (compared(e)) npred++;
+    if (rec.length === 0 && npred === 0) return;
     this.r.opsCompared++;
-    for (const x of rec) this.kind(x.ev).recorded++;
-    for (const p of pred) this.kind(p.ev).predicted++;
+    for (const x of rec) { this.kind(x.ev).recorded++; seeCpu(x.cpu); }
+    for (const p of emitted) if (compared(p)) { this.kind(p.ev).predicted++; seeCpu(p.cpu); }
     this.r.compared += rec.length;
-    const cpus = new Set<number>();
-    for (const x of rec) cpus.add(x.cpu);
-    for (const p of pred) cpus.add(p.cpu);
+    const cpus: number[] = [];
+    for (let c = 0; c < 31; c++) if (cpuBits & (1 << c)) cpus.push(c);
+    if (cpuSet) cpus.push(...[...cpuSet].sort((a, b) => a - b));
     let bad = false;
-    for (const cpu of [...cpus].sort((a, b) => a - b)) {
-      const rs = cpus.size === 1 ? rec : rec.filter((x) => x.cpu === cpu);
-      const ps = cpus.size === 1 ? pred : pred.filter((p) => p.cpu === cpu);
+    for (const cpu of cpus) {
+      const one = cpus.length === 1;
+      // Both sides of this CPU, in order, walked in step.
+      let i = 0;
+      let j = 0;
+      let pos = 0;
       let first = -1;
-      const n = Math.max(rs.length, ps.length);
-      for (let i = 0; i < n; i++) {
-        const a = rs[i];
-        const b = ps[i];
-        if (a && b && same(a, b)) { this.r.equal++; continue; }
-        if (!a && b) this.r.extra++;
-        if (first < 0) first = i;
+      for (;;) {
+        while (i < rec.length && !one && rec[i]!.cpu !== cpu) i++;
+        while (j < emitted.length && (!compared(emitted[j]!) || (!one && emitted[j]!.cpu !== cpu))) j++;
+        const a = i < rec.length ? rec[i] : undefined;
+        const b = j < emitted.length ? emitted[j] : undefined;
+        if (!a && !b) break;
+        if (a && b && same(a, b)) this.r.equal++;
+        else {
+          if (!a) this.r.extra++;
+          if (first < 0) first = pos;
+        }
+        i++;
+        j++;
+        pos++;
       }
       if (first >= 0) {
         bad = true;
         if (this.r.mismatches.length < this.maxMismatches) {
+          const rs = one ? rec : rec.filter((x) => x.cpu === cpu);
+          const ps = emitted.filter((p) => compared(p) && (one || p.cpu === cpu));
           const lo0 = Math.max(0, first - 2);
           this.r.mismatches.push({
             op: lo.op.at.index, line: lo.op.at.line, phase: lo.phase, opKind: lo.op.kind, cpu, at: first,
