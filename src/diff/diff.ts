@@ -12,6 +12,7 @@ import type { LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry } from '../trace/index.js';
 import { emissionKey, SYNTH_PFN } from '../fidelity/compare.js';
 import type { Engine } from '../model/engine.js';
+import type { FolioStory } from '../model/state.js';
 import { replayTrace, type ConfigRun, type ReplayResult } from './run.js';
 
 export interface Divergence {
@@ -115,12 +116,13 @@ function sameOutput(a: Emission[], b: Emission[]): boolean {
 }
 
 /** Collapse consecutive identical steps: `single-PTE unmap ×16`. */
-function tell(steps: string[]): string {
+function tell(steps: number[], names: readonly string[]): string {
   const out: string[] = [];
   for (let i = 0; i < steps.length; ) {
     let j = i;
     while (j < steps.length && steps[j] === steps[i]) j++;
-    out.push(j - i > 1 ? `${steps[i]} ×${j - i}` : steps[i]!);
+    const name = names[steps[i]!]!;
+    out.push(j - i > 1 ? `${name} ×${j - i}` : name);
     i = j;
   }
   return out.join(', ');
@@ -204,10 +206,10 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     if (g) g.count++;
     else groups.set(key, { count: 1, sizeKb: 4 << order, example: `0x${addr.toString(16)}`, base: ta, with: tb });
   };
-  type Story = { order: number; addr: number; steps: string[] };
-  const pair = (x: Story | undefined, y: Story | undefined): void => {
+  let stepNames: [readonly string[], readonly string[]] = [[], []];
+  const pair = (x: FolioStory | undefined, y: FolioStory | undefined): void => {
     const s = (x ?? y)!;
-    addGroup(s.order, s.addr, x ? tell(x.steps) : '(no such folio)', y ? tell(y.steps) : '(no such folio)');
+    addGroup(s.order, s.addr, x ? tell(x.steps, stepNames[0]) : '(no such folio)', y ? tell(y.steps, stepNames[1]) : '(no such folio)');
   };
   /** Ended in one config, still live (or never made) in the other. */
   const endedOnly: [Set<string>, Set<string>] = [new Set(), new Set()];
@@ -232,7 +234,10 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   const r = await replayTrace(input, [base, withCfg], {
     ...opts,
     stories: true,
-    onEngines: (es) => { engines = es as [Engine, Engine]; },
+    onEngines: (es) => {
+      engines = es as [Engine, Engine];
+      stepNames = [es[0]!.k.storySteps, es[1]!.k.storySteps];
+    },
     observe: (lo, per) => {
       opts.observe?.(lo, per);
       settle();

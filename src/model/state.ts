@@ -35,6 +35,15 @@ export const MM_SWAPENTS = 2;
 export const MM_SHMEMPAGES = 3;
 export const RSS_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'] as const;
 
+/** A folio's life for diff: its key (first pfn @ the op that made it) and steps, as codes into Kernel.storySteps. */
+export interface FolioStory {
+  key: string;
+  order: number;
+  /** Address of its first page, once known. */
+  addr: number;
+  steps: number[];
+}
+
 export interface Folio {
   id: number;
   order: number;
@@ -71,8 +80,8 @@ export interface Folio {
   freed: boolean;
   /** Pages of this folio that were written since it was mapped (for the per-page dirty view). */
   exclusive: boolean;
-  /** Its story's key in Kernel.stories (diff): first pfn @ the op that made it. */
-  storyKey?: string;
+  /** What has happened to it so far, when stories are on (diff). */
+  story?: FolioStory;
 }
 
 /** A PTE's flag bits, above the page index in PteTable.bits. */

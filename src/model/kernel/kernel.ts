@@ -12,6 +12,7 @@ import {
   Lru,
   type DeferredSplitQueue,
   type Folio,
+  type FolioStory,
   type Mm,
   type TaskRss,
   type TlbUbc,
@@ -69,19 +70,28 @@ export class Kernel {
   // the trace allocated; a pfn reused by a later allocation starts a new story.
 
   /** Off unless a consumer asks (diff). */
-  stories: Map<string, { order: number; addr: number; steps: string[] }> | undefined;
+  stories: Map<string, FolioStory> | undefined;
+  /** The distinct step texts; a story holds indices into this. */
+  readonly storySteps: string[] = [];
+  private readonly stepCodes = new Map<string, number>();
 
   story(f: Folio, step: string, addr?: number): void {
     const st = this.stories;
     if (!st) return;
-    const key = (f.storyKey ??= `${f.pfn.toString(16)}@${this.op.at.index}`);
-    let s = st.get(key);
+    let s = f.story;
     if (!s) {
-      s = { order: f.order, addr: addr ?? 0, steps: [] };
-      st.set(key, s);
+      s = { key: `${f.pfn.toString(16)}@${this.op.at.index}`, order: f.order, addr: addr ?? 0, steps: [] };
+      st.set(s.key, s);
+      f.story = s;
     }
     if (addr !== undefined && s.addr === 0) s.addr = addr;
-    s.steps.push(step);
+    let code = this.stepCodes.get(step);
+    if (code === undefined) {
+      code = this.storySteps.length;
+      this.storySteps.push(step);
+      this.stepCodes.set(step, code);
+    }
+    s.steps.push(code);
   }
 
   /** Keys of the stories whose folio ended (freed, or split into new folios) since last taken. */
@@ -89,7 +99,7 @@ export class Kernel {
 
   /** The folio is gone (freed or split): its story is complete. */
   storyEnd(f: Folio): void {
-    if (this.stories && f.storyKey !== undefined) this.endedStories.push(f.storyKey);
+    if (this.stories && f.story) this.endedStories.push(f.story.key);
   }
 
   // --------------------------------------------------------------------------------------
