@@ -55,6 +55,22 @@ describe('diff', () => {
     }
   });
 
+  it('streamed (the default) and observed (event lists kept per op) give the same diff', async () => {
+    const strip = ({ replay: _r, ...d }: Awaited<ReturnType<typeof diffTrace>>) => d;
+    for (const [trace, base, withCfg] of [
+      ['6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz', 'linux-6.12', 'linux-6.18'],
+      ['6.12.95+deb12-cloud-amd64/s4-pmd-thp-redirty/trace.txt.gz', 'linux-6.12', 'linux-6.18'],
+      ['6.1.0-56-cloud-amd64/s6-two-threads.4k-spin/trace.txt.gz', 'linux-6.1', 'linux-6.18'],
+    ] as const) {
+      let observed = 0;
+      const streamed = await diffTrace(T(trace), buildConfig(base), buildConfig(withCfg), { registry: reg });
+      const kept = await diffTrace(T(trace), buildConfig(base), buildConfig(withCfg), { registry: reg, observe: () => { observed++; } });
+      expect(observed).toBe(kept.replay.ops);
+      expect(streamed.differ).toBe(true);
+      expect(strip(streamed)).toEqual(strip(kept));
+    }
+  });
+
   it('on arm64 the difference is range TLBIs, not tlb_flush events', async () => {
     const d = await diffTrace(T('6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz'), buildConfig('linux-6.12', 'arm64'), buildConfig('linux-6.18', 'arm64'), { registry: reg });
     expect(d.base.tlbFlushes).toEqual({});

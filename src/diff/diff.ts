@@ -82,36 +82,75 @@ function keys(em: Emission[]): string[] {
   return out;
 }
 
-/** Whether emissionKey() would print `a` and `b` alike — compared field by field, no strings. */
-function sameKey(a: Emission, b: Emission): boolean {
-  switch (a.ev) {
-    case 'tlb_flush':
-      return b.ev === 'tlb_flush' && a.pages === b.pages && a.reason === b.reason;
-    case 'rss_stat':
-      return b.ev === 'rss_stat' && a.curr === b.curr && a.member === b.member && a.delta === b.delta;
-    case 'mm_page_free':
-      return b.ev === 'mm_page_free' && a.order === b.order && (a.pfn === b.pfn || (a.pfn >= SYNTH_PFN && b.pfn >= SYNTH_PFN));
-    case 'mm_vmscan_reclaim_pages':
-      return b.ev === 'mm_vmscan_reclaim_pages' && a.nr_scanned === b.nr_scanned && a.nr_reclaimed === b.nr_reclaimed && a.nr_activate_anon === b.nr_activate_anon
-        && a.nr_activate_file === b.nr_activate_file && a.nr_unmap_fail === b.nr_unmap_fail && a.nr_ref_keep === b.nr_ref_keep;
-    default:
-      return false;
-  }
-}
-
 const keyed = (e: Emission): boolean => e.ev !== 'mm_shrink_slab' && !(e.ev === 'tlb_flush' && e.reason === 0);
 
-/** The two ops' outputs read alike (the events fidelity compares, in order). */
-function sameOutput(a: Emission[], b: Emission[]): boolean {
-  let i = 0;
-  let j = 0;
-  for (;;) {
-    while (i < a.length && !keyed(a[i]!)) i++;
-    while (j < b.length && !keyed(b[j]!)) j++;
-    if (i === a.length || j === b.length) return i === a.length && j === b.length;
-    if (!sameKey(a[i]!, b[j]!)) return false;
-    i++;
-    j++;
+/** Numbers per keyed event in OpMatcher's buffer: a kind code and up to six fields. */
+const STRIDE = 7;
+
+/**
+ * Whether two configs' outputs for one op read alike (the events fidelity compares, in order,
+ * as emissionKey() prints them), streamed: the base's events are packed into numbers as its
+ * engine makes them, the other's are checked against them as they come. Keeps the first few
+ * events of each side for the report of a divergence.
+ */
+class OpMatcher {
+  private readonly base: number[] = [];
+  private readonly tmp = new Array<number>(STRIDE).fill(0);
+  private count = 0;
+  private pos = 0;
+  private differs = false;
+  readonly firstEvents: [Emission[], Emission[]] = [[], []];
+
+  private static encode(e: Emission, out: number[], at: number): void {
+    for (let i = 0; i < STRIDE; i++) out[at + i] = 0;
+    switch (e.ev) {
+      case 'tlb_flush':
+        out[at] = 1; out[at + 1] = e.pages; out[at + 2] = e.reason;
+        break;
+      case 'rss_stat':
+        out[at] = 2; out[at + 1] = e.curr; out[at + 2] = e.member; out[at + 3] = e.delta;
+        break;
+      case 'mm_page_free':
+        // Pfns the model made up compare equal to each other (emissionKey prints no pfn for them).
+        out[at] = 3; out[at + 1] = e.order; out[at + 2] = e.pfn >= SYNTH_PFN ? -1 : e.pfn;
+        break;
+      case 'mm_vmscan_reclaim_pages':
+        out[at] = 4; out[at + 1] = e.nr_scanned; out[at + 2] = e.nr_reclaimed; out[at + 3] = e.nr_activate_anon;
+        out[at + 4] = e.nr_activate_file; out[at + 5] = e.nr_unmap_fail; out[at + 6] = e.nr_ref_keep;
+        break;
+      default:
+        break;
+    }
+  }
+
+  see(side: number, e: Emission): void {
+    if (!keyed(e)) return;
+    if (this.firstEvents[side]!.length < 12) this.firstEvents[side]!.push(e);
+    if (side === 0) {
+      OpMatcher.encode(e, this.base, this.count * STRIDE);
+      this.count++;
+      return;
+    }
+    if (this.differs) return;
+    if (this.pos >= this.count) { this.differs = true; return; }
+    OpMatcher.encode(e, this.tmp, 0);
+    const at = this.pos * STRIDE;
+    for (let i = 0; i < STRIDE; i++) if (this.tmp[i] !== this.base[at + i]) { this.differs = true; return; }
+    this.pos++;
+  }
+
+  /** The op is over: did both read alike? Then ready for the next op. */
+  finish(): boolean {
+    const same = !this.differs && this.pos === this.count;
+    this.count = 0;
+    this.pos = 0;
+    this.differs = false;
+    return same;
+  }
+
+  reset(): void {
+    this.firstEvents[0].length = 0;
+    this.firstEvents[1].length = 0;
   }
 }
 
@@ -149,16 +188,18 @@ class Tally {
   }
 
   add(list: Emission[]): void {
-    for (const e of list) {
-      if (e.ev === 'tlb_flush') {
-        const k = e.pages * 8 + e.reason;
-        this.flushes.set(k, (this.flushes.get(k) ?? 0) + 1);
-      } else if (e.ev === 'mm_page_free' && e.what === 'folio') this.orders.set(e.order, (this.orders.get(e.order) ?? 0) + 1);
-      else if (e.ev === 'mm_vmscan_reclaim_pages') {
-        this.reclaim.scanned += e.nr_scanned;
-        this.reclaim.reclaimed += e.nr_reclaimed;
-        this.reclaim.calls++;
-      }
+    for (const e of list) this.add1(e);
+  }
+
+  add1(e: Emission): void {
+    if (e.ev === 'tlb_flush') {
+      const k = e.pages * 8 + e.reason;
+      this.flushes.set(k, (this.flushes.get(k) ?? 0) + 1);
+    } else if (e.ev === 'mm_page_free' && e.what === 'folio') this.orders.set(e.order, (this.orders.get(e.order) ?? 0) + 1);
+    else if (e.ev === 'mm_vmscan_reclaim_pages') {
+      this.reclaim.scanned += e.nr_scanned;
+      this.reclaim.reclaimed += e.nr_reclaimed;
+      this.reclaim.calls++;
     }
   }
 }
@@ -231,9 +272,18 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
       e.k.endedStories.length = 0;
     }
   };
+  // Each op's events are streamed (tallied and matched as the engines make them) unless the
+  // caller observes the ops with their event lists (Perfetto export).
+  const keep = opts.observe !== undefined;
+  const matcher = new OpMatcher();
   const r = await replayTrace(input, [base, withCfg], {
     ...opts,
     stories: true,
+    keepEmitted: keep,
+    onEmit: keep ? undefined : (i, e) => {
+      tally[i]!.add1(e);
+      matcher.see(i, e);
+    },
     onEngines: (es) => {
       engines = es as [Engine, Engine];
       stepNames = [es[0]!.k.storySteps, es[1]!.k.storySteps];
@@ -242,13 +292,20 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
       opts.observe?.(lo, per);
       settle();
       const [a, b] = per as [typeof per[0], typeof per[0]];
-      tally[0].add(a.emitted);
-      tally[1].add(b.emitted);
-      if (a.violations.length === b.violations.length && sameOutput(a.emitted, b.emitted)) return;
+      if (keep) {
+        tally[0].add(a.emitted);
+        tally[1].add(b.emitted);
+        for (const e of a.emitted) matcher.see(0, e);
+        for (const e of b.emitted) matcher.see(1, e);
+      }
+      const same = matcher.finish() && a.violations.length === b.violations.length;
+      const report = !same && !first;
+      const ka = report ? keys(matcher.firstEvents[0]) : [];
+      const kb = report ? keys(matcher.firstEvents[1]) : [];
+      matcher.reset();
+      if (same) return;
       divergent++;
-      if (first) return;
-      const ka = keys(a.emitted);
-      const kb = keys(b.emitted);
+      if (!report) return;
       // The cause: series in one config only that own a hook that config went through here.
       const ran = (id: string, hooks: string[]): boolean => Object.keys(findSeries(id)?.hooks ?? {}).some((h) => hooks.includes(h));
       const cause = [...onlyBase.filter((id) => ran(id, a.hooks)), ...onlyWith.filter((id) => ran(id, b.hooks))];

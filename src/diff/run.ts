@@ -48,6 +48,14 @@ export interface OpObserver {
 
 export interface MultiReplayOptions {
   checkInvariants?: boolean;
+  /**
+   * Hand each op's emissions back from feed() (default). Off, they are streamed to the fidelity
+   * checker and counters as the engine makes them and not kept: a long op (a reclaim pass over
+   * thousands of folios) then holds no list of its events.
+   */
+  keepEmitted?: boolean;
+  /** Also called with each engine's emissions as they happen (index of the engine, event). */
+  onEmit?: (engine: number, e: Emission) => void;
   stories?: boolean;
   oobMode?: 'none' | 'adjacent';
 }
@@ -81,6 +89,20 @@ export class MultiReplay {
     this.phaseStart = configs.map(() => new Map());
     this.phaseCost = configs.map(() => ({}));
     this.costStart = configs.map(() => 0);
+    const keep = opts.keepEmitted !== false;
+    this.engines.forEach((eng, i) => {
+      eng.k.keepOut = keep;
+      const checker = this.checkers[i]!;
+      const counts = this.emitted[i]!;
+      const onEmit = opts.onEmit;
+      eng.k.emitSink = keep && !onEmit ? undefined : (e) => {
+        if (!keep) {
+          checker.see(e);
+          counts[e.ev] = (counts[e.ev] ?? 0) + 1;
+        }
+        onEmit?.(i, e);
+      };
+    });
   }
 
   private closePhase(i: number): void {
@@ -116,11 +138,16 @@ export class MultiReplay {
         return;
       }
       if (this.opts.checkInvariants !== false && (isPhaseMark || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
+      const streamed = !eng.k.keepOut;
+      if (streamed) this.checkers[i]!.begin(lo);
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;
-      this.checkers[i]!.check(lo, r.emitted, r.unmodelled !== undefined);
-      for (const e of r.emitted) this.emitted[i]![e.ev] = (this.emitted[i]![e.ev] ?? 0) + 1;
+      if (streamed) this.checkers[i]!.end(r.unmodelled !== undefined);
+      else {
+        this.checkers[i]!.check(lo, r.emitted, r.unmodelled !== undefined);
+        for (const e of r.emitted) this.emitted[i]![e.ev] = (this.emitted[i]![e.ev] ?? 0) + 1;
+      }
       this.vcount[i]! += r.violations.length;
       for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);
       per.push(r);
@@ -159,7 +186,8 @@ export async function replayTrace(
     onEngines?: (engines: Engine[]) => void;
   },
 ): Promise<ReplayResult> {
-  const multi = new MultiReplay(configs, opts);
+  // Nobody asks for each op's events: stream them to the checkers instead of keeping lists.
+  const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ...opts });
   opts.onEngines?.(multi.engines);
   const { lifter, stats, events, consumeMs } = await liftTrace(input, opts, (lo) => {
     const per = multi.feed(lo);

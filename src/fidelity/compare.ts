@@ -78,6 +78,17 @@ function same(rec: Recorded, e: Emission): boolean {
   }
 }
 
+/** One CPU's side of a streamed comparison. */
+interface Lane {
+  rec: Recorded[];
+  /** Predictions seen so far on this CPU. */
+  pos: number;
+  first: number;
+  /** The last two predictions before `first`, and up to four from it. */
+  before: Emission[];
+  after: Emission[];
+}
+
 export class FidelityChecker {
   private r: FidelityReport = {
     matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
@@ -155,6 +166,108 @@ export class FidelityChecker {
             predicted: ps.slice(lo0, first + 4).map((p) => emissionKey(p) ?? p.ev),
           });
         }
+      }
+    }
+    if (bad) {
+      this.r.opsMismatched++;
+      this.r.matched = false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Streaming: the same comparison as check(), fed one predicted event at a time while the op
+  // runs, so that a long op's predictions need not be kept (begin → see… → end).
+
+  private op: LiftedOp | undefined;
+  private rec: Recorded[] = [];
+  private lanes = new Map<number, Lane>();
+  private npred = 0;
+  private predKinds = new Map<string, number>();
+  private equalPending = 0;
+  private extraPending = 0;
+
+  begin(lo: LiftedOp): void {
+    this.op = lo.compare ? lo : undefined;
+    if (!this.op) return;
+    this.rec = [];
+    this.lanes.clear();
+    this.npred = 0;
+    this.predKinds.clear();
+    this.equalPending = 0;
+    this.extraPending = 0;
+    for (const x of lo.recorded) {
+      if (x.ev === 'mm_page_free' && !x.ours) { this.r.foreignFrees++; continue; }
+      this.rec.push(x);
+      this.lane(x.cpu).rec.push(x);
+    }
+  }
+
+  private lane(cpu: number): Lane {
+    let l = this.lanes.get(cpu);
+    if (!l) {
+      l = { rec: [], pos: 0, first: -1, before: [], after: [] };
+      this.lanes.set(cpu, l);
+    }
+    return l;
+  }
+
+  see(e: Emission): void {
+    if (!this.op || !compared(e)) return;
+    this.npred++;
+    this.predKinds.set(e.ev, (this.predKinds.get(e.ev) ?? 0) + 1);
+    const l = this.lane(e.cpu);
+    const a = l.rec[l.pos];
+    if (l.first < 0) {
+      if (a && same(a, e)) this.equalPending++;
+      else {
+        if (!a) this.extraPending++;
+        l.first = l.pos;
+        l.after.push(e);
+      }
+      if (l.first < 0) {
+        // The two predictions before a first difference, for its report.
+        l.before.push(e);
+        if (l.before.length > 2) l.before.shift();
+      }
+    } else {
+      if (a && same(a, e)) this.equalPending++;
+      else if (!a) this.extraPending++;
+      if (l.after.length < 4) l.after.push(e);
+    }
+    l.pos++;
+  }
+
+  end(unmodelled: boolean): void {
+    const lo = this.op;
+    this.op = undefined;
+    if (!lo) return;
+    const rec = this.rec;
+    if (unmodelled) {
+      this.r.unmodelledOutput += rec.length;
+      if (rec.length === 0) return;
+    }
+    if (rec.length === 0 && this.npred === 0) return;
+    this.r.opsCompared++;
+    for (const x of rec) this.kind(x.ev).recorded++;
+    for (const [ev, n] of this.predKinds) this.kind(ev).predicted += n;
+    this.r.compared += rec.length;
+    this.r.equal += this.equalPending;
+    this.r.extra += this.extraPending;
+    let bad = false;
+    for (const cpu of [...this.lanes.keys()].sort((a, b) => a - b)) {
+      const l = this.lanes.get(cpu)!;
+      // Recorded events no prediction reached: the first of them differs.
+      if (l.first < 0 && l.pos < l.rec.length) l.first = l.pos;
+      if (l.first < 0) continue;
+      bad = true;
+      if (this.r.mismatches.length < this.maxMismatches) {
+        const lo0 = Math.max(0, l.first - 2);
+        const ps = [...l.before.slice(l.before.length - (l.first - lo0)), ...l.after];
+        this.r.mismatches.push({
+          op: lo.op.at.index, line: lo.op.at.line, phase: lo.phase, opKind: lo.op.kind, cpu, at: l.first,
+          recorded: l.rec.slice(lo0, l.first + 4).map((x) => `${x.key} (line ${x.line})`),
+          predicted: ps.map((p) => emissionKey(p) ?? p.ev),
+        });
       }
     }
     if (bad) {

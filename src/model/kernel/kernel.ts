@@ -105,8 +105,14 @@ export class Kernel {
   // --------------------------------------------------------------------------------------
   // Emission and accounting.
 
+  /** A consumer that sees each emission as it happens (streamed fidelity, tallies). */
+  emitSink: ((e: Emission) => void) | undefined;
+  /** Keep the op's emissions in `out` (observers, inspectors); off when they are only streamed. */
+  keepOut = true;
+
   emit(e: Emission): void {
-    this.out.push(e);
+    if (this.emitSink) this.emitSink(e);
+    if (this.keepOut) this.out.push(e);
   }
 
   count(name: string, n = 1): void {
