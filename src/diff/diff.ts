@@ -95,31 +95,49 @@ const STRIDE = 7;
  */
 class OpMatcher {
   private readonly base: number[] = [];
-  private readonly tmp = new Array<number>(STRIDE).fill(0);
   private count = 0;
   private pos = 0;
   private differs = false;
   readonly firstEvents: [Emission[], Emission[]] = [[], []];
 
-  private static encode(e: Emission, out: number[], at: number): void {
-    for (let i = 0; i < STRIDE; i++) out[at + i] = 0;
+  /** Pack the base's event at slot `at` (only the fields its kind uses). */
+  private encode(e: Emission, at: number): void {
+    const b = this.base;
     switch (e.ev) {
       case 'tlb_flush':
-        out[at] = 1; out[at + 1] = e.pages; out[at + 2] = e.reason;
+        b[at] = 1; b[at + 1] = e.pages; b[at + 2] = e.reason;
         break;
       case 'rss_stat':
-        out[at] = 2; out[at + 1] = e.curr; out[at + 2] = e.member; out[at + 3] = e.delta;
+        b[at] = 2; b[at + 1] = e.curr; b[at + 2] = e.member; b[at + 3] = e.delta;
         break;
       case 'mm_page_free':
         // Pfns the model made up compare equal to each other (emissionKey prints no pfn for them).
-        out[at] = 3; out[at + 1] = e.order; out[at + 2] = e.pfn >= SYNTH_PFN ? -1 : e.pfn;
+        b[at] = 3; b[at + 1] = e.order; b[at + 2] = e.pfn >= SYNTH_PFN ? -1 : e.pfn;
         break;
       case 'mm_vmscan_reclaim_pages':
-        out[at] = 4; out[at + 1] = e.nr_scanned; out[at + 2] = e.nr_reclaimed; out[at + 3] = e.nr_activate_anon;
-        out[at + 4] = e.nr_activate_file; out[at + 5] = e.nr_unmap_fail; out[at + 6] = e.nr_ref_keep;
+        b[at] = 4; b[at + 1] = e.nr_scanned; b[at + 2] = e.nr_reclaimed; b[at + 3] = e.nr_activate_anon;
+        b[at + 4] = e.nr_activate_file; b[at + 5] = e.nr_unmap_fail; b[at + 6] = e.nr_ref_keep;
         break;
       default:
-        break;
+        b[at] = 0;
+    }
+  }
+
+  /** Whether the other config's event reads as the base's at slot `at`. */
+  private matches(e: Emission, at: number): boolean {
+    const b = this.base;
+    switch (e.ev) {
+      case 'tlb_flush':
+        return b[at] === 1 && b[at + 1] === e.pages && b[at + 2] === e.reason;
+      case 'rss_stat':
+        return b[at] === 2 && b[at + 1] === e.curr && b[at + 2] === e.member && b[at + 3] === e.delta;
+      case 'mm_page_free':
+        return b[at] === 3 && b[at + 1] === e.order && b[at + 2] === (e.pfn >= SYNTH_PFN ? -1 : e.pfn);
+      case 'mm_vmscan_reclaim_pages':
+        return b[at] === 4 && b[at + 1] === e.nr_scanned && b[at + 2] === e.nr_reclaimed && b[at + 3] === e.nr_activate_anon
+          && b[at + 4] === e.nr_activate_file && b[at + 5] === e.nr_unmap_fail && b[at + 6] === e.nr_ref_keep;
+      default:
+        return false;
     }
   }
 
@@ -127,15 +145,12 @@ class OpMatcher {
     if (!keyed(e)) return;
     if (this.firstEvents[side]!.length < 12) this.firstEvents[side]!.push(e);
     if (side === 0) {
-      OpMatcher.encode(e, this.base, this.count * STRIDE);
+      this.encode(e, this.count * STRIDE);
       this.count++;
       return;
     }
     if (this.differs) return;
-    if (this.pos >= this.count) { this.differs = true; return; }
-    OpMatcher.encode(e, this.tmp, 0);
-    const at = this.pos * STRIDE;
-    for (let i = 0; i < STRIDE; i++) if (this.tmp[i] !== this.base[at + i]) { this.differs = true; return; }
+    if (this.pos >= this.count || !this.matches(e, this.pos * STRIDE)) { this.differs = true; return; }
     this.pos++;
   }
 
@@ -205,14 +220,11 @@ class Tally {
 }
 
 function side(run: ConfigRun, t: Tally): DiffSide {
-  const tlb = t.tlb;
-  const frees = t.frees;
-  const reclaim = t.reclaim;
   return {
     config: run.config,
-    tlbFlushes: tlb,
-    freesByOrder: frees,
-    reclaim,
+    tlbFlushes: t.tlb,
+    freesByOrder: t.frees,
+    reclaim: t.reclaim,
     ipis: run.cost.counts.ipis ?? 0,
     tlbWork: Object.fromEntries(['invlpgPages', 'fullFlushes', 'ipis', 'tlbiOps', 'rangeTlbis', 'dsbs'].map((k) => [k, run.cost.counts[k] ?? 0])),
     costNs: run.cost.ns,
@@ -298,12 +310,12 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
         for (const e of a.emitted) matcher.see(0, e);
         for (const e of b.emitted) matcher.see(1, e);
       }
-      const same = matcher.finish() && a.violations.length === b.violations.length;
-      const report = !same && !first;
+      const alike = matcher.finish() && a.violations.length === b.violations.length;
+      const report = !alike && !first;
       const ka = report ? keys(matcher.firstEvents[0]) : [];
       const kb = report ? keys(matcher.firstEvents[1]) : [];
       matcher.reset();
-      if (same) return;
+      if (alike) return;
       divergent++;
       if (!report) return;
       // The cause: series in one config only that own a hook that config went through here.

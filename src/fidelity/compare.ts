@@ -80,6 +80,7 @@ function same(rec: Recorded, e: Emission): boolean {
 
 /** One CPU's side of a streamed comparison. */
 interface Lane {
+  cpu: number;
   rec: Recorded[];
   /** Predictions seen so far on this CPU. */
   pos: number;
@@ -87,7 +88,12 @@ interface Lane {
   /** The last two predictions before `first`, and up to four from it. */
   before: Emission[];
   after: Emission[];
+  /** Taken by the current op. */
+  inUse: boolean;
 }
+
+/** The kinds a prediction may have once compared() let it through. */
+const PRED_KINDS: ReadonlyArray<Emission['ev']> = ['tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_shrink_slab'];
 
 export class FidelityChecker {
   private r: FidelityReport = {
@@ -180,9 +186,12 @@ export class FidelityChecker {
 
   private op: LiftedOp | undefined;
   private rec: Recorded[] = [];
-  private lanes = new Map<number, Lane>();
+  /** Every CPU's lane ever used (reused from op to op), and those in use by this op. */
+  private readonly lanes = new Map<number, Lane>();
+  private readonly active: Lane[] = [];
   private npred = 0;
-  private predKinds = new Map<string, number>();
+  /** Predicted events of this op per kind, in PRED_KINDS order. */
+  private readonly predKinds = [0, 0, 0, 0, 0];
   private equalPending = 0;
   private extraPending = 0;
 
@@ -190,9 +199,17 @@ export class FidelityChecker {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
     this.rec = [];
-    this.lanes.clear();
+    for (const l of this.active) {
+      l.rec = [];
+      l.pos = 0;
+      l.first = -1;
+      l.before.length = 0;
+      l.after.length = 0;
+      l.inUse = false;
+    }
+    this.active.length = 0;
     this.npred = 0;
-    this.predKinds.clear();
+    this.predKinds.fill(0);
     this.equalPending = 0;
     this.extraPending = 0;
     for (const x of lo.recorded) {
@@ -205,8 +222,12 @@ export class FidelityChecker {
   private lane(cpu: number): Lane {
     let l = this.lanes.get(cpu);
     if (!l) {
-      l = { rec: [], pos: 0, first: -1, before: [], after: [] };
+      l = { cpu, rec: [], pos: 0, first: -1, before: [], after: [], inUse: false };
       this.lanes.set(cpu, l);
+    }
+    if (!l.inUse) {
+      l.inUse = true;
+      this.active.push(l);
     }
     return l;
   }
@@ -214,7 +235,7 @@ export class FidelityChecker {
   see(e: Emission): void {
     if (!this.op || !compared(e)) return;
     this.npred++;
-    this.predKinds.set(e.ev, (this.predKinds.get(e.ev) ?? 0) + 1);
+    this.predKinds[PRED_KINDS.indexOf(e.ev)]!++;
     const l = this.lane(e.cpu);
     const a = l.rec[l.pos];
     if (l.first < 0) {
@@ -249,13 +270,13 @@ export class FidelityChecker {
     if (rec.length === 0 && this.npred === 0) return;
     this.r.opsCompared++;
     for (const x of rec) this.kind(x.ev).recorded++;
-    for (const [ev, n] of this.predKinds) this.kind(ev).predicted += n;
+    PRED_KINDS.forEach((ev, i) => { if (this.predKinds[i]) this.kind(ev).predicted += this.predKinds[i]!; });
     this.r.compared += rec.length;
     this.r.equal += this.equalPending;
     this.r.extra += this.extraPending;
     let bad = false;
-    for (const cpu of [...this.lanes.keys()].sort((a, b) => a - b)) {
-      const l = this.lanes.get(cpu)!;
+    for (const l of [...this.active].sort((a, b) => a.cpu - b.cpu)) {
+      const cpu = l.cpu;
       // Recorded events no prediction reached: the first of them differs.
       if (l.first < 0 && l.pos < l.rec.length) l.first = l.pos;
       if (l.first < 0) continue;

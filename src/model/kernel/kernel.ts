@@ -121,9 +121,17 @@ export class Kernel {
     this.counters.set(name, (this.counters.get(name) ?? 0) + n);
   }
 
-  /** mTHP per-size counter name, `hugepages-64kB/split_deferred` style. */
+  private readonly mthpNames: Array<Map<string, string>> = [];
+
+  /** mTHP per-size counter name, `hugepages-64kB/split_deferred` style (made once per name). */
   mthpCounter(order: number, what: string): string {
-    return `${4 << order}kB/${what}`;
+    const byWhat = (this.mthpNames[order] ??= new Map());
+    let name = byWhat.get(what);
+    if (name === undefined) {
+      name = `${4 << order}kB/${what}`;
+      byWhat.set(what, name);
+    }
+    return name;
   }
 
   violate(code: ViolationCode, message: string, extra: Partial<Violation> = {}): void {

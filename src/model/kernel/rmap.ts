@@ -265,9 +265,11 @@ function pmdHit(k: Kernel, mm: Mm, vma: Vma, f: Folio, pmd: HugePmd, haddr: numb
 /** The values of the entries unmapPtes() cleared, kept for a restore (reused: the call does not nest). */
 const saved: number[] = [];
 const savedFolios: Array<Folio | null> = [];
+/** How many of `saved` belong to the current call (the arrays are only ever overwritten). */
+let nSaved = 0;
 function forgetSaved(): void {
-  saved.length = 0;
-  savedFolios.length = 0;
+  for (let i = 0; i < nSaved; i++) savedFolios[i] = null;
+  nSaved = 0;
 }
 
 function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: number, nr: number, addr: number, flags: number): 'continue' | 'done' | 'abort' {
@@ -287,15 +289,16 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
       t = next;
       jj = j % PTRS_PER_PTE;
     }
-    saved.push(t.bits[jj]!);
-    savedFolios.push(t.folio[jj] ?? null);
+    saved[nSaved] = t.bits[jj]!;
+    savedFolios[nSaved] = t.folio[jj] ?? null;
+    nSaved++;
     dirty ||= t.dirty(jj);
     young ||= t.young(jj);
     t.clear(jj);
     t.used--;
     k.cost.pteClears++;
   }
-  const n = saved.length;
+  const n = nSaved;
   const end = addr + n * PAGE_SIZE;
   const deferred = should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0);
   if (k.stories) k.story(f, n === 1 ? (deferred ? 'single-PTE unmap (flush deferred)' : 'single-PTE unmap (flushed now)') : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - (saved[0]! & PTE_PAGE_MASK) * PAGE_SIZE);
@@ -330,7 +333,7 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
 }
 
 function restore(k: Kernel, table: PteTable, idx: number, addr: number, mm: Mm): void {
-  for (let i = 0; i < saved.length; i++) {
+  for (let i = 0; i < nSaved; i++) {
     const j = idx + i;
     let t = table;
     let jj = j;
