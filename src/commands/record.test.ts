@@ -63,10 +63,16 @@ describe.skipIf(why !== undefined)(`foliolab record${why ? ` (skipped: ${why})` 
     const before = snapshot();
     const dir = mkdtempSync(join(tmpdir(), 'foliolab-rec-'));
     const child = spawn(process.execPath, [join(packageRoot, 'bin/run.js'), 'record', '--out', join(dir, 'trace.txt'), '--thp', 'always', '--', 'sleep', '20'], { stdio: 'ignore' });
-    // Wait until record has set tracefs up (it is running `sleep 20` by then), however long
-    // the machine takes; the deadline only bounds a broken run.
+    // Wait until the command runs: its wrapper puts its pid in set_event_pid and turns tracing
+    // on just before it execs it, after record has written events and THP settings (the events
+    // alone appear one by one, before THP). However long the machine takes; the deadline only
+    // bounds a broken run.
     const deadline = Date.now() + 30_000;
-    while (!/tlb:tlb_flush/.test(readFileSync(join(T, 'set_event'), 'utf8')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const running = (): boolean =>
+      readFileSync(join(T, 'set_event_pid'), 'utf8').trim() !== before.set_event_pid!.trim() &&
+      readFileSync(join(T, 'tracing_on'), 'utf8').trim() === '1' &&
+      /tlb:tlb_flush/.test(readFileSync(join(T, 'set_event'), 'utf8'));
+    while (!running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(readFileSync(join(T, 'set_event'), 'utf8')).toMatch(/tlb:tlb_flush/);
     if (existsSync(join(THP, 'enabled'))) expect(readFileSync(join(THP, 'enabled'), 'utf8')).toMatch(/\[always\]/);
     child.kill('SIGTERM');

@@ -16,7 +16,7 @@ import { App, KEYS } from './app.js';
 const reg = FormatRegistry.fromDirectory(grammarsDir);
 const T = (p: string): string => join(packageRoot, 'traces', p);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(f: () => string | undefined, re: RegExp | ((s: string) => boolean), ms = 5000): Promise<string> {
+async function until(f: () => string | undefined, re: RegExp | ((s: string) => boolean), ms = 20_000): Promise<string> {
   const end = Date.now() + ms;
   const ok = typeof re === 'function' ? re : (s: string) => re.test(s);
   for (;;) {
