@@ -76,6 +76,10 @@ export interface LiftOptions {
   beginPid?: number;
 }
 
+/** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'sched_switch', 'sched_process_fork']);
+const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
+
 const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'brk', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
 const CLONE_VM = 0x100;
 const CLONE_THREAD = 0x10000;
@@ -435,7 +439,10 @@ export async function liftTrace(
   // Time spent past the parser (lifting and whatever the sink does with the ops), measured per
   // batch so that parse and replay throughput can be told apart.
   let consumeMs = 0;
-  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress }, out)) {
+  // Unless every event is tapped (the inspector's timeline), the parser hands on only what
+  // lifting reads.
+  const only = opts.onEvent ? undefined : lifted;
+  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress, only }, out)) {
     const t0 = performance.now();
     events += batch.length;
     if (opts.onEvent) for (const e of batch) opts.onEvent(e);
@@ -449,7 +456,7 @@ export async function liftTrace(
 }
 
 async function findBeginPid(input: string, opts: { registry: FormatRegistry; release?: string }): Promise<number | undefined> {
-  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release })) {
+  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, only: (n) => n === 'print' })) {
     for (const e of batch) {
       if (e.name !== 'print') continue;
       const m = parseMarker(String(e.fields.buf ?? ''));

@@ -45,6 +45,11 @@ export interface TraceParseOptions {
   diagnosticsPerCode?: number;
   /** Called after each input chunk with bytes consumed (decompressed) so far. */
   onProgress?: (bytes: number) => void;
+  /**
+   * Only events whose name passes are handed on (counted all the same): a consumer that reads
+   * a few kinds spares the others' event objects. Lines are still read and checked in full.
+   */
+  only?: (name: string) => boolean;
 }
 
 export interface LostRecord {
@@ -100,6 +105,7 @@ export class TraceParser implements LineSink {
   unparsedLines = 0;
   private sawContent = false;
   private readonly scratch = newScratch();
+  private readonly only: ((name: string) => boolean) | undefined;
 
   constructor(
     private readonly opts: TraceParseOptions,
@@ -108,6 +114,7 @@ export class TraceParser implements LineSink {
     this.sink = new DiagnosticSink(opts.diagnosticsPerCode ?? 50);
     this.layout = opts.layout ?? 'tracefs';
     this.layoutKnown = opts.layout !== undefined;
+    this.only = opts.only;
     this.table = new DecodeTable(opts.registry, opts.release, this.layout, this.sink, opts.file);
     const decodeAll = opts.decodeAll === true;
     this.sorter = new WindowSorter(opts.sortWindow ?? 16384, decodeAll ? (e) => { void e.fields; emit(e); } : emit);
@@ -179,6 +186,10 @@ export class TraceParser implements LineSink {
     }
     this.lastTsNs = h.tsNs;
     this.events++;
+    if (this.only && !this.only(name)) {
+      this.seq++;
+      return;
+    }
     this.sorter.push(
       new TraceEvent(s, h.comm, h.pid, h.tgid, h.cpu, h.tsNs, name, lineNo, offset, this.seq++, syscall, h.tsStart, h.tsEnd, h.latStart, h.latEnd, payloadStart, h.payloadEnd, this.table),
     );

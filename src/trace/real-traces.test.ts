@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FormatRegistry, readTrace, traceSourceHints } from './index.js';
+import { FormatRegistry, readTrace, traceSourceHints, type TraceStats } from './index.js';
 import { summariseTrace } from './summary.js';
 import { grammarsDir, packageRoot } from '../paths.js';
 
@@ -71,6 +71,22 @@ describe('real kernel traces', () => {
       if (s.format === 'trace-cmd') expect(file).toMatch(/trace-cmd-report/);
     });
   }
+
+  it('`only` hands on just the named events, in the same order, and still counts every line', async () => {
+    const file = join(packageRoot, 'traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz');
+    const opts = { file, registry: reg, release: reg.matchRelease(traceSourceHints(file).release) };
+    const keep = (n: string): boolean => n === 'tlb_flush' || n.startsWith('sys_');
+    const all: Array<{ line: number; name: string }> = [];
+    const outAll: { stats?: TraceStats } = {};
+    for await (const b of readTrace(file, opts, outAll)) for (const e of b) all.push({ line: e.line, name: e.name });
+    const some: Array<{ line: number; name: string }> = [];
+    const outSome: { stats?: TraceStats } = {};
+    for await (const b of readTrace(file, { ...opts, only: keep }, outSome)) for (const e of b) some.push({ line: e.line, name: e.name });
+    expect(some.length).toBeGreaterThan(0);
+    expect(some).toEqual(all.filter((e) => keep(e.name)));
+    expect(outSome.stats!.events).toBe(outAll.stats!.events);
+    expect(outSome.stats!.lines).toBe(outAll.stats!.lines);
+  });
 
   it('decoded fields equal the text: tlb_flush, mm_page_free, rss_stat, reclaim_pages, syscalls', async () => {
     // Compared by hand (not expect() per event: 600k expect calls would dominate the run).
