@@ -435,7 +435,6 @@ export async function liftTrace(
   if (opts.pid === undefined && opts.comm === undefined) beginPid = await findBeginPid(input, opts);
   const lifter = new Lifter({ ...opts, beginPid }, sink);
   const out: { stats?: TraceStats } = {};
-  let events = 0;
   // Time spent past the parser (lifting and whatever the sink does with the ops), measured per
   // batch so that parse and replay throughput can be told apart.
   let consumeMs = 0;
@@ -444,7 +443,6 @@ export async function liftTrace(
   const only = opts.onEvent ? undefined : lifted;
   for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress, only }, out)) {
     const t0 = performance.now();
-    events += batch.length;
     if (opts.onEvent) for (const e of batch) opts.onEvent(e);
     for (const e of batch) lifter.feed(e);
     consumeMs += performance.now() - t0;
@@ -452,7 +450,8 @@ export async function liftTrace(
   const t1 = performance.now();
   lifter.flush();
   consumeMs += performance.now() - t1;
-  return { lifter, stats: out.stats!, events, consumeMs };
+  // Every event of the trace, not only those handed on.
+  return { lifter, stats: out.stats!, events: out.stats!.events, consumeMs };
 }
 
 async function findBeginPid(input: string, opts: { registry: FormatRegistry; release?: string }): Promise<number | undefined> {

@@ -187,7 +187,7 @@ export class TraceParser implements LineSink {
     this.lastTsNs = h.tsNs;
     this.events++;
     if (this.only && !this.only(name)) {
-      this.seq++;
+      this.sorter.push({ tsNs: h.tsNs, cpu: h.cpu, seq: this.seq++, placeholder: true });
       return;
     }
     this.sorter.push(

@@ -9,16 +9,30 @@
  */
 import type { TraceEvent } from './event.js';
 
-function before(a: TraceEvent, b: TraceEvent): boolean {
+/**
+ * An event the consumer did not ask for (TraceParseOptions.only): it takes its place in the
+ * window like any other — so the window and the order are what they would be unfiltered — and
+ * is dropped instead of emitted.
+ */
+export interface Placeholder {
+  readonly tsNs: number;
+  readonly cpu: number;
+  readonly seq: number;
+  readonly placeholder: true;
+}
+
+type Entry = TraceEvent | Placeholder;
+
+function before(a: Entry, b: Entry): boolean {
   if (a.tsNs !== b.tsNs) return a.tsNs < b.tsNs;
   if (a.cpu !== b.cpu) return a.cpu < b.cpu;
   return a.seq < b.seq;
 }
 
 export class WindowSorter {
-  private buf: TraceEvent[] = [];
+  private buf: Entry[] = [];
   private head = 0;
-  private lastOut: TraceEvent | undefined;
+  private lastOut: Entry | undefined;
   /** Events that arrived before an already buffered later one and were moved. */
   reordered = 0;
   /** Events that arrived after a later event had already been emitted (beyond the window). */
@@ -30,7 +44,7 @@ export class WindowSorter {
     private readonly emit: (e: TraceEvent) => void,
   ) {}
 
-  push(e: TraceEvent): void {
+  push(e: Entry): void {
     const buf = this.buf;
     const n = buf.length;
     if (n === this.head || !before(e, buf[n - 1]!)) {
@@ -46,7 +60,7 @@ export class WindowSorter {
       }
       if (lo === this.head && this.lastOut && before(e, this.lastOut)) {
         this.lateCount++;
-        if (this.late.length < 20) this.late.push(e);
+        if (this.late.length < 20 && !('placeholder' in e)) this.late.push(e);
       } else this.reordered++;
       buf.splice(lo, 0, e);
     }
@@ -55,14 +69,14 @@ export class WindowSorter {
 
   private shift(): void {
     const e = this.buf[this.head]!;
-    this.buf[this.head] = undefined as unknown as TraceEvent;
+    this.buf[this.head] = undefined as unknown as Entry;
     this.head++;
     if (this.head > 4096 && this.head * 2 > this.buf.length) {
       this.buf = this.buf.slice(this.head);
       this.head = 0;
     }
     this.lastOut = e;
-    this.emit(e);
+    if (!('placeholder' in e)) this.emit(e);
   }
 
   flush(): void {
