@@ -20,19 +20,13 @@ export function tableOf(mm: Mm, addr: number): PteTable | undefined {
   return e && e.kind === 'table' ? e : undefined;
 }
 
-/** Where a PTE read landed: a table and a slot in it. Reused by every read: use it at once. */
+/** Where a PTE read landed: a table and a slot in it. */
 export interface PteSlot {
   table: PteTable;
   idx: number;
 }
-const slot: PteSlot = { table: undefined as unknown as PteTable, idx: 0 };
 
-const at = (table: PteTable, idx: number): PteSlot | null => {
-  if (!table.folio[idx]) return null;
-  slot.table = table;
-  slot.idx = idx;
-  return slot;
-};
+const at = (table: PteTable, idx: number): PteSlot | null => (table.folio[idx] ? { table, idx } : null);
 
 /**
  * Read slot `idx` of `table`: the present entry's place, or null for pte_none (or a read that

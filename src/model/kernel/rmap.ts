@@ -262,18 +262,10 @@ function pmdHit(k: Kernel, mm: Mm, vma: Vma, f: Folio, pmd: HugePmd, haddr: numb
  * Clear `nr` PTEs from `idx` (all mapping `f`), flush or defer, then discard (lazyfree) or give
  * up and restore. Returns `done` when the whole folio went in this call.
  */
-/** The values of the entries unmapPtes() cleared, kept for a restore (reused: the call does not nest). */
-const saved: number[] = [];
-const savedFolios: Array<Folio | null> = [];
-/** How many of `saved` belong to the current call (the arrays are only ever overwritten). */
-let nSaved = 0;
-function forgetSaved(): void {
-  for (let i = 0; i < nSaved; i++) savedFolios[i] = null;
-  nSaved = 0;
-}
-
 function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: number, nr: number, addr: number, flags: number): 'continue' | 'done' | 'abort' {
-  forgetSaved();
+  // The values of the entries cleared, for a restore: each entry's bits and folio.
+  const saved: number[] = [];
+  const savedFolios: Array<Folio | null> = [];
   let dirty = false;
   let young = false;
   // get_and_clear_full_ptes(): the batch may run into the next table when the hook allowed it
@@ -289,16 +281,15 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
       t = next;
       jj = j % PTRS_PER_PTE;
     }
-    saved[nSaved] = t.bits[jj]!;
-    savedFolios[nSaved] = t.folio[jj] ?? null;
-    nSaved++;
+    saved.push(t.bits[jj]!);
+    savedFolios.push(t.folio[jj] ?? null);
     dirty ||= t.dirty(jj);
     young ||= t.young(jj);
     t.clear(jj);
     t.used--;
     k.cost.pteClears++;
   }
-  const n = nSaved;
+  const n = saved.length;
   const end = addr + n * PAGE_SIZE;
   const deferred = should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0);
   if (k.stories) k.story(f, n === 1 ? (deferred ? 'single-PTE unmap (flush deferred)' : 'single-PTE unmap (flushed now)') : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - (saved[0]! & PTE_PAGE_MASK) * PAGE_SIZE);
@@ -313,8 +304,7 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
     k.runningSeries = undefined;
     if (verdict !== 'discard') {
       k.story(f, verdict === 'fail-swapbacked' ? 'redirtied: restored, now swap-backed' : 'extra reference: restored, still lazyfree');
-      restore(k, table, idx, addr, mm);
-      forgetSaved();
+      restore(k, table, idx, addr, mm, saved, savedFolios);
       if (verdict === 'fail-swapbacked') f.swapbacked = true;
       return 'abort';
     }
@@ -322,18 +312,16 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
   } else if (f.anon) {
     // Swapbacked but not in the swap cache (there is no swap): a folio a PMD discard made
     // swapbacked ends here: restore and fail.
-    restore(k, table, idx, addr, mm);
-    forgetSaved();
+    restore(k, table, idx, addr, mm, saved, savedFolios);
     return 'abort';
   }
   folio_remove_rmap_ptes(k, f, saved[0]! & PTE_PAGE_MASK, n);
-  forgetSaved();
   if (folio_put_refs(k, f, n)) free_folio(k, f);
   return n === f.nr ? 'done' : 'continue';
 }
 
-function restore(k: Kernel, table: PteTable, idx: number, addr: number, mm: Mm): void {
-  for (let i = 0; i < nSaved; i++) {
+function restore(k: Kernel, table: PteTable, idx: number, addr: number, mm: Mm, saved: number[], savedFolios: Array<Folio | null>): void {
+  for (let i = 0; i < saved.length; i++) {
     const j = idx + i;
     let t = table;
     let jj = j;
