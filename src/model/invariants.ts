@@ -13,7 +13,16 @@ export function checkInvariants(k: Kernel): void {
     if (mm.exited) continue;
     for (const e of mm.pmds.values()) {
       if (e.kind === 'huge') { maps.set(e.folio, (maps.get(e.folio) ?? 0) + 1); continue; }
-      for (const f of e.folio) if (f) maps.set(f, (maps.get(f) ?? 0) + 1);
+      // Runs of slots mapping one folio are counted at once (a large folio maps a run).
+      let prev: Folio | null = null;
+      let run = 0;
+      for (const f of e.folio) {
+        if (f === prev) { run++; continue; }
+        if (prev) maps.set(prev, (maps.get(prev) ?? 0) + run);
+        prev = f ?? null;
+        run = 1;
+      }
+      if (prev) maps.set(prev, (maps.get(prev) ?? 0) + run);
     }
   }
   for (const f of k.folios) {
