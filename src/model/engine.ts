@@ -42,6 +42,9 @@ export function composeHooks(seriesIds: string[]): { hooks: Hooks; owners: HookO
   return { hooks, owners };
 }
 
+const NOTHING_KEPT: Emission[] = Object.freeze([]) as unknown as Emission[];
+const NO_HOOKS: string[] = Object.freeze([]) as unknown as string[];
+
 export class Engine {
   readonly k: Kernel;
   private index = 0;
@@ -65,9 +68,10 @@ export class Engine {
     k.op = op;
     k.cpu = op.cpu;
     k.tid = op.tid;
-    k.out = [];
+    // Streamed emissions are not kept: every step then shares one empty list.
+    k.out = k.keepOut ? [] : NOTHING_KEPT;
     k.violations = [];
-    k.hooksUsed = new Set();
+    k.hooksUsed.clear();
     this.index++;
     let unmodelled: string | undefined;
     const mm = op.kind === 'fork' || op.kind === 'thread' ? this.mmOf(op.tgid) : this.mmOf(op.tgid);
@@ -159,7 +163,7 @@ export class Engine {
         break;
     }
     if (this.checkEvery) checkInvariants(k);
-    return { emitted: k.out, violations: k.violations, unmodelled, hooks: [...k.hooksUsed] };
+    return { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
   }
 
   private madvise(mm: Mm, start: number, len: number, advice: number): void {
