@@ -41,11 +41,22 @@ function allowableOrders(k: Kernel, vma: Vma): number[] {
 
 export type FaultResult = 'mapped' | 'present' | 'zero-page' | 'unmodelled';
 
+const NO_ALLOCS: AllocFact[] = [];
+/** Upper page-table levels, the one nearest the PTE table first. */
+const UPPER_LEVELS = ['pmd', 'pud'] as const;
+
 /** handle_mm_fault() for an anonymous mapping. */
 export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean, allocs: AllocFact[]): FaultResult {
   k.checkSyncRss(mm);
-  const user = allocs.find((a) => a.use === 'user');
-  const pgt = allocs.filter((a) => a.use === 'pgtable');
+  let user: AllocFact | undefined;
+  let pgt: AllocFact[] = NO_ALLOCS;
+  for (const a of allocs) {
+    if (a.use === 'user') user ??= a;
+    else {
+      if (pgt === NO_ALLOCS) pgt = [];
+      pgt.push(a);
+    }
+  }
   let vma = find_vma(mm, addr);
   if (!vma) {
     if (!user) return 'unmodelled';
@@ -60,9 +71,8 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   // top-down by __handle_mm_fault(): …, PUD table, PMD table, then the PTE table.
   const needsTable = !mm.pmds.has(pmdIndex(addr));
   const upper = needsTable ? pgt.slice(0, -1) : pgt;
-  const names = ['pmd', 'pud'];
   for (let i = upper.length - 1, n = 0; i >= 0 && n < 2; i--, n++) {
-    const level = names[n]!;
+    const level = UPPER_LEVELS[n]!;
     const key = `${level}:${Math.floor(addr / 2 ** (level === 'pmd' ? 30 : 39))}`;
     if (!mm.upperTables.has(key)) mm.upperTables.set(key, upper[i]!.pfn);
   }
