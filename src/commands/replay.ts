@@ -99,7 +99,8 @@ function renderReplay(r: ReplayResult, counters: CounterCheck | undefined, maxMi
   L.push(`fidelity  ${f.matched ? 'MATCHED' : 'MISMATCH'}: ${f.equal}/${f.compared} recorded events reproduced in order, ${f.extra} predicted beyond them; ${f.opsMismatched} of ${f.opsCompared} ops differ`);
   L.push('          kind                      recorded  predicted');
   for (const [k, v] of Object.entries(f.byKind)) L.push(`          ${k.padEnd(26)}${String(v.recorded).padStart(8)}  ${String(v.predicted).padStart(9)}`);
-  L.push(`          not compared: ${f.foreignFrees} frees of pages the workload never allocated, ${f.unmodelledOutput} events in unmodelled ops`);
+  L.push(`          not compared: ${f.foreignFrees} frees of pages the workload never allocated`);
+  if (f.unmodelledOutput) L.push(`          ${f.unmodelledOutput} recorded events fall in ops the model does not represent (compared; nothing is predicted there)`);
   for (const m of f.mismatches.slice(0, maxMismatch)) {
     L.push(`  op ${m.op} (${m.opKind}, line ${m.line}, phase ${m.phase || '-'}, CPU ${m.cpu}) differs at event ${m.at}:`);
     L.push(`    recorded:  ${m.recorded.join(' | ') || '(nothing)'}`);

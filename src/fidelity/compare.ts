@@ -34,7 +34,7 @@ export interface FidelityReport {
   byKind: Record<string, { recorded: number; predicted: number }>;
   /** Recorded frees of pages that were never the workload's (not compared). */
   foreignFrees: number;
-  /** Recorded output inside ops the model does not represent (unmodelled faults…). */
+  /** Recorded output inside ops the model does not represent (unmodelled faults…): still compared, against nothing. */
   unmodelledOutput: number;
   mismatches: Mismatch[];
 }
