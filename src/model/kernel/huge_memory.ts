@@ -156,6 +156,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
     p.isolated = f.isolated;
     // The head keeps the caller's references; tails start with none but their mappings.
     p.refcount = i === 0 ? Math.max(0, heldRefs) : 0;
+    k.storySplit(f, p, i);
     pieces.push(p);
   }
   for (const s of slots) {

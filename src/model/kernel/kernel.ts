@@ -94,6 +94,18 @@ export class Kernel {
     s.steps.push(code);
   }
 
+  /**
+   * Page `i` of `parent`, now a folio of its own after a split: its story is keyed after the
+   * parent's, so the same piece pairs across configs whenever each split it.
+   */
+  storySplit(parent: Folio, piece: Folio, i: number): void {
+    if (!this.stories || !parent.story) return;
+    const s: FolioStory = { key: `${parent.story.key}+${i}`, order: piece.order, addr: parent.story.addr ? parent.story.addr + i * 4096 : 0, steps: [] };
+    this.stories.set(s.key, s);
+    piece.story = s;
+    this.story(piece, 'split off');
+  }
+
   /** Keys of the stories whose folio ended (freed, or split into new folios) since last taken. */
   endedStories: string[] = [];
 
