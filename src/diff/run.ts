@@ -49,9 +49,9 @@ export interface OpObserver {
 export interface MultiReplayOptions {
   checkInvariants?: boolean;
   /**
-   * Hand each op's emissions back from feed() (default). Off, they are streamed to the fidelity
-   * checker and counters as the engine makes them and not kept: a long op (a reclaim pass over
-   * thousands of folios) then holds no list of its events.
+   * Hand each op's emissions back from feed() (default). The fidelity checker and counters see
+   * them as the engine makes them either way; off, they are not kept, so a long op (a reclaim
+   * pass over thousands of folios) holds no list of its events.
    */
   keepEmitted?: boolean;
   /** Also called with each engine's emissions as they happen (index of the engine, event). */
@@ -89,17 +89,16 @@ export class MultiReplay {
     this.phaseStart = configs.map(() => new Map());
     this.phaseCost = configs.map(() => ({}));
     this.costStart = configs.map(() => 0);
-    const keep = opts.keepEmitted !== false;
+    // Each engine's events go to its fidelity checker and counts as they are made; they are
+    // also kept per op only when asked.
     this.engines.forEach((eng, i) => {
-      eng.k.keepOut = keep;
+      eng.k.keepOut = opts.keepEmitted !== false;
       const checker = this.checkers[i]!;
       const counts = this.emitted[i]!;
       const onEmit = opts.onEmit;
-      eng.k.emitSink = keep && !onEmit ? undefined : (e) => {
-        if (!keep) {
-          checker.see(e);
-          counts[e.ev] = (counts[e.ev] ?? 0) + 1;
-        }
+      eng.k.emitSink = (e) => {
+        checker.see(e);
+        counts[e.ev] = (counts[e.ev] ?? 0) + 1;
         onEmit?.(i, e);
       };
     });
@@ -138,16 +137,11 @@ export class MultiReplay {
         return;
       }
       if (this.opts.checkInvariants !== false && (isPhaseMark || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
-      const streamed = !eng.k.keepOut;
-      if (streamed) this.checkers[i]!.begin(lo);
+      this.checkers[i]!.begin(lo);
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;
-      if (streamed) this.checkers[i]!.end(r.unmodelled !== undefined);
-      else {
-        this.checkers[i]!.check(lo, r.emitted, r.unmodelled !== undefined);
-        for (const e of r.emitted) this.emitted[i]![e.ev] = (this.emitted[i]![e.ev] ?? 0) + 1;
-      }
+      this.checkers[i]!.end(r.unmodelled !== undefined);
       this.vcount[i]! += r.violations.length;
       for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);
       per.push(r);

@@ -109,80 +109,10 @@ export class FidelityChecker {
     return v;
   }
 
-  check(lo: LiftedOp, emitted: Emission[], unmodelled: boolean): void {
-    if (!lo.compare) return;
-    const rec: Recorded[] = [];
-    // CPUs seen on either side, as a bit set while they are few (the common case) — a Set past 31.
-    let cpuBits = 0;
-    let cpuSet: Set<number> | undefined;
-    const seeCpu = (c: number): void => {
-      if (c < 31) cpuBits |= 1 << c;
-      else (cpuSet ??= new Set()).add(c);
-    };
-    for (const x of lo.recorded) {
-      if (x.ev === 'mm_page_free' && !x.ours) { this.r.foreignFrees++; continue; }
-      rec.push(x);
-    }
-    if (unmodelled) {
-      this.r.unmodelledOutput += rec.length;
-      if (rec.length === 0) return;
-    }
-    let npred = 0;
-    for (const e of emitted) if (compared(e)) npred++;
-    if (rec.length === 0 && npred === 0) return;
-    this.r.opsCompared++;
-    for (const x of rec) { this.kind(x.ev).recorded++; seeCpu(x.cpu); }
-    for (const p of emitted) if (compared(p)) { this.kind(p.ev).predicted++; seeCpu(p.cpu); }
-    this.r.compared += rec.length;
-    const cpus: number[] = [];
-    for (let c = 0; c < 31; c++) if (cpuBits & (1 << c)) cpus.push(c);
-    if (cpuSet) cpus.push(...[...cpuSet].sort((a, b) => a - b));
-    let bad = false;
-    for (const cpu of cpus) {
-      const one = cpus.length === 1;
-      // Both sides of this CPU, in order, walked in step.
-      let i = 0;
-      let j = 0;
-      let pos = 0;
-      let first = -1;
-      for (;;) {
-        while (i < rec.length && !one && rec[i]!.cpu !== cpu) i++;
-        while (j < emitted.length && (!compared(emitted[j]!) || (!one && emitted[j]!.cpu !== cpu))) j++;
-        const a = i < rec.length ? rec[i] : undefined;
-        const b = j < emitted.length ? emitted[j] : undefined;
-        if (!a && !b) break;
-        if (a && b && same(a, b)) this.r.equal++;
-        else {
-          if (!a) this.r.extra++;
-          if (first < 0) first = pos;
-        }
-        i++;
-        j++;
-        pos++;
-      }
-      if (first >= 0) {
-        bad = true;
-        if (this.r.mismatches.length < this.maxMismatches) {
-          const rs = one ? rec : rec.filter((x) => x.cpu === cpu);
-          const ps = emitted.filter((p) => compared(p) && (one || p.cpu === cpu));
-          const lo0 = Math.max(0, first - 2);
-          this.r.mismatches.push({
-            op: lo.op.at.index, line: lo.op.at.line, phase: lo.phase, opKind: lo.op.kind, cpu, at: first,
-            recorded: rs.slice(lo0, first + 4).map((x) => `${x.key} (line ${x.line})`),
-            predicted: ps.slice(lo0, first + 4).map((p) => emissionKey(p) ?? p.ev),
-          });
-        }
-      }
-    }
-    if (bad) {
-      this.r.opsMismatched++;
-      this.r.matched = false;
-    }
-  }
-
   // ------------------------------------------------------------------------------------------
-  // Streaming: the same comparison as check(), fed one predicted event at a time while the op
-  // runs, so that a long op's predictions need not be kept (begin → see… → end).
+  // One op: begin() with its recorded output, see() each predicted event as the engine makes it,
+  // end(). Each CPU's two sequences are walked in step, so a long op's predictions need not be
+  // kept.
 
   private op: LiftedOp | undefined;
   private rec: Recorded[] = [];

@@ -72,8 +72,8 @@ describe('fidelity against real kernels', () => {
 });
 
 describe('streamed comparison', () => {
-  // replayTrace streams each op's predicted events to the checker unless someone observes the
-  // ops; the verdict, counts and mismatch reports must be the same as comparing kept lists.
+  // replayTrace keeps each op's predicted events only when someone observes the ops; keeping
+  // them must not change the verdict, the counts or the mismatch reports.
   const cases: Array<[string, string | undefined]> = [
     ['6.1.0-56-cloud-amd64/s6-two-threads.4k-spin', undefined],
     ['6.18.44-fc-v782/s1-mthp64k-lazyfree-pageout.memcg.rec', undefined],
