@@ -8,7 +8,7 @@
 import { HPAGE_PMD_ORDER, Lru, PTRS_PER_PTE, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { split_folio } from './huge_memory.js';
-import { folio_mapped, folio_put_refs, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
+import { folio_mapped, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
 import { folio_isolate_lru, folio_putback_lru, lru_add_drain_all } from './swap.js';
 import { try_to_unmap_flush } from './tlbflush.js';
 
@@ -138,9 +138,9 @@ export function reclaim_pages(k: Kernel, list: Folio[]): void {
  */
 export function memcg_reclaim(k: Kernel, bytes: number, how: string): void {
   lru_add_drain_all(k);
+  // Each pass reclaims at least one page or ends the loop, so the target bounds it.
   let target = Math.ceil(bytes / 4096);
-  let guard = 0;
-  while (target > 0 && guard++ < 1000) {
+  while (target > 0) {
     // isolate_lru_folios(): up to SWAP_CLUSTER_MAX folios per batch for memory.reclaim; v1
     // memory.force_empty reclaims one page's worth per call, so each batch is one folio [T].
     const max = how === 'memcg-force-empty' ? 1 : 32;
@@ -156,5 +156,4 @@ export function memcg_reclaim(k: Kernel, bytes: number, how: string): void {
     target -= stat.nr_reclaimed;
     if (stat.nr_reclaimed === 0) break;
   }
-  void folio_put_refs;
 }
