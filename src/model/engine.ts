@@ -151,10 +151,9 @@ export class Engine {
       case 'drop-caches':
         // drop_slab(): shrink_slab() until a pass frees little; each deferred_split_scan()
         // call takes up to the shrinker's batch.
+        // A pass that splits takes at least one folio off the queue, so the queue bounds it.
         if (op.value & 2) {
-          for (let guard = 0; guard < 10000 && k.deferred.list.length > 0; guard++) {
-            if (deferred_split_scan(k, k.traits.deferredScanBatch) === 0) break;
-          }
+          while (k.deferred.list.length > 0 && deferred_split_scan(k, k.traits.deferredScanBatch) > 0);
         }
         break;
       case 'mremap' as never:

@@ -198,17 +198,16 @@ export function deferred_split_scan(k: Kernel, nrToScan: number): number {
       budget -= batch.length;
       for (const f of batch) { f.on_deferred_list = false; q.split_queue_len--; }
       k.cost.splitQueueLockOps += 2;
-      const requeue: Folio[] = [];
+      // Taken off the queue: a folio that is not partially mapped (and not underused) stays off.
       for (const f of batch) {
         if (f.freed) continue;
         if (f.partially_mapped || !k.traits.partiallyMappedFlag) {
           f.refcount++;
           const pieces = split_folio(k, f);
-          for (const p of pieces) if (p === pieces[0] && folio_put_refs(k, p, 1)) free_folio(k, p);
+          if (pieces[0] && folio_put_refs(k, pieces[0], 1)) free_folio(k, pieces[0]);
           split++;
-        } else if (f.partially_mapped) requeue.push(f);
+        }
       }
-      for (const f of requeue) { f.on_deferred_list = true; q.list.push(f); q.split_queue_len++; }
     }
     return split;
   }

@@ -138,9 +138,9 @@ function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: n
   folio_add_lru(k, f);
 }
 
-function do_huge_pmd_anonymous_page(k: Kernel, mm: Mm, _vma: Vma, haddr: number, pfn: number | undefined, depositPfn: number): void {
-  const f = k.newFolio(HPAGE_PMD_ORDER, pfn, _vma.vm_pgoff + (haddr - _vma.vm_start) / PAGE_SIZE, mm.anonRoot);
-  mm.pmds.set(pmdIndex(haddr), { kind: 'huge', folio: f, write: _vma.write, dirty: true, young: true });
+function do_huge_pmd_anonymous_page(k: Kernel, mm: Mm, vma: Vma, haddr: number, pfn: number | undefined, depositPfn: number): void {
+  const f = k.newFolio(HPAGE_PMD_ORDER, pfn, vma.vm_pgoff + (haddr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  mm.pmds.set(pmdIndex(haddr), { kind: 'huge', folio: f, write: vma.write, dirty: true, young: true });
   k.deposit(mm, haddr, depositPfn);
   f.entire_mapcount = 1;
   f.large_mapcount = 1;
