@@ -77,7 +77,7 @@ export interface LiftOptions {
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'sched_switch', 'sched_process_fork']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'sched_switch']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'brk', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
@@ -214,10 +214,6 @@ export class Lifter {
       // once, without ending the op whose output is still to come.
       if (pt !== undefined) this.side(e, pt, { kind: 'run', on: false, idle: next === 0 }, prev);
       if (nt !== undefined) this.side(e, nt, { kind: 'run', on: true }, next);
-      return;
-    }
-    if (name === 'sched_process_fork') {
-      if (tgid === undefined) return;
       return;
     }
     if (e.syscall !== 0 && tgid !== undefined) this.syscall(e, tgid);
