@@ -9,7 +9,7 @@
  * allocations after a fault, and its recorded output all come before that), so ops are handed
  * on one at a time and memory does not grow with the trace.
  */
-import { readTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
+import { readTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
 import type { AllocFact, Op } from '../model/ops.js';
 import { parseMarker, type Marker } from './markers.js';
 
@@ -430,24 +430,24 @@ export async function liftTrace(
   let beginPid: number | undefined;
   if (opts.pid === undefined && opts.comm === undefined) beginPid = await findBeginPid(input, opts);
   const lifter = new Lifter({ ...opts, beginPid }, sink);
-  const out: { stats?: TraceStats } = {};
   // Time spent past the parser (lifting and whatever the sink does with the ops), measured per
   // batch so that parse and replay throughput can be told apart.
   let consumeMs = 0;
   // Unless every event is tapped (the inspector's timeline), the parser hands on only what
   // lifting reads.
   const only = opts.onEvent ? undefined : lifted;
-  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress, only }, out)) {
+  const onEvent = opts.onEvent;
+  const stats = await streamTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress, only }, (batch) => {
     const t0 = performance.now();
-    if (opts.onEvent) for (const e of batch) opts.onEvent(e);
+    if (onEvent) for (const e of batch) onEvent(e);
     for (const e of batch) lifter.feed(e);
     consumeMs += performance.now() - t0;
-  }
+  });
   const t1 = performance.now();
   lifter.flush();
   consumeMs += performance.now() - t1;
   // Every event of the trace, not only those handed on.
-  return { lifter, stats: out.stats!, events: out.stats!.events, consumeMs };
+  return { lifter, stats, events: stats.events, consumeMs };
 }
 
 async function findBeginPid(input: string, opts: { registry: FormatRegistry; release?: string }): Promise<number | undefined> {

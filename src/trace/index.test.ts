@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { collectTrace, FormatRegistry, type TraceParseOptions } from './index.js';
+import { collectTrace, FormatRegistry, streamTrace, type TraceParseOptions } from './index.js';
 import { grammarsDir, packageRoot } from '../paths.js';
 import { summariseTrace } from './summary.js';
 
@@ -153,3 +153,25 @@ describe('bad input is diagnosed, never thrown', () => {
     );
   });
 });
+
+describe('streamTrace', () => {
+  const real = join(packageRoot, 'traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz');
+
+  it('hands on the same events in the same order as readTrace, in small batches', async () => {
+    const { events, stats } = await collectTrace(real, opts(real));
+    const seen: string[] = [];
+    let largest = 0;
+    const st = await streamTrace(real, opts(real), (b) => {
+      largest = Math.max(largest, b.length);
+      for (const e of b) seen.push(`${e.line} ${e.name} ${JSON.stringify(e.fields)}`);
+    }, 100);
+    expect(seen).toEqual(events.map((e) => `${e.line} ${e.name} ${JSON.stringify(e.fields)}`));
+    expect(largest).toBe(100);
+    expect(st.events).toBe(stats.events);
+  });
+
+  it('lets an error of the consumer through instead of reporting it as unreadable input', async () => {
+    await expect(streamTrace(real, opts(real), () => { throw new Error('consumer bug'); })).rejects.toThrow('consumer bug');
+  });
+});
+

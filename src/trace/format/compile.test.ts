@@ -36,6 +36,10 @@ describe('print fmt decoders on real payloads', () => {
     // The 6.18 format file defines __GFP_ZERO as 1<<8, __GFP_COMP as 1<<18 and GFP_KERNEL_ACCOUNT
     // as bits 10|11|6|7|22: the value is exactly their union.
     const v = (f.gfp_flags as { value: number }).value;
+    // Flag texts are resolved once and then remembered: a later payload gets its own array.
+    (f.gfp_flags as { flags: string[] }).flags.push('changed by a consumer');
+    const again = decode('mm_page_alloc', 'page=00000000ab082aa9 pfn=0x1 order=0 migratetype=1 gfp_flags=GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_COMP')!;
+    expect(again.gfp_flags).toEqual({ value: v, flags: ['GFP_KERNEL_ACCOUNT', '__GFP_ZERO', '__GFP_COMP'] });
     expect(v).toBe((1 << 8) | (1 << 18) | (1 << 10) | (1 << 11) | (1 << 6) | (1 << 7) | (1 << 22));
   });
 
