@@ -248,14 +248,23 @@ export class Lifter {
 
   private open(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid = e.pid): LiftedOp {
     this.flush();
-    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line, tsNs: e.tsNs } } as Op;
+    // `body` is a fresh literal: completed in place (a spread copy cost ~7 % of a replay).
+    const op = body as unknown as Op;
+    op.tid = tid;
+    op.tgid = tgid;
+    op.cpu = e.cpu;
+    op.at = { index: this.index++, line: e.line, tsNs: e.tsNs };
     const lo: LiftedOp = { op, recorded: [], compare: this.inWindow && !this.inCounters, phase: this.phase, failed: false };
     this.current = lo;
     return lo;
   }
 
   private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
-    const op = { ...body, tid, tgid, cpu: e.cpu, at: { index: this.index++, line: e.line, tsNs: e.tsNs } } as Op;
+    const op = body as unknown as Op;
+    op.tid = tid;
+    op.tgid = tgid;
+    op.cpu = e.cpu;
+    op.at = { index: this.index++, line: e.line, tsNs: e.tsNs };
     this.sink({ op, recorded: [], compare: false, phase: this.phase, failed: false });
   }
 

@@ -85,35 +85,43 @@ export class DecodeTable {
     r[m]++;
   }
 
-  decode(ev: TraceEvent): { fields: Fields; method: DecodeMethod } {
-    const r = this.decodeInner(ev);
-    this.count(ev.name, r.method);
-    return r;
+  /** How the last decode() read its payload (kept here, not in a result object per event). */
+  lastMethod: DecodeMethod = 'format';
+
+  decode(ev: TraceEvent): Fields {
+    const f = this.decodeInner(ev);
+    this.count(ev.name, this.lastMethod);
+    return f;
   }
 
-  private decodeInner(ev: TraceEvent): { fields: Fields; method: DecodeMethod } {
+  private done(f: Fields, m: DecodeMethod): Fields {
+    this.lastMethod = m;
+    return f;
+  }
+
+  private decodeInner(ev: TraceEvent): Fields {
     const c = this.chain(ev.name);
     const p = ev.payload;
     if (ev.syscall === 1) {
       const f = decodeSyscallEnter(p, c.decoders[0]?.format);
-      if (f) return { fields: f, method: 'syscall' };
+      if (f) return this.done(f, 'syscall');
     } else if (ev.syscall === 2) {
       const f = decodeSyscallExit(p);
-      if (f) return { fields: f, method: 'syscall' };
+      if (f) return this.done(f, 'syscall');
     } else {
       if (c.override) {
         const f = c.override(p, c.decoders[0]);
-        if (f) return { fields: f, method: 'override' };
+        if (f) return this.done(f, 'override');
       }
       for (const d of c.decoders) {
         const f = d.decode(p);
-        if (f) return { fields: f, method: 'format' };
+        if (f) return this.done(f, 'format');
       }
       if (c.decoders.length > 0) {
         const strictRaw = !p.startsWith(FAILED_TO_PARSE);
         for (const d of c.decoders) {
           const f = decodeRaw(p, d, strictRaw);
-          if (f) return { fields: f, method: 'raw' };
+          if (f) return this.done(f, 'raw');
         }
       }
     }
@@ -133,6 +141,6 @@ export class DecodeTable {
         ),
       );
     }
-    return { fields: decodeGeneric(p), method: 'generic' };
+    return this.done(decodeGeneric(p), 'generic');
   }
 }

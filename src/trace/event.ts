@@ -71,9 +71,8 @@ export class TraceEvent {
   /** Typed fields, decoded from the payload by the event's print fmt (or a fallback). */
   get fields(): Fields {
     if (this.decoded === undefined) {
-      const r = this.table.decode(this);
-      this.decoded = r.fields;
-      this.method = r.method;
+      this.decoded = this.table.decode(this);
+      this.method = this.table.lastMethod;
     }
     return this.decoded;
   }

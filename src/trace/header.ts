@@ -56,7 +56,10 @@ const isNameChar = (c: number): boolean =>
 
 /** Offsets of one scanned line, written into a reused object (the hot path allocates nothing). */
 export interface HeaderScratch {
-  comm: string;
+  /** Task name and event name as offsets (the caller interns them: no string per line). */
+  commStart: number;
+  commEnd: number;
+  nameEnd: number;
   pid: number;
   tgid: number | undefined;
   cpu: number;
@@ -66,7 +69,6 @@ export interface HeaderScratch {
   tsEnd: number;
   tsNs: number;
   kind: LineKind;
-  name: string;
   nameStart: number;
   payloadStart: number;
   payloadEnd: number;
@@ -77,8 +79,8 @@ export interface HeaderScratch {
 
 export function newScratch(): HeaderScratch {
   return {
-    comm: '', pid: 0, tgid: undefined, cpu: 0, latStart: 0, latEnd: 0, tsStart: 0, tsEnd: 0, tsNs: 0,
-    kind: LineKind.Event, name: '', nameStart: 0, payloadStart: 0, payloadEnd: 0, errCol: 0, errMessage: '',
+    commStart: 0, commEnd: 0, nameEnd: 0, pid: 0, tgid: undefined, cpu: 0, latStart: 0, latEnd: 0, tsStart: 0, tsEnd: 0, tsNs: 0,
+    kind: LineKind.Event, nameStart: 0, payloadStart: 0, payloadEnd: 0, errCol: 0, errMessage: '',
   };
 }
 
@@ -208,7 +210,8 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
       return fail(o, k, nameStart === k ? 'expected an event name after the timestamp' : `unexpected ${JSON.stringify(s[k])} in the event name`);
     }
   }
-  o.comm = s.slice(start, dash);
+  o.commStart = start;
+  o.commEnd = dash;
   o.pid = pid;
   o.tgid = tgid;
   o.cpu = cpu;
@@ -218,7 +221,7 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
   o.tsEnd = tsEnd;
   o.tsNs = secs * 1e9 + frac * POW10[9 - fracLen]!;
   o.kind = kind;
-  o.name = s.slice(nameStart, nameEnd);
+  o.nameEnd = nameEnd;
   o.nameStart = nameStart;
   o.payloadStart = payloadStart;
   o.payloadEnd = payloadEnd;
@@ -230,8 +233,8 @@ export function scanHeader(s: string, padPayload: boolean): ScannedHeader | Scan
   const o = newScratch();
   if (!scanInto(s, padPayload, o)) return { col: o.errCol, message: o.errMessage };
   return {
-    comm: o.comm, pid: o.pid, tgid: o.tgid, cpu: o.cpu, lat: s.slice(o.latStart, o.latEnd), ts: s.slice(o.tsStart, o.tsEnd),
-    tsNs: o.tsNs, kind: o.kind, name: o.name, payload: s.slice(o.payloadStart, o.payloadEnd),
+    comm: s.slice(o.commStart, o.commEnd), pid: o.pid, tgid: o.tgid, cpu: o.cpu, lat: s.slice(o.latStart, o.latEnd), ts: s.slice(o.tsStart, o.tsEnd),
+    tsNs: o.tsNs, kind: o.kind, name: s.slice(o.nameStart, o.nameEnd), payload: s.slice(o.payloadStart, o.payloadEnd),
   };
 }
 

@@ -170,7 +170,7 @@ export class TraceParser implements LineSink {
       this.pendingBad = { line: lineNo, col: h.errCol, message: h.errMessage, text: s };
       return;
     }
-    let name = h.name;
+    let name = this.intern(s, h.nameStart, h.nameEnd);
     let payloadStart = h.payloadStart;
     let syscall: 0 | 1 | 2 = 0;
     if (h.kind === LineKind.SyscallEnter) {
@@ -191,16 +191,28 @@ export class TraceParser implements LineSink {
       this.sorter.pushPlaceholder(h.tsNs, h.cpu, this.seq++);
       return;
     }
-    // Held events keep one copy of each name and task name, not one per line.
-    let n = this.names.get(name);
-    if (n === undefined) this.names.set(name, (n = name));
-    const comm = this.comms.get(h.pid);
-    if (comm === h.comm) h.comm = comm;
-    else this.comms.set(h.pid, h.comm);
-    this.sorter.push(s, h, n, syscall, payloadStart, lineNo, offset, this.seq++);
+    // Held events share one copy of each task name per pid, not one per line.
+    let comm = this.comms.get(h.pid);
+    const cl = h.commEnd - h.commStart;
+    if (comm === undefined || comm.length !== cl || !s.startsWith(comm, h.commStart)) {
+      comm = s.slice(h.commStart, h.commEnd);
+      this.comms.set(h.pid, comm);
+    }
+    this.sorter.push(s, h, comm, name, syscall, payloadStart, lineNo, offset, this.seq++);
   }
 
-  private readonly names = new Map<string, string>();
+  /** Interned event names by (length, first character): a line's name costs no new string. */
+  private readonly names = new Map<number, string[]>();
+  private intern(s: string, start: number, end: number): string {
+    const key = (end - start) * 65536 + s.charCodeAt(start);
+    let list = this.names.get(key);
+    if (list === undefined) this.names.set(key, (list = []));
+    for (const n of list) if (s.startsWith(n, start)) return n;
+    const n = s.slice(start, end);
+    list.push(n);
+    return n;
+  }
+
   private readonly comms = new Map<number, string>();
   private readonly sysNames = new Map<string, string>();
   private syscallName(printed: string, prefix: string): string {

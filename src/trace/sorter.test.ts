@@ -41,9 +41,9 @@ function run(items: Array<{ ts: number; cpu: number; skip: boolean }>, window: n
   const out: TraceEvent[] = [];
   const s = new WindowSorter(window, {} as DecodeTable, (e) => out.push(e));
   items.forEach((it, seq) => {
-    const h: SortInput = { comm: `t${seq % 3}`, pid: seq, tgid: seq % 2 ? undefined : 7, cpu: it.cpu, tsNs: it.ts, latStart: 1, latEnd: 2, tsStart: 3, tsEnd: 4, payloadEnd: 9 };
+    const h: SortInput = { pid: seq, tgid: seq % 2 ? undefined : 7, cpu: it.cpu, tsNs: it.ts, latStart: 1, latEnd: 2, tsStart: 3, tsEnd: 4, payloadEnd: 9 };
     if (it.skip) s.pushPlaceholder(it.ts, it.cpu, seq);
-    else s.push(`line ${seq}`, h, 'ev', seq % 3, 5, seq + 1, seq * 10, seq);
+    else s.push(`line ${seq}`, h, `t${seq % 3}`, 'ev', seq % 3, 5, seq + 1, seq * 10, seq);
   });
   s.flush();
   return { out, s };

@@ -23,7 +23,6 @@ import type { DecodeTable } from './decode.js';
 
 /** The scanned fields of one line, as the parser hands them over (see HeaderScratch). */
 export interface SortInput {
-  comm: string;
   pid: number;
   tgid: number | undefined;
   cpu: number;
@@ -87,11 +86,11 @@ export class WindowSorter {
     return this.num[slot * 4 + 2]! < seq;
   }
 
-  /** An event the consumer takes (`name` interned by the caller, `syscall` 0/1/2). */
-  push(raw: string, h: SortInput, name: string, syscall: number, payloadStart: number, line: number, offset: number, seq: number): void {
+  /** An event the consumer takes (`comm` and `name` interned by the caller, `syscall` 0/1/2). */
+  push(raw: string, h: SortInput, comm: string, name: string, syscall: number, payloadStart: number, line: number, offset: number, seq: number): void {
     const s = this.place(h.tsNs, h.cpu, seq);
     this.raw[s] = raw;
-    this.comm[s] = h.comm;
+    this.comm[s] = comm;
     this.name[s] = name;
     const n = this.num;
     n[s * 4 + 1] = offset;
