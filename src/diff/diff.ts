@@ -170,6 +170,12 @@ class OpMatcher {
 }
 
 /** Collapse consecutive identical steps: `single-PTE unmap ×16`. */
+function sameSteps(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function tell(steps: number[], names: readonly string[]): string {
   const out: string[] = [];
   for (let i = 0; i < steps.length; ) {
@@ -261,28 +267,33 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   };
   let stepNames: [readonly string[], readonly string[]] = [[], []];
   const pair = (x: FolioStory | undefined, y: FolioStory | undefined): void => {
+    // Both engines share one code table: equal code arrays tell the same story, unprinted.
+    if (x && y && sameSteps(x.steps, y.steps)) { same++; return; }
     const s = (x ?? y)!;
     addGroup(s.order, s.addr, x ? tell(x.steps, stepNames[0]) : '(no such folio)', y ? tell(y.steps, stepNames[1]) : '(no such folio)');
   };
   /** Ended in one config, still live (or never made) in the other. */
   const endedOnly: [Set<string>, Set<string>] = [new Set(), new Set()];
   let engines: [Engine, Engine] | undefined;
+  const settleSide = (mine: 0 | 1, ended: string[]): void => {
+    const sa = engines![0].k.stories!;
+    const sb = engines![1].k.stories!;
+    const other = endedOnly[mine === 0 ? 1 : 0];
+    for (const key of ended) {
+      if (!other.delete(key)) {
+        endedOnly[mine].add(key);
+        continue;
+      }
+      pair(sa.get(key), sb.get(key));
+      sa.delete(key);
+      sb.delete(key);
+    }
+    ended.length = 0;
+  };
   const settle = (): void => {
     const [ea, eb] = engines!;
-    const sa = ea.k.stories!;
-    const sb = eb.k.stories!;
-    for (const [mine, other, e] of [[0, 1, ea], [1, 0, eb]] as const) {
-      for (const key of e.k.endedStories) {
-        if (!endedOnly[other].delete(key)) {
-          endedOnly[mine].add(key);
-          continue;
-        }
-        pair(sa.get(key), sb.get(key));
-        sa.delete(key);
-        sb.delete(key);
-      }
-      e.k.endedStories.length = 0;
-    }
+    if (ea.k.endedStories.length > 0) settleSide(0, ea.k.endedStories);
+    if (eb.k.endedStories.length > 0) settleSide(1, eb.k.endedStories);
   };
   // Each op's events are streamed (tallied and matched as the engines make them) unless the
   // caller observes the ops with their event lists (Perfetto export).

@@ -7,6 +7,7 @@ import type { ModelConfig } from '../model/config.js';
 import type { CostEstimate } from '../model/cost.js';
 import type { Emission, Violation } from '../model/emit.js';
 import { Engine } from '../model/engine.js';
+import { newStoryCodes } from '../model/kernel/kernel.js';
 import { liftTrace, type LiftedOp, type LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry, TraceEvent } from '../trace/index.js';
 import { FidelityChecker, type FidelityReport } from '../fidelity/compare.js';
@@ -80,7 +81,9 @@ export class MultiReplay {
   unmodelled = 0;
 
   constructor(readonly configs: ModelConfig[], private readonly opts: MultiReplayOptions = {}) {
-    this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, oobMode: opts.oobMode }));
+    // One table of story step codes for all engines: equal stories are then equal code arrays.
+    const storyCodes = newStoryCodes();
+    this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, oobMode: opts.oobMode, storyCodes }));
     this.checkers = configs.map(() => new FidelityChecker());
     this.violations = configs.map(() => []);
     this.vcount = configs.map(() => 0);

@@ -7,7 +7,7 @@ import type { ModelConfig } from './config.js';
 import { estimate, type CostEstimate } from './cost.js';
 import type { Emission, Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
-import { Kernel } from './kernel/kernel.js';
+import { Kernel, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_mmap, do_mremap, do_munmap, dup_mm, exit_mmap, set_vma_flag } from './kernel/mmap.js';
@@ -51,11 +51,12 @@ export class Engine {
   /** Check invariants after each op (cost: a walk of the live state). */
   checkEvery: boolean;
 
-  constructor(readonly config: ModelConfig, opts: { checkInvariants?: boolean; oobMode?: 'none' | 'adjacent'; stories?: boolean } = {}) {
+  constructor(readonly config: ModelConfig, opts: { checkInvariants?: boolean; oobMode?: 'none' | 'adjacent'; stories?: boolean; storyCodes?: StoryCodes } = {}) {
     const { hooks, owners } = composeHooks(config.series);
     this.k = new Kernel(config, hooks, owners);
     this.k.oobMode = opts.oobMode ?? 'none';
     if (opts.stories) this.k.stories = new Map();
+    if (opts.storyCodes) this.k.storyCodes = opts.storyCodes;
     this.checkEvery = opts.checkInvariants ?? true;
   }
 

@@ -25,6 +25,16 @@ export interface LruBatches {
   lazyfree: Folio[];
 }
 
+/** Story step texts and their codes (see Kernel.storyCodes). */
+export interface StoryCodes {
+  steps: string[];
+  codes: Map<string, number>;
+}
+
+export function newStoryCodes(): StoryCodes {
+  return { steps: [], codes: new Map() };
+}
+
 export class Kernel {
   readonly traits: KernelTraits;
   readonly mms = new Map<number, Mm>();
@@ -71,9 +81,14 @@ export class Kernel {
 
   /** Off unless a consumer asks (diff). */
   stories: Map<string, FolioStory> | undefined;
-  /** The distinct step texts; a story holds indices into this. */
-  readonly storySteps: string[] = [];
-  private readonly stepCodes = new Map<string, number>();
+  /**
+   * The distinct step texts; a story holds indices into `steps`. Engines compared by a diff share
+   * one table, so that equal stories are equal arrays of codes.
+   */
+  storyCodes: StoryCodes = newStoryCodes();
+  get storySteps(): readonly string[] {
+    return this.storyCodes.steps;
+  }
 
   story(f: Folio, step: string, addr?: number): void {
     const st = this.stories;
@@ -85,11 +100,12 @@ export class Kernel {
       f.story = s;
     }
     if (addr !== undefined && s.addr === 0) s.addr = addr;
-    let code = this.stepCodes.get(step);
+    const t = this.storyCodes;
+    let code = t.codes.get(step);
     if (code === undefined) {
-      code = this.storySteps.length;
-      this.storySteps.push(step);
-      this.stepCodes.set(step, code);
+      code = t.steps.length;
+      t.steps.push(step);
+      t.codes.set(step, code);
     }
     s.steps.push(code);
   }
@@ -181,6 +197,8 @@ export class Kernel {
       lru: Lru.None, isolated: false, refcount: 0, large_mapcount: 0, entire_mapcount: 0,
       page_mapcount: new Int32Array(nr), nr_pages_mapped: 0, on_deferred_list: false,
       partially_mapped: false, in_lru_batch: false, freed: false, exclusive: true,
+      // Present from the start, so that every folio has one shape whether stories are on or not.
+      story: undefined,
     };
     this.folios.add(f);
     return f;
