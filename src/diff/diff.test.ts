@@ -48,8 +48,9 @@ describe('diff', () => {
       expect(d.folios[0]!.count).toBe(2 * once.folios[0]!.count);
       expect(d.folios[0]!.base).toBe(once.folios[0]!.base);
       expect(d.folios[0]!.with).toBe(once.folios[0]!.with);
-      // Every folio of both runs was freed: no story is left behind in either engine.
-      expect(d.replay.engines.map((e) => e.k.stories!.size)).toEqual([0, 0]);
+      // Every folio of both runs was freed, and every ended story was paired as it ended.
+      expect(d.replay.engines.map((e) => [...e.k.liveStories()].length)).toEqual([0, 0]);
+      expect(d.replay.engines.map((e) => e.k.endedStories.length)).toEqual([0, 0]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -272,21 +272,20 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     const s = (x ?? y)!;
     addGroup(s.order, s.addr, x ? tell(x.steps, stepNames[0]) : '(no such folio)', y ? tell(y.steps, stepNames[1]) : '(no such folio)');
   };
-  /** Ended in one config, still live (or never made) in the other. */
-  const endedOnly: [Set<string>, Set<string>] = [new Set(), new Set()];
+  /** Ended in one config, still live (or never made) in the other, by key. */
+  const endedOnly: [Map<string, FolioStory>, Map<string, FolioStory>] = [new Map(), new Map()];
   let engines: [Engine, Engine] | undefined;
-  const settleSide = (mine: 0 | 1, ended: string[]): void => {
-    const sa = engines![0].k.stories!;
-    const sb = engines![1].k.stories!;
+  const settleSide = (mine: 0 | 1, ended: FolioStory[]): void => {
     const other = endedOnly[mine === 0 ? 1 : 0];
-    for (const key of ended) {
-      if (!other.delete(key)) {
-        endedOnly[mine].add(key);
+    for (const s of ended) {
+      const o = other.get(s.key);
+      if (o === undefined) {
+        endedOnly[mine].set(s.key, s);
         continue;
       }
-      pair(sa.get(key), sb.get(key));
-      sa.delete(key);
-      sb.delete(key);
+      other.delete(s.key);
+      if (mine === 0) pair(s, o);
+      else pair(o, s);
     }
     ended.length = 0;
   };
@@ -338,8 +337,10 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   const [ra, rb] = r.runs as [ConfigRun, ConfigRun];
   // What is left: folios still live at the end, or made in one config only.
   settle();
-  const sa = r.engines[0]!.k.stories!;
-  const sb = r.engines[1]!.k.stories!;
+  const sa = new Map(endedOnly[0]);
+  const sb = new Map(endedOnly[1]);
+  for (const s of r.engines[0]!.k.liveStories()) sa.set(s.key, s);
+  for (const s of r.engines[1]!.k.liveStories()) sb.set(s.key, s);
   for (const [id, x] of sa) pair(x, sb.get(id));
   for (const [id, y] of sb) if (!sa.has(id)) pair(undefined, y);
   const names = [...new Set([...Object.keys(ra.counters), ...Object.keys(rb.counters)])].sort();

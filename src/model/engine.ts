@@ -55,7 +55,7 @@ export class Engine {
     const { hooks, owners } = composeHooks(config.series);
     this.k = new Kernel(config, hooks, owners);
     this.k.oobMode = opts.oobMode ?? 'none';
-    if (opts.stories) this.k.stories = new Map();
+    if (opts.stories) this.k.stories = true;
     if (opts.storyCodes) this.k.storyCodes = opts.storyCodes;
     this.checkEvery = opts.checkInvariants ?? true;
   }

@@ -388,8 +388,11 @@ export class Lifter {
   }
 
   private output(e: TraceEvent, tgid: number | undefined): void {
-    const f = e.fields;
     const ev = e.name as RecordedKind;
+    // rss_stat is read for every mm (the last value of each counter gives the next delta); the
+    // others only for the workload's tasks.
+    if (tgid === undefined && ev !== 'rss_stat') return;
+    const f = e.fields;
     if (ev === 'rss_stat') {
       const member = (f.member as { value: number; name: string }) ?? { value: -1, name: '?' };
       // mm_id is a 32-bit hash and member a small enum: one number keys the pair.
@@ -402,7 +405,6 @@ export class Lifter {
       this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.curr), member.value, delta, undefined, undefined, member.name));
       return;
     }
-    if (tgid === undefined) return;
     if (ev === 'tlb_flush') {
       const r = f.reason as { value: number };
       // `flush on task switch` depends on the scheduler and ASID state, not on the workload's

@@ -79,8 +79,11 @@ export class Kernel {
   // the folio's first pfn and the op that created it, which every config shares for the folios
   // the trace allocated; a pfn reused by a later allocation starts a new story.
 
-  /** Off unless a consumer asks (diff). */
-  stories: Map<string, FolioStory> | undefined;
+  /**
+   * Off unless a consumer asks (diff). A story lives on its folio while the folio lives and is
+   * handed on through `endedStories` when it ends; the kernel keeps no index of them.
+   */
+  stories = false;
   /**
    * The distinct step texts; a story holds indices into `steps`. Engines compared by a diff share
    * one table, so that equal stories are equal arrays of codes.
@@ -91,12 +94,10 @@ export class Kernel {
   }
 
   story(f: Folio, step: string, addr?: number): void {
-    const st = this.stories;
-    if (!st) return;
+    if (!this.stories) return;
     let s = f.story;
     if (!s) {
       s = { key: `${f.pfn.toString(16)}@${this.op.at.index}`, order: f.order, addr: addr ?? 0, steps: [] };
-      st.set(s.key, s);
       f.story = s;
     }
     if (addr !== undefined && s.addr === 0) s.addr = addr;
@@ -117,17 +118,21 @@ export class Kernel {
   storySplit(parent: Folio, piece: Folio, i: number): void {
     if (!this.stories || !parent.story) return;
     const s: FolioStory = { key: `${parent.story.key}+${i}`, order: piece.order, addr: parent.story.addr ? parent.story.addr + i * 4096 : 0, steps: [] };
-    this.stories.set(s.key, s);
     piece.story = s;
     this.story(piece, 'split off');
   }
 
-  /** Keys of the stories whose folio ended (freed, or split into new folios) since last taken. */
-  endedStories: string[] = [];
+  /** Stories whose folio ended (freed, or split into new folios) since the consumer last took them. */
+  endedStories: FolioStory[] = [];
 
   /** The folio is gone (freed or split): its story is complete. */
   storyEnd(f: Folio): void {
-    if (this.stories && f.story) this.endedStories.push(f.story.key);
+    if (this.stories && f.story) this.endedStories.push(f.story);
+  }
+
+  /** Stories of the folios still live. */
+  *liveStories(): Iterable<FolioStory> {
+    for (const f of this.folios) if (f.story) yield f.story;
   }
 
   // --------------------------------------------------------------------------------------
