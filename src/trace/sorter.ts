@@ -35,16 +35,21 @@ export interface SortInput {
 }
 
 export class WindowSorter {
-  /** Column storage, one slot per held event; `free` lists the unused slots. */
-  private readonly raw: Array<string | undefined>;
-  private readonly comm: Array<string | undefined>;
-  private readonly name: Array<string | undefined>;
-  private readonly num: Float64Array; // tsNs, offset, seq, line: 4 per slot
-  private readonly small: Int32Array; // pid, tgid (-1 none), cpu, syscall|placeholder<<2, tsStart, tsEnd, latStart, latEnd, payloadStart, payloadEnd: 10 per slot
-  private readonly free: Int32Array;
-  private freeTop: number;
+  /**
+   * Column storage, one slot per held event; `free` lists the unused slots. The columns grow
+   * (doubling) as the window fills, up to window + 1 slots: a large `--sort-window` costs memory
+   * only once that many events are held.
+   */
+  private raw: Array<string | undefined> = [];
+  private comm: Array<string | undefined> = [];
+  private name: Array<string | undefined> = [];
+  private num = new Float64Array(0); // tsNs, offset, seq, line: 4 per slot
+  private small = new Int32Array(0); // pid, tgid (-1 none), cpu, syscall|placeholder<<2, tsStart, tsEnd, latStart, latEnd, payloadStart, payloadEnd: 10 per slot
+  private free = new Int32Array(0);
+  private freeTop = 0;
+  private cap = 0;
   /** Held slots in order, in order[head..tail). */
-  private order: Int32Array;
+  private order = new Int32Array(0);
   private head = 0;
   private tail = 0;
   private lastTs = -Infinity;
@@ -65,16 +70,36 @@ export class WindowSorter {
     private readonly emit: (e: TraceEvent) => void,
   ) {
     this.table = table;
-    const cap = window + 1;
-    this.raw = new Array<string | undefined>(cap).fill(undefined);
-    this.comm = new Array<string | undefined>(cap).fill(undefined);
-    this.name = new Array<string | undefined>(cap).fill(undefined);
-    this.num = new Float64Array(cap * 4);
-    this.small = new Int32Array(cap * 10);
-    this.free = new Int32Array(cap);
-    for (let i = 0; i < cap; i++) this.free[i] = cap - 1 - i;
-    this.freeTop = cap;
-    this.order = new Int32Array(Math.max(2 * cap, 64));
+    this.grow();
+  }
+
+  private grow(): void {
+    const old = this.cap;
+    const cap = Math.min(this.window + 1, Math.max(1024, old * 2));
+    const num = new Float64Array(cap * 4);
+    num.set(this.num);
+    this.num = num;
+    const small = new Int32Array(cap * 10);
+    small.set(this.small);
+    this.small = small;
+    for (let i = old; i < cap; i++) {
+      this.raw.push(undefined);
+      this.comm.push(undefined);
+      this.name.push(undefined);
+    }
+    // Free slots: the new ones (the old ones are all in use when the columns grow).
+    const free = new Int32Array(cap);
+    free.set(this.free.subarray(0, this.freeTop));
+    let top = this.freeTop;
+    for (let i = cap - 1; i >= old; i--) free[top++] = i;
+    this.free = free;
+    this.freeTop = top;
+    const order = new Int32Array(Math.max(2 * cap, 64));
+    order.set(this.order.subarray(this.head, this.tail));
+    this.tail -= this.head;
+    this.head = 0;
+    this.order = order;
+    this.cap = cap;
   }
 
   /** (tsNs, cpu, seq) of slot a before that of the incoming event? */
@@ -118,6 +143,7 @@ export class WindowSorter {
 
   /** Take a slot for (ts, cpu, seq) and put it in order; returns the slot. */
   private place(ts: number, cpu: number, seq: number): number {
+    if (this.freeTop === 0) this.grow();
     const s = this.free[--this.freeTop]!;
     this.num[s * 4] = ts;
     this.num[s * 4 + 2] = seq;
