@@ -44,44 +44,174 @@ export interface FolioStory {
   steps: number[];
 }
 
-export interface Folio {
-  id: number;
-  order: number;
-  nr: number;
+/**
+ * A folio. A class with every field set once in the constructor, not a 30-field object literal:
+ * measured on the bench trace's 170 k ops (lifted beforehand, model and fidelity only), the
+ * literal version took 1.2–1.3 s and this one 0.78–0.84 s (making a folio: ~1.2 → ~0.2 µs).
+ */
+export class Folio {
+  declare readonly id: number;
+  declare readonly order: number;
+  declare readonly nr: number;
   /** First pfn, from the recorded allocation when the trace has one. */
-  pfn: number;
+  declare readonly pfn: number;
   /** Page offset of the first page in its anon_vma's linear space (`folio->index`). */
-  index: number;
+  declare index: number;
   /** The anon_vma root: the family of mms (parent and forked children) that may map it. */
-  anonRoot: number;
-  anon: boolean;
-  swapbacked: boolean;
-  dirty: boolean;
-  referenced: boolean;
-  active: boolean;
-  mlocked: boolean;
-  locked: boolean;
-  lru: Lru;
+  declare anonRoot: number;
+  declare anon: boolean;
+  declare swapbacked: boolean;
+  declare dirty: boolean;
+  declare referenced: boolean;
+  declare active: boolean;
+  declare mlocked: boolean;
+  declare locked: boolean;
+  declare lru: Lru;
   /** Taken off the LRU by reclaim or MADV_PAGEOUT (holds a reference). */
-  isolated: boolean;
-  refcount: number;
+  declare isolated: boolean;
+  declare refcount: number;
   /** Number of PTE and PMD entries mapping any part of the folio (a PMD counts 1). */
-  large_mapcount: number;
-  entire_mapcount: number;
+  declare large_mapcount: number;
+  declare entire_mapcount: number;
   /** Per-page mapcount (CONFIG_PAGE_MAPCOUNT): how many PTEs map each page. */
-  page_mapcount: Int32Array;
+  declare page_mapcount: Int32Array;
   /** Distinct pages mapped by PTEs. */
-  nr_pages_mapped: number;
+  declare nr_pages_mapped: number;
   /** On the deferred split queue (`!list_empty(&folio->_deferred_list)`). */
-  on_deferred_list: boolean;
-  partially_mapped: boolean;
+  declare on_deferred_list: boolean;
+  declare partially_mapped: boolean;
   /** Held by a per-CPU LRU batch (lru_add / lru_lazyfree) until it drains. */
-  in_lru_batch: boolean;
-  freed: boolean;
+  declare in_lru_batch: boolean;
+  declare freed: boolean;
   /** Pages of this folio that were written since it was mapped (for the per-page dirty view). */
-  exclusive: boolean;
+  declare exclusive: boolean;
   /** What has happened to it so far, when stories are on (diff). */
-  story?: FolioStory;
+  declare story: FolioStory | undefined;
+  /** Links of the LRU list it is on (`folio->lru`) and of the kernel's list of live folios. */
+  declare lruOn: FolioList | null;
+  declare lruPrev: Folio | null;
+  declare lruNext: Folio | null;
+  declare allOn: FolioList | null;
+  declare allPrev: Folio | null;
+  declare allNext: Folio | null;
+
+  // Fields are `declare`d and set here, each once with its final type: class-field initializers
+  // (a separate initializer function, fields first set to undefined) measured slower than this.
+  constructor(id: number, order: number, nr: number, pfn: number, index: number, anonRoot: number) {
+    this.id = id;
+    this.order = order;
+    this.nr = nr;
+    this.pfn = pfn;
+    this.index = index;
+    this.anonRoot = anonRoot;
+    this.anon = true;
+    this.swapbacked = true;
+    this.dirty = false;
+    this.referenced = false;
+    this.active = false;
+    this.mlocked = false;
+    this.locked = false;
+    this.lru = Lru.None;
+    this.isolated = false;
+    this.refcount = 0;
+    this.large_mapcount = 0;
+    this.entire_mapcount = 0;
+    this.page_mapcount = new Int32Array(nr);
+    this.nr_pages_mapped = 0;
+    this.on_deferred_list = false;
+    this.partially_mapped = false;
+    this.in_lru_batch = false;
+    this.freed = false;
+    this.exclusive = true;
+    this.story = undefined;
+    this.lruOn = null;
+    this.lruPrev = null;
+    this.lruNext = null;
+    this.allOn = null;
+    this.allPrev = null;
+    this.allNext = null;
+  }
+}
+
+/** Which pair of a folio's links a FolioList threads through. */
+export const enum FolioLink {
+  Lru = 0,
+  All = 1,
+}
+
+/**
+ * A list of folios threaded through links in the folios themselves, as the kernel's list_head
+ * is: adding, removing and moving a folio cost a few pointer writes and no hashing, and the
+ * list iterates oldest first. A folio is on at most one list per link pair (one LRU list at a
+ * time: adding it to another list takes it off the one it is on). Measured against
+ * `Set<Folio>` for the live-folio and LRU lists (same run as Folio's figures): 1.7–2.1 s with
+ * Sets, 0.78–0.84 s with these — a Set must first give each new folio an identity hash.
+ */
+export class FolioList implements Iterable<Folio> {
+  private head: Folio | null = null;
+  private tail: Folio | null = null;
+  size = 0;
+
+  constructor(private readonly link: FolioLink) {}
+
+  has(f: Folio): boolean {
+    return (this.link === FolioLink.Lru ? f.lruOn : f.allOn) === this;
+  }
+
+  /** Append (a member is moved to the end, as a Set's delete + add would). */
+  add(f: Folio): void {
+    const lru = this.link === FolioLink.Lru;
+    const on = lru ? f.lruOn : f.allOn;
+    if (on !== null) on.delete(f);
+    const t = this.tail;
+    if (lru) {
+      f.lruOn = this;
+      f.lruPrev = t;
+      f.lruNext = null;
+      if (t) t.lruNext = f;
+    } else {
+      f.allOn = this;
+      f.allPrev = t;
+      f.allNext = null;
+      if (t) t.allNext = f;
+    }
+    if (!t) this.head = f;
+    this.tail = f;
+    this.size++;
+  }
+
+  /** Remove; false when the folio was not on this list. */
+  delete(f: Folio): boolean {
+    if (!this.has(f)) return false;
+    const lru = this.link === FolioLink.Lru;
+    const prev = lru ? f.lruPrev : f.allPrev;
+    const next = lru ? f.lruNext : f.allNext;
+    if (prev) {
+      if (lru) prev.lruNext = next;
+      else prev.allNext = next;
+    } else this.head = next;
+    if (next) {
+      if (lru) next.lruPrev = prev;
+      else next.allPrev = prev;
+    } else this.tail = prev;
+    if (lru) {
+      f.lruOn = null;
+      f.lruPrev = f.lruNext = null;
+    } else {
+      f.allOn = null;
+      f.allPrev = f.allNext = null;
+    }
+    this.size--;
+    return true;
+  }
+
+  *[Symbol.iterator](): Iterator<Folio> {
+    for (let f = this.head; f; ) {
+      const next = this.link === FolioLink.Lru ? f.lruNext : f.allNext;
+      yield f;
+      f = next;
+    }
+  }
 }
 
 /** A PTE's flag bits, above the page index in PteTable.bits. */

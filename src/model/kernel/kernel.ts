@@ -9,9 +9,11 @@ import type { HookOwners, Hooks } from '../hooks.js';
 import type { Op } from '../ops.js';
 import { CostCounter } from '../cost.js';
 import {
+  FolioLink,
+  FolioList,
   Lru,
   type DeferredSplitQueue,
-  type Folio,
+  Folio,
   type FolioStory,
   type Mm,
   type TaskRss,
@@ -38,10 +40,10 @@ export function newStoryCodes(): StoryCodes {
 export class Kernel {
   readonly traits: KernelTraits;
   readonly mms = new Map<number, Mm>();
-  /** Every folio that is neither freed nor split away, for LRU order and invariants. */
-  readonly folios = new Set<Folio>();
-  /** LRU lists in insertion order (head = most recently added). */
-  readonly lru: Array<Set<Folio>> = [new Set(), new Set(), new Set(), new Set(), new Set()];
+  /** Every folio that is neither freed nor split away, oldest first (for invariants, stories). */
+  readonly folios = new FolioList(FolioLink.All);
+  /** LRU lists, least recently added first (reclaim scans from there). */
+  readonly lru: FolioList[] = [0, 1, 2, 3, 4].map(() => new FolioList(FolioLink.Lru));
   readonly lruBatches = new Map<number, LruBatches>();
   readonly deferred: DeferredSplitQueue = { list: [], split_queue_len: 0, privateList: [] };
   readonly ubc = new Map<number, TlbUbc>();
@@ -196,15 +198,7 @@ export class Kernel {
 
   newFolio(order: number, pfn: number | undefined, index: number, anonRoot: number): Folio {
     const nr = 1 << order;
-    const f: Folio = {
-      id: this.nextFolioId++, order, nr, pfn: pfn ?? this.synthPfn(nr), index, anonRoot, anon: true,
-      swapbacked: true, dirty: false, referenced: false, active: false, mlocked: false, locked: false,
-      lru: Lru.None, isolated: false, refcount: 0, large_mapcount: 0, entire_mapcount: 0,
-      page_mapcount: new Int32Array(nr), nr_pages_mapped: 0, on_deferred_list: false,
-      partially_mapped: false, in_lru_batch: false, freed: false, exclusive: true,
-      // Present from the start, so that every folio has one shape whether stories are on or not.
-      story: undefined,
-    };
+    const f = new Folio(this.nextFolioId++, order, nr, pfn ?? this.synthPfn(nr), index, anonRoot);
     this.folios.add(f);
     return f;
   }
