@@ -94,6 +94,9 @@ export class Folio {
   declare allOn: FolioList | null;
   declare allPrev: Folio | null;
   declare allNext: Folio | null;
+  /** Scratch of the invariant check: mapping entries counted in check number `invEpoch`. */
+  declare invEpoch: number;
+  declare invMaps: number;
 
   // Fields are `declare`d and set here, each once with its final type: class-field initializers
   // (a separate initializer function, fields first set to undefined) measured slower than this.
@@ -130,6 +133,8 @@ export class Folio {
     this.allOn = null;
     this.allPrev = null;
     this.allNext = null;
+    this.invEpoch = 0;
+    this.invMaps = 0;
   }
 }
 
@@ -203,6 +208,12 @@ export class FolioList implements Iterable<Folio> {
     }
     this.size--;
     return true;
+  }
+
+  /** Each folio in order, without an iterator object per step (the list must not change meanwhile). */
+  forEach(fn: (f: Folio) => void): void {
+    const lru = this.link === FolioLink.Lru;
+    for (let f = this.head; f; f = lru ? f.lruNext : f.allNext) fn(f);
   }
 
   *[Symbol.iterator](): Iterator<Folio> {

@@ -52,6 +52,8 @@ export class Kernel {
   /** Folios cleared into an mmu_gather that nobody finished (Lance v2): stale forever. */
   readonly staleTlb = new Set<Folio>();
   readonly counters = new Map<string, number>();
+  /** Invariant checks run so far (each tags the folios it counts; see invariants.ts). */
+  invariantChecks = 0;
   readonly cost = new CostCounter();
   out: Emission[] = [];
   violations: Violation[] = [];
