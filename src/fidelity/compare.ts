@@ -128,9 +128,10 @@ export class FidelityChecker {
   begin(lo: LiftedOp): void {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
-    this.rec = [];
+    // The lists are reused from op to op (a mismatch report copies what it shows).
+    this.rec.length = 0;
     for (const l of this.active) {
-      l.rec = [];
+      l.rec.length = 0;
       l.pos = 0;
       l.first = -1;
       l.before.length = 0;
@@ -205,7 +206,8 @@ export class FidelityChecker {
     this.r.equal += this.equalPending;
     this.r.extra += this.extraPending;
     let bad = false;
-    for (const l of [...this.active].sort((a, b) => a.cpu - b.cpu)) {
+    const lanes = this.active.length > 1 ? [...this.active].sort((a, b) => a.cpu - b.cpu) : this.active;
+    for (const l of lanes) {
       const cpu = l.cpu;
       // Recorded events no prediction reached: the first of them differs.
       if (l.first < 0 && l.pos < l.rec.length) l.first = l.pos;
