@@ -81,7 +81,9 @@ function same(rec: Recorded, e: Emission): boolean {
 /** One CPU's side of a streamed comparison. */
 interface Lane {
   cpu: number;
-  rec: Recorded[];
+  /** This op's recorded events on the CPU: rec[0..n) (the array is reused from op to op). */
+  rec: Array<Recorded | undefined>;
+  n: number;
   /** Predictions seen so far on this CPU. */
   pos: number;
   first: number;
@@ -115,7 +117,8 @@ export class FidelityChecker {
   // kept.
 
   private op: LiftedOp | undefined;
-  private rec: Recorded[] = [];
+  private readonly rec: Array<Recorded | undefined> = [];
+  private nrec = 0;
   /** Every CPU's lane ever used (reused from op to op), and those in use by this op. */
   private readonly lanes = new Map<number, Lane>();
   private readonly active: Lane[] = [];
@@ -128,10 +131,14 @@ export class FidelityChecker {
   begin(lo: LiftedOp): void {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
-    // The lists are reused from op to op (a mismatch report copies what it shows).
-    this.rec.length = 0;
+    // The lists are reused from op to op, refilled from the start (a mismatch report copies
+    // what it shows).
+    // After a long op (a reclaim pass) the lists are dropped instead, not to keep its events.
+    if (this.nrec > 1024) this.rec.length = 0;
+    this.nrec = 0;
     for (const l of this.active) {
-      l.rec.length = 0;
+      if (l.n > 1024) l.rec = [];
+      l.n = 0;
       l.pos = 0;
       l.first = -1;
       l.before.length = 0;
@@ -145,15 +152,16 @@ export class FidelityChecker {
     this.extraPending = 0;
     for (const x of lo.recorded) {
       if (x.ev === 'mm_page_free' && !x.ours) { this.r.foreignFrees++; continue; }
-      this.rec.push(x);
-      this.lane(x.cpu).rec.push(x);
+      this.rec[this.nrec++] = x;
+      const l = this.lane(x.cpu);
+      l.rec[l.n++] = x;
     }
   }
 
   private lane(cpu: number): Lane {
     let l = this.lanes.get(cpu);
     if (!l) {
-      l = { cpu, rec: [], pos: 0, first: -1, before: [], after: [], inUse: false };
+      l = { cpu, rec: [], n: 0, pos: 0, first: -1, before: [], after: [], inUse: false };
       this.lanes.set(cpu, l);
     }
     if (!l.inUse) {
@@ -168,7 +176,7 @@ export class FidelityChecker {
     this.npred++;
     this.predKinds[PRED_KINDS.indexOf(e.ev)]!++;
     const l = this.lane(e.cpu);
-    const a = l.rec[l.pos];
+    const a = l.pos < l.n ? l.rec[l.pos] : undefined;
     if (l.first < 0) {
       if (a && same(a, e)) this.equalPending++;
       else {
@@ -194,15 +202,16 @@ export class FidelityChecker {
     this.op = undefined;
     if (!lo) return;
     const rec = this.rec;
+    const nrec = this.nrec;
     if (unmodelled) {
-      this.r.unmodelledOutput += rec.length;
-      if (rec.length === 0) return;
+      this.r.unmodelledOutput += nrec;
+      if (nrec === 0) return;
     }
-    if (rec.length === 0 && this.npred === 0) return;
+    if (nrec === 0 && this.npred === 0) return;
     this.r.opsCompared++;
-    for (const x of rec) this.kind(x.ev).recorded++;
+    for (let i = 0; i < nrec; i++) this.kind(rec[i]!.ev).recorded++;
     PRED_KINDS.forEach((ev, i) => { if (this.predKinds[i]) this.kind(ev).predicted += this.predKinds[i]!; });
-    this.r.compared += rec.length;
+    this.r.compared += nrec;
     this.r.equal += this.equalPending;
     this.r.extra += this.extraPending;
     let bad = false;
@@ -210,7 +219,7 @@ export class FidelityChecker {
     for (const l of lanes) {
       const cpu = l.cpu;
       // Recorded events no prediction reached: the first of them differs.
-      if (l.first < 0 && l.pos < l.rec.length) l.first = l.pos;
+      if (l.first < 0 && l.pos < l.n) l.first = l.pos;
       if (l.first < 0) continue;
       bad = true;
       if (this.r.mismatches.length < this.maxMismatches) {
@@ -218,7 +227,7 @@ export class FidelityChecker {
         const ps = [...l.before.slice(l.before.length - (l.first - lo0)), ...l.after];
         this.r.mismatches.push({
           op: lo.op.at.index, line: lo.op.at.line, phase: lo.phase, opKind: lo.op.kind, cpu, at: l.first,
-          recorded: l.rec.slice(lo0, l.first + 4).map((x) => `${x.key} (line ${x.line})`),
+          recorded: l.rec.slice(lo0, Math.min(l.first + 4, l.n)).map((x) => `${x!.key} (line ${x!.line})`),
           predicted: ps.map((p) => emissionKey(p) ?? p.ev),
         });
       }

@@ -20,9 +20,13 @@ export function checkInvariants(k: Kernel): void {
     for (const e of mm.pmds.values()) {
       if (e.kind === 'huge') { add(e.folio, 1); continue; }
       // Runs of slots mapping one folio are counted at once (a large folio maps a run).
+      // Indexed: this runs too rarely to be optimised, and an unoptimised for-of makes an
+      // iterator result per slot (~5 MB per 120 k events of the bench trace).
       let prev: Folio | null = null;
       let run = 0;
-      for (const f of e.folio) {
+      const slots = e.folio;
+      for (let i = 0; i < slots.length; i++) {
+        const f = slots[i];
         if (f === prev) { run++; continue; }
         if (prev) add(prev, run);
         prev = f ?? null;
