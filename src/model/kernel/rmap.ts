@@ -263,9 +263,11 @@ function pmdHit(k: Kernel, mm: Mm, vma: Vma, f: Folio, pmd: HugePmd, haddr: numb
  * up and restore. Returns `done` when the whole folio went in this call.
  */
 function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: number, nr: number, addr: number, flags: number): 'continue' | 'done' | 'abort' {
-  // The values of the entries cleared, for a restore: each entry's bits and folio.
-  const saved: number[] = [];
-  const savedFolios: Array<Folio | null> = [];
+  // The values of the entries cleared, for a restore: each entry's bits and folio (sized for
+  // the batch up front; `n` counts those actually cleared).
+  const saved = new Array<number>(nr);
+  const savedFolios = new Array<Folio | null>(nr);
+  let n = 0;
   let dirty = false;
   let young = false;
   // get_and_clear_full_ptes(): the batch may run into the next table when the hook allowed it
@@ -281,18 +283,18 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
       t = next;
       jj = j % PTRS_PER_PTE;
     }
-    saved.push(t.bits[jj]!);
-    savedFolios.push(t.folio[jj] ?? null);
+    saved[n] = t.bits[jj]!;
+    savedFolios[n] = t.folio[jj] ?? null;
+    n++;
     dirty ||= t.dirty(jj);
     young ||= t.young(jj);
     t.clear(jj);
     t.used--;
     k.cost.pteClears++;
   }
-  const n = saved.length;
   const end = addr + n * PAGE_SIZE;
   const deferred = should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0);
-  if (k.stories) k.story(f, n === 1 ? (deferred ? 'single-PTE unmap (flush deferred)' : 'single-PTE unmap (flushed now)') : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`, addr - (saved[0]! & PTE_PAGE_MASK) * PAGE_SIZE);
+  if (k.stories) k.story(f, unmapStep(n, deferred), addr - (saved[0]! & PTE_PAGE_MASK) * PAGE_SIZE);
   if (deferred) set_tlb_ubc_flush_pending(k, mm, addr, end, dirty, f);
   else flush_tlb_mm_range(k, mm, addr, end);
   if (dirty) f.dirty = true;
@@ -304,7 +306,7 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
     k.runningSeries = undefined;
     if (verdict !== 'discard') {
       k.story(f, verdict === 'fail-swapbacked' ? 'redirtied: restored, now swap-backed' : 'extra reference: restored, still lazyfree');
-      restore(k, table, idx, addr, mm, saved, savedFolios);
+      restore(k, table, idx, addr, mm, saved, savedFolios, n);
       if (verdict === 'fail-swapbacked') f.swapbacked = true;
       return 'abort';
     }
@@ -312,7 +314,7 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
   } else if (f.anon) {
     // Swapbacked but not in the swap cache (there is no swap): a folio a PMD discard made
     // swapbacked ends here: restore and fail.
-    restore(k, table, idx, addr, mm, saved, savedFolios);
+    restore(k, table, idx, addr, mm, saved, savedFolios, n);
     return 'abort';
   }
   folio_remove_rmap_ptes(k, f, saved[0]! & PTE_PAGE_MASK, n);
@@ -320,8 +322,20 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
   return n === f.nr ? 'done' : 'continue';
 }
 
-function restore(k: Kernel, table: PteTable, idx: number, addr: number, mm: Mm, saved: number[], savedFolios: Array<Folio | null>): void {
-  for (let i = 0; i < saved.length; i++) {
+const unmapSteps = new Map<number, string>();
+/** The story step of an unmap of `n` PTEs (texts made once per size). */
+function unmapStep(n: number, deferred: boolean): string {
+  const key = n * 2 + (deferred ? 1 : 0);
+  let t = unmapSteps.get(key);
+  if (t === undefined) {
+    t = n === 1 ? (deferred ? 'single-PTE unmap (flush deferred)' : 'single-PTE unmap (flushed now)') : `batched unmap of ${n} PTEs (${deferred ? 'flush deferred' : `one ${n}-page flush`})`;
+    unmapSteps.set(key, t);
+  }
+  return t;
+}
+
+function restore(k: Kernel, table: PteTable, idx: number, addr: number, mm: Mm, saved: number[], savedFolios: Array<Folio | null>, n: number): void {
+  for (let i = 0; i < n; i++) {
     const j = idx + i;
     let t = table;
     let jj = j;
