@@ -121,7 +121,9 @@ export class Lifter {
 
   /** A page of one of the workload's allocations (a split folio's pages included). */
   isOurPfn(pfn: number): boolean {
-    for (let order = 0; order <= 10; order++) {
+    // The head of an allocation (what most frees free) needs one lookup.
+    if (this.pfnHeads.has(pfn)) return true;
+    for (let order = 1; order <= 10; order++) {
       const head = pfn - (pfn % 2 ** order);
       if (this.pfnHeads.get(head) === order) return true;
     }
