@@ -6,7 +6,8 @@
  * The subject title itself is free text and is not tokenised: the grammar covers the prefix
  * (reply markers and bracketed tag groups), and the title is whatever follows it.
  */
-import { CstParser, createToken, Lexer, type CstNode, type IToken } from 'chevrotain';
+import type { CstNode, IToken } from 'chevrotain';
+import { CstParser, createToken, Lexer } from '../core/chevrotain.js';
 
 // ---------------------------------------------------------------------------------------------
 // Subject prefix.

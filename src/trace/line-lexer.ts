@@ -7,7 +7,8 @@
  * Token order follows the line: TaskPid, optional Tgid, Cpu, optional LatencyFlags,
  * Timestamp, EventName (with `:`, `(` or ` ->` after it), then the payload as one token.
  */
-import { createToken, Lexer, type IToken } from 'chevrotain';
+import type { IToken } from 'chevrotain';
+import { createToken, Lexer } from '../core/chevrotain.js';
 
 const Spaces = createToken({ name: 'Spaces', pattern: /[ \t]+/, group: Lexer.SKIPPED });
 const Cpu = createToken({ name: 'Cpu', pattern: /\[\d+\]/ });

@@ -6,7 +6,8 @@
  * One parser instance for the whole program (chevrotain's recommended singleton), with
  * recovery on, so a malformed format yields diagnostics and whatever could be read.
  */
-import { EmbeddedActionsParser, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, TokenType } from 'chevrotain';
+import { EmbeddedActionsParser } from '../../core/chevrotain.js';
 import * as T from './tokens.js';
 
 export type Expr =

@@ -5,7 +5,8 @@
  * include/trace/stages/stage3_trace_output.h and libtraceevent's event-parse.c, which reads the
  * same text. The lexer is a chevrotain singleton with its optimisations enforced.
  */
-import { createToken, Lexer, type TokenType } from 'chevrotain';
+import type { TokenType } from 'chevrotain';
+import { createToken, Lexer } from '../../core/chevrotain.js';
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
 export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"(?:[^"\\\n]|\\.)*"/ });

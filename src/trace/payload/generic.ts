@@ -4,7 +4,8 @@
  * from its key to the next key, so values with spaces survive (`reason=flush on task switch (0)`).
  * This is the slow, forgiving path; events decoded here are counted as "fallback".
  */
-import { createToken, Lexer, type IToken } from 'chevrotain';
+import type { IToken } from 'chevrotain';
+import { createToken, Lexer } from '../../core/chevrotain.js';
 import { parseNumber, type Fields } from '../format/compile.js';
 
 const Spaces = createToken({ name: 'Spaces', pattern: /[ \t]+/ });
