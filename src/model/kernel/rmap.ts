@@ -5,6 +5,7 @@
  */
 import { HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_PAGE_MASK, PTRS_PER_PTE, type Folio, type HugePmd, type Mm, type PteTable, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
+import type { PteBatchCtx } from '../hooks.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { flush_tlb_mm_range, set_tlb_ubc_flush_pending, should_defer_flush } from './tlbflush.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
@@ -199,6 +200,7 @@ export function try_to_unmap_one(k: Kernel, f: Folio, m: MappingVma, flags: numb
   k.cost.ptlLocks++;
   let addr = lo;
   let ret = true;
+  let batch: PteBatchCtx | undefined;
   while (addr < hi) {
     const pi = pmdIndex(addr);
     const e = mm.pmds.get(pi);
@@ -228,7 +230,15 @@ export function try_to_unmap_one(k: Kernel, f: Folio, m: MappingVma, flags: numb
       f.mlocked = true;
       return false;
     }
-    const nr = Math.max(1, k.hook('folio_unmap_pte_batch')(k, { mm, vma, folio: f, table, idx, addr, hwpoison: (flags & TTU_HWPOISON) !== 0 }));
+    // One context per walk, moved along with it (a per-PTE literal was a large share of what a
+    // page-by-page unmap allocated).
+    if (batch === undefined) batch = { mm, vma, folio: f, table, idx, addr, hwpoison: (flags & TTU_HWPOISON) !== 0 };
+    else {
+      batch.table = table;
+      batch.idx = idx;
+      batch.addr = addr;
+    }
+    const nr = Math.max(1, k.hook('folio_unmap_pte_batch')(k, batch));
     k.runningSeries = undefined;
     const r = unmapPtes(k, mm, vma, f, table, idx, nr, addr, flags);
     if (r === 'abort') { ret = false; break; }
