@@ -169,12 +169,24 @@ class OpMatcher {
   }
 }
 
-/** Collapse consecutive identical steps: `single-PTE unmap ×16`. */
 function sameSteps(a: number[], b: number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+function sameOpt(a: number[] | undefined, b: number[] | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameSteps(a, b);
+}
+
+/** FNV-1a over a story's step codes (a missing story hashes as its own marker). */
+function hashSteps(h: number, steps: number[] | undefined): number {
+  if (steps === undefined) return Math.imul(h ^ 0x7fffffff, 16777619);
+  for (let i = 0; i < steps.length; i++) h = Math.imul(h ^ steps[i]!, 16777619);
+  return Math.imul(h ^ 0x7ffffffe, 16777619);
+}
+
+/** Collapse consecutive identical steps: `single-PTE unmap ×16`. */
 
 function tell(steps: number[], names: readonly string[]): string {
   const out: string[] = [];
@@ -256,21 +268,31 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   // Per folio: the stories of both configs are paired by key (first pfn @ the op that made the
   // folio) and grouped as soon as the folio has ended under both, so memory follows the live
   // folios, not the trace.
-  const groups = new Map<string, FolioGroup>();
+  const groups: FolioGroup[] = [];
   let same = 0;
-  const addGroup = (order: number, addr: number, ta: string, tb: string): void => {
-    if (ta === tb) { same++; return; }
-    const key = `${order}\u0000${ta}\u0000${tb}`;
-    const g = groups.get(key);
-    if (g) g.count++;
-    else groups.set(key, { count: 1, sizeKb: 4 << order, example: `0x${addr.toString(16)}`, base: ta, with: tb });
-  };
+  // Groups are found by the two stories' step codes (hashed, then compared), so a folio whose
+  // story matches an existing group costs no text; a group's text is written once.
+  const byHash = new Map<number, Array<{ order: number; a: number[] | undefined; b: number[] | undefined; g: FolioGroup }>>();
   let stepNames: [readonly string[], readonly string[]] = [[], []];
   const pair = (x: FolioStory | undefined, y: FolioStory | undefined): void => {
     // Both engines share one code table: equal code arrays tell the same story, unprinted.
     if (x && y && sameSteps(x.steps, y.steps)) { same++; return; }
     const s = (x ?? y)!;
-    addGroup(s.order, s.addr, x ? tell(x.steps, stepNames[0]) : '(no such folio)', y ? tell(y.steps, stepNames[1]) : '(no such folio)');
+    const a = x?.steps;
+    const b = y?.steps;
+    const h = hashSteps(hashSteps(Math.imul(2166136261 ^ s.order, 16777619), a), b);
+    let list = byHash.get(h);
+    if (list) {
+      for (const e of list) {
+        if (e.order === s.order && sameOpt(e.a, a) && sameOpt(e.b, b)) { e.g.count++; return; }
+      }
+    } else byHash.set(h, (list = []));
+    const g: FolioGroup = {
+      count: 1, sizeKb: 4 << s.order, example: `0x${s.addr.toString(16)}`,
+      base: a ? tell(a, stepNames[0]) : '(no such folio)', with: b ? tell(b, stepNames[1]) : '(no such folio)',
+    };
+    list.push({ order: s.order, a, b, g });
+    groups.push(g);
   };
   /** Ended in one config, still live (or never made) in the other, by key. */
   const endedOnly: [Map<string, FolioStory>, Map<string, FolioStory>] = [new Map(), new Map()];
@@ -354,7 +376,7 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     const y = rb.phaseCost[p] ?? 0;
     if (x || y) phases[p] = { base: x, with: y, ratio: y ? x / y : 0 };
   }
-  const folios = [...groups.values()].sort((p, q) => q.count - p.count);
+  const folios = [...groups].sort((p, q) => q.count - p.count);
   return {
     replay: r,
     trace: input,
