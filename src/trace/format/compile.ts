@@ -406,7 +406,6 @@ export function compileDecoder(fmt: EventFormat): CompiledDecoder | undefined {
   if (!pf) return undefined;
   const segs = splitFormat(pf.fmt);
   const parts: string[] = ['^'];
-  const setters: Setter[] = [];
   const plans: ArgPlan[] = [];
   const opaque: string[] = [];
   const symbolTables = new Map<string, Array<[bigint | undefined, string]>>();
@@ -425,7 +424,6 @@ export function compileDecoder(fmt: EventFormat): CompiledDecoder | undefined {
     if (padded && !c.flags.includes('-')) parts.push(' *');
     parts.push(plan.group);
     if (padded && c.flags.includes('-')) parts.push(' *');
-    setters.push(plan.set);
     plans.push(plan);
     if (plan.opaqueName) opaque.push(plan.opaqueName);
   }
@@ -437,8 +435,9 @@ export function compileDecoder(fmt: EventFormat): CompiledDecoder | undefined {
 /**
  * The decode function of one format, written out as code: one regex match, then each field
  * stored under its own constant name. A generic loop of setters writes every event's fields
- * through one shared store site, which V8 cannot specialise (measured: decoding the lifted
- * events of the bench trace spent ~0.2 s in those stores and the merge checks around them).
+ * through one shared store site, which V8 cannot specialise (measured per payload of a real
+ * capture: rss_stat ~0.31 → ~0.23 µs, mm_page_free ~0.21 → ~0.14 µs, tlb_flush ~0.29 →
+ * ~0.23 µs).
  * A field written by one argument is stored directly; fields that several arguments write
  * (`reason` of tlb_flush: its name and its number) and flag bits go through their setters,
  * which merge.
