@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Lifter, type LiftedOp } from './lift.js';
+import { liftTrace, Lifter, type LiftedOp } from './lift.js';
 import { parseMarker } from './markers.js';
-import { collectTrace, FormatRegistry } from '../trace/index.js';
+import { collectTrace, FormatRegistry, grepTrace } from '../trace/index.js';
 import { grammarsDir } from '../paths.js';
 
 const reg = FormatRegistry.fromDirectory(grammarsDir);
@@ -81,4 +84,47 @@ describe('lifting', () => {
     const faults = ops.filter((o) => o.op.kind === 'fault').map((o) => [o.op.tid, o.op.tgid]);
     expect(faults).toEqual([[8, 8], [9, 7]]);
   });
+
+  it('finds the workload by its begin marker with a byte search: past a look-alike, across a chunk boundary, or none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-begin-'));
+    try {
+      // Filler before the marker so that its line straddles the reader's 1 MiB chunk boundary; a
+      // task whose name holds the marker's text comes first and is not taken for it.
+      const filler: string[] = [];
+      let bytes = 0;
+      for (let i = 0; bytes < (1 << 20) - 200; i++) {
+        const l = L(`0.${String(100000 + i).padStart(6, '0')}`, 'tlb_flush: pages:1 reason:local MM shootdown (3)', 50, 0);
+        filler.push(l);
+        bytes += l.length + 1;
+      }
+      const lookalike = '  fl: begin-61     [000] .....   1.000000: sched_switch: prev_comm=fl: begin prev_pid=61 prev_prio=120 prev_state=S ==> next_comm=x next_pid=0 next_prio=120';
+      const head = ['# tracer: nop', ...filler].join('\n') + '\n';
+      const pad = ' '.repeat(Math.max(0, (1 << 20) - Buffer.byteLength(head) - lookalike.length - 1 - 20));
+      const body = [
+        lookalike + pad,
+        L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+        L('1.000002', 'sys_madvise(start: 0x7f0000000000, len_in: 0x200000, behavior: 0x8)', 9),
+        L('1.000003', 'sys_madvise -> 0x0', 9),
+      ];
+      const file = join(dir, 'begin.trace');
+      writeFileSync(file, head + body.join('\n') + '\n');
+      // The marker line starts before the 1 MiB boundary and ends after it.
+      const start = Buffer.byteLength(head) + Buffer.byteLength(lookalike + pad) + 1;
+      expect(start).toBeLessThan(1 << 20);
+      expect(start + body[1]!.length).toBeGreaterThan(1 << 20);
+      const found = [];
+      for await (const e of grepTrace(file, 'fl:', { registry: reg, release: '6.18.44-fc-v669' })) found.push(`${e.name} ${e.pid}`);
+      expect(found).toEqual(['sched_switch 61', 'print 7']);
+      const r = await liftTrace(file, { registry: reg, release: '6.18.44-fc-v669' }, () => {});
+      expect(r.lifter.mainPid).toBe(7);
+      // No marker at all: the first task that calls madvise/mmap is the workload.
+      const bare = join(dir, 'bare.trace');
+      writeFileSync(bare, ['# tracer: nop', body[2], body[3], ''].join('\n'));
+      const r2 = await liftTrace(bare, { registry: reg, release: '6.18.44-fc-v669' }, () => {});
+      expect(r2.lifter.mainPid).toBe(9);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -9,7 +9,7 @@
  * allocations after a fault, and its recorded output all come before that), so ops are handed
  * on one at a time and memory does not grow with the trace.
  */
-import { readTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
+import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
 import type { AllocFact, Op } from '../model/ops.js';
 import { parseMarker, type Marker } from './markers.js';
 
@@ -464,12 +464,12 @@ export async function liftTrace(
 }
 
 async function findBeginPid(input: string, opts: { registry: FormatRegistry; release?: string }): Promise<number | undefined> {
-  for await (const batch of readTrace(input, { file: input, registry: opts.registry, release: opts.release, only: (n) => n === 'print' })) {
-    for (const e of batch) {
-      if (e.name !== 'print') continue;
-      const m = parseMarker(String(e.fields.buf ?? ''));
-      if (m && m.verb === 'begin') return Number(m.kv.pid ?? e.pid);
-    }
+  // Only the lines that hold the markers' prefix are parsed (a trace without markers is read,
+  // not parsed); the first begin marker names the workload.
+  for await (const e of grepTrace(input, 'fl:', { registry: opts.registry, release: opts.release })) {
+    if (e.name !== 'print') continue;
+    const m = parseMarker(String(e.fields.buf ?? ''));
+    if (m && m.verb === 'begin') return Number(m.kv.pid ?? e.pid);
   }
   return undefined;
 }

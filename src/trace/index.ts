@@ -436,6 +436,51 @@ export async function streamTrace(
   }
 }
 
+/**
+ * The events of the lines that hold `text`, in file order, found by a byte search over the
+ * (decompressed) input: no other line is parsed. Finding the `fl: begin` marker of a trace
+ * that has none this way costs a read of the input instead of a parse of every line.
+ */
+export async function* grepTrace(input: string, text: string, opts: Omit<TraceParseOptions, 'file'>): AsyncGenerator<TraceEvent> {
+  const needle = Buffer.from(text, 'utf8');
+  const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE;
+  let carry: Buffer = Buffer.alloc(0);
+  // One parser for the candidate lines, flushed after each (its diagnostics are dropped: the
+  // full parse that follows reports whatever is wrong with the input).
+  let got: TraceEvent | undefined;
+  const parser = new TraceParser({ ...opts, file: input, sortWindow: 1 }, (e) => { got ??= e; });
+  const parse = (line: string): TraceEvent | undefined => {
+    got = undefined;
+    parser.line(line.endsWith('\r') ? line.slice(0, -1) : line, 0, 0);
+    parser.finish(false);
+    return got;
+  };
+  try {
+    for await (const chunk of openChunks(input)) {
+      const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      let from = 0;
+      for (;;) {
+        const i = buf.indexOf(needle, from);
+        if (i < 0) break;
+        const end = buf.indexOf(10, i);
+        if (end < 0) break; // the rest of the line comes with the next chunk
+        const e = parse(buf.toString('utf8', buf.lastIndexOf(10, i) + 1, end));
+        if (e) yield e;
+        from = end + 1;
+      }
+      // Keep the unfinished last line (bounded like any line).
+      const rest = buf.subarray(buf.lastIndexOf(10) + 1);
+      carry = rest.length <= max ? Buffer.from(rest) : Buffer.alloc(0);
+    }
+  } catch {
+    return; // unreadable input: the full parse that follows reports it
+  }
+  if (carry.indexOf(needle) >= 0) {
+    const e = parse(carry.toString('utf8'));
+    if (e) yield e;
+  }
+}
+
 export interface TraceSourceHints {
   /** Kernel release named by a capture's settings.txt or summary beside the trace. */
   release?: string;
