@@ -9,7 +9,7 @@ import { opEvents, processNames } from '../report/perfetto.js';
 import type { LiftedOp } from '../replay/lift.js';
 import { identifyFile } from '../catalogue/index.js';
 import { checkClaims, type ClaimCheck } from '../report/claims.js';
-import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
+import { clearProgress, EXIT, FATAL_INPUT, inputProblem, inputWarnings, progressReporter, resolveFormats, traceFile, traceFlags } from './shared.js';
 
 export default class Diff extends Command {
   static override summary = 'What a series changes on this workload: replay a trace under two configs and compare.';
@@ -90,11 +90,24 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
       write(processNames([base.name, withCfg.name]));
     }
     const onProgress = this.jsonEnabled() ? undefined : progressReporter(`diffing ${path}`, undefined);
-    const r = await diffTrace(path, base, withCfg, {
-      registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress,
-      observe: out ? (lo, per) => { emit(lo); pending = { lo, em: per.map((p) => p.emitted) }; } : undefined,
-    });
+    const { file, done } = await traceFile(path);
+    let r: Awaited<ReturnType<typeof diffTrace>>;
+    try {
+      r = await diffTrace(file, base, withCfg, {
+        registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress,
+        observe: out ? (lo, per) => { emit(lo); pending = { lo, em: per.map((p) => p.emitted) }; } : undefined,
+      });
+    } finally {
+      done();
+    }
     if (onProgress) clearProgress();
+    // Diagnostics name the input as it was given (`-`, not the copy of standard input).
+    const diagnostics = r.replay.diagnostics.map((d) => (d.file === file ? { ...d, file: path, message: d.message.split(file).join(path) } : d));
+    r = { ...r, trace: path };
+    const fatal = diagnostics.find((d) => FATAL_INPUT.includes(d.code));
+    if (fatal) this.error(`${fatal.message}: nothing to compare`, { exit: EXIT.input });
+    const warn = inputWarnings(diagnostics, r.replay.diagnosticCounts);
+    if (warn) this.logToStderr(warn);
     if (out) {
       emit();
       out.write('\n]}\n');
@@ -103,7 +116,8 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
     if (flags['fail-on-diff'] && r.differ) process.exitCode = EXIT.diff;
     const { replay: _replay, ...rest } = r;
     void _replay;
-    const result: Omit<DiffResult, 'replay'> & { claims?: ClaimCheck[] } = flags.patch ? { ...rest, claims: checkClaims(claims, rest) } : rest;
+    const withInput = { ...rest, diagnostics, diagnosticCounts: r.replay.diagnosticCounts };
+    const result: Omit<DiffResult, 'replay'> & { claims?: ClaimCheck[] } = flags.patch ? { ...withInput, claims: checkClaims(claims, rest) } : withInput;
     if (this.jsonEnabled()) return result;
     this.log(renderDiff(result, flags['max-groups']));
     if (result.claims) this.log(`\n${renderClaims(result.claims)}`);

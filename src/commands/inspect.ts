@@ -49,6 +49,7 @@ With no --base/--with it compares the trace's own kernel preset (or linux-6.18) 
       this.exit(EXIT.usage);
     }
     const path = args.trace;
+    if (path === '-') this.error('foliolab inspect reads its keys from standard input, so the trace cannot come from it: give a trace file', { exit: EXIT.usage });
     const problem = inputProblem(path);
     if (problem) this.error(problem, { exit: EXIT.input });
     const fm = resolveFormats(path, flags);

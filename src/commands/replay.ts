@@ -4,7 +4,7 @@ import { buildConfig, ConfigError } from '../model/presets.js';
 import { presetForRelease } from '../model/series/index.js';
 import { replayTrace, type ReplayResult } from '../diff/run.js';
 import { compareCounterDeltas, readCaptureFacts, type CounterCheck } from '../fidelity/counters.js';
-import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
+import { clearProgress, EXIT, FATAL_INPUT, inputProblem, inputWarnings, progressReporter, resolveFormats, traceFile, traceFlags } from './shared.js';
 import { statSync } from 'node:fs';
 
 export default class Replay extends Command {
@@ -14,7 +14,7 @@ export default class Replay extends Command {
 
 Config: --kernel <preset> (linux-6.1, linux-6.12, linux-6.18, linux-6.18-fc, linux-6.19), optionally with series added or removed ("linux-6.18 -batched-unmap"), or --series with an explicit list on the newest baseline. With neither, the preset of the kernel that recorded the trace (settings.txt beside it).
 
-Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatches), 1 input error or --strict mismatch, 2 usage error.`;
+Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatches), 1 input error (an empty, binary or unreadable trace), or with --strict a mismatch or an input error of the parse (a truncated gzip stream, lost events…), 2 usage error. Problems met while reading the trace are listed on stderr (and under diagnostics in --json); the results cover what was read.`;
 
   static override examples = [
     '<%= config.bin %> replay traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz',
@@ -37,7 +37,7 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     arch: Flags.string({ description: 'Arch profile: TLB flush behaviour and which tracepoints exist.', options: ['x86', 'arm64'], default: 'x86' }),
     pid: Flags.integer({ description: 'Workload process id (default: the pid of the fl: begin marker, else the first process that calls mmap/madvise).' }),
     comm: Flags.string({ description: 'Workload task name, instead of --pid.' }),
-    strict: Flags.boolean({ description: 'Exit 1 when the prediction does not match the recording.' }),
+    strict: Flags.boolean({ description: 'Exit 1 when the prediction does not match the recording, or the trace could not be read whole.' }),
     'max-mismatches': Flags.integer({ description: 'Mismatching ops shown.', default: 5, min: 0 }),
   };
 
@@ -56,13 +56,26 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
       if (e instanceof ConfigError) this.error(e.message, { exit: EXIT.usage });
       throw e;
     }
-    const total = path.endsWith('.gz') ? undefined : statSync(path).size;
-    const onProgress = this.jsonEnabled() ? undefined : progressReporter(`replaying ${path}`, total);
-    const r = await replayTrace(path, [config], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
-    if (onProgress) clearProgress();
+    const { file, done } = await traceFile(path);
+    let r: ReplayResult;
+    try {
+      const total = file.endsWith('.gz') || path === '-' ? undefined : statSync(file).size;
+      const onProgress = this.jsonEnabled() ? undefined : progressReporter(`replaying ${path}`, total);
+      r = await replayTrace(file, [config], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
+      if (onProgress) clearProgress();
+    } finally {
+      done();
+    }
+    // Diagnostics name the input as it was given (`-`, not the copy of standard input).
+    const diagnostics = r.diagnostics.map((d) => (d.file === file ? { ...d, file: path, message: d.message.split(file).join(path) } : d));
+    r = { ...r, trace: path, diagnostics };
+    const fatal = diagnostics.find((d) => FATAL_INPUT.includes(d.code));
+    if (fatal) this.error(`${fatal.message}: nothing to replay`, { exit: EXIT.input });
+    const warn = inputWarnings(diagnostics, r.diagnosticCounts);
+    if (warn) this.logToStderr(warn);
     const run = r.runs[0]!;
     const counters = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas) : undefined;
-    if (flags.strict && !run.fidelity.matched) process.exitCode = EXIT.input;
+    if (flags.strict && (!run.fidelity.matched || r.diagnostics.some((d) => d.severity === 'error' || d.severity === 'data_loss'))) process.exitCode = EXIT.input;
     const out = {
       trace: path,
       workload: r.workload,
@@ -80,6 +93,8 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
       fidelity: run.fidelity,
       emitted: run.emitted,
       notes: r.notes,
+      diagnostics: r.diagnostics,
+      diagnosticCounts: r.diagnosticCounts,
     };
     if (this.jsonEnabled()) return out;
     this.log(renderReplay(r, counters, flags['max-mismatches']));

@@ -1,7 +1,10 @@
 /** Pieces every command shares: the grammars registry, release choice, progress, exit codes. */
 import { Flags } from '@oclif/core';
-import { existsSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { formatDiagnostic, type Diagnostic } from '../core/diagnostics.js';
 import { FormatRegistry, traceSourceHints } from '../trace/index.js';
 import { compareRelease } from '../trace/format/registry.js';
 import { grammarsDir } from '../paths.js';
@@ -70,3 +73,35 @@ export function progressReporter(label: string, total: number | undefined): ((by
 export function clearProgress(): void {
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 }
+
+/**
+ * The file a command reads: the path itself, or for `-` a temporary copy of standard input —
+ * replay and diff read a trace twice (a first pass finds the workload's begin marker), which a
+ * pipe cannot give. `done()` removes the copy.
+ */
+export async function traceFile(path: string): Promise<{ file: string; done: () => void }> {
+  if (path !== '-') return { file: path, done: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'foliolab-stdin-'));
+  const file = join(dir, 'stdin.trace');
+  await pipeline(process.stdin, createWriteStream(file));
+  return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Parse diagnostics after which nothing was read: the command reports them as its error. */
+export const FATAL_INPUT = ['empty_input', 'binary_input', 'unreadable_input'];
+
+/**
+ * What the parse of a replayed trace reported, for stderr: the counts by code and the first
+ * few with file:line:column (the results are printed all the same: lost events, a truncated
+ * gzip stream or unparsed lines make them partial, and this says so).
+ */
+export function inputWarnings(diagnostics: Diagnostic[], counts: Record<string, number>, shown = 5): string | undefined {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  if (total === 0) return undefined;
+  const by = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ×${n}`).join(', ');
+  const lines = [`input: ${total} diagnostic${total === 1 ? '' : 's'} while reading the trace (${by}); the results cover what was read`];
+  for (const d of diagnostics.slice(0, shown)) lines.push(`  ${formatDiagnostic(d)}`);
+  if (diagnostics.length > shown) lines.push(`  … (\`foliolab parse\` lists them all)`);
+  return lines.join('\n');
+}
+

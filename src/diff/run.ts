@@ -40,6 +40,8 @@ export interface ReplayResult {
   notes: string[];
   lostEvents: number;
   diagnostics: Diagnostic[];
+  /** Every diagnostic of the parse by code (`diagnostics` keeps the first few of each). */
+  diagnosticCounts: Record<string, number>;
   runs: ConfigRun[];
 }
 
@@ -204,6 +206,7 @@ export async function replayTrace(
     notes: lifter.notes,
     lostEvents: stats.lost.length,
     diagnostics: stats.diagnostics.kept,
+    diagnosticCounts: Object.fromEntries(stats.diagnostics.counts),
     runs,
   };
 }
