@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,5 +66,19 @@ describe('foliolab diff / matrix', () => {
     const cells = row!.split(',');
     expect(cells[0]).toBe(OOB);
     expect(Number(cells[2])).toBeGreaterThan(Number(cells[4]));
+  });
+
+  it('matrix: a trace with nothing to replay is left out and named, and the exit status says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-matrix-'));
+    try {
+      const empty = join(dir, 'empty.trace');
+      writeFileSync(empty, '');
+      const r = await run(['matrix', '--csv', '--configs', 'linux-6.12;linux-6.18', '--metric', 'flushes', empty, OOB]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/empty\.trace is empty: nothing to replay; left out of the table/);
+      expect(r.stdout.trim().split('\n').map((l) => l.split(',')[0])).toEqual(['trace', OOB]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@ import { buildConfig, ConfigError } from '../model/presets.js';
 import { PRESETS, presetForRelease } from '../model/series/index.js';
 import { replayTrace } from '../diff/run.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
-import { EXIT, inputProblem, resolveFormats } from './shared.js';
+import { EXIT, FATAL_INPUT, inputProblem, inputWarnings, resolveFormats } from './shared.js';
 
 interface Cell {
   config: string;
@@ -29,12 +29,12 @@ export default class Matrix extends Command {
     csv: Flags.boolean({ description: 'CSV on stdout.', exclusive: ['json'] }),
   };
 
-  async run(): Promise<{ metrics: string[]; configs: string[]; rows: Array<{ trace: string; cells: Cell[] }> }> {
+  async run(): Promise<{ metrics: string[]; configs: string[]; rows: Array<{ trace: string; diagnosticCounts: Record<string, number>; cells: Cell[] }> }> {
     const { argv, flags } = await this.parse(Matrix);
     const traces = argv as string[];
     const specs = flags.configs ? flags.configs.split(';').map((s) => s.trim()).filter(Boolean) : PRESETS.map((p) => p.id);
     const metrics = flags.metric.split(',').map((m) => m.trim()).filter(Boolean);
-    const rows: Array<{ trace: string; cells: Cell[] }> = [];
+    const rows: Array<{ trace: string; diagnosticCounts: Record<string, number>; cells: Cell[] }> = [];
     for (const t of traces) {
       const problem = inputProblem(t);
       if (problem) this.error(problem, { exit: EXIT.input });
@@ -49,8 +49,19 @@ export default class Matrix extends Command {
       }
       const own = presetForRelease(facts.release ?? fm.release, facts)?.id;
       const r = await replayTrace(t, configs, { registry: fm.registry, release: fm.release });
+      // A trace that gave nothing to replay is left out of the table (and the exit status says
+      // so); problems that cut a trace short are reported beside its row.
+      const fatal = r.diagnostics.find((d) => FATAL_INPUT.includes(d.code));
+      if (fatal) {
+        this.logToStderr(`${fatal.message}: nothing to replay; left out of the table`);
+        process.exitCode = EXIT.input;
+        continue;
+      }
+      const warn = inputWarnings(r.diagnostics, r.diagnosticCounts, 2);
+      if (warn) this.logToStderr(warn);
       rows.push({
         trace: t,
+        diagnosticCounts: r.diagnosticCounts,
         cells: r.runs.map((run, i) => {
           const values: Record<string, number | string> = {};
           for (const m of metrics) {
