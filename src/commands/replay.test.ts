@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../paths.js';
@@ -79,8 +80,17 @@ describe('foliolab replay', () => {
       const j = JSON.parse(wj.stdout);
       expect(j.diagnosticCounts.gzip_error).toBe(1);
       expect(j.events).toBeGreaterThan(1000);
-      const strict = await run(['replay', '--strict', '--kernel', 'linux-6.18-fc', cut]);
+      // A capture that matches but has a line that does not parse: reported, and --strict fails
+      // on it alone.
+      const bad = join(dir, 'bad.trace');
+      writeFileSync(bad, `${gunzipSync(readFileSync(join(packageRoot, S1))).toString('utf8')}this is not a trace line\n`);
+      const lax = await run(['replay', '--json', '--kernel', 'linux-6.18-fc', bad]);
+      expect(lax.code).toBe(0);
+      expect(JSON.parse(lax.stdout).fidelity.matched).toBe(true);
+      expect(JSON.parse(lax.stdout).diagnosticCounts.bad_line_header).toBe(1);
+      const strict = await run(['replay', '--strict', '--kernel', 'linux-6.18-fc', bad]);
       expect(strict.code).toBe(1);
+      expect(strict.stderr).toMatch(/bad\.trace:\d+:1: error: .*\[bad_line_header\]/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
