@@ -9,7 +9,7 @@ import { opEvents, processNames } from '../report/perfetto.js';
 import type { LiftedOp } from '../replay/lift.js';
 import { identifyFile } from '../catalogue/index.js';
 import { checkClaims, type ClaimCheck } from '../report/claims.js';
-import { clearProgress, EXIT, FATAL_INPUT, inputProblem, inputWarnings, progressReporter, resolveFormats, traceFile, traceFlags } from './shared.js';
+import { clearProgress, EXIT, inputProblem, progressReporter, readProblems, resolveFormats, traceFile, traceFlags } from './shared.js';
 
 export default class Diff extends Command {
   static override summary = 'What a series changes on this workload: replay a trace under two configs and compare.';
@@ -101,13 +101,10 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
       done();
     }
     if (onProgress) clearProgress();
-    // Diagnostics name the input as it was given (`-`, not the copy of standard input).
-    const diagnostics = r.replay.diagnostics.map((d) => (d.file === file ? { ...d, file: path, message: d.message.split(file).join(path) } : d));
+    const { diagnostics, fatal, warning } = readProblems(r.replay, file, path);
     r = { ...r, trace: path };
-    const fatal = diagnostics.find((d) => FATAL_INPUT.includes(d.code));
     if (fatal) this.error(`${fatal.message}: nothing to compare`, { exit: EXIT.input });
-    const warn = inputWarnings(diagnostics, r.replay.diagnosticCounts);
-    if (warn) this.logToStderr(warn);
+    if (warning) this.logToStderr(warning);
     if (out) {
       emit();
       out.write('\n]}\n');

@@ -4,7 +4,7 @@ import { buildConfig, ConfigError } from '../model/presets.js';
 import { PRESETS, presetForRelease } from '../model/series/index.js';
 import { replayTrace } from '../diff/run.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
-import { EXIT, FATAL_INPUT, inputProblem, inputWarnings, resolveFormats } from './shared.js';
+import { EXIT, inputProblem, readProblems, resolveFormats } from './shared.js';
 
 interface Cell {
   config: string;
@@ -51,14 +51,13 @@ export default class Matrix extends Command {
       const r = await replayTrace(t, configs, { registry: fm.registry, release: fm.release });
       // A trace that gave nothing to replay is left out of the table (and the exit status says
       // so); problems that cut a trace short are reported beside its row.
-      const fatal = r.diagnostics.find((d) => FATAL_INPUT.includes(d.code));
+      const { fatal, warning } = readProblems(r, t, t, 2);
       if (fatal) {
         this.logToStderr(`${fatal.message}: nothing to replay; left out of the table`);
         process.exitCode = EXIT.input;
         continue;
       }
-      const warn = inputWarnings(r.diagnostics, r.diagnosticCounts, 2);
-      if (warn) this.logToStderr(warn);
+      if (warning) this.logToStderr(warning);
       rows.push({
         trace: t,
         diagnosticCounts: r.diagnosticCounts,

@@ -4,7 +4,7 @@ import { buildConfig, ConfigError } from '../model/presets.js';
 import { presetForRelease } from '../model/series/index.js';
 import { replayTrace, type ReplayResult } from '../diff/run.js';
 import { compareCounterDeltas, readCaptureFacts, type CounterCheck } from '../fidelity/counters.js';
-import { clearProgress, EXIT, FATAL_INPUT, inputProblem, inputWarnings, progressReporter, resolveFormats, traceFile, traceFlags } from './shared.js';
+import { clearProgress, EXIT, inputProblem, progressReporter, readProblems, resolveFormats, traceFile, traceFlags } from './shared.js';
 import { statSync } from 'node:fs';
 
 export default class Replay extends Command {
@@ -66,13 +66,10 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     } finally {
       done();
     }
-    // Diagnostics name the input as it was given (`-`, not the copy of standard input).
-    const diagnostics = r.diagnostics.map((d) => (d.file === file ? { ...d, file: path, message: d.message.split(file).join(path) } : d));
+    const { diagnostics, fatal, warning } = readProblems(r, file, path);
     r = { ...r, trace: path, diagnostics };
-    const fatal = diagnostics.find((d) => FATAL_INPUT.includes(d.code));
     if (fatal) this.error(`${fatal.message}: nothing to replay`, { exit: EXIT.input });
-    const warn = inputWarnings(diagnostics, r.diagnosticCounts);
-    if (warn) this.logToStderr(warn);
+    if (warning) this.logToStderr(warning);
     const run = r.runs[0]!;
     const counters = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas) : undefined;
     if (flags.strict && (!run.fidelity.matched || r.diagnostics.some((d) => d.severity === 'error' || d.severity === 'data_loss'))) process.exitCode = EXIT.input;

@@ -88,14 +88,30 @@ export async function traceFile(path: string): Promise<{ file: string; done: () 
 }
 
 /** Parse diagnostics after which nothing was read: the command reports them as its error. */
-export const FATAL_INPUT = ['empty_input', 'binary_input', 'unreadable_input'];
+const FATAL_INPUT = ['empty_input', 'binary_input', 'unreadable_input'];
+
+/**
+ * What reading a trace went through, for a command to report: the diagnostics naming the input
+ * as it was given (`-`, not traceFile's copy of standard input), the one that left nothing to
+ * replay if any, and the warning text for stderr otherwise.
+ */
+export function readProblems(
+  r: { diagnostics: Diagnostic[]; diagnosticCounts: Record<string, number> },
+  file: string,
+  path: string,
+  shown = 5,
+): { diagnostics: Diagnostic[]; fatal: Diagnostic | undefined; warning: string | undefined } {
+  const diagnostics = file === path ? r.diagnostics : r.diagnostics.map((d) => (d.file === file ? { ...d, file: path, message: d.message.split(file).join(path) } : d));
+  const fatal = diagnostics.find((d) => FATAL_INPUT.includes(d.code));
+  return { diagnostics, fatal, warning: fatal ? undefined : inputWarnings(diagnostics, r.diagnosticCounts, shown) };
+}
 
 /**
  * What the parse of a replayed trace reported, for stderr: the counts by code and the first
  * few with file:line:column (the results are printed all the same: lost events, a truncated
  * gzip stream or unparsed lines make them partial, and this says so).
  */
-export function inputWarnings(diagnostics: Diagnostic[], counts: Record<string, number>, shown = 5): string | undefined {
+function inputWarnings(diagnostics: Diagnostic[], counts: Record<string, number>, shown = 5): string | undefined {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   if (total === 0) return undefined;
   const by = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ×${n}`).join(', ');

@@ -10,7 +10,7 @@ import type { Emission, Violation } from '../model/emit.js';
 import { findSeries } from '../model/series/index.js';
 import type { LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry } from '../trace/index.js';
-import { emissionKey, SYNTH_PFN } from '../fidelity/compare.js';
+import { compared, emissionKey, SYNTH_PFN } from '../fidelity/compare.js';
 import type { Engine } from '../model/engine.js';
 import type { FolioStory } from '../model/state.js';
 import { replayTrace, type ConfigRun, type ReplayResult } from './run.js';
@@ -82,8 +82,6 @@ function keys(em: Emission[]): string[] {
   return out;
 }
 
-const keyed = (e: Emission): boolean => e.ev !== 'mm_shrink_slab' && !(e.ev === 'tlb_flush' && e.reason === 0);
-
 /** Numbers per keyed event in OpMatcher's buffer: a kind code and up to six fields. */
 const STRIDE = 7;
 
@@ -142,7 +140,7 @@ class OpMatcher {
   }
 
   see(side: number, e: Emission): void {
-    if (!keyed(e)) return;
+    if (!compared(e)) return;
     if (this.firstEvents[side]!.length < 12) this.firstEvents[side]!.push(e);
     if (side === 0) {
       this.encode(e, this.count * STRIDE);
@@ -220,10 +218,6 @@ class Tally {
     return out;
   }
 
-  add(list: Emission[]): void {
-    for (const e of list) this.add1(e);
-  }
-
   add1(e: Emission): void {
     if (e.ev === 'tlb_flush') {
       const k = e.pages * 8 + e.reason;
@@ -273,7 +267,8 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   // Groups are found by the two stories' step codes (hashed, then compared), so a folio whose
   // story matches an existing group costs no text; a group's text is written once.
   const byHash = new Map<number, Array<{ order: number; a: number[] | undefined; b: number[] | undefined; g: FolioGroup }>>();
-  let stepNames: [readonly string[], readonly string[]] = [[], []];
+  /** Step texts by code (one table for both engines). */
+  let stepNames: readonly string[] = [];
   const pair = (x: FolioStory | undefined, y: FolioStory | undefined): void => {
     // Both engines share one code table: equal code arrays tell the same story, unprinted.
     if (x && y && sameSteps(x.steps, y.steps)) { same++; return; }
@@ -289,7 +284,7 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     } else byHash.set(h, (list = []));
     const g: FolioGroup = {
       count: 1, sizeKb: 4 << s.order, example: `0x${s.addr.toString(16)}`,
-      base: a ? tell(a, stepNames[0]) : '(no such folio)', with: b ? tell(b, stepNames[1]) : '(no such folio)',
+      base: a ? tell(a, stepNames) : '(no such folio)', with: b ? tell(b, stepNames) : '(no such folio)',
     };
     list.push({ order: s.order, a, b, g });
     groups.push(g);
@@ -316,32 +311,25 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     if (ea.k.endedStories.length > 0) settleSide(0, ea.k.endedStories);
     if (eb.k.endedStories.length > 0) settleSide(1, eb.k.endedStories);
   };
-  // Each op's events are streamed (tallied and matched as the engines make them) unless the
-  // caller observes the ops with their event lists (Perfetto export).
-  const keep = opts.observe !== undefined;
+  // Each op's events are tallied and matched as the engines make them; they are also kept per
+  // op only when the caller observes the ops with their event lists (Perfetto export).
   const matcher = new OpMatcher();
   const r = await replayTrace(input, [base, withCfg], {
     ...opts,
     stories: true,
-    keepEmitted: keep,
-    onEmit: keep ? undefined : (i, e) => {
+    keepEmitted: opts.observe !== undefined,
+    onEmit: (i, e) => {
       tally[i]!.add1(e);
       matcher.see(i, e);
     },
     onEngines: (es) => {
       engines = es as [Engine, Engine];
-      stepNames = [es[0]!.k.storySteps, es[1]!.k.storySteps];
+      stepNames = es[0]!.k.storySteps;
     },
     observe: (lo, per) => {
       opts.observe?.(lo, per);
       settle();
       const [a, b] = per as [typeof per[0], typeof per[0]];
-      if (keep) {
-        tally[0].add(a.emitted);
-        tally[1].add(b.emitted);
-        for (const e of a.emitted) matcher.see(0, e);
-        for (const e of b.emitted) matcher.see(1, e);
-      }
       const alike = matcher.finish() && a.violations.length === b.violations.length;
       const report = !alike && !first;
       const ka = report ? keys(matcher.firstEvents[0]) : [];

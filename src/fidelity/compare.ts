@@ -59,7 +59,7 @@ export function emissionKey(e: Emission): string | undefined {
 }
 
 /** Predicted events that take part in the comparison (task-switch flushes and slab shrinks do not). */
-function compared(e: Emission): boolean {
+export function compared(e: Emission): boolean {
   return e.ev !== 'mm_shrink_slab' && !(e.ev === 'tlb_flush' && e.reason === 0);
 }
 

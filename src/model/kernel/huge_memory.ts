@@ -9,6 +9,18 @@ import { folio_mappings, folio_put_refs, folio_remove_rmap_pmd, folio_unqueue_de
 import { flush_tlb_mm_range, try_to_unmap_flush } from './tlbflush.js';
 
 /**
+ * The deposited page-table page, filled with 512 entries mapping the PMD's folio page by page
+ * with the PMD's bits, installed in place of the PMD (the folio's counts are the caller's).
+ */
+function tableFromPmd(k: Kernel, mm: Mm, haddr: number, pmd: HugePmd): PteTable {
+  const table = new PteTable(k.withdraw(mm, haddr));
+  table.used = HPAGE_PMD_NR;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) table.set(i, pmd.folio, i, pmd.write, pmd.dirty, pmd.young);
+  mm.pmds.set(pmdIndex(haddr), table);
+  return table;
+}
+
+/**
  * __split_huge_pmd_locked(): the deposited table becomes a PTE table of 512 entries copying the
  * PMD's bits; the PMD invalidation is flushed (x86: a 2 MiB range at 4 KiB stride → full flush).
  */
@@ -19,16 +31,11 @@ export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: numbe
   k.story(f, 'PMD split', haddr);
   flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
   if (pmd.dirty) f.dirty = true;
-  const table = new PteTable(k.withdraw(mm, haddr));
-  table.used = HPAGE_PMD_NR;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    table.set(i, f, i, pmd.write, pmd.dirty, pmd.young);
-    f.page_mapcount[i]!++;
-  }
+  const table = tableFromPmd(k, mm, haddr, pmd);
+  for (let i = 0; i < HPAGE_PMD_NR; i++) f.page_mapcount[i]!++;
   f.nr_pages_mapped = HPAGE_PMD_NR;
   f.large_mapcount += HPAGE_PMD_NR;
   f.refcount += HPAGE_PMD_NR - 1;
-  mm.pmds.set(pmdIndex(haddr), table);
   folio_remove_rmap_pmd(k, f);
   // The PMD's own reference became one of the PTEs' (folio_remove_rmap_pmd does not put it).
   return table;
@@ -99,11 +106,8 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
       k.count('thp_split_pmd');
       k.cost.pmdSplits++;
-      const table = new PteTable(k.withdraw(mm, haddr));
-      table.used = HPAGE_PMD_NR;
-      for (let i = 0; i < HPAGE_PMD_NR; i++) table.set(i, f, i, e.write, e.dirty, e.young);
+      const table = tableFromPmd(k, mm, haddr, e);
       if (e.dirty) f.dirty = true;
-      mm.pmds.set(pmdIndex(haddr), table);
       f.entire_mapcount--;
       f.large_mapcount--;
       mappingRefs++;
