@@ -11,6 +11,11 @@
  *   (c) foliolab's full typed parse (every payload decoded)
  *   (d) foliolab's header-only pass (payloads left undecoded)    — for information
  *
+ * Replay (issue 3): the S1 capture repeated 80× (1.2 M events) replayed whole (parse, lift,
+ * engines, fidelity), and — its target — through lift + engine alone: the same replay with the
+ * lifter's payloads decoded by the parser, timing only the consumer of the parsed events.
+ * Every phase runs under the V8 flags of bin/run.js's `#!` line, as `foliolab` does.
+ *
  *   npm run bench                 all phases, each the fastest of 3 runs (peak RSS: the largest)
  *   node bench/run.js --runs 1    one run per phase
  *   node bench/run.js --mb 200    a larger generated trace
@@ -88,12 +93,18 @@ async function phaseFoliolab(file, decode) {
   return { lines: out.stats.lines, events, bytes: out.stats.bytes, fallback: sink, unparsed: out.stats.unparsedLines };
 }
 
-async function phaseReplay(file, configs) {
+/**
+ * A replay as `foliolab replay` runs it. With `decodeInParser`, the parser decodes each payload
+ * the lifter will read before handing the event on, so that the time spent in the consumer of
+ * each batch (`replayMs`) is lifting and the engines alone — the throughput issue 3 names
+ * ("events/s through lift + engine"); the decoding is then part of the parse.
+ */
+async function phaseReplay(file, configs, decodeInParser = false) {
   const { replayTrace } = await import(join(root, 'dist/diff/run.js'));
   const { buildConfig } = await import(join(root, 'dist/model/presets.js'));
   const { FormatRegistry } = await import(join(root, 'dist/trace/index.js'));
   const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
-  const r = await replayTrace(file, configs.map((c) => buildConfig(c)), { registry: reg, release: '6.18.44-fc-v669' });
+  const r = await replayTrace(file, configs.map((c) => buildConfig(c)), { registry: reg, release: '6.18.44-fc-v669', decodeInParser });
   return { lines: r.events, events: r.events, ops: r.ops, replayMs: r.replayMs, bytes: statSync(file).size, matched: r.runs.map((x) => x.fidelity.matched), compared: r.runs.map((x) => x.fidelity.compared) };
 }
 
@@ -163,6 +174,8 @@ async function runPhase(name, file) {
   else if (name === 'foliolab') r = await phaseFoliolab(file, true);
   else if (name === 'foliolab-header') r = await phaseFoliolab(file, false);
   else if (name === 'replay-1') r = await phaseReplay(file, ['linux-6.18-fc']);
+  else if (name === 'replay-1-lift') r = await phaseReplay(file, ['linux-6.18-fc'], true);
+  else if (name === 'replay-2-lift') r = await phaseReplay(file, ['linux-6.18-fc', 'linux-6.12'], true);
   else if (name === 'replay-2') r = await phaseReplay(file, ['linux-6.18-fc', 'linux-6.12']);
   else if (name === 'replay-2-near') r = await phaseReplay(file, ['linux-6.18-fc', 'linux-6.18']);
   else if (name === 'replay-612') r = await phaseReplay(file, ['linux-6.12']);
@@ -231,9 +244,10 @@ function rounds(phases, file, runs) {
     for (const p of phases) {
       const r = child(p, file);
       const all = [...(best[p]?.all ?? []), r.ms];
+      const allReplay = [...(best[p]?.allReplay ?? []), r.replayMs ?? 0];
       const rss = Math.max(best[p]?.maxRssMB ?? 0, r.maxRssMB);
-      if (!best[p] || r.ms < best[p].ms) best[p] = { ...r, all, maxRssMB: rss };
-      else Object.assign(best[p], { all, maxRssMB: rss });
+      if (!best[p] || r.ms < best[p].ms) best[p] = { ...r, all, allReplay, maxRssMB: rss };
+      else Object.assign(best[p], { all, allReplay, maxRssMB: rss });
     }
   }
   return best;
@@ -245,8 +259,14 @@ function spread(r) {
   return `(${(Math.min(...r.all) / 1000).toFixed(2)}–${(Math.max(...r.all) / 1000).toFixed(2)})`;
 }
 
+/** The V8 flags `foliolab` runs with: those of bin/run.js's `#!` line (`#!/usr/bin/env -S node …`). */
+function cliNodeFlags() {
+  const first = readFileSync(join(root, 'bin/run.js'), 'utf8').split('\n')[0];
+  return first.split(/\s+/).filter((w) => w.startsWith('--'));
+}
+
 function child(phase, file) {
-  const r = spawnSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--phase', phase, '--file', file], {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=4096', ...cliNodeFlags(), fileURLToPath(import.meta.url), '--phase', phase, '--file', file], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
@@ -288,7 +308,7 @@ async function main() {
   const copies = Number(arg('--replay-copies', '80'));
   const rfile = generateReplay(copies);
   console.log(`replay benchmark: the 6.18 S1 capture repeated ${copies}× (${(statSync(rfile).size / 1e6).toFixed(1)} MB)`);
-  const best = rounds(['foliolab-header', 'replay-1', 'replay-612', 'replay-618', 'replay-2', 'replay-2-near', 'diff', 'diff-near'], rfile, runs);
+  const best = rounds(['foliolab-header', 'replay-1', 'replay-1-lift', 'replay-612', 'replay-618', 'replay-2', 'replay-2-lift', 'replay-2-near', 'diff', 'diff-near'], rfile, runs);
   const header = best['foliolab-header'];
   const r1 = best['replay-1'];
   const r612 = best['replay-612'];
@@ -305,6 +325,16 @@ async function main() {
       `  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`,
   );
   rrow('parse only (payloads undecoded)', header);
+  // Lift + engine alone (issue 3's measure): the payloads the lifter reads decoded by the parser.
+  // (the fastest of the runs' lift + engine times, which need not be the run fastest whole)
+  const lrow = (label, r) => {
+    const ms = Math.min(...r.allReplay);
+    console.log(
+      `  ${label.padEnd(40)} ${(r.events / (ms / 1000) / 1e6).toFixed(2).padStart(5)} M events/s ${(ms / 1000).toFixed(2).padStart(6)} s ${spread({ all: r.allReplay })}   (whole run ${(r.ms / 1000).toFixed(2)} s)  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`,
+    );
+  };
+  lrow('lift + engine, linux-6.18-fc (target 1 M)', best['replay-1-lift']);
+  lrow('lift + engine, 6.18-fc + 6.12 at once', best['replay-2-lift']);
   rrow('replay linux-6.18-fc (the trace\'s own)', r1);
   rrow('replay linux-6.12', r612);
   rrow('replay linux-6.18', r618);
@@ -322,7 +352,7 @@ async function main() {
   console.log(`  loaded → first frame                         ${ins.openMs.toFixed(0)} ms (target < 5000)`);
   console.log(`  key → redraw: median ${ins.keyMedianMs.toFixed(1)} ms, max ${ins.keyMaxMs.toFixed(1)} ms (target < 50); per key max ${Object.entries(ins.keyMs).map(([k, v]) => `${JSON.parse(k).replace('\u001b[6~', 'PgDn').replace('\t', 'tab')} ${v.toFixed(1)}`).join(', ')}`);
   console.log(`  inspector settles after G (all ${ins.ops} ops replayed under both configs): ${ins.settleMs.toFixed(0)} ms`);
-  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, replay: { header, r1, r612, r618, r2, r2n, diff: dif, diffNear: difn }, inspect: ins };
+  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, replay: { header, r1, r1lift: best['replay-1-lift'], r612, r618, r2, r2lift: best['replay-2-lift'], r2n, diff: dif, diffNear: difn }, inspect: ins };
   writeFileSync(join(outDir, 'last.json'), JSON.stringify(summary, null, 2));
 }
 

@@ -1,5 +1,7 @@
 /** The real binary, as a user runs it (bin/run.js over dist/, built by `npm test` first). */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../paths.js';
@@ -14,6 +16,25 @@ function run(args: string[], input?: string): Promise<{ code: number; stdout: st
 }
 
 const S1 = 'traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz';
+
+describe('bin/run.js run as a program', () => {
+  // `npx foliolab` and `./bin/run.js` go through its `#!` line, which also sizes V8's young
+  // generation (see bin/run.js); a `#!` the system cannot run would break both.
+  it('runs through its #! line and passes its V8 flag', async () => {
+    // A preloaded script reports the flags node was started with.
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-bin-'));
+    const pre = join(dir, 'argv.cjs');
+    writeFileSync(pre, "process.stderr.write('execArgv ' + JSON.stringify(process.execArgv) + '\\n');\n");
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+      execFile(join(packageRoot, 'bin/run.js'), ['--version'], { cwd: packageRoot, env: { ...process.env, NODE_OPTIONS: `--require=${pre}` } }, (err, stdout, stderr) =>
+        res({ code: err ? 1 : 0, stdout, stderr }));
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^foliolab\/\d/m);
+    expect(r.stderr).toContain('"--max-semi-space-size=32"');
+  });
+});
 
 describe('foliolab parse', () => {
   it('--json prints one summary object with the documented keys', async () => {

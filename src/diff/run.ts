@@ -136,21 +136,27 @@ export class MultiReplay {
     }
     const per: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }> = [];
     let um = false;
-    this.engines.forEach((eng, i) => {
+    const kind = lo.op.kind;
+    const check = this.opts.checkInvariants !== false && (isPhaseMark || kind === 'madvise' || kind === 'munmap' || kind === 'memcg-reclaim' || kind === 'drop-caches');
+    for (let i = 0; i < this.engines.length; i++) {
       if (lo.failed) {
         per.push({ emitted: [], violations: [], hooks: [] });
-        return;
+        continue;
       }
-      if (this.opts.checkInvariants !== false && (isPhaseMark || lo.op.kind === 'madvise' || lo.op.kind === 'munmap' || lo.op.kind === 'memcg-reclaim' || lo.op.kind === 'drop-caches')) eng.checkEvery = true;
-      this.checkers[i]!.begin(lo);
+      const eng = this.engines[i]!;
+      const checker = this.checkers[i]!;
+      if (check) eng.checkEvery = true;
+      checker.begin(lo);
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;
-      this.checkers[i]!.end(r.unmodelled !== undefined);
-      this.vcount[i]! += r.violations.length;
-      for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);
+      checker.end(r.unmodelled !== undefined);
+      if (r.violations.length > 0) {
+        this.vcount[i]! += r.violations.length;
+        for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);
+      }
       per.push(r);
-    });
+    }
     if (um) this.unmodelled++;
     return per;
   }

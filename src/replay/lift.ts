@@ -12,6 +12,7 @@
 import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
 import type { AllocFact, Op } from '../model/ops.js';
 import { parseMarker, type Marker } from './markers.js';
+import { PfnOrderTable } from './pfn-table.js';
 
 export type RecordedKind = 'tlb_flush' | 'rss_stat' | 'mm_page_free' | 'mm_vmscan_reclaim_pages';
 export const RECORDED_KINDS: readonly RecordedKind[] = ['tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages'];
@@ -93,11 +94,16 @@ export class Lifter {
   private inWindow = false;
   private inCounters = false;
   private phase = '';
-  private pendingEnter = new Map<number, { name: string; fields: Record<string, unknown>; op?: LiftedOp }>();
+  /**
+   * Per task, the op its pending syscall entry opened (null: an input syscall that opens none).
+   * An exit clears the slot instead of deleting it: a Map that loses and regains its one entry
+   * at every syscall reallocates its table, and those tables outlived young collections.
+   */
+  private pendingEnter = new Map<number, LiftedOp | null | undefined>();
   /** Last rss_stat value per mm_id and member, for deltas. */
   private rssLast = new Map<number, number>();
   /** Head pfn → order of every allocation made for the workload (its folios and page tables). */
-  private pfnHeads = new Map<number, number>();
+  private pfnHeads = new PfnOrderTable();
   readonly notes: string[] = [];
   releaseMarker: string | undefined;
   /** Set by the first `fl: begin`: scenario and variant. */
@@ -368,14 +374,13 @@ export class Lifter {
         default:
           break;
       }
-      this.pendingEnter.set(e.pid, { name: sc, fields: f as Record<string, unknown>, op: lo });
+      this.pendingEnter.set(e.pid, lo ?? null);
       return;
     }
     const ret = Number(f.ret);
-    const pend = this.pendingEnter.get(e.pid);
-    this.pendingEnter.delete(e.pid);
-    if (!pend) return;
-    const op = pend.op;
+    const op = this.pendingEnter.get(e.pid);
+    if (op === undefined) return;
+    this.pendingEnter.set(e.pid, undefined);
     if (op) {
       if (ret < 0 && ret > -4096) op.failed = true;
       else if (op.op.kind === 'mmap') op.op.addr = ret;
@@ -434,7 +439,17 @@ export class Lifter {
 /** Read a trace and lift it, handing each op on as it completes (streaming). */
 export async function liftTrace(
   input: string,
-  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void; onEvent?: (e: TraceEvent) => void },
+  opts: LiftOptions & {
+    registry: FormatRegistry;
+    release?: string;
+    onProgress?: (bytes: number) => void;
+    onEvent?: (e: TraceEvent) => void;
+    /**
+     * Decode each handed-on event's payload in the parser, before lifting sees it (for the
+     * benchmark: `consumeMs` is then lifting and the sink alone, not the decoding they ask for).
+     */
+    decodeInParser?: boolean;
+  },
   sink: (op: LiftedOp) => void,
 ): Promise<{ lifter: Lifter; stats: TraceStats; events: number; consumeMs: number }> {
   // Without --pid/--comm, the workload is the process that announces `fl: begin`: find it
@@ -450,7 +465,7 @@ export async function liftTrace(
   // lifting reads.
   const only = opts.onEvent ? undefined : lifted;
   const onEvent = opts.onEvent;
-  const stats = await streamTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress, only }, (batch) => {
+  const stats = await streamTrace(input, { file: input, registry: opts.registry, release: opts.release, onProgress: opts.onProgress, only, decodeAll: opts.decodeInParser }, (batch) => {
     const t0 = performance.now();
     if (onEvent) for (const e of batch) onEvent(e);
     for (const e of batch) lifter.feed(e);
