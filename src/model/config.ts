@@ -38,6 +38,14 @@ export interface KernelTraits {
    */
   deferredScanBatch: number;
   /**
+   * The mmu_gather's page release starts with lru_add_drain() (free_pages_and_swap_cache), so
+   * folios waiting in this CPU's lru_add batch are drained before the zapped pages' references
+   * go. 6.1 and 6.12: yes (the mm/swap_state.c of those releases calls lru_add_drain() first;
+   * no 6.12 capture tells either way). 6.18: no — the call is gone from that function, and the
+   * pieces a reclaim pass had left in the batch were not freed at munmap (6.18 s5 64k-whole).
+   */
+  zapDrainsLruAdd: boolean;
+  /**
    * 6.1 release_pages() collects a gather batch with list_add (head insertion): the pages of
    * each batch (8 in the on-stack bundle, then 510 per batch page) are freed in reverse [T].
    */
@@ -48,17 +56,17 @@ export const TRAITS: Record<string, KernelTraits> = {
   '6.1': {
     release: '6.1', mthp: false, madvKeepsLargeFolios: false, rssEveryUpdate: false, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, zapDrainsLruAdd: true,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, zapDrainsLruAdd: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false,
+    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, zapDrainsLruAdd: false,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -16,7 +16,7 @@ import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { deferred_split_folio, folio_add_rmap_ptes, folio_put_refs, folio_remove_rmap_pmd, folio_remove_rmap_ptes, free_folio } from './rmap.js';
 import { split_huge_pmd_locked, zap_deposited_table } from './huge_memory.js';
-import { folio_add_lru } from './swap.js';
+import { folio_add_lru, lru_add_drain } from './swap.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
@@ -166,10 +166,28 @@ export class ZapGather {
   pmdOnly = true;
   freedTables: number[] = [];
   toFree: Folio[] = [];
+  /**
+   * Zapped pages whose references the release drops (folio, references), in zap order — kept
+   * only where the release first drains the lru_add batch (traits.zapDrainsLruAdd); elsewhere
+   * the references go as the entries are cleared and `toFree` collects what that freed.
+   */
+  puts: Array<{ folio: Folio; refs: number }> = [];
+
+  /** Drop the references of `nr` cleared entries of `f`, now or at the release. */
+  put(k: Kernel, f: Folio, nr: number): void {
+    if (k.traits.zapDrainsLruAdd) this.puts.push({ folio: f, refs: nr });
+    else if (folio_put_refs(k, f, nr)) this.toFree.push(f);
+  }
 
   /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
   finish(k: Kernel, mm: Mm): void {
     if (this.end > 0) flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freedTables.length > 0);
+    if (this.puts.length > 0 || k.traits.zapDrainsLruAdd) {
+      // free_pages_and_swap_cache(): lru_add_drain(), then release_pages() in zap order.
+      lru_add_drain(k);
+      for (const p of this.puts) if (folio_put_refs(k, p.folio, p.refs)) this.toFree.push(p.folio);
+      this.puts = [];
+    }
     // The gather's page batches hold the folios, then (6.1, no RCU table freeing) the page
     // tables free_pgtables() added after them.
     type Entry = { folio: Folio } | { pfn: number };
@@ -204,7 +222,6 @@ export interface ZapOptions {
  */
 export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, opts: ZapOptions, gather?: ZapGather): void {
   const g = gather ?? new ZapGather();
-  const toFree = g.toFree;
   const freedTables = g.freedTables;
   let addr = start;
   while (addr < end) {
@@ -224,7 +241,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         folio_remove_rmap_pmd(k, f);
         zap_deposited_table(k, mm, haddr);
         k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
-        if (folio_put_refs(k, f, 1)) toFree.push(f);
+        g.put(k, f, 1);
         addr = next;
         continue;
       }
@@ -255,7 +272,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       if (dirty) f.dirty = true;
       rss[MM_ANONPAGES] -= nr;
       folio_remove_rmap_ptes(k, f, page, nr);
-      if (folio_put_refs(k, f, nr)) toFree.push(f);
+      g.put(k, f, nr);
       g.start = Math.min(g.start, a);
       g.end = Math.max(g.end, a + nr * PAGE_SIZE);
       a += nr * PAGE_SIZE;

@@ -2,9 +2,11 @@
  * mm/swap.c: per-CPU folio batches (lru_add, lru_lazyfree) and LRU placement.
  * A folio in a batch holds a reference until the batch drains; a batch drains when full, at
  * once when a large folio is added, and at lru_add_drain() (start of MADV_FREE/COLD/PAGEOUT).
+ * A folio whose mappings went while it waited is freed by the drain that drops that reference.
  */
 import { Lru, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
+import { free_folio } from './rmap.js';
 
 export function folio_lru_list(f: Folio): Lru {
   const base = f.swapbacked ? Lru.InactiveAnon : Lru.InactiveFile;
@@ -22,13 +24,20 @@ export function folio_add_lru(k: Kernel, f: Folio): void {
 
 function drainAdd(k: Kernel, cpu: number): void {
   const b = k.batches(cpu);
-  for (const f of b.add) {
+  const batch = b.add;
+  b.add = [];
+  for (const f of batch) {
     f.in_lru_batch = false;
     f.refcount--;
     if (f.freed) continue;
+    // folio_batch_move_lru() puts the batch's references with folios_put(): the last one frees.
+    if (f.refcount <= 0) {
+      f.isolated = false;
+      free_folio(k, f);
+      continue;
+    }
     k.lruAdd(f, folio_lru_list(f));
   }
-  b.add = [];
 }
 
 /** folio_mark_lazyfree(): queue an anon swapbacked folio to become lazyfree. */
@@ -78,10 +87,30 @@ export function folio_isolate_lru(k: Kernel, f: Folio): boolean {
   return true;
 }
 
-/** folio_putback_lru(): back onto the list its flags select, dropping the isolation ref. */
+/**
+ * putback_lru_page() / move_folios_to_lru(): straight back onto the list its flags select,
+ * dropping the isolation reference (memcg reclaim's shrink_inactive_list()).
+ */
 export function folio_putback_lru(k: Kernel, f: Folio): void {
   f.isolated = false;
   f.refcount--;
   if (f.freed) return;
   k.lruAdd(f, folio_lru_list(f));
+}
+
+/**
+ * folio_putback_lru() of mm/vmscan.c as reclaim_pages() uses it: folio_add_lru() — through this
+ * CPU's lru_add batch, which holds its own reference until it drains — then the isolation
+ * reference is dropped. Small folios can therefore sit in the batch after the reclaim pass:
+ * on 6.18 the last few pieces of a split folio stayed there (their mm_lru_insertion never came,
+ * nor their free at munmap; the insertions came 31 at a time, the batch's size).
+ */
+export function folio_putback_lru_batched(k: Kernel, f: Folio): void {
+  if (f.freed) {
+    f.isolated = false;
+    return;
+  }
+  folio_add_lru(k, f);
+  f.isolated = false;
+  f.refcount--;
 }

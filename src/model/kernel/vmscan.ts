@@ -9,7 +9,7 @@ import { HPAGE_PMD_ORDER, Lru, PTRS_PER_PTE, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { split_folio } from './huge_memory.js';
 import { folio_mapped, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
-import { folio_isolate_lru, folio_putback_lru, lru_add_drain_all } from './swap.js';
+import { folio_isolate_lru, folio_putback_lru, folio_putback_lru_batched, lru_add_drain_all } from './swap.js';
 import { try_to_unmap_flush } from './tlbflush.js';
 
 export interface ReclaimStat {
@@ -72,12 +72,19 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
         const pieces = split_folio(k, f);
         const head = pieces[0]?.pfn === f.pfn ? pieces[0] : undefined;
         for (const p of pieces) if (p !== head) { p.isolated = true; p.refcount++; }
-        // The tails go to the end of the list and are scanned there; the head retries the
-        // swap allocation at once, fails again (activate_locked_split), and is counted as one
-        // page: nr_scanned is fixed up by nr - 1.
-        list.push(...pieces.filter((p) => p !== head));
+        // The head retries the swap allocation at once, fails again (activate_locked_split),
+        // and is counted as one page: nr_scanned is fixed up by nr - 1. split_folio_to_list()
+        // queued the tails where the scan takes its next folio from, so they are scanned next,
+        // the last page first — each fails the same way and is activated (the order in which
+        // 6.18 put them back: head, then pages 15…1 of a 64 KiB folio, folio after folio).
         stat.nr_scanned -= nr - 1;
         if (head) activateFolio(head);
+        const tails = pieces.filter((p) => p !== head).sort((a, b) => b.pfn - a.pfn);
+        for (const t of tails) {
+          k.cost.folioLocks++;
+          stat.nr_scanned += t.nr;
+          activateFolio(t);
+        }
         continue;
       }
       activate();
@@ -119,7 +126,7 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
 export function reclaim_pages(k: Kernel, list: Folio[]): void {
   const stat: ReclaimStat = { nr_scanned: 0, nr_reclaimed: 0, nr_activate: [0, 0], nr_unmap_fail: 0, nr_lazyfree_fail: 0, nr_ref_keep: 0 };
   const back = shrink_folio_list(k, list, true, stat);
-  for (const f of back) if (!f.freed) folio_putback_lru(k, f);
+  for (const f of back) folio_putback_lru_batched(k, f);
   if (k.traits.reclaimPagesTracepoint) {
     k.emit({
       ev: 'mm_vmscan_reclaim_pages', cpu: k.cpu, nid: 0, nr_scanned: stat.nr_scanned, nr_reclaimed: stat.nr_reclaimed,
