@@ -38,13 +38,17 @@ export interface KernelTraits {
    */
   deferredScanBatch: number;
   /**
-   * The mmu_gather's page release starts with lru_add_drain() (free_pages_and_swap_cache), so
-   * folios waiting in this CPU's lru_add batch are drained before the zapped pages' references
-   * go. 6.1 and 6.12: yes (the mm/swap_state.c of those releases calls lru_add_drain() first;
-   * no 6.12 capture tells either way). 6.18: no — the call is gone from that function, and the
-   * pieces a reclaim pass had left in the batch were not freed at munmap (6.18 s5 64k-whole).
+   * munmap, exit and MADV_DONTNEED drain this CPU's lru_add batch before unmapping
+   * (unmap_region(), exit_mmap() and zap_page_range_single() call lru_add_drain() first), and
+   * an mmu_gather's page release drains it again before dropping the zapped pages' references
+   * (free_pages_and_swap_cache()). 6.1 and 6.12: yes (their sources; on 6.1 s6 the helper
+   * thread's MADV_DONTNEED of its stack drained the 13 pages its faults had left in its CPU's
+   * batch — their mm_lru_insertion events come before that zap's flush — and the munmap then
+   * freed them; no 6.12 capture tells either way). 6.18: no — the pieces a reclaim pass had
+   * left in the batch were neither put on the LRU nor freed at munmap (6.18 s5 64k-whole),
+   * and that release no longer calls lru_add_drain() in newer sources.
    */
-  zapDrainsLruAdd: boolean;
+  unmapDrainsLruAdd: boolean;
   /**
    * 6.1 release_pages() collects a gather batch with list_add (head insertion): the pages of
    * each batch (8 in the on-stack bundle, then 510 per batch page) are freed in reverse [T].
@@ -56,17 +60,17 @@ export const TRAITS: Record<string, KernelTraits> = {
   '6.1': {
     release: '6.1', mthp: false, madvKeepsLargeFolios: false, rssEveryUpdate: false, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, zapDrainsLruAdd: true,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, zapDrainsLruAdd: true,
+    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, zapDrainsLruAdd: false,
+    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

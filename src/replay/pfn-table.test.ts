@@ -27,6 +27,17 @@ describe('PfnOrderTable', () => {
     );
   });
 
+  it('keeps no entry for an order no allocation has (a damaged trace), and does not throw', () => {
+    const t = new PfnOrderTable();
+    expect(t.set(10, 200)).toBe(false);
+    expect(t.set(11, Number.NaN)).toBe(false);
+    expect(t.set(Number.NaN, 0)).toBe(false);
+    expect(t.size).toBe(0);
+    expect(t.get(10)).toBe(-1);
+    expect(t.set(12, 4)).toBe(true);
+    expect(t.get(12)).toBe(4);
+  });
+
   it('stays sized for what is live under endless churn', () => {
     const t = new PfnOrderTable(4);
     for (let i = 0; i < 200_000; i++) {

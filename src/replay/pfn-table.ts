@@ -54,8 +54,9 @@ export class PfnOrderTable {
     return this.get(pfn) >= 0;
   }
 
-  set(pfn: number, order: number): void {
-    if (order < 0 || order > 127) throw new RangeError(`order ${order} out of range`);
+  /** Record `pfn` → `order`; an order no allocation can have (a damaged trace) is not kept. */
+  set(pfn: number, order: number): boolean {
+    if (!Number.isInteger(order) || order < 0 || order > 127 || !Number.isFinite(pfn)) return false;
     const keys = this.keys;
     const vals = this.vals;
     let tomb = -1;
@@ -64,7 +65,7 @@ export class PfnOrderTable {
       const v = vals[i]!;
       if (v === EMPTY) break;
       if (v === TOMB) { if (tomb < 0) tomb = i; continue; }
-      if (keys[i] === pfn) { vals[i] = order; return; }
+      if (keys[i] === pfn) { vals[i] = order; return true; }
     }
     if (tomb >= 0) i = tomb;
     else this.used++;
@@ -72,6 +73,7 @@ export class PfnOrderTable {
     vals[i] = order;
     this.live++;
     if (this.used * 2 > this.mask + 1) this.rebuild();
+    return true;
   }
 
   delete(pfn: number): boolean {

@@ -187,5 +187,9 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
 }
 
 export function madvise_dontneed(k: Kernel, mm: Mm, start: number, end: number): void {
+  // zap_page_range_single() starts with lru_add_drain() where traits.unmapDrainsLruAdd says so.
+  // Drained once here even when the model knows no VMA in the range: the call succeeded, so the
+  // kernel found one (a thread's stack, mapped before the window) and drained this CPU's batch.
+  if (k.traits.unmapDrainsLruAdd) lru_add_drain(k);
   for (const vma of vmasIn(mm, start, end)) zap_range(k, mm, vma, Math.max(start, vma.vm_start), Math.min(end, vma.vm_end), { freeTables: false });
 }

@@ -168,22 +168,23 @@ export class ZapGather {
   toFree: Folio[] = [];
   /**
    * Zapped pages whose references the release drops (folio, references), in zap order — kept
-   * only where the release first drains the lru_add batch (traits.zapDrainsLruAdd); elsewhere
+   * only where the release first drains the lru_add batch (traits.unmapDrainsLruAdd); elsewhere
    * the references go as the entries are cleared and `toFree` collects what that freed.
    */
   puts: Array<{ folio: Folio; refs: number }> = [];
 
   /** Drop the references of `nr` cleared entries of `f`, now or at the release. */
   put(k: Kernel, f: Folio, nr: number): void {
-    if (k.traits.zapDrainsLruAdd) this.puts.push({ folio: f, refs: nr });
+    if (k.traits.unmapDrainsLruAdd) this.puts.push({ folio: f, refs: nr });
     else if (folio_put_refs(k, f, nr)) this.toFree.push(f);
   }
 
   /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
   finish(k: Kernel, mm: Mm): void {
     if (this.end > 0) flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freedTables.length > 0);
-    if (this.puts.length > 0 || k.traits.zapDrainsLruAdd) {
-      // free_pages_and_swap_cache(): lru_add_drain(), then release_pages() in zap order.
+    if (this.puts.length > 0) {
+      // free_pages_and_swap_cache() (only when pages were gathered): lru_add_drain(), then the
+      // release in zap order.
       lru_add_drain(k);
       for (const p of this.puts) if (folio_put_refs(k, p.folio, p.refs)) this.toFree.push(p.folio);
       this.puts = [];

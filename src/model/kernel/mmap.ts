@@ -9,6 +9,7 @@ import type { Kernel } from './kernel.js';
 import { zap_range, ZapGather } from './memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { flush_tlb_mm_range } from './tlbflush.js';
+import { lru_add_drain } from './swap.js';
 
 const MAP_ANONYMOUS = 0x20;
 const MAP_SHARED = 0x01;
@@ -51,6 +52,7 @@ export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   const gone = mm.vmas.filter((v) => v.vm_start >= start && v.vm_end <= end);
   mm.vmas = mm.vmas.filter((v) => !(v.vm_start >= start && v.vm_end <= end));
   // unmap_region(): one mmu_gather for every VMA in the range, flushed once at the end.
+  if (gone.length > 0 && k.traits.unmapDrainsLruAdd) lru_add_drain(k);
   const tlb = new ZapGather();
   for (const v of gone) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true }, tlb);
   tlb.finish(k, mm);
@@ -163,6 +165,7 @@ export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
 export function exit_mmap(k: Kernel, mm: Mm): void {
   const all = [...mm.vmas];
   mm.vmas = [];
+  if (k.traits.unmapDrainsLruAdd) lru_add_drain(k);
   const tlb = new ZapGather();
   for (const v of all) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true }, tlb);
   tlb.finish(k, mm);

@@ -32,7 +32,6 @@ function drainAdd(k: Kernel, cpu: number): void {
     if (f.freed) continue;
     // folio_batch_move_lru() puts the batch's references with folios_put(): the last one frees.
     if (f.refcount <= 0) {
-      f.isolated = false;
       free_folio(k, f);
       continue;
     }
@@ -53,10 +52,16 @@ export function folio_mark_lazyfree(k: Kernel, f: Folio): void {
 /** lru_lazyfree(): off the anon LRU, swapbacked cleared, onto the inactive file LRU. */
 function drainLazyfree(k: Kernel, cpu: number): void {
   const b = k.batches(cpu);
-  for (const f of b.lazyfree) {
+  const batch = b.lazyfree;
+  b.lazyfree = [];
+  for (const f of batch) {
     f.in_lru_batch = false;
     f.refcount--;
     if (f.freed) continue;
+    if (f.refcount <= 0) {
+      free_folio(k, f);
+      continue;
+    }
     if (f.lru !== Lru.None && f.anon && f.swapbacked) {
       f.active = false;
       f.referenced = false;
@@ -66,7 +71,6 @@ function drainLazyfree(k: Kernel, cpu: number): void {
       k.story(f, 'lazyfree');
     }
   }
-  b.lazyfree = [];
 }
 
 export function lru_add_drain(k: Kernel, cpu = k.cpu): void {
