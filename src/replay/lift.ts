@@ -94,12 +94,8 @@ export class Lifter {
   private inWindow = false;
   private inCounters = false;
   private phase = '';
-  /**
-   * Per task, the op its pending syscall entry opened (null: an input syscall that opens none).
-   * An exit clears the slot instead of deleting it: a Map that loses and regains its one entry
-   * at every syscall reallocates its table, and those tables outlived young collections.
-   */
-  private pendingEnter = new Map<number, LiftedOp | null | undefined>();
+  /** Per task, the op its pending syscall entry opened (null: an input syscall that opens none). */
+  private pendingEnter = new Map<number, LiftedOp | null>();
   /** Last rss_stat value per mm_id and member, for deltas. */
   private rssLast = new Map<number, number>();
   /** Head pfn → order of every allocation made for the workload (its folios and page tables). */
@@ -380,7 +376,7 @@ export class Lifter {
     const ret = Number(f.ret);
     const op = this.pendingEnter.get(e.pid);
     if (op === undefined) return;
-    this.pendingEnter.set(e.pid, undefined);
+    this.pendingEnter.delete(e.pid);
     if (op) {
       if (ret < 0 && ret > -4096) op.failed = true;
       else if (op.op.kind === 'mmap') op.op.addr = ret;
