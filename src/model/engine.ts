@@ -77,7 +77,7 @@ export class Engine {
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();
     this.index++;
     let unmodelled: string | undefined;
-    const mm = op.kind === 'fork' || op.kind === 'thread' ? this.mmOf(op.tgid) : this.mmOf(op.tgid);
+    const mm = this.mmOf(op.tgid);
     mm.threads.add(op.tid);
     if (op.kind !== 'marker' && op.kind !== 'run') {
       mm.cpumask.add(op.cpu);

@@ -22,21 +22,26 @@ export function folio_add_lru(k: Kernel, f: Folio): void {
   if (b.add.length >= k.traits.folioBatch || f.nr > 1) drainAdd(k, k.cpu);
 }
 
+/**
+ * folio_batch_move_lru(): each folio of the batch is moved (`move`), then the batch's references
+ * go with folios_put() — the last one frees a folio whose mappings went while it waited.
+ */
+function drainBatch(k: Kernel, batch: Folio[], move: (f: Folio) => void): void {
+  for (const f of batch) {
+    f.in_lru_batch = false;
+    if (!f.freed) move(f);
+  }
+  for (const f of batch) {
+    f.refcount--;
+    if (!f.freed && f.refcount <= 0) free_folio(k, f);
+  }
+}
+
 function drainAdd(k: Kernel, cpu: number): void {
   const b = k.batches(cpu);
   const batch = b.add;
   b.add = [];
-  for (const f of batch) {
-    f.in_lru_batch = false;
-    f.refcount--;
-    if (f.freed) continue;
-    // folio_batch_move_lru() puts the batch's references with folios_put(): the last one frees.
-    if (f.refcount <= 0) {
-      free_folio(k, f);
-      continue;
-    }
-    k.lruAdd(f, folio_lru_list(f));
-  }
+  drainBatch(k, batch, (f) => k.lruAdd(f, folio_lru_list(f)));
 }
 
 /** folio_mark_lazyfree(): queue an anon swapbacked folio to become lazyfree. */
@@ -54,23 +59,15 @@ function drainLazyfree(k: Kernel, cpu: number): void {
   const b = k.batches(cpu);
   const batch = b.lazyfree;
   b.lazyfree = [];
-  for (const f of batch) {
-    f.in_lru_batch = false;
-    f.refcount--;
-    if (f.freed) continue;
-    if (f.refcount <= 0) {
-      free_folio(k, f);
-      continue;
-    }
-    if (f.lru !== Lru.None && f.anon && f.swapbacked) {
-      f.active = false;
-      f.referenced = false;
-      f.swapbacked = false;
-      k.lruAdd(f, Lru.InactiveFile);
-      k.count('pglazyfree', f.nr);
-      k.story(f, 'lazyfree');
-    }
-  }
+  drainBatch(k, batch, (f) => {
+    if (f.lru === Lru.None || !f.anon || !f.swapbacked) return;
+    f.active = false;
+    f.referenced = false;
+    f.swapbacked = false;
+    k.lruAdd(f, Lru.InactiveFile);
+    k.count('pglazyfree', f.nr);
+    k.story(f, 'lazyfree');
+  });
 }
 
 export function lru_add_drain(k: Kernel, cpu = k.cpu): void {
