@@ -5,7 +5,7 @@
  * (`6.18:` prefix or the newest when no preset names one).
  */
 import { DEFAULT_THP, TRAITS, type Arch, type ModelConfig, type ThpSettings } from './config.js';
-import { expandSeriesName, findPreset, findSeries, PRESETS, SERIES } from './series/index.js';
+import { expandSeriesName, findPreset, findSeries, presetForRelease, PRESETS, SERIES, type Preset } from './series/index.js';
 
 export class ConfigError extends Error {}
 
@@ -16,14 +16,21 @@ export function buildConfig(spec: string, arch: Arch = 'x86', thp: ThpSettings =
   let series: string[] = [];
   let i = 0;
   const first = words[0]!;
-  const preset = findPreset(first);
+  const preset = findPreset(first) ?? presetAlias(first);
   if (preset) {
     traits = TRAITS[preset.traits]!;
     series = [...preset.series];
     i = 1;
-  } else if (/^\d+\.\d+:?$/.test(first) && TRAITS[first.replace(':', '')]) {
-    traits = TRAITS[first.replace(':', '')]!;
+  } else if (/^\d+\.\d+:$/.test(first)) {
+    // `6.18:` names a bare baseline for an explicit series list; alone it would be a
+    // configuration without any series, which no released kernel is.
+    const rel = first.slice(0, -1);
+    if (!TRAITS[rel]) throw new ConfigError(`unknown release baseline \`${first}\`: baselines are ${Object.keys(TRAITS).map((r) => `${r}:`).join(', ')}`);
+    if (words.length === 1) throw new ConfigError(`\`${first}\` is a bare baseline with no series: name the series after it (\`${first} batched-unmap@v4\`) or use the preset \`linux-${rel}\``);
+    traits = TRAITS[rel]!;
     i = 1;
+  } else if (/^v?\d+\.\d+/.test(first) || /^linux-/.test(first)) {
+    throw new ConfigError(`unknown preset \`${first}\`: presets are ${PRESETS.map((p) => p.id).join(', ')} (a release such as 6.18 or a \`uname -r\` such as 6.18.44-fc-v1147 also names its preset)`);
   }
   for (; i < words.length; i++) {
     const w = words[i]!;
@@ -59,4 +66,19 @@ export function buildConfig(spec: string, arch: Arch = 'x86', thp: ThpSettings =
     return !req || present(req);
   });
   return { arch, traits, series, name: spec.trim(), thp };
+}
+
+/**
+ * A preset named by its release: `6.18`, `v6.18`, `linux6.18` → linux-6.18; `6.18-fc` →
+ * linux-6.18-fc; a full `uname -r` (`6.18.44-fc-v1147`, `6.12.95+deb12-cloud-amd64`) → the
+ * preset of that kernel, as a capture's settings.txt is read. Undefined when the word names no
+ * preset unambiguously (the caller then reports the list).
+ */
+export function presetAlias(word: string): Preset | undefined {
+  const w = word.replace(/^linux-?/, '').replace(/^v/, '');
+  const exact = findPreset(`linux-${w}`);
+  if (exact) return exact;
+  // A `uname -r`: major.minor.patch followed by the local version.
+  if (/^\d+\.\d+\.\d+/.test(w)) return presetForRelease(w);
+  return undefined;
 }
