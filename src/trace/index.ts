@@ -188,6 +188,12 @@ export class TraceParser implements LineSink {
     } else if (h.kind === LineKind.SyscallExit) {
       syscall = 2;
       name = this.syscallName(name, 'sys_exit_');
+    } else if (name.length > 9 && name.charCodeAt(3) === 95 /* _ */ && name.startsWith('sys_e')) {
+      // trace-cmd (libtraceevent) prints syscall events as ordinary events, by their format's
+      // print fmt (`sys_enter_madvise:    start: 0x…, len_in: 0x…`, `sys_exit_mmap:  0x7f…`):
+      // they are the same syscall entries and exits as tracefs's `sys_madvise(…)` forms.
+      if (name.startsWith('sys_enter_')) syscall = 1;
+      else if (name.startsWith('sys_exit_')) syscall = 2;
     } else if (MARKER_FUNCS.has(name)) {
       // tracefs prints ftrace:print as `<ip symbol>: <buf>` with no event name: the payload
       // of the print event starts at the symbol.

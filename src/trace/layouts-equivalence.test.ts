@@ -1,0 +1,61 @@
+/**
+ * One recording, every layout foliolab reads: the seed benchmark (s1, 64 kB mTHP lazyfree +
+ * pageout) recorded once on a 6.18 kernel with tracefs set up as `foliolab record` does, then
+ * read out of the same ring buffer as the tracefs `trace` text (trace.txt.gz), with
+ * `trace-cmd extract` (trace-v7-zstd.dat, as extracted; trace-v6.dat.gz and trace-v7.dat.gz
+ * converted from it by `trace-cmd convert`) and as `trace-cmd report` of that file
+ * (report.txt.gz). Replayed under the recording kernel's preset, as `foliolab replay` does,
+ * each must give the same workload ops and the same fidelity verdict.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { replayTrace } from '../diff/run.js';
+import { readCaptureFacts } from '../fidelity/counters.js';
+import { DEFAULT_THP } from '../model/config.js';
+import type { Op } from '../model/ops.js';
+import { buildConfig } from '../model/presets.js';
+import { presetForRelease } from '../model/series/index.js';
+import { grammarsDir, packageRoot } from '../paths.js';
+import { FormatRegistry } from './index.js';
+
+export const S1_DIR = join(packageRoot, 'fixtures/traces/trace-cmd-s1');
+
+/** An op without where it was read (line numbers differ between layouts; the .dat has none). */
+function opKey(op: Op): string {
+  const { at, ...rest } = op as Op & { at: { index: number; line: number; tsNs: number } };
+  return JSON.stringify({ ...rest, index: at.index });
+}
+
+export async function replayUnderPreset(file: string): Promise<{ ops: string[]; opTs: number[]; fidelity: { matched: boolean; equal: number; compared: number; opsMismatched: number }; events: number; lost: number }> {
+  const facts = readCaptureFacts(file);
+  const preset = presetForRelease(facts.release, facts);
+  if (!preset) throw new Error(`no preset for ${facts.release}`);
+  const config = buildConfig(preset.id, 'x86', facts.thp ?? DEFAULT_THP);
+  const registry = FormatRegistry.fromDirectory(grammarsDir);
+  const ops: string[] = [];
+  const opTs: number[] = [];
+  const r = await replayTrace(file, [config], {
+    registry,
+    release: registry.matchRelease(facts.release),
+    observe: (lo) => {
+      ops.push(opKey(lo.op));
+      opTs.push(lo.op.at.tsNs);
+    },
+  });
+  const f = r.runs[0]!.fidelity;
+  return { ops, opTs, fidelity: { matched: f.matched, equal: f.equal, compared: f.compared, opsMismatched: f.opsMismatched }, events: r.events, lost: r.lostEvents };
+}
+
+describe('one recording in every layout replays the same', () => {
+  it('trace-cmd report text lifts the same ops and gets the same verdict as the tracefs text', async () => {
+    const text = await replayUnderPreset(join(S1_DIR, 'trace.txt.gz'));
+    const report = await replayUnderPreset(join(S1_DIR, 'report.txt.gz'));
+    expect(text.fidelity).toEqual({ matched: true, equal: 8258, compared: 8258, opsMismatched: 0 });
+    expect(report.events).toBe(text.events);
+    expect(report.ops.length).toBe(text.ops.length);
+    expect(report.ops).toEqual(text.ops);
+    // Both print microseconds: the same timestamps.
+    expect(report.opTs).toEqual(text.opTs);
+    expect(report.fidelity).toEqual(text.fidelity);
+  });
+});
