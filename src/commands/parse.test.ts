@@ -85,3 +85,48 @@ describe('foliolab parse', () => {
     expect(usage.code).toBe(2);
   });
 });
+
+describe('foliolab parse: what is missing shows in the numbers', () => {
+  // A real s1 capture through a ring buffer of 8 KiB per CPU: the header says
+  // `entries-in-buffer/entries-written: 334/14935`, the kernel overwrote the other 14601.
+  const OVERWRITTEN = 'fixtures/traces/overwritten-s1/trace.txt.gz';
+  // The first 60000 bytes of fixtures/traces/trace-cmd-s1/trace.txt.gz: the gzip stream ends
+  // inside line 6056.
+  const CUT = 'fixtures/traces/cut-short.txt.gz';
+
+  it('an overwritten ring buffer counts as lost events, in --json and in the summary', async () => {
+    const r = await run(['parse', '--json', OVERWRITTEN]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.events).toBe(334);
+    expect(j.header).toMatchObject({ entriesInBuffer: 334, entriesWritten: 14935 });
+    expect(j.lostEvents).toBe(14601);
+    expect(j.complete).toBe(false);
+    expect(j.lost).toEqual([{ kind: 'overwritten', cpu: null, count: 14601, line: 3, afterTsNs: null }]);
+    const text = await run(['parse', OVERWRITTEN]);
+    expect(text.stdout).toMatch(/lost\s+14601 counted: 14601 overwritten before the first event/);
+    expect((await run(['parse', '--strict', OVERWRITTEN])).code).toBe(1);
+  });
+
+  it('a complete trace says so', async () => {
+    const j = JSON.parse((await run(['parse', '--json', S1])).stdout);
+    expect(j.complete).toBe(true);
+    expect(j.truncated).toBeNull();
+  });
+
+  it('a truncated .gz is an error: exit 1, where it was cut, and the partial line is not parsed', async () => {
+    const r = await run(['parse', '--json', CUT]);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.complete).toBe(false);
+    expect(j.truncated).toEqual({ reason: 'unexpected end of file', bytes: 775198, lastLine: 6055, droppedBytes: 105 });
+    // Lines 1-12 are the header; the cut line 6056 is not taken for an event.
+    expect(j.events).toBe(6043);
+    expect(j.diagnostics).toHaveLength(1);
+    expect(j.diagnostics[0]).toMatchObject({ file: CUT, line: 6056, code: 'gzip_error', severity: 'error' });
+    expect(j.diagnostics[0].message).toMatch(/the trace is cut: .*read whole up to line 6055 \(byte 775198\)/);
+    const text = await run(['parse', CUT]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/CUT\s+the trace is cut short \(unexpected end of file\): read whole up to line 6055, byte 775198/);
+  });
+});

@@ -66,7 +66,9 @@ Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary
     if (pending.length > 0) out.write(`${pending.join('\n')}\n`);
     if (onProgress) clearProgress();
 
-    const fatal = ['unreadable_input', 'binary_input'].some((c) => (summary.diagnosticCounts[c] ?? 0) > 0);
+    // A cut input (a truncated gzip stream) fails like an unreadable one: the summary covers a
+    // prefix of the trace only.
+    const fatal = ['unreadable_input', 'binary_input', 'gzip_error'].some((c) => (summary.diagnosticCounts[c] ?? 0) > 0) || summary.truncated !== null;
     const strictFail = flags.strict && (summary.unparsedLines > 0 || summary.lost.length > 0 || (summary.diagnosticCounts.lost_events ?? 0) > 0);
     if (fatal || strictFail) process.exitCode = EXIT.input;
 
@@ -96,10 +98,17 @@ export function renderSummary(s: TraceSummary, releaseSource: string, maxDiag: n
     const same = s.header.entriesInBuffer === s.events ? 'all read' : `${s.events} read`;
     L.push(`buffer    entries-in-buffer ${s.header.entriesInBuffer}, entries-written ${s.header.entriesWritten} (${same})`);
   }
+  const where = (l: TraceSummary['lost'][number]): string =>
+    l.kind === 'overwritten'
+      ? `${l.count} overwritten before the first event (entries-written above entries-in-buffer, line ${l.line})`
+      : `CPU ${l.cpu ?? '?'} ${l.line > 0 ? `at line ${l.line}` : `at byte ${l.offset ?? '?'}`}`;
   const lostLine = s.lost.length === 0 && !(s.diagnosticCounts.lost_events > 0)
     ? 'none'
-    : `${s.lostEvents} counted${s.lostEventsUnknown ? ` + ${s.lostEventsUnknown} gaps of unknown size` : ''}: ${s.lost.slice(0, 5).map((l) => `CPU ${l.cpu} at line ${l.line}`).join(', ')}${s.diagnosticCounts.lost_events && s.lost.length === 0 ? 'see diagnostics' : ''} — nothing is exact across a gap`;
+    : `${s.lostEvents} counted${s.lostEventsUnknown ? ` + ${s.lostEventsUnknown} gaps of unknown size` : ''}: ${s.lost.slice(0, 5).map(where).join(', ')}${s.diagnosticCounts.lost_events && s.lost.length === 0 ? 'see diagnostics' : ''} — nothing is exact across a gap`;
   L.push(`lost      ${lostLine}`);
+  if (s.truncated) {
+    L.push(`CUT       the trace is cut short (${s.truncated.reason}): read whole up to line ${s.truncated.lastLine}, byte ${s.truncated.bytes}; every event after it is missing`);
+  }
   if (s.reordered || s.lateEvents) L.push(`order     ${s.reordered} events reordered within the window, ${s.lateEvents} beyond it`);
   L.push('');
   const names = Object.entries(s.byName);

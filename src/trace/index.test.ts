@@ -29,9 +29,11 @@ describe('tracefs layout variants (fixtures/traces/tracefs-variants.trace)', () 
     expect(marker!.fields).toEqual({ ip: 'tracing_mark_write', buf: 'fl: store addr=0x7f80a3600000 len=0x10000' });
     // Every spelling of loss is recorded with its CPU and line, and the overwrite in the header too.
     expect(stats.lost).toEqual([
-      { cpu: 1, count: 7, line: 19, afterTsNs: 100000006000 },
-      { cpu: 0, count: null, line: 21, afterTsNs: 100000007000 },
+      { kind: 'overwritten', cpu: null, count: 2, line: 3, afterTsNs: null },
+      { kind: 'gap', cpu: 1, count: 7, line: 19, afterTsNs: 100000006000 },
+      { kind: 'gap', cpu: 0, count: null, line: 21, afterTsNs: 100000007000 },
     ]);
+    expect(stats.complete).toBe(false);
     expect(stats.diagnostics.counts.get('lost_events')).toBe(3);
     expect(stats.diagnostics.kept.find((d) => d.code === 'lost_events' && d.line === 3)!.message).toMatch(/overwrote .* 2 events/);
   });

@@ -53,12 +53,35 @@ export interface TraceParseOptions {
 }
 
 export interface LostRecord {
-  cpu: number;
+  /**
+   * `gap`: the kernel marked a hole in one CPU's stream (`CPU:N [LOST M EVENTS]`, a trace.dat
+   * page flagged RB_MISSED_EVENTS). `overwritten`: the ring buffer overwrote its oldest events
+   * before the file was read (`entries-written` above `entries-in-buffer`): they are missing
+   * before the first event, on CPUs the header does not name.
+   */
+  kind: 'gap' | 'overwritten';
+  /** The CPU, or null when the source does not say (`overwritten` in the tracefs header). */
+  cpu: number | null;
   /** Number of events lost, or null when the kernel did not say. */
   count: number | null;
+  /** Line of the text (or 0 for trace.dat, where `offset` says where). */
   line: number;
   /** Timestamp (ns) of the last event before the gap, if any. */
   afterTsNs: number | null;
+  /** trace.dat: byte offset of the ring-buffer page that carries the flag. */
+  offset?: number;
+}
+
+/** The input ended before its end: a gzip stream cut short, a trace.dat whose data stops early. */
+export interface TruncatedInput {
+  /** Why, as the decompressor or reader said it. */
+  reason: string;
+  /** Bytes read whole (decompressed, for .gz) before the cut. */
+  bytes: number;
+  /** Last complete line read (0 for trace.dat). */
+  lastLine: number;
+  /** Bytes of the partial line after it, dropped. */
+  droppedBytes: number;
 }
 
 export interface TraceHeaderInfo {
@@ -80,6 +103,13 @@ export interface TraceStats {
   specialLines: number;
   unparsedLines: number;
   lost: LostRecord[];
+  /** Set when the input was cut short (events after `bytes` are missing). */
+  truncated: TruncatedInput | undefined;
+  /**
+   * False when anything is known to be missing: a lost-events gap, an overwritten ring buffer,
+   * a cut input. Nothing downstream may claim exactness over an incomplete trace.
+   */
+  complete: boolean;
   reordered: number;
   late: number;
   diagnostics: DiagnosticSink;
@@ -154,6 +184,7 @@ export class TraceParser implements LineSink {
               this.header.entriesWritten = sp.written;
               this.header.cpus = sp.cpus;
               if (sp.written !== undefined && sp.written > sp.entries) {
+                this.lost.push({ kind: 'overwritten', cpu: null, count: sp.written - sp.entries, line: lineNo, afterTsNs: null });
                 this.sink.add(diag('lost_events', `the ring buffer overwrote or handed out ${sp.written - sp.entries} events before this file was read (entries-written ${sp.written} > entries-in-buffer ${sp.entries}); enlarge buffer_size_kb`, this.opts.file, lineNo, 1));
               }
             }
@@ -163,7 +194,7 @@ export class TraceParser implements LineSink {
             if (sp.cpus !== undefined) this.header.cpus = sp.cpus;
             return;
           case 'lost': {
-            this.lost.push({ cpu: sp.cpu, count: sp.count, line: lineNo, afterTsNs: this.lastTsNs });
+            this.lost.push({ kind: 'gap', cpu: sp.cpu, count: sp.count, line: lineNo, afterTsNs: this.lastTsNs });
             this.sink.add(diag('lost_events', `CPU ${sp.cpu} lost ${sp.count ?? 'an unknown number of'} events here: nothing after this point is exact for that CPU`, this.opts.file, lineNo, 1));
             return;
           }
@@ -282,8 +313,13 @@ export class TraceParser implements LineSink {
     }
   }
 
+  /** Set by the reader when the input ends early. */
+  truncated: TruncatedInput | undefined;
+
   stats(splitter: LineSplitter): TraceStats {
     return {
+      truncated: this.truncated,
+      complete: this.lost.length === 0 && this.truncated === undefined,
       layout: this.layout,
       layoutDetected: this.opts.layout === undefined,
       release: this.opts.release,
@@ -339,11 +375,25 @@ async function* drive(input: string | Readable, opts: TraceParseOptions, parser:
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         const gz = e.code?.startsWith('Z_') || /incorrect header|unexpected end|invalid/i.test(e.message);
-        parser.sink.add(
-          gz
-            ? diag('gzip_error', `gzip stream error after ${total} bytes: ${e.message}`, opts.file, splitter.lines + 1, 1)
-            : diag('unreadable_input', `cannot read ${opts.file}: ${e.message}`, opts.file, 0, 0),
-        );
+        if (gz) {
+          // The stream is cut (or corrupt) here: what follows is missing, and the partial line
+          // read so far is dropped rather than parsed as if it were whole.
+          const dropped = splitter.dropTail();
+          const whole = total - dropped;
+          const lastLine = splitter.lines;
+          parser.truncated = { reason: e.message, bytes: whole, lastLine, droppedBytes: dropped };
+          parser.sink.add(
+            diag(
+              'gzip_error',
+              `the trace is cut: the gzip stream fails after ${total} decompressed bytes (${e.message}); read whole up to line ${lastLine} (byte ${whole})${dropped > 0 ? `, the ${dropped}-byte partial line after it dropped` : ''}; every event after it is missing`,
+              opts.file,
+              lastLine + 1,
+              1,
+            ),
+          );
+        } else {
+          parser.sink.add(diag('unreadable_input', `cannot read ${opts.file}: ${e.message}`, opts.file, 0, 0));
+        }
         break;
       }
       if (r.done) break;

@@ -67,6 +67,20 @@ export class LineSplitter {
     if (lastNl + 1 < chunk.length) this.appendTail(chunk, lastNl + 1, chunk.length);
   }
 
+  /**
+   * Forget the partial line held since the last newline (the input was cut inside it: a gzip
+   * stream that ends early). Returns its length in bytes; the line is not delivered, since a
+   * cut line can still parse — `size=4096B` cut to `size=40` — and give wrong values.
+   */
+  dropTail(): number {
+    const n = this.tailBytes + (this.skipping ? this.skippedBytes : 0);
+    this.tail = [];
+    this.tailBytes = 0;
+    this.skipping = false;
+    this.skippedBytes = 0;
+    return n;
+  }
+
   end(): void {
     if (this.tailBytes > 0 || this.skipping) {
       this.unterminated = true;

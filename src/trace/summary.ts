@@ -3,7 +3,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Diagnostic } from '../core/diagnostics.js';
-import { readTrace, type LostRecord, type TraceEvent, type TraceParseOptions, type TraceStats } from './index.js';
+import { readTrace, type LostRecord, type TraceEvent, type TraceParseOptions, type TraceStats, type TruncatedInput } from './index.js';
 
 export interface TaskCount {
   comm: string;
@@ -27,9 +27,18 @@ export interface TraceSummary {
   lines: number;
   bytes: number;
   header: TraceStats['header'];
+  /**
+   * Events known to be lost: the larger of the ring buffer's overwrite count (entries-written
+   * minus entries-in-buffer, which covers every CPU) and the sum of the counted gaps.
+   */
   lostEvents: number;
+  /** Gaps whose size the kernel did not give (each may hide any number of events). */
   lostEventsUnknown: number;
   lost: LostRecord[];
+  /** The input was cut short: events after this point are missing. */
+  truncated: TruncatedInput | null;
+  /** False when events are known to be missing (lost, overwritten, cut input). */
+  complete: boolean;
   reordered: number;
   lateEvents: number;
   unparsedLines: number;
@@ -89,9 +98,11 @@ export async function summariseTrace(
     lines: st.lines,
     bytes: st.bytes,
     header: st.header,
-    lostEvents: st.lost.reduce((a, l) => a + (l.count ?? 0), 0),
+    lostEvents: lostCount(st.lost),
     lostEventsUnknown: st.lost.filter((l) => l.count === null).length,
     lost: st.lost,
+    truncated: st.truncated ?? null,
+    complete: st.complete,
     reordered: st.reordered,
     lateEvents: st.late,
     unparsedLines: st.unparsedLines,
@@ -100,4 +111,19 @@ export async function summariseTrace(
     diagnosticCounts: st.diagnostics.countsObject(),
     diagnostics: diags.map((d) => ({ file: d.file, line: d.line, column: d.column, code: d.code, severity: d.severity, message: d.message })),
   };
+}
+
+/**
+ * Events lost, from the records of one input. The header's overwrite count is the ring
+ * buffer's total over every CPU (its overruns); counted gaps (`[LOST N EVENTS]`, trace.dat
+ * pages that stored their count) may be part of the same loss, so the two are not added.
+ */
+export function lostCount(lost: readonly LostRecord[]): number {
+  let gaps = 0;
+  let overwritten = 0;
+  for (const l of lost) {
+    if (l.kind === 'overwritten') overwritten += l.count ?? 0;
+    else gaps += l.count ?? 0;
+  }
+  return Math.max(gaps, overwritten);
 }
