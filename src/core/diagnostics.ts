@@ -74,6 +74,17 @@ export const DIAGNOSTICS = {
   hunk_repaired: { severity: 'info', description: 'A hunk was repaired before parsing (a stripped context space restored, a wrapped header joined).' },
   mime_part_skipped: { severity: 'info', description: 'A MIME attachment that is not text (an image, a binary) was skipped.' },
   patch_header: { severity: 'warning', description: 'A mail header could not be read (bad encoded word, malformed line).' },
+  no_patch: {
+    severity: 'error',
+    description: 'The mail holds no patch: no diff and no diffstat, and it is neither a cover letter ([PATCH 0/N], or a shortlog) nor a reply to a patch.',
+  },
+  missing_header: { severity: 'warning', description: 'The mail has no Subject (title, version, part unknown) or no From (author unknown).' },
+  subject_numbering: { severity: 'warning', description: 'The subject numbers the part impossibly (k > M, M = 0, a number too large); part and total are left unknown.' },
+  mime_malformed: {
+    severity: 'warning',
+    description: 'The MIME structure is damaged (a boundary declared but never found, no closing boundary, a damaged base64 or quoted-printable body); what could be decoded was read.',
+  },
+  mail_preamble: { severity: 'info', description: 'Text above the mail headers (an archive note, a forwarding line) was skipped.' },
 } as const satisfies Record<string, DiagnosticInfo>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;

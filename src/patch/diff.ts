@@ -9,6 +9,7 @@
  * hands the normalised text to parse-diff. Every repair is reported.
  */
 import parseDiff from 'parse-diff';
+import { work } from './budget.js';
 import type { MailLine } from './text.js';
 
 export type ChangeKind = 'add' | 'del' | 'context';
@@ -149,9 +150,13 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
   const closeHunk = (): void => {
     const h = open?.hunk;
     if (!h) return;
-    if (!h.overlong && (open!.oldLeft < 0 || open!.newLeft < 0)) {
+    if (h.overlong || open!.oldLeft < 0 || open!.newLeft < 0) {
       h.overlong = true;
-      problems.push({ code: 'hunk_count_mismatch', message: `hunk ${h.header.replace(/ @@.*$/, ' @@')} in ${open!.file.to} holds ${-Math.min(0, open!.oldLeft)} old and ${-Math.min(0, open!.newLeft)} new lines more than its header counts; recounted`, src: h.src });
+      const oldN = h.lines.filter((l) => l.kind !== 'add').length;
+      const newN = h.lines.filter((l) => l.kind !== 'del').length;
+      problems.push({ code: 'hunk_count_mismatch', message: `hunk ${h.header.replace(/ @@.*$/, ' @@')} in ${open!.file.to} holds ${oldN} old and ${newN} new lines where its header counts ${h.oldLines} and ${h.newLines}; recounted from the lines`, src: h.src });
+    } else if (!h.unrecoverable && h.lines.length === 0 && h.oldLines === 0 && h.newLines === 0) {
+      problems.push({ code: 'hunk_count_mismatch', message: `hunk ${h.header.replace(/ @@.*$/, ' @@')} in ${open!.file.to} counts no lines at all (git never writes an empty hunk)`, src: h.src });
     }
     if (!h.unrecoverable && (open!.oldLeft > 0 || open!.newLeft > 0)) {
       h.truncated = true;
@@ -164,7 +169,15 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
     open!.hunk = undefined;
   };
 
+  // nextText[i]: the first non-blank line after line i (one backward pass, not a scan per line).
+  const nextText: Array<string | undefined> = new Array(lines.length);
+  for (let i = lines.length - 1, seen: string | undefined; i >= 0; i--) {
+    nextText[i] = seen;
+    if (lines[i]!.text.trim() !== '') seen = lines[i]!.text;
+  }
+
   for (let i = 0; i < lines.length; i++) {
+    work.steps++;
     const L = lines[i]!;
     const t = L.text;
     const h = open?.hunk;
@@ -211,9 +224,9 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
       }
       if ((m = /^--- (?:a\/(.+)|(\/dev\/null))\s*$/.exec(t)) && /^\+\+\+ (?:b\/|\/dev\/null)/.test(lines[i + 1]?.text ?? '')) {
         closeHunk();
-        const to = /^\+\+\+ (?:b\/(.+)|(\/dev\/null))\s*$/.exec(lines[i + 1]!.text)!;
+        const toText = lines[i + 1]!.text;
         const from = m[1] ?? '/dev/null';
-        const dest = to[1] ?? '/dev/null';
+        const dest = toText.startsWith('+++ /dev/null') ? '/dev/null' : toText.slice('+++ b/'.length).trim() || from;
         if (!open || open.file.hunks.length > 0 || (open.file.to !== dest && open.file.from !== from)) newFile(from, dest, L);
         if (from === '/dev/null') open!.file.status = 'added';
         if (dest === '/dev/null') open!.file.status = 'deleted';
@@ -269,11 +282,25 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
       }
       // Excess diff lines after a hunk's counts ran out: the counts do not add up.
       if (h && !h.unrecoverable && /^[-+]/.test(t) && !/^(?:--- |\+\+\+ |-- ?$)/.test(t)) {
-        if (!h.overlong) problems.push({ code: 'hunk_count_mismatch', message: `hunk ${h.header.replace(/ @@.*$/, ' @@')} in ${open!.file.to} holds more lines than its header counts; recounted`, src: L });
         h.overlong = true;
         pushLine(open!, t[0] === '+' ? 'add' : 'del', t.slice(1), L, false);
         used.add(i);
         continue;
+      }
+      // Excess context lines: the hunk goes on when a change line follows them, when it is
+      // already known to run past its counts, or when its header counts nothing at all.
+      if (h && !h.unrecoverable && t[0] === ' ') {
+        const j = h.overlong || (h.oldLines === 0 && h.newLines === 0) ? i + 1 : changeAfterContext(lines, i);
+        if (j > i) {
+          h.overlong = true;
+          for (; i < j; i++) {
+            work.steps++;
+            pushLine(open!, 'context', lines[i]!.text.slice(1), lines[i]!, false);
+            used.add(i);
+          }
+          i--;
+          continue;
+        }
       }
       if (h) closeHunk();
       continue;
@@ -291,8 +318,8 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
       used.add(i); // "\ No newline at end of file"
     } else if (t === '') {
       // A blank context line whose space was stripped, unless the hunk ends here (prose follows).
-      const nextText = nextNonBlank(lines, i);
-      if (nextText !== undefined && (/^[-+ @\\]/.test(nextText) || /^diff --git /.test(nextText) || (opts.whitespaceLost && !looksLikeProse(nextText)))) {
+      const nt = nextText[i];
+      if (nt !== undefined && (/^[-+ @\\]/.test(nt) || /^diff --git /.test(nt) || (opts.whitespaceLost && !looksLikeProse(nt)))) {
         pushLine(o, 'context', '', L, true);
         used.add(i);
       } else {
@@ -352,9 +379,18 @@ function wrapsHeader(fnText: string, next: string): boolean {
   return opens > closes && PARAM.test(n);
 }
 
-function nextNonBlank(lines: MailLine[], i: number): string | undefined {
-  for (let j = i + 1; j < lines.length; j++) if (lines[j]!.text.trim() !== '') return lines[j]!.text;
-  return undefined;
+/**
+ * Context lines at `i` (after a hunk's counts ran out) followed by a change line: the index of
+ * that change line, or `i` when the run ends otherwise (the hunk really ended).
+ */
+function changeAfterContext(lines: MailLine[], i: number): number {
+  let j = i;
+  while (j < lines.length && lines[j]!.text[0] === ' ') {
+    work.steps++;
+    j++;
+  }
+  const t = lines[j]?.text;
+  return t !== undefined && /^[-+]/.test(t) && !/^(?:--- |\+\+\+ |-- ?$)/.test(t) ? j : i;
 }
 
 function pushLine(o: Open, kind: ChangeKind, text: string, src: MailLine, repaired: boolean, whitespaceLost = false): void {

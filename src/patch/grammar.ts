@@ -60,6 +60,9 @@ export interface SubjectInfo {
   tree?: string;
   /** The subject carries a `[… PATCH …]` tag group at all. */
   isPatch: boolean;
+  /** The `k/M` and `vN` tags as written (for pointing at them). */
+  partImage?: string;
+  versionImage?: string;
 }
 
 /** Where the prefix ends: after the last reply marker or bracket group at the start. */
@@ -109,11 +112,13 @@ export function parseSubject(raw: string): SubjectInfo {
         break;
       case Version:
         info.version = Number(t.image.slice(1));
+        info.versionImage = t.image;
         break;
       case Part: {
         const [k, m] = t.image.split('/').map((x) => Number(x.trim()));
         info.part = k;
         info.total = m;
+        info.partImage = t.image;
         break;
       }
       case TagWord: {

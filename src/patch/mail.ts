@@ -15,6 +15,7 @@ import { diag } from '../core/diagnostics.js';
 import { extractClaims, type Claim } from './claims.js';
 import { extractDiff, looksLikeProse, type DiffResult, type FileDiff, type Hunk, type HunkLine } from './diff.js';
 import { decodeRfc2047, parseSubject, parseTrailer, type SubjectInfo, type Trailer } from './grammar.js';
+import { work } from './budget.js';
 import { expandMime, partHeaders } from './mime.js';
 import type { MailLine, MessageText } from './text.js';
 
@@ -122,19 +123,93 @@ export function parseMailDate(raw: string): string | undefined {
 interface Headers {
   map: Map<string, string>;
   subjectLine?: string;
+  /** The lines the subject was read from (header or archive subject line, and its continuations). */
+  subjectSrc: MailLine[];
+  /** The first header line read, if any. */
+  first?: MailLine;
   /** Index of the first body line. */
   end: number;
+}
+
+/** Text above the headers longer than this is the mail's body, not a preamble. */
+const MAX_PREAMBLE = 40;
+
+const clip = (t: string, n: number): string => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
+
+/**
+ * The mail's header block: at the top, or below a few lines of text above it (a list
+ * archive's note, "---------- Forwarded message ---------"). A block below such text counts
+ * when it has a From: or a Subject: and one more header (or an archive subject line and a
+ * From:), and no diff line comes before it.
+ */
+function mailHeaders(lines: MailLine[]): Headers & { preamble?: { count: number; src: MailLine } } {
+  const H = readHeaders(lines, 0, 0);
+  if (H.map.size || H.subjectLine) return H;
+  let top = 0;
+  while (top < lines.length && top < MAX_PREAMBLE && lines[top]!.text.trim() === '') top++;
+  for (let k = top + 1; k < lines.length && k <= top + MAX_PREAMBLE; k++) {
+    work.steps++;
+    const L = lines[k]!;
+    if (L.depth !== 0) continue;
+    if (/^(?:diff --git |@@ -\d|--- a\/|\+\+\+ b\/)/.test(L.text)) break;
+    const h = HEADER_LINE.exec(L.text);
+    if (!(h && /^(?:from|subject|date|message-id)$/i.test(h[1]!)) && !SUBJECT_LINE.test(L.text)) continue;
+    const G = readHeaders(lines, k, 0);
+    const ok = (G.map.has('from') || G.map.has('subject')) && G.map.size + (G.subjectLine ? 1 : 0) >= 2;
+    if (!ok) continue;
+    let count = 0;
+    for (let j = top; j < k; j++) if (lines[j]!.text.trim() !== '') count++;
+    return { ...G, preamble: { count, src: lines[top]! } };
+  }
+  return H;
+}
+
+/** Impossible part numbering (k > M, M = 0, numbers past 2^53) and versions: reported, then dropped. */
+function checkNumbering(s: SubjectInfo, H: Headers, file: string, diagnostics: Diagnostic[]): void {
+  const where = (image: string | undefined): { line: number; column: number } => {
+    for (const L of H.subjectSrc) {
+      const k = image ? L.text.indexOf(image) : -1;
+      if (k >= 0) return { line: L.line, column: L.column + k };
+    }
+    const L = H.subjectSrc[0] ?? H.first;
+    return L ? { line: L.line, column: L.column } : { line: 0, column: 1 };
+  };
+  if (s.part !== undefined && s.total !== undefined) {
+    const k = s.part;
+    const m = s.total;
+    const problem = !Number.isSafeInteger(k) || !Number.isSafeInteger(m)
+      ? 'a number too large to count parts'
+      : m === 0
+        ? 'M = 0, and a series has at least one part'
+        : k > m
+          ? `part ${k} is beyond the total of ${m}`
+          : undefined;
+    if (problem) {
+      const at = where(s.partImage);
+      diagnostics.push(diag('subject_numbering', `subject numbers the part ${JSON.stringify(s.partImage ?? `${k}/${m}`)}: ${problem}; part and total left unknown`, file, at.line, at.column));
+      s.part = undefined;
+      s.total = undefined;
+    }
+  }
+  if (s.version !== undefined && !(s.version <= Number.MAX_SAFE_INTEGER)) {
+    const at = where(s.versionImage);
+    diagnostics.push(diag('subject_numbering', `subject version ${JSON.stringify(s.versionImage)} is not a version a series can have; left unknown`, file, at.line, at.column));
+    s.version = undefined;
+  }
 }
 
 /** Reads a header block: RFC 5322, or an archive's plain lines. */
 function readHeaders(lines: MailLine[], from: number, depth: number): Headers {
   const map = new Map<string, string>();
   let subjectLine: string | undefined;
+  const subjectSrc: MailLine[] = [];
+  let first: MailLine | undefined;
   let i = from;
   let last: string | undefined;
   let seen = 0;
   const at = (k: number) => (k < lines.length && lines[k]!.depth === depth ? lines[k]!.text : undefined);
   for (; i < lines.length; i++) {
+    work.steps++;
     const t = at(i);
     if (t === undefined) break;
     if (/^\[<prev\]|^\s*\[?(?:<prev|next>)/.test(t)) continue; // archive navigation
@@ -143,10 +218,16 @@ function readHeaders(lines: MailLine[], from: number, depth: number): Headers {
       if (seen === 0 && !subjectLine) continue;
       // Archives put blank lines between the subject line and From/Date: go on when a header follows.
       let k = i + 1;
-      while (at(k)?.trim() === '') k++;
+      while (at(k)?.trim() === '') {
+        work.steps++;
+        k++;
+      }
       const nt = at(k);
       const h = nt !== undefined ? HEADER_LINE.exec(nt) : null;
-      if (h && HEADER_NAMES.test(h[1]!) && !map.has(h[1]!.toLowerCase())) continue;
+      if (h && HEADER_NAMES.test(h[1]!) && !map.has(h[1]!.toLowerCase())) {
+        i = k - 1;
+        continue;
+      }
       i++;
       break;
     }
@@ -155,12 +236,16 @@ function readHeaders(lines: MailLine[], from: number, depth: number): Headers {
       const key = h[1]!.toLowerCase();
       if (map.has(key) && (key === 'from' || key === 'subject' || key === 'date')) break; // in-body header
       map.set(key, h[2]!.trim());
+      first ??= lines[i];
+      if (key === 'subject') subjectSrc.push(lines[i]!);
       last = key;
       seen++;
       continue;
     }
     if (seen === 0 && !subjectLine && (SUBJECT_LINE.test(t) || /^re:\s/i.test(t))) {
       subjectLine = t.trim();
+      first ??= lines[i];
+      subjectSrc.push(lines[i]!);
       last = 'subject-line';
       continue;
     }
@@ -168,6 +253,7 @@ function readHeaders(lines: MailLine[], from: number, depth: number): Headers {
     if (last && /^[ \t]/.test(t)) {
       if (last === 'subject-line') subjectLine += ` ${t.trim()}`;
       else map.set(last, `${map.get(last)} ${t.trim()}`);
+      if (last === 'subject-line' || last === 'subject') subjectSrc.push(lines[i]!);
       continue;
     }
     if (last && (last === 'to' || last === 'cc') && /@/.test(t) && !/\s{2,}/.test(t.trim())) {
@@ -176,11 +262,16 @@ function readHeaders(lines: MailLine[], from: number, depth: number): Headers {
     }
     if (last === 'subject' && map.get('subject')!.length >= 60 && !/^(?:hi|hello|dear|on)\b/i.test(t) && !/[,:]\s*$/.test(t) && t.trim().split(/\s+/).length <= 6) {
       map.set('subject', `${map.get('subject')} ${t.trim()}`);
+      subjectSrc.push(lines[i]!);
       continue;
     }
     break;
   }
-  return { map, subjectLine, end: i };
+  return { map, subjectLine, subjectSrc, first, end: i };
+}
+
+function pushEntry(c: ChangelogEntry, e: string): void {
+  if (e) c.entries.push(e);
 }
 
 function changelogOf(lines: MailLine[]): ChangelogEntry[] {
@@ -194,7 +285,7 @@ function changelogOf(lines: MailLine[]): ChangelogEntry[] {
       out.push(cur);
       // A flattened mail keeps the items on the header's line: "… ==== - item - item".
       const rest = t.slice(m[0].length).replace(/^\s*(?:\[\d+\])?\s*:?\s*=*\s*/, '');
-      if (L.refolded && rest) cur.entries.push(...rest.split(/\s+-\s+(?=\S)/).map((e) => e.replace(/^-\s*/, '').trim()).filter(Boolean));
+      if (L.refolded && rest) for (const e of rest.split(/\s+-\s+(?=\S)/)) pushEntry(cur, e.replace(/^-\s*/, '').trim());
       continue;
     }
     if ((m = /^v(\d+)\s*(?:->|→|=>|to|\.\.)\s*v(\d+)\s*:?\s*(.*)$/i.exec(t))) {
@@ -205,7 +296,7 @@ function changelogOf(lines: MailLine[]): ChangelogEntry[] {
     if ((m = /^-?\s*v(\d+)\s*:\s*(.*)$/i.exec(t)) && (t.startsWith('-') || t.length < 200)) {
       cur = { version: `v${m[1]}`, entries: [], line: L.line };
       const rest = m[2]!.trim();
-      if (rest) cur.entries.push(...rest.split(/\s+\*\s+|^\*\s+/).map((e) => e.replace(/^\*\s*/, '').trim()).filter(Boolean));
+      if (rest) for (const e of rest.split(/\s+\*\s+|^\*\s+/)) pushEntry(cur, e.replace(/^\*\s*/, '').trim());
       out.push(cur);
       continue;
     }
@@ -230,7 +321,7 @@ function shortlogOf(lines: MailLine[]): Array<{ part: number; title: string }> {
     if (!m) continue;
     const n = Number(m[2]);
     const titles: string[] = [];
-    if (m[3]) titles.push(...m[3].split(/\s+(?=[a-z][\w/.-]*: \S)/));
+    if (m[3]) for (const t of m[3].split(/\s+(?=[a-z][\w/.-]*: \S)/)) titles.push(t);
     for (let j = i + 1; j < lines.length && titles.length < n; j++) {
       const t = lines[j]!.text.trim();
       if (t === '') {
@@ -306,8 +397,9 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
     unrecovered.push('the archive joined the mail onto one line: it was re-broken at diff headers, trailers, diffstat and changelog markers; other line breaks (and the lines inside each hunk) are lost');
   }
 
-  // Headers at depth 0.
-  const H = readHeaders(lines, 0, 0);
+  // Headers at depth 0, below any text above them (an archive's note, a forwarding line).
+  const H = mailHeaders(lines);
+  if (H.preamble) diagnostics.push(diag('mail_preamble', `${H.preamble.count} line(s) above the mail headers skipped: ${JSON.stringify(clip(H.preamble.src.text.trim(), 60))}`, file, H.preamble.src.line, H.preamble.src.column));
   if (H.map.size && H.map.has('message-id')) form.push('rfc5322');
   else if (H.map.size || H.subjectLine) form.push('archive-headers');
   let subjectRaw = H.map.get('subject') ?? H.subjectLine;
@@ -327,9 +419,11 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
   // Quote structure: the patch is at the deepest depth that holds diff lines.
   const isDiffLine = (t: string) => /^diff --git |^@@ -\d+(?:,\d+)? \+\d+|^--- a\/|^\+\+\+ b\//.test(t);
   const diffDepths = [...new Set(body.filter((l) => isDiffLine(l.text)).map((l) => l.depth))];
-  const maxDepth = Math.max(0, ...body.map((l) => l.depth));
+  let maxDepth = 0;
+  for (const l of body) if (l.depth > maxDepth) maxDepth = l.depth;
   let patchDepth = diffDepths.length ? Math.max(...diffDepths) : 0;
   const subject = subjectRaw ? parseSubject(subjectRaw) : undefined;
+  if (subject) checkNumbering(subject, H, file, diagnostics);
   const reply = !!subject?.reply || body.some((l) => l.depth === 0 && ATTRIBUTION.test(l.text.trim()) && l.text.length < 200);
   if (!diffDepths.length && reply && maxDepth > 0) patchDepth = maxDepth;
   // Quote markers stripped by the archive: a reply whose patch text sits at depth 0 after "X wrote:".
@@ -401,7 +495,7 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
   let version = subject?.version;
   let versionFrom: PatchInfo['versionFrom'] = version !== undefined ? 'subject' : undefined;
   if (version === undefined && changelog.length) {
-    version = Math.max(...changelog.map((c) => Number(c.version.slice(1))));
+    version = changelog.reduce((v, c) => Math.max(v, Number(c.version.slice(1))), 0);
     versionFrom = 'changelog';
   } else if (version === undefined && subject?.isPatch) {
     version = 1;
@@ -482,6 +576,25 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
 
   if (!subjectRaw && !H.map.size && !D.files.length && !trailers.length && !parts.length) {
     diagnostics.push(diag('not_a_patch', 'no mail headers, subject, diff, trailers or shortlog: this is not patch mail', file, msg.startLine));
+  } else {
+    // Where a missing header would have been: the header block, else the message's first line.
+    const at = H.first ?? lines.find((l) => l.text.trim() !== '') ?? { line: msg.startLine, column: 1 };
+    if (!subjectRaw && !inBodySubject) {
+      diagnostics.push(diag('missing_header', `no Subject${H.map.size ? ' header (nor a subject line)' : ': the mail has no headers'}: the title is unknown${version !== undefined ? `; version v${version} from the ${versionFrom}` : ', and so are version and part'}`, file, at.line, at.column));
+    }
+    if (!fromHeader && !inBodyFrom) {
+      diagnostics.push(diag('missing_header', `no From${H.map.size ? ' header (nor an in-body From:)' : ': the mail has no headers'}: ${author ? `the sender is unknown; the author, ${author.name}, is taken from the attribution line` : 'the author is unknown'}`, file, at.line, at.column));
+    }
+    if (!D.files.length && !files.length && !coverLetter && !reply) {
+      const skipped = diagnostics.find((d) => d.code === 'mime_part_skipped');
+      const firstBody = body.find((l) => l.text.trim() !== '') ?? at;
+      const why = skipped
+        ? `its only attachment that could hold the diff was skipped (${skipped.message})`
+        : subject?.isPatch
+          ? `the subject is tagged ${JSON.stringify(subjectRaw!.slice(0, subjectRaw!.indexOf(']') + 1))}, but the mail holds no diff (no "diff --git", "---"/"+++" pair or "@@" hunk) and no diffstat: the diff was cut off or left out`
+          : 'no diff, no diffstat; not a cover letter ([PATCH 0/N] or a shortlog of the parts) and not a reply to a patch';
+      diagnostics.push(diag('no_patch', `this mail holds no patch: ${why}`, file, firstBody.line, firstBody.column));
+    }
   }
 
   const info: PatchInfo = {

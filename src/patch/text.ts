@@ -7,6 +7,7 @@
  */
 import type { Diagnostic } from '../core/diagnostics.js';
 import { diag } from '../core/diagnostics.js';
+import { work } from './budget.js';
 
 export interface MailLine {
   /** The text with quote markers removed. */
@@ -88,7 +89,11 @@ function looksFlattened(text: string): boolean {
   return n >= 2;
 }
 
-const MBOX_FROM = /^From \S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
+/**
+ * An mbox separator: `From <sender> <asctime>`, the sender also as `user at host` (Mailman
+ * archives), the year followed or preceded by a zone where the writer added one.
+ */
+const MBOX_FROM = /^From (?:\S+ at \S+|\S+)\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?: [+-]\d{4})? \d{4}(?: [+-]\d{4})?$/;
 
 export interface ReadResult {
   messages: MessageText[];
@@ -116,12 +121,19 @@ export function readMail(bytes: Buffer, file: string): ReadResult {
     diagnostics.push(diag('patch_encoding', 'the text is not valid UTF-8; it was read as Latin-1', file, line, bad - text.lastIndexOf('\n', bad)));
     text = bytes.toString('latin1');
   }
+  // A byte-order mark some editors write would hide the first header.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const raw = text.split(/\r?\n/);
   if (raw.length && raw[raw.length - 1] === '') raw.pop();
+  if (!/\S/.test(text)) {
+    diagnostics.push(diag('empty_input', `the input holds only whitespace (${bytes.length} byte${bytes.length === 1 ? '' : 's'} in ${raw.length} line${raw.length === 1 ? '' : 's'}): no mail to read`, file, 0));
+    return { messages: [], diagnostics };
+  }
 
   const messages: MessageText[] = [];
   let cur: MessageText | undefined;
   for (let i = 0; i < raw.length; i++) {
+    work.steps++;
     let t = raw[i]!;
     const no = i + 1;
     if (t.length > MAX_LINE) {
@@ -151,7 +163,11 @@ export function readMail(bytes: Buffer, file: string): ReadResult {
       cur.lines.push({ text: body, depth, line: no, column, refolded: false });
     }
   }
-  return { messages: messages.filter((m) => m.lines.some((l) => l.text.trim() !== '')), diagnostics };
+  const kept = messages.filter((m) => m.lines.some((l) => l.text.trim() !== ''));
+  if (!kept.length) {
+    diagnostics.push(diag('empty_input', 'the input holds no mail text (only mbox separators, quote markers, control characters or blank lines)', file, 0));
+  }
+  return { messages: kept, diagnostics };
 }
 
 /** `>> > text` → depth 3, column of `text`. A lone `>` is depth 1 with empty text. */
