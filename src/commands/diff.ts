@@ -2,13 +2,14 @@ import { Args, Command, Flags } from '@oclif/core';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { DEFAULT_THP, type Arch } from '../model/config.js';
 import { buildConfig, ConfigError } from '../model/presets.js';
-import { presetForRelease } from '../model/series/index.js';
-import { diffTrace, type DiffResult } from '../diff/diff.js';
+import { diffTrace } from '../diff/diff.js';
+import { choosePair, recordedKernel, sameConfig } from '../diff/policy.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
 import { opEvents, processNames } from '../report/perfetto.js';
 import type { LiftedOp } from '../replay/lift.js';
 import { identifyFile } from '../catalogue/index.js';
-import { checkClaims, type ClaimCheck } from '../report/claims.js';
+import { checkClaims } from '../report/claims.js';
+import { renderClaims, renderDiff, type DiffReport } from '../report/diff.js';
 import { clearProgress, EXIT, inputProblem, progressReporter, readProblems, resolveFormats, traceFile, traceFlags } from './shared.js';
 
 export default class Diff extends Command {
@@ -16,7 +17,7 @@ export default class Diff extends Command {
 
   static override description = `Parses the trace once, replays the same operations under --base and --with, and reports the first op where their behaviour parts (with the events each emitted there and the series whose hooks ran), what happened to each folio under each config (identical stories grouped with a count), counters side by side with deltas, TLB flushes by size and reason, frees by order, reclaim totals, violations found in one config only, and the cost estimate of each with their ratio.
 
-A config is a preset (linux-6.12), a preset plus or minus series ("linux-6.18 -batched-unmap"), or an explicit series list with versions (batched-unmap@v4-3,oob-fix@v4). --base defaults to the trace's own kernel preset, --with to the same preset without the series that differ most (use both flags to be explicit).
+A config is a preset (linux-6.12), a preset plus or minus series ("linux-6.18 -batched-unmap"), or an explicit series list with versions (batched-unmap@v4-3,oob-fix@v4). With neither --base nor --with, the pair is the upstream release before the trace's own kernel → the trace's own kernel (what upgrading changes); with one of them, the other is the trace's own kernel (or, when that is the one given, its neighbouring release). The output says which pair was chosen and why (--json: policy).
 
 Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do), 1 input error, 2 usage error.`;
 
@@ -33,8 +34,8 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
   static override args = { trace: Args.string({ description: 'Trace text file (.gz accepted).', required: true }) };
   static override flags = {
     ...traceFlags,
-    base: Flags.string({ description: 'The config to compare from (default: the preset of the kernel that recorded the trace).' }),
-    with: Flags.string({ description: 'The config to compare to (default: --base without batched-unmap).' }),
+    base: Flags.string({ description: 'The config to compare from (default: see the description; the output says why).' }),
+    with: Flags.string({ description: 'The config to compare to (default: the trace\'s own kernel; the output says why).' }),
     arch: Flags.string({ description: 'Arch profile.', options: ['x86', 'arm64'], default: 'x86' }),
     pid: Flags.integer({ description: 'Workload process id.' }),
     comm: Flags.string({ description: 'Workload task name.' }),
@@ -44,7 +45,7 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
     patch: Flags.string({ description: 'Patch mail whose claims (counters, timings, ratios) are shown beside the model\'s figures; repeatable.', multiple: true }),
   };
 
-  async run(): Promise<(Omit<DiffResult, 'replay'> & { claims?: ClaimCheck[] }) | undefined> {
+  async run(): Promise<DiffReport | undefined> {
     const { args, flags } = await this.parse(Diff);
     const path = args.trace;
     const problem = inputProblem(path);
@@ -57,14 +58,14 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
     });
     const fm = resolveFormats(path, flags);
     const facts = readCaptureFacts(path);
-    const own = presetForRelease(facts.release ?? fm.release, facts)?.id ?? 'linux-6.18';
-    const baseSpec = flags.base ?? own;
-    const withSpec = flags.with ?? `${baseSpec} -batched-unmap`;
     let base;
     let withCfg;
+    let policy;
     try {
-      base = buildConfig(baseSpec, flags.arch as Arch, facts.thp ?? DEFAULT_THP);
-      withCfg = buildConfig(withSpec, flags.arch as Arch, facts.thp ?? DEFAULT_THP);
+      const build = (spec: string) => buildConfig(spec, flags.arch as Arch, facts.thp ?? DEFAULT_THP);
+      policy = choosePair(recordedKernel(facts, fm), { base: flags.base, with: flags.with }, (a, b) => sameConfig(build(a), build(b)));
+      base = build(policy.base);
+      withCfg = build(policy.with);
     } catch (e) {
       if (e instanceof ConfigError) this.error(e.message, { exit: EXIT.usage });
       throw e;
@@ -114,84 +115,11 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
     const { replay: _replay, ...rest } = r;
     void _replay;
     const withInput = { ...rest, diagnostics, diagnosticCounts: r.replay.diagnosticCounts };
-    const result: Omit<DiffResult, 'replay'> & { claims?: ClaimCheck[] } = flags.patch ? { ...withInput, claims: checkClaims(claims, rest) } : withInput;
+    const result: DiffReport = flags.patch ? { ...withInput, claims: checkClaims(claims, rest), policy } : { ...withInput, policy };
     if (this.jsonEnabled()) return result;
     this.log(renderDiff(result, flags['max-groups']));
     if (result.claims) this.log(`\n${renderClaims(result.claims)}`);
     if (flags.perfetto) this.log(`\ntimelines written to ${flags.perfetto} (open in https://ui.perfetto.dev or chrome://tracing)`);
     return undefined;
   }
-}
-
-function renderClaims(cs: ClaimCheck[]): string {
-  if (!cs.length) return 'claims: the patch mail states no figures';
-  const L = ['claims of the patch mail, beside the model (base = without, with = with the patch)'];
-  for (const c of cs) {
-    L.push(`  ${c.metric} (${c.kind}, ${c.source}:${c.line}): claimed ${c.claimed}`);
-    L.push(`      model: ${c.model}${c.agrees === undefined ? '' : c.agrees ? '  [agrees]' : '  [differs]'}`);
-    if (c.workload) L.push(`      claimed on: ${c.workload.length > 140 ? `${c.workload.slice(0, 137)}…` : c.workload}`);
-  }
-  return L.join('\n');
-}
-
-function us(ns: number): string {
-  return `${(ns / 1000).toFixed(1)} µs`;
-}
-
-export function renderDiff(d: Omit<DiffResult, 'replay'>, maxGroups: number): string {
-  const L: string[] = [];
-  L.push(`trace   ${d.trace}`);
-  L.push(`base    ${d.base.config.name} (${d.base.config.arch})${d.base.fidelity.compared ? `  fidelity vs recording: ${d.base.fidelity.matched ? 'matched' : `${d.base.fidelity.equal}/${d.base.fidelity.compared}`}` : ''}`);
-  L.push(`with    ${d.with.config.name} (${d.with.config.arch})${d.with.fidelity.compared ? `  fidelity vs recording: ${d.with.fidelity.matched ? 'matched' : `${d.with.fidelity.equal}/${d.with.fidelity.compared}`}` : ''}`);
-  L.push(`series  only in base: ${d.seriesOnlyBase.join(', ') || '-'}; only in with: ${d.seriesOnlyWith.join(', ') || '-'}`);
-  L.push('');
-  if (!d.differ) {
-    L.push('no difference: both configs emit the same events for every op and tell the same story for every folio.');
-    return L.join('\n');
-  }
-  const f = d.firstDivergence;
-  if (f) {
-    L.push(`first divergence: op ${f.op} (${f.opKind}, line ${f.line}, phase ${f.phase || '-'}); ${d.divergentOps} ops differ in all`);
-    L.push(`  cause: ${f.cause.length ? f.cause.join(', ') : 'series differ, but none of their hooks ran here (a trait or an earlier state change)'}`);
-    L.push(`  base emitted: ${f.base.join(' | ') || '(nothing)'}`);
-    L.push(`  with emitted: ${f.with.join(' | ') || '(nothing)'}`);
-    L.push('');
-  }
-  L.push(`folios whose story differs (${d.folios.reduce((a, g) => a + g.count, 0)}; ${d.foliosSame} tell the same story):`);
-  for (const g of d.folios.slice(0, maxGroups)) {
-    L.push(`  ${g.count} × ${g.sizeKb} KiB folio (e.g. at ${g.example})`);
-    L.push(`      base — ${g.base}`);
-    L.push(`      with — ${g.with}`);
-  }
-  if (d.folios.length > maxGroups) L.push(`  … ${d.folios.length - maxGroups} more groups (--max-groups, or --json)`);
-  L.push('');
-  L.push('counters                                       base         with        delta');
-  for (const c of d.counters.filter((x) => x.delta !== 0 || x.base !== 0)) {
-    L.push(`  ${c.name.padEnd(40)} ${String(c.base).padStart(9)} ${String(c.with).padStart(12)} ${(c.delta > 0 ? `+${c.delta}` : String(c.delta)).padStart(12)}`);
-  }
-  L.push('');
-  const flushKeys = [...new Set([...Object.keys(d.base.tlbFlushes), ...Object.keys(d.with.tlbFlushes)])].sort();
-  if (flushKeys.length) {
-    L.push('tlb_flush (pages:reason)                       base         with');
-    for (const k of flushKeys) L.push(`  ${k.padEnd(40)} ${String(d.base.tlbFlushes[k] ?? 0).padStart(9)} ${String(d.with.tlbFlushes[k] ?? 0).padStart(12)}`);
-  } else L.push('tlb_flush: none predicted (arm64 has no tlb_flush tracepoint; see cost)');
-  L.push('TLB work (cost model counts)');
-  for (const k of Object.keys(d.base.tlbWork)) {
-    const a = d.base.tlbWork[k] ?? 0;
-    const b = d.with.tlbWork[k] ?? 0;
-    if (a || b) L.push(`  ${k.padEnd(40)} ${String(a).padStart(9)} ${String(b).padStart(12)}`);
-  }
-  const orders = [...new Set([...Object.keys(d.base.freesByOrder), ...Object.keys(d.with.freesByOrder)])].sort();
-  for (const o of orders) L.push(`  folios freed, ${o.padEnd(26)} ${String(d.base.freesByOrder[o] ?? 0).padStart(9)} ${String(d.with.freesByOrder[o] ?? 0).padStart(12)}`);
-  L.push(`  reclaim_pages scanned/reclaimed          ${`${d.base.reclaim.scanned}/${d.base.reclaim.reclaimed}`.padStart(9)} ${`${d.with.reclaim.scanned}/${d.with.reclaim.reclaimed}`.padStart(12)}`);
-  L.push('');
-  L.push(`violations: base ${d.violations.base}, with ${d.violations.with}`);
-  for (const v of d.violations.onlyBase.slice(0, 5)) L.push(`  only in base: ${v.code} at line ${v.at.line}${v.series ? ` [${v.series}]` : ''}: ${v.message}`);
-  for (const v of d.violations.onlyWith.slice(0, 5)) L.push(`  only in with: ${v.code} at line ${v.at.line}${v.series ? ` [${v.series}]` : ''}: ${v.message}`);
-  L.push('');
-  L.push(`cost (${d.base.config.arch} table): base ${us(d.cost.base)}, with ${us(d.cost.with)}: base/with = ${d.cost.ratio.toFixed(2)}×`);
-  for (const [p, c] of Object.entries(d.cost.phases)) {
-    if (c.base !== c.with) L.push(`  ${p.padEnd(16)} ${us(c.base).padStart(12)} ${us(c.with).padStart(12)}  ${c.ratio ? `${c.ratio.toFixed(2)}×` : ''}`);
-  }
-  return L.join('\n');
 }

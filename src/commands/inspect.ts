@@ -1,22 +1,13 @@
 import { Args, Command, Flags } from '@oclif/core';
 import React from 'react';
-import { causeSeries, loadInspection, rerunInspection, type Inspection } from '../diff/inspect.js';
+import { loadInspection, rerunInspection, type Inspection } from '../diff/inspect.js';
+import { choosePair, recordedKernel, sameConfig } from '../diff/policy.js';
 import { DEFAULT_THP, type Arch, type ModelConfig } from '../model/config.js';
 import { buildConfig, ConfigError } from '../model/presets.js';
-import { PRESETS, presetForRelease } from '../model/series/index.js';
+import { PRESETS } from '../model/series/index.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
 import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
 import { statSync } from 'node:fs';
-
-/** The preset compared with when a preset's own series change nothing on the trace. */
-const NEIGHBOUR: Record<string, string> = {
-  'linux-6.1': 'linux-6.12',
-  'linux-6.12': 'linux-6.18',
-  'linux-6.18': 'linux-6.19',
-  'linux-6.18-fc': 'linux-6.18',
-  'linux-6.18-fc-pvm': 'linux-6.18-fc',
-  'linux-6.19': 'linux-6.18',
-};
 
 export default class Inspect extends Command {
   static override summary = 'Open a trace in a terminal UI: where two configs part ways, and the folio state behind it.';
@@ -25,7 +16,9 @@ export default class Inspect extends Command {
 
 Keys: j/k or arrows, PgUp/PgDn, g/G; n/N next/previous divergence; v next violation; / search (event, address, pfn, task); f filter (event name or process); e predicted events inline; tab switch pane; c choose configs; ? help; q quit. Respects NO_COLOR.
 
-With no --base/--with it compares the trace's own kernel preset (or linux-6.18) with the same preset without the series that alone make the first divergence (found with every series removed, then each removed in turn); when none of its series changes anything on this trace (or it has none, like linux-6.1), with the neighbouring release's preset (6.1 → 6.12 → 6.18 → 6.19; an fc build → upstream 6.18). Needs a terminal: with stdout not a TTY it says so and exits 2.`;
+It opens on the first op where the configs part, with one line saying what changed there and which series' hook caused it, and each config's story of a folio through that op (PTEs cleared, flushes with their sizes, deferred-split queueing, splits, frees), the steps that differ marked.
+
+The configs are chosen as \`foliolab diff\` chooses them (the upstream release before the trace's own kernel → the trace's own kernel when neither flag is given); the status line says why. Needs a terminal: with stdout not a TTY it says so and exits 2.`;
 
   static override examples = [
     '<%= config.bin %> inspect traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz',
@@ -40,6 +33,7 @@ With no --base/--with it compares the trace's own kernel preset (or linux-6.18) 
     arch: Flags.string({ description: 'Arch profile.', options: ['x86', 'arm64'], default: 'x86' }),
     pid: Flags.integer({ description: 'Workload process id.' }),
     comm: Flags.string({ description: 'Workload task name.' }),
+    op: Flags.integer({ description: 'Open on this op (as `foliolab diff` numbers ops) instead of the first divergence.' }),
   };
 
   async run(): Promise<void> {
@@ -54,7 +48,6 @@ With no --base/--with it compares the trace's own kernel preset (or linux-6.18) 
     if (problem) this.error(problem, { exit: EXIT.input });
     const fm = resolveFormats(path, flags);
     const facts = readCaptureFacts(path);
-    const own = presetForRelease(facts.release ?? fm.release, facts)?.id ?? 'linux-6.18';
     const arch = flags.arch as Arch;
     const cfg = (spec: string): ModelConfig => {
       try {
@@ -64,27 +57,11 @@ With no --base/--with it compares the trace's own kernel preset (or linux-6.18) 
         throw e;
       }
     };
-    const baseSpec = flags.base ?? own;
-    const base = cfg(baseSpec);
-    // Without --with: first compare against no series at all, then drop only the series that
-    // alone make the first divergence.
-    let withCfg = cfg(flags.with ?? `${baseSpec} ${base.series.map((s) => `-${s}`).join(' ')}`.trim());
+    const policy = choosePair(recordedKernel(facts, fm), { base: flags.base, with: flags.with }, (a, b) => sameConfig(cfg(a), cfg(b)));
     const total = path.endsWith('.gz') ? undefined : statSync(path).size;
     const onProgress = progressReporter(`reading ${path}`, total);
-    let ins: Inspection = await loadInspection(path, [base, withCfg], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
+    const ins: Inspection = await loadInspection(path, [cfg(policy.base), cfg(policy.with)], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
     if (onProgress) clearProgress();
-    if (!flags.with) {
-      const cause = ins.divergentOps.length ? causeSeries(ins, base, (drop) => cfg(`${baseSpec} ${drop.map((s) => `-${s}`).join(' ')}`)) : [];
-      if (cause.length) {
-        withCfg = cfg(`${baseSpec} ${cause.map((s) => `-${s}`).join(' ')}`);
-        ins = rerunInspection(ins, [base, withCfg]);
-      } else if (!ins.divergentOps.length && NEIGHBOUR[baseSpec]) {
-        // No series of this preset changes anything here (or it has none): compare with the
-        // neighbouring release instead, which is what an upgrade would change.
-        withCfg = cfg(NEIGHBOUR[baseSpec]!);
-        ins = rerunInspection(ins, [base, withCfg]);
-      }
-    }
     const presets = PRESETS.map((p) => p.id);
     const rerun = (b: string, w: string): Inspection | string => {
       try {
@@ -101,7 +78,7 @@ With no --base/--with it compares the trace's own kernel preset (or linux-6.18) 
     delete process.env.CONTINUOUS_INTEGRATION;
     const { render } = await import('ink');
     const { App } = await import('../tui/app.js');
-    const app = render(React.createElement(App, { ins, presets, rerun }), { exitOnCtrlC: true, maxFps: 30, incrementalRendering: true, patchConsole: false });
+    const app = render(React.createElement(App, { ins, presets, rerun, pairReason: policy.reason, openOp: flags.op }), { exitOnCtrlC: true, maxFps: 30, incrementalRendering: true, patchConsole: false });
     await app.waitUntilExit();
   }
 }

@@ -7,12 +7,12 @@
  */
 import type { ModelConfig } from '../model/config.js';
 import type { Emission, Violation } from '../model/emit.js';
-import { findSeries } from '../model/series/index.js';
 import type { LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry } from '../trace/index.js';
 import { compared, emissionKey, SYNTH_PFN } from '../fidelity/compare.js';
 import type { Engine } from '../model/engine.js';
 import type { FolioStory } from '../model/state.js';
+import { divergenceCause } from './policy.js';
 import { replayTrace, type ConfigRun, type ReplayResult } from './run.js';
 
 export interface Divergence {
@@ -80,6 +80,45 @@ function keys(em: Emission[]): string[] {
     if (k) out.push(k);
   }
   return out;
+}
+
+/**
+ * Whether two configs' outputs for one op read alike: the events fidelity compares, in order,
+ * as emissionKey() prints them, and as many violations. This is what `diff` counts as a
+ * divergent op (OpMatcher is the streamed form of the same test); the inspector uses it on the
+ * lists it keeps, so both number the same ops.
+ */
+export function outputsAlike(a: { emitted: Emission[]; violations: unknown[] }, b: { emitted: Emission[]; violations: unknown[] }): boolean {
+  if (a.violations.length !== b.violations.length) return false;
+  const x = a.emitted;
+  const y = b.emitted;
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    while (i < x.length && !compared(x[i]!)) i++;
+    while (j < y.length && !compared(y[j]!)) j++;
+    if (i === x.length || j === y.length) return i === x.length && j === y.length;
+    if (!sameKey(x[i]!, y[j]!)) return false;
+    i++;
+    j++;
+  }
+}
+
+/** emissionKey(p) === emissionKey(q), field by field (no strings built). */
+function sameKey(p: Emission, q: Emission): boolean {
+  switch (p.ev) {
+    case 'tlb_flush':
+      return q.ev === 'tlb_flush' && p.pages === q.pages && p.reason === q.reason;
+    case 'rss_stat':
+      return q.ev === 'rss_stat' && p.curr === q.curr && p.member === q.member && p.delta === q.delta;
+    case 'mm_page_free':
+      return q.ev === 'mm_page_free' && p.order === q.order && (p.pfn >= SYNTH_PFN ? q.pfn >= SYNTH_PFN : p.pfn === q.pfn);
+    case 'mm_vmscan_reclaim_pages':
+      return q.ev === 'mm_vmscan_reclaim_pages' && p.nr_scanned === q.nr_scanned && p.nr_reclaimed === q.nr_reclaimed && p.nr_activate_anon === q.nr_activate_anon
+        && p.nr_activate_file === q.nr_activate_file && p.nr_unmap_fail === q.nr_unmap_fail && p.nr_ref_keep === q.nr_ref_keep;
+    default:
+      return false;
+  }
 }
 
 /** Numbers per keyed event in OpMatcher's buffer: a kind code and up to six fields. */
@@ -338,9 +377,7 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
       if (alike) return;
       divergent++;
       if (!report) return;
-      // The cause: series in one config only that own a hook that config went through here.
-      const ran = (id: string, hooks: string[]): boolean => Object.keys(findSeries(id)?.hooks ?? {}).some((h) => hooks.includes(h));
-      const cause = [...onlyBase.filter((id) => ran(id, a.hooks)), ...onlyWith.filter((id) => ran(id, b.hooks))];
+      const cause = divergenceCause(base.series, withCfg.series, a.hooks, b.hooks);
       first = { op: lo.op.at.index, line: lo.op.at.line, phase: lo.phase, opKind: lo.op.kind, base: ka.slice(0, 12), with: kb.slice(0, 12), cause };
     },
   });

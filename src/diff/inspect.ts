@@ -10,10 +10,14 @@ import type { Diagnostic } from '../core/diagnostics.js';
 import type { ModelConfig } from '../model/config.js';
 import type { Emission, Violation } from '../model/emit.js';
 import { Engine } from '../model/engine.js';
+import { MADV } from '../model/ops.js';
 import type { Folio, Mm, PteTable } from '../model/state.js';
 import { PMD_SIZE, PTRS_PER_PTE, PAGE_SIZE, RSS_NAMES } from '../model/state.js';
 import type { LiftedOp, LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry, TraceEvent } from '../trace/index.js';
+import { compared, emissionKey } from '../fidelity/compare.js';
+import { outputsAlike } from './diff.js';
+import { divergenceCause } from './policy.js';
 import { MultiReplay, replayTrace, type ConfigRun } from './run.js';
 
 export interface Rows {
@@ -56,6 +60,8 @@ export interface Inspection {
   violations: InspectViolation[];
   /** The hooks each config went through at the first divergent op (for naming its cause). */
   firstDivergenceHooks: string[][];
+  /** The series (in one config only) whose hooks ran at the first divergent op: its cause. */
+  firstDivergenceCause: string[];
   runs: ConfigRun[];
   events: number;
   lostEvents: number;
@@ -185,7 +191,8 @@ class OpRecorder {
 
   record(i: number, per: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }>): void {
     per.forEach((p, c) => this.emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
-    const differ = per.some((p) => !sameEmissions(p.emitted, per[0]!.emitted));
+    // The test `diff` counts divergent ops by, so both number the same ops.
+    const differ = per.some((p) => !outputsAlike(per[0]!, p));
     this.diverges.push(differ ? 1 : 0);
     if (differ && !this.firstHooks.length) this.firstHooks = per.map((p) => p.hooks);
     per.forEach((p, c) => {
@@ -193,9 +200,11 @@ class OpRecorder {
     });
   }
 
-  result(): Pick<Inspection, 'emitted' | 'diverges' | 'divergentOps' | 'violations' | 'firstDivergenceHooks'> {
+  result(configs: ModelConfig[]): Pick<Inspection, 'emitted' | 'diverges' | 'divergentOps' | 'violations' | 'firstDivergenceHooks' | 'firstDivergenceCause'> {
     const d = Uint8Array.from(this.diverges);
-    return { emitted: this.emitted, diverges: d, divergentOps: [...d.keys()].filter((i) => d[i] === 1), violations: this.violations, firstDivergenceHooks: this.firstHooks };
+    const h = this.firstHooks;
+    const cause = h.length >= 2 && configs.length >= 2 ? divergenceCause(configs[0]!.series, configs[1]!.series, h[0]!, h[1]!) : [];
+    return { emitted: this.emitted, diverges: d, divergentOps: [...d.keys()].filter((i) => d[i] === 1), violations: this.violations, firstDivergenceHooks: h, firstDivergenceCause: cause };
   }
 }
 
@@ -271,7 +280,7 @@ export async function loadInspection(
       strings,
     },
     ops,
-    ...rec.result(),
+    ...rec.result(configs),
     runs: r.runs,
     events: r.events,
     lostEvents: r.lostEvents,
@@ -284,7 +293,7 @@ export function rerunInspection(ins: Inspection, configs: ModelConfig[]): Inspec
   const multi = new MultiReplay(configs);
   const rec = new OpRecorder(configs.length);
   ins.ops.forEach(({ lo }, i) => rec.record(i, multi.feed(lo)));
-  return { ...ins, configs, ...rec.result(), runs: multi.finish() };
+  return { ...ins, configs, ...rec.result(configs), runs: multi.finish() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +341,8 @@ export interface StateView {
   mmFlushPending: boolean;
 }
 
+const MADV_NAMES = new Map(Object.entries(MADV).map(([k, v]) => [v as number, k]));
+
 const LRU_NAMES = ['inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable'];
 
 export function opText(lo: LiftedOp): string {
@@ -341,7 +352,7 @@ export function opText(lo: LiftedOp): string {
     case 'fault':
       return `fault ${lo.op.write ? 'write' : 'read'} ${hex(lo.op.addr)}${lo.op.allocs.length ? ` (order ${lo.op.allocs[0]!.order})` : ''}`;
     case 'madvise':
-      return `madvise ${hex(lo.op.addr)}+${hex(lo.op.len)} ${typeof lo.op.advice === 'string' ? lo.op.advice : lo.op.advice}`;
+      return `madvise ${hex(lo.op.addr)}+${hex(lo.op.len)} ${typeof lo.op.advice === 'string' ? lo.op.advice : (MADV_NAMES.get(lo.op.advice) ?? lo.op.advice)}`;
     case 'mmap':
     case 'munmap':
     case 'store':
@@ -416,6 +427,252 @@ function entriesOf(mm: Mm, f: Folio, base: number): EntryView[] {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// What happened to each folio during one op, under each config.
+
+/** One folio's steps through an op under each config (texts, in order). */
+export interface FolioOpStory {
+  pfn: number;
+  order: number;
+  steps: string[][];
+}
+
+/** Folios whose steps through the op read alike under every config, as one. */
+export interface StoryGroup {
+  count: number;
+  order: number;
+  /** The folios' pfns, lowest first. */
+  pfns: number[];
+  steps: string[][];
+  /** The configs' steps are not all the same. */
+  differs: boolean;
+}
+
+export interface OpStory {
+  /** Index into Inspection.ops. */
+  op: number;
+  /** Groups whose steps differ first (largest first), then the rest (largest first). */
+  groups: StoryGroup[];
+  /** Folios whose steps differ between the configs. */
+  differing: number;
+  /** tlb_flush events each config emitted in the op. */
+  flushes: number[];
+  /** Counters whose change over the op differs between the configs: the change under each. */
+  counters: Array<{ name: string; deltas: number[] }>;
+  /** Series (in one config only) whose hooks ran in this op. */
+  cause: string[];
+  /** The first compared event where the configs' outputs part (each config's, `nothing` past the end). */
+  firstEvents?: string[];
+  /** One line: the cause and what changed (set when the configs' outputs differ here). */
+  headline?: string;
+}
+
+const UNMAP_RE = /^(?:single-PTE unmap|batched unmap of (\d+) PTEs) \((flushed now|flush deferred|one \d+-page flush)\)$/;
+const stepTexts = new Map<string, string>();
+
+/** A kernel story step in the inspector's words: what was cleared and what rmap lost. */
+function stepText(step: string): string {
+  let t = stepTexts.get(step);
+  if (t === undefined) {
+    const m = UNMAP_RE.exec(step);
+    if (m) {
+      const n = m[1] ? Number(m[1]) : 1;
+      t = `${n === 1 ? 'PTE cleared' : `${n} PTEs cleared at once`} (rmap −${n})${m[2] === 'flush deferred' ? ', flush deferred' : ''}`;
+    } else t = step;
+    stepTexts.set(step, t);
+  }
+  return t;
+}
+
+/** How many PTEs each unmap step cleared. */
+function unmapSizes(steps: string[]): number[] {
+  const out: number[] = [];
+  for (const s of steps) {
+    const m = /^(?:(\d+) PTEs cleared at once|PTE cleared) \(rmap/.exec(s);
+    if (m) out.push(m[1] ? Number(m[1]) : 1);
+  }
+  return out;
+}
+
+/** What a folio's steps amount to, as a verb and how (undefined: nothing to say in short). */
+export function storyGist(steps: string[]): { verb: string; how: string } | undefined {
+  if (steps.some((s) => s.startsWith('PMD discarded whole'))) return { verb: 'discarded', how: 'whole at the PMD (no split)' };
+  if (steps.some((s) => s.startsWith('PMD split'))) return { verb: 'unmapped', how: 'after a PMD split' };
+  const u = unmapSizes(steps);
+  if (u.length === 1 && u[0]! > 1) return { verb: 'unmapped', how: 'in one batch' };
+  if (u.length > 1 && u.every((n) => n === 1)) return { verb: 'unmapped', how: 'per page' };
+  if (u.length > 1) return { verb: 'unmapped', how: `in ${u.length} batches` };
+  if (steps.some((s) => s.startsWith('split to order 0'))) return { verb: 'split', how: 'to order 0' };
+  return undefined;
+}
+
+/** The first step where two step lists part (each side's text, `nothing` past the end). */
+function firstDifference(a: string[], b: string[]): [string, string] {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return [a[i] ?? 'nothing', b[i] ?? 'nothing'];
+}
+
+/** `64kB/split_deferred` → `split_deferred` when no other size of it changed. */
+function shortCounter(name: string, all: string[]): string {
+  const m = /^\d+kB\/(.+)$/.exec(name);
+  if (!m) return name;
+  return all.filter((n) => n.endsWith(`/${m[1]}`)).length === 1 ? m[1]! : name;
+}
+
+/** The one-line statement of a divergent op: its cause, what the folios did instead, flushes and counters. */
+export function storyHeadline(st: Omit<OpStory, 'headline'>): string {
+  const parts: string[] = [];
+  const top = st.groups.find((g) => g.differs);
+  if (top) {
+    const [b, w] = [top.steps[0]!, top.steps[top.steps.length - 1]!];
+    const gb = storyGist(b);
+    const gw = storyGist(w);
+    const n = `${top.count} folio${top.count === 1 ? '' : 's'}`;
+    if (gb && gw && gb.verb === gw.verb && gb.how !== gw.how) parts.push(`${n} ${gw.verb} ${gw.how} instead of ${gb.how}`);
+    else if (gb && gw && gb.verb !== gw.verb) parts.push(`${n} ${gw.verb} ${gw.how} instead of ${gb.verb} ${gb.how}`);
+    else {
+      const [x, y] = firstDifference(b, w);
+      parts.push(`${n}: ${y} instead of ${x}`);
+    }
+    const rest = st.differing - top.count;
+    if (rest > 0) parts[0] += ` (and ${rest} more folio${rest === 1 ? '' : 's'} whose steps differ)`;
+  }
+  const f = st.flushes;
+  if (f.length >= 2 && f[0] !== f[f.length - 1]) parts.push(`flushes ${f[0]} → ${f[f.length - 1]}`);
+  const names = st.counters.map((c) => c.name);
+  for (const c of st.counters.slice(0, 3)) parts.push(`${shortCounter(c.name, names)} ${c.deltas[0]} → ${c.deltas[c.deltas.length - 1]}`);
+  if (st.counters.length > 3) parts.push(`… ${st.counters.length - 3} more counters`);
+  if (!top && st.firstEvents) parts.unshift(`${st.firstEvents[st.firstEvents.length - 1]} instead of ${st.firstEvents[0]}`);
+  if (!parts.length) parts.push('the events emitted differ, but no folio\'s steps, flush count or counter does');
+  const cause = st.cause.length ? st.cause.join(', ') : 'no series hook ran here in one config only (a release trait, or an earlier state change)';
+  return `${cause}: ${parts.join('; ')}`;
+}
+
+/**
+ * Records one engine's steps of every folio through one op: the kernel's story steps, and the
+ * events it emitted, each given to the folio being worked on when it was emitted (a batched
+ * flush to every folio it covers). Installed on the probe's own engines for that op only.
+ */
+class OpCapture {
+  readonly steps = new Map<Folio, string[]>();
+  flushes = 0;
+  private cur: Folio | undefined;
+  private curFreed = false;
+  private readonly wasQueued: Set<Folio>;
+  private readonly counters: Map<string, number>;
+
+  constructor(private readonly eng: Engine) {
+    const k = eng.k;
+    this.wasQueued = new Set(k.deferred.list);
+    for (const f of k.deferred.privateList) this.wasQueued.add(f);
+    this.counters = new Map(k.counters);
+    const self = this;
+    // Own properties over the prototype's methods, removed again by finish().
+    const kk = k as unknown as Record<string, unknown>;
+    kk.stories = true;
+    kk.story = (f: Folio, step: string): void => self.onStory(f, step);
+    kk.storySplit = (): void => {};
+    k.emitSink = (e: Emission): void => self.onEmit(e);
+  }
+
+  private push(f: Folio, t: string): void {
+    let l = this.steps.get(f);
+    if (!l) this.steps.set(f, (l = []));
+    l.push(t);
+  }
+
+  private onStory(f: Folio, step: string): void {
+    if (step === 'queued for deferred split') this.wasQueued.add(f);
+    if ((step === 'freed' || step.startsWith('split to order')) && this.wasQueued.has(f)) this.push(f, 'unqueued from deferred split');
+    this.push(f, stepText(step));
+    this.cur = f;
+    this.curFreed = step === 'freed';
+  }
+
+  private onEmit(e: Emission): void {
+    const k = this.eng.k;
+    if (e.ev === 'tlb_flush') {
+      if (e.reason === 0) return;
+      this.flushes++;
+      const t = `tlb_flush pages=${e.pages}`;
+      if (k.pendingTlb.size > 0 && e.pages === -1) {
+        // The deferred batch: one flush for every folio whose cleared entries it covers.
+        for (const f of k.pendingTlb) this.push(f, `${t} (batched, deferred)`);
+      } else if (this.cur && !this.curFreed) this.push(this.cur, t);
+    } else if (e.ev === 'rss_stat') {
+      if (this.cur && !this.curFreed) this.push(this.cur, `rss_stat ${RSS_NAMES[e.member]!.replace(/^MM_/, '').toLowerCase()} ${e.delta > 0 ? '+' : '−'}${Math.abs(e.delta) / 1024}K`);
+    } else if (e.ev === 'mm_page_free' && e.what === 'folio') {
+      if (this.cur && this.cur.pfn === e.pfn) this.push(this.cur, `mm_page_free order=${e.order}`);
+    }
+  }
+
+  /** Uninstalls itself; the change of every counter over the op. */
+  finish(): Map<string, number> {
+    const k = this.eng.k;
+    const kk = k as unknown as Record<string, unknown>;
+    delete kk.story;
+    delete kk.storySplit;
+    kk.stories = false;
+    k.emitSink = undefined;
+    const d = new Map<string, number>();
+    for (const [n, v] of k.counters) if (v !== (this.counters.get(n) ?? 0)) d.set(n, v - (this.counters.get(n) ?? 0));
+    for (const [n, v] of this.counters) if (!k.counters.has(n)) d.set(n, -v);
+    return d;
+  }
+}
+
+/** The configs' captures of one op, paired by pfn and grouped by the steps they tell. */
+/** The first event fidelity compares where two configs' outputs part, as text. */
+function firstEventDifference(a: Emission[], b: Emission[]): string[] | undefined {
+  const x = a.filter(compared);
+  const y = b.filter(compared);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const p = x[i] ? emissionKey(x[i]!) : undefined;
+    const q = y[i] ? emissionKey(y[i]!) : undefined;
+    if (p !== q) return [p ?? 'nothing', q ?? 'nothing'];
+  }
+  return undefined;
+}
+
+function opStory(op: number, caps: OpCapture[], deltas: Array<Map<string, number>>, cause: string[], diverges: boolean, emitted: Emission[][]): OpStory {
+  const byPfn = new Map<number, FolioOpStory>();
+  caps.forEach((c, i) => {
+    for (const [f, steps] of c.steps) {
+      let s = byPfn.get(f.pfn);
+      if (!s) byPfn.set(f.pfn, (s = { pfn: f.pfn, order: f.order, steps: caps.map(() => []) }));
+      s.steps[i] = steps;
+    }
+  });
+  const groups = new Map<string, StoryGroup>();
+  for (const s of [...byPfn.values()].sort((a, b) => a.pfn - b.pfn)) {
+    const key = `${s.order}\u0001${s.steps.map((x) => x.join('\u0002')).join('\u0003')}`;
+    let g = groups.get(key);
+    if (!g) {
+      const differs = s.steps.some((x) => x.length !== s.steps[0]!.length || x.some((t, i) => t !== s.steps[0]![i]));
+      groups.set(key, (g = { count: 0, order: s.order, pfns: [], steps: s.steps, differs }));
+    }
+    g.count++;
+    g.pfns.push(s.pfn);
+  }
+  const list = [...groups.values()].sort((a, b) => Number(b.differs) - Number(a.differs) || b.count - a.count);
+  const names = [...new Set(deltas.flatMap((d) => [...d.keys()]))].sort();
+  const counters = names
+    .map((name) => ({ name, deltas: deltas.map((d) => d.get(name) ?? 0) }))
+    .filter((c) => c.deltas.some((x) => x !== c.deltas[0]))
+    .sort((a, b) => Math.abs(b.deltas[0]! - b.deltas[b.deltas.length - 1]!) - Math.abs(a.deltas[0]! - a.deltas[a.deltas.length - 1]!));
+  const st: OpStory = { op, groups: list, differing: list.filter((g) => g.differs).reduce((a, g) => a + g.count, 0), flushes: caps.map((c) => c.flushes), counters, cause };
+  if (emitted.length >= 2) st.firstEvents = firstEventDifference(emitted[0]!, emitted[emitted.length - 1]!);
+  if (diverges) st.headline = storyHeadline(st);
+  return st;
+}
+
+/** What the probe computes at an op: each config's state view, and the folios' steps through it. */
+export interface ProbeResult {
+  views: StateView[];
+  story: OpStory;
+}
+
 export class StateProbe {
   private engines: Engine[] = [];
   private pos = 0;
@@ -441,7 +698,7 @@ export class StateProbe {
    * Steps to just after op `target`, yielding after each slice of `slice` ops so a caller can
    * stop (a newer request) or let the UI breathe; returns the views under each config.
    */
-  *viewAfter(target: number, slice = 4000): Generator<number, StateView[], void> {
+  *viewAfter(target: number, focusPfn?: number, slice = 4000): Generator<number, ProbeResult, void> {
     // The view needs the state just before `target`: start over if it is already applied.
     if (target < this.pos) this.reset();
     let n = 0;
@@ -451,9 +708,17 @@ export class StateProbe {
     }
     const lo = this.ins.ops[target]!.lo;
     const addr = opAddr(lo);
-    // Pick each config's folio before the op: the one at its address, or the first it frees.
+    // Pick each config's folio before the op: the one asked for, the one at its address, or
+    // the first it frees.
     this.picked = this.engines.map((e) => {
       const mm = e.k.mms.get(lo.op.tgid);
+      if (focusPfn !== undefined) {
+        for (const f of e.k.folios) {
+          if (f.pfn !== focusPfn) continue;
+          const base = mm ? whereMapped(mm, f, undefined) : undefined;
+          return base === undefined ? { folio: f } : { folio: f, base };
+        }
+      }
       if (addr !== undefined) {
         const at = folioAt(mm, addr);
         if (at) return at;
@@ -485,11 +750,26 @@ export class StateProbe {
       return m;
     });
     const emitted: Emission[][] = [];
-    if (this.pos === target) {
-      for (const e of this.engines) emitted.push(lo.failed ? [] : e.step(lo.op).emitted);
-      this.pos = target + 1;
+    const caps: OpCapture[] = [];
+    const deltas: Array<Map<string, number>> = [];
+    const hooks: string[][] = [];
+    for (const e of this.engines) {
+      const cap = new OpCapture(e);
+      let r: { emitted: Emission[]; hooks: string[] } = { emitted: [], hooks: [] };
+      try {
+        if (!lo.failed) r = e.step(lo.op);
+      } finally {
+        deltas.push(cap.finish());
+      }
+      caps.push(cap);
+      emitted.push(r.emitted);
+      hooks.push(r.hooks);
     }
-    return this.engines.map((e, c) => {
+    this.pos = target + 1;
+    const cfgs = this.ins.configs;
+    const cause = cfgs.length >= 2 ? divergenceCause(cfgs[0]!.series, cfgs[cfgs.length - 1]!.series, hooks[0]!, hooks[hooks.length - 1]!) : [];
+    const story = opStory(target, caps, deltas, cause, this.ins.diverges[target] === 1, emitted);
+    const views = this.engines.map((e, c) => {
       let pick = this.picked[c]!;
       if (!pick.folio && addr !== undefined) {
         // Nothing there before (a fault): the folio the op mapped.
@@ -502,6 +782,7 @@ export class StateProbe {
       }
       return this.view(e, c, target, lo, addr, pick, snaps[c]!);
     });
+    return { views, story };
   }
 
   private view(e: Engine, c: number, i: number, lo: LiftedOp, addr: number | undefined, pick: { folio?: Folio; base?: number }, snaps: Map<Folio, EntryView[]>): StateView {
@@ -560,22 +841,3 @@ export class StateProbe {
   }
 }
 
-
-
-/**
- * The series of `base` that make it part from a config without any: each is removed alone
- * (with what requires it) and kept as a cause if the ops up to the first divergence then
- * differ from `base`. Replays only the kept ops, and only up to that divergence.
- */
-export function causeSeries(ins: Inspection, base: ModelConfig, without: (series: string[]) => ModelConfig): string[] {
-  const d = ins.divergentOps[0];
-  if (d === undefined) return [];
-  return base.series.filter((s) => {
-    const multi = new MultiReplay([base, without([s])], { checkInvariants: false });
-    for (let i = 0; i <= d; i++) {
-      const per = multi.feed(ins.ops[i]!.lo);
-      if (!sameEmissions(per[0]!.emitted, per[1]!.emitted)) return true;
-    }
-    return false;
-  });
-}
