@@ -206,9 +206,23 @@ describe('patch diff: two versions of a series', () => {
     expect(h).toHaveLength(1);
     expect(h[0]).toMatchObject({ file: 'mm/rmap.c', function: 'try_to_unmap_one', status: 'changed' });
     expect(h[0]!.added.join('\n')).toMatch(/can_batch_unmap_folio_ptes/);
-    expect(h[0]!.removed).toEqual(['+folio_test_large(folio))']);
+    // The changed lines as the patches write them, indentation and all.
+    const v1 = readFileSync(F('batch-v1.mbox'), 'utf8').split('\n');
+    const v2 = readFileSync(F('batch-v2.mbox'), 'utf8').split('\n');
+    expect(h[0]!.removed).toEqual(v1.filter((l) => /^\+\s+folio_test_large\(folio\)\)$/.test(l)));
+    expect(h[0]!.removed[0]).toMatch(/^\+\t {4}folio_test_large/);
+    for (const l of h[0]!.added) expect(v2).toContain(l);
     expect(d.parts[1]!.explainedBy.join('\n')).toMatch(/skip hwpoisoned folios/);
     expect(d.model.note).toMatch(/not both modelled/);
+  });
+  it('an indentation change is a change; a copy whose indentation an archive stripped is not', () => {
+    const v1 = readFileSync(F('batch-v1.mbox'), 'utf8');
+    const reindented = v1.replace(/^\+\t {4}folio_test_large\(folio\)\)$/m, '+\t\tfolio_test_large(folio))');
+    const d = diffSeries(identifyFile(F('batch-v1.mbox')).patches, identifyText(Buffer.from(reindented), 'reindented').patches);
+    expect(d.parts.map((p) => p.status)).toEqual(['unchanged', 'changed']);
+    expect(d.parts[1]!.hunks[0]).toMatchObject({ removed: ['+\t    folio_test_large(folio))'], added: ['+\t\tfolio_test_large(folio))'] });
+    const stripped = identifyText(Buffer.from(FORMS['indentation stripped']!(v1)), 'stripped').patches;
+    expect(diffSeries(identifyFile(F('batch-v1.mbox')).patches, stripped).parts.map((p) => p.status)).toEqual(['unchanged', 'unchanged']);
   });
   it('batch v2 → v1: the part v1 does not have is dropped', () => {
     const d = diffSeries(identifyFile(F('batch-v2.mbox')).patches, identifyFile(F('batch-v1.mbox')).patches);

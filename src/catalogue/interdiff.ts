@@ -17,7 +17,7 @@ export interface HunkChange {
   function?: string;
   header: string;
   status: 'added' | 'dropped' | 'changed';
-  /** Change lines (with their +/- sign) only in the old / only in the new version of the hunk. */
+  /** Change lines (with their +/- sign, the code's indentation as written) only in the old / only in the new version of the hunk. */
   removed: string[];
   added: string[];
 }
@@ -73,12 +73,18 @@ function hunkKey(file: string, h: Hunk): string {
   return `${file}::${fn}`;
 }
 
+/** A hunk's change lines with their sign, exactly as the patch has them (indentation kept). */
 function changeLines(h: Hunk): string[] {
-  return h.lines.filter((l) => l.kind !== 'context').map((l) => `${l.kind === 'add' ? '+' : '-'}${norm(l.text)}`);
+  return h.lines.filter((l) => l.kind !== 'context').map((l) => `${l.kind === 'add' ? '+' : '-'}${l.text}`);
 }
 
-/** Hunk-level interdiff of two versions of one patch (hunks keyed by file and function). */
-export function interdiffHunks(oldFiles: FileDiff[], newFiles: FileDiff[]): HunkChange[] {
+/**
+ * Hunk-level interdiff of two versions of one patch (hunks keyed by file and function). Lines
+ * are compared as written (an indentation change is a change), except when either version
+ * lost its whitespace to an archive (`whitespaceLost`): then runs of whitespace compare equal.
+ */
+export function interdiffHunks(oldFiles: FileDiff[], newFiles: FileDiff[], opts: { whitespaceLost?: boolean } = {}): HunkChange[] {
+  const key = opts.whitespaceLost ? (l: string) => `${l[0]}${norm(l.slice(1))}` : (l: string) => l.trimEnd();
   const index = (files: FileDiff[]) => {
     const m = new Map<string, { file: string; hunks: Hunk[] }>();
     for (const f of files) {
@@ -108,10 +114,10 @@ export function interdiffHunks(oldFiles: FileDiff[], newFiles: FileDiff[]): Hunk
       out.push({ file: a.file, function: fn, header: a.hunks[0]!.header, status: 'dropped', removed: la, added: [] });
       continue;
     }
-    const sa = new Set(la);
-    const sb = new Set(lb);
-    const removed = la.filter((l) => !sb.has(l));
-    const added = lb.filter((l) => !sa.has(l));
+    const sa = new Set(la.map(key));
+    const sb = new Set(lb.map(key));
+    const removed = la.filter((l) => !sb.has(key(l)));
+    const added = lb.filter((l) => !sa.has(key(l)));
     if (removed.length || added.length) out.push({ file: b.file, function: fn, header: b.hunks[0]!.header, status: 'changed', removed, added });
   }
   return out;
@@ -163,7 +169,8 @@ export function diffSeries(oldPs: PatchInfo[], newPs: PatchInfo[]): SeriesDiff {
   pairs.sort((p, q) => (p[1]?.part ?? p[0]?.part ?? 0) - (q[1]?.part ?? q[0]?.part ?? 0));
 
   const parts: PartChange[] = pairs.map(([a, b]) => {
-    const hunks = a && b ? interdiffHunks(rawDiff.get(a) ?? [], rawDiff.get(b) ?? []) : [];
+    const whitespaceLost = [a, b].some((p) => p?.form.includes('whitespace-lost') || p?.form.includes('flattened'));
+    const hunks = a && b ? interdiffHunks(rawDiff.get(a) ?? [], rawDiff.get(b) ?? [], { whitespaceLost }) : [];
     const reworded = !!a && !!b && norm(a.title ?? '').toLowerCase() !== norm(b.title ?? '').toLowerCase();
     const changed = hunks.length > 0;
     const status: PartChange['status'] = !a ? 'added' : !b ? 'dropped' : reworded && changed ? 'reworded+changed' : reworded ? 'reworded' : changed ? 'changed' : 'unchanged';

@@ -55,3 +55,39 @@ describe('foliolab patch', () => {
     expect(missing.stderr).toMatch(/nope: no such file/);
   });
 });
+
+describe('foliolab patch: internal errors', () => {
+  it('an unexpected exception exits 70 saying "internal error" and where to report it, for patch and patch diff', async () => {
+    const { vi } = await import('vitest');
+    vi.resetModules();
+    vi.doMock('../catalogue/index.js', async (orig) => ({
+      ...(await orig<typeof import('../catalogue/index.js')>()),
+      identifyFile: () => {
+        throw new TypeError("Cannot read properties of null (reading '1')");
+      },
+    }));
+    const err: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      err.push(String(s));
+      return true;
+    });
+    try {
+      const { default: Patch } = await import('./patch.js');
+      const { default: PatchDiff } = await import('./patch/diff.js');
+      for (const [cmd, argv] of [[Patch, [F('lazyfree-v2.mbox')]], [PatchDiff, [F('lazyfree-v2.mbox'), F('lazyfree-v6.mbox')]]] as const) {
+        err.length = 0;
+        const e = await cmd.run([...argv], packageRoot).then(
+          () => undefined,
+          (x: { oclif?: { exit?: number } }) => x,
+        );
+        expect(e?.oclif?.exit).toBe(70);
+        expect(err.join('')).toMatch(/internal error: Cannot read properties of null/);
+        expect(err.join('')).toMatch(/This is a bug in foliolab, not a problem with the input. Please report it/);
+      }
+    } finally {
+      spy.mockRestore();
+      vi.doUnmock('../catalogue/index.js');
+      vi.resetModules();
+    }
+  });
+});

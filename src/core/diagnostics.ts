@@ -84,6 +84,10 @@ export const DIAGNOSTICS = {
     severity: 'warning',
     description: 'The MIME structure is damaged (a boundary declared but never found, no closing boundary, a damaged base64 or quoted-printable body); what could be decoded was read.',
   },
+  diff_incomplete: {
+    severity: 'warning',
+    description: 'The diff does not hold what the mail says: a file header with no hunk after it, a +++ line naming no file, or counts that differ from the diffstat (the mail was cut off or edited).',
+  },
   mail_preamble: { severity: 'info', description: 'Text above the mail headers (an archive note, a forwarding line) was skipped.' },
 } as const satisfies Record<string, DiagnosticInfo>;
 

@@ -59,7 +59,7 @@ export interface FileDiff {
 }
 
 export interface DiffProblem {
-  code: 'hunk_count_mismatch' | 'hunk_truncated' | 'hunk_unrecoverable' | 'hunk_repaired';
+  code: 'hunk_count_mismatch' | 'hunk_truncated' | 'hunk_unrecoverable' | 'hunk_repaired' | 'diff_incomplete';
   message: string;
   src: MailLine;
 }
@@ -139,6 +139,8 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
   const problems: DiffProblem[] = [];
   const used = new Set<number>();
   const stoppers = new Set<number>();
+  /** Files whose `---`/`+++` pair was read: git writes that pair only above hunks. */
+  const pairAt = new Map<FileDiff, MailLine>();
   let open: Open | undefined;
 
   const newFile = (from: string, to: string, src: MailLine): FileDiff => {
@@ -226,8 +228,13 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
         closeHunk();
         const toText = lines[i + 1]!.text;
         const from = m[1] ?? '/dev/null';
-        const dest = toText.startsWith('+++ /dev/null') ? '/dev/null' : toText.slice('+++ b/'.length).trim() || from;
+        let dest = toText.startsWith('+++ /dev/null') ? '/dev/null' : toText.slice('+++ b/'.length).trim();
+        if (!dest) {
+          problems.push({ code: 'diff_incomplete', message: `the +++ line names no file (the mail was cut off here?); taken as ${from}`, src: lines[i + 1]! });
+          dest = from;
+        }
         if (!open || open.file.hunks.length > 0 || (open.file.to !== dest && open.file.from !== from)) newFile(from, dest, L);
+        pairAt.set(open!.file, L);
         if (from === '/dev/null') open!.file.status = 'added';
         if (dest === '/dev/null') open!.file.status = 'deleted';
         used.add(i);
@@ -334,6 +341,10 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
     }
   }
   closeHunk();
+
+  for (const [f, at] of pairAt) {
+    if (f.hunks.length === 0 && f.status !== 'binary') problems.push({ code: 'diff_incomplete', message: `${f.to === '/dev/null' ? f.from : f.to}: its ---/+++ header is followed by no hunk (the diff was cut off?)`, src: at });
+  }
 
   const repairedLines = files.flatMap((f) => f.hunks.flatMap((h) => h.lines.filter((l) => l.repaired)));
   if (repairedLines.length) {

@@ -177,13 +177,12 @@ function checkNumbering(s: SubjectInfo, H: Headers, file: string, diagnostics: D
   if (s.part !== undefined && s.total !== undefined) {
     const k = s.part;
     const m = s.total;
-    const problem = !Number.isSafeInteger(k) || !Number.isSafeInteger(m)
-      ? 'a number too large to count parts'
-      : m === 0
-        ? 'M = 0, and a series has at least one part'
-        : k > m
-          ? `part ${k} is beyond the total of ${m}`
-          : undefined;
+    const problems = [
+      !Number.isSafeInteger(k) || !Number.isSafeInteger(m) ? 'a number too large to count parts' : undefined,
+      m === 0 ? 'M = 0, and a series has at least one part' : undefined,
+      m > 0 && k > m ? `part ${k} is beyond the total of ${m}` : undefined,
+    ].filter(Boolean);
+    const problem = problems.join('; ');
     if (problem) {
       const at = where(s.partImage);
       diagnostics.push(diag('subject_numbering', `subject numbers the part ${JSON.stringify(s.partImage ?? `${k}/${m}`)}: ${problem}; part and total left unknown`, file, at.line, at.column));
@@ -456,7 +455,9 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
   const patchIdx: number[] = [];
   for (let k = patchFrom; k < body.length; k++) if (body[k]!.depth === patchDepth) patchIdx.push(k);
   const patchLines = patchIdx.map((k) => body[k]!);
-  const whitespaceLost = patchDepth > 0 || stripped || msg.flattened || !patchLines.some((l) => /^[-+ ]?\t/.test(l.text));
+  // Whitespace is lost when no line is indented with a tab, or none starts with whitespace at
+  // all (an archive stripped every line's: change lines keep theirs after the +/-, context lines lose their space).
+  const whitespaceLost = patchDepth > 0 || stripped || msg.flattened || !patchLines.some((l) => /^[-+ ]?\t/.test(l.text)) || !patchLines.some((l) => /^[ \t]/.test(l.text));
   if (whitespaceLost && patchLines.some((l) => isDiffLine(l.text))) form.push('whitespace-lost');
   const D: DiffResult = extractDiff(patchLines, { whitespaceLost, quoted: patchDepth > 0 || stripped });
   for (const p of D.problems) diagnostics.push(diag(p.code, p.message, file, p.src.line, p.src.column));
@@ -518,6 +519,9 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
     const complete = f.hunks.every((h) => !h.truncated && !h.unrecoverable);
     const st = stat.get(f.to) ?? [...stat].find(([p]) => p.startsWith('...') && f.to.endsWith(p.slice(3)))?.[1];
     const useStat = !complete && st;
+    if (complete && st && f.status !== 'binary' && f.hunks.length && f.additions + f.deletions !== st.additions + st.deletions) {
+      diagnostics.push(diag('diff_incomplete', `${f.to}: the diff adds ${f.additions} and removes ${f.deletions} line(s), its diffstat says ${st.additions} and ${st.deletions}`, file, f.src.line, f.src.column));
+    }
     return {
       path: f.to === '/dev/null' ? f.from : f.to,
       ...(f.from !== f.to ? { from: f.from } : {}),
@@ -528,9 +532,16 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
       hunks: f.hunks.map((h) => hunkSummary(h)),
     };
   });
+  const statOnly: string[] = [];
   for (const [path, st] of stat) {
     if (files.some((f) => f.path === path || (path.startsWith('...') && f.path.endsWith(path.slice(3))))) continue;
+    statOnly.push(path);
     files.push({ path, status: 'modified', additions: st.additions, deletions: st.deletions, counted: st.scaled ? 'diffstat-scaled' : 'diffstat', hunks: [] });
+  }
+  // A diffstat entry the diff never reaches: the diff stops early (a flattened mail's hunks are lost anyway).
+  if (statOnly.length && D.files.length && !msg.flattened && !D.files.some((f) => f.hunks.some((h) => h.unrecoverable)) && patchDepth === 0 && !stripped) {
+    const last = D.files[D.files.length - 1]!;
+    diagnostics.push(diag('diff_incomplete', `the diffstat lists ${statOnly.join(', ')}, which the diff does not reach (cut off after ${last.to}?); counted from the diffstat`, file, last.src.line, last.src.column));
   }
   if (files.some((f) => f.hunks.some((h) => h.truncated)) && (patchDepth > 0 || stripped)) unrecovered.push('quoted hunks were trimmed by the reviewer: their line counts are of the quoted lines only');
   if (D.files.some((f) => f.hunks.some((h) => h.unrecoverable))) unrecovered.push('lines inside hunks (the flattened text does not say where each +, - or context line starts): counts come from the diffstat');

@@ -257,3 +257,173 @@ describe('bad input: diagnostics with line and column, never a crash', () => {
     );
   });
 });
+
+/** Where `needle` first occurs in `text`: 1-based line and column. */
+function pos(text: string, needle: string, from = 0): { line: number; column: number } {
+  const k = text.indexOf(needle, from);
+  expect(k, needle).toBeGreaterThanOrEqual(0);
+  const before = text.slice(0, k);
+  return { line: before.split('\n').length, column: k - before.lastIndexOf('\n') };
+}
+const codes = (r: { diagnostics: Array<{ code: string }> }): string[] => r.diagnostics.map((d) => d.code);
+
+describe('damaged and unusual mail: never a crash, never silent', () => {
+  it('whitespace-only and separator-only input: empty_input saying so', () => {
+    const ws = analysePatchText(Buffer.from('  \n\t\n   \n'), 'ws');
+    expect(ws.patches).toEqual([]);
+    expect(ws.diagnostics).toEqual([expect.objectContaining({ code: 'empty_input', message: expect.stringMatching(/only whitespace/) })]);
+    const seps = analysePatchText(Buffer.from('From x Mon Jan  1 00:00:00 2024\n\n>\n'), 'seps');
+    expect(seps.diagnostics).toEqual([expect.objectContaining({ code: 'empty_input', message: expect.stringMatching(/no mail text/) })]);
+  });
+
+  it('a mail that holds no patch is an error with its reason; a cover letter and a reply are not', () => {
+    const noDiff = one('bad/no-patch.eml');
+    const t = raw('bad/no-patch.eml');
+    expect(noDiff.diagnostics).toEqual([expect.objectContaining({ code: 'no_patch', severity: 'error', message: expect.stringMatching(/tagged "\[PATCH\]", but the mail holds no diff/), ...pos(t, 'Reclaim splits') })]);
+    expect(one('bad/plain-mail.eml').diagnostics).toEqual([expect.objectContaining({ code: 'no_patch', message: expect.stringMatching(/not a cover letter .* and not a reply/) })]);
+    const cover = one('bad/cover-only.eml');
+    expect(cover).toMatchObject({ coverLetter: true, part: 0, total: 2 });
+    expect(cover.diagnostics).toEqual([]);
+    const reply = analysePatchText(Buffer.from('From: A <a@example.org>\nSubject: Re: [PATCH] mm: x\n\nThanks, applied.\n'), 'reply').patches[0]!;
+    expect(reply.reply).toBe(true);
+    expect(codes(reply)).not.toContain('no_patch');
+  });
+
+  it('text above the headers (a forwarding line, an archive note): subject and identity still read', () => {
+    const fwd = one('bad/forwarded.eml');
+    expect(fwd).toMatchObject({ subject: '[PATCH v3 2/4] mm/vmscan: count lazyfree folios dropped whole', version: 3, part: 2, total: 4, date: '2025-02-06T09:15:00.000Z', messageId: '20250206-lazycount-2-fay@example.org' });
+    expect(fwd.author).toEqual({ name: 'Fay Example', email: 'fay@example.org' });
+    expect(fwd.files.map((f) => [f.path, f.additions, f.deletions])).toEqual([['mm/vmscan.c', 2, 0]]);
+    expect(fwd.diagnostics).toEqual([expect.objectContaining({ code: 'mail_preamble', line: 1, column: 1, message: expect.stringMatching(/Forwarded message/) })]);
+    const note = one('bad/archive-note.txt');
+    expect(note).toMatchObject({ title: 'mm/rmap: name the batch size in try_to_unmap_one()', version: 1, part: 1, total: 2, author: { name: 'Gil Example', email: 'gil@example.net' } });
+    expect(codes(note)).toEqual(['mail_preamble']);
+  });
+
+  it('a MIME part with no Content-Type and a damaged, cut-off base64 body: diagnostics, no TypeError', () => {
+    const t = raw('bad/mime-damaged-base64.eml');
+    const p = one('bad/mime-damaged-base64.eml');
+    expect(p.subject).toBe('[PATCH] mm/huge_memory: keep the deferred split count per node');
+    expect(p.diagnostics).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ code: 'mime_malformed', message: expect.stringMatching(/outside the base64 alphabet/), ...pos(t, '*') }),
+        expect.objectContaining({ code: 'diff_incomplete', message: expect.stringMatching(/\+\+\+ line names no file/) }),
+        expect.objectContaining({ code: 'diff_incomplete', message: expect.stringMatching(/followed by no hunk/) }),
+      ]),
+    );
+  });
+
+  it('MIME boundaries declared but never found, or never closed: said where, and the patch still read', () => {
+    const none = one('bad/mime-no-boundary.eml');
+    expect(none.diagnostics).toEqual([expect.objectContaining({ code: 'mime_malformed', message: expect.stringMatching(/declares boundary "----=_Part_4412_1" but no line is/), ...pos(raw('bad/mime-no-boundary.eml'), 'A list server') })]);
+    expect(none.files.map((f) => [f.path, f.additions, f.deletions])).toEqual([['mm/page_alloc.c', 1, 0]]);
+    const t = raw('bad/mime-unclosed.eml');
+    const open = one('bad/mime-unclosed.eml');
+    expect(open.diagnostics).toEqual([expect.objectContaining({ code: 'mime_malformed', message: expect.stringMatching(/no closing --b-19-- boundary/), ...pos(t, '--b-19\nContent-Type: text/x-diff') })]);
+    expect(open.files.map((f) => [f.path, f.additions, f.deletions])).toEqual([['mm/page_alloc.c', 1, 0]]);
+    const noParam = analysePatchText(Buffer.from('From: A <a@example.org>\nSubject: [PATCH] x\nContent-Type: multipart/mixed\n\nbody\n'), 'm').diagnostics;
+    expect(noParam).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'mime_malformed', message: expect.stringMatching(/names no boundary/), line: 5 })]));
+  });
+
+  it('a hunk header counting 0 lines over a 7-line hunk: hunk_count_mismatch at the header, counts from the lines', () => {
+    const t = raw('bad/zero-count.patch');
+    const p = one('bad/zero-count.patch');
+    const body = t.slice(t.indexOf('@@ -680,0')).split('\n').slice(1);
+    const hunk = body.slice(0, body.findIndex((l) => l === '-- '));
+    expect(hunk).toHaveLength(7);
+    const add = hunk.filter((l) => l.startsWith('+')).length;
+    const del = hunk.filter((l) => l.startsWith('-')).length;
+    expect(p.files).toEqual([expect.objectContaining({ path: 'mm/vmscan.c', additions: add, deletions: del, counted: 'diff' })]);
+    expect(p.diagnostics).toEqual([expect.objectContaining({ code: 'hunk_count_mismatch', ...pos(t, '@@ -680,0'), message: expect.stringMatching(/holds 5 old and 6 new lines where its header counts 0 and 0/) })]);
+  });
+
+  it('impossible subject numbering: subject_numbering at the number, part and total left unknown', () => {
+    const t = raw('bad/subject-numbering.mbox');
+    const r = analysePatchFile(F('bad/subject-numbering.mbox'));
+    expect(r.patches.map((p) => [p.part, p.total, p.coverLetter])).toEqual([
+      [undefined, undefined, false],
+      [undefined, undefined, false],
+      [undefined, undefined, false],
+    ]);
+    expect(r.patches[1]!.version).toBe(2);
+    expect(r.diagnostics.map((d) => [d.code, d.line, d.column])).toEqual([
+      ['subject_numbering', pos(t, '99999999999999999999/0').line, pos(t, '99999999999999999999/0').column],
+      ['subject_numbering', pos(t, '5/3').line, pos(t, '5/3').column],
+      ['subject_numbering', pos(t, '1/0').line, pos(t, '1/0').column],
+    ]);
+    expect(r.diagnostics[0]!.message).toMatch(/too large .* M = 0/);
+    expect(r.diagnostics[1]!.message).toMatch(/part 5 is beyond the total of 3/);
+    const v = analysePatchText(Buffer.from('From: A <a@example.org>\nSubject: [PATCH v99999999999999999999] mm: x\n\n---\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n'), 'v');
+    expect(v.patches[0]!.version).toBe(1);
+    expect(v.diagnostics).toEqual([expect.objectContaining({ code: 'subject_numbering', line: 2, column: 17 })]);
+  });
+
+  it('missing Subject or From: missing_header at the header block', () => {
+    const t = raw('bad/missing-headers.mbox');
+    const r = analysePatchFile(F('bad/missing-headers.mbox'));
+    expect(r.patches.map((p) => [p.title, p.author?.name])).toEqual([
+      [undefined, 'Kai Example'],
+      ['mm/swap: a mail with no sender', undefined],
+    ]);
+    expect(r.diagnostics).toEqual([
+      expect.objectContaining({ code: 'missing_header', message: expect.stringMatching(/^no Subject/), ...pos(t, 'From: Kai') }),
+      expect.objectContaining({ code: 'missing_header', message: expect.stringMatching(/^no From/), ...pos(t, 'Date: Thu, 13 Feb 2025 09:01') }),
+    ]);
+  });
+
+  it('a +++ line naming no file (the null-match crash) is a diagnostic', () => {
+    const r = analysePatchText(Buffer.from('From: A <a@example.org>\nSubject: [PATCH] x\n\n--- a/x\n+++ b/\n@@ -1 +1 @@\n-a\n+b\n'), 'p');
+    expect(r.patches[0]!.files.map((f) => [f.path, f.additions, f.deletions])).toEqual([['x', 1, 1]]);
+    expect(r.diagnostics).toEqual([expect.objectContaining({ code: 'diff_incomplete', line: 5, column: 1 })]);
+  });
+
+  it('a diff cut off before files its diffstat lists, or with counts its diffstat contradicts', () => {
+    const head = 'From: A <a@example.org>\nSubject: [PATCH] x\n\n---\n a | 2 +-\n b | 1 +\n 2 files changed, 2 insertions(+), 1 deletion(-)\n\n';
+    const cut = analysePatchText(Buffer.from(`${head}diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n-x\n+y\n`), 'cut');
+    expect(cut.diagnostics).toEqual([expect.objectContaining({ code: 'diff_incomplete', message: expect.stringMatching(/lists b, which the diff does not reach/), line: 9 })]);
+    const off = analysePatchText(Buffer.from(`${head}diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1,2 @@\n-x\n+y\n+z\ndiff --git a/b b/b\n--- a/b\n+++ b/b\n@@ -1,0 +1 @@\n+w\n`), 'off');
+    expect(off.diagnostics).toEqual([expect.objectContaining({ code: 'diff_incomplete', message: expect.stringMatching(/a: the diff adds 2 and removes 1 line\(s\), its diffstat says 1 and 1/), line: 9 })]);
+  });
+
+  it('mbox of 150 000+ lines (a list archive; one giant message; Mailman separators): read, no stack overflow', () => {
+    const patchMail = (i: number, sep: string): string => {
+      const hunk = Array.from({ length: 40 }, (_, k) => ` \tctx_${i}_${k}();`);
+      return [
+        sep,
+        `From: Dev ${i % 7} <dev${i % 7}@example.org>`,
+        `Date: Mon, 3 Mar 2025 ${String(i % 24).padStart(2, '0')}:00:00 +0000`,
+        `Subject: [PATCH v${(i % 3) + 1} ${(i % 4) + 1}/4] mm: change ${i}`,
+        `Message-ID: <m${i}@example.org>`,
+        '',
+        `Change ${i}.`,
+        '',
+        `Signed-off-by: Dev ${i % 7} <dev${i % 7}@example.org>`,
+        '---',
+        `diff --git a/mm/f${i}.c b/mm/f${i}.c`,
+        `--- a/mm/f${i}.c`,
+        `+++ b/mm/f${i}.c`,
+        `@@ -1,41 +1,41 @@ static int f${i}(void)`,
+        `-\told_${i}();`,
+        `+\tnew_${i}();`,
+        ...hunk,
+        '-- ',
+        '2.47.1',
+        '',
+      ].join('\n');
+    };
+    const lore = Array.from({ length: 2800 }, (_, i) => patchMail(i, 'From mboxrd@z Thu Jan  1 00:00:00 1970')).join('\n');
+    expect(lore.split('\n').length).toBeGreaterThan(150_000);
+    const r = analysePatchText(Buffer.from(lore), 'lore.mbox');
+    expect(r.patches).toHaveLength(2800);
+    expect(r.patches.every((p, i) => p.files[0]!.path === `mm/f${i}.c` && p.files[0]!.additions === 1 && p.files[0]!.deletions === 1)).toBe(true);
+    expect(r.diagnostics).toEqual([]);
+    // Mailman archives write the sender as "user at host" and may not pad the day.
+    const mailman = Array.from({ length: 2800 }, (_, i) => patchMail(i, `From dev${i % 7} at example.org  Mon Mar 3 0${i % 10}:00:00 2025`)).join('\n');
+    expect(analysePatchText(Buffer.from(mailman), 'mailman.mbox').patches).toHaveLength(2800);
+    // One message of 160 000 lines: every pass over it is a loop, none an argument spread.
+    const giant = `From: A <a@example.org>\nSubject: [PATCH] mm: giant\n\n---\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,160000 +1,160000 @@\n${Array.from({ length: 160_000 }, (_, k) => ` \tline_${k};`).join('\n')}\n`;
+    const g = analysePatchText(Buffer.from(giant), 'giant.eml');
+    expect(g.patches[0]!.files[0]!.hunks[0]!.oldLines).toBe(160_000);
+    expect(g.diagnostics).toEqual([]);
+  });
+});

@@ -91,9 +91,10 @@ function looksFlattened(text: string): boolean {
 
 /**
  * An mbox separator: `From <sender> <asctime>`, the sender also as `user at host` (Mailman
- * archives), the year followed or preceded by a zone where the writer added one.
+ * archives), the day of the month padded or not, a zone before or after the year where the
+ * writer added one.
  */
-const MBOX_FROM = /^From (?:\S+ at \S+|\S+)\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?: [+-]\d{4})? \d{4}(?: [+-]\d{4})?$/;
+const MBOX_FROM = /^From (?:\S+ at \S+|\S+)\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}\d{1,2} \d\d:\d\d:\d\d(?: [+-]\d{4})? \d{4}(?: [+-]\d{4})?$/;
 
 export interface ReadResult {
   messages: MessageText[];

@@ -5,13 +5,16 @@ import { diffSeries, identifyFile, type IdentifiedPatch, type SeriesDiff } from 
 import { formatDiagnostic, type Diagnostic } from '../../core/diagnostics.js';
 import { formatSeriesDiff } from '../../report/patch.js';
 import { EXIT } from '../shared.js';
+import { internalError, isOclifError } from './internal.js';
 
 export default class PatchDiff extends Command {
   static override summary = 'Compare two versions of a patch or series, the way reviewers compare v5 with v6.';
 
   static override description = `OLD and NEW are each a patch file, an mbox holding a series, or a directory of patch files. Parts are paired by title (then by the most alike title); the report lists parts added, dropped, reworded and changed, the hunk-level interdiff of the changed ones (hunks keyed by file and function: added, dropped, or changed with the +/- lines only one version has), the changelog lines of the new version that explain each change, and — where both versions are modelled — which model hooks (src/model/hooks.ts) the two versions' units replace differently.
 
-Exit status: 0 compared, 1 an input could not be read, 2 usage error.`;
+Changed lines are shown as the patches write them, indentation included; an indentation change is a change, unless either version lost its whitespace to a list archive (then whitespace is not compared).
+
+Exit status: 0 compared; 1 an input could not be read or holds no patch (empty, whitespace-only, binary, no diff and no cover letter — the reasons are printed); 2 usage error; 70 internal error (a bug in foliolab: please report it).`;
 
   static override examples = [
     '<%= config.bin %> patch diff fixtures/patches/batch-v1.mbox fixtures/patches/batch-v2.mbox',
@@ -36,14 +39,19 @@ Exit status: 0 compared, 1 an input could not be read, 2 usage error.`;
     const a = load(args.old);
     const b = load(args.new);
     for (const [name, x] of [[args.old, a], [args.new, b]] as const) {
-      const fatal = x.diagnostics.filter((d) => d.severity === 'error');
       if (!x.patches.some((p) => p.files.length || p.coverLetter)) {
-        for (const d of fatal) this.logToStderr(formatDiagnostic(d));
+        const why = x.diagnostics.filter((d) => d.severity === 'error' || d.code === 'empty_input');
+        for (const d of why) this.logToStderr(formatDiagnostic(d));
         this.error(`${name}: no patch found`, { exit: EXIT.input });
       }
     }
     const d = diffSeries(a.patches, b.patches);
     if (!this.jsonEnabled()) this.log(formatSeriesDiff(d, args.old, args.new));
     return d;
+  }
+
+  protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
+    if (isOclifError(err)) return super.catch(err);
+    return internalError(err, 'patch diff', (t) => this.logToStderr(t));
   }
 }
