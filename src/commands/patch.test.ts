@@ -1,6 +1,6 @@
 /** `foliolab patch` and `foliolab patch diff` as a user runs them. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,66 @@ describe('foliolab patch', () => {
   });
 });
 
+describe('foliolab patch: damaged and unusual mail', () => {
+  it('whitespace-only input: exit 1 saying so (patch and patch diff)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-ws-'));
+    const ws = join(dir, 'ws.txt');
+    writeFileSync(ws, '  \n\t\n\n');
+    const r = await run(['patch', ws]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ws\.txt: warning: the input holds only whitespace .*\[empty_input\]/);
+    const d = await run(['patch', 'diff', ws, F('batch-v2.mbox')]);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toMatch(/only whitespace[^]*ws\.txt: no patch found/);
+  });
+
+  it('a mail with no patch exits 1 with the reason; a cover letter exits 0 as a cover letter', async () => {
+    const r = await run(['patch', F('bad/no-patch.eml')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/no-patch\.eml:6:1: error: this mail holds no patch: the subject is tagged "\[PATCH\]", but the mail holds no diff.*\[no_patch\]/);
+    const c = await run(['patch', F('bad/cover-only.eml')]);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toMatch(/cover-only\.eml: cover letter;/);
+    // In an mbox, the message with no patch is listed on stderr and the others are read.
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-mix-'));
+    const mix = join(dir, 'mix.mbox');
+    writeFileSync(mix, `From x Mon Jan  1 00:00:00 2024\n${readFileSync(F('bad/plain-mail.eml'), 'utf8')}From x Mon Jan  1 00:00:00 2024\n${readFileSync(F('bad/zero-count.patch'), 'utf8')}`);
+    const m = await run(['patch', mix]);
+    expect(m.code).toBe(0);
+    expect(m.stderr).toMatch(/mix\.mbox:7:1: error: this mail holds no patch.*\[no_patch\]/);
+    expect(m.stdout).toMatch(/a hunk header that counts nothing/);
+    const help = await run(['patch', '--help']);
+    expect(help.stdout).toMatch(/A cover letter \(\[PATCH 0\/N\][^]*is not "no patch"/);
+  });
+
+  it('each damage is a diagnostic with file:line:column in the report', async () => {
+    const files = ['zero-count.patch', 'subject-numbering.mbox', 'forwarded.eml', 'mime-damaged-base64.eml', 'mime-unclosed.eml', 'missing-headers.mbox'];
+    const r = await run(['patch', ...files.map((f) => F(`bad/${f}`))]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/TypeError|\n\s+at /);
+    expect(r.stdout).toMatch(/mm\/vmscan\.c {2}\+2 −1\n/);
+    expect(r.stdout).toMatch(/zero-count\.patch:10:1: warning: hunk @@ -680,0 \+680,0 @@ in mm\/vmscan\.c holds 5 old and 6 new lines .*\[hunk_count_mismatch\]/);
+    expect(r.stdout).toMatch(/subject-numbering\.mbox:4:17: warning: subject numbers the part "99999999999999999999\/0".*\[subject_numbering\]/);
+    expect(r.stdout).toMatch(/subject {3}\[PATCH v3 2\/4\] mm\/vmscan: count lazyfree folios dropped whole/);
+    expect(r.stdout).toMatch(/who {7}author Fay Example <fay@example\.org>/);
+    expect(r.stdout).toMatch(/mime-damaged-base64\.eml:18:31: warning: base64 body holds "\*".*\[mime_malformed\]/);
+    expect(r.stdout).toMatch(/mime-unclosed\.eml:13:1: warning: the part opened here has no closing --b-19-- boundary.*\[mime_malformed\]/);
+    expect(r.stdout).toMatch(/missing-headers\.mbox:2:1: warning: no Subject header.*\[missing_header\]/);
+    expect(r.stdout).toMatch(/missing-headers\.mbox:18:1: warning: no From header.*\[missing_header\]/);
+  });
+
+  it('patch diff keeps the indentation of the changed lines', async () => {
+    const r = await run(['patch', 'diff', F('batch-v1.mbox'), F('batch-v2.mbox')]);
+    expect(r.code).toBe(0);
+    const v2 = readFileSync(F('batch-v2.mbox'), 'utf8').split('\n');
+    const shown = r.stdout.split('\n').filter((l) => /^ {6}new [-+]/.test(l)).map((l) => l.replace(/^ {6}new /, ''));
+    expect(shown.length).toBeGreaterThan(0);
+    for (const l of shown) expect(v2).toContain(l);
+    expect(r.stdout).toContain('      old +\t    folio_test_large(folio))\n');
+  });
+});
+
 describe('foliolab patch: internal errors', () => {
   it('an unexpected exception exits 70 saying "internal error" and where to report it, for patch and patch diff', async () => {
     const { vi } = await import('vitest');
@@ -74,9 +134,10 @@ describe('foliolab patch: internal errors', () => {
     try {
       const { default: Patch } = await import('./patch.js');
       const { default: PatchDiff } = await import('./patch/diff.js');
-      for (const [cmd, argv] of [[Patch, [F('lazyfree-v2.mbox')]], [PatchDiff, [F('lazyfree-v2.mbox'), F('lazyfree-v6.mbox')]]] as const) {
+      const runs = [() => Patch.run([F('lazyfree-v2.mbox')], packageRoot), () => PatchDiff.run([F('lazyfree-v2.mbox'), F('lazyfree-v6.mbox')], packageRoot)];
+      for (const runIt of runs) {
         err.length = 0;
-        const e = await cmd.run([...argv], packageRoot).then(
+        const e = await runIt().then(
           () => undefined,
           (x: { oclif?: { exit?: number } }) => x,
         );
