@@ -301,6 +301,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   if ('problem' in cmd) throw new RecordError(cmd.problem, cmd.exit);
   checkThpSettings(opts, TH, io);
   if (opts.cpu !== undefined) {
+    if ('problem' in resolveCommand('taskset')) throw new RecordError('--cpu needs taskset (util-linux), which is not in PATH', 127);
     const onlineFile = '/sys/devices/system/cpu/online';
     const online = existsSync(onlineFile) ? cpuList(readFileSync(onlineFile, 'utf8')) : undefined;
     if (online && !online.includes(opts.cpu)) throw new RecordError(`--cpu ${opts.cpu}: not an online CPU (online: ${online.join(', ')})`, 2);
