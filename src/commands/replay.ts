@@ -4,8 +4,9 @@ import { buildConfig, ConfigError } from '../model/presets.js';
 import { presetForRelease } from '../model/series/index.js';
 import { replayTrace, type ReplayResult } from '../diff/run.js';
 import { compareCounterDeltas, readCaptureFacts, type CounterCheck } from '../fidelity/counters.js';
-import { clearProgress, EXIT, inputProblem, progressReporter, readProblems, resolveFormats, traceFile, traceFlags } from './shared.js';
+import { clearProgress, EXIT, inputProblem, progressReporter, readProblems, resolveFormats, traceFile, traceFlags, traceInventory } from './shared.js';
 import { statSync } from 'node:fs';
+import { renderReplay, replayChecks } from '../report/replay.js';
 
 export default class Replay extends Command {
   static override summary = 'Replay a trace against the mm model and check the prediction against what the kernel recorded.';
@@ -58,11 +59,13 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     }
     const { file, done } = await traceFile(path);
     let r: ReplayResult;
+    let selectionError: string | undefined;
     try {
       const total = file.endsWith('.gz') || path === '-' ? undefined : statSync(file).size;
       const onProgress = this.jsonEnabled() ? undefined : progressReporter(`replaying ${path}`, total);
       r = await replayTrace(file, [config], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
       if (onProgress) clearProgress();
+      selectionError = await nothingSelected(r, file, path, fm, flags);
     } finally {
       done();
     }
@@ -70,9 +73,10 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     r = { ...r, trace: path, diagnostics };
     if (fatal) this.error(`${fatal.message}: nothing to replay`, { exit: EXIT.input });
     if (warning) this.logToStderr(warning);
+    if (selectionError) this.error(selectionError, { exit: EXIT.input });
     const run = r.runs[0]!;
     const counters = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas) : undefined;
-    if (flags.strict && (!run.fidelity.matched || r.diagnostics.some((d) => d.severity === 'error' || d.severity === 'data_loss'))) process.exitCode = EXIT.input;
+    if (flags.strict && (run.fidelity.verdict !== 'matched' || r.diagnostics.some((d) => d.severity === 'error' || d.severity === 'data_loss'))) process.exitCode = EXIT.input;
     const out = {
       trace: path,
       workload: r.workload,
@@ -84,12 +88,14 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
       phaseCounters: run.phaseCounters,
       phaseCost: run.phaseCost,
       counterCheck: counters,
+      checks: replayChecks(r, counters),
       violations: run.violations,
       violationCount: run.violationCount,
       cost: run.cost,
       fidelity: run.fidelity,
       emitted: run.emitted,
       notes: r.notes,
+      inputGaps: r.inputGaps,
       diagnostics: r.diagnostics,
       diagnosticCounts: r.diagnosticCounts,
     };
@@ -99,41 +105,28 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
   }
 }
 
-function renderReplay(r: ReplayResult, counters: CounterCheck | undefined, maxMismatch: number): string {
-  const run = r.runs[0]!;
-  const L: string[] = [];
-  const f = run.fidelity;
-  L.push(`trace     ${r.trace}`);
-  L.push(`workload  pid ${r.workload.pid ?? '?'}${r.workload.scenario ? ` (${r.workload.scenario.id} ${r.workload.scenario.variant})` : ''}; ${r.ops} ops from ${r.events} events${r.opsUnmodelled ? `, ${r.opsUnmodelled} touching memory the model does not represent` : ''}`);
-  L.push(`config    ${run.config.name} (${run.config.arch}, ${run.config.release} baseline)`);
-  L.push(`series    ${run.config.series.join(', ') || '(none)'}`);
-  L.push('');
-  L.push(`fidelity  ${f.matched ? 'MATCHED' : 'MISMATCH'}: ${f.equal}/${f.compared} recorded events reproduced in order, ${f.extra} predicted beyond them; ${f.opsMismatched} of ${f.opsCompared} ops differ`);
-  L.push('          kind                      recorded  predicted');
-  for (const [k, v] of Object.entries(f.byKind)) L.push(`          ${k.padEnd(26)}${String(v.recorded).padStart(8)}  ${String(v.predicted).padStart(9)}`);
-  L.push(`          not compared: ${f.foreignFrees} frees of pages the workload never allocated`);
-  if (f.unmodelledOutput) L.push(`          ${f.unmodelledOutput} recorded events fall in ops the model does not represent (compared; nothing is predicted there)`);
-  for (const m of f.mismatches.slice(0, maxMismatch)) {
-    L.push(`  op ${m.op} (${m.opKind}, line ${m.line}, phase ${m.phase || '-'}, CPU ${m.cpu}) differs at event ${m.at}:`);
-    L.push(`    recorded:  ${m.recorded.join(' | ') || '(nothing)'}`);
-    L.push(`    predicted: ${m.predicted.join(' | ') || '(nothing)'}`);
+/**
+ * Why nothing could be replayed, or undefined: a trace with no events at all (not a trace), a
+ * --pid/--comm (or begin marker) that matched no task, a trace without any of the events replay
+ * lifts. The message names what the trace does hold.
+ */
+async function nothingSelected(
+  r: ReplayResult,
+  file: string,
+  path: string,
+  fm: ReturnType<typeof resolveFormats>,
+  flags: { pid?: number; comm?: string },
+): Promise<string | undefined> {
+  if (r.events === 0) {
+    const first = r.diagnostics.find((d) => d.code !== 'unknown_layout');
+    return `${path} holds no trace events${first ? ` (first problem: ${first.file}:${first.line}:${first.column} ${first.message})` : ''}: is it a tracefs \`trace\` file, \`trace-cmd report\` output or a trace.dat?`;
   }
-  L.push('');
-  L.push('counters  (kernel names; model totals over the replay)');
-  for (const [k, v] of Object.entries(run.counters)) L.push(`          ${k.padEnd(40)} ${v}`);
-  if (counters) {
-    L.push(`counter deltas vs the capture's own (stdout.txt): ${counters.matched ? 'all equal' : `${counters.mismatches.length} differ`} over ${counters.compared} values`);
-    for (const m of counters.mismatches.slice(0, 8)) L.push(`          [${m.phase}] ${m.counter}: capture ${m.recorded}, model ${m.model}`);
+  if (!r.hasInputs || r.workloadEvents === 0) {
+    const inv = await traceInventory(file, fm);
+    const held = `it holds ${inv.taskCount} task${inv.taskCount === 1 ? '' : 's'}: ${inv.tasks.join(', ')}; events: ${inv.events.join(', ')}`;
+    if (!r.hasInputs) return `nothing to replay in ${path}: it has none of the events replay lifts (syscalls mmap/munmap/madvise…, exceptions:page_fault_user, kmem:mm_page_alloc) — record with \`foliolab record\` and its default event set; ${held}`;
+    const sel = flags.pid !== undefined ? `--pid ${flags.pid}` : flags.comm !== undefined ? `--comm ${flags.comm}` : 'the workload (no fl: begin marker, no task calling mmap or madvise)';
+    return `${sel} matched nothing in ${path}: ${held}`;
   }
-  L.push('');
-  L.push(`violations ${run.violationCount}`);
-  for (const v of run.violations.slice(0, 8)) L.push(`  ${v.code} at op ${v.at.index} (line ${v.at.line})${v.series ? ` [${v.series}]` : ''}: ${v.message}`);
-  L.push('');
-  L.push(`cost      ${(run.cost.ns / 1000).toFixed(1)} µs estimated on the ${run.cost.arch} cost table (see README "Cost model")`);
-  const parts = Object.entries(run.cost.parts).sort((a, b) => b[1] - a[1]).slice(0, 6);
-  L.push(`          ${parts.map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}µs`).join(', ')}`);
-  const ph = Object.entries(run.phaseCost).filter(([, v]) => v > 0);
-  if (ph.length) L.push(`          by phase: ${ph.map(([p, v]) => `${p} ${(v / 1000).toFixed(1)}µs`).join(', ')}`);
-  if (r.notes.length) L.push(`notes     ${r.notes.join('; ')}`);
-  return L.join('\n');
+  return undefined;
 }

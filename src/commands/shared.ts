@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { formatDiagnostic, type Diagnostic } from '../core/diagnostics.js';
-import { FormatRegistry, traceSourceHints } from '../trace/index.js';
+import { FormatRegistry, streamTrace, traceSourceHints } from '../trace/index.js';
 import { compareRelease } from '../trace/format/registry.js';
 import { grammarsDir } from '../paths.js';
 
@@ -121,3 +121,21 @@ function inputWarnings(diagnostics: Diagnostic[], counts: Record<string, number>
   return lines.join('\n');
 }
 
+
+/**
+ * What a trace holds, for the hint of a selection that matched nothing: its busiest tasks and
+ * event names (a second read, on the error path only).
+ */
+export async function traceInventory(file: string, fm: ResolvedFormats): Promise<{ tasks: string[]; events: string[]; taskCount: number }> {
+  const tasks = new Map<string, number>();
+  const names = new Map<string, number>();
+  await streamTrace(file, { file, registry: fm.registry, release: fm.release }, (batch) => {
+    for (const e of batch) {
+      const t = `${e.comm}-${e.pid}`;
+      tasks.set(t, (tasks.get(t) ?? 0) + 1);
+      names.set(e.name, (names.get(e.name) ?? 0) + 1);
+    }
+  });
+  const top = (m: Map<string, number>, n: number): string[] => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${k} (${v})`);
+  return { tasks: top(tasks, 8), events: top(names, 8), taskCount: tasks.size };
+}

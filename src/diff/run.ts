@@ -10,7 +10,11 @@ import { Engine } from '../model/engine.js';
 import { newStoryCodes } from '../model/kernel/kernel.js';
 import { liftTrace, type LiftedOp, type LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry, TraceEvent } from '../trace/index.js';
-import { FidelityChecker, type FidelityReport } from '../fidelity/compare.js';
+import { FidelityChecker, withTraceFacts, type FidelityReport, type TraceFacts } from '../fidelity/compare.js';
+import { readCaptureFacts } from '../fidelity/counters.js';
+import { DIAGNOSTICS, type DiagnosticCode } from '../core/diagnostics.js';
+import { COMPARED_OUTPUTS, REQUIRED_INPUTS } from '../replay/required.js';
+import type { LiftedKinds } from '../replay/lift.js';
 
 export interface ConfigRun {
   config: { name: string; arch: string; release: string; series: string[] };
@@ -38,6 +42,14 @@ export interface ReplayResult {
   ops: number;
   opsUnmodelled: number;
   notes: string[];
+  /** Events of each kind replay reads, over the whole trace. */
+  kinds: LiftedKinds;
+  /** Events of the selected workload's tasks (0: --pid/--comm or the begin marker matched nothing). */
+  workloadEvents: number;
+  /** Inputs the trace lacks or could not decode, in words (none: the workload was lifted whole). */
+  inputGaps: string[];
+  /** Whether any of the inputs replay lifts is in the trace at all. */
+  hasInputs: boolean;
   lostEvents: number;
   diagnostics: Diagnostic[];
   /** Every diagnostic of the parse by code (`diagnostics` keeps the first few of each). */
@@ -61,6 +73,8 @@ export interface MultiReplayOptions {
   onEmit?: (engine: number, e: Emission) => void;
   stories?: boolean;
   oobMode?: 'none' | 'adjacent';
+  /** Predicted kinds the trace does not record: not compared. */
+  ignoreKinds?: ReadonlySet<string>;
 }
 
 /**
@@ -86,7 +100,7 @@ export class MultiReplay {
     // One table of story step codes for all engines: equal stories are then equal code arrays.
     const storyCodes = newStoryCodes();
     this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, oobMode: opts.oobMode, storyCodes }));
-    this.checkers = configs.map(() => new FidelityChecker());
+    this.checkers = configs.map(() => new FidelityChecker(50, opts.ignoreKinds));
     this.violations = configs.map(() => []);
     this.vcount = configs.map(() => 0);
     this.emitted = configs.map(() => ({}));
@@ -150,7 +164,7 @@ export class MultiReplay {
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;
-      checker.end(r.unmodelled !== undefined);
+      checker.end(r.unmodelled);
       if (r.violations.length > 0) {
         this.vcount[i]! += r.violations.length;
         for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);
@@ -161,7 +175,9 @@ export class MultiReplay {
     return per;
   }
 
-  finish(): ConfigRun[] {
+  /** `taskSwitch`, `foreignIpi`: flushes the lifter found in the workload's context but not of its doing. */
+  finish(taskSwitch = 0, foreignIpi = 0): ConfigRun[] {
+    for (const c of this.checkers) c.notTheWorkloads(taskSwitch, foreignIpi);
     this.engines.forEach((_e, i) => this.closePhase(i));
     this.phase = '';
     return this.engines.map((eng, i) => ({
@@ -191,16 +207,42 @@ export async function replayTrace(
     onEngines?: (engines: Engine[]) => void;
   },
 ): Promise<ReplayResult> {
+  // The kernel output the capture did not enable cannot be compared: known before the run when
+  // the capture lists its events (settings.txt, formats/ beside it).
+  const enabled = readCaptureFacts(input).events;
+  const unrecorded = enabled ? COMPARED_OUTPUTS.filter((o) => !enabled.includes(o.event)) : [];
+  const ignoreKinds = new Set(unrecorded.map((o) => o.kind));
   // Nobody asks for each op's events: stream them to the checkers instead of keeping lists.
-  const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ...opts });
+  const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ignoreKinds, ...opts });
   opts.onEngines?.(multi.engines);
   const { lifter, stats, events, consumeMs } = await liftTrace(input, opts, (lo) => {
     const per = multi.feed(lo);
     opts.observe?.(lo, per);
   });
   const t0 = performance.now();
-  const runs = multi.finish();
+  const kinds = lifter.kinds;
+  const runs = multi.finish(lifter.notOurs.taskSwitchFlushes, lifter.notOurs.foreignIpiFlushes);
   const replayMs = consumeMs + performance.now() - t0;
+  // What the trace as a whole could not show.
+  const inputGaps: string[] = [];
+  for (const r of REQUIRED_INPUTS) {
+    const absent = enabled ? !r.events.some((e) => enabled.includes(e)) : kinds[r.kind] === 0;
+    if (absent) inputGaps.push(`the trace has no ${r.events.length > 1 ? 'syscall' : r.events[0]} events (${r.what}): the workload was not lifted whole`);
+  }
+  if (lifter.undecoded > 0) inputGaps.push(`${lifter.undecoded} syscall${lifter.undecoded === 1 ? '' : 's'} of the workload whose arguments did not decode (first at line ${lifter.firstUndecodedLine}) were not replayed`);
+  const readIssues: Record<string, number> = {};
+  for (const [code, n] of stats.diagnostics.counts) {
+    const sev = DIAGNOSTICS[code as DiagnosticCode]?.severity;
+    if (sev === 'error' || sev === 'data_loss' || code === 'out_of_order' || code === 'truncated_last_line') readIssues[code] = n;
+  }
+  for (const run of runs) {
+    // A kind matters where the model predicts it: a capture of a kernel without the tracepoint
+    // (mm_vmscan_reclaim_pages before 6.13) has nothing to compare it with either way. Without
+    // an event list, a kind the whole trace never holds stands for one it did not record.
+    const notRecorded = COMPARED_OUTPUTS.filter((o) => (run.emitted[o.kind] ?? 0) > 0 && (enabled ? ignoreKinds.has(o.kind) : kinds[o.kind] === 0)).map((o) => o.event);
+    const facts: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps };
+    run.fidelity = withTraceFacts(run.fidelity, facts);
+  }
   return {
     engines: multi.engines,
     trace: input,
@@ -210,6 +252,10 @@ export async function replayTrace(
     ops: multi.ops,
     opsUnmodelled: multi.unmodelled,
     notes: lifter.notes,
+    kinds,
+    workloadEvents: lifter.workloadEvents,
+    inputGaps,
+    hasInputs: kinds.syscalls + kinds.page_fault_user > 0,
     lostEvents: stats.lost.length,
     diagnostics: stats.diagnostics.kept,
     diagnosticCounts: Object.fromEntries(stats.diagnostics.counts),

@@ -21,7 +21,30 @@ export interface Mismatch {
   predicted: string[];
 }
 
+/**
+ * matched: every compared event equal, nothing outside the model, the trace read whole;
+ * mismatched: at least one op differs; partial: nothing compared differs, but part of the
+ * workload's recorded output could not be checked (ops outside the model, lost events, event
+ * kinds the trace lacks: `reasons` says which); unchecked: nothing was compared at all.
+ */
+export type Verdict = 'matched' | 'mismatched' | 'partial' | 'unchecked';
+
+/** One kind of op the model does not represent, and what the kernel recorded during those ops. */
+export interface OutsideModel {
+  /** `syscall mprotect`, `fault outside any anonymous mapping the model knows`, `madvise advice 3`, … */
+  kind: string;
+  ops: number;
+  /** Recorded output events of the workload in those ops (not compared). */
+  events: number;
+  /** Trace line of the first such op that had recorded output (else of the first op). */
+  firstLine: number;
+}
+
 export interface FidelityReport {
+  verdict: Verdict;
+  /** Why the verdict is not `matched` (empty when it is). */
+  reasons: string[];
+  /** verdict === 'matched'. */
   matched: boolean;
   /** Recorded output events of the workload that were compared. */
   compared: number;
@@ -34,10 +57,17 @@ export interface FidelityReport {
   byKind: Record<string, { recorded: number; predicted: number }>;
   /** Recorded frees of pages that were never the workload's (not compared). */
   foreignFrees: number;
-  /** Recorded output inside ops the model does not represent (unmodelled faults…): still compared, against nothing. */
+  /** Recorded output inside ops the model does not represent (not compared: see outsideModel). */
   unmodelledOutput: number;
+  /** The ops outside the model inside the compared window, by kind. */
+  outsideModel: OutsideModel[];
+  /** Recorded flushes in the workload's context that were not the workload's (not compared). */
+  taskSwitchFlushes: number;
+  foreignIpiFlushes: number;
   mismatches: Mismatch[];
 }
+
+const NO_KINDS: ReadonlySet<string> = new Set();
 
 /** Pfns the model made up for folios whose allocation the trace did not record. */
 export const SYNTH_PFN = 0x4000000000;
@@ -109,11 +139,13 @@ function predKind(ev: Emission['ev']): number {
 
 export class FidelityChecker {
   private r: FidelityReport = {
-    matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, mismatches: [],
+    verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, mismatches: [],
   };
+  private readonly outside = new Map<string, OutsideModel>();
 
-  constructor(private readonly maxMismatches = 50) {}
+  /** `ignore`: predicted kinds the trace cannot show (not recorded): not compared. */
+  constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS) {}
 
   private kind(k: string): { recorded: number; predicted: number } {
     let v = this.r.byKind[k];
@@ -167,7 +199,7 @@ export class FidelityChecker {
     const recorded = lo.recorded;
     for (let i = 0; i < recorded.length; i++) {
       const x = recorded[i]!;
-      if (x.ev === 'mm_page_free' && !x.ours) { this.r.foreignFrees++; continue; }
+      if (x.ours === false) { if (x.ev === 'mm_page_free') this.r.foreignFrees++; continue; }
       this.rec[this.nrec++] = x;
       const l = this.lane(x.cpu);
       l.rec[l.n++] = x;
@@ -189,7 +221,7 @@ export class FidelityChecker {
   }
 
   see(e: Emission): void {
-    if (!this.op || !compared(e)) return;
+    if (!this.op || !compared(e) || (this.ignore.size > 0 && this.ignore.has(e.ev))) return;
     this.npred++;
     this.predKinds[predKind(e.ev)]!++;
     const l = this.lane(e.cpu);
@@ -214,15 +246,23 @@ export class FidelityChecker {
     l.pos++;
   }
 
-  end(unmodelled: boolean): void {
+  /** Ends the op; `unmodelled` names what the model could not represent in it. */
+  end(unmodelled?: string): void {
     const lo = this.op;
     this.op = undefined;
     if (!lo) return;
     const rec = this.rec;
     const nrec = this.nrec;
-    if (unmodelled) {
+    if (unmodelled !== undefined) {
+      // Nothing is predicted for what the model does not represent: its recorded output is
+      // counted under its kind, never compared (it would read as a mismatch of the model).
       this.r.unmodelledOutput += nrec;
-      if (nrec === 0) return;
+      let o = this.outside.get(unmodelled);
+      if (!o) { o = { kind: unmodelled, ops: 0, events: 0, firstLine: lo.op.at.line }; this.outside.set(unmodelled, o); }
+      if (o.events === 0 && nrec > 0) o.firstLine = lo.op.at.line;
+      o.ops++;
+      o.events += nrec;
+      return;
     }
     if (nrec === 0 && this.npred === 0) return;
     this.r.opsCompared++;
@@ -261,13 +301,51 @@ export class FidelityChecker {
         });
       }
     }
-    if (bad) {
-      this.r.opsMismatched++;
-      this.r.matched = false;
-    }
+    if (bad) this.r.opsMismatched++;
+  }
+
+  /** Flushes the lifter found in the workload's context but not of its doing. */
+  notTheWorkloads(taskSwitch: number, foreignIpi: number): void {
+    this.r.taskSwitchFlushes = taskSwitch;
+    this.r.foreignIpiFlushes = foreignIpi;
   }
 
   report(): FidelityReport {
-    return this.r;
+    const r = this.r;
+    r.outsideModel = [...this.outside.values()].sort((a, b) => b.events - a.events || b.ops - a.ops);
+    const reasons: string[] = [];
+    const silent = r.outsideModel.filter((o) => o.events > 0);
+    if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
+    r.reasons = reasons;
+    r.verdict = r.opsMismatched > 0 ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';
+    r.matched = r.verdict === 'matched';
+    return r;
   }
+}
+
+/** What the trace as a whole tells about how far the comparison can be trusted. */
+export interface TraceFacts {
+  /** Diagnostics of the read that mean events may be missing or out of order (code → count). */
+  readProblems: Record<string, number>;
+  /** Output kinds the trace does not record (absent from its event list, or from the trace). */
+  notRecorded: string[];
+  /** Inputs the trace lacks or could not decode, in words. */
+  inputGaps: string[];
+}
+
+/**
+ * The verdict once what the trace could not show is known: a comparison over a trace with lost
+ * events, output kinds it never recorded or inputs it lacks is at best `partial`.
+ */
+export function withTraceFacts(r: FidelityReport, facts: TraceFacts): FidelityReport {
+  const reasons = [...r.reasons];
+  const problems = Object.entries(facts.readProblems);
+  if (problems.length) reasons.unshift(`the trace was not read whole or in order (${problems.map(([c, n]) => `${c} ×${n}`).join(', ')}): events may be missing`);
+  for (const k of facts.notRecorded) reasons.push(`${k} is not recorded in this trace: not compared`);
+  for (const g of facts.inputGaps) reasons.push(g);
+  let verdict = r.verdict;
+  if (verdict === 'matched' && reasons.length) verdict = 'partial';
+  // A kind the trace never recorded makes every prediction of it look like a mismatch.
+  if (verdict === 'mismatched' && (facts.notRecorded.length || facts.inputGaps.length)) verdict = 'partial';
+  return { ...r, verdict, reasons, matched: verdict === 'matched' };
 }

@@ -5,7 +5,7 @@
  * deltas are system-wide, so a counter other tasks also touch (pgfree, pgactivate, …) is not
  * compared.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ThpSettings } from '../model/config.js';
 
@@ -15,6 +15,11 @@ export interface CaptureFacts {
   tlbRemoteFlush?: string;
   thp?: ThpSettings;
   phaseDeltas?: Record<string, Record<string, number>>;
+  /**
+   * The events the capture enabled (`system:event`): settings.txt's `tracefs set_event:` list,
+   * else the format files in `formats/` beside the trace. Undefined when neither says.
+   */
+  events?: string[];
 }
 
 export function readCaptureFacts(tracePath: string): CaptureFacts {
@@ -34,6 +39,17 @@ export function readCaptureFacts(tracePath: string): CaptureFacts {
       if (v) sizes[Number(m[1])] = v as ThpSettings['sizes'][number];
     }
     if (enabled) facts.thp = { enabled: enabled as ThpSettings['enabled'], sizes };
+    const list = /^tracefs set_event:\n((?:[ \t]+\S+\n?)*)/m.exec(t)?.[1];
+    if (list) facts.events = list.split('\n').map((l) => l.trim()).filter(Boolean);
+  }
+  const formats = join(dir, 'formats');
+  if (!facts.events && existsSync(formats)) {
+    const events: string[] = [];
+    for (const sys of readdirSync(formats, { withFileTypes: true })) {
+      if (!sys.isDirectory()) continue;
+      for (const ev of readdirSync(join(formats, sys.name), { withFileTypes: true })) if (ev.isDirectory()) events.push(`${sys.name}:${ev.name}`);
+    }
+    if (events.length) facts.events = events;
   }
   const stdout = join(dir, 'stdout.txt');
   if (existsSync(stdout)) {

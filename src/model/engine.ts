@@ -95,7 +95,10 @@ export class Engine {
         do_mremap(k, mm, op.addr, op.oldLen, op.newLen, op.newAddr);
         break;
       case 'madvise':
-        this.madvise(mm, op.addr, op.len, typeof op.advice === 'number' ? op.advice : MADV[op.advice]);
+        if (!this.madvise(mm, op.addr, op.len, typeof op.advice === 'number' ? op.advice : MADV[op.advice])) unmodelled = `madvise advice ${typeof op.advice === 'number' ? op.advice : op.advice}`;
+        break;
+      case 'syscall':
+        unmodelled = `syscall ${op.name}`;
         break;
       case 'fault': {
         const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs);
@@ -168,17 +171,23 @@ export class Engine {
     return { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
   }
 
-  private madvise(mm: Mm, start: number, len: number, advice: number): void {
+  /** Applies one advice; false for an advice the model does not represent. */
+  private madvise(mm: Mm, start: number, len: number, advice: number): boolean {
     const end = start + len;
     const k = this.k;
     switch (advice) {
-      case MADV.MADV_FREE: madvise_free(k, mm, start, end); break;
-      case MADV.MADV_PAGEOUT: madvise_cold_or_pageout(k, mm, start, end, true); break;
-      case MADV.MADV_COLD: madvise_cold_or_pageout(k, mm, start, end, false); break;
-      case MADV.MADV_DONTNEED: madvise_dontneed(k, mm, start, end); break;
-      case MADV.MADV_HUGEPAGE: set_vma_flag(mm, start, end, 'hugepage', true); break;
-      case MADV.MADV_NOHUGEPAGE: set_vma_flag(mm, start, end, 'nohugepage', true); break;
-      default: break;
+      case MADV.MADV_FREE: madvise_free(k, mm, start, end); return true;
+      case MADV.MADV_PAGEOUT: madvise_cold_or_pageout(k, mm, start, end, true); return true;
+      case MADV.MADV_COLD: madvise_cold_or_pageout(k, mm, start, end, false); return true;
+      case MADV.MADV_DONTNEED: madvise_dontneed(k, mm, start, end); return true;
+      case MADV.MADV_HUGEPAGE: set_vma_flag(mm, start, end, 'hugepage', true); return true;
+      case MADV.MADV_NOHUGEPAGE: set_vma_flag(mm, start, end, 'nohugepage', true); return true;
+      // Core-dump hints and MADV_NORMAL only set VMA flags nothing modelled reads
+      // (madvise_update_vma()). RANDOM/SEQUENTIAL change what reclaim does with young entries,
+      // DONTFORK/DOFORK what fork copies: those stay outside the model.
+      case MADV.MADV_NORMAL: case MADV.MADV_DONTDUMP: case MADV.MADV_DODUMP:
+        return true;
+      default: return false;
     }
   }
 

@@ -23,11 +23,18 @@ export interface AllocFact {
 
 export const MADV = {
   MADV_NORMAL: 0,
+  MADV_RANDOM: 1,
+  MADV_SEQUENTIAL: 2,
+  MADV_WILLNEED: 3,
   MADV_DONTNEED: 4,
   MADV_FREE: 8,
   MADV_REMOVE: 9,
+  MADV_DONTFORK: 10,
+  MADV_DOFORK: 11,
   MADV_HUGEPAGE: 14,
   MADV_NOHUGEPAGE: 15,
+  MADV_DONTDUMP: 16,
+  MADV_DODUMP: 17,
   MADV_COLD: 20,
   MADV_PAGEOUT: 21,
 } as const;
@@ -48,6 +55,8 @@ export type Op =
   | (Base & { kind: 'mremap'; addr: number; oldLen: number; newLen: number; flags: number; newAddr: number })
   | (Base & { kind: 'madvise'; addr: number; len: number; advice: Advice | number })
   | (Base & { kind: 'brk'; brk: number })
+  /** A system call the model does not represent (mprotect, brk, read, …): its output is outside the model. */
+  | (Base & { kind: 'syscall'; name: string })
   | (Base & { kind: 'fault'; addr: number; write: boolean; allocs: AllocFact[] })
   /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */
   | (Base & { kind: 'store'; addr: number; len: number; stride: number; count: number })

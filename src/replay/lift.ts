@@ -33,8 +33,12 @@ export class Recorded {
     readonly b: number | undefined,
     /** rss_stat: delta in bytes from the previous value of that counter (null if unknown). */
     readonly delta: number | null | undefined,
-    /** mm_page_free: the pfn, and whether it belongs to the workload's recorded allocations. */
+    /** mm_page_free: the pfn. */
     readonly pfn: number | undefined,
+    /**
+     * false: recorded in the workload's context but not the workload's doing — a free of a page
+     * it never allocated, a flush IPI sent by another mm. Counted apart, never compared.
+     */
     readonly ours: boolean | undefined,
     /** rss_stat: the member's name; mm_vmscan_reclaim_pages: its decoded fields. */
     private readonly detail: string | Record<string, unknown> | undefined,
@@ -75,13 +79,50 @@ export interface LiftOptions {
   comm?: string;
   /** The pid that announces `fl: begin` (found by a first scan): modelling starts at its marker. */
   beginPid?: number;
+  /** The trace has no `fl: begin` marker: with --pid/--comm the whole trace is the window. */
+  noMarkers?: boolean;
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
 const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'sched_switch']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
-const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'brk', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
+const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
+
+/**
+ * Events of each kind replay reads, over the whole trace (every task): what tells a trace that
+ * lacks a kind of event from a workload that caused none.
+ */
+export interface LiftedKinds {
+  /** Syscall entries and exits of any task. */
+  syscalls: number;
+  page_fault_user: number;
+  mm_page_alloc: number;
+  tlb_flush: number;
+  rss_stat: number;
+  mm_page_free: number;
+  mm_vmscan_reclaim_pages: number;
+  sched_switch: number;
+  /** `fl:` markers and other trace_marker writes. */
+  print: number;
+}
+
+/** What the recorded output of the workload's context held that is not the workload's (not compared). */
+export interface NotTheWorkloads {
+  /** tlb_flush `flush on task switch` (scheduler and ASID state, not a memory operation). */
+  taskSwitchFlushes: number;
+  /** Flushes done in a flush IPI's handler that no send of the workload explains: another mm's shootdown. */
+  foreignIpiFlushes: number;
+  /** Their first line, for the report. */
+  firstForeignIpiLine: number;
+}
+
+/** x86 tlb_flush reasons (arch/x86/include/asm/tlbflush.h, enum tlb_flush_reason). */
+const TLB_REMOTE_SHOOTDOWN = 1;
+const TLB_REMOTE_SEND_IPI = 4;
+const TLB_REMOTE_WRONG_CPU = 5;
+/** Workload IPI sends remembered for the receivers (a send reaches each other CPU once). */
+const SEND_LOG = 64;
 const CLONE_VM = 0x100;
 const CLONE_THREAD = 0x10000;
 
@@ -104,6 +145,17 @@ export class Lifter {
   releaseMarker: string | undefined;
   /** Set by the first `fl: begin`: scenario and variant. */
   scenario: { id: string; variant: string } | undefined;
+  readonly kinds: LiftedKinds = { syscalls: 0, page_fault_user: 0, mm_page_alloc: 0, tlb_flush: 0, rss_stat: 0, mm_page_free: 0, mm_vmscan_reclaim_pages: 0, sched_switch: 0, print: 0 };
+  readonly notOurs: NotTheWorkloads = { taskSwitchFlushes: 0, foreignIpiFlushes: 0, firstForeignIpiLine: 0 };
+  /** Events of the workload's tasks that were lifted or kept (0: the selection matched nothing). */
+  workloadEvents = 0;
+  /** Workload syscalls whose arguments did not decode to numbers (not applied), and the first line. */
+  undecoded = 0;
+  firstUndecodedLine = 0;
+  /** Workload flush-IPI sends: the sending CPUs (a ring of SEND_LOG), their count, and per receiving CPU the count it has answered. */
+  private readonly sendCpus = new Int32Array(SEND_LOG);
+  private sends = 0;
+  private readonly answered: number[] = [];
 
   constructor(
     private readonly opts: LiftOptions,
@@ -112,6 +164,7 @@ export class Lifter {
     if (opts.pid !== undefined) {
       this.tasks.set(opts.pid, opts.pid);
       this.started = true;
+      if (opts.noMarkers) this.inWindow = true;
     }
   }
 
@@ -177,6 +230,7 @@ export class Lifter {
 
   feed(e: TraceEvent): void {
     const name = e.name;
+    this.count(e, name);
     if (!this.started) {
       if (this.opts.beginPid !== undefined && e.pid === this.opts.beginPid && name !== 'print') {
         this.preWindow(e);
@@ -185,6 +239,7 @@ export class Lifter {
       if (!this.tryStart(e)) return;
     }
     const tgid = this.tasks.get(e.pid);
+    if (tgid !== undefined) this.workloadEvents++;
     if (name === 'print') {
       if (tgid === undefined) return;
       const buf = String(e.fields.buf ?? '');
@@ -223,11 +278,28 @@ export class Lifter {
     if (e.syscall !== 0 && tgid !== undefined) this.syscall(e, tgid);
   }
 
+  private count(e: TraceEvent, name: string): void {
+    const k = this.kinds;
+    if (e.syscall !== 0) { k.syscalls++; return; }
+    switch (name) {
+      case 'page_fault_user': k.page_fault_user++; break;
+      case 'mm_page_alloc': k.mm_page_alloc++; break;
+      case 'tlb_flush': k.tlb_flush++; break;
+      case 'rss_stat': k.rss_stat++; break;
+      case 'mm_page_free': k.mm_page_free++; break;
+      case 'mm_vmscan_reclaim_pages': k.mm_vmscan_reclaim_pages++; break;
+      case 'sched_switch': k.sched_switch++; break;
+      case 'print': k.print++; break;
+      default: break;
+    }
+  }
+
   private tryStart(e: TraceEvent): boolean {
     if (this.opts.comm !== undefined) {
       if (e.comm !== this.opts.comm) return false;
       this.tasks.set(e.pid, e.pid);
       this.started = true;
+      if (this.opts.noMarkers) this.inWindow = true;
       return true;
     }
     if (e.name === 'print') {
@@ -335,9 +407,15 @@ export class Lifter {
   private syscall(e: TraceEvent, tgid: number): void {
     const isEnter = e.syscall === 1;
     const sc = e.name.slice(isEnter ? 10 : 9);
-    if (!SYSCALL_INPUTS.has(sc)) return;
     const f = e.fields;
     if (isEnter) {
+      if (!argsDecoded(sc, f)) {
+        // An argument the model needs is not a number: the payload was not read as the format
+        // says. Applying it would replay something else than what ran.
+        if (this.undecoded++ === 0) this.firstUndecodedLine = e.line;
+        this.pendingEnter.set(e.pid, null);
+        return;
+      }
       let lo: LiftedOp | undefined;
       switch (sc) {
         case 'mmap':
@@ -368,6 +446,10 @@ export class Lifter {
           break;
         }
         default:
+          // Any other system call of the workload is an op of its own, outside the model: what
+          // the kernel emits during it (an mprotect's flush, a read()'s kernel-mode faults on
+          // user memory) is then reported as such instead of landing in the op before it.
+          lo = this.open(e, tgid, { kind: 'syscall', name: sc });
           break;
       }
       this.pendingEnter.set(e.pid, lo ?? null);
@@ -410,10 +492,26 @@ export class Lifter {
     }
     if (ev === 'tlb_flush') {
       const r = f.reason as { value: number };
+      const reason = r?.value;
       // `flush on task switch` depends on the scheduler and ASID state, not on the workload's
       // memory operations: not an output of the modelled paths.
-      if (r?.value === 0) return;
-      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.pages), r?.value, undefined, undefined, undefined, undefined));
+      if (reason === 0) { if (this.current?.compare) this.notOurs.taskSwitchFlushes++; return; }
+      let ours: boolean | undefined;
+      if (reason === TLB_REMOTE_SEND_IPI) {
+        this.sendCpus[this.sends++ % SEND_LOG] = e.cpu;
+      } else if ((reason === TLB_REMOTE_SHOOTDOWN || reason === TLB_REMOTE_WRONG_CPU) && inHardirq(e.lat)) {
+        // Done in a flush IPI's handler (flush_tlb_func() called by the IPI): it is the
+        // workload's only if one of its tasks on another CPU traced the send first
+        // (native_flush_tlb_multi() traces TLB_REMOTE_SEND_IPI before it sends, and waits for
+        // every target) and this CPU has not yet answered that send. Otherwise the IPI came from
+        // another mm and merely landed while the workload ran here.
+        ours = this.answerSend(e.cpu);
+        if (!ours) {
+          if (this.current?.compare && this.notOurs.foreignIpiFlushes++ === 0) this.notOurs.firstForeignIpiLine = e.line;
+          return;
+        }
+      }
+      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.pages), reason, undefined, undefined, ours, undefined));
       return;
     }
     if (ev === 'mm_page_free') {
@@ -427,9 +525,48 @@ export class Lifter {
     this.record(new Recorded(ev, e.line, e.cpu, e.pid, undefined, undefined, undefined, undefined, undefined, f as Record<string, unknown>));
   }
 
+  /** Whether a workload send from another CPU is still unanswered by `cpu` (and answer it). */
+  private answerSend(cpu: number): boolean {
+    const from = Math.max(this.answered[cpu] ?? 0, this.sends - SEND_LOG);
+    for (let i = from; i < this.sends; i++) {
+      if (this.sendCpus[i % SEND_LOG] !== cpu) {
+        this.answered[cpu] = i + 1;
+        return true;
+      }
+    }
+    return false;
+  }
+
   private record(r: Recorded): void {
     if (this.current) this.current.recorded.push(r);
   }
+}
+
+/** The arguments each lifted syscall reads. */
+const SYSCALL_ARGS: Record<string, readonly string[]> = {
+  mmap: ['len', 'prot', 'flags'],
+  munmap: ['addr', 'len'],
+  mremap: ['addr', 'old_len', 'new_len', 'flags'],
+  madvise: ['start', 'len_in', 'behavior'],
+};
+
+function argsDecoded(sc: string, f: Record<string, unknown>): boolean {
+  const names = SYSCALL_ARGS[sc];
+  if (!names) return true;
+  for (const n of names) {
+    const v = f[n];
+    if (typeof v !== 'number' && !(typeof v === 'string' && v !== '' && Number.isFinite(Number(v)))) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the latency flags say hardirq context (`d.h1.`: the third column is `h`, or `H` for a
+ * hardirq inside a softirq). Without the column (a layout that lacks it) nothing is known.
+ */
+function inHardirq(lat: string): boolean {
+  const c = lat.charCodeAt(2);
+  return c === 0x68 /* h */ || c === 0x48 /* H */;
 }
 
 /** Read a trace and lift it, handing each op on as it completes (streaming). */
@@ -451,9 +588,11 @@ export async function liftTrace(
   // Without --pid/--comm, the workload is the process that announces `fl: begin`: find it
   // first (the scan stops at the marker), so unrelated processes in an unfiltered capture
   // are not taken for it.
-  let beginPid: number | undefined;
-  if (opts.pid === undefined && opts.comm === undefined) beginPid = await findBeginPid(input, opts);
-  const lifter = new Lifter({ ...opts, beginPid }, sink);
+  // With --pid/--comm the scan only tells whether the trace has markers at all: without them the
+  // whole trace is the compared window.
+  const found = await findBeginPid(input, opts);
+  const selected = opts.pid !== undefined || opts.comm !== undefined;
+  const lifter = new Lifter({ ...opts, beginPid: selected ? undefined : found, noMarkers: found === undefined }, sink);
   // Time spent past the parser (lifting and whatever the sink does with the ops), measured per
   // batch so that parse and replay throughput can be told apart.
   let consumeMs = 0;
