@@ -4,6 +4,8 @@
  *   node scripts/corpus.mjs [NAME-REGEX]
  * Writes traces/<uname -r>/<scenario>.rec/{trace.txt.gz, counters-*.txt, settings.txt,
  * stdout.txt, trace-stats.txt}. The kernel's format files are kept once, in grammars/.
+ * settings.txt names the trace record wrote (trace.txt); `foliolab fidelity` also looks for
+ * that name with .gz.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -42,12 +44,13 @@ for (const line of lines) {
   const [bin, ...args] = cmd.split(' ');
   let mc;
   if (memcg === '1') { mc = memcgCreate(); args.push('--memcg', mc); }
-  const extra = name.startsWith('s6') ? ['--events', 'default,sched'] : [];
+  // s6 runs two threads on two CPUs: the IPIs show the remote flushes.
+  const extra = name.startsWith('s6') ? ['--events', 'sched'] : [];
   const argv = [join(root, 'bin/run.js'), 'record', '--json', '--out', join(dir, 'trace.txt'), '--thp', thp, ...mthp, ...extra, ...(pin !== '0' && pin !== '-' ? ['--cpu', pin] : []), '--', join(root, 'traces/workloads/bin', bin), ...args];
   const r = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8' }));
   if (mc) try { rmdirSync(mc); } catch { /* busy: leave it */ }
   writeFileSync(join(dir, 'trace.txt.gz'), gzipSync(readFileSync(join(dir, 'trace.txt'))));
   rmSync(join(dir, 'trace.txt'));
   rmSync(join(dir, 'formats'), { recursive: true, force: true });
-  console.log(`${name}: ${r.lines} lines, exit ${r.exitStatus}, lost ${r.lostEvents}, restored ${r.restored}`);
+  console.log(`${name}: ${r.lines} lines, exit ${r.exitStatus}, lost ${r.lostEvents}, restored ${r.restored}${r.warnings?.length ? `, warnings: ${r.warnings.join('; ')}` : ''}`);
 }
