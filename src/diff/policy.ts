@@ -68,7 +68,8 @@ export function recordedKernel(captured: { release?: string; tlbRemoteFlush?: st
 /** When the recording kernel is unknown, the newest upstream release stands in for it. */
 const FALLBACK = 'linux-6.18';
 
-function recordedText(r: Recorded): string {
+/** The trace's own kernel in words, with where that came from. */
+export function recordedText(r: Recorded): string {
   if (!r.preset) return `the kernel that recorded the trace is unknown (no settings.txt beside it); ${FALLBACK} stands in for it`;
   if (r.source === 'newest') return `the kernel that recorded the trace is unknown (no settings.txt beside it); the newest grammars' release ${r.release} gives ${r.preset}`;
   return `recorded on ${r.release} (${r.source}), preset ${r.preset}`;

@@ -4,7 +4,7 @@
  * config column go to a further block of the same rows. Long trace paths wrap at `/`.
  */
 import { formatDiagnostic, type Diagnostic } from '../core/diagnostics.js';
-import type { PairChoice, Recorded } from '../diff/policy.js';
+import { recordedText, type PairChoice, type Recorded } from '../diff/policy.js';
 
 export interface MatrixCell {
   config: string;
@@ -62,7 +62,7 @@ export function renderMatrix(m: MatrixResult, width = 80): string {
   const gap = 2;
   for (const r of m.rows) {
     L.push(...wrapPath(r.trace, width));
-    L.push(...wrapWords(`  ${r.recorded.preset ? `recorded on ${r.recorded.release} (${r.recorded.source}): ${r.recorded.preset}` : 'recording kernel unknown'}; default pair ${r.pair.base} → ${r.pair.with}`, width, '    '));
+    L.push(...wrapWords(`  ${recordedText(r.recorded)}; default pair ${r.pair.base} → ${r.pair.with}`, width, '    '));
     const cfgW = Math.max('config'.length, ...r.cells.map((c) => c.config.length));
     const colW = m.metrics.map((name) => Math.max(name.length, ...r.cells.map((c) => String(c.values[name] ?? '').length)));
     // Metrics in blocks that fit beside the config column; each block repeats the rows.

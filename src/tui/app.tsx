@@ -76,7 +76,7 @@ export function inspectorLines(ins: Inspection, result: ProbeResult | undefined,
   const order = story.groups.flatMap((g) => g.pfns);
   const where = `op ${opNumber(ins, op)}: ${views[0]?.opText ?? ''}${div >= 0 ? ` · divergence ${div + 1}/${ins.divergentOps.length}` : ''}`;
   const folioText = group
-    ? `folio 0x${shown!.toString(16)} (${4 << group.order} KiB), ${order.indexOf(shown!) + 1}/${order.length} of the op's · group ${story.groups.indexOf(group) + 1}/${story.groups.length}: ${group.count} alike${group.differs ? ', steps differ' : ''}`
+    ? `folio 0x${shown!.toString(16)} (${4 << group.order} KiB) ${order.indexOf(shown!) + 1}/${order.length} · group ${story.groups.indexOf(group) + 1}/${story.groups.length}: ${group.count} alike${group.differs ? ', steps differ' : ''}`
     : story.groups.length ? `${order.length} folio${order.length === 1 ? '' : 's'} changed by this op (] walks them)` : 'no folio changed by this op';
   for (const l of wrap(where, width)) lines.push(plain(l));
   for (const l of wrap(folioText, width)) lines.push(plain(l));
