@@ -8,6 +8,18 @@
 // it (the flag must be given at start-up: v8.setFlagsFromString() then has no effect).
 // React (the `inspect` UI) picks its production build from NODE_ENV when it is first loaded.
 process.env.NODE_ENV ??= 'production';
-const { execute } = await import('@oclif/core');
+const { run, flush, handle } = await import('@oclif/core');
+// An exception that is not oclif's own is a bug: reported as such, exit 70 (src/core/internal-error.ts).
+const { isOclifError, internalErrorText, EXIT_INTERNAL } = await import('../dist/core/internal-error.js');
 
-await execute({ dir: import.meta.url });
+try {
+  await run(process.argv.slice(2), import.meta.url);
+  await flush();
+} catch (err) {
+  if (isOclifError(err)) {
+    await handle(err);
+  } else {
+    process.stderr.write(internalErrorText(err));
+    process.exitCode = EXIT_INTERNAL;
+  }
+}

@@ -155,6 +155,21 @@ describe('replay: the verdict says what it could not check', () => {
     });
     const j = JSON.parse((await run(['replay', '--json', f])).stdout);
     expect(j.fidelity.verdict).not.toBe('matched');
-    expect(j.inputGaps.join(' ')).toMatch(/1 syscall of the workload whose arguments did not decode \(first at line \d+\)/);
+    expect(j.inputGaps.join(' ')).toMatch(/1 syscall of the workload whose arguments did not decode \(first at line \d+\) was not replayed/);
+  });
+
+  it('an allocation of an impossible order is named and ignored, not a crash', async () => {
+    let line = 0;
+    const f = edited((ls) => {
+      const i = ls.findIndex((l) => /mm_page_alloc: .*order=4 .*GFP_TRANSHUGE/.test(l));
+      line = i + 1;
+      return ls.map((l, j) => (j === i ? l.replace(/order=4/, 'order=-1') : l));
+    });
+    const r = await run(['replay', '--json', f]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.fidelity.verdict).not.toBe('matched');
+    expect(j.inputGaps).toContain(`1 mm_page_alloc event of the workload with an impossible order or pfn (first at line ${line}) was ignored`);
   });
 });
+

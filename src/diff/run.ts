@@ -229,7 +229,8 @@ export async function replayTrace(
     const absent = enabled ? !r.events.some((e) => enabled.includes(e)) : kinds[r.kind] === 0;
     if (absent) inputGaps.push(`the trace has no ${r.events.length > 1 ? 'syscall' : r.events[0]} events (${r.what}): the workload was not lifted whole`);
   }
-  if (lifter.undecoded > 0) inputGaps.push(`${lifter.undecoded} syscall${lifter.undecoded === 1 ? '' : 's'} of the workload whose arguments did not decode (first at line ${lifter.firstUndecodedLine}) were not replayed`);
+  if (lifter.badAllocs > 0) inputGaps.push(`${lifter.badAllocs} mm_page_alloc event${lifter.badAllocs === 1 ? '' : 's'} of the workload with an impossible order or pfn (first at line ${lifter.firstBadAllocLine}) ${lifter.badAllocs === 1 ? 'was' : 'were'} ignored`);
+  if (lifter.undecoded > 0) inputGaps.push(`${lifter.undecoded} syscall${lifter.undecoded === 1 ? '' : 's'} of the workload whose arguments did not decode (first at line ${lifter.firstUndecodedLine}) ${lifter.undecoded === 1 ? 'was' : 'were'} not replayed`);
   const readIssues: Record<string, number> = {};
   for (const [code, n] of stats.diagnostics.counts) {
     const sev = DIAGNOSTICS[code as DiagnosticCode]?.severity;

@@ -121,6 +121,8 @@ export interface NotTheWorkloads {
 const TLB_REMOTE_SHOOTDOWN = 1;
 const TLB_REMOTE_SEND_IPI = 4;
 const TLB_REMOTE_WRONG_CPU = 5;
+/** The largest order the buddy allocator hands out (MAX_PAGE_ORDER; 10 on x86-64 and arm64 4K). */
+const MAX_PAGE_ORDER = 10;
 /** Workload IPI sends remembered for the receivers (a send reaches each other CPU once). */
 const SEND_LOG = 64;
 const CLONE_VM = 0x100;
@@ -149,6 +151,9 @@ export class Lifter {
   readonly notOurs: NotTheWorkloads = { taskSwitchFlushes: 0, foreignIpiFlushes: 0, firstForeignIpiLine: 0 };
   /** Events of the workload's tasks that were lifted or kept (0: the selection matched nothing). */
   workloadEvents = 0;
+  /** mm_page_alloc events of the workload with an impossible order or pfn (ignored), and the first line. */
+  badAllocs = 0;
+  firstBadAllocLine = 0;
   /** Workload syscalls whose arguments did not decode to numbers (not applied), and the first line. */
   undecoded = 0;
   firstUndecodedLine = 0;
@@ -220,6 +225,11 @@ export class Lifter {
     const f = e.fields;
     const pfn = Number(f.pfn);
     const order = Number(f.order);
+    if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER || !Number.isSafeInteger(pfn) || pfn < 0 || pfn % 2 ** order !== 0) {
+      // No buddy allocation has this order or an unaligned head: the event is damaged.
+      if (this.badAllocs++ === 0) this.firstBadAllocLine = e.line;
+      return;
+    }
     const gfp = f.gfp_flags as { flags?: string[] } | undefined;
     const names = gfp?.flags ?? [];
     const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
