@@ -81,4 +81,52 @@ describe('foliolab diff / matrix', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('--base alone gives a defined pair: --with is the trace\'s own kernel, and the output says why', async () => {
+    const S1 = 'traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz';
+    const j = JSON.parse((await run(['diff', '--json', S1, '--base', 'linux-6.12'])).stdout);
+    expect(j.policy).toMatchObject({ base: 'linux-6.12', with: 'linux-6.18-fc', rule: 'base given', recorded: { preset: 'linux-6.18-fc', release: '6.18.44-fc-v669', source: 'settings.txt' } });
+    expect(j.with.config.name).toBe('linux-6.18-fc');
+    expect(j.firstDivergence.cause).toContain('batched-unmap@v4-3');
+    const t = await run(['diff', S1, '--base', 'linux-6.12']);
+    expect(t.stdout).toMatch(/^pair {4}--base given; --with is the trace's own kernel: recorded on 6\.18\.44-fc-v669 \(settings\.txt\), preset linux-6\.18-fc$/m);
+  });
+
+  it('no flags: the upstream release before the trace\'s kernel → the trace\'s kernel, with the reason', async () => {
+    const S2 = 'traces/6.12.95+deb12-cloud-amd64/s2-pmd-thp-lazyfree-pageout/trace.txt.gz';
+    const j = JSON.parse((await run(['diff', '--json', S2])).stdout);
+    expect([j.base.config.name, j.with.config.name, j.policy.rule]).toEqual(['linux-6.1', 'linux-6.12', 'default']);
+    expect(j.policy.reason).toMatch(/^no --base\/--with: recorded on 6\.12\.95\+deb12-cloud-amd64 \(settings\.txt\), preset linux-6\.12; compared with linux-6\.1, the upstream release before it/);
+  });
+
+  it('matrix: the text table fits 80 columns (metrics that do not fit go to a further block); each trace names its kernel and default pair', async () => {
+    const S1 = 'traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz';
+    const metrics = 'split_deferred,thp_split_pmd,flushes,cost,fidelity,violations,pglazyfreed';
+    const r = await run(['matrix', '--metric', metrics, S1]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.filter((l) => l.length > 80)).toEqual([]);
+    const heads = lines.filter((l) => /^ {2}config /.test(l));
+    expect(heads.length).toBeGreaterThan(1);
+    for (const m of metrics.split(',')) expect(heads.some((h) => h.split(/\s+/).includes(m))).toBe(true);
+    expect(r.stdout).toMatch(/recorded on 6\.18\.44-fc-v669 \(settings\.txt\), preset linux-6\.18-fc; default pair\s+linux-6\.12 → linux-6\.18-fc/);
+    expect(lines.filter((l) => /^ {2}linux-6\.18-fc /.test(l)).some((l) => /8258\/8258/.test(l))).toBe(true);
+    const wide = await run(['matrix', '--width', '200', '--metric', metrics, S1]);
+    expect(wide.stdout.split('\n').filter((l) => /^ {2}config /.test(l))).toHaveLength(1);
+  });
+
+  it('matrix: a cut list of read problems says how many more there were', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-matrix-'));
+    try {
+      const bad = join(dir, 'bad.trace');
+      writeFileSync(bad, `${readFileSync(join(packageRoot, OOB), 'utf8')}${Array.from({ length: 6 }, (_, i) => `garbage line ${i}\n`).join('')}`);
+      const r = await run(['matrix', '--csv', '--configs', 'linux-6.18', '--metric', 'flushes', bad]);
+      const total = Number(/: (\d+) diagnostics while reading/.exec(r.stderr)![1]);
+      const listed = r.stderr.split('\n').filter((l) => /bad\.trace:\d+:\d+/.test(l)).length;
+      expect(listed).toBe(2);
+      expect(r.stderr).toContain(`… ${total - listed} more (\`foliolab parse\` lists them all)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -28,8 +28,9 @@ describe('foliolab inspect', () => {
     expect(r.stderr).toMatch(/needs a terminal: standard output is not a TTY/);
   });
 
-  it.skipIf(!hasTmux)('in a real terminal, even with CI set: opens, n goes to the first divergence with the folio\'s entries under both configs, q exits 0', async () => {
-    const session = `foliolab-test-${process.pid}`;
+  /** The inspector in a tmux session of the given size; the screen as text, keys sent, cleaned up. */
+  async function inTmux(w: number, h: number, args: string, body: (screen: () => string, waitFor: (re: RegExp) => Promise<string>, send: (k: string) => void) => Promise<void>): Promise<void> {
+    const session = `foliolab-test-${process.pid}-${w}x${h}`;
     const screen = () => tmux('capture-pane', '-p', '-t', session);
     const waitFor = async (re: RegExp, ms = 30_000): Promise<string> => {
       const end = Date.now() + ms;
@@ -43,20 +44,9 @@ describe('foliolab inspect', () => {
     };
     // CI=true as a CI runner sets it: ink would then draw nothing until exit, and the
     // inspector must still draw live on a terminal.
-    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', `cd '${packageRoot}' && CI=true NO_COLOR=1 node bin/run.js inspect ${S1}; echo "EXIT=$?"; sleep 60`);
+    tmux('new-session', '-d', '-s', session, '-x', String(w), '-y', String(h), `cd '${packageRoot}' && CI=true NO_COLOR=1 node bin/run.js inspect ${args}; echo "EXIT=$?"; sleep 60`);
     try {
-      let s = await waitFor(/row 1\/\d+/);
-      expect(s).toMatch(/row 1\/\d+ op -1/);
-      expect(s).toMatch(/linux-6\.18-fc vs linux-6\.18-fc -batched-unmap@v4-3/);
-      tmux('send-keys', '-t', session, 'n');
-      s = await waitFor(/entries: before → after[\s\S]*\[1\] pfn/);
-      expect(s).toMatch(/divergence 1\//);
-      expect(s).toMatch(/linux-6\.18-fc · op \d+: madvise.*│ linux-6\.18-fc -batched-unmap@v4-3 · op \d+: madvise/);
-      const entryRows = s.split('\n').filter((l) => /\[\d+\] pfn 0x[0-9a-f]+ W → none.*│.*\[\d+\] pfn 0x[0-9a-f]+ W → none/.test(l));
-      expect(entryRows.length).toBeGreaterThanOrEqual(4);
-      tmux('send-keys', '-t', session, 'q');
-      s = await waitFor(/EXIT=\d+/);
-      expect(s).toMatch(/EXIT=0/);
+      await body(screen, waitFor, (k) => tmux('send-keys', '-t', session, k));
     } finally {
       try {
         tmux('kill-session', '-t', session);
@@ -64,5 +54,48 @@ describe('foliolab inspect', () => {
         /* already gone */
       }
     }
+  }
+
+  const diffJson = (args: string[]) => JSON.parse(execFileSync(process.execPath, [join(packageRoot, 'bin/run.js'), 'diff', '--json', ...args], { cwd: packageRoot, encoding: 'utf8', maxBuffer: 64 << 20 }));
+
+  it.skipIf(!hasTmux)('80×24, even with CI set: opens on the first divergence diff reports, with the same default pair, its cause and both stories; q exits 0', async () => {
+    const d = diffJson([S1]);
+    await inTmux(80, 24, S1, async (screen, waitFor, send) => {
+      let s = await waitFor(/\d+ steps[\s\S]*\| inspector/);
+      const lines = s.split('\n');
+      expect(lines.every((l) => l.length <= 80)).toBe(true);
+      const status = lines.filter((l) => l.trim()).pop()!;
+      expect(status).toMatch(new RegExp(`^row \\d+/\\d+ op ${d.firstDivergence.op} \\| ${d.divergentOps} div \\| inspector \\| divergence 1/${d.divergentOps}`));
+      expect(s).toContain(`${d.base.config.name}: `);
+      expect(s).toContain(`${d.with.config.name}: `);
+      expect(s.replace(/\s+/g, ' ')).toContain(`${d.firstDivergence.cause.join(', ')}: ${d.folios[0].count} folios unmapped in one batch instead of per page`);
+      expect(s).toMatch(/≠ ×15: PTE cleared \(rmap −1\) ·/);
+      expect(s).toMatch(/≠ 16 PTEs cleared at once \(rmap −16\)/);
+      send('?');
+      s = await waitFor(/keys \(any key closes\)/);
+      expect(s.replace(/\s+/g, ' ')).toContain(d.policy.reason.slice(0, 60));
+      send('x');
+      send('q');
+      s = await waitFor(/EXIT=\d+/);
+      expect(s).toMatch(/EXIT=0/);
+      void screen;
+    });
+  });
+
+  it.skipIf(!hasTmux)('160×45: timeline, the divergence with both stories and the summary at once; n to the next divergence', async () => {
+    const d = diffJson([S1, '--base', 'linux-6.12', '--with', 'linux-6.18']);
+    await inTmux(160, 45, `${S1} --base linux-6.12 --with linux-6.18`, async (_screen, waitFor, send) => {
+      let s = await waitFor(/\d+ steps[\s\S]*pair: both configs given/);
+      expect(s.split('\n').every((l) => l.length <= 160)).toBe(true);
+      expect(s).toMatch(/^>.*sys_enter_madvise/m);
+      expect(s).toMatch(/linux-6\.12: \d+ steps\s+│ linux-6\.18: \d+ steps/);
+      expect(s).toMatch(new RegExp(`flushes \\d+ → \\d+; split_deferred ${d.counters.find((c: { name: string }) => c.name === '64kB/split_deferred').base} → 0`));
+      expect(s).toMatch(/fidelity vs the recording/);
+      send('n');
+      s = await waitFor(/divergence 2\/2/);
+      expect(s).toMatch(/op \d+: .*· divergence 2\/2/);
+      send('q');
+      expect(await waitFor(/EXIT=\d+/)).toMatch(/EXIT=0/);
+    });
   });
 });
