@@ -90,8 +90,8 @@ export function renderSummary(s: TraceSummary, releaseSource: string, maxDiag: n
   const L: string[] = [];
   const pad = (n: number | string, w = 8): string => String(n).padStart(w);
   L.push(`trace     ${s.file}`);
-  L.push(`layout    ${s.format}${s.formatDetected ? '' : ' (forced)'}; formats ${s.release ?? 'none'} (${releaseSource})`);
-  L.push(`events    ${s.events} in ${s.lines} lines, ${(s.bytes / 1e6).toFixed(2)} MB${s.firstTs ? `, ${s.firstTs} … ${s.lastTs} (${fmtNs(s.spanNs)})` : ''}`);
+  L.push(`layout    ${s.format}${s.formatDetected ? '' : ' (forced)'}; formats ${s.format === 'trace.dat' ? 'carried by the trace.dat' : `${s.release ?? 'none'} (${releaseSource})`}`);
+  L.push(`events    ${s.events} in ${s.format === 'trace.dat' ? 'a trace.dat of' : `${s.lines} lines,`} ${(s.bytes / 1e6).toFixed(2)} MB${s.firstTs ? `, ${s.firstTs} … ${s.lastTs} (${fmtNs(s.spanNs)})` : ''}`);
   const cpus = Object.entries(s.cpus).map(([c, n]) => `${c}:${n}`).join(' ');
   L.push(`cpus      ${cpus || '-'}${s.header.cpus !== undefined ? ` (#P:${s.header.cpus})` : ''}`);
   if (s.header.entriesInBuffer !== undefined) {
@@ -100,7 +100,9 @@ export function renderSummary(s: TraceSummary, releaseSource: string, maxDiag: n
   }
   const where = (l: TraceSummary['lost'][number]): string =>
     l.kind === 'overwritten'
-      ? `${l.count} overwritten before the first event (entries-written above entries-in-buffer, line ${l.line})`
+      ? l.line > 0
+        ? `${l.count} overwritten before the first event (entries-written above entries-in-buffer, line ${l.line})`
+        : `${l.count} overwritten on CPU ${l.cpu ?? '?'} before the first event (its overrun in the CPU stats)`
       : `CPU ${l.cpu ?? '?'} ${l.line > 0 ? `at line ${l.line}` : `at byte ${l.offset ?? '?'}`}`;
   const lostLine = s.lost.length === 0 && !(s.diagnosticCounts.lost_events > 0)
     ? 'none'

@@ -18,9 +18,13 @@ export const DIAGNOSTICS = {
   empty_input: { severity: 'warning', description: 'The input holds no bytes; nothing to parse.' },
   binary_input: {
     severity: 'error',
-    description: 'The input looks binary (NUL bytes): is it trace.dat? Run `trace-cmd report` on it and parse the text.',
+    description: 'The input looks binary (NUL bytes) and is not a trace-cmd trace.dat: foliolab reads ftrace text and trace.dat files.',
   },
   gzip_error: { severity: 'error', description: 'The gzip stream is corrupt or truncated; events after the fault are missing.' },
+  dat_corrupt: {
+    severity: 'error',
+    description: 'A trace.dat is damaged or cut short at the byte offset given; the events around it that could not be read are missing.',
+  },
   line_too_long: {
     severity: 'error',
     description: 'A line exceeds the maximum line length and was skipped without being held in memory.',

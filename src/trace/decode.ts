@@ -17,8 +17,9 @@ import { TRACE_CMD_OVERRIDES, type Override } from './payload/overrides.js';
 import { decodeRaw, FAILED_TO_PARSE } from './payload/raw.js';
 import { decodeSyscallEnter, decodeSyscallExit } from './payload/syscalls.js';
 
-export type DecodeMethod = 'format' | 'override' | 'syscall' | 'raw' | 'generic';
-export type Layout = 'tracefs' | 'trace-cmd';
+/** `binary`: read from a trace.dat record by its format's field offsets (dat/fields.ts). */
+export type DecodeMethod = 'format' | 'override' | 'syscall' | 'raw' | 'generic' | 'binary';
+export type Layout = 'tracefs' | 'trace-cmd' | 'trace.dat';
 
 interface Chain {
   override: Override | undefined;
@@ -77,7 +78,7 @@ export class DecodeTable {
   private count(name: string, m: DecodeMethod): void {
     let r = name === this.lastCountName ? this.lastCount : this.methods.get(name);
     if (!r) {
-      r = { format: 0, override: 0, syscall: 0, raw: 0, generic: 0 };
+      r = { format: 0, override: 0, syscall: 0, raw: 0, generic: 0, binary: 0 };
       this.methods.set(name, r);
     }
     this.lastCountName = name;

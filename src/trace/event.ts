@@ -99,7 +99,7 @@ export class TraceEvent {
     o.system = this.system;
     o.name = this.name;
     o.fields = this.fields;
-    o.decodedBy = this.method;
+    o.decodedBy = this.decodeMethod;
     return o;
   }
 }

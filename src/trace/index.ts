@@ -20,6 +20,8 @@ import { LineKind, newScratch, scanInto } from './header.js';
 import { lexLine } from './line-lexer.js';
 import { LineSplitter, openChunks, type LineSink } from './reader.js';
 import { WindowSorter } from './sorter.js';
+import { isDat } from './dat/file.js';
+import { openDat } from './dat/read.js';
 import { specialLine } from './special-lines.js';
 
 export { TraceEvent } from './event.js';
@@ -156,7 +158,51 @@ export class TraceParser implements LineSink {
     this.only = opts.only;
     this.table = new DecodeTable(opts.registry, opts.release, this.layout, this.sink, opts.file);
     const decodeAll = opts.decodeAll === true;
-    this.sorter = new WindowSorter(opts.sortWindow ?? 16384, this.table, decodeAll ? (e) => { void e.fields; emit(e); } : emit);
+    this.out = decodeAll ? (e) => { void e.fields; emit(e); } : emit;
+    this.sorter = new WindowSorter(opts.sortWindow ?? 16384, this.table, this.out);
+  }
+
+  private readonly out: (e: TraceEvent) => void;
+  private readonly datMethods = new Map<string, Record<DecodeMethod, number>>();
+  private isDat = false;
+
+  /**
+   * Read a whole trace.dat (held in memory: its per-CPU data sit at offsets anywhere in the
+   * file), handing its events on in order; yields every `every` records so the caller can pass
+   * batches on.
+   */
+  *readDat(buf: Buffer, every = 512): Generator<void> {
+    this.isDat = true;
+    this.layoutKnown = true;
+    this.layout = 'trace.dat';
+    const file = this.opts.file;
+    const src = openDat(buf, {
+      file,
+      sink: this.sink,
+      methods: this.datMethods,
+      onLoss: (l) => {
+        this.lost.push({ kind: l.kind, cpu: l.cpu, count: l.count, line: 0, afterTsNs: l.afterTsNs, offset: l.offset });
+        this.sink.add(
+          diag(
+            'lost_events',
+            l.kind === 'overwritten'
+              ? `CPU ${l.cpu}: the ring buffer overwrote ${l.count} events before trace-cmd read it (overrun in the CPU stats the trace.dat saved); enlarge buffer_size_kb`
+              : `CPU ${l.cpu} lost ${l.count ?? 'an unknown number of'} events before the ring-buffer page at ${l.compressed ? `byte ${l.offset} of its decompressed data` : `byte ${l.offset}`}: nothing after this point is exact for that CPU`,
+            file,
+            0,
+            0,
+          ),
+        );
+      },
+    });
+    if (!src) return;
+    this.header.cpus = src.dat.cpuCount;
+    let n = 0;
+    for (const e of src.events(this.only)) {
+      this.events++;
+      if (e) this.out(e);
+      if (++n % every === 0) yield;
+    }
   }
 
   private setLayout(l: Layout): void {
@@ -316,7 +362,7 @@ export class TraceParser implements LineSink {
   /** Set by the reader when the input ends early. */
   truncated: TruncatedInput | undefined;
 
-  stats(splitter: LineSplitter): TraceStats {
+  stats(splitter: LineSplitter, datBytes = 0): TraceStats {
     return {
       truncated: this.truncated,
       complete: this.lost.length === 0 && this.truncated === undefined,
@@ -325,7 +371,7 @@ export class TraceParser implements LineSink {
       release: this.opts.release,
       header: this.header,
       lines: splitter.lines,
-      bytes: splitter.bytes,
+      bytes: this.isDat ? datBytes : splitter.bytes,
       events: this.events,
       specialLines: this.specialLines,
       unparsedLines: this.unparsedLines,
@@ -333,7 +379,7 @@ export class TraceParser implements LineSink {
       reordered: this.sorter.reordered,
       late: this.sorter.lateCount,
       diagnostics: this.sink,
-      methods: this.table.methods,
+      methods: this.isDat ? this.datMethods : this.table.methods,
     };
   }
 }
@@ -341,11 +387,8 @@ export class TraceParser implements LineSink {
 const DEFAULT_MAX_LINE = 1 << 20;
 const FEED_BYTES = 1 << 16;
 
-/** trace.dat begins with `\x17\x08\x44tracing`; other binary input has NULs early. */
+/** Binary input other than trace.dat (which drive() reads) has NULs and control bytes early. */
 function looksBinary(first: Buffer): string | undefined {
-  if (first.length >= 10 && first[0] === 0x17 && first[1] === 0x08 && first[2] === 0x44 && first.toString('latin1', 3, 10) === 'tracing') {
-    return 'this is a trace-cmd trace.dat (binary): run `trace-cmd report` on it and parse the text';
-  }
   const n = Math.min(first.length, 4096);
   let bad = 0;
   for (let i = 0; i < n; i++) {
@@ -364,6 +407,8 @@ async function* drive(input: string | Readable, opts: TraceParseOptions, parser:
   const splitter = new LineSplitter(parser, opts.maxLineBytes ?? DEFAULT_MAX_LINE);
   let first = true;
   let total = 0;
+  // trace.dat (recognised by its magic, gzipped or not) is gathered whole, then read.
+  let dat: Buffer[] | undefined;
   // Only reading and decompressing are guarded: an error thrown by the consumer (called from
   // splitter.push) is the caller's, not a read error.
   const src = openChunks(input)[Symbol.asyncIterator]();
@@ -375,7 +420,10 @@ async function* drive(input: string | Readable, opts: TraceParseOptions, parser:
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         const gz = e.code?.startsWith('Z_') || /incorrect header|unexpected end|invalid/i.test(e.message);
-        if (gz) {
+        if (gz && dat) {
+          parser.truncated = { reason: e.message, bytes: total, lastLine: 0, droppedBytes: 0 };
+          parser.sink.add(diag('gzip_error', `the trace is cut: the gzip stream fails after ${total} decompressed bytes of the trace.dat (${e.message}); the data after byte ${total} is missing`, opts.file, 0, 0));
+        } else if (gz) {
           // The stream is cut (or corrupt) here: what follows is missing, and the partial line
           // read so far is dropped rather than parsed as if it were whole.
           const dropped = splitter.dropTail();
@@ -398,6 +446,18 @@ async function* drive(input: string | Readable, opts: TraceParseOptions, parser:
       }
       if (r.done) break;
       const chunk = r.value;
+      if (dat) {
+        dat.push(chunk);
+        total += chunk.length;
+        opts.onProgress?.(total);
+        continue;
+      }
+      if (first && isDat(chunk)) {
+        first = false;
+        dat = [chunk];
+        total += chunk.length;
+        continue;
+      }
       if (first) {
         first = false;
         const why = looksBinary(chunk);
@@ -422,6 +482,13 @@ async function* drive(input: string | Readable, opts: TraceParseOptions, parser:
     // Closes the file (or gunzip) when the input was not read to its end: binary input, or a
     // consumer that stopped early.
     await src.return?.(undefined);
+  }
+  if (dat) {
+    const buf = Buffer.concat(dat);
+    dat = undefined;
+    for (const _ of parser.readDat(buf)) yield;
+    parser.finish(false);
+    return parser.stats(splitter, buf.length);
   }
   splitter.end();
   parser.finish(splitter.unterminated);
@@ -518,8 +585,17 @@ export async function* grepTrace(input: string, text: string, opts: Omit<TracePa
     parser.finish(false);
     return got;
   };
+  // A trace.dat has no lines to search: it is read whole, and its events whose payload holds
+  // the text are handed on (the bytes of a compressed one would not hold it anyway).
+  let dat: Buffer[] | undefined;
+  let first = true;
   try {
     for await (const chunk of openChunks(input)) {
+      if (dat) { dat.push(chunk); continue; }
+      if (first) {
+        first = false;
+        if (isDat(chunk)) { dat = [chunk]; continue; }
+      }
       const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
       let from = 0;
       for (;;) {
@@ -536,7 +612,17 @@ export async function* grepTrace(input: string, text: string, opts: Omit<TracePa
       carry = rest.length <= max ? Buffer.from(rest) : Buffer.alloc(0);
     }
   } catch {
-    return; // unreadable input: the full parse that follows reports it
+    if (!dat) return; // unreadable input: the full parse that follows reports it
+  }
+  if (dat) {
+    const hits: TraceEvent[] = [];
+    const p = new TraceParser({ ...opts, file: input, sortWindow: 1 }, (e) => { if (e.payload.includes(text)) hits.push(e); });
+    for (const _ of p.readDat(Buffer.concat(dat))) {
+      yield* hits;
+      hits.length = 0;
+    }
+    yield* hits;
+    return;
   }
   if (carry.indexOf(needle) >= 0) {
     const e = parse(carry.toString('utf8'));

@@ -3,7 +3,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Diagnostic } from '../core/diagnostics.js';
-import { readTrace, type LostRecord, type TraceEvent, type TraceParseOptions, type TraceStats, type TruncatedInput } from './index.js';
+import { readTrace, type Layout, type LostRecord, type TraceEvent, type TraceParseOptions, type TraceStats, type TruncatedInput } from './index.js';
 
 export interface TaskCount {
   comm: string;
@@ -14,7 +14,7 @@ export interface TaskCount {
 
 export interface TraceSummary {
   file: string;
-  format: 'tracefs' | 'trace-cmd';
+  format: Layout;
   formatDetected: boolean;
   release: string | null;
   events: number;

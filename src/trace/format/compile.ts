@@ -33,7 +33,18 @@ export interface FlagsValue {
 export type FieldValue = number | string | SymbolicValue | FlagsValue;
 export type Fields = Record<string, FieldValue>;
 
-type Setter = (text: string, out: Fields) => void;
+export type Setter = (text: string, out: Fields) => void;
+
+/**
+ * One conversion of the print fmt with its argument and the setter that reads its printed
+ * text into fields: a binary record (trace.dat) is decoded by printing each argument as the
+ * kernel would and handing the text to the same setter, so both sources give the same fields.
+ */
+export interface PrintArg {
+  readonly conv: Conv;
+  readonly arg: Expr | undefined;
+  readonly set: Setter;
+}
 
 export interface CompiledDecoder {
   readonly format: EventFormat;
@@ -43,9 +54,11 @@ export interface CompiledDecoder {
   readonly symbolTables: ReadonlyMap<string, ReadonlyArray<readonly [bigint | undefined, string]>>;
   /** Arguments that could not be inverted and are kept as text (named by label). */
   readonly opaque: readonly string[];
+  /** The conversions in order, with their arguments and setters. */
+  readonly args: readonly PrintArg[];
 }
 
-interface Conv {
+export interface Conv {
   flags: string;
   width: string | undefined;
   length: string;
@@ -407,6 +420,7 @@ export function compileDecoder(fmt: EventFormat): CompiledDecoder | undefined {
   const segs = splitFormat(pf.fmt);
   const parts: string[] = ['^'];
   const plans: ArgPlan[] = [];
+  const args: PrintArg[] = [];
   const opaque: string[] = [];
   const symbolTables = new Map<string, Array<[bigint | undefined, string]>>();
   collectSymbolTables(pf.args, symbolTables);
@@ -425,11 +439,12 @@ export function compileDecoder(fmt: EventFormat): CompiledDecoder | undefined {
     parts.push(plan.group);
     if (padded && c.flags.includes('-')) parts.push(' *');
     plans.push(plan);
+    args.push({ conv: c, arg, set: plan.set });
     if (plan.opaqueName) opaque.push(plan.opaqueName);
   }
   parts.push('$');
   const re = new RegExp(parts.join(''));
-  return { format: fmt, symbolTables, opaque, decode: assemble(re, plans) };
+  return { format: fmt, symbolTables, opaque, args, decode: assemble(re, plans) };
 }
 
 /**

@@ -166,7 +166,8 @@ class PrintFmtParser extends EmbeddedActionsParser {
   });
 
   private postfix = this.RULE('postfix', (): Expr => {
-    let e: Expr = this.SUBRULE(this.primary);
+    // Under error recovery a failed subrule gives undefined: it stands as `bad` here.
+    let e: Expr = this.SUBRULE(this.primary) ?? { k: 'bad' };
     this.MANY(() => {
       this.OR([
         {
