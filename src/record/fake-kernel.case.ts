@@ -5,7 +5,8 @@
  *
  * Kernel behaviour mimicked (kernel/trace/trace.c, trace_events.c, mm/huge_memory.c):
  * - buffer_size_kb reads `7 (expanded: 1408)` until tracing is first used; a write sets the
- *   size on every CPU; per-CPU sizes that differ make it read `X`;
+ *   size on every CPU, in whole sub-buffers of 4080 data bytes (4096 less their header), so
+ *   1408 reads back as 1410; per-CPU sizes that differ make it read `X`;
  * - trace_marker refuses writes while tracing_on is 0 (the ring buffer rejects the event:
  *   EBADF), otherwise the marker lands in `trace`;
  * - set_event is cleared by a truncating write, and an append enables an event or a system's
@@ -40,6 +41,9 @@ const EVENTS: Record<string, string[]> = {
   huge_memory: ['mm_khugepaged_scan_pmd'],
   ftrace: ['print'],
 };
+
+/** Data bytes of a ring-buffer sub-buffer: 4 KiB less its 16-byte header (timestamp, commit). */
+const SUBBUF_DATA = 4096 - 16;
 
 function errno(code: string, what: string): Error {
   return Object.assign(new Error(`${code}: ${what}`), { code });
@@ -118,8 +122,8 @@ export function fakeSys(o: FakeOptions = {}): FakeSys {
     }
   };
   const setBuffer = (p: string, v: string): void => {
-    const kb = v.trim();
-    if (!/^\d+$/.test(kb)) throw errno('EINVAL', `write ${p}`);
+    if (!/^\d+$/.test(v.trim())) throw errno('EINVAL', `write ${p}`);
+    const kb = String(Math.floor((Math.ceil((Number(v) * 1024) / SUBBUF_DATA) * SUBBUF_DATA) / 1024));
     const perCpu = readdirSync(join(T, 'per_cpu')).map((c) => join(T, 'per_cpu', c, 'buffer_size_kb'));
     if (p === join(T, 'buffer_size_kb')) {
       for (const c of perCpu) writeFileSync(c, `${kb}\n`);
@@ -164,8 +168,10 @@ function clearEnables(dir: string): void {
 /**
  * The settings `foliolab record` may change, as the kernel shows them: tracefs (tracing_on,
  * buffer sizes, tracer, events and their enable files, pid filter, clock, options) and every THP
- * setting. A buffer size is taken as the size it stands for: once anything enables an event the
- * kernel expands the buffer for good, so `7 (expanded: 1408)` and `1408` are the same state.
+ * setting. A buffer size is taken as the number of sub-buffers it stands for: once anything
+ * enables an event the kernel expands the buffer for good, and it allocates whole sub-buffers
+ * (ring_buffer_resize: DIV_ROUND_UP(size, BUF_PAGE_SIZE)), showing their data bytes — so
+ * `7 (expanded: 1408)`, `1408` written and `1410` read back are one state.
  */
 export function snapshotSettings(tracefs: string, thpDir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -176,9 +182,10 @@ export function snapshotSettings(tracefs: string, thpDir: string): Record<string
     const v = rd(p);
     if (v !== undefined) out[key] = f(v);
   };
+  const subbufKb = Number(rd(join(tracefs, 'buffer_subbuf_size_kb'))?.trim() || 4);
   const kb = (s: string): string => {
     const n = parseBufferKb(s);
-    return n === undefined ? s.trim() : `${n} KiB`;
+    return n === undefined ? s.trim() : `${Math.ceil((n * 1024) / (subbufKb * 1024 - 16))} sub-buffers`;
   };
   for (const f of ['tracing_on', 'current_tracer', 'set_event_pid', 'set_event_notrace_pid', 'set_ftrace_pid', 'trace_clock', 'tracing_cpumask']) add(f, join(tracefs, f));
   add('set_event', join(tracefs, 'set_event'), (s) => s.split('\n').filter(Boolean).sort().join('\n'));

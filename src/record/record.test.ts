@@ -48,10 +48,11 @@ describe('ring buffer size', () => {
     const f = fakeSys();
     const before = snapshotSettings(f.tracefs, f.thpDir);
     const r = await record(opts(f, { bufferKb: 4096 }));
-    expect(seen(f).buffer_size_kb).toBe('4096');
-    expect(r.bufferKb).toEqual([4096]);
-    expect(readFileSync(join(f.tracefs, 'buffer_size_kb'), 'utf8').trim()).toBe('1408');
+    expect(seen(f).buffer_size_kb).toBe('4099');
+    expect(r.bufferKb).toEqual([4099]);
+    // 1408 KiB is 354 sub-buffers, shown as 1410: what the kernel's own expansion would give.
     expect(f.writes.filter((w) => w.includes('buffer_size_kb'))).toEqual(['tracing/buffer_size_kb <- "4096"', 'tracing/buffer_size_kb <- "1408"']);
+    expect(readFileSync(join(f.tracefs, 'buffer_size_kb'), 'utf8').trim()).toBe('1410');
     expect(snapshotSettings(f.tracefs, f.thpDir)).toEqual(before);
   });
 
@@ -65,15 +66,16 @@ describe('ring buffer size', () => {
   });
 
   it('with per-CPU sizes that differ (X), grows only the CPUs below the size and puts each back', async () => {
-    const f = fakeSys({ perCpuKb: ['2048', '131072'] });
+    // 2051: what a CPU shows after `echo 2048 > per_cpu/cpu0/buffer_size_kb` (whole sub-buffers).
+    const f = fakeSys({ perCpuKb: ['2051', '131072'] });
     expect(readFileSync(join(f.tracefs, 'buffer_size_kb'), 'utf8').trim()).toBe('X');
     const before = snapshotSettings(f.tracefs, f.thpDir);
     const r = await record(opts(f, { bufferKb: 65536 }));
-    expect(seen(f)['per_cpu/cpu0/buffer_size_kb']).toBe('65536');
+    expect(seen(f)['per_cpu/cpu0/buffer_size_kb']).toBe('65538');
     expect(seen(f)['per_cpu/cpu1/buffer_size_kb']).toBe('131072');
-    expect(r.bufferKb).toEqual([65536, 131072]);
+    expect(r.bufferKb).toEqual([65538, 131072]);
     expect(snapshotSettings(f.tracefs, f.thpDir)).toEqual(before);
-    expect(readFileSync(join(f.tracefs, 'per_cpu/cpu0/buffer_size_kb'), 'utf8').trim()).toBe('2048');
+    expect(readFileSync(join(f.tracefs, 'per_cpu/cpu0/buffer_size_kb'), 'utf8').trim()).toBe('2051');
   });
 });
 

@@ -478,7 +478,8 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
 
 /**
  * Make every CPU's ring buffer at least `need` KiB, never smaller than it is; what is grown is
- * saved (as the size it stood for, see parseBufferKb) to be put back. Returns the sizes in use.
+ * saved (as the size it stood for, see parseBufferKb) to be put back. Returns the sizes in use
+ * as the kernel shows them (it allocates whole sub-buffers: 65536 reads back as 65538).
  */
 function growBuffer(T: string, need: number, io: SysIO, saved: Saved[]): number[] {
   const top = join(T, 'buffer_size_kb');
@@ -488,8 +489,9 @@ function growBuffer(T: string, need: number, io: SysIO, saved: Saved[]): number[
     if (uniform < need) {
       saved.push({ path: top, value: String(uniform) });
       io.write(top, String(need));
+      return [parseBufferKb(io.read(top)) ?? need];
     }
-    return [Math.max(uniform, need)];
+    return [uniform];
   }
   // `X`: the CPUs' buffers differ; each is grown (and put back) on its own.
   const sizes = new Set<number>();
@@ -501,8 +503,8 @@ function growBuffer(T: string, need: number, io: SysIO, saved: Saved[]): number[
     if (kb !== undefined && kb < need) {
       saved.push({ path: p, value: String(kb) });
       io.write(p, String(need));
-    }
-    sizes.add(Math.max(kb ?? need, need));
+      sizes.add(parseBufferKb(io.read(p)) ?? need);
+    } else sizes.add(kb ?? need);
   }
   return [...sizes].sort((a, b) => a - b);
 }
