@@ -6,6 +6,7 @@
  * Each claim carries its unit, the text it came from, and the workload it was measured on
  * (the sentence that introduces the measurement).
  */
+import { work } from './budget.js';
 import type { MailLine } from './text.js';
 
 export interface Claim {
@@ -75,6 +76,7 @@ export function extractClaims(lines: MailLine[]): Claim[] {
 
   // Tables: a header row of words, then rows of numbers.
   for (let i = 0; i < lines.length; i++) {
+    work.steps++;
     const cells = tableCells(lines[i]!.text);
     if (!cells || !cells.every((c) => /^[A-Za-z][\w ()/.-]*$/.test(c)) || cells.length < 2) continue;
     const headers = cells.map((c) => c.toLowerCase());
@@ -247,6 +249,7 @@ function paragraphs(lines: MailLine[]): Paragraph[] {
   const out: Paragraph[] = [];
   let i = 0;
   while (i < lines.length) {
+    work.steps++;
     if (lines[i]!.text.trim() === '' || tableCells(lines[i]!.text)) {
       i++;
       continue;
@@ -264,8 +267,15 @@ function paragraphs(lines: MailLine[]): Paragraph[] {
       text,
       first,
       locate(index) {
-        let s = starts[0]!;
-        for (const x of starts) if (x.offset <= index) s = x;
+        // The last line starting at or before `index` (binary search: a paragraph may be long).
+        let lo = 0;
+        let hi = starts.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (starts[mid]!.offset <= index) lo = mid;
+          else hi = mid - 1;
+        }
+        const s = starts[lo]!;
         const lead = s.L.text.length - s.L.text.trimStart().length;
         return { line: s.L.line, column: s.L.column + lead + (index - s.offset) };
       },

@@ -391,8 +391,10 @@ function wrapsHeader(fnText: string, next: string): boolean {
 }
 
 /**
- * Context lines at `i` (after a hunk's counts ran out) followed by a change line: the index of
- * that change line, or `i` when the run ends otherwise (the hunk really ended).
+ * Context lines at `i`, after a hunk's counts ran out: the index just past them when they
+ * belong to the hunk — a change line follows them, or what follows a hunk in git's output (the
+ * next hunk or file, the `-- ` signature, the end of the mail) — else `i` (the hunk ended, and
+ * what follows is not diff).
  */
 function changeAfterContext(lines: MailLine[], i: number): number {
   let j = i;
@@ -401,7 +403,8 @@ function changeAfterContext(lines: MailLine[], i: number): number {
     j++;
   }
   const t = lines[j]?.text;
-  return t !== undefined && /^[-+]/.test(t) && !/^(?:--- |\+\+\+ |-- ?$)/.test(t) ? j : i;
+  if (t === undefined || /^(?:diff --git |@@ -\d|-- ?$)/.test(t)) return j;
+  return /^[-+]/.test(t) && !/^(?:--- |\+\+\+ )/.test(t) ? j : i;
 }
 
 function pushLine(o: Open, kind: ChangeKind, text: string, src: MailLine, repaired: boolean, whitespaceLost = false): void {

@@ -277,6 +277,7 @@ function changelogOf(lines: MailLine[]): ChangelogEntry[] {
   const out: ChangelogEntry[] = [];
   let cur: ChangelogEntry | undefined;
   for (const L of lines) {
+    work.steps++;
     const t = L.text.trim();
     let m: RegExpExecArray | null;
     if ((m = /^(?:changes\s+)?(?:since|from)\s+v(\d+)\b.*?:?$/i.exec(t)) || (m = /^changes\s+(?:since|from|in)\s+v(\d+)/i.exec(t))) {
@@ -322,6 +323,7 @@ function shortlogOf(lines: MailLine[]): Array<{ part: number; title: string }> {
     const titles: string[] = [];
     if (m[3]) for (const t of m[3].split(/\s+(?=[a-z][\w/.-]*: \S)/)) titles.push(t);
     for (let j = i + 1; j < lines.length && titles.length < n; j++) {
+      work.steps++;
       const t = lines[j]!.text.trim();
       if (t === '') {
         if (titles.length) break;
@@ -729,6 +731,7 @@ function reviewsOf(
     runDepth = -1;
   };
   for (let k = 0; k < body.length; k++) {
+    work.steps++;
     const l = body[k]!;
     if (isComment(k)) {
       const d = stripped ? 0 : l.depth;

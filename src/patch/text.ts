@@ -124,7 +124,8 @@ export function readMail(bytes: Buffer, file: string): ReadResult {
   }
   // A byte-order mark some editors write would hide the first header.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const raw = text.split(/\r?\n/);
+  // Lines end in LF or CRLF; a file with CRs and no LF at all has classic Mac line ends.
+  const raw = text.includes('\n') || !text.includes('\r') ? text.split(/\r?\n/) : text.split('\r');
   if (raw.length && raw[raw.length - 1] === '') raw.pop();
   if (!/\S/.test(text)) {
     diagnostics.push(diag('empty_input', `the input holds only whitespace (${bytes.length} byte${bytes.length === 1 ? '' : 's'} in ${raw.length} line${raw.length === 1 ? '' : 's'}): no mail to read`, file, 0));
