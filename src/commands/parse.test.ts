@@ -130,3 +130,31 @@ describe('foliolab parse: what is missing shows in the numbers', () => {
     expect(text.stdout).toMatch(/CUT\s+the trace is cut short \(unexpected end of file\): read whole up to line 6055, byte 775198/);
   });
 });
+
+describe('foliolab parse: trace.dat', () => {
+  const DAT = 'fixtures/traces/trace-cmd-s1/trace-v7-zstd.dat';
+
+  it('reads a trace.dat by its magic, whatever its name', async () => {
+    const r = await run(['parse', '--json', DAT]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.format).toBe('trace.dat');
+    expect(j.events).toBe(14880);
+    expect(j.byName.sys_enter_madvise).toBe(2);
+    expect(j.fallback).toEqual({});
+    expect(j.complete).toBe(true);
+    const text = await run(['parse', DAT]);
+    expect(text.stdout).toMatch(/layout\s+trace\.dat; formats carried by the trace\.dat/);
+  });
+
+  it('a damaged trace.dat: exit 1 with the byte offset, no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-dat-'));
+    const bad = join(dir, 'bad.dat');
+    writeFileSync(bad, Buffer.concat([Buffer.from([0x17, 0x08, 0x44]), Buffer.from('tracing6\0\0\x08', 'latin1'), Buffer.alloc(20)]));
+    const r = await run(['parse', bad]);
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/cannot read .*bad\.dat as a trace\.dat: at byte \d+: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

@@ -23,6 +23,8 @@ export class DatError extends Error {
   constructor(
     readonly offset: number,
     message: string,
+    /** The CPU whose data is affected (its events from here on are missing), if one is. */
+    readonly cpu?: number,
   ) {
     super(message);
   }
@@ -285,7 +287,7 @@ function cpuData(b: Bytes, cpu: number, off: number, size: number, f: DatFile, c
     if (off + size > b.buf.length) {
       // A file cut short: keep the whole pages that are there, and say what is missing.
       const have = Math.max(0, b.buf.length - off);
-      f.problems.push(new DatError(b.buf.length, `CPU ${cpu} data (${size} bytes at byte ${off}) is cut short: the file ends after ${have} of them; events after byte ${b.buf.length} are missing`));
+      f.problems.push(new DatError(b.buf.length, `CPU ${cpu} data (${size} bytes at byte ${off}) is cut short: the file ends after ${have} of them; events after byte ${b.buf.length} are missing`, cpu));
       if (have <= 0) return;
       size = have - (have % f.pageSize);
     }
@@ -305,7 +307,7 @@ function cpuData(b: Bytes, cpu: number, off: number, size: number, f: DatFile, c
       p += 8 + csize;
     } catch (e) {
       if (!(e instanceof DatError)) throw e;
-      f.problems.push(new DatError(e.offset, `CPU ${cpu}: ${e.message}; the rest of this CPU's data (chunks ${i + 1}-${count}) is skipped`));
+      f.problems.push(new DatError(e.offset, `CPU ${cpu}: ${e.message}; the rest of this CPU's data (chunks ${i + 1}-${count}) is skipped`, cpu));
       break;
     }
   }

@@ -192,7 +192,11 @@ export class DatSource {
         layout,
         cd,
         (l) => this.s.onLoss({ kind: 'gap', cpu: l.cpu, count: l.count, afterTsNs: l.afterTsNs, offset: l.offset, compressed: l.compressed }),
-        (p) => this.s.sink.add(diag('dat_corrupt', `${p.message} (at byte ${p.offset})`, file, 0, 0)),
+        (p) => {
+          this.s.sink.add(diag('dat_corrupt', `${p.message} (at byte ${p.offset})`, file, 0, 0));
+          // What the damage hid is missing: a gap of unknown size on that CPU.
+          if (p.lost) this.s.onLoss({ kind: 'gap', cpu: p.cpu, count: null, afterTsNs: null, offset: p.offset, compressed: f.cpus.find((c) => c.cpu === p.cpu)?.compressed });
+        },
       ),
     );
     const heads: Array<RingRecord | undefined> = iters.map((it) => it.next().value ?? undefined);
@@ -252,6 +256,7 @@ export function openDat(buf: Buffer, s: DatSinks): DatSource | undefined {
   }
   for (const p of dat.problems) {
     s.sink.add(diag('dat_corrupt', `${p.message} (at byte ${p.offset})`, s.file, 0, 0));
+    if (p.cpu !== undefined) s.onLoss({ kind: 'gap', cpu: p.cpu, count: null, afterTsNs: null, offset: p.offset });
   }
   // What the kernel overwrote before trace-cmd read the buffer: the per-CPU `overrun` of the
   // stats trace-cmd saved (the tracefs `trace` header's entries-written minus entries-in-buffer).

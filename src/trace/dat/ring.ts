@@ -75,6 +75,8 @@ export interface RingProblem {
   cpu: number;
   offset: number;
   message: string;
+  /** Events were skipped because of it. */
+  lost: boolean;
 }
 
 /**
@@ -97,7 +99,7 @@ export function* cpuRecords(
   let lastTs: number | null = null;
   const pages = Math.floor(data.length / pageSize);
   if (data.length % pageSize !== 0) {
-    onProblem({ cpu, offset: where(pages * pageSize), message: `CPU ${cpu} data is ${data.length} bytes, not a whole number of ${pageSize}-byte pages: the last ${data.length % pageSize} bytes are ignored` });
+    onProblem({ cpu, offset: where(pages * pageSize), message: `CPU ${cpu} data is ${data.length} bytes, not a whole number of ${pageSize}-byte pages: the last ${data.length % pageSize} bytes are ignored`, lost: true });
   }
   for (let pg = 0; pg < pages; pg++) {
     const base = pg * pageSize;
@@ -109,7 +111,7 @@ export function* cpuRecords(
     const dataStart = base + layout.dataOff;
     const dataEnd = dataStart + size;
     if (dataEnd > base + pageSize) {
-      onProblem({ cpu, offset: where(base + layout.commitOff), message: `CPU ${cpu} page at ${cd.compressed ? 'decompressed byte' : 'byte'} ${where(base)}: commit says ${size} bytes of events, more than the ${pageSize - layout.dataOff} a page holds; page skipped` });
+      onProblem({ cpu, offset: where(base + layout.commitOff), message: `CPU ${cpu} page at ${cd.compressed ? 'decompressed byte' : 'byte'} ${where(base)}: commit says ${size} bytes of events, more than the ${pageSize - layout.dataOff} a page holds; page skipped`, lost: true });
       continue;
     }
     if (commitWord & MISSED_EVENTS) {
@@ -126,7 +128,7 @@ export function* cpuRecords(
     let p = dataStart;
     while (p < dataEnd) {
       if (p + 4 > dataEnd) {
-        onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: event header at ${cd.compressed ? 'decompressed byte' : 'byte'} ${where(p)} runs past the page's committed data; rest of the page skipped` });
+        onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: event header at ${cd.compressed ? 'decompressed byte' : 'byte'} ${where(p)} runs past the page's committed data; rest of the page skipped`, lost: true });
         break;
       }
       const w = u32(p);
@@ -141,7 +143,7 @@ export function* cpuRecords(
       }
       if (typeLen === TYPE_TIME_EXTEND || typeLen === TYPE_TIME_STAMP) {
         if (p + 8 > dataEnd) {
-          onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: time ${typeLen === TYPE_TIME_STAMP ? 'stamp' : 'extend'} at ${where(p)} is cut by the end of the page; rest of the page skipped` });
+          onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: time ${typeLen === TYPE_TIME_STAMP ? 'stamp' : 'extend'} at ${where(p)} is cut by the end of the page; rest of the page skipped`, lost: true });
           break;
         }
         const ext = u32(p + 4) * TWO27 + delta;
@@ -155,12 +157,12 @@ export function* cpuRecords(
       let next: number;
       if (typeLen === 0) {
         if (p + 8 > dataEnd) {
-          onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: event length at ${where(p)} is cut by the end of the page; rest of the page skipped` });
+          onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: event length at ${where(p)} is cut by the end of the page; rest of the page skipped`, lost: true });
           break;
         }
         const len = u32(p + 4);
         if (len < 4) {
-          onProblem({ cpu, offset: where(p + 4), message: `CPU ${cpu}: event at ${where(p)} gives length ${len}; rest of the page skipped` });
+          onProblem({ cpu, offset: where(p + 4), message: `CPU ${cpu}: event at ${where(p)} gives length ${len}; rest of the page skipped`, lost: true });
           break;
         }
         start = p + 8;
@@ -172,7 +174,7 @@ export function* cpuRecords(
         next = start + length;
       }
       if (next > dataEnd) {
-        onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: event at ${where(p)} (${length} bytes) runs past the page's committed data; rest of the page skipped` });
+        onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: event at ${where(p)} (${length} bytes) runs past the page's committed data; rest of the page skipped`, lost: true });
         break;
       }
       ts += delta;

@@ -88,4 +88,11 @@ describe('format file', () => {
     expect(text.split('\n')[7]!.slice(pf.column - 1)).toMatch(/^\)/);
     expect(f.printFmt).toBeUndefined();
   });
+
+  it('reads a statement expression (kvmmmu formats) as unparsable arguments, without throwing', () => {
+    // `({ const char *p = f(p); p; })`: the declaration inside fails the expression grammar; under
+    // error recovery the call after it met no callee.
+    const r = parsePrintFmt(' "%s", ({ const char *p = f(p); p; })');
+    expect(r.errors.length).toBeGreaterThan(0);
+  });
 });
