@@ -129,7 +129,7 @@ describe.skipIf(why !== undefined)(`foliolab record on this kernel${why ? ` (ski
       seen.push({ trace: out, mismatches: rp.fidelity.mismatches });
     }
     expect(seen).toEqual([]);
-  });
+  }, 180_000);
 
   it('restores every setting when killed with SIGTERM mid-run', async () => {
     const before = snapshotSettings(T, THP);
