@@ -592,11 +592,20 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
   } else {
     // Where a missing header would have been: the header block, else the message's first line.
     const at = H.first ?? lines.find((l) => l.text.trim() !== '') ?? { line: msg.startLine, column: 1 };
-    if (!subjectRaw && !inBodySubject) {
-      diagnostics.push(diag('missing_header', `no Subject${H.map.size ? ' header (nor a subject line)' : ': the mail has no headers'}: the title is unknown${version !== undefined ? `; version v${version} from the ${versionFrom}` : ', and so are version and part'}`, file, at.line, at.column));
+    const none = H.map.size || H.subjectLine ? ' header' : ': the mail has no headers';
+    if (!subjectRaw) {
+      const rest = inBodySubject
+        ? `the title is the in-body Subject:${subject ? '' : '; version and part are unknown'}`
+        : `the title is unknown${version !== undefined ? `; version v${version} from the ${versionFrom}` : ', and so are version and part'}`;
+      diagnostics.push(diag('missing_header', `no Subject${none} (nor an archive subject line): ${rest}`, file, at.line, at.column));
     }
-    if (!fromHeader && !inBodyFrom) {
-      diagnostics.push(diag('missing_header', `no From${H.map.size ? ' header (nor an in-body From:)' : ': the mail has no headers'}: ${author ? `the sender is unknown; the author, ${author.name}, is taken from the attribution line` : 'the author is unknown'}`, file, at.line, at.column));
+    if (!fromHeader) {
+      const rest = inBodyFrom
+        ? `the sender is unknown; the author, ${inBodyFrom.name}, is from the in-body From:`
+        : author
+          ? `the sender is unknown; the author, ${author.name}, is taken from the attribution line`
+          : 'the author is unknown';
+      diagnostics.push(diag('missing_header', `no From${none}: ${rest}`, file, at.line, at.column));
     }
     if (!D.files.length && !files.length && !coverLetter && !reply) {
       const skipped = diagnostics.find((d) => d.code === 'mime_part_skipped');

@@ -371,6 +371,13 @@ describe('damaged and unusual mail: never a crash, never silent', () => {
     ]);
   });
 
+  it('a context line past a complete hunk, before the signature: the hunk is recounted and said so', () => {
+    const t = 'From: A <a@example.org>\nSubject: [PATCH] x\n\n---\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n d\n-- \n2.47.1\n';
+    const r = analysePatchText(Buffer.from(t), 'ctx');
+    expect(r.patches[0]!.files[0]!.hunks[0]).toMatchObject({ oldLines: 2, newLines: 2 });
+    expect(r.diagnostics).toEqual([expect.objectContaining({ code: 'hunk_count_mismatch', line: 8, message: expect.stringMatching(/holds 3 old and 3 new lines where its header counts 2 and 2/) })]);
+  });
+
   it('a +++ line naming no file (the null-match crash) is a diagnostic', () => {
     const r = analysePatchText(Buffer.from('From: A <a@example.org>\nSubject: [PATCH] x\n\n--- a/x\n+++ b/\n@@ -1 +1 @@\n-a\n+b\n'), 'p');
     expect(r.patches[0]!.files.map((f) => [f.path, f.additions, f.deletions])).toEqual([['x', 1, 1]]);
