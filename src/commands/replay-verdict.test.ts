@@ -155,7 +155,7 @@ describe('replay: the verdict says what it could not check', () => {
     });
     const j = JSON.parse((await run(['replay', '--json', f])).stdout);
     expect(j.fidelity.verdict).not.toBe('matched');
-    expect(j.inputGaps.join(' ')).toMatch(/1 syscall of the workload whose arguments did not decode \(first at line \d+\) was not replayed/);
+    expect(j.inputGaps.join(' ')).toMatch(/1 × syscalls of the workload whose arguments did not decode were not replayed \(first at line \d+\)/);
   });
 
   it('an allocation of an impossible order is named and ignored, not a crash', async () => {
@@ -169,7 +169,37 @@ describe('replay: the verdict says what it could not check', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.fidelity.verdict).not.toBe('matched');
-    expect(j.inputGaps).toContain(`1 mm_page_alloc event of the workload with an impossible order or pfn (first at line ${line}) was ignored`);
+    expect(j.inputGaps).toContain(`1 × mm_page_alloc events of the workload with an impossible order or pfn were ignored (first at line ${line})`);
+  });
+
+  it('protocol breaches of the trace are named, counted and make the replay partial', async () => {
+    const f = edited((ls) => {
+      const enter = lineOf(ls, 'sys_madvise(', 'phase name=lazyfree');
+      const fault = lineOf(ls, 'page_fault_user:', 'fl: begin');
+      return ls.flatMap((l, j) => (j === enter || j === fault ? [l, l] : [l]));
+    });
+    const j = JSON.parse((await run(['replay', '--json', f])).stdout);
+    expect(j.fidelity.verdict).toBe('partial');
+    const gaps = j.inputGaps.join('\n');
+    expect(gaps).toMatch(/1 × syscall entries came while the task was still in another call/);
+    expect(gaps).toMatch(/1 × events repeat the one before them exactly/);
+  });
+
+  it('a malformed marker is ignored and named: an empty pid= does not reset the workload, a huge store does not hang', async () => {
+    const f = edited((ls) => {
+      const i = lineOf(ls, 'fl: phase name=lazyfree');
+      const base = ls[i]!;
+      return [...ls.slice(0, i),
+        base.replace(/fl: .*$/, 'fl: begin scenario=S1 variant=x pid='),
+        base.replace(/fl: .*$/, `fl: store addr=0x7fd51f800000 len=${2 ** 53}`),
+        base.replace(/fl: .*$/, 'fl: frobnicate now'),
+        ...ls.slice(i)];
+    });
+    const j = JSON.parse((await run(['replay', '--json', f])).stdout);
+    expect(j.workload.pid).toBe(18983);
+    expect(j.fidelity.opsMismatched).toBe(0);
+    expect(j.fidelity.verdict).toBe('partial');
+    expect(j.inputGaps.join('\n')).toMatch(/3 × fl: markers were malformed/);
   });
 });
 

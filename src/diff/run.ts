@@ -14,7 +14,7 @@ import { FidelityChecker, withTraceFacts, type FidelityReport, type TraceFacts }
 import { readCaptureFacts } from '../fidelity/counters.js';
 import { DIAGNOSTICS, type DiagnosticCode } from '../core/diagnostics.js';
 import { COMPARED_OUTPUTS, REQUIRED_INPUTS } from '../replay/required.js';
-import type { LiftedKinds } from '../replay/lift.js';
+import { BREACH_TEXT, type LiftedKinds } from '../replay/lift.js';
 
 export interface ConfigRun {
   config: { name: string; arch: string; release: string; series: string[] };
@@ -229,8 +229,7 @@ export async function replayTrace(
     const absent = enabled ? !r.events.some((e) => enabled.includes(e)) : kinds[r.kind] === 0;
     if (absent) inputGaps.push(`the trace has no ${r.events.length > 1 ? 'syscall' : r.events[0]} events (${r.what}): the workload was not lifted whole`);
   }
-  if (lifter.badAllocs > 0) inputGaps.push(`${lifter.badAllocs} mm_page_alloc event${lifter.badAllocs === 1 ? '' : 's'} of the workload with an impossible order or pfn (first at line ${lifter.firstBadAllocLine}) ${lifter.badAllocs === 1 ? 'was' : 'were'} ignored`);
-  if (lifter.undecoded > 0) inputGaps.push(`${lifter.undecoded} syscall${lifter.undecoded === 1 ? '' : 's'} of the workload whose arguments did not decode (first at line ${lifter.firstUndecodedLine}) ${lifter.undecoded === 1 ? 'was' : 'were'} not replayed`);
+  for (const [kind, b] of lifter.breaches) inputGaps.push(`${b.count} × ${BREACH_TEXT[kind]} (first at line ${b.line})`);
   const readIssues: Record<string, number> = {};
   for (const [code, n] of stats.diagnostics.counts) {
     const sev = DIAGNOSTICS[code as DiagnosticCode]?.severity;

@@ -196,6 +196,21 @@ export class Engine {
     for (let i = 0; i < count; i++) {
       const a0 = addr + i * stride;
       const end = a0 + len;
+      // A range wider than the page tables the mm has: visit those tables, not every PMD slot
+      // of the range (a store over the whole address space is a marker, not a loop of 2^36).
+      if (pmdIndex(end - 1) - pmdIndex(a0) + 1 > mm.pmds.size) {
+        for (const [pi, e] of mm.pmds) {
+          const lo = Math.max(a0, pi * PMD_SIZE);
+          const hi = Math.min(end, (pi + 1) * PMD_SIZE);
+          if (lo >= hi) continue;
+          if (e.kind === 'huge') { e.dirty = true; e.young = true; continue; }
+          for (let a = lo - (lo % PAGE_SIZE); a < hi; a += PAGE_SIZE) {
+            const j = pteIndex(a);
+            if (e.folio[j] && e.write(j)) e.touch(j);
+          }
+        }
+        continue;
+      }
       // One page-table lookup per table the range crosses, not per page.
       for (let a = a0 - (a0 % PAGE_SIZE); a < end; ) {
         const pi = pmdIndex(a);

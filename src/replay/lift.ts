@@ -151,16 +151,19 @@ export class Lifter {
   readonly notOurs: NotTheWorkloads = { taskSwitchFlushes: 0, foreignIpiFlushes: 0, firstForeignIpiLine: 0 };
   /** Events of the workload's tasks that were lifted or kept (0: the selection matched nothing). */
   workloadEvents = 0;
-  /** mm_page_alloc events of the workload with an impossible order or pfn (ignored), and the first line. */
-  badAllocs = 0;
-  firstBadAllocLine = 0;
-  /** Workload syscalls whose arguments did not decode to numbers (not applied), and the first line. */
-  undecoded = 0;
-  firstUndecodedLine = 0;
+  /**
+   * What the workload's events broke of the trace's own protocol (an allocation of an impossible
+   * order, a syscall entry without its exit, a malformed marker, …): by kind, with a count and
+   * the first line. Each makes the replay partial; none is applied as if it were sound.
+   */
+  readonly breaches = new Map<BreachKind, { count: number; line: number }>();
   /** Workload flush-IPI sends: the sending CPUs (a ring of SEND_LOG), their count, and per receiving CPU the count it has answered. */
   private readonly sendCpus = new Int32Array(SEND_LOG);
   private sends = 0;
   private readonly answered: number[] = [];
+  /** Tasks that have had a syscall exit (an exit before any entry is then a breach). */
+  private readonly exitsSeen = new Set<number>();
+  private readonly lastFault = { ts: -1, addr: -1, pid: -1, cpu: -1 };
 
   constructor(
     private readonly opts: LiftOptions,
@@ -227,7 +230,7 @@ export class Lifter {
     const order = Number(f.order);
     if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER || !Number.isSafeInteger(pfn) || pfn < 0 || pfn % 2 ** order !== 0) {
       // No buddy allocation has this order or an unaligned head: the event is damaged.
-      if (this.badAllocs++ === 0) this.firstBadAllocLine = e.line;
+      this.breach('bad_alloc', e.line);
       return;
     }
     const gfp = f.gfp_flags as { flags?: string[] } | undefined;
@@ -270,7 +273,15 @@ export class Lifter {
       if (tgid === undefined) return;
       const f = e.fields;
       const code = Number(f.error_code);
-      this.open(e, tgid, { kind: 'fault', addr: Number(f.address), write: (code & 2) !== 0, allocs: [] });
+      const addr = Number(f.address);
+      // The same fault twice at the same instant: a duplicated line (a retried fault is a
+      // second event at a later time).
+      if (e.tsNs === this.lastFault.ts && addr === this.lastFault.addr && e.pid === this.lastFault.pid && e.cpu === this.lastFault.cpu) {
+        this.breach('duplicate_event', e.line);
+        return;
+      }
+      this.lastFault.ts = e.tsNs; this.lastFault.addr = addr; this.lastFault.pid = e.pid; this.lastFault.cpu = e.cpu;
+      this.open(e, tgid, { kind: 'fault', addr, write: (code & 2) !== 0, allocs: [] });
       return;
     }
     if (name === 'sched_switch') {
@@ -314,6 +325,7 @@ export class Lifter {
     }
     if (e.name === 'print') {
       const m = parseMarker(String(e.fields.buf ?? ''));
+      if (m && m.verb === 'begin' && markerProblem(m)) { this.breach('bad_marker', e.line); return false; }
       if (m && m.verb === 'begin' && (this.opts.beginPid === undefined || Number(m.kv.pid ?? e.pid) === this.opts.beginPid)) {
         const pid = Number(m.kv.pid ?? e.pid);
         this.tasks.set(pid, pid);
@@ -364,6 +376,8 @@ export class Lifter {
   }
 
   private marker(e: TraceEvent, tgid: number, m: Marker): void {
+    const bad = markerProblem(m);
+    if (bad) { this.breach('bad_marker', e.line); return; }
     switch (m.verb) {
       case 'begin':
         this.inWindow = true;
@@ -410,6 +424,7 @@ export class Lifter {
         return;
       }
       default:
+        this.breach('bad_marker', e.line);
         return;
     }
   }
@@ -419,10 +434,14 @@ export class Lifter {
     const sc = e.name.slice(isEnter ? 10 : 9);
     const f = e.fields;
     if (isEnter) {
+      // A task makes one system call at a time: an entry while another waits for its exit
+      // means an exit was lost or the line is a duplicate. exit and exit_group never return.
+      const pending = this.pendingEnter.get(e.pid);
+      if (pending !== undefined && !(pending && pending.op.kind === 'exit')) this.breach('entry_without_exit', e.line);
       if (!argsDecoded(sc, f)) {
         // An argument the model needs is not a number: the payload was not read as the format
         // says. Applying it would replay something else than what ran.
-        if (this.undecoded++ === 0) this.firstUndecodedLine = e.line;
+        this.breach('undecoded_syscall', e.line);
         this.pendingEnter.set(e.pid, null);
         return;
       }
@@ -467,7 +486,14 @@ export class Lifter {
     }
     const ret = Number(f.ret);
     const op = this.pendingEnter.get(e.pid);
-    if (op === undefined) return;
+    if (op === undefined) {
+      // An exit with no entry: the entry was lost, or this line is a duplicate. A task's first
+      // exit may follow an entry made before the trace began (its window starts mid-call).
+      if (this.exitsSeen.has(e.pid)) this.breach('exit_without_entry', e.line);
+      this.exitsSeen.add(e.pid);
+      return;
+    }
+    this.exitsSeen.add(e.pid);
     this.pendingEnter.delete(e.pid);
     if (op) {
       if (ret < 0 && ret > -4096) op.failed = true;
@@ -535,6 +561,12 @@ export class Lifter {
     this.record(new Recorded(ev, e.line, e.cpu, e.pid, undefined, undefined, undefined, undefined, undefined, f as Record<string, unknown>));
   }
 
+  private breach(kind: BreachKind, line: number): void {
+    const b = this.breaches.get(kind);
+    if (b) b.count++;
+    else this.breaches.set(kind, { count: 1, line });
+  }
+
   /** Whether a workload send from another CPU is still unanswered by `cpu` (and answer it). */
   private answerSend(cpu: number): boolean {
     const from = Math.max(this.answered[cpu] ?? 0, this.sends - SEND_LOG);
@@ -549,6 +581,47 @@ export class Lifter {
 
   private record(r: Recorded): void {
     if (this.current) this.current.recorded.push(r);
+  }
+}
+
+export type BreachKind = 'bad_alloc' | 'undecoded_syscall' | 'entry_without_exit' | 'exit_without_entry' | 'duplicate_event' | 'bad_marker';
+
+/** Each breach in words (the count and first line go before and after). */
+export const BREACH_TEXT: Record<BreachKind, string> = {
+  bad_alloc: 'mm_page_alloc events of the workload with an impossible order or pfn were ignored',
+  undecoded_syscall: 'syscalls of the workload whose arguments did not decode were not replayed',
+  entry_without_exit: 'syscall entries came while the task was still in another call (an exit lost, or a duplicated line)',
+  exit_without_entry: 'syscall exits came with no entry (an entry lost, or a duplicated line)',
+  duplicate_event: 'events repeat the one before them exactly (duplicated lines) and were skipped',
+  bad_marker: 'fl: markers were malformed (an unknown verb, a missing or non-numeric value, a range beyond the address space) and were ignored',
+};
+
+/** The user address space's size (x86-64 5-level paging: 2^56; every range must fit in it). */
+const ADDRESS_LIMIT = 2 ** 57;
+
+const num = (v: string | undefined): number => (v === undefined || v === '' ? NaN : Number(v));
+
+/** What is wrong with a marker the lifter would act on, or undefined. */
+function markerProblem(m: Marker): string | undefined {
+  const kv = m.kv;
+  const need = (k: string, lo = 0, hi = ADDRESS_LIMIT): string | undefined => {
+    const v = num(kv[k]);
+    return Number.isSafeInteger(v) && v >= lo && v <= hi ? undefined : `${k}=${kv[k] ?? ''}`;
+  };
+  const opt = (k: string, lo = 0, hi = ADDRESS_LIMIT): string | undefined => (kv[k] === undefined ? undefined : need(k, lo, hi));
+  switch (m.verb) {
+    case 'begin': return opt('pid', 1, 2 ** 22);
+    case 'thread': return need('tid', 1, 2 ** 22);
+    case 'store': {
+      const p = need('addr') ?? opt('len', 1) ?? opt('stride') ?? opt('count', 1, 2 ** 20);
+      if (p) return p;
+      // The whole strided range must lie in the address space.
+      const end = num(kv.addr) + (num(kv.stride ?? '0') * (num(kv.count ?? '1') - 1)) + num(kv.len ?? '1');
+      return end <= ADDRESS_LIMIT ? undefined : 'range beyond the address space';
+    }
+    case 'reclaim': return opt('bytes', 0, 2 ** 50);
+    case 'note': return kv.action === 'drop_caches' ? opt('value', 0, 7) : undefined;
+    default: return undefined;
   }
 }
 
@@ -629,7 +702,7 @@ async function findBeginPid(input: string, opts: { registry: FormatRegistry; rel
   for await (const e of grepTrace(input, 'fl:', { registry: opts.registry, release: opts.release })) {
     if (e.name !== 'print') continue;
     const m = parseMarker(String(e.fields.buf ?? ''));
-    if (m && m.verb === 'begin') return Number(m.kv.pid ?? e.pid);
+    if (m && m.verb === 'begin' && !markerProblem(m)) return Number(m.kv.pid ?? e.pid);
   }
   return undefined;
 }
