@@ -294,8 +294,9 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
         used.add(i);
         continue;
       }
-      // Excess context lines: the hunk goes on when a change line follows them, when it is
-      // already known to run past its counts, or when its header counts nothing at all.
+      // Excess context lines: the hunk goes on when it is already known to run past its counts,
+      // when its header counts nothing at all, or when they lead to a change line or to what
+      // follows a hunk in git's output (see changeAfterContext).
       if (h && !h.unrecoverable && t[0] === ' ') {
         const j = h.overlong || (h.oldLines === 0 && h.newLines === 0) ? i + 1 : changeAfterContext(lines, i);
         if (j > i) {

@@ -592,12 +592,12 @@ export function analyseMessage(msg: MessageText, file: string, index: number): P
   } else {
     // Where a missing header would have been: the header block, else the message's first line.
     const at = H.first ?? lines.find((l) => l.text.trim() !== '') ?? { line: msg.startLine, column: 1 };
-    const none = H.map.size || H.subjectLine ? ' header' : ': the mail has no headers';
+    const none = H.map.size || H.subjectLine ? ' header' : ' (the mail has no headers)';
     if (!subjectRaw) {
       const rest = inBodySubject
-        ? `the title is the in-body Subject:${subject ? '' : '; version and part are unknown'}`
+        ? 'the title is the in-body Subject:, version and part are unknown'
         : `the title is unknown${version !== undefined ? `; version v${version} from the ${versionFrom}` : ', and so are version and part'}`;
-      diagnostics.push(diag('missing_header', `no Subject${none} (nor an archive subject line): ${rest}`, file, at.line, at.column));
+      diagnostics.push(diag('missing_header', `no Subject${none}: ${rest}`, file, at.line, at.column));
     }
     if (!fromHeader) {
       const rest = inBodyFrom
