@@ -295,6 +295,11 @@ describe('damaged and unusual mail: never a crash, never silent', () => {
     expect(fwd.author).toEqual({ name: 'Fay Example', email: 'fay@example.org' });
     expect(fwd.files.map((f) => [f.path, f.additions, f.deletions])).toEqual([['mm/vmscan.c', 2, 0]]);
     expect(fwd.diagnostics).toEqual([expect.objectContaining({ code: 'mail_preamble', line: 1, column: 1, message: expect.stringMatching(/Forwarded message/) })]);
+    // Above the first message of an mbox, too.
+    const mbox = analysePatchText(Buffer.from(`Downloaded from the list archive; 3 messages.\n\n${raw('lazyfree-v6.mbox')}`), 'noted.mbox');
+    expect(mbox.patches.map((p) => p.part)).toEqual([0, 1, 2, 3]);
+    expect(mbox.diagnostics.filter((d) => d.severity !== 'info')).toEqual([]);
+    expect(mbox.diagnostics).toContainEqual(expect.objectContaining({ code: 'mail_preamble', line: 1, column: 1 }));
     const note = one('bad/archive-note.txt');
     expect(note).toMatchObject({ title: 'mm/rmap: name the batch size in try_to_unmap_one()', version: 1, part: 1, total: 2, author: { name: 'Gil Example', email: 'gil@example.net' } });
     expect(codes(note)).toEqual(['mail_preamble']);

@@ -165,7 +165,16 @@ export function readMail(bytes: Buffer, file: string): ReadResult {
       cur.lines.push({ text: body, depth, line: no, column, refolded: false });
     }
   }
-  const kept = messages.filter((m) => m.lines.some((l) => l.text.trim() !== ''));
+  let kept = messages.filter((m) => m.lines.some((l) => l.text.trim() !== ''));
+  // Text above the first mbox separator with no header or diff line in it (an archive's note
+  // about the file): not a message.
+  const lead = kept[0];
+  if (lead && kept.length > 1 && lead.startLine === 1 && !MBOX_FROM.test(raw[0] ?? '') && !lead.lines.some((l) => /^(?:(?:From|Subject|Date|Message-I[Dd]):\s|diff --git |@@ -\d)/.test(l.text))) {
+    const first = lead.lines.find((l) => l.text.trim() !== '')!;
+    const n = lead.lines.filter((l) => l.text.trim() !== '').length;
+    diagnostics.push(diag('mail_preamble', `${n} line(s) above the first mbox message skipped: ${JSON.stringify(first.text.trim().slice(0, 60))}`, file, first.line, first.column));
+    kept = kept.slice(1);
+  }
   if (!kept.length) {
     diagnostics.push(diag('empty_input', 'the input holds no mail text (only mbox separators, quote markers, control characters or blank lines)', file, 0));
   }
