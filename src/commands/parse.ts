@@ -6,13 +6,13 @@ import { summariseTrace, type TraceSummary } from '../trace/summary.js';
 import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
 
 export default class Parse extends Command {
-  static override summary = 'Parse an ftrace text log and summarise it.';
+  static override summary = 'Parse an ftrace log (tracefs text, trace-cmd report text, or trace-cmd trace.dat) and summarise it.';
 
-  static override description = `Reads the tracefs \`trace\` file (with or without the latency and -tgid columns) or \`trace-cmd report\` text, plain or gzip, or - for stdin, in bounded memory. Each payload is decoded by the kernel's own print fmt from grammars/<release>/…/format into typed fields; events without a format, or whose payload does not match it, fall back to key=value decoding and are listed.
+  static override description = `Reads the tracefs \`trace\` file (with or without the latency and -tgid columns) or \`trace-cmd report\` text, plain or gzip, or - for stdin, in bounded memory; or a trace-cmd trace.dat (versions 6 and 7, zstd or zlib compressed; recognised by its magic), whose records are decoded by the formats it carries. Each payload is decoded by the kernel's own print fmt from grammars/<release>/…/format into typed fields; events without a format, or whose payload does not match it, fall back to key=value decoding and are listed.
 
 The summary gives events per name, tasks, CPUs, the time span, lost events (every spelling: [LOST N EVENTS], [LOST EVENTS], [N EVENTS DROPPED], [EVENTS DROPPED], and entries-written above entries-in-buffer), lines that did not parse with file:line:column diagnostics, and events decoded by fallback.
 
-Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary, or --strict with any line unparsed or lost events), 2 usage error.`;
+Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary, cut short — a truncated gzip stream —, or --strict with any line unparsed or lost events), 2 usage error.`;
 
   static override examples = [
     '<%= config.bin %> parse traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz',
@@ -24,7 +24,7 @@ Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary
   static override enableJsonFlag = true;
 
   static override args = {
-    trace: Args.string({ description: 'Trace text file (.gz accepted), or - for stdin.', required: true }),
+    trace: Args.string({ description: 'Trace text file or trace.dat (.gz accepted), or - for stdin.', required: true }),
   };
 
   static override flags = {
