@@ -14,7 +14,7 @@ export default class Inspect extends Command {
 
   static override description = `The timeline of the trace (every event: time, task, CPU, event, fields; only the visible rows are drawn, so a million events scroll instantly) with the rows where the configs diverge marked (*) and rows with violations (!); an inspector showing, for the op at the cursor, under each config side by side, the VMAs around it, the folio it touched (flags, refcount, mapcounts, LRU, deferred split, pending TLB flush) and its page-table entries before and after the op (the neighbouring table too when the folio straddles one); and a summary of counters, cost, violations and fidelity.
 
-Keys: j/k or arrows, PgUp/PgDn, g/G; n/N next/previous divergence; v next violation; / search (event, address, pfn, task); f filter (event name or process); e predicted events inline; tab switch pane; c choose configs; ? help; q quit. Respects NO_COLOR.
+Keys: j/k or arrows, PgUp/PgDn, g/G (the inspector focused: j/k scroll it); n/N next/previous divergence; ]/[ next/previous folio of the op, }/{ next/previous group of folios with the same steps; v next violation; / search (event, address, pfn, task); f filter (event name or process); e predicted events inline; tab switch pane; c choose configs; ? help (the same table drives the keys); q quit. Respects NO_COLOR.
 
 It opens on the first op where the configs part, with one line saying what changed there and which series' hook caused it, and each config's story of a folio through that op (PTEs cleared, flushes with their sizes, deferred-split queueing, splits, frees), the steps that differ marked.
 

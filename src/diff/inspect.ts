@@ -122,17 +122,6 @@ export class PayloadStore {
   }
 }
 
-/** Do two configs' emissions for one op agree, event by event? */
-export function sameEmissions(a: Emission[], b: Emission[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]! as unknown as Record<string, unknown>;
-    const y = b[i]! as unknown as Record<string, unknown>;
-    for (const k in x) if (x[k] !== y[k]) return false;
-  }
-  return true;
-}
-
 /** At most this many events are spelled out per op and config (the rest are counted). */
 const TEXT_EVENTS = 24;
 
@@ -718,6 +707,8 @@ export class StateProbe {
           const base = mm ? whereMapped(mm, f, undefined) : undefined;
           return base === undefined ? { folio: f } : { folio: f, base };
         }
+        // Not there before the op: the op makes it (looked up after it).
+        return {};
       }
       if (addr !== undefined) {
         const at = folioAt(mm, addr);
@@ -771,6 +762,14 @@ export class StateProbe {
     const story = opStory(target, caps, deltas, cause, this.ins.diverges[target] === 1, emitted);
     const views = this.engines.map((e, c) => {
       let pick = this.picked[c]!;
+      if (!pick.folio && focusPfn !== undefined) {
+        for (const f of e.k.folios) {
+          if (f.pfn === focusPfn) {
+            pick = { folio: f };
+            break;
+          }
+        }
+      }
       if (!pick.folio && addr !== undefined) {
         // Nothing there before (a fault): the folio the op mapped.
         const now = folioAt(e.k.mms.get(lo.op.tgid), addr);
