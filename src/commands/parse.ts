@@ -109,7 +109,11 @@ export function renderSummary(s: TraceSummary, releaseSource: string, maxDiag: n
     : `${s.lostEvents} counted${s.lostEventsUnknown ? ` + ${s.lostEventsUnknown} gaps of unknown size` : ''}: ${s.lost.slice(0, 5).map(where).join(', ')}${s.diagnosticCounts.lost_events && s.lost.length === 0 ? 'see diagnostics' : ''} — nothing is exact across a gap`;
   L.push(`lost      ${lostLine}`);
   if (s.truncated) {
-    L.push(`CUT       the trace is cut short (${s.truncated.reason}): read whole up to line ${s.truncated.lastLine}, byte ${s.truncated.bytes}; every event after it is missing`);
+    L.push(
+      s.format === 'trace.dat'
+        ? `CUT       the trace is cut short at byte ${s.truncated.bytes} (${s.truncated.reason}); every event after it is missing`
+        : `CUT       the trace is cut short (${s.truncated.reason}): read whole up to line ${s.truncated.lastLine}, byte ${s.truncated.bytes}; every event after it is missing`,
+    );
   }
   if (s.reordered || s.lateEvents) L.push(`order     ${s.reordered} events reordered within the window, ${s.lateEvents} beyond it`);
   L.push('');

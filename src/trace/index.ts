@@ -180,6 +180,9 @@ export class TraceParser implements LineSink {
       file,
       sink: this.sink,
       methods: this.datMethods,
+      onCut: (reason, bytes) => {
+        this.truncated ??= { reason, bytes, lastLine: 0, droppedBytes: 0 };
+      },
       onLoss: (l) => {
         this.lost.push({ kind: l.kind, cpu: l.cpu, count: l.count, line: 0, afterTsNs: l.afterTsNs, offset: l.offset });
         this.sink.add(

@@ -179,6 +179,7 @@ describe('trace.dat: lost and damaged data is counted, never a crash', () => {
     expect(corrupt).toHaveLength(1);
     expect(corrupt[0]!.message).toContain(`CPU 1 data (548864 bytes at byte ${start}) is cut short: the file ends after ${10 * 4096 + 100} of them`);
     expect(r.stats.lost).toEqual([{ kind: 'gap', cpu: 1, count: null, line: 0, afterTsNs: null, offset: cut.length }]);
+    expect(r.stats.truncated).toMatchObject({ bytes: cut.length });
     expect(r.stats.complete).toBe(false);
   });
 

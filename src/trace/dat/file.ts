@@ -25,6 +25,8 @@ export class DatError extends Error {
     message: string,
     /** The CPU whose data is affected (its events from here on are missing), if one is. */
     readonly cpu?: number,
+    /** The file ends here, before its data does. */
+    readonly cut = false,
   ) {
     super(message);
   }
@@ -287,7 +289,7 @@ function cpuData(b: Bytes, cpu: number, off: number, size: number, f: DatFile, c
     if (off + size > b.buf.length) {
       // A file cut short: keep the whole pages that are there, and say what is missing.
       const have = Math.max(0, b.buf.length - off);
-      f.problems.push(new DatError(b.buf.length, `CPU ${cpu} data (${size} bytes at byte ${off}) is cut short: the file ends after ${have} of them; events after byte ${b.buf.length} are missing`, cpu));
+      f.problems.push(new DatError(b.buf.length, `CPU ${cpu} data (${size} bytes at byte ${off}) is cut short: the file ends after ${have} of them; events after byte ${b.buf.length} are missing`, cpu, true));
       if (have <= 0) return;
       size = have - (have % f.pageSize);
     }

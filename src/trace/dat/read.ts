@@ -119,6 +119,8 @@ export interface DatSinks {
   /** A lost-events record (gap or overwritten), with the CPU and the page's offset. */
   onLoss: (l: { kind: 'gap' | 'overwritten'; cpu: number; count: number | null; afterTsNs: number | null; offset: number; compressed?: boolean }) => void;
   methods: Map<string, Record<DecodeMethod, number>>;
+  /** The file ends before its data does (a cut-short trace.dat). */
+  onCut: (reason: string, bytes: number) => void;
 }
 
 const EMPTY_METHODS = (): Record<DecodeMethod, number> => ({ format: 0, override: 0, syscall: 0, raw: 0, generic: 0, binary: 0 });
@@ -257,6 +259,7 @@ export function openDat(buf: Buffer, s: DatSinks): DatSource | undefined {
   for (const p of dat.problems) {
     s.sink.add(diag('dat_corrupt', `${p.message} (at byte ${p.offset})`, s.file, 0, 0));
     if (p.cpu !== undefined) s.onLoss({ kind: 'gap', cpu: p.cpu, count: null, afterTsNs: null, offset: p.offset });
+    if (p.cut) s.onCut(p.message, p.offset);
   }
   // What the kernel overwrote before trace-cmd read the buffer: the per-CPU `overrun` of the
   // stats trace-cmd saved (the tracefs `trace` header's entries-written minus entries-in-buffer).
