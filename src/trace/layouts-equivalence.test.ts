@@ -11,6 +11,7 @@
  * at (the layouts number lines differently, a .dat has none), and its timestamp; the verdict
  * and the counts of the fidelity report (its mismatch list names trace lines).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replayTrace } from '../diff/run.js';
@@ -63,6 +64,17 @@ describe('one recording in every layout replays the same', () => {
     expect(report.ops).toEqual(text.ops);
     // Both print microseconds: the same timestamps.
     expect(report.opTs).toEqual(text.opTs);
+    expect(report.fidelity).toEqual(text.fidelity);
+  });
+
+  // The shared real captures (../shared/traces-real, when present) hold both texts of one
+  // 6.18 recording for s1 and s2.
+  const shared = join(packageRoot, '../shared/traces-real/6.18.44-fc-v669');
+  it.skipIf(!existsSync(shared)).each(['s1-mthp64k-lazyfree-pageout', 's2-pmd-thp-lazyfree-pageout'])('shared capture %s: its trace-cmd report replays as its tracefs text', async (dir) => {
+    const text = await replayUnderPreset(join(shared, dir, 'trace.txt.gz'));
+    const report = await replayUnderPreset(join(shared, dir, 'trace-cmd-report.txt.gz'));
+    expect(text.ops.length).toBeGreaterThan(100);
+    expect(report.ops).toEqual(text.ops);
     expect(report.fidelity).toEqual(text.fidelity);
   });
 
