@@ -25,6 +25,19 @@ export function analyseAsCommands(bytes: Buffer, against?: PatchFileResult): Pat
   return r;
 }
 
+describe('the step budget', () => {
+  it('long runs of blank lines (inside a hunk, between archive headers) are read in linear steps', () => {
+    const none = analyseAsCommands(Buffer.from('x'));
+    const hunk = `From: A <a@example.org>\nSubject: [PATCH] x\n\n---\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,3000 +1,3001 @@\n${'\n'.repeat(3000)}+x\n`;
+    const headers = `Re: [PATCH] x\n${'\n'.repeat(3000)}From: A <a@example.org>\nDate: Mon, 3 Mar 2025 00:00:00 +0000\n\nText.\n`;
+    for (const t of [hunk, headers]) {
+      const c = check(Buffer.from(t), none);
+      expect(c.outcome).not.toBe('over-budget');
+      expect(c.steps).toBeLessThan(c.budget);
+    }
+  });
+});
+
 describe('patch reader under mutation', () => {
   const clean = new Map(FIXTURES.map((n) => [n, analyseAsCommands(readFileSync(join(DIR, n)))] as const));
 

@@ -5,9 +5,9 @@
  *
  * Invariants, for every mutated input:
  *  - no exception escapes: every problem is a diagnostic (outcome `exception` otherwise);
- *  - no hang: the reader's loops visit at most STEP_FACTOR line visits per input line (the
- *    `work` counter of budget.ts), inputs are bounded in size — a step budget, not a timer
- *    (outcome `over-budget` otherwise);
+ *  - no hang: the reader's loops make at most STEP_FACTOR line visits per input line (and
+ *    per 64 bytes, for lines an archive flattened), counted by `work` of budget.ts; inputs are
+ *    bounded in size — a step budget, not a timer (outcome `over-budget` otherwise);
  *  - every diagnostic has a position (line ≥ 0, column ≥ 1) (outcome `bad-position`);
  *  - for the kinds in MUST_DETECT, the result is the clean input's (`reproduced`) or at
  *    least one diagnostic the clean input does not have says what changed (`diagnosed`);
@@ -328,9 +328,13 @@ export interface Checked {
  * result) and classifies the outcome against the clean input's result.
  */
 export function check(input: Buffer, clean: PatchFileResult, analyse: (b: Buffer) => PatchFileResult = (b) => analysePatchText(b, 'fuzz')): Checked {
-  let lineCount = 1;
-  for (let k = input.indexOf(10); k >= 0; k = input.indexOf(10, k + 1)) lineCount++;
-  const budget = STEP_FACTOR * (lineCount + 16);
+  // Lines end in LF, or in CR alone (classic Mac); a flattened line is re-broken into pieces,
+  // at most one per 64 bytes or so.
+  let lf = 0;
+  let cr = 0;
+  for (let k = input.indexOf(10); k >= 0; k = input.indexOf(10, k + 1)) lf++;
+  if (!lf) for (let k = input.indexOf(13); k >= 0; k = input.indexOf(13, k + 1)) cr++;
+  const budget = Math.ceil(STEP_FACTOR * (1 + Math.max(lf, cr) + input.length / 64 + 16));
   work.steps = 0;
   let r: PatchFileResult;
   try {
