@@ -90,6 +90,11 @@ describe('foliolab diff / matrix', () => {
     expect(j.firstDivergence.cause).toContain('batched-unmap@v4-3');
     const t = await run(['diff', S1, '--base', 'linux-6.12']);
     expect(t.stdout).toMatch(/^pair {4}--base given; --with is the trace's own kernel: recorded on 6\.18\.44-fc-v669 \(settings\.txt\), preset linux-6\.18-fc$/m);
+    // The first divergence lists 12 events of each side and says how many it left out.
+    const listed = /^ {2}base emitted: (.*) \| … (\d+) more$/m.exec(t.stdout)!;
+    expect(listed[1]!.split(' | ')).toHaveLength(12);
+    // Per page a flush and an rss_stat, per folio a free.
+    expect(Number(listed[2])).toBe(j.base.tlbFlushes['pages:1 reason:3'] * 2 + j.base.freesByOrder['order 4'] - 12);
   });
 
   it('no flags: the upstream release before the trace\'s kernel → the trace\'s kernel, with the reason', async () => {

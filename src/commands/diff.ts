@@ -112,12 +112,12 @@ Exit status: 0 whether or not the configs differ (--fail-on-diff: 3 when they do
       await new Promise<void>((res, rej) => out!.end((err?: Error | null) => (err ? rej(err) : res())));
     }
     if (flags['fail-on-diff'] && r.differ) process.exitCode = EXIT.diff;
-    const { replay: _replay, ...rest } = r;
+    const { replay: _replay, firstDivergenceEvents, ...rest } = r;
     void _replay;
     const withInput = { ...rest, diagnostics, diagnosticCounts: r.replay.diagnosticCounts };
     const result: DiffReport = flags.patch ? { ...withInput, claims: checkClaims(claims, rest), policy } : { ...withInput, policy };
     if (this.jsonEnabled()) return result;
-    this.log(renderDiff(result, flags['max-groups']));
+    this.log(renderDiff(result, flags['max-groups'], firstDivergenceEvents));
     if (result.claims) this.log(`\n${renderClaims(result.claims)}`);
     if (flags.perfetto) this.log(`\ntimelines written to ${flags.perfetto} (open in https://ui.perfetto.dev or chrome://tracing)`);
     return undefined;

@@ -136,6 +136,8 @@ class OpMatcher {
   private pos = 0;
   private differs = false;
   readonly firstEvents: [Emission[], Emission[]] = [[], []];
+  /** Compared events of each side in the op so far (firstEvents keeps the first 12). */
+  readonly seen: [number, number] = [0, 0];
 
   /** Pack the base's event at slot `at` (only the fields its kind uses). */
   private encode(e: Emission, at: number): void {
@@ -180,6 +182,7 @@ class OpMatcher {
 
   see(side: number, e: Emission): void {
     if (!compared(e)) return;
+    this.seen[side]!++;
     if (this.firstEvents[side]!.length < 12) this.firstEvents[side]!.push(e);
     if (side === 0) {
       this.encode(e, this.count * STRIDE);
@@ -203,6 +206,8 @@ class OpMatcher {
   reset(): void {
     this.firstEvents[0].length = 0;
     this.firstEvents[1].length = 0;
+    this.seen[0] = 0;
+    this.seen[1] = 0;
   }
 }
 
@@ -292,10 +297,20 @@ export interface DiffOptions extends LiftOptions {
   observe?: Parameters<typeof replayTrace>[2]['observe'];
 }
 
-export async function diffTrace(input: string, base: ModelConfig, withCfg: ModelConfig, opts: DiffOptions): Promise<DiffResult & { replay: ReplayResult }> {
+/**
+ * What diffTrace hands back beside the result: the replay, and how many compared events each
+ * config emitted at the first divergence (the result lists the first 12 of each).
+ */
+export interface DiffExtras {
+  replay: ReplayResult;
+  firstDivergenceEvents: { base: number; with: number } | null;
+}
+
+export async function diffTrace(input: string, base: ModelConfig, withCfg: ModelConfig, opts: DiffOptions): Promise<DiffResult & DiffExtras> {
   const onlyBase = base.series.filter((s) => !withCfg.series.includes(s));
   const onlyWith = withCfg.series.filter((s) => !base.series.includes(s));
   let first: Divergence | null = null;
+  let firstEvents: { base: number; with: number } | null = null;
   let divergent = 0;
   const tally: [Tally, Tally] = [new Tally(), new Tally()];
   // Per folio: the stories of both configs are paired by key (first pfn @ the op that made the
@@ -373,6 +388,7 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
       const report = !alike && !first;
       const ka = report ? keys(matcher.firstEvents[0]) : [];
       const kb = report ? keys(matcher.firstEvents[1]) : [];
+      if (report) firstEvents = { base: matcher.seen[0], with: matcher.seen[1] };
       matcher.reset();
       if (alike) return;
       divergent++;
@@ -404,6 +420,7 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   const folios = [...groups].sort((p, q) => q.count - p.count);
   return {
     replay: r,
+    firstDivergenceEvents: firstEvents,
     trace: input,
     base: side(ra, tally[0]),
     with: side(rb, tally[1]),

@@ -30,7 +30,8 @@ function us(ns: number): string {
   return `${(ns / 1000).toFixed(1)} µs`;
 }
 
-export function renderDiff(d: DiffReport, maxGroups: number): string {
+/** `events`: how many compared events each config emitted at the first divergence (the report lists the first 12). */
+export function renderDiff(d: DiffReport, maxGroups: number, events?: { base: number; with: number } | null): string {
   const L: string[] = [];
   L.push(`trace   ${d.trace}`);
   L.push(`base    ${d.base.config.name} (${d.base.config.arch})${d.base.fidelity.compared ? `  fidelity vs recording: ${d.base.fidelity.matched ? 'matched' : `${d.base.fidelity.equal}/${d.base.fidelity.compared}`}` : ''}`);
@@ -46,8 +47,9 @@ export function renderDiff(d: DiffReport, maxGroups: number): string {
   if (f) {
     L.push(`first divergence: op ${f.op} (${f.opKind}, line ${f.line}, phase ${f.phase || '-'}); ${d.divergentOps} ops differ in all`);
     L.push(`  cause: ${f.cause.length ? f.cause.join(', ') : 'series differ, but none of their hooks ran here (a trait or an earlier state change)'}`);
-    L.push(`  base emitted: ${f.base.join(' | ') || '(nothing)'}`);
-    L.push(`  with emitted: ${f.with.join(' | ') || '(nothing)'}`);
+    const tail = (shown: number, total: number | undefined): string => (total !== undefined && total > shown ? ` | ${more(total, shown)}` : '');
+    L.push(`  base emitted: ${f.base.join(' | ') || '(nothing)'}${tail(f.base.length, events?.base)}`);
+    L.push(`  with emitted: ${f.with.join(' | ') || '(nothing)'}${tail(f.with.length, events?.with)}`);
     L.push('');
   }
   L.push(`folios whose story differs (${d.folios.reduce((a, g) => a + g.count, 0)}; ${d.foliosSame} tell the same story):`);
