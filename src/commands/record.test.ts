@@ -37,13 +37,13 @@ describe('foliolab record on a fake tracefs', () => {
     const { f, args } = fake();
     const before = snapshotSettings(f.tracefs, f.thpDir);
     const r = await run([...args, '--', 'no-such-command-foliolab', '--flag']);
-    expect(r.code).toBe(127);
+    expect(r.code, r.stderr).toBe(127);
     expect(r.stderr).toMatch(/cannot run no-such-command-foliolab: not found in PATH; nothing was recorded/);
     const script = join(f.root, 'not-executable.sh');
     writeFileSync(script, '#!/bin/sh\n');
     chmodSync(script, 0o644);
     const r2 = await run([...args, '--', script]);
-    expect(r2.code).toBe(126);
+    expect(r2.code, r2.stderr).toBe(126);
     expect(r2.stderr).toMatch(/not an executable file/);
     expect(snapshotSettings(f.tracefs, f.thpDir)).toEqual(before);
     expect(existsSync(join(f.root, 'out'))).toBe(false);
@@ -52,20 +52,20 @@ describe('foliolab record on a fake tracefs', () => {
   it('an mTHP size or mode the kernel lacks is a usage error (2) listing what it has', async () => {
     const { args } = fake(true);
     const r = await run([...args, '--mthp', '48kB=always', '--', 'true']);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/no mTHP size 48kB on this kernel; valid sizes: 16kB, 32kB, 64kB, 2048kB/);
     const r2 = await run([...args, '--mthp', '64kB=on', '--', 'true']);
-    expect(r2.code).toBe(2);
+    expect(r2.code, r2.stderr).toBe(2);
     expect(r2.stderr).toMatch(/--mthp 64kB=on: not a mode of .*hugepages-64kB\/enabled; valid modes: always, inherit, madvise, never/);
     const r3 = await run([...args, '--events', 'default,shed', '--', 'true']);
-    expect(r3.code).toBe(2);
+    expect(r3.code, r3.stderr).toBe(2);
     expect(r3.stderr).toMatch(/unknown set shed/);
   });
 
   it('--events sched records the default set plus IPIs', async () => {
     const { f, args } = fake();
     const r = await run([...args, '--json', '--events', 'sched', '--', 'true']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const settings = readFileSync(join(f.root, 'out', 'settings.txt'), 'utf8');
     for (const e of ['tlb:tlb_flush', 'syscalls:sys_enter_madvise', 'kmem:mm_page_alloc', 'ipi:*']) expect(settings).toContain(`  ${e}\n`);
     expect(JSON.parse(r.stdout).missingRequired).toEqual([]);
@@ -74,7 +74,7 @@ describe('foliolab record on a fake tracefs', () => {
   it('an explicit set without the events replay needs warns, naming them', async () => {
     const { args } = fake();
     const r = await run([...args, '--events', 'tlb:tlb_flush,kmem:rss_stat', '--', 'true']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/WARNING: replay needs events this capture does not enable: syscalls:sys_enter_mmap .*exceptions:page_fault_user/);
     expect(r.stdout).toMatch(/WARNING: replay needs events this capture lacks: .*kmem:mm_page_alloc/);
   });
