@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_EVENTS, expandEventSpec, missingRequiredEvents, REPLAY_REQUIRED_EVENTS, SCHED_EVENTS, eventId } from './events.js';
 import { fakeSys, snapshotSettings, type FakeSys } from './fake-kernel.case.js';
-import { checkThpSettings, parseBufferKb, record, RecordError, resolveCommand, type RecordOptions } from './record.js';
+import { checkThpSettings, parseBufferKb, record, RecordError, resolveCommand, tracefsInUse, type RecordOptions } from './record.js';
 
 /** A command that prints, while it is being traced, the tracefs state it runs under. */
 function probe(f: FakeSys): string[] {
@@ -201,6 +201,9 @@ describe('what a capture leaves', () => {
     const before = snapshotSettings(f.tracefs, f.thpDir);
     const r = await record(opts(f, { thp: 'never', mthp: { '64kB': 'always' }, out: join(f.root, 'out', 'run.txt') }));
     expect(r.restored).toBe(true);
+    // Events someone else enabled: said (the live tests skip on such a tracefs), then put back.
+    expect(r.warnings).toEqual(['tracefs was not idle (set_event lists 1 events (sched:sched_switch)): another capture may be using it; its settings are put back afterwards']);
+    expect(tracefsInUse(f.tracefs, f.io)).toBe('set_event lists 1 events (sched:sched_switch)');
     expect(snapshotSettings(f.tracefs, f.thpDir)).toEqual(before);
     for (const n of ['run.txt', 'settings.txt', 'counters-before.txt', 'counters-after.txt', 'stdout.txt', 'trace-stats.txt', 'formats/tlb/tlb_flush/format']) {
       expect(existsSync(join(f.root, 'out', n)), n).toBe(true);
