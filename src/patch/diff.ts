@@ -141,6 +141,8 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
   const stoppers = new Set<number>();
   /** Files whose `---`/`+++` pair was read: git writes that pair only above hunks. */
   const pairAt = new Map<FileDiff, MailLine>();
+  /** Files whose header says why they may have no hunk (a mode change, a rename, a copy, an empty file). */
+  const hunkless = new Set<FileDiff>();
   let open: Open | undefined;
 
   const newFile = (from: string, to: string, src: MailLine): FileDiff => {
@@ -197,6 +199,7 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
       if (open && !open.hunk && /^(?:index [0-9a-f]+\.\.[0-9a-f]+|(?:old|new|deleted file|new file) mode \d+|similarity index|dissimilarity index|copy (?:from|to) )/.test(t)) {
         if (/^new file mode/.test(t)) open.file.status = 'added';
         if (/^deleted file mode/.test(t)) open.file.status = 'deleted';
+        if (!/^index /.test(t)) hunkless.add(open.file);
         const s = /^similarity index (\d+)%/.exec(t);
         if (s) open.file.similarity = Number(s[1]);
         used.add(i);
@@ -204,6 +207,7 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
       }
       if (open && !open.hunk && (m = /^rename (from|to) (.+)$/.exec(t))) {
         open.file.status = 'renamed';
+        hunkless.add(open.file);
         if (m[1] === 'from') open.file.from = m[2]!;
         else open.file.to = m[2]!;
         used.add(i);
@@ -343,8 +347,12 @@ export function extractDiff(lines: MailLine[], opts: { whitespaceLost: boolean; 
   }
   closeHunk();
 
-  for (const [f, at] of pairAt) {
-    if (f.hunks.length === 0 && f.status !== 'binary') problems.push({ code: 'diff_incomplete', message: `${f.to === '/dev/null' ? f.from : f.to}: its ---/+++ header is followed by no hunk (the diff was cut off?)`, src: at });
+  for (const f of files) {
+    if (f.hunks.length || f.status === 'binary') continue;
+    const at = pairAt.get(f);
+    const name = f.to === '/dev/null' ? f.from : f.to;
+    if (at) problems.push({ code: 'diff_incomplete', message: `${name}: its ---/+++ header is followed by no hunk (the diff was cut off?)`, src: at });
+    else if (!hunkless.has(f)) problems.push({ code: 'diff_incomplete', message: `${name}: its diff --git line is followed by no hunk, and no mode change, rename or copy says why (the diff was cut off?)`, src: f.src });
   }
 
   const repairedLines = files.flatMap((f) => f.hunks.flatMap((h) => h.lines.filter((l) => l.repaired)));

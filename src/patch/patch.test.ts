@@ -393,6 +393,10 @@ describe('damaged and unusual mail: never a crash, never silent', () => {
     const head = 'From: A <a@example.org>\nSubject: [PATCH] x\n\n---\n a | 2 +-\n b | 1 +\n 2 files changed, 2 insertions(+), 1 deletion(-)\n\n';
     const cut = analysePatchText(Buffer.from(`${head}diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n-x\n+y\n`), 'cut');
     expect(cut.diagnostics).toEqual([expect.objectContaining({ code: 'diff_incomplete', message: expect.stringMatching(/lists b, which the diff does not reach/), line: 9 })]);
+    const header = analysePatchText(Buffer.from('From: A <a@example.org>\nSubject: [PATCH] x\n\n---\ndiff --git a/a b/a\nindex 0123456..89abcde 100644\n'), 'header');
+    expect(header.diagnostics).toEqual([expect.objectContaining({ code: 'diff_incomplete', line: 5, message: expect.stringMatching(/^a: its diff --git line is followed by no hunk/) })]);
+    const mode = analysePatchText(Buffer.from('From: A <a@example.org>\nSubject: [PATCH] x\n\n---\ndiff --git a/a b/a\nold mode 100644\nnew mode 100755\n'), 'mode');
+    expect(mode.diagnostics).toEqual([]);
     const off = analysePatchText(Buffer.from(`${head}diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1,2 @@\n-x\n+y\n+z\ndiff --git a/b b/b\n--- a/b\n+++ b/b\n@@ -1,0 +1 @@\n+w\n`), 'off');
     expect(off.diagnostics).toEqual([expect.objectContaining({ code: 'diff_incomplete', message: expect.stringMatching(/a: the diff adds 2 and removes 1 line\(s\), its diffstat says 1 and 1/), line: 9 })]);
   });
