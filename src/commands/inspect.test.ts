@@ -71,10 +71,9 @@ describe('foliolab inspect', () => {
       expect(s.replace(/\s+/g, ' ')).toContain(`${d.firstDivergence.cause.join(', ')}: ${d.folios[0].count} folios unmapped in one batch instead of per page`);
       expect(s).toMatch(/≠ ×15: PTE cleared \(rmap −1\) ·/);
       expect(s).toMatch(/≠ 16 PTEs cleared at once \(rmap −16\)/);
-      send('?');
-      s = await waitFor(/keys \(any key closes\)/);
-      expect(s.replace(/\s+/g, ' ')).toContain(d.policy.reason.slice(0, 60));
-      send('x');
+      send('Tab');
+      s = await waitFor(/\| summary/);
+      expect(s.replace(/\s+/g, ' ')).toContain(`pair: ${d.policy.reason}`);
       send('q');
       s = await waitFor(/EXIT=\d+/);
       expect(s).toMatch(/EXIT=0/);

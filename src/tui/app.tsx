@@ -318,7 +318,9 @@ export function App(props: AppProps): React.ReactElement {
         {KEYS.map(([k, d]) => (
           <Text key={k}>{clip(`  ${k.padEnd(8)} ${d}`, width)}</Text>
         ))}
-        {props.pairReason ? wrap(`pair: ${props.pairReason}`, width).map((l, i) => <Text key={`p${i}`}>{l}</Text>) : null}
+        {props.pairReason && KEYS.length + 1 + wrap(`pair: ${props.pairReason}`, width).length <= bodyH
+          ? wrap(`pair: ${props.pairReason}`, width).map((l, i) => <Text key={`p${i}`}>{l}</Text>)
+          : null}
       </Box>
     ) : mode.kind === 'configs' ? (
       <Box flexDirection="column" height={bodyH}>

@@ -160,9 +160,10 @@ export function reduce(s: TuiState, a: TuiAction, env: Env): TuiState {
   }
   if (m.kind === 'configs') {
     const list = env.presets;
-    if (key.escape || key.input === 'q') return { ...s, mode: { kind: 'normal' } };
-    if (key.downArrow || key.input === 'j') return { ...s, mode: { ...m, pick: Math.min(list.length - 1, m.pick + 1) } };
-    if (key.upArrow || key.input === 'k') return { ...s, mode: { ...m, pick: Math.max(0, m.pick - 1) } };
+    const c = commandFor(key);
+    if (key.escape || c === Command.Quit) return { ...s, mode: { kind: 'normal' } };
+    if (c === Command.Down) return { ...s, mode: { ...m, pick: Math.min(list.length - 1, m.pick + 1) } };
+    if (c === Command.Up) return { ...s, mode: { ...m, pick: Math.max(0, m.pick - 1) } };
     if (key.return && list.length) {
       const chosen = list[m.pick]!;
       if (!m.base) return { ...s, mode: { kind: 'configs', pick: m.pick, base: chosen } };
