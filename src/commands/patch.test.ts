@@ -117,38 +117,22 @@ describe('foliolab patch: damaged and unusual mail', () => {
 });
 
 describe('foliolab patch: internal errors', () => {
-  it('an unexpected exception exits 70 saying "internal error" and where to report it, for patch and patch diff', async () => {
-    const { vi } = await import('vitest');
-    vi.resetModules();
-    vi.doMock('../catalogue/index.js', async (orig) => ({
-      ...(await orig<typeof import('../catalogue/index.js')>()),
-      identifyFile: () => {
-        throw new TypeError("Cannot read properties of null (reading '1')");
-      },
-    }));
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-      err.push(String(s));
-      return true;
-    });
-    try {
-      const { default: Patch } = await import('./patch.js');
-      const { default: PatchDiff } = await import('./patch/diff.js');
-      const runs = [() => Patch.run([F('lazyfree-v2.mbox')], packageRoot), () => PatchDiff.run([F('lazyfree-v2.mbox'), F('lazyfree-v6.mbox')], packageRoot)];
-      for (const runIt of runs) {
-        err.length = 0;
-        const e = await runIt().then(
-          () => undefined,
-          (x: { oclif?: { exit?: number } }) => x,
-        );
-        expect(e?.oclif?.exit).toBe(70);
-        expect(err.join('')).toMatch(/internal error: Cannot read properties of null/);
-        expect(err.join('')).toMatch(/This is a bug in foliolab, not a problem with the input. Please report it/);
-      }
-    } finally {
-      spy.mockRestore();
-      vi.doUnmock('../catalogue/index.js');
-      vi.resetModules();
+  it('an unexpected exception exits 70 saying "internal error" and what to report, for patch and patch diff', async () => {
+    // A preloaded module makes decoding an input that holds a marker throw, as a bug would.
+    const dir = mkdtempSync(join(tmpdir(), 'foliolab-bug-'));
+    const preload = join(dir, 'bug.mjs');
+    writeFileSync(preload, "const s = Buffer.prototype.toString; Buffer.prototype.toString = function (...a) { const t = s.apply(this, a); if (t.includes('INJECTED-BUG')) throw new TypeError(\"Cannot read properties of null (reading '1')\"); return t; };\n");
+    const mail = join(dir, 'bug.eml');
+    writeFileSync(mail, `${readFileSync(F('lazyfree-v2.mbox'), 'utf8')}\nINJECTED-BUG\n`);
+    const runBug = (args: string[]) =>
+      new Promise<{ code: number; stderr: string }>((resolveP) => {
+        execFile(process.execPath, ['--import', preload, join(packageRoot, 'bin/run.js'), ...args], { cwd: dir }, (err, _stdout, stderr) => resolveP({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }));
+      });
+    for (const args of [['patch', mail], ['patch', 'diff', F('lazyfree-v2.mbox'), mail]]) {
+      const r = await runBug(args);
+      expect(r.code, args.join(' ')).toBe(70);
+      expect(r.stderr).toMatch(/internal error: TypeError: Cannot read properties of null/);
+      expect(r.stderr).toMatch(/This is a bug in foliolab, not a problem with the input\. Please report it/);
     }
   });
 });

@@ -2,7 +2,6 @@ import { Args, Command, Flags } from '@oclif/core';
 import { identifyFile, type IdentifiedFile } from '../catalogue/index.js';
 import { formatDiagnostic } from '../core/diagnostics.js';
 import { formatPatch } from '../report/patch.js';
-import { internalError, isOclifError } from './patch/internal.js';
 import { EXIT } from './shared.js';
 
 /** Diagnostics of a message that make it no patch at all: it is reported on stderr, not read. */
@@ -67,10 +66,5 @@ Exit status: 0 read (warnings allowed); 1 an input holds no patch — it is empt
     }
     if (failed) process.exitCode = EXIT.input;
     return { files };
-  }
-
-  protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
-    if (isOclifError(err)) return super.catch(err);
-    return internalError(err, 'patch', (t) => this.logToStderr(t));
   }
 }

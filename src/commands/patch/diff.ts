@@ -5,7 +5,6 @@ import { diffSeries, identifyFile, type IdentifiedPatch, type SeriesDiff } from 
 import { formatDiagnostic, type Diagnostic } from '../../core/diagnostics.js';
 import { formatSeriesDiff } from '../../report/patch.js';
 import { EXIT } from '../shared.js';
-import { internalError, isOclifError } from './internal.js';
 
 export default class PatchDiff extends Command {
   static override summary = 'Compare two versions of a patch or series, the way reviewers compare v5 with v6.';
@@ -48,10 +47,5 @@ Exit status: 0 compared; 1 an input could not be read or holds no patch (empty, 
     const d = diffSeries(a.patches, b.patches);
     if (!this.jsonEnabled()) this.log(formatSeriesDiff(d, args.old, args.new));
     return d;
-  }
-
-  protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
-    if (isOclifError(err)) return super.catch(err);
-    return internalError(err, 'patch diff', (t) => this.logToStderr(t));
   }
 }
