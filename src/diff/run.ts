@@ -226,6 +226,7 @@ export async function replayTrace(
   // What the trace as a whole could not show.
   const inputGaps: string[] = [];
   for (const r of REQUIRED_INPUTS) {
+    if (r.onlyWithTasks && lifter.tasks.size < 2) continue;
     const absent = enabled ? !r.events.some((e) => enabled.includes(e)) : kinds[r.kind] === 0;
     if (absent) inputGaps.push(`the trace has no ${r.events.length > 1 ? 'syscall' : r.events[0]} events (${r.what}): the workload was not lifted whole`);
   }
