@@ -7,17 +7,9 @@ import { buildConfig } from '../model/presets.js';
 import { presetForRelease } from '../model/series/index.js';
 import { FormatRegistry, traceSourceHints } from '../trace/index.js';
 import { grammarsDir, packageRoot } from '../paths.js';
+import { renderFidelity, type FidelityRow } from '../report/fidelity.js';
 
-interface Row {
-  trace: string;
-  preset: string;
-  matched: boolean;
-  equal: number;
-  compared: number;
-  opsMismatched: number;
-  counters: string;
-  violations: number;
-}
+type Row = FidelityRow;
 
 export default class Fidelity extends Command {
   static override summary = 'Replay every capture under the preset of the kernel that recorded it, and tabulate fidelity.';
@@ -63,10 +55,15 @@ export default class Fidelity extends Command {
       const r = await replayTrace(f, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release });
       const run = r.runs[0]!;
       const cc = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas) : undefined;
+      const fr = run.fidelity;
+      // Counter deltas that differ are a mismatch of their own.
+      const verdict = cc && !cc.matched && (fr.verdict === 'matched' || fr.verdict === 'unchecked') ? 'mismatched' : fr.verdict;
       rows.push({
         trace: name,
         preset: preset.id,
-        matched: run.fidelity.matched && (!cc || cc.matched),
+        verdict,
+        matched: verdict === 'matched',
+        reasons: fr.reasons,
         equal: run.fidelity.equal,
         compared: run.fidelity.compared,
         opsMismatched: run.fidelity.opsMismatched,
@@ -76,17 +73,7 @@ export default class Fidelity extends Command {
     }
     if (!this.jsonEnabled() && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     const matched = rows.filter((r) => r.matched).length;
-    if (!this.jsonEnabled()) {
-      if (flags.markdown) {
-        this.log('| trace | preset | events reproduced | verdict | counter deltas | violations |');
-        this.log('|---|---|---|---|---|---|');
-        for (const r of rows) this.log(`| ${r.trace} | ${r.preset} | ${r.equal}/${r.compared} | ${r.matched ? 'matched' : `differs (${r.opsMismatched} ops)`} | ${r.counters} | ${r.violations} |`);
-      } else {
-        for (const r of rows) this.log(`${r.matched ? 'MATCH' : 'DIFF '} ${`${r.equal}/${r.compared}`.padStart(15)}  ${r.preset.padEnd(14)} ${r.trace}  counters: ${r.counters}`);
-      }
-      for (const s of skipped) this.log(`SKIP  ${s.trace}: ${s.why}`);
-      this.log(`${matched} of ${rows.length} captures reproduced exactly${skipped.length ? ` (${skipped.length} skipped)` : ''}`);
-    }
+    if (!this.jsonEnabled()) this.log(renderFidelity(rows, skipped, flags.markdown));
     return { rows, matched, total: rows.length, skipped };
   }
 }
