@@ -425,7 +425,7 @@ async function* drive(input: string | Readable, opts: TraceParseOptions, parser:
         const gz = e.code?.startsWith('Z_') || /incorrect header|unexpected end|invalid/i.test(e.message);
         if (gz && dat) {
           parser.truncated = { reason: e.message, bytes: total, lastLine: 0, droppedBytes: 0 };
-          parser.sink.add(diag('gzip_error', `the trace is cut: the gzip stream fails after ${total} decompressed bytes of the trace.dat (${e.message}); the data after byte ${total} is missing`, opts.file, 0, 0));
+          parser.sink.add(diag('gzip_error', `gzip stream error after ${total} decompressed bytes of the trace.dat (${e.message}): the trace is cut; the data after byte ${total} is missing`, opts.file, 0, 0));
         } else if (gz) {
           // The stream is cut (or corrupt) here: what follows is missing, and the partial line
           // read so far is dropped rather than parsed as if it were whole.
@@ -436,7 +436,7 @@ async function* drive(input: string | Readable, opts: TraceParseOptions, parser:
           parser.sink.add(
             diag(
               'gzip_error',
-              `the trace is cut: the gzip stream fails after ${total} decompressed bytes (${e.message}); read whole up to line ${lastLine} (byte ${whole})${dropped > 0 ? `, the ${dropped}-byte partial line after it dropped` : ''}; every event after it is missing`,
+              `gzip stream error after ${total} decompressed bytes (${e.message}): the trace is cut; read whole up to line ${lastLine} (byte ${whole})${dropped > 0 ? `, the ${dropped}-byte partial line after it dropped` : ''}; every event after it is missing`,
               opts.file,
               lastLine + 1,
               1,
