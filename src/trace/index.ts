@@ -70,7 +70,11 @@ export interface LostRecord {
   line: number;
   /** Timestamp (ns) of the last event before the gap, if any. */
   afterTsNs: number | null;
-  /** trace.dat: byte offset of the ring-buffer page that carries the flag. */
+  /**
+   * trace.dat: byte offset of the ring-buffer page that carries the flag, or where damage or the
+   * file's end cut the data (within the CPU's decompressed data when it was compressed; 0 for an
+   * overrun from the saved CPU stats).
+   */
   offset?: number;
 }
 
