@@ -54,7 +54,7 @@ export default class Fidelity extends Command {
       }
       const r = await replayTrace(f, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release });
       const run = r.runs[0]!;
-      const cc = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas) : undefined;
+      const cc = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas, facts.thp) : undefined;
       const fr = run.fidelity;
       // Counter deltas that differ are a mismatch of their own.
       const verdict = cc && !cc.matched && (fr.verdict === 'matched' || fr.verdict === 'unchecked') ? 'mismatched' : fr.verdict;

@@ -75,7 +75,7 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     if (warning) this.logToStderr(warning);
     if (selectionError) this.error(selectionError, { exit: EXIT.input });
     const run = r.runs[0]!;
-    const counters = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas) : undefined;
+    const counters = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas, facts.thp) : undefined;
     if (flags.strict && (run.fidelity.verdict !== 'matched' || r.diagnostics.some((d) => d.severity === 'error' || d.severity === 'data_loss'))) process.exitCode = EXIT.input;
     const out = {
       trace: path,

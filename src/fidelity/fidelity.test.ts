@@ -90,7 +90,7 @@ describe('fidelity against real kernels', () => {
       expect(run.fidelity.equal).toBe(run.fidelity.compared);
       expect(run.fidelity.reasons).toEqual([]);
       expect(run.fidelity.verdict).toBe('matched');
-      if (facts.phaseDeltas) expect(compareCounterDeltas(run.phaseCounters, facts.phaseDeltas).mismatches).toEqual([]);
+      if (facts.phaseDeltas) expect(compareCounterDeltas(run.phaseCounters, facts.phaseDeltas, facts.thp).mismatches).toEqual([]);
     });
   }
 });

@@ -164,6 +164,8 @@ export class Lifter {
   /** Tasks that have had a syscall exit (an exit before any entry is then a breach). */
   private readonly exitsSeen = new Set<number>();
   private readonly lastFault = { ts: -1, addr: -1, pid: -1, cpu: -1 };
+  /** Remote flushes recorded without latency flags (their context unknown). */
+  private unknownContext = 0;
 
   constructor(
     private readonly opts: LiftOptions,
@@ -535,6 +537,10 @@ export class Lifter {
       let ours: boolean | undefined;
       if (reason === TLB_REMOTE_SEND_IPI) {
         this.sendCpus[this.sends++ % SEND_LOG] = e.cpu;
+      } else if ((reason === TLB_REMOTE_SHOOTDOWN || reason === TLB_REMOTE_WRONG_CPU) && e.lat === '') {
+        // Without the latency flags (trace-cmd report without -l) a flush done in an IPI's
+        // handler cannot be told from one the task did itself: compared as the workload's.
+        if (this.unknownContext++ === 0) this.notes.push('the trace has no latency flags: a flush done in a flush IPI cannot be told from the workload\'s own, so another mm\'s shootdowns landing here would be compared as the workload\'s (trace-cmd report -l keeps the flags)');
       } else if ((reason === TLB_REMOTE_SHOOTDOWN || reason === TLB_REMOTE_WRONG_CPU) && inHardirq(e.lat)) {
         // Done in a flush IPI's handler (flush_tlb_func() called by the IPI): it is the
         // workload's only if one of its tasks on another CPU traced the send first

@@ -85,6 +85,7 @@ export function renderReplay(r: ReplayResult, counters: CounterCheck | undefined
     for (const m of counters!.mismatches.slice(0, 8)) L.push(`          [${m.phase}] ${m.counter}: capture ${m.recorded}, model ${m.model}`);
     const cm = more(counters!.mismatches.length, 8);
     if (cm) L.push(`          ${cm}`);
+    for (const k of counters!.skipped) L.push(`          not compared: ${k.counter} (${k.why})`);
   } else {
     L.push(`counter deltas: not checked (${checks.counters === 'nothing comparable' ? 'the capture\'s per-phase deltas hold none of the counters only the workload moves' : 'no stdout.txt with per-phase deltas (counters read before and after each phase) beside the trace'})`);
   }

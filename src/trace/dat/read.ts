@@ -81,8 +81,26 @@ export class DatEvent extends TraceEvent {
     return `${s}.${String(this.tsNs - s * 1e9).padStart(9, '0')}`;
   }
 
+  /**
+   * The latency flags as tracefs prints them (`d.h1.`), from the record's common_flags and
+   * common_preempt_count (kernel/trace/trace.h, enum trace_flag_type; trace_print_lat_fmt()):
+   * irqs-off, need-resched, hardirq/softirq/NMI, preempt depth, migrate-disable depth.
+   */
   override get lat(): string {
-    return '';
+    const f = this.kind.format.fieldByName;
+    const fo = f.get('common_flags')?.offset;
+    const po = f.get('common_preempt_count')?.offset;
+    const { buf, start, length } = this.rec;
+    if (fo === undefined || po === undefined || fo >= length || po >= length) return '';
+    const flags = buf[start + fo]!;
+    const pc = buf[start + po]!;
+    const irqs = flags & 0x01 ? 'd' : flags & 0x80 ? 'b' : '.';
+    const resched = flags & 0x04 ? (flags & 0x20 ? 'N' : 'n') : flags & 0x20 ? 'p' : '.';
+    const nmi = flags & 0x40, hard = flags & 0x08, soft = flags & 0x10;
+    const ctx = nmi && hard ? 'Z' : nmi ? 'z' : hard && soft ? 'H' : hard ? 'h' : soft ? 's' : '.';
+    const depth = pc & 0x0f ? (pc & 0x0f).toString(16) : '.';
+    const migrate = pc >> 4 ? (pc >> 4).toString(16) : '.';
+    return `${irqs}${resched}${ctx}${depth}${migrate}`;
   }
 
   /** The fields as `key=value` text (the record has no printed payload). */
