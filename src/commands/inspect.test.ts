@@ -91,8 +91,10 @@ describe('foliolab inspect', () => {
       expect(s).toMatch(new RegExp(`flushes \\d+ → \\d+; split_deferred ${d.counters.find((c: { name: string }) => c.name === '64kB/split_deferred').base} → 0`));
       expect(s).toMatch(/fidelity vs the recording/);
       send('n');
-      s = await waitFor(/divergence 2\/2/);
+      // The status moves at once; the inspector follows when its replay to the op is done.
+      s = await waitFor(/op \d+: .*· divergence 2\/2/);
       expect(s).toMatch(/op \d+: .*· divergence 2\/2/);
+      expect(s).toMatch(/\| divergence 2\/2 \|/);
       send('q');
       expect(await waitFor(/EXIT=\d+/)).toMatch(/EXIT=0/);
     });

@@ -126,7 +126,7 @@ export function inspectorLines(ins: Inspection, result: ProbeResult | undefined,
   return lines;
 }
 
-function InspectorPane({ lines, scroll, width, height, noColor }: { lines: Line[]; scroll: number; width: number; height: number; noColor: boolean }): React.ReactElement {
+function InspectorPane({ lines, scroll, height, noColor }: { lines: Line[]; scroll: number; height: number; noColor: boolean }): React.ReactElement {
   const top = Math.max(0, Math.min(scroll, lines.length - height));
   const shown = lines.slice(top, top + height);
   return (
@@ -333,13 +333,13 @@ export function App(props: AppProps): React.ReactElement {
   const summaryH = Math.min(12, Math.floor(lowerH / 3));
   const lower = wide ? (
     <Box flexDirection="column">
-      <InspectorPane lines={inspectorLines(ins, result, computing, op, lowerW)} scroll={st.inspScroll} width={lowerW} height={lowerH - summaryH} noColor={noColor} />
+      <InspectorPane lines={inspectorLines(ins, result, computing, op, lowerW)} scroll={st.inspScroll} height={lowerH - summaryH} noColor={noColor} />
       <SummaryPane ins={ins} width={lowerW} height={summaryH} pairReason={props.pairReason} />
     </Box>
   ) : st.pane === 'summary' ? (
     <SummaryPane ins={ins} width={lowerW} height={lowerH} pairReason={props.pairReason} />
   ) : (
-    <InspectorPane lines={inspectorLines(ins, result, computing, op, lowerW)} scroll={st.inspScroll} width={lowerW} height={lowerH} noColor={noColor} />
+    <InspectorPane lines={inspectorLines(ins, result, computing, op, lowerW)} scroll={st.inspScroll} height={lowerH} noColor={noColor} />
   );
 
   return (

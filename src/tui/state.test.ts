@@ -8,7 +8,7 @@ import { loadInspection, type Inspection } from '../diff/inspect.js';
 import { buildConfig } from '../model/presets.js';
 import { grammarsDir, packageRoot } from '../paths.js';
 import { FormatRegistry } from '../trace/index.js';
-import { BINDINGS, Command, commandFor, KEYS } from './keys.js';
+import { BINDINGS, commandFor, KEYS } from './keys.js';
 import { cursorOp, initialState, reduce, type Env, type KeyEvent, type TuiState } from './state.js';
 import { compress, itemLines, storyItems } from './story.js';
 
