@@ -820,7 +820,7 @@ export class StateProbe {
       id: f.id,
       pfn: f.pfn,
       order: f.order,
-      flags: [f.anon ? 'anon' : 'file', f.swapbacked ? 'swapbacked' : 'lazyfree', f.dirty && 'dirty', f.referenced && 'referenced', f.active && 'active', f.mlocked && 'mlocked', f.locked && 'locked', f.isolated && 'isolated', f.exclusive && 'exclusive'].filter((x): x is string => !!x),
+      flags: [f.anon ? 'anon' : 'file', f.swapbacked ? 'swapbacked' : 'lazyfree', f.dirty && 'dirty', f.referenced && 'referenced', f.active && 'active', f.mlocked && 'mlocked', f.isolated && 'isolated', f.exclusive && 'exclusive'].filter((x): x is string => !!x),
       refcount: f.refcount,
       mapcount: f.large_mapcount,
       entireMapcount: f.entire_mapcount,

@@ -72,7 +72,6 @@ export interface MultiReplayOptions {
   /** Also called with each engine's emissions as they happen (index of the engine, event). */
   onEmit?: (engine: number, e: Emission) => void;
   stories?: boolean;
-  oobMode?: 'none' | 'adjacent';
   /** Predicted kinds the trace does not record: not compared. */
   ignoreKinds?: ReadonlySet<string>;
 }
@@ -99,7 +98,7 @@ export class MultiReplay {
   constructor(readonly configs: ModelConfig[], private readonly opts: MultiReplayOptions = {}) {
     // One table of story step codes for all engines: equal stories are then equal code arrays.
     const storyCodes = newStoryCodes();
-    this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, oobMode: opts.oobMode, storyCodes }));
+    this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, storyCodes }));
     this.checkers = configs.map(() => new FidelityChecker(50, opts.ignoreKinds));
     this.violations = configs.map(() => []);
     this.vcount = configs.map(() => 0);

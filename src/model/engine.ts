@@ -51,10 +51,9 @@ export class Engine {
   /** Check invariants after each op (cost: a walk of the live state). */
   checkEvery: boolean;
 
-  constructor(readonly config: ModelConfig, opts: { checkInvariants?: boolean; oobMode?: 'none' | 'adjacent'; stories?: boolean; storyCodes?: StoryCodes } = {}) {
+  constructor(readonly config: ModelConfig, opts: { checkInvariants?: boolean; stories?: boolean; storyCodes?: StoryCodes } = {}) {
     const { hooks, owners } = composeHooks(config.series);
     this.k = new Kernel(config, hooks, owners);
-    this.k.oobMode = opts.oobMode ?? 'none';
     if (opts.stories) this.k.stories = true;
     if (opts.storyCodes) this.k.storyCodes = opts.storyCodes;
     this.checkEvery = opts.checkInvariants ?? true;
@@ -132,8 +131,8 @@ export class Engine {
         // Counted, not applied: the task's rss cache sees the fault and its anon page.
         if (!k.traits.rssEveryUpdate) {
           const t = k.taskRssOf(op.tid);
-          t.events++;
-          if (t.events > 65) { t.events = 0; t.cache = [0, 0, 0, 0]; }
+          // A sync empties the cache into the mm (its rss_stat lies before the window).
+          if (k.rssEventDue(op.tid)) { t.events = 0; t.cache = [0, 0, 0, 0]; }
           const user = op.allocs.find((a) => a.use === 'user');
           if (user && user.order === 0) t.cache[1]! += 1;
         }

@@ -65,7 +65,6 @@ export class Folio {
   declare referenced: boolean;
   declare active: boolean;
   declare mlocked: boolean;
-  declare locked: boolean;
   declare lru: Lru;
   /** Taken off the LRU by reclaim or MADV_PAGEOUT (holds a reference). */
   declare isolated: boolean;
@@ -113,7 +112,6 @@ export class Folio {
     this.referenced = false;
     this.active = false;
     this.mlocked = false;
-    this.locked = false;
     this.lru = Lru.None;
     this.isolated = false;
     this.refcount = 0;

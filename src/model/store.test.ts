@@ -41,3 +41,29 @@ describe('store markers', () => {
     expect(dirtyPages(wide)).toEqual(dirtyPages(narrow));
   });
 });
+
+describe('a batch that reads past the VMA', () => {
+  /** A 64 KiB lazyfree folio mapped across two VMAs (split at its 9th page), then memcg reclaim. */
+  function straddlingVmas(spec: string): string[] {
+    const thp = { enabled: 'madvise' as const, sizes: { 64: 'always' as const, 2048: 'inherit' as const } };
+    const eng = new Engine(buildConfig(spec, 'x86', thp), { checkInvariants: false });
+    const a = 0x7f0000000000;
+    const ops: Op[] = [
+      { ...base, at: at(0), kind: 'mmap', addr: a, len: 128 * 1024, prot: 3, flags: 0x22, anon: true },
+      { ...base, at: at(1), kind: 'fault', addr: a, write: true, allocs: [{ pfn: 0x10000, order: 4, use: 'user' }] },
+      { ...base, at: at(2), kind: 'madvise', addr: a, len: 128 * 1024, advice: 8 },
+      // MADV_HUGEPAGE on part of the range splits the VMA there (madvise_update_vma()).
+      { ...base, at: at(3), kind: 'madvise', addr: a + 32 * 1024, len: 96 * 1024, advice: 14 },
+      { ...base, at: at(4), kind: 'memcg-reclaim', bytes: 1 << 20, how: 'memcg-reclaim' },
+    ];
+    const codes: string[] = [];
+    for (const op of ops) codes.push(...eng.step(op).violations.map((v) => v.code));
+    expect(eng.mmOf(10).vmas.map((v) => v.vm_end - v.vm_start)).toEqual([32 * 1024, 96 * 1024]);
+    return codes;
+  }
+
+  it('batched unmap v4 reads the PTEs of the next VMA (pte_access_within_vma); with the fix the batch stops at the VMA end', () => {
+    expect(straddlingVmas('6.18: batched-unmap@v4-1 batched-unmap@v4-3')).toContain('pte_access_within_vma');
+    expect(straddlingVmas('linux-6.18')).not.toContain('pte_access_within_vma');
+  });
+});

@@ -187,7 +187,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
 /**
  * deferred_split_scan(): the shrinker. 6.12–6.18 (e66f3185fa04 form): move folios to a private
  * list (list_move: the private list is in reverse order), split the partially mapped ones,
- * splice the rest back. 6.19 (folio_batch): take up to 31 from the head, in order, off the queue.
+ * splice the rest back. 6.19 (folio_batch): take up to a folio batch (PAGEVEC_SIZE, 31) from the head, in order, off the queue.
  * Model deviation: "underused" THPs (mostly zero pages) are never detected; workloads write
  * the memory they map, so a fully mapped THP is never underused here.
  */
@@ -198,7 +198,7 @@ export function deferred_split_scan(k: Kernel, nrToScan: number): number {
     k.runningSeries = undefined;
     let budget = nrToScan;
     while (budget > 0 && q.list.length > 0) {
-      const batch = q.list.splice(0, Math.min(31, budget));
+      const batch = q.list.splice(0, Math.min(k.traits.folioBatch, budget));
       budget -= batch.length;
       for (const f of batch) { f.on_deferred_list = false; q.split_queue_len--; }
       k.cost.splitQueueLockOps += 2;

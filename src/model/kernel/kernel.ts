@@ -37,6 +37,9 @@ export function newStoryCodes(): StoryCodes {
   return { steps: [], codes: new Map() };
 }
 
+/** 6.1 mm/memory.c TASK_RSS_EVENTS_THRESH: a task's rss cache is synced once its event count passes it. */
+export const TASK_RSS_EVENTS_THRESH = 64;
+
 export class Kernel {
   readonly traits: KernelTraits;
   readonly mms = new Map<number, Mm>();
@@ -61,8 +64,6 @@ export class Kernel {
   op!: Op;
   cpu = 0;
   tid = 0;
-  /** What an out-of-table PTE read sees: nothing (`none`), or the next table (`adjacent`). */
-  oobMode: 'none' | 'adjacent' = 'none';
   /** The series whose hook is running (violation attribution). */
   runningSeries: string | undefined;
   private nextFolioId = 1;
@@ -313,7 +314,16 @@ export class Kernel {
   /** 6.1 check_sync_rss_stat() at the start of each fault of the current task. */
   checkSyncRss(mm: Mm): void {
     if (this.traits.rssEveryUpdate) return;
-    if (this.taskRssOf(this.tid).events++ > 64) this.syncMmRss(mm, this.tid);
+    if (this.rssEventDue(this.tid)) this.syncMmRss(mm, this.tid);
+  }
+
+  /**
+   * check_sync_rss_stat()'s test (6.1 mm/memory.c): counts one event of the task and says
+   * whether its cache is due for sync_mm_rss() — once the count before this one passed
+   * TASK_RSS_EVENTS_THRESH.
+   */
+  rssEventDue(tid: number): boolean {
+    return this.taskRssOf(tid).events++ > TASK_RSS_EVENTS_THRESH;
   }
 
   /** sync_mm_rss(): fold a task's cache into the mm (one rss_stat per counter that moved). */

@@ -1,10 +1,10 @@
 /**
  * Page-table access with bounds: a PTE table is a fixed 512-slot array, and any index outside
  * 0..511 is recorded as a violation of the table it was taken from — the model of reading past
- * the end of a page-table page. What the out-of-table read "sees" is the next table's slot when
- * `oobMode` is `adjacent` (the next table page happens to follow physically), else nothing.
+ * the end of a page-table page. Model deviation: what such a read sees in the kernel is whatever
+ * memory follows the table page; here it sees nothing (pte_none), which ends any batch.
  */
-import { PMD_SIZE, PTRS_PER_PTE, type Mm, type PteTable } from '../state.js';
+import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Folio, type Mm, type PteTable, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
 
 export function pmdIndex(addr: number): number {
@@ -38,9 +38,40 @@ export function pteRead(k: Kernel, mm: Mm, table: PteTable, tableAddr: number, i
   k.violate('pte_access_within_table', `${write ? 'write' : 'read'} of PTE index ${idx} of the table at 0x${tableAddr.toString(16)} (pfn 0x${table.pfn.toString(16)}): past its 512 entries`, {
     addr: tableAddr + idx * 4096,
   });
-  if (k.oobMode === 'adjacent') {
-    const next = tableOf(mm, tableAddr + (Math.floor(idx / PTRS_PER_PTE)) * PMD_SIZE);
-    return next ? at(next, ((idx % PTRS_PER_PTE) + PTRS_PER_PTE) % PTRS_PER_PTE) : null;
-  }
   return null;
+}
+
+/** Where a batch of PTEs starts: the hit entry of `folio` in `table`. */
+export interface PteRunStart {
+  mm: Mm;
+  vma: Vma;
+  folio: Folio;
+  table: PteTable;
+  idx: number;
+  addr: number;
+}
+
+/**
+ * mm/internal.h folio_pte_batch(): how many entries from the hit map consecutive pages of the
+ * folio, up to `maxNr`. `bounded`: the caller has limited maxNr to the page table and the VMA,
+ * as folio_unmap_pte_batch() does; unbounded (can_batch_unmap_folio_ptes() in batched unmap
+ * v4) the scan may read past the VMA's end — recorded as pte_access_within_vma — and past
+ * the table's last entry — pte_access_within_table, in pteRead().
+ */
+export function folio_pte_batch(k: Kernel, c: PteRunStart, maxNr: number, bounded: boolean): number {
+  const firstPage = c.table.page(c.idx);
+  const tableAddr = c.addr - c.idx * PAGE_SIZE;
+  let n = 1;
+  while (n < maxNr) {
+    const j = c.idx + n;
+    if (bounded && j >= PTRS_PER_PTE) break;
+    const a = c.addr + n * PAGE_SIZE;
+    if (!bounded && a >= c.vma.vm_end) {
+      k.violate('pte_access_within_vma', `read of the PTE of 0x${a.toString(16)}, past the end of the VMA at 0x${c.vma.vm_start.toString(16)}-0x${c.vma.vm_end.toString(16)}, as part of a batch from 0x${c.addr.toString(16)}`, { addr: a });
+    }
+    const q = pteRead(k, c.mm, c.table, tableAddr, j);
+    if (!q || q.table.folio[q.idx] !== c.folio || q.table.page(q.idx) !== firstPage + n) break;
+    n++;
+  }
+  return n;
 }

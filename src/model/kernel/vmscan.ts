@@ -93,6 +93,9 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     if (folio_mapped(f)) {
       let flags = TTU_BATCH_FLUSH;
       if (f.order === HPAGE_PMD_ORDER) flags |= TTU_SPLIT_HUGE_PMD;
+      // TTU_SYNC makes page_vma_mapped_walk() take the PTL before the first PTE. A replay
+      // follows one recorded interleaving, where no other CPU rewrites a PTE mid-walk, so the
+      // walk does not read the flag: it matters only when paths interleave (foliolab race).
       if (f.nr > 1 && k.hook('ttu_sync')(k, f)) flags |= TTU_SYNC;
       k.runningSeries = undefined;
       const wasSwapbacked = f.swapbacked;

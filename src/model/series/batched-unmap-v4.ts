@@ -23,10 +23,7 @@
  * Link: https://lore.kernel.org/linux-mm/20250214093015.51024-1-21cnbao@gmail.com/
  */
 import { discard_anon_folio_pmd_locked } from '../kernel/huge_memory.js';
-import { pteRead } from '../kernel/pgtable.js';
-import type { Kernel } from '../kernel/kernel.js';
-import type { PteBatchCtx } from '../hooks.js';
-import { PAGE_SIZE } from '../state.js';
+import { folio_pte_batch } from '../kernel/pgtable.js';
 import { defineSeries } from './define.js';
 
 const common = {
@@ -76,20 +73,6 @@ export const part2 = defineSeries({
   hooks: { tlbbatch_range: (_k, start, end) => [start, end] },
 });
 
-/** folio_pte_batch() over raw slots: the run of entries mapping consecutive pages of the folio. */
-export function pteRun(k: Kernel, c: PteBatchCtx, maxNr: number, checked: boolean): number {
-  const firstPage = c.table.page(c.idx);
-  let n = 1;
-  while (n < maxNr) {
-    const j = c.idx + n;
-    if (checked && j >= 512) break;
-    const q = pteRead(k, c.mm, c.table, c.addr - c.idx * PAGE_SIZE, j);
-    if (!q || q.table.folio[q.idx] !== c.folio || q.table.page(q.idx) !== firstPage + n) break;
-    n++;
-  }
-  return n;
-}
-
 export const part3 = defineSeries({
   ...common,
   id: 'batched-unmap@v4-3',
@@ -106,7 +89,7 @@ export const part3 = defineSeries({
       const f = c.folio;
       if (c.hwpoison || f.nr === 1 || !f.anon || f.swapbacked) return 1;
       if (c.table.page(c.idx) !== 0) return 1;
-      return pteRun(k, c, f.nr, false) === f.nr ? f.nr : 1;
+      return folio_pte_batch(k, c, f.nr, false) === f.nr ? f.nr : 1;
     },
   },
 });

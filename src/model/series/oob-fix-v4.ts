@@ -12,7 +12,7 @@
  */
 import { PAGE_SIZE, PMD_SIZE } from '../state.js';
 import { defineSeries } from './define.js';
-import { pteRun } from './batched-unmap-v4.js';
+import { folio_pte_batch } from '../kernel/pgtable.js';
 
 export default defineSeries({
   id: 'oob-fix@v4',
@@ -36,7 +36,7 @@ export default defineSeries({
       const pmdEnd = (Math.floor(c.addr / PMD_SIZE) + 1) * PMD_SIZE;
       const end = Math.min(pmdEnd, c.vma.vm_end);
       const maxNr = Math.min((end - c.addr) / PAGE_SIZE, f.nr);
-      return pteRun(k, c, maxNr, true);
+      return folio_pte_batch(k, c, maxNr, true);
     },
   },
 });
