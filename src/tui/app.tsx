@@ -110,19 +110,33 @@ export function inspectorLines(ins: Inspection, result: ProbeResult | undefined,
     }
     if (v.note) L.push(v.note);
     const m = Math.max(v.entries.length, v.entriesBefore.length);
+    // Slots of the folio's first table by index alone (the table named once); a slot in the
+    // next table (a straddling folio) with its table, marked +.
+    const first = (v.entries[0] ?? v.entriesBefore[0])?.where;
+    const table = first?.startsWith('table ') ? first.slice(6).replace(/\[\d+\]$/, '') : undefined;
     if (m) L.push('entries: before → after (+ next table)');
+    if (m && table) L.push(`[i]: slot i of table ${table}`);
     for (let i = 0; i < m; i++) {
       const b = v.entriesBefore[i];
       const a = v.entries[i];
       const e = a ?? b!;
-      L.push(`${e.nextTable ? '+' : ' '}${e.where.replace(/^table /, '')} ${b?.text ?? '-'} → ${a?.text ?? '-'}`);
+      const where = e.where.replace(/^table /, '');
+      L.push(`${e.nextTable ? '+' : ' '}${table && !e.nextTable && where.startsWith(`${table}[`) ? where.slice(table.length) : where} ${b?.text ?? '-'} → ${a?.text ?? '-'}`);
     }
     L.push(`rss ${v.rssPages} pages, split queue ${v.deferredQueue}${v.tlbBatchPending ? ', batched flush pending' : ''}${v.mmFlushPending ? ', mm flush pending' : ''}`);
     for (const x of v.vmas) L.push(`${x.here ? '▸' : ' '}vma ${x.start.toString(16)}-${x.end.toString(16)} ${x.flags}`);
     return L;
   });
+  // Row i of every column side by side. A row whose cells differ between the configs is
+  // wrapped (what differs is never cut off), its continuation lines beside each other; a row
+  // alike in every config is cut to the column.
   const rowsN = Math.max(...cols.map((c) => c.length));
-  for (let i = 0; i < rowsN; i++) lines.push(plain(cols.map((c) => clip(c[i] ?? '', colW).padEnd(colW)).join(' │ ')));
+  for (let i = 0; i < rowsN; i++) {
+    const alike = cols.every((c) => c[i] === cols[0]![i]);
+    const cells = cols.map((c) => (c[i] === undefined ? [''] : alike ? [clip(c[i]!, colW)] : wrap(c[i]!, colW, '    ')));
+    const h = Math.max(...cells.map((x) => x.length));
+    for (let k = 0; k < h; k++) lines.push(plain(cells.map((x) => (x[k] ?? '').padEnd(colW)).join(' │ ')));
+  }
   return lines;
 }
 
