@@ -209,5 +209,23 @@ describe('replay: the verdict says what it could not check', () => {
     expect(j.fidelity.foreignIpiFlushes).toBeGreaterThan(0);
     expect(j.counterCheck.matched).toBe(true);
   });
+
+  it('a fault the kernel takes on user memory populates it like the task\'s own (page_fault_kernel is lifted)', async () => {
+    const f = edited((ls) => {
+      const i = lineOf(ls, 'page_fault_user:', 'fl: phase name=populate');
+      return ls.map((l, j) => (j === i ? l.replace('page_fault_user:', 'page_fault_kernel:') : l));
+    });
+    const j = JSON.parse((await run(['replay', '--json', f])).stdout);
+    expect(j.fidelity.verdict).toBe('matched');
+    const clean = JSON.parse((await run(['replay', '--json', '--kernel', 'linux-6.18-fc', S1])).stdout);
+    expect(j.ops).toBe(clean.ops);
+  });
+
+  it('6.1 without exceptions:page_fault_kernel: the replay names the input its rss cache needs', async () => {
+    const t = join(packageRoot, 'traces/6.1.0-56-cloud-amd64/s2-pmd-thp-lazyfree-pageout/trace.txt.gz');
+    const j = JSON.parse((await run(['replay', '--json', t])).stdout);
+    expect(j.fidelity.verdict).toBe('partial');
+    expect(j.fidelity.reasons.join(' ')).toMatch(/exceptions:page_fault_kernel is not recorded: 6\.1's per-task rss cache/);
+  });
 });
 

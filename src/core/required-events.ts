@@ -43,6 +43,10 @@ export const REPLAY_REQUIRED_EVENTS: readonly RequiredEvent[] = [
   sc('sys_enter_exit', 'thread exit'),
   sc('sys_enter_exit_group', 'process exit'),
   { system: 'exceptions', name: 'page_fault_user', role: 'input', why: 'user page faults' },
+  {
+    system: 'exceptions', name: 'page_fault_kernel', role: 'input',
+    why: "faults the kernel takes on user memory (copy_to_user() into a fresh buffer): they populate memory, and 6.1's per-task rss cache counts them toward its sync",
+  },
   { system: 'kmem', name: 'mm_page_alloc', role: 'input', why: 'the pfns and orders of the pages a fault allocated' },
   { system: 'sched', name: 'sched_switch', role: 'input', why: 'which CPUs run the mm (lazy TLB, remote flushes)' },
   { system: 'tlb', name: 'tlb_flush', role: 'output', why: 'TLB flushes (compared)' },

@@ -235,12 +235,19 @@ export async function replayTrace(
     const sev = DIAGNOSTICS[code as DiagnosticCode]?.severity;
     if (sev === 'error' || sev === 'data_loss' || code === 'out_of_order' || code === 'truncated_last_line') readIssues[code] = n;
   }
-  for (const run of runs) {
+  // 6.1's per-task rss cache syncs after 64 faults of the task, those the kernel takes on user
+  // memory included (check_sync_rss_stat() in handle_mm_fault()): without them the sync points
+  // cannot be known.
+  const kernelFaults = enabled ? enabled.includes('exceptions:page_fault_kernel') : kinds.page_fault_kernel > 0;
+  for (const [i, run] of runs.entries()) {
+    const gaps = !configs[i]!.traits.rssEveryUpdate && !kernelFaults
+      ? [...inputGaps, "exceptions:page_fault_kernel is not recorded: 6.1's per-task rss cache also counts the faults the kernel takes on user memory, so when it syncs (its rss_stat events) cannot be known — record it (foliolab record does)"]
+      : inputGaps;
     // A kind matters where the model predicts it: a capture of a kernel without the tracepoint
     // (mm_vmscan_reclaim_pages before 6.13) has nothing to compare it with either way. Without
     // an event list, a kind the whole trace never holds stands for one it did not record.
     const notRecorded = COMPARED_OUTPUTS.filter((o) => (run.emitted[o.kind] ?? 0) > 0 && (enabled ? ignoreKinds.has(o.kind) : kinds[o.kind] === 0)).map((o) => o.event);
-    const facts: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps };
+    const facts: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps };
     run.fidelity = withTraceFacts(run.fidelity, facts);
   }
   return {

@@ -84,7 +84,7 @@ export interface LiftOptions {
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'sched_switch']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
@@ -97,6 +97,8 @@ export interface LiftedKinds {
   /** Syscall entries and exits of any task. */
   syscalls: number;
   page_fault_user: number;
+  /** Faults taken in kernel mode (on user or kernel addresses). */
+  page_fault_kernel: number;
   mm_page_alloc: number;
   tlb_flush: number;
   rss_stat: number;
@@ -121,6 +123,8 @@ export interface NotTheWorkloads {
 const TLB_REMOTE_SHOOTDOWN = 1;
 const TLB_REMOTE_SEND_IPI = 4;
 const TLB_REMOTE_WRONG_CPU = 5;
+/** The end of the user address space (x86-64 4-level paging TASK_SIZE_MAX, rounded up; 5-level: 2^56). */
+const USER_ADDRESS_END = 2 ** 56;
 /** The largest order the buddy allocator hands out (MAX_PAGE_ORDER; 10 on x86-64 and arm64 4K). */
 const MAX_PAGE_ORDER = 10;
 /** Workload IPI sends remembered for the receivers (a send reaches each other CPU once). */
@@ -147,7 +151,7 @@ export class Lifter {
   releaseMarker: string | undefined;
   /** Set by the first `fl: begin`: scenario and variant. */
   scenario: { id: string; variant: string } | undefined;
-  readonly kinds: LiftedKinds = { syscalls: 0, page_fault_user: 0, mm_page_alloc: 0, tlb_flush: 0, rss_stat: 0, mm_page_free: 0, mm_vmscan_reclaim_pages: 0, sched_switch: 0, print: 0 };
+  readonly kinds: LiftedKinds = { syscalls: 0, page_fault_user: 0, page_fault_kernel: 0, mm_page_alloc: 0, tlb_flush: 0, rss_stat: 0, mm_page_free: 0, mm_vmscan_reclaim_pages: 0, sched_switch: 0, print: 0 };
   readonly notOurs: NotTheWorkloads = { taskSwitchFlushes: 0, foreignIpiFlushes: 0, firstForeignIpiLine: 0 };
   /** Events of the workload's tasks that were lifted or kept (0: the selection matched nothing). */
   workloadEvents = 0;
@@ -207,7 +211,7 @@ export class Lifter {
    */
   private preWindow(e: TraceEvent): void {
     const pid = e.pid;
-    if (e.name === 'page_fault_user') {
+    if (e.name === 'page_fault_user' || (e.name === 'page_fault_kernel' && Number(e.fields.address) < USER_ADDRESS_END)) {
       this.open(e, pid, { kind: 'fault-count', allocs: [] });
     } else if (e.name === 'mm_page_alloc') {
       this.attachAlloc(e);
@@ -271,11 +275,15 @@ export class Lifter {
       this.attachAlloc(e);
       return;
     }
-    if (name === 'page_fault_user') {
+    if (name === 'page_fault_user' || name === 'page_fault_kernel') {
       if (tgid === undefined) return;
       const f = e.fields;
       const code = Number(f.error_code);
       const addr = Number(f.address);
+      // A fault the kernel takes on user memory (copy_to_user() into a buffer not yet touched)
+      // is handled like the task's own: handle_mm_fault() on its mm. Faults on kernel addresses
+      // (vmalloc, kernel data) are not the workload's memory.
+      if (name === 'page_fault_kernel' && !(addr < USER_ADDRESS_END)) return;
       // The same fault twice at the same instant: a duplicated line (a retried fault is a
       // second event at a later time).
       if (e.tsNs === this.lastFault.ts && addr === this.lastFault.addr && e.pid === this.lastFault.pid && e.cpu === this.lastFault.cpu) {
@@ -306,6 +314,7 @@ export class Lifter {
     if (e.syscall !== 0) { k.syscalls++; return; }
     switch (name) {
       case 'page_fault_user': k.page_fault_user++; break;
+      case 'page_fault_kernel': k.page_fault_kernel++; break;
       case 'mm_page_alloc': k.mm_page_alloc++; break;
       case 'tlb_flush': k.tlb_flush++; break;
       case 'rss_stat': k.rss_stat++; break;
