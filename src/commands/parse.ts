@@ -1,6 +1,6 @@
 import { Args, Command, Flags } from '@oclif/core';
 import { statSync } from 'node:fs';
-import { formatDiagnostic } from '../core/diagnostics.js';
+import { DIAGNOSTICS, formatDiagnostic, type DiagnosticCode } from '../core/diagnostics.js';
 import type { Layout } from '../trace/index.js';
 import { summariseTrace, type TraceSummary } from '../trace/summary.js';
 import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
@@ -12,7 +12,7 @@ export default class Parse extends Command {
 
 The summary gives events per name, tasks, CPUs, the time span, lost events (every spelling: [LOST N EVENTS], [LOST EVENTS], [N EVENTS DROPPED], [EVENTS DROPPED], and entries-written above entries-in-buffer), lines that did not parse with file:line:column diagnostics, and events decoded by fallback.
 
-Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary, cut short — a truncated gzip stream —, or --strict with any line unparsed or lost events), 2 usage error.`;
+Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary, cut short — a truncated gzip stream —, or --strict with any line unparsed, lost or missing events, or any diagnostic above info), 2 usage error.`;
 
   static override examples = [
     '<%= config.bin %> parse traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz',
@@ -30,7 +30,10 @@ Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary
   static override flags = {
     ...traceFlags,
     ndjson: Flags.boolean({ description: 'Stream every decoded event as one JSON object per line (stdout); the summary goes to stderr.', exclusive: ['json'] }),
-    strict: Flags.boolean({ description: 'Exit 1 when any line fails to parse or events were lost.' }),
+    strict: Flags.boolean({
+      description:
+        'Exit 1 when the input is damaged or incomplete: a line that does not parse, lost or missing events, any diagnostic above `info` (CR line ends, time going backwards on a CPU, a repeated line, a number out of range, a last line with no newline…).',
+    }),
     'sort-window': Flags.integer({ description: 'Events held back to repair out-of-order input.', default: 16384, min: 1 }),
     'max-diagnostics': Flags.integer({ description: 'Diagnostics shown (all are counted).', default: 10, min: 0 }),
   };
@@ -69,7 +72,10 @@ Exit status: 0 parsed (even with diagnostics), 1 input error (unreadable, binary
     // A cut input (a truncated gzip stream) fails like an unreadable one: the summary covers a
     // prefix of the trace only.
     const fatal = ['unreadable_input', 'binary_input', 'gzip_error'].some((c) => (summary.diagnosticCounts[c] ?? 0) > 0) || summary.truncated !== null;
-    const strictFail = flags.strict && (summary.unparsedLines > 0 || summary.lost.length > 0 || (summary.diagnosticCounts.lost_events ?? 0) > 0);
+    // --strict: anything that says the input is damaged or incomplete fails; only notes about
+    // decoding (an event with no format file, a print fmt that cannot be inverted) pass.
+    const damaged = Object.keys(summary.diagnosticCounts).some((c) => DIAGNOSTICS[c as DiagnosticCode]?.severity !== 'info');
+    const strictFail = flags.strict && (summary.unparsedLines > 0 || summary.lost.length > 0 || damaged);
     if (fatal || strictFail) process.exitCode = EXIT.input;
 
     if (this.jsonEnabled()) return { ...summary, diagnostics: summary.diagnostics };

@@ -35,7 +35,7 @@ export const DIAGNOSTICS = {
   },
   truncated_last_line: {
     severity: 'warning',
-    description: 'The last line has no newline and does not parse: the capture was probably cut short.',
+    description: 'The last line has no newline: the capture was probably cut short (if the line still parses, its last value may be cut).',
   },
   non_text_line: { severity: 'error', description: 'The line holds control or NUL bytes; skipped.' },
   lost_events: {
@@ -58,6 +58,30 @@ export const DIAGNOSTICS = {
   out_of_order: {
     severity: 'warning',
     description: 'An event is earlier than events already emitted beyond the sort window; it is emitted late.',
+  },
+  cr_line_ends: {
+    severity: 'warning',
+    description: 'Lines end in a carriage return alone (classic Mac line ends): each CR was read as a line end.',
+  },
+  entries_missing: {
+    severity: 'data_loss',
+    description: "Fewer events were read than the header's entries-in-buffer promises: the listing was cut, filtered or lost lines.",
+  },
+  entries_extra: {
+    severity: 'warning',
+    description: "More events were read than the header's entries-in-buffer says the buffer held: lines were repeated, or listings joined.",
+  },
+  time_backwards: {
+    severity: 'error',
+    description: "An event is earlier than the event before it on the same CPU: a CPU's ring buffer is in time order, so lines were moved or a timestamp is damaged.",
+  },
+  duplicate_line: {
+    severity: 'warning',
+    description: 'An event line repeats the line before it exactly, nanosecond timestamp included: the line was probably duplicated.',
+  },
+  number_out_of_range: {
+    severity: 'error',
+    description: 'A number is outside what its column or field can hold (a CPU or PID column, a field wider than its declared size).',
   },
   unknown_layout: {
     severity: 'warning',

@@ -9,7 +9,7 @@
  *   5. generic key=value / key:value — the fallback, counted and reported
  */
 import { diag, type DiagnosticSink } from '../core/diagnostics.js';
-import type { CompiledDecoder, Fields } from './format/compile.js';
+import { takeRangeFault, type CompiledDecoder, type Fields } from './format/compile.js';
 import type { FormatRegistry } from './format/registry.js';
 import type { TraceEvent } from './event.js';
 import { decodeGeneric } from './payload/generic.js';
@@ -90,8 +90,21 @@ export class DecodeTable {
   lastMethod: DecodeMethod = 'format';
 
   decode(ev: TraceEvent): Fields {
+    takeRangeFault();
     const f = this.decodeInner(ev);
     this.count(ev.name, this.lastMethod);
+    const rf = takeRangeFault();
+    if (rf) {
+      this.sink.add(
+        diag(
+          'number_out_of_range',
+          `\`${ev.name}\`: ${rf.field.name}=${rf.text.length > 40 ? `${rf.text.slice(0, 40)}…` : rf.text} does not fit its ${rf.field.size}-byte field (${rf.field.type}); kept as text`,
+          this.file,
+          ev.line,
+          ev.payloadColumn,
+        ),
+      );
+    }
     return f;
   }
 

@@ -75,20 +75,34 @@ export interface HeaderScratch {
   /** On failure: 0-based column and message. */
   errCol: number;
   errMessage: string;
+  /** On failure: true when a number was read but is out of its column's range. */
+  errRange: boolean;
 }
 
 export function newScratch(): HeaderScratch {
   return {
     commStart: 0, commEnd: 0, nameEnd: 0, pid: 0, tgid: undefined, cpu: 0, latStart: 0, latEnd: 0, tsStart: 0, tsEnd: 0, tsNs: 0,
-    kind: LineKind.Event, nameStart: 0, payloadStart: 0, payloadEnd: 0, errCol: 0, errMessage: '',
+    kind: LineKind.Event, nameStart: 0, payloadStart: 0, payloadEnd: 0, errCol: 0, errMessage: '', errRange: false,
   };
 }
 
-function fail(o: HeaderScratch, col: number, message: string): boolean {
+function fail(o: HeaderScratch, col: number, message: string, range = false): boolean {
   o.errCol = col;
   o.errMessage = message;
+  o.errRange = range;
   return false;
 }
+
+/**
+ * Bounds of the header's numbers. The kernel's own limits: NR_CPUS is at most 8192 (a CPU
+ * column above 65535 cannot be real), PID_MAX_LIMIT is 4194304 (2^22). Digits are counted
+ * too, so that a 2^64 never overflows into an ordinary-looking value (a CPU of 2^64 stored in
+ * the sorter's Int32Array read as CPU 0). A timestamp of more than 12 digits of seconds is over
+ * 30,000 years of uptime.
+ */
+export const MAX_CPU = 65535;
+export const MAX_PID = 4194304;
+const MAX_SECS_DIGITS = 12;
 
 /** Scan one line into `o`; false (with errCol/errMessage set) when the header cannot be read. */
 export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): boolean {
@@ -110,6 +124,7 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
   let close = b + 1;
   let cpu = 0;
   while (isDigit(s.charCodeAt(close))) { cpu = cpu * 10 + (s.charCodeAt(close) - 48); close++; }
+  if (close - b - 1 > 5 || cpu > MAX_CPU) return fail(o, b + 1, `CPU column ${s.slice(b + 1, close)} is out of range (at most ${MAX_CPU})`, true);
 
   // 2. comm-pid, and the optional `(tgid)` column before the bracket.
   let end = b - 1;
@@ -122,6 +137,7 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
     if (t !== '' && !/^-+$/.test(t)) {
       const v = Number(t);
       if (!Number.isInteger(v)) return fail(o, open + 1, `tgid column is not a number: ${JSON.stringify(t)}`);
+      if (v < 0 || v > MAX_PID) return fail(o, open + 1, `tgid ${t} is out of range (at most ${MAX_PID})`, true);
       tgid = v;
     }
     end = open - 1;
@@ -137,6 +153,7 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
     if (!isDigit(c)) return fail(o, k, 'PID after the last `-` of TASK-PID is not a number');
     pid = pid * 10 + (c - 48);
   }
+  if (end - dash > 7 || pid > MAX_PID) return fail(o, dash + 1, `PID ${s.slice(dash + 1, end + 1)} is out of range (at most ${MAX_PID})`, true);
 
   // 3. Optional latency column, then the timestamp `secs.frac:`.
   let p = close + 1;
@@ -163,6 +180,7 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
   let secs = 0;
   while (p < len && isDigit(s.charCodeAt(p))) { secs = secs * 10 + (s.charCodeAt(p) - 48); p++; }
   if (p === tsStart || s.charCodeAt(p) !== 46 /* . */) return fail(o, tsStart, 'expected a timestamp `SECONDS.FRACTION:`');
+  if (p - tsStart > MAX_SECS_DIGITS) return fail(o, tsStart, `timestamp ${s.slice(tsStart, p)} s is out of range (more than ${MAX_SECS_DIGITS} digits of seconds)`, true);
   p++;
   const fracStart = p;
   let frac = 0;

@@ -68,6 +68,8 @@ export class WindowSorter {
     private readonly window: number,
     table: DecodeTable,
     private readonly emit: (e: TraceEvent) => void,
+    /** Told of every late arrival (timestamp, CPU, line), placeholders included. */
+    private readonly onLate?: (tsNs: number, cpu: number, line: number) => void,
   ) {
     this.table = table;
     this.grow();
@@ -135,9 +137,10 @@ export class WindowSorter {
   }
 
   /** An event the consumer did not ask for: it holds its place in the window only. */
-  pushPlaceholder(tsNs: number, cpu: number, seq: number): void {
+  pushPlaceholder(tsNs: number, cpu: number, seq: number, line = 0): void {
     const s = this.place(tsNs, cpu, seq);
     this.small[s * 10 + 3] = 4;
+    this.num[s * 4 + 3] = line;
     this.settle();
   }
 
@@ -188,6 +191,7 @@ export class WindowSorter {
       const s = this.lateSlot;
       this.lateSlot = -1;
       if (this.late.length < 20 && (this.small[s * 10 + 3]! & 4) === 0) this.late.push(this.make(s));
+      this.onLate?.(this.num[s * 4]!, this.small[s * 10 + 2]!, this.num[s * 4 + 3]!);
     }
     if (this.tail - this.head > this.window) this.shift();
   }

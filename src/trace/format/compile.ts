@@ -188,12 +188,42 @@ function symbolTable(args: Expr[]): Array<[bigint | undefined, string]> {
 const TWO64 = 1n << 64n;
 const TWO63 = 1n << 63n;
 
+/**
+ * A value that does not fit its field's declared size (`order=99999999999999999999` for an
+ * `unsigned int`), noted by parseNumber for the decode table to report: the decoders are pure,
+ * and the one that matched is known only once decoding is done.
+ */
+let rangeFault: { text: string; field: FieldDef } | undefined;
+
+/** The last out-of-range value parseNumber met since the last call, and forget it. */
+export function takeRangeFault(): { text: string; field: FieldDef } | undefined {
+  const f = rangeFault;
+  rangeFault = undefined;
+  return f;
+}
+
+/**
+ * Bounds of a field of 1, 2 or 4 bytes: the kernel prints unsigned fields with %d and signed
+ * ones with %u often enough that either reading is accepted, from the signed minimum to the
+ * unsigned maximum.
+ */
+const SMALL_MAX = [0, 0xff, 0xffff, 0, 0xffffffff];
+const SMALL_MIN = [0, -0x80, -0x8000, 0, -0x80000000];
+
+function outOfRange(text: string, field: FieldDef): string {
+  rangeFault = { text, field };
+  return text;
+}
+
 export function parseNumber(text: string, radix: 10 | 16 | 8, field: FieldDef | undefined): number | string {
   // Fast path: what the kernel prints most (short decimal or hex without sign or padding).
   const n = text.length;
   if (n > 0 && n <= 13 && text.charCodeAt(0) !== 32) {
     const v = radix === 10 ? +text : parseInt(text, radix);
-    if (v === v && (radix !== 10 || text.charCodeAt(n - 1) !== 32)) return v;
+    if (v === v && (radix !== 10 || text.charCodeAt(n - 1) !== 32)) {
+      if (field !== undefined && field.size < 8 && field.size !== 3 && !field.isString && (v > SMALL_MAX[field.size]! || v < SMALL_MIN[field.size]!)) return outOfRange(text, field);
+      return v;
+    }
   }
   let t = text.trim();
   let neg = false;
@@ -203,7 +233,9 @@ export function parseNumber(text: string, radix: 10 | 16 | 8, field: FieldDef | 
   if (t.length <= safeLen) {
     const v = radix === 10 ? Number(t) : parseInt(t, radix);
     if (Number.isNaN(v)) return text;
-    return neg ? -v : v;
+    const r = neg ? -v : v;
+    if (field !== undefined && field.size < 8 && field.size !== 3 && !field.isString && (r > SMALL_MAX[field.size]! || r < SMALL_MIN[field.size]!)) return outOfRange(text, field);
+    return r;
   }
   let big: bigint;
   try {
@@ -212,6 +244,10 @@ export function parseNumber(text: string, radix: 10 | 16 | 8, field: FieldDef | 
     return text;
   }
   if (neg) big = -big;
+  if (field !== undefined && !field.isString && field.size >= 1 && field.size <= 8) {
+    const bits = BigInt(field.size * 8);
+    if (big >= 1n << bits || big < -(1n << (bits - 1n))) return outOfRange(text, field);
+  }
   if (field && field.signed && field.size === 8 && big >= TWO63 && big < TWO64) big -= TWO64;
   if (big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= -BigInt(Number.MAX_SAFE_INTEGER)) return Number(big);
   return radix === 16 ? `0x${big.toString(16)}` : big.toString();

@@ -7,7 +7,7 @@
  *   tlb_flush:            pages=16 reason= (4)                         (names only for 0-3)
  *   sched_switch:         s1_mthp64k_lazy:18983 [120] D ==> swapper/1:0 [120]
  */
-import type { CompiledDecoder, Fields } from '../format/compile.js';
+import { parseNumber, type CompiledDecoder, type Fields } from '../format/compile.js';
 
 export type Override = (payload: string, kernel: CompiledDecoder | undefined) => Fields | undefined;
 
@@ -22,7 +22,8 @@ const tlbFlush: Override = (payload, kernel) => {
   let name = m[2]!.trim();
   const hit = kernel?.symbolTables.get('reason')?.find(([v]) => v !== undefined && Number(v) === value);
   if (hit) name = hit[1];
-  return { pages: Number(m[1]), reason: { value, name } };
+  // Read against the kernel's field, so that a value wider than it is reported, not rounded.
+  return { pages: parseNumber(m[1]!, 10, kernel?.format.fieldByName.get('pages')), reason: { value, name } };
 };
 
 const sched_switch: Override = (payload) => {
