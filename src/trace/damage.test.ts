@@ -2,10 +2,14 @@
  * Damaged input is never read as if it were whole: each kind of damage a mutation campaign
  * found accepted silently gives a diagnostic here, with its position.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { collectTrace, FormatRegistry, type TraceParseOptions } from './index.js';
-import { grammarsDir } from '../paths.js';
+import { grammarsDir, packageRoot } from '../paths.js';
+import { smallDat } from '../fuzz/trace.js';
 
 const reg = FormatRegistry.fromDirectory(grammarsDir);
 const opts = (extra: Partial<TraceParseOptions> = {}): TraceParseOptions => ({ file: '-', registry: reg, release: '6.18.44-fc-v669', ...extra });
@@ -144,5 +148,20 @@ describe('empty and binary input have a position', () => {
   it('binary input is at its first NUL or control byte', async () => {
     const r = await read(Buffer.concat([Buffer.from('# tracer: nop\nab'), Buffer.alloc(64)]));
     expect(r.stats.diagnostics.kept[0]).toMatchObject({ code: 'binary_input', line: 2, column: 3 });
+  });
+});
+
+describe('trace.dat records', () => {
+  it('a record length of 2^31 or more is damage at its offset, not a jump backwards', async () => {
+    const dat = smallDat(gunzipSync(readFileSync(join(packageRoot, 'fixtures/traces/trace-cmd-s1/trace-v6.dat.gz'))), 1);
+    const b = Buffer.from(dat.bytes);
+    // The first record of the first page (after its 8-byte timestamp and 8-byte commit): a long
+    // record (type_len 0) whose length word says 0x80000004.
+    const rec = dat.dataStart + 16;
+    b.writeUInt32LE(0, rec);
+    b.writeUInt32LE(0x80000004, rec + 4);
+    const r = await read(b);
+    const d = r.stats.diagnostics.kept.find((x) => x.code === 'dat_corrupt')!;
+    expect(d.message).toMatch(new RegExp(`event at ${rec}\\b`));
   });
 });

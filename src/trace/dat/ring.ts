@@ -16,6 +16,7 @@
  * event) does not move the time, as the kernel's own reader (rb_update_read_stamp) treats it.
  */
 import { DatError, type DatCpuData, type DatFile } from './file.js';
+import { traceStep } from '../budget.js';
 
 export interface PageLayout {
   tsOff: number;
@@ -102,6 +103,7 @@ export function* cpuRecords(
     onProblem({ cpu, offset: where(pages * pageSize), message: `CPU ${cpu} data is ${data.length} bytes, not a whole number of ${pageSize}-byte pages: the last ${data.length % pageSize} bytes are ignored`, lost: true });
   }
   for (let pg = 0; pg < pages; pg++) {
+    traceStep();
     const base = pg * pageSize;
     const tsBig = little ? data.readBigUInt64LE(base + layout.tsOff) : data.readBigUInt64BE(base + layout.tsOff);
     const commitWord = layout.commitSize === 8
@@ -127,6 +129,7 @@ export function* cpuRecords(
     let ts = Number(tsBig);
     let p = dataStart;
     while (p < dataEnd) {
+      traceStep();
       if (p + 4 > dataEnd) {
         onProblem({ cpu, offset: where(p), message: `CPU ${cpu}: event header at ${cd.compressed ? 'decompressed byte' : 'byte'} ${where(p)} runs past the page's committed data; rest of the page skipped`, lost: true });
         break;
@@ -167,7 +170,9 @@ export function* cpuRecords(
         }
         start = p + 8;
         length = len - 4;
-        next = start + ((length + 3) & ~3);
+        // Rounded up to 4 by arithmetic: `& ~3` works on 32-bit signed integers, and a damaged
+        // length of 2^31 or more would turn negative and send the reader backwards.
+        next = start + Math.ceil(length / 4) * 4;
       } else {
         start = p + 4;
         length = typeLen * 4;
