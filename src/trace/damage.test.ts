@@ -139,6 +139,15 @@ describe('numbers out of range', () => {
   });
 });
 
+describe('NUL bytes', () => {
+  it('a NUL inside a line that would still scan is damage: the line is skipped and said so', async () => {
+    const line = BODY[0]!.replace('a-1 ', 'a\0-1 ');
+    const r = await read(`${HEAD(1)}${line}\n`);
+    expect(r.events).toHaveLength(0);
+    expect(r.stats.diagnostics.kept.find((x) => x.code === 'non_text_line')).toMatchObject({ line: 5, column: line.indexOf('\0') + 1 });
+  });
+});
+
 describe('empty and binary input have a position', () => {
   it('empty input is at 1:1', async () => {
     const r = await read(Buffer.alloc(0));
