@@ -78,7 +78,10 @@ export class Engine {
     let unmodelled: string | undefined;
     const mm = this.mmOf(op.tgid);
     mm.threads.add(op.tid);
-    if (op.kind !== 'marker' && op.kind !== 'run') {
+    // Where the mm runs. The pre-window bookkeeping (fault-count, exec) is the task's rss cache
+    // before the workload's mm existed or was watched: the old mm of an exec'ing task ran on
+    // CPUs the new one never did (taskset pins, then execs on the new CPU).
+    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec') {
       mm.cpumask.add(op.cpu);
       mm.loadedOn.add(op.cpu);
     } else if (op.kind === 'run' && op.on) mm.cpumask.add(op.cpu);
