@@ -54,6 +54,27 @@ export interface KernelTraits {
    * each batch (8 in the on-stack bundle, then 510 per batch page) are freed in reverse [T].
    */
   zapFreesReversed: boolean;
+  /**
+   * A write fault on the huge zero PMD allocates a PMD THP in its place (mm/huge_memory.c
+   * do_huge_zero_wp_pmd(): order-9 allocation, the zero PMD cleared and flushed, the THP mapped
+   * writable with +2 MiB rss, the deposited table kept) — 1ced09e0331f "mm: allocate THP on
+   * hugezeropage wp-fault" (Dev Jain), 6.13. Before (6.1, 6.12) do_huge_pmd_wp_page() falls
+   * back: __split_huge_pmd() turns the zero PMD into 512 zero-page PTEs (one 2 MiB flush) and
+   * the fault is retried at PTE level, copying one 4 KiB page (wp_page_copy()). On allocation
+   * failure 6.13+ falls back the same way. Checked against the s13 pmd-read-write captures:
+   * 6.12.95 and 6.1.0-57 split (`pages:-1`, then order-0 copies with `pages:1`), 6.18.44 maps
+   * one order-9 folio per PMD (`pages:-1`, +2 MiB).
+   */
+  hugeZeroWpAllocatesThp: boolean;
+  /**
+   * do_huge_zero_wp_pmd() puts the new THP on the deferred split queue (unflagged), as a first
+   * PMD fault does since 6.12: "mm/huge_memory: add pmd folio to ds_queue in
+   * do_huge_zero_wp_pmd()" (Wei Yang, v2 2025-10-02, Cc stable, during the 6.18 cycle; moves
+   * deferred_split_folio() into map_anon_folio_pmd()). Without it the folio is on no queue.
+   * Not visible in the s13 captures (no shrinker runs there); release attribution is
+   * inferred from the mail date and the stable tag.
+   */
+  hugeZeroWpQueuesThp: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -61,16 +82,19 @@ export const TRAITS: Record<string, KernelTraits> = {
     release: '6.1', mthp: false, madvKeepsLargeFolios: false, rssEveryUpdate: false, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
+    hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
+    hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
+    hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };
@@ -80,6 +104,12 @@ export interface ThpSettings {
   enabled: 'always' | 'madvise' | 'never';
   /** Per size in KiB: `hugepages-<size>kB/enabled` (always | inherit | madvise | never). */
   sizes: Record<number, 'always' | 'inherit' | 'madvise' | 'never'>;
+  /**
+   * `transparent_hugepage/use_zero_page` (default 1): a read fault on an untouched PMD range
+   * where a PMD THP is allowed maps the huge zero folio instead of 4 KiB zero-page PTEs.
+   * Absent means 1.
+   */
+  use_zero_page?: boolean;
 }
 
 export const DEFAULT_THP: ThpSettings = { enabled: 'madvise', sizes: { 64: 'never', 2048: 'inherit' } };

@@ -227,6 +227,12 @@ export class FolioList implements Iterable<Folio> {
 export const PTE_WRITE = 1 << 16;
 export const PTE_DIRTY = 1 << 17;
 export const PTE_YOUNG = 1 << 18;
+/**
+ * The entry maps the shared zero page (its folio slot is null: vm_normal_folio() finds no
+ * folio there, so rmap, rss, LRU and reclaim never see it). Present and read-only: zap and
+ * mremap clear it and flush it, fork copies it, a write fault copies-on-write from it.
+ */
+export const PTE_ZERO = 1 << 19;
 export const PTE_PAGE_MASK = 0xffff;
 
 /**
@@ -249,11 +255,11 @@ export interface Pte {
  */
 export class PteTable {
   readonly kind = 'table' as const;
-  /** Folio mapped by each slot; null = pte_none. */
+  /** Folio mapped by each slot; null = pte_none, or the zero page when PTE_ZERO is set in `bits`. */
   readonly folio: Array<Folio | null> = new Array<Folio | null>(PTRS_PER_PTE).fill(null);
   /** Page within the folio (bits 0–15) | PTE_WRITE | PTE_DIRTY | PTE_YOUNG, per slot. */
   readonly bits = new Int32Array(PTRS_PER_PTE);
-  /** Number of non-none entries. */
+  /** Number of non-none entries (zero-page entries included). */
   used = 0;
 
   constructor(
@@ -267,10 +273,26 @@ export class PteTable {
     this.bits[i] = page | (write ? PTE_WRITE : 0) | (dirty ? PTE_DIRTY : 0) | (young ? PTE_YOUNG : 0);
   }
 
-  /** Set slot `i` to a raw value read earlier (restore, move). */
+  /** Set slot `i` to a raw value read earlier (restore, move); a zero-page entry has no folio. */
   setRaw(i: number, f: Folio | null, bits: number): void {
     this.folio[i] = f;
-    this.bits[i] = f ? bits : 0;
+    this.bits[i] = f || (bits & PTE_ZERO) !== 0 ? bits : 0;
+  }
+
+  /** Map the shared zero page at slot `i`: present, read-only, clean (the caller keeps `used`). */
+  setZero(i: number, young: boolean): void {
+    this.folio[i] = null;
+    this.bits[i] = PTE_ZERO | (young ? PTE_YOUNG : 0);
+  }
+
+  /** Slot `i` maps the shared zero page (is_zero_pfn(pte_pfn())). */
+  isZero(i: number): boolean {
+    return (this.bits[i]! & PTE_ZERO) !== 0;
+  }
+
+  /** pte_none(): neither a folio's page nor the zero page. */
+  none(i: number): boolean {
+    return this.folio[i] === null && (this.bits[i]! & PTE_ZERO) === 0;
   }
 
   clear(i: number): void {
@@ -324,7 +346,13 @@ export class PteTable {
 
 export interface HugePmd {
   kind: 'huge';
+  /** For the huge zero PMD: the one shared huge zero folio (huge_memory.ts HUGE_ZERO_FOLIO). */
   folio: Folio;
+  /**
+   * Maps the huge zero folio (is_huge_zero_pmd()): read-only, no rss, no rmap, never on an
+   * LRU; it still owns a deposited page table, which a split turns into 512 zero-page PTEs.
+   */
+  zero?: boolean;
   write: boolean;
   dirty: boolean;
   young: boolean;

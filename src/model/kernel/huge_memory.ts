@@ -1,12 +1,91 @@
 /**
- * mm/huge_memory.c: PMD split, folio split (to order 0, through migration entries), the
- * lazyfree PMD discard used by the Lance Yang series, and the deferred-split shrinker.
+ * mm/huge_memory.c: the huge zero PMD (read fault, write fault, split), PMD split, folio split
+ * (to order 0, through migration entries), the lazyfree PMD discard used by the Lance Yang
+ * series, and the deferred-split shrinker.
  */
-import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_PAGE_MASK, PteTable, type Folio, type HugePmd, type Mm, type Vma } from '../state.js';
+import { Folio, HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_PAGE_MASK, PteTable, type HugePmd, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { pmdIndex } from './pgtable.js';
-import { folio_mappings, folio_put_refs, folio_remove_rmap_pmd, folio_unqueue_deferred_split, free_folio, folio_remove_rmap_ptes } from './rmap.js';
+import { deferred_split_folio, folio_mappings, folio_put_refs, folio_remove_rmap_pmd, folio_unqueue_deferred_split, free_folio, folio_remove_rmap_ptes } from './rmap.js';
+import { folio_add_lru } from './swap.js';
 import { flush_tlb_mm_range, try_to_unmap_flush } from './tlbflush.js';
+
+// ---------------------------------------------------------------------------------------------
+// The huge zero folio.
+
+/**
+ * The huge zero folio every huge zero PMD maps (huge_zero_folio): one per system, allocated at
+ * the first use (the trace's order-9 allocation in a read fault, thp_zero_page_alloc) and never
+ * freed while an mm holds it. It is not one of the kernel's live folios (never on k.folios, an
+ * LRU or the deferred queue). Its mapcounts say "mapped by many": folio_maybe_mapped_shared()
+ * is true, so the MADV_FREE / COLD / PAGEOUT huge-PMD branches skip it, as their
+ * is_huge_zero_pmd() checks do.
+ * Model deviation: its pfn is not tracked (nothing the model emits names it).
+ */
+export const HUGE_ZERO_FOLIO: Folio = (() => {
+  const f = new Folio(-1, HPAGE_PMD_ORDER, HPAGE_PMD_NR, 0, 0, -1);
+  f.anon = false;
+  f.exclusive = false;
+  f.entire_mapcount = 1 << 30;
+  f.large_mapcount = 1 << 30;
+  f.refcount = 1 << 30;
+  return f;
+})();
+
+/**
+ * do_huge_pmd_anonymous_page() for a read fault with use_zero_page (set_huge_zero_folio()): the
+ * deposited page table (allocated first, pte_alloc_one) and a read-only PMD mapping the huge
+ * zero folio. No rss, no rmap, no LRU. `zeroAllocated`: this fault allocated the huge zero
+ * folio itself (mm_get_huge_zero_folio()'s first use system-wide).
+ */
+export function set_huge_zero_folio(k: Kernel, mm: Mm, haddr: number, depositPfn: number, zeroAllocated: boolean): void {
+  if (zeroAllocated) k.count('thp_zero_page_alloc');
+  k.deposit(mm, haddr, depositPfn);
+  mm.pmds.set(pmdIndex(haddr), { kind: 'huge', folio: HUGE_ZERO_FOLIO, zero: true, write: false, dirty: false, young: true });
+}
+
+/**
+ * do_huge_zero_wp_pmd() (6.13+, traits.hugeZeroWpAllocatesThp): a write fault on the huge zero
+ * PMD allocates a PMD THP (already zeroed), clears the zero PMD and flushes it
+ * (pmdp_huge_clear_flush: 2 MiB at 4 KiB stride, a full flush on x86), then maps the THP
+ * (map_anon_folio_pmd: rmap, lru_add, writable dirty PMD, +2 MiB rss in one update). The
+ * deposited table stays deposited for the new PMD.
+ */
+export function do_huge_zero_wp_pmd(k: Kernel, mm: Mm, vma: Vma, haddr: number, pfn: number | undefined): void {
+  const f = k.newFolio(HPAGE_PMD_ORDER, pfn, vma.vm_pgoff + (haddr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  mm.pmds.delete(pmdIndex(haddr));
+  k.cost.pmdClears++;
+  flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+  f.entire_mapcount = 1;
+  f.large_mapcount = 1;
+  f.refcount = 1;
+  k.story(f, 'faulted in over the huge zero page (PMD)', haddr);
+  folio_add_lru(k, f);
+  mm.pmds.set(pmdIndex(haddr), { kind: 'huge', folio: f, write: vma.write, dirty: true, young: true });
+  k.addMmCounter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
+  k.count('thp_fault_alloc');
+  k.count('nr_anon_transparent_hugepages');
+  k.count(k.mthpCounter(HPAGE_PMD_ORDER, 'anon_fault_alloc'));
+  if (k.traits.mthp) k.count(k.mthpCounter(HPAGE_PMD_ORDER, 'nr_anon'));
+  if (k.traits.hugeZeroWpQueuesThp) deferred_split_folio(k, f, false);
+}
+
+/**
+ * __split_huge_zero_page_pmd(): the zero PMD is cleared and flushed (pmdp_huge_clear_flush: a
+ * full flush on x86), and the deposited table comes back filled with 512 zero-page PTEs. No
+ * folio is involved; thp_split_pmd counts it (__split_huge_pmd_locked counts every PMD split).
+ */
+function split_huge_zero_pmd(k: Kernel, mm: Mm, haddr: number): PteTable {
+  k.count('thp_split_pmd');
+  k.cost.pmdSplits++;
+  flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+  const table = new PteTable(k.withdraw(mm, haddr));
+  table.used = HPAGE_PMD_NR;
+  // x86 page protections carry the accessed bit: the entries are made young.
+  for (let i = 0; i < HPAGE_PMD_NR; i++) table.setZero(i, true);
+  mm.pmds.set(pmdIndex(haddr), table);
+  return table;
+}
 
 /**
  * The deposited page-table page, filled with 512 entries mapping the PMD's folio page by page
@@ -25,6 +104,7 @@ function tableFromPmd(k: Kernel, mm: Mm, haddr: number, pmd: HugePmd): PteTable 
  * PMD's bits; the PMD invalidation is flushed (x86: a 2 MiB range at 4 KiB stride → full flush).
  */
 export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: number, pmd: HugePmd): PteTable {
+  if (pmd.zero) return split_huge_zero_pmd(k, mm, haddr);
   const f = pmd.folio;
   k.count('thp_split_pmd');
   k.cost.pmdSplits++;

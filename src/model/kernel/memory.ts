@@ -1,6 +1,14 @@
 /**
- * mm/memory.c: anonymous faults (do_anonymous_page, do_huge_pmd_anonymous_page) and zap
- * (unmap_page_range for munmap, MADV_DONTNEED and exit).
+ * mm/memory.c: anonymous faults (do_anonymous_page, do_huge_pmd_anonymous_page, and the
+ * copy-on-write from the zero page, do_wp_page → wp_page_copy) and zap (unmap_page_range for
+ * munmap, MADV_DONTNEED and exit).
+ *
+ * The zero page: a read fault on an untouched anonymous page maps the shared zero page
+ * (do_anonymous_page without FAULT_FLAG_WRITE): no allocation, no rss, no rmap, no flush. On a
+ * range where a PMD THP is allowed, with use_zero_page, it maps the huge zero folio instead
+ * (huge_memory.ts). Such entries are present, so a later write is a write-protect fault that
+ * copies (allocation, +1 rss, the old entry cleared and flushed), and zap clears them inside its
+ * flush range without touching rss, rmap or frees.
  *
  * The folio size chosen at a fault is what the kernel recorded (the data-page allocation that
  * followed the fault) or, with no allocation events, the highest enabled mTHP size that fits.
@@ -10,12 +18,12 @@
 import type { AllocFact } from '../ops.js';
 import {
   HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE,
-  PteTable, type Folio, type Mm, type Vma,
+  PteTable, type Folio, type HugePmd, type Mm, type Vma,
 } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { deferred_split_folio, folio_add_rmap_ptes, folio_put_refs, folio_remove_rmap_pmd, folio_remove_rmap_ptes, free_folio } from './rmap.js';
-import { split_huge_pmd_locked, zap_deposited_table } from './huge_memory.js';
+import { do_huge_zero_wp_pmd, set_huge_zero_folio, split_huge_pmd_locked, zap_deposited_table } from './huge_memory.js';
 import { folio_add_lru, lru_add_drain } from './swap.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 
@@ -50,8 +58,12 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   k.checkSyncRss(mm);
   let user: AllocFact | undefined;
   let pgt: AllocFact[] = NO_ALLOCS;
+  // A non-data allocation of a large order in a fault is the huge zero folio, allocated at its
+  // first use system-wide (mm_get_huge_zero_folio(), after the deposit table): not a page table.
+  let hugeZeroAlloc = false;
   for (const a of allocs) {
     if (a.use === 'user') user ??= a;
+    else if (a.order >= 2) hugeZeroAlloc = true;
     else {
       if (pgt === NO_ALLOCS) pgt = [];
       pgt.push(a);
@@ -77,18 +89,36 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     if (!mm.upperTables.has(key)) mm.upperTables.set(key, upper[i]!.pfn);
   }
   const pi = pmdIndex(addr);
-  const entry = mm.pmds.get(pi);
+  const haddr = pi * PMD_SIZE;
+  let entry = mm.pmds.get(pi);
   if (entry && entry.kind === 'huge') {
-    if (write) { entry.dirty = true; entry.young = true; }
-    return 'present';
+    if (!write) return 'present';
+    if (!entry.zero) {
+      entry.dirty = true;
+      entry.young = true;
+      return 'present';
+    }
+    // do_huge_pmd_wp_page() on the huge zero PMD: 6.13+ tries a PMD THP in its place (the
+    // recorded allocation decides where there is one: an order-0 copy means it fell back).
+    if (user ? user.order === HPAGE_PMD_ORDER : k.traits.hugeZeroWpAllocatesThp) {
+      do_huge_zero_wp_pmd(k, mm, vma, haddr, user?.pfn);
+      return 'mapped';
+    }
+    // Fallback (6.1, 6.12 always): split the zero PMD into zero-page PTEs and retry the fault
+    // at PTE level, where it copies one page from the zero page.
+    entry = split_huge_pmd_locked(k, mm, vma, haddr, entry as HugePmd);
   }
   // PMD THP: the recorded allocation says order 9, or (without records) the policy allows it.
-  const haddr = pi * PMD_SIZE;
   const pmdFits = haddr >= vma.vm_start && haddr + PMD_SIZE <= vma.vm_end && !entry;
   const wantPmd = user ? user.order === HPAGE_PMD_ORDER : allocs.length === 0 && write && pmdFits && allowableOrders(k, vma)[0] === HPAGE_PMD_ORDER;
   if (wantPmd && pmdFits) {
     do_huge_pmd_anonymous_page(k, mm, vma, haddr, user?.pfn, pgt[pgt.length - 1]?.pfn ?? 0);
     return 'mapped';
+  }
+  // A read fault where a PMD THP is allowed maps the huge zero folio (use_zero_page, default 1).
+  if (!write && !user && pmdFits && k.config.thp.use_zero_page !== false && allowableOrders(k, vma)[0] === HPAGE_PMD_ORDER) {
+    set_huge_zero_folio(k, mm, haddr, pgt[pgt.length - 1]?.pfn ?? 0, hugeZeroAlloc);
+    return 'zero-page';
   }
   let table = entry;
   if (!table) {
@@ -100,21 +130,60 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     if (write) table.touch(idx);
     return 'present';
   }
-  if (!write && !user) return 'zero-page';
+  if (table.isZero(idx)) {
+    if (!write) return 'present';
+    wp_page_copy_from_zero(k, mm, vma, table, addr, user);
+    return 'mapped';
+  }
+  if (!write && !user) {
+    // do_anonymous_page() without FAULT_FLAG_WRITE: the zero page, read-only (x86 page
+    // protections carry the accessed bit: young).
+    table.setZero(idx, true);
+    table.used++;
+    k.cost.pteClears++;
+    return 'zero-page';
+  }
   let order = user ? user.order : 0;
   if (!user) {
+    // alloc_anon_folio(): an order is kept only if every PTE of its block is none — a
+    // zero-page entry is not, so a read anywhere in a block rules that block's order out.
     for (const o of allowableOrders(k, vma)) {
       if (o >= HPAGE_PMD_ORDER) continue;
       const nr = 1 << o;
       const s = addr - (addr % (nr * PAGE_SIZE));
       if (s < vma.vm_start || s + nr * PAGE_SIZE > vma.vm_end) continue;
       const i0 = pteIndex(s);
-      if (table.folio.slice(i0, i0 + nr).every((p) => p === null)) { order = o; break; }
+      let none = true;
+      for (let j = i0; j < i0 + nr && none; j++) none = table.none(j);
+      if (none) { order = o; break; }
       k.count(k.mthpCounter(o, 'anon_fault_fallback'));
     }
   }
   do_anonymous_page(k, mm, vma, table, addr, order, user?.pfn, write);
   return 'mapped';
+}
+
+/**
+ * do_wp_page() on a zero-page PTE → wp_page_copy() with no old folio (vm_normal_folio() is
+ * NULL for the zero pfn): a zeroed order-0 folio — always order 0, also where mTHP is enabled
+ * (6.1–6.18; the s13 64k-read-sparse captures copy 4 KiB pages in a 64 KiB=always VMA) — then,
+ * under the PTE lock, +1 anon rss (6.1: into the task's cache, inc_mm_counter_fast), the old
+ * entry cleared and flushed (ptep_clear_flush: one page), the new writable dirty entry set,
+ * rmap and lru_add. `user` is the recorded allocation when the trace has one.
+ */
+function wp_page_copy_from_zero(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact | undefined): void {
+  const order = 0;
+  const f = k.newFolio(order, user?.pfn, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  const idx = pteIndex(addr);
+  k.addMmCounterFast(mm, MM_ANONPAGES, 1);
+  table.clear(idx);
+  k.cost.pteClears++;
+  flush_tlb_mm_range(k, mm, addr, addr + PAGE_SIZE);
+  table.set(idx, f, 0, vma.write, true, true);
+  folio_add_rmap_ptes(k, f, 0, 1);
+  f.refcount = 1;
+  k.story(f, 'copied from the zero page', addr);
+  folio_add_lru(k, f);
 }
 
 function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, order: number, pfn: number | undefined, write: boolean): void {
@@ -238,6 +307,12 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         k.cost.pmdClears++;
         g.start = Math.min(g.start, haddr);
         g.end = Math.max(g.end, haddr + PMD_SIZE);
+        if (e.zero) {
+          // The huge zero PMD: only its deposited table is freed (no rss, no rmap, no page).
+          zap_deposited_table(k, mm, haddr);
+          addr = next;
+          continue;
+        }
         const f = e.folio;
         folio_remove_rmap_pmd(k, f);
         zap_deposited_table(k, mm, haddr);
@@ -256,7 +331,20 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
     for (let a = addr; a < next; ) {
       const idx = pteIndex(a);
       const f = e.folio[idx];
-      if (!f) { a += PAGE_SIZE; continue; }
+      if (!f) {
+        if (e.isZero(idx)) {
+          // zap_present_ptes() with no folio (the zero page): cleared and added to the flush
+          // range, nothing else — no rss, rmap or page to free.
+          e.clear(idx);
+          e.used--;
+          k.cost.pteClears++;
+          g.pmdOnly = false;
+          g.start = Math.min(g.start, a);
+          g.end = Math.max(g.end, a + PAGE_SIZE);
+        }
+        a += PAGE_SIZE;
+        continue;
+      }
       // zap_present_ptes(): a batch of PTEs mapping consecutive pages of one large folio.
       const page = e.page(idx);
       const dirty = e.dirty(idx);
