@@ -76,6 +76,18 @@ describe('foliolab parse', () => {
     expect(strict.code).toBe(1);
   });
 
+  it('--strict fails on damage that reads whole events: CR-only line ends, a header count the body does not meet, time going backwards', async () => {
+    const head = '# tracer: nop\n#\n# entries-in-buffer/entries-written: 2/2   #P:2\n#\n';
+    const ev = (ts: string, pfn: number): string => ` a-1 [000] ..... ${ts}: mm_page_free: page=0000000000000001 pfn=0x${pfn} order=4`;
+    const whole = `${head}${ev('1.000001', 1)}\n${ev('1.000002', 2)}\n`;
+    expect((await run(['parse', '--strict', '-'], whole)).code).toBe(0);
+    for (const damaged of [whole.replace(/\n/g, '\r'), `${head}${ev('1.000001', 1)}\n`, `${head}${ev('1.000002', 2)}\n${ev('1.000001', 1)}\n`]) {
+      const strict = await run(['parse', '--strict', '-'], damaged);
+      expect(strict.code).toBe(1);
+      expect(strict.stdout).toMatch(/\[(cr_line_ends|entries_missing|time_backwards)\]/);
+    }
+  });
+
   it('exit 1 for an unreadable file, 2 for a usage error, never a stack trace', async () => {
     const missing = await run(['parse', 'no/such/trace']);
     expect(missing.code).toBe(1);

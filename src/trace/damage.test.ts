@@ -62,6 +62,15 @@ describe('a last line with no newline', () => {
   });
 });
 
+describe('a listing cut inside its header', () => {
+  it('a last header line with no newline is suspect; a header with no entries line and no event is cut', async () => {
+    const r = await read('# tracer: n');
+    expect(r.stats.diagnostics.kept.find((x) => x.code === 'truncated_last_line')).toMatchObject({ line: 1 });
+    const r2 = await read('# tracer: nop\n#\n');
+    expect(r2.stats.diagnostics.kept.find((x) => x.code === 'entries_missing')).toMatchObject({ severity: 'data_loss', line: 2 });
+  });
+});
+
 describe('time order', () => {
   const shuffled = `${HEAD(3)}${[ev(0, '10.000003', 3), ev(1, '10.000002', 2), ev(0, '10.000001', 1)].join('\n')}\n`;
 
@@ -172,5 +181,18 @@ describe('trace.dat records', () => {
     const r = await read(b);
     const d = r.stats.diagnostics.kept.find((x) => x.code === 'dat_corrupt')!;
     expect(d.message).toMatch(new RegExp(`event at ${rec}\\b`));
+  });
+});
+
+describe('trace.dat CPU table', () => {
+  it('CPU data that does not start at a page boundary is a damaged table', async () => {
+    const dat = smallDat(gunzipSync(readFileSync(join(packageRoot, 'fixtures/traces/trace-cmd-s1/trace-v6.dat.gz'))), 2);
+    const b = Buffer.from(dat.bytes);
+    const cpu = [...Array(dat.cpus).keys()].find((c) => b.readBigUInt64LE(dat.cpuTable + 16 * c + 8) > 0n)!;
+    const at = dat.cpuTable + 16 * cpu;
+    b.writeBigUInt64LE(b.readBigUInt64LE(at) - 812n, at);
+    const r = await read(b);
+    const d = r.stats.diagnostics.kept.find((x) => x.code === 'dat_corrupt')!;
+    expect(d.message).toMatch(new RegExp(`CPU ${cpu} data starts at byte ${dat.dataStart - 812}, not at a 4096-byte page boundary`));
   });
 });

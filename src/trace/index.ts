@@ -415,10 +415,21 @@ export class TraceParser implements LineSink {
   /** Call after the last line; `unterminated` says the input lacked a final newline. */
   finish(unterminated: boolean): void {
     if (this.pendingBad) this.reportBad(unterminated);
-    else if (unterminated && this.lastWasEvent) {
-      // A capture cut inside a field still parses (`pfn=0x1234` cut to `pfn=0x12`): a last line
-      // with no newline cannot be trusted whole.
-      this.sink.add(diag('truncated_last_line', 'last line has no newline: the capture was probably cut inside it, and its last value may be short (it was read as an event all the same)', this.opts.file, this.lastLineNo, 1));
+    else if (unterminated && this.lastLineNo > 0) {
+      // A capture cut inside a field still parses (`pfn=0x1234` cut to `pfn=0x12`), and one cut
+      // inside its header reads as a shorter comment: a last line with no newline cannot be
+      // trusted whole (the kernel ends every line it prints).
+      this.sink.add(
+        diag(
+          'truncated_last_line',
+          this.lastWasEvent
+            ? 'last line has no newline: the capture was probably cut inside it, and its last value may be short (it was read as an event all the same)'
+            : 'last line has no newline: the capture was probably cut short',
+          this.opts.file,
+          this.lastLineNo,
+          1,
+        ),
+      );
     }
     this.sorter.flush();
     this.checkEntries();
@@ -433,7 +444,14 @@ export class TraceParser implements LineSink {
    */
   private checkEntries(): void {
     const want = this.header.entriesInBuffer;
-    if (want === undefined || this.isDat || this.truncated) return;
+    if (this.isDat || this.truncated) return;
+    if (want === undefined) {
+      // The `trace` file prints its entries line right after `# tracer:`, events or not.
+      if (this.header.tracer !== undefined && this.events === 0 && this.unparsedLines === 0) {
+        this.sink.add(diag('entries_missing', 'the tracefs header stops before its entries-in-buffer line, and no event follows: the listing is cut', this.opts.file, this.lastLineNo, 1));
+      }
+      return;
+    }
     const got = this.events;
     if (got < want && got + this.unparsedLines < want) {
       this.sink.add(

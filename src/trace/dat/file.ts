@@ -286,6 +286,11 @@ function readV6(b: Bytes, start: number, f: DatFile): void {
 
 function cpuData(b: Bytes, cpu: number, off: number, size: number, f: DatFile, chunked: boolean): void {
   if (!chunked) {
+    // trace-cmd writes a version 6 file's CPU data at page boundaries: an offset off one is a
+    // damaged CPU table, whose pages would be read shifted (garbage taken for page headers).
+    if (f.version === 6 && off % f.pageSize !== 0) {
+      f.problems.push(new DatError(off, `CPU ${cpu} data starts at byte ${off}, not at a ${f.pageSize}-byte page boundary as trace-cmd writes it: the CPU table is damaged, and the pages are read as they stand`));
+    }
     if (off + size > b.buf.length) {
       // A file cut short: keep the whole pages that are there, and say what is missing.
       const have = Math.max(0, b.buf.length - off);

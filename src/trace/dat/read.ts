@@ -23,6 +23,36 @@ import { cpuRecords, pageLayout, type RingRecord } from './ring.js';
  * of that id is met: a trace.dat carries every format of the kernel (~2300), a capture uses
  * a few dozen.
  */
+/**
+ * Formats parsed from trace.dat texts, by text: the files of one capture (or one kernel) carry
+ * the same texts, and parsing them with the chevrotain grammar costs more than reading a small
+ * file's records. Parsing is pure, so a text always gives the same format; the cache is
+ * bounded. The compiled decoders are kept per format for the same reason.
+ */
+const FORMAT_CACHE = new Map<string, EventFormat>();
+const DECODER_CACHE = new WeakMap<EventFormat, CompiledDecoder | null>();
+const FORMAT_CACHE_MAX = 4096;
+
+function cachedFormat(text: string, path: string, system: string): EventFormat {
+  const key = `${system}\0${path}\0${text}`;
+  let f = FORMAT_CACHE.get(key);
+  if (f === undefined) {
+    if (FORMAT_CACHE.size >= FORMAT_CACHE_MAX) FORMAT_CACHE.clear();
+    f = parseFormatFile(text, path, system, 'trace.dat');
+    FORMAT_CACHE.set(key, f);
+  }
+  return f;
+}
+
+function cachedDecoder(f: EventFormat): CompiledDecoder | null {
+  let d = DECODER_CACHE.get(f);
+  if (d === undefined) {
+    d = compileDecoder(f) ?? null;
+    DECODER_CACHE.set(f, d);
+  }
+  return d;
+}
+
 class EventKind {
   private fmt: EventFormat | undefined;
   private prn: RecordPrinter | undefined;
@@ -43,7 +73,7 @@ class EventKind {
   }
 
   get format(): EventFormat {
-    return (this.fmt ??= parseFormatFile(this.text, this.path, this.system, 'trace.dat'));
+    return (this.fmt ??= cachedFormat(this.text, this.path, this.system));
   }
 
   get printer(): RecordPrinter {
@@ -181,7 +211,7 @@ export class DatSource {
     else {
       if (k.decoder === undefined) {
         for (const p of k.format.problems) this.s.sink.add(diag('format_syntax', `${p.message} (format of \`${k.name}\` carried by the trace.dat)`, this.s.file, 0, 0));
-        k.decoder = compileDecoder(k.format) ?? null;
+        k.decoder = cachedDecoder(k.format);
       }
       if (k.decoder) fields = k.printer.decode(rec, k.decoder);
     }
