@@ -24,6 +24,8 @@ const ALLOWED: Record<string, string[]> = {
   report: ['core', 'model', 'diff', 'fidelity'],
   tui: ['core', 'report', 'diff', 'model'],
   commands: ['*'],
+  // Mutation fuzzing drives whole pipelines (a reader, a replay), as tests do.
+  fuzz: ['*'],
   index: ['*'],
   layering: ['*'],
 };
