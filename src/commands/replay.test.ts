@@ -68,6 +68,7 @@ describe('foliolab replay', () => {
       const e = await run(['replay', empty]);
       expect(e.code).toBe(1);
       expect(e.stderr).toMatch(/is empty: nothing to replay/);
+      expect(e.stderr).toMatch(/empty\.trace:1:1:/);
       const de = await run(['diff', '--base', 'linux-6.12', '--with', 'linux-6.18', '-']);
       expect(de.code).toBe(1);
       expect(de.stderr).toMatch(/- is empty: nothing to compare/);

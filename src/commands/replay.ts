@@ -4,7 +4,7 @@ import { buildConfig, ConfigError } from '../model/presets.js';
 import { presetForRelease } from '../model/series/index.js';
 import { replayTrace, type ReplayResult } from '../diff/run.js';
 import { compareCounterDeltas, readCaptureFacts, type CounterCheck } from '../fidelity/counters.js';
-import { clearProgress, EXIT, inputProblem, progressReporter, readProblems, resolveFormats, traceFile, traceFlags, traceInventory } from './shared.js';
+import { clearProgress, EXIT, fatalText, inputProblem, progressReporter, readProblems, resolveFormats, traceFile, traceFlags, traceInventory } from './shared.js';
 import { statSync } from 'node:fs';
 import { renderReplay, replayChecks } from '../report/replay.js';
 
@@ -71,7 +71,7 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     }
     const { diagnostics, fatal, warning } = readProblems(r, file, path);
     r = { ...r, trace: path, diagnostics };
-    if (fatal) this.error(`${fatal.message}: nothing to replay`, { exit: EXIT.input });
+    if (fatal) this.error(`${fatalText(fatal)}: nothing to replay`, { exit: EXIT.input });
     if (warning) this.logToStderr(warning);
     if (selectionError) this.error(selectionError, { exit: EXIT.input });
     const run = r.runs[0]!;

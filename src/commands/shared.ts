@@ -87,6 +87,11 @@ export async function traceFile(path: string): Promise<{ file: string; done: () 
   return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A fatal read diagnostic as a command's error: its position first, when it has one. */
+export function fatalText(d: Diagnostic): string {
+  return d.line > 0 ? `${d.file}:${d.line}:${d.column}: ${d.message}` : d.message;
+}
+
 /** Parse diagnostics after which nothing was read: the command reports them as its error. */
 const FATAL_INPUT = ['empty_input', 'binary_input', 'unreadable_input'];
 
