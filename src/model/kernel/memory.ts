@@ -17,7 +17,7 @@
  */
 import type { AllocFact } from '../ops.js';
 import {
-  HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE,
+  HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE,
   PteTable, type Folio, type HugePmd, type Mm, type Vma,
 } from '../state.js';
 import type { Kernel } from './kernel.js';
@@ -34,7 +34,9 @@ export function find_vma(mm: Mm, addr: number): Vma | undefined {
 
 function thpAllowed(k: Kernel, vma: Vma, sizeKb: number): boolean {
   if (vma.nohugepage) return false;
-  const s = k.config.thp.sizes[sizeKb] ?? 'never';
+  // Without per-size controls (before mTHP, 6.8: 6.1 has only transparent_hugepage/enabled)
+  // the PMD size follows the global setting, as `inherit` does.
+  const s = k.config.thp.sizes[sizeKb] ?? (sizeKb === 2048 ? 'inherit' : 'never');
   const mode = s === 'inherit' ? k.config.thp.enabled : s;
   return mode === 'always' || (mode === 'madvise' && vma.hugepage);
 }
@@ -94,6 +96,9 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   if (entry && entry.kind === 'huge') {
     if (!write) return 'present';
     if (!entry.zero) {
+      // do_huge_pmd_wp_page() on a read-only PMD of an exclusive anonymous THP (left so by
+      // mprotect): reused, made writable; x86 pmdp_set_access_flags() does not flush.
+      if (!entry.write && vma.write && entry.folio.exclusive) entry.write = true;
       entry.dirty = true;
       entry.young = true;
       return 'present';
@@ -127,7 +132,12 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   }
   const idx = pteIndex(addr);
   if (table.folio[idx]) {
-    if (write) table.touch(idx);
+    if (write) {
+      // do_wp_page() on a read-only PTE of an exclusive anonymous page (left so by mprotect):
+      // wp_page_reuse() makes it writable; x86 ptep_set_access_flags() does not flush.
+      if (!table.write(idx) && vma.write && table.folio[idx]!.exclusive) table.bits[idx] = table.bits[idx]! | PTE_WRITE;
+      table.touch(idx);
+    }
     return 'present';
   }
   if (table.isZero(idx)) {
@@ -387,6 +397,11 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         const pfn = mm.upperTables.get(key);
         if (pfn === undefined || anyVmaIn(mm, r * 2 ** shift, (r + 1) * 2 ** shift, vma)) continue;
         mm.upperTables.delete(key);
+        // pmd_free_tlb() / pud_free_tlb() add one page at the start of the region the table
+        // covered (free_pmd_range() aligns down to the PUD, free_pud_range() to the P4D) to
+        // the gather: the flush range reaches down there, so on x86 it is a full flush.
+        g.start = Math.min(g.start, r * 2 ** shift);
+        g.end = Math.max(g.end, r * 2 ** shift + PAGE_SIZE);
         if (k.traits.pgtableFreeInTask) freedTables.push(pfn);
       }
     }
