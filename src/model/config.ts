@@ -75,6 +75,24 @@ export interface KernelTraits {
    * inferred from the mail date and the stable tag.
    */
   hugeZeroWpQueuesThp: boolean;
+  /**
+   * mprotect(RW) makes an exclusive anonymous PTE writable even when it is clean
+   * (mm/mprotect.c can_change_pte_writable()): Nadav Amit, "mm/mprotect: allow clean exclusive
+   * anon pages to be writable" (with David Hildenbrand's series below, 6.2). 6.1 also wants
+   * the PTE dirty; a clean one stays read-only and its next write faults (wp_page_reuse()).
+   */
+  mprotectCleanAnonWritable: boolean;
+  /**
+   * mprotect(RW) makes an exclusive anonymous PMD-mapped THP writable again
+   * (mm/huge_memory.c change_huge_pmd() with MM_CP_TRY_CHANGE_WRITABLE and
+   * can_change_pmd_writable()): c27f479ef542 "mm/huge_memory: try avoiding write faults when
+   * changing PMD protection" (David Hildenbrand, v2 2022-11-08, 6.2). 6.1's change_huge_pmd()
+   * leaves the PMD read-only: no flush at mprotect(RW), one fault per THP at the next write
+   * (do_huge_pmd_wp_page() reuse, no flush). Checked against s10 pmd-ro-rw: 6.1.0-57 records
+   * no flush for mprotect(RW) and four write faults; 6.12.95 and 6.18.44 flush `pages:4`
+   * (four PMDs, 2 MiB stride) and take no fault.
+   */
+  mprotectPmdWriteUpgrade: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -83,18 +101,21 @@ export const TRAITS: Record<string, KernelTraits> = {
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
+    mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
+    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
+    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -11,6 +11,7 @@ import { Kernel, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_mmap, do_mremap, do_munmap, dup_mm, exit_mmap, set_vma_flag } from './kernel/mmap.js';
+import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
 import { memcg_reclaim } from './kernel/vmscan.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
@@ -98,6 +99,9 @@ export class Engine {
         break;
       case 'madvise':
         if (!this.madvise(mm, op.addr, op.len, typeof op.advice === 'number' ? op.advice : MADV[op.advice])) unmodelled = `madvise advice ${typeof op.advice === 'number' ? op.advice : op.advice}`;
+        break;
+      case 'mprotect':
+        unmodelled = do_mprotect(k, mm, op.addr, op.len, op.prot);
         break;
       case 'syscall':
         unmodelled = `syscall ${op.name}`;

@@ -54,8 +54,10 @@ export type Op =
   | (Base & { kind: 'munmap'; addr: number; len: number })
   | (Base & { kind: 'mremap'; addr: number; oldLen: number; newLen: number; flags: number; newAddr: number })
   | (Base & { kind: 'madvise'; addr: number; len: number; advice: Advice | number })
+  /** mprotect(addr, len, prot): `prot` is the PROT_* bits as passed. */
+  | (Base & { kind: 'mprotect'; addr: number; len: number; prot: number })
   | (Base & { kind: 'brk'; brk: number })
-  /** A system call the model does not represent (mprotect, brk, read, …): its output is outside the model. */
+  /** A system call the model does not represent (brk, read, …): its output is outside the model. */
   | (Base & { kind: 'syscall'; name: string })
   | (Base & { kind: 'fault'; addr: number; write: boolean; allocs: AllocFact[] })
   /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */

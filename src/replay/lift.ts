@@ -1,6 +1,6 @@
 /**
  * Lifting: trace events → workload operations, streaming. Inputs are syscalls (mmap, munmap,
- * mremap, madvise, clone/fork, exit), user page faults (with the allocations the kernel
+ * mremap, madvise, mprotect, clone/fork, exit), user page faults (with the allocations the kernel
  * recorded right after them), sched_switch, and the workload's `fl:` markers. Kernel output
  * (tlb_flush, rss_stat, mm_page_free, mm_vmscan_reclaim_pages) is never an input: it is kept
  * as the recorded output of the op it followed, for fidelity.
@@ -87,7 +87,7 @@ export interface LiftOptions {
 const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
-const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
+const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'mprotect', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
 
 /**
  * Events of each kind replay reads, over the whole trace (every task): what tells a trace that
@@ -470,6 +470,9 @@ export class Lifter {
         case 'madvise':
           lo = this.open(e, tgid, { kind: 'madvise', addr: Number(f.start), len: Number(f.len_in), advice: Number(f.behavior) });
           break;
+        case 'mprotect':
+          lo = this.open(e, tgid, { kind: 'mprotect', addr: Number(f.start), len: Number(f.len), prot: Number(f.prot) });
+          break;
         case 'exit':
         case 'exit_group':
           this.open(e, tgid, { kind: 'exit' });
@@ -487,7 +490,7 @@ export class Lifter {
         }
         default:
           // Any other system call of the workload is an op of its own, outside the model: what
-          // the kernel emits during it (an mprotect's flush, a read()'s kernel-mode faults on
+          // the kernel emits during it (a brk()'s flush, a read()'s kernel-mode faults on
           // user memory) is then reported as such instead of landing in the op before it.
           lo = this.open(e, tgid, { kind: 'syscall', name: sc });
           break;
@@ -646,6 +649,7 @@ const SYSCALL_ARGS: Record<string, readonly string[]> = {
   munmap: ['addr', 'len'],
   mremap: ['addr', 'old_len', 'new_len', 'flags'],
   madvise: ['start', 'len_in', 'behavior'],
+  mprotect: ['start', 'len', 'prot'],
 };
 
 function argsDecoded(sc: string, f: Record<string, unknown>): boolean {

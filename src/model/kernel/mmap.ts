@@ -1,8 +1,9 @@
 /**
  * mm/mmap.c, mm/vma.c, mm/mremap.c, kernel/fork.c: the VMA operations the workloads make.
- * VMAs are split at range boundaries; merging is not modelled (Model deviation: adjacent
- * anonymous mappings stay separate VMAs; no tracepoint depends on it in the modelled paths,
- * but mTHP eligibility at a region edge does — faults take the recorded folio size).
+ * VMAs are split at range boundaries. Merging is modelled where mprotect() restores matching
+ * flags (vma_merge()); elsewhere it is not (Model deviation: adjacent anonymous mappings stay
+ * separate VMAs; no tracepoint depends on it in the modelled paths, but mTHP eligibility at a
+ * region edge does — faults take the recorded folio size).
  */
 import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
@@ -10,6 +11,7 @@ import { zap_range, ZapGather } from './memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { flush_tlb_mm_range } from './tlbflush.js';
 import { lru_add_drain } from './swap.js';
+import { split_huge_pmd_locked } from './huge_memory.js';
 
 const MAP_ANONYMOUS = 0x20;
 const MAP_SHARED = 0x01;
@@ -44,6 +46,49 @@ export function split_vmas(mm: Mm, start: number, end: number): void {
     out.push(cur);
   }
   mm.vmas = out.sort((a, b) => a.vm_start - b.vm_start);
+}
+
+/**
+ * split_vma() at `addr` inside `vma`, with vma_adjust_trans_huge(): a PMD-mapped THP whose
+ * 2 MiB range the new boundary cuts is PMD-split first (split_huge_pmd_address(): its flush, and
+ * the folio then mapped by PTEs on both sides). Returns the part from `addr` on.
+ */
+export function split_vma(k: Kernel, mm: Mm, vma: Vma, addr: number): Vma {
+  const pi = pmdIndex(addr);
+  const e = addr % PMD_SIZE !== 0 ? mm.pmds.get(pi) : undefined;
+  if (e && e.kind === 'huge' && pi * PMD_SIZE >= vma.vm_start && (pi + 1) * PMD_SIZE <= vma.vm_end) split_huge_pmd_locked(k, mm, vma, pi * PMD_SIZE, e);
+  const i = mm.vmas.indexOf(vma);
+  const right: Vma = { ...vma, vm_start: addr, vm_pgoff: vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE };
+  vma.vm_end = addr;
+  mm.vmas.splice(i + 1, 0, right);
+  return right;
+}
+
+/** Whether two adjacent VMAs may be one (is_mergeable_vma(): same flags, anon pgoff continuous). */
+function mergeable(a: Vma, b: Vma): boolean {
+  return a.vm_end === b.vm_start && a.anon && b.anon && !a.implicit && !b.implicit &&
+    a.read === b.read && a.write === b.write && a.hugepage === b.hugepage && a.nohugepage === b.nohugepage &&
+    a.locked === b.locked && a.droppable === b.droppable &&
+    a.vm_pgoff + (a.vm_end - a.vm_start) / PAGE_SIZE === b.vm_pgoff;
+}
+
+/**
+ * vma_merge() after a flags change over [start, end): each VMA there joins its neighbour when
+ * they can be one (the VMA before `start` and the one at `end` included). Page tables are not
+ * touched.
+ */
+export function vma_merge(mm: Mm, start: number, end: number): void {
+  const vmas = mm.vmas;
+  for (let i = 1; i < vmas.length; ) {
+    const a = vmas[i - 1]!;
+    const b = vmas[i]!;
+    if (b.vm_start >= start && a.vm_end <= end && mergeable(a, b)) {
+      a.vm_end = b.vm_end;
+      vmas.splice(i, 1);
+      continue;
+    }
+    i++;
+  }
 }
 
 export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
