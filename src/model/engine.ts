@@ -10,7 +10,8 @@ import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_mmap, do_mremap, do_munmap, dup_mm, exit_mmap, set_vma_flag } from './kernel/mmap.js';
+import { do_mmap, do_munmap, dup_mm, exit_mmap, set_vma_flag } from './kernel/mmap.js';
+import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
 import { memcg_reclaim } from './kernel/vmscan.js';
@@ -95,7 +96,7 @@ export class Engine {
         do_munmap(k, mm, op.addr, op.len);
         break;
       case 'mremap':
-        do_mremap(k, mm, op.addr, op.oldLen, op.newLen, op.newAddr);
+        do_mremap(k, mm, op.addr, op.oldLen, op.newLen, op.newAddr, op.allocs);
         break;
       case 'madvise':
         if (!this.madvise(mm, op.addr, op.len, typeof op.advice === 'number' ? op.advice : MADV[op.advice])) unmodelled = `madvise advice ${typeof op.advice === 'number' ? op.advice : op.advice}`;

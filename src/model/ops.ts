@@ -52,7 +52,8 @@ interface Base {
 export type Op =
   | (Base & { kind: 'mmap'; addr: number; len: number; prot: number; flags: number; anon: boolean })
   | (Base & { kind: 'munmap'; addr: number; len: number })
-  | (Base & { kind: 'mremap'; addr: number; oldLen: number; newLen: number; flags: number; newAddr: number })
+  /** `allocs`: the page tables the move allocated for the destination (mm_page_alloc, in order). */
+  | (Base & { kind: 'mremap'; addr: number; oldLen: number; newLen: number; flags: number; newAddr: number; allocs?: AllocFact[] })
   | (Base & { kind: 'madvise'; addr: number; len: number; advice: Advice | number })
   /** mprotect(addr, len, prot): `prot` is the PROT_* bits as passed. */
   | (Base & { kind: 'mprotect'; addr: number; len: number; prot: number })

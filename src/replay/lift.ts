@@ -230,7 +230,7 @@ export class Lifter {
 
   private attachAlloc(e: TraceEvent): void {
     const cur = this.current;
-    if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count') || cur.op.tid !== e.pid) return;
+    if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count' && cur.op.kind !== 'mremap') || cur.op.tid !== e.pid) return;
     const f = e.fields;
     const pfn = Number(f.pfn);
     const order = Number(f.order);
@@ -243,8 +243,8 @@ export class Lifter {
     const names = gfp?.flags ?? [];
     const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
     const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
-    cur.op.allocs.push(a);
-    if (cur.op.kind === 'fault') this.pfnHeads.set(pfn, order);
+    (cur.op.allocs ??= []).push(a);
+    if (cur.op.kind === 'fault' || cur.op.kind === 'mremap') this.pfnHeads.set(pfn, order);
   }
 
   feed(e: TraceEvent): void {

@@ -9,7 +9,6 @@ import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, t
 import type { Kernel } from './kernel.js';
 import { zap_range, ZapGather } from './memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
-import { flush_tlb_mm_range } from './tlbflush.js';
 import { lru_add_drain } from './swap.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
 
@@ -111,61 +110,6 @@ export function set_vma_flag(mm: Mm, start: number, end: number, flag: 'hugepage
       v[flag] = on;
       if (on) v[flag === 'hugepage' ? 'nohugepage' : 'hugepage'] = false;
     }
-  }
-}
-
-/**
- * mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of anonymous memory: unmap the destination, then
- * move_page_tables(): extents bounded by the next PMD boundary of both the old and the new
- * address; each move_ptes() flushes the old range it moved (one flush per extent).
- * vm_pgoff moves with the VMA, so the rmap still finds each folio.
- */
-export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, newLen: number, newAddr: number): void {
-  if (newAddr === oldAddr) return;
-  const len = Math.min(oldLen, newLen);
-  do_munmap(k, mm, newAddr, newLen);
-  split_vmas(mm, oldAddr, oldAddr + oldLen);
-  const src = mm.vmas.find((v) => v.vm_start === oldAddr);
-  if (!src) return;
-  mm.vmas = mm.vmas.filter((v) => v !== src);
-  mm.vmas.push({ ...src, vm_start: newAddr, vm_end: newAddr + newLen });
-  mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
-  let old = oldAddr;
-  let nw = newAddr;
-  const oldEnd = oldAddr + len;
-  while (old < oldEnd) {
-    const oldNext = (pmdIndex(old) + 1) * PMD_SIZE;
-    const newNext = (pmdIndex(nw) + 1) * PMD_SIZE;
-    const extent = Math.min(oldNext - old, oldEnd - old, newNext - nw);
-    const from = mm.pmds.get(pmdIndex(old));
-    if (from && from.kind === 'huge') {
-      // A whole PMD moves with its entry (move_huge_pmd): one flush of the old 2 MiB.
-      mm.pmds.delete(pmdIndex(old));
-      mm.pmds.set(pmdIndex(nw), from);
-      flush_tlb_mm_range(k, mm, old, old + PMD_SIZE);
-    } else if (from) {
-      let to = mm.pmds.get(pmdIndex(nw)) as PteTable | undefined;
-      if (!to) {
-        to = new PteTable(0);
-        mm.pmds.set(pmdIndex(nw), to);
-      }
-      let present = false;
-      for (let i = 0; i < extent / PAGE_SIZE; i++) {
-        const si = pteIndex(old) + i;
-        const di = pteIndex(nw) + i;
-        const f = from.folio[si];
-        if (!f) continue;
-        to.setRaw(di, f, from.bits[si]!);
-        from.clear(si);
-        from.used--;
-        to.used++;
-        present = true;
-        k.cost.pteClears++;
-      }
-      if (present) flush_tlb_mm_range(k, mm, old, old + extent);
-    }
-    old += extent;
-    nw += extent;
   }
 }
 
