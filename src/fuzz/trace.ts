@@ -15,7 +15,7 @@
  *    changed (`error` when one is an error or data loss, `warning` otherwise); a different
  *    result with no new diagnostic is `silent`.
  *
- * The result compared is every event's timestamp, CPU, task, event name and decoded fields, in
+ * The result compared is every event's timestamp, CPU, task, latency flags, event name and decoded fields, in
  * the order handed on (decoding every payload, as a consumer does: payload diagnostics are
  * raised then). Line numbers and byte offsets are not compared (CR line ends keep them).
  *
@@ -116,7 +116,7 @@ export async function readInput(bytes: Buffer, registry: FormatRegistry, release
   try {
     const events: string[] = [];
     const { events: evs, stats } = await collectTrace(Readable.from([bytes]), opts);
-    for (const e of evs) events.push(`${e.tsNs}|${e.cpu}|${e.pid}|${e.tgid}|${e.comm}|${e.name}|${JSON.stringify(e.fields)}`);
+    for (const e of evs) events.push(`${e.tsNs}|${e.cpu}|${e.pid}|${e.tgid}|${e.comm}|${e.lat}|${e.name}|${JSON.stringify(e.fields)}`);
     return { events, diagnostics: stats.diagnostics.kept, counts: stats.diagnostics.countsObject() };
   } finally {
     traceBudget.limit = Infinity;

@@ -124,6 +124,12 @@ describe('numbers out of range', () => {
     expect(codes(r).number_out_of_range).toBe(2);
   });
 
+  it('a number in the latency column is no latency flags: the line is reported, not read', async () => {
+    const r = await read(`${HEAD(1)}${BODY[0]!.replace('.....', '..18446744073709551616.')}\n`);
+    expect(r.events).toHaveLength(0);
+    expect(r.stats.diagnostics.kept.find((x) => x.code === 'bad_line_header')).toMatchObject({ line: 5 });
+  });
+
   it('a payload value wider than its field is reported (when decoded) and kept as text', async () => {
     const r = await read(`${HEAD(1)}${BODY[0]!.replace('order=0', 'order=99999999999999999999')}\n`);
     expect(r.events[0]!.fields.order).toBe('99999999999999999999');

@@ -103,6 +103,8 @@ function fail(o: HeaderScratch, col: number, message: string, range = false): bo
 export const MAX_CPU = 65535;
 export const MAX_PID = 4194304;
 const MAX_SECS_DIGITS = 12;
+/** The latency column is 4 or 5 flag characters (`d..1.`); a few more are allowed for other printers. */
+const MAX_LAT = 8;
 
 /** Scan one line into `o`; false (with errCol/errMessage set) when the header cannot be read. */
 export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): boolean {
@@ -163,6 +165,7 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
   if (p < len && !isDigit(s.charCodeAt(p))) {
     const sp = s.indexOf(' ', p);
     if (sp < 0) return fail(o, p, 'expected a timestamp after the CPU column');
+    if (sp - p > MAX_LAT) return fail(o, p, `expected latency flags (at most ${MAX_LAT} characters, \`d..1.\`) or a timestamp after the CPU column`);
     latEnd = sp;
     p = sp;
     while (p < len && s.charCodeAt(p) === 32) p++;
@@ -170,6 +173,7 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
     // A latency column may start with a digit in other printers: it has no `:` before its space.
     const sp = s.indexOf(' ', p);
     if (sp > 0 && s.charCodeAt(sp - 1) !== 58 /* : */) {
+      if (sp - p > MAX_LAT) return fail(o, p, `expected latency flags (at most ${MAX_LAT} characters) or a timestamp \`SECONDS.FRACTION:\` after the CPU column`);
       latEnd = sp;
       p = sp;
       while (p < len && s.charCodeAt(p) === 32) p++;
