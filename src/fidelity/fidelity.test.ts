@@ -7,7 +7,7 @@
  * KNOWN lists the captures the model does not reproduce yet, each with the reason and its first
  * divergence: the day one starts matching, or differs elsewhere first, its test fails.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replayTrace } from '../diff/run.js';
@@ -18,35 +18,23 @@ import { grammarsDir, packageRoot } from '../paths.js';
 import { compareCounterDeltas, readCaptureFacts } from './counters.js';
 
 /**
- * A capture the model does not reproduce yet: why, and where it first differs — the trace line
- * of the op, its kind, and the recorded event there — so that a crash, a new divergence earlier
- * on or a different mismatch turns its test red, as does the day it matches.
+ * The captures the model does not reproduce yet (src/fidelity/known-divergences.json, kept by
+ * `node scripts/known-divergences.mjs`): why, the verdict, and where each first differs — the
+ * op's trace line and kind and the recorded event there, and the counter deltas that differ —
+ * so that a crash, a new divergence earlier on, a different mismatch or the day it matches
+ * turns its test red.
  */
 interface Known {
   why: string;
-  /** `partial` where the replay itself names the input the capture lacks. */
-  verdict?: 'partial';
-  line: number;
-  opKind: string;
-  /** The first differing recorded event, as the mismatch report prints it (without its line). */
-  recorded: string;
+  verdict: 'mismatched' | 'partial' | 'unchecked' | 'matched';
+  line?: number;
+  opKind?: string;
+  /** The first differing recorded event, as the mismatch report prints it (without its line); null: none recorded there. */
+  recorded?: string | null;
+  counters?: string[];
 }
 
-const RSS_CACHE = '6.1 per-task rss cache: kernel-mode faults on user memory (exceptions:page_fault_kernel, not recorded in these captures) also count toward its 64-fault sync';
-const FORK = 'fork copies and COW-faults memory that existed before the scenario window';
-const KNOWN: Record<string, Known> = {
-  '6.1.0-56-cloud-amd64/s2-pmd-thp-lazyfree-pageout': { why: RSS_CACHE, verdict: 'partial', line: 645, opKind: 'fault', recorded: 'rss_stat curr=1 MM_ANONPAGES +16384' },
-  '6.1.0-56-cloud-amd64/s4-pmd-thp-redirty': { why: RSS_CACHE, verdict: 'partial', line: 630, opKind: 'fault', recorded: 'rss_stat curr=1 MM_ANONPAGES +20480' },
-  '6.1.0-56-cloud-amd64/s9-deferred-split.pmd-munmap': { why: RSS_CACHE, verdict: 'partial', line: 503, opKind: 'munmap', recorded: 'rss_stat curr=1 MM_ANONPAGES +24576' },
-  '6.1.0-56-cloud-amd64/s6-two-threads.4k-spin': { why: '6.1 per-task rss caches of two threads: untraced kernel-mode faults shift their 64-fault syncs', verdict: 'partial', line: 609, opKind: 'fault', recorded: 'rss_stat curr=1 MM_ANONPAGES ?' },
-  '6.12.95+deb12-cloud-amd64/s7-fork-shared.64k': { why: FORK, line: 2325, opKind: 'fork', recorded: 'rss_stat curr=0 MM_SHMEMPAGES ?' },
-  '6.18.44-fc-v669/s7-fork-shared.64k': { why: FORK, line: 2681, opKind: 'fork', recorded: 'rss_stat curr=0 MM_FILEPAGES ?' },
-  '6.12.95+deb12-cloud-amd64/s9-deferred-split.64k-munmap': {
-    why: 'zap_pte_range() broke off for a pending reschedule (the need-resched flag on the first rss_stat, then a switch to ksoftirqd) and flushed rss mid-zap: one rss update recorded as two; timing the model cannot know',
-    line: 11623, opKind: 'munmap', recorded: 'rss_stat curr=1 MM_ANONPAGES -8192',
-  },
-  '6.18.44-fc-v782/s7-fork-shared.64k.rec': { why: FORK, line: 2384, opKind: 'fork', recorded: 'rss_stat curr=0 MM_FILEPAGES ?' },
-};
+const KNOWN = JSON.parse(readFileSync(join(packageRoot, 'src/fidelity/known-divergences.json'), 'utf8')) as Record<string, Known>;
 
 function traces(): string[] {
   const root = join(packageRoot, 'traces');
@@ -78,21 +66,26 @@ describe('fidelity against real kernels', () => {
       expect(preset).toBeDefined();
       const r = await replayTrace(file, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release: reg.matchRelease(facts.release) });
       const run = r.runs[0]!;
-      expect(run.fidelity.compared).toBeGreaterThan(0);
-      expect(run.violations).toEqual([]);
+      const cc = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas, facts.thp) : undefined;
       if (known) {
         // Still differs, and first where it is known to.
-        expect(run.fidelity.verdict).toBe(known.verdict ?? 'mismatched');
-        const m = run.fidelity.mismatches[0]!;
-        const rec = m.recorded[m.at - Math.max(0, m.at - 2)];
-        expect({ line: m.line, opKind: m.opKind, recorded: rec?.replace(/ \(line \d+\)$/, '') }).toEqual({ line: known.line, opKind: known.opKind, recorded: known.recorded });
+        expect(run.fidelity.verdict).toBe(known.verdict);
+        const m = run.fidelity.mismatches[0];
+        if (known.line !== undefined) {
+          expect(m).toBeDefined();
+          const rec = m!.recorded[m!.at - Math.max(0, m!.at - 2)];
+          expect({ line: m!.line, opKind: m!.opKind, recorded: rec === undefined ? null : rec.replace(/ \(line \d+\)$/, '') }).toEqual({ line: known.line, opKind: known.opKind, recorded: known.recorded });
+        } else expect(m).toBeUndefined();
+        expect(cc && !cc.matched ? cc.mismatches.map((x) => `[${x.phase}] ${x.counter}: capture ${x.recorded}, model ${x.model}`).slice(0, 3) : undefined).toEqual(known.counters);
         return;
       }
+      expect(run.fidelity.compared).toBeGreaterThan(0);
+      expect(run.violations).toEqual([]);
       expect(run.fidelity.mismatches).toEqual([]);
       expect(run.fidelity.equal).toBe(run.fidelity.compared);
       expect(run.fidelity.reasons).toEqual([]);
       expect(run.fidelity.verdict).toBe('matched');
-      if (facts.phaseDeltas) expect(compareCounterDeltas(run.phaseCounters, facts.phaseDeltas, facts.thp).mismatches).toEqual([]);
+      if (cc) expect(cc.mismatches).toEqual([]);
     });
   }
 });
