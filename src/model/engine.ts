@@ -65,6 +65,9 @@ export class Engine {
     return this.k.mms.get(tgid) ?? this.k.newMm(tgid);
   }
 
+  /** Threads switched out (sched_switch) and not yet switched back in: the CPU they left. */
+  private readonly switchedOut = new Map<number, number>();
+
   step(op: Op): StepResult {
     const k = this.k;
     k.op = op;
@@ -83,10 +86,18 @@ export class Engine {
     // Where the mm runs. The pre-window bookkeeping (fault-count, exec) is the task's rss cache
     // before the workload's mm existed or was watched: the old mm of an exec'ing task ran on
     // CPUs the new one never did (taskset pins, then execs on the new CPU).
+    // An op is handed on once its output is complete, so a task switch that came in the middle
+    // of it (a fault preempted, the task then sleeping) has already been applied: the mm stays
+    // loaded on the op's CPU only if its task has not been switched out since.
     if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec') {
       mm.cpumask.add(op.cpu);
-      mm.loadedOn.add(op.cpu);
-    } else if (op.kind === 'run' && op.on) mm.cpumask.add(op.cpu);
+      if (this.switchedOut.get(op.tid) !== op.cpu) mm.loadedOn.add(op.cpu);
+    } else if (op.kind === 'run') {
+      if (op.on) {
+        mm.cpumask.add(op.cpu);
+        this.switchedOut.delete(op.tid);
+      } else this.switchedOut.set(op.tid, op.cpu);
+    }
     switch (op.kind) {
       case 'mmap':
         do_mmap(k, mm, op.addr, op.len, op.prot, op.flags);
