@@ -10,7 +10,8 @@ import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_mmap, do_munmap, dup_mm, exit_mmap, set_vma_flag } from './kernel/mmap.js';
+import { do_mmap, do_munmap, dup_mm, exit_mmap } from './kernel/mmap.js';
+import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
@@ -198,12 +199,14 @@ export class Engine {
       case MADV.MADV_PAGEOUT: madvise_cold_or_pageout(k, mm, start, end, true); return true;
       case MADV.MADV_COLD: madvise_cold_or_pageout(k, mm, start, end, false); return true;
       case MADV.MADV_DONTNEED: madvise_dontneed(k, mm, start, end); return true;
-      case MADV.MADV_HUGEPAGE: set_vma_flag(mm, start, end, 'hugepage', true); return true;
-      case MADV.MADV_NOHUGEPAGE: set_vma_flag(mm, start, end, 'nohugepage', true); return true;
-      // Core-dump hints and MADV_NORMAL only set VMA flags nothing modelled reads
-      // (madvise_update_vma()). RANDOM/SEQUENTIAL change what reclaim does with young entries,
-      // DONTFORK/DOFORK what fork copies: those stay outside the model.
-      case MADV.MADV_NORMAL: case MADV.MADV_DONTDUMP: case MADV.MADV_DODUMP:
+      case MADV.MADV_HUGEPAGE: madvise_update_vma(k, mm, start, end, 'hugepage'); return true;
+      case MADV.MADV_NOHUGEPAGE: madvise_update_vma(k, mm, start, end, 'nohugepage'); return true;
+      case MADV.MADV_DONTFORK: madvise_update_vma(k, mm, start, end, 'dontfork'); return true;
+      case MADV.MADV_DOFORK: madvise_update_vma(k, mm, start, end, 'dofork'); return true;
+      case MADV.MADV_DONTDUMP: madvise_update_vma(k, mm, start, end, 'dontdump'); return true;
+      case MADV.MADV_DODUMP: madvise_update_vma(k, mm, start, end, 'dodump'); return true;
+      // RANDOM/SEQUENTIAL change what reclaim does with young entries: outside the model.
+      case MADV.MADV_NORMAL:
         return true;
       default: return false;
     }

@@ -371,6 +371,10 @@ export interface Vma {
   nohugepage: boolean;
   locked: boolean;
   droppable: boolean;
+  /** VM_DONTCOPY (MADV_DONTFORK): fork does not copy the VMA. */
+  dontcopy?: boolean;
+  /** VM_DONTDUMP (MADV_DONTDUMP). */
+  dontdump?: boolean;
   anon: boolean;
   /** An anonymous mapping the model did not see created (stack, heap before the window). */
   implicit: boolean;

@@ -67,7 +67,7 @@ export function split_vma(k: Kernel, mm: Mm, vma: Vma, addr: number): Vma {
 function mergeable(a: Vma, b: Vma): boolean {
   return a.vm_end === b.vm_start && a.anon && b.anon && !a.implicit && !b.implicit &&
     a.read === b.read && a.write === b.write && a.hugepage === b.hugepage && a.nohugepage === b.nohugepage &&
-    a.locked === b.locked && a.droppable === b.droppable &&
+    a.locked === b.locked && a.droppable === b.droppable && !a.dontcopy === !b.dontcopy && !a.dontdump === !b.dontdump &&
     a.vm_pgoff + (a.vm_end - a.vm_start) / PAGE_SIZE === b.vm_pgoff;
 }
 
@@ -102,23 +102,15 @@ export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   tlb.finish(k, mm);
 }
 
-/** madvise(MADV_HUGEPAGE / MADV_NOHUGEPAGE): VMA flags on the range. */
-export function set_vma_flag(mm: Mm, start: number, end: number, flag: 'hugepage' | 'nohugepage', on: boolean): void {
-  split_vmas(mm, start, end);
-  for (const v of mm.vmas) {
-    if (v.vm_start >= start && v.vm_end <= end) {
-      v[flag] = on;
-      if (on) v[flag === 'hugepage' ? 'nohugepage' : 'hugepage'] = false;
-    }
-  }
-}
-
 /** fork(): the child shares every anonymous folio copy-on-write. */
 export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
   const child = k.newMm(childTgid, parent.anonRoot);
-  child.vmas = parent.vmas.map((v) => ({ ...v }));
+  // dup_mmap(): a VM_DONTCOPY VMA (MADV_DONTFORK) is not copied, nor are its entries.
+  child.vmas = parent.vmas.filter((v) => !v.dontcopy).map((v) => ({ ...v }));
+  const skipped = parent.vmas.filter((v) => v.dontcopy);
   child.cpumask = new Set([k.cpu]);
   for (const [pi, e] of parent.pmds) {
+    if (skipped.some((v) => v.vm_start <= pi * PMD_SIZE && v.vm_end >= (pi + 1) * PMD_SIZE)) continue;
     if (e.kind === 'huge') {
       e.write = false;
       child.pmds.set(pi, { ...e });
