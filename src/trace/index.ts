@@ -330,7 +330,7 @@ export class TraceParser implements LineSink {
    */
   private checkOrder(s: string, cpu: number, tsNs: number, tsStart: number, tsEnd: number, lineNo: number): void {
     const prev = this.cpuTs[cpu];
-    if (prev !== undefined && tsNs < prev) {
+    if (prev !== undefined && tsNs < prev && this.counted('time_backwards')) {
       this.sink.add(
         diag(
           'time_backwards',
@@ -340,14 +340,30 @@ export class TraceParser implements LineSink {
           tsStart + 1,
         ),
       );
-    } else {
-      this.cpuTs[cpu] = tsNs;
-      this.cpuLine[cpu] = lineNo;
     }
-    if (s === this.prevEventLine && tsEnd - s.lastIndexOf('.', tsEnd) === 10) {
+    // Each step back is one diagnostic: the next event is compared with this one.
+    this.cpuTs[cpu] = tsNs;
+    this.cpuLine[cpu] = lineNo;
+    if (s === this.prevEventLine && tsEnd - s.lastIndexOf('.', tsEnd) === 10 && this.counted('duplicate_line')) {
       this.sink.add(diag('duplicate_line', `line repeats line ${lineNo - 1} exactly, nanosecond timestamp included: it was probably duplicated`, this.opts.file, lineNo, 1));
     }
     this.prevEventLine = s;
+  }
+
+  /**
+   * True when a diagnostic of `code` is still kept; once the sink keeps no more of it, only its
+   * count goes up, and no message is made (an input joined from two captures puts every event
+   * of the second out of order: a message each would cost more than the parse).
+   */
+  private counted(code: 'time_backwards' | 'duplicate_line' | 'out_of_order'): boolean {
+    const n = this.sink.counts.get(code) ?? 0;
+    if (n < this.perCode) return true;
+    this.sink.counts.set(code, n + 1);
+    return false;
+  }
+
+  private get perCode(): number {
+    return this.opts.diagnosticsPerCode ?? 50;
   }
 
   /** Interned event names by (length, first character): a line's name costs no new string. */
@@ -474,6 +490,7 @@ export class TraceParser implements LineSink {
 
   /** An event the sort window could not put back in place (reported as it arrives). */
   private reportLate(tsNs: number, cpu: number, line: number): void {
+    if (!this.counted('out_of_order')) return;
     this.sink.add(diag('out_of_order', `event at ${fmtTs(tsNs)} on CPU ${cpu} is earlier than events already emitted (beyond the ${this.opts.sortWindow ?? 16384}-event sort window); emitted late`, this.opts.file, line, 1));
   }
 
