@@ -20,7 +20,9 @@ import { flush_tlb_mm_range, try_to_unmap_flush } from './tlbflush.js';
  * LRU or the deferred queue). Its mapcounts say "mapped by many": folio_maybe_mapped_shared()
  * is true, so the MADV_FREE / COLD / PAGEOUT huge-PMD branches skip it, as their
  * is_huge_zero_pmd() checks do.
- * Model deviation: its pfn is not tracked (nothing the model emits names it).
+ * Model deviation: its pfn is not tracked (nothing the model emits names it), and it is never
+ * freed — the kernel's huge-zero shrinker frees it once no mm holds it, in whatever task runs
+ * the shrinker, which is not the workload's output.
  */
 export const HUGE_ZERO_FOLIO: Folio = (() => {
   const f = new Folio(-1, HPAGE_PMD_ORDER, HPAGE_PMD_NR, 0, 0, -1);

@@ -62,6 +62,8 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   let pgt: AllocFact[] = NO_ALLOCS;
   // A non-data allocation of a large order in a fault is the huge zero folio, allocated at its
   // first use system-wide (mm_get_huge_zero_folio(), after the deposit table): not a page table.
+  // Model deviation: recognised by its order alone (its gfp mask, GFP_TRANSHUGE without
+  // __GFP_MOVABLE, reads as a page-table allocation to the lifter).
   let hugeZeroAlloc = false;
   for (const a of allocs) {
     if (a.use === 'user') user ??= a;
@@ -376,6 +378,9 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       g.end = Math.max(g.end, a + nr * PAGE_SIZE);
       a += nr * PAGE_SIZE;
     }
+    // add_mm_rss_vec(): where rss is cached per task (6.1), the zapping task's cache is synced
+    // into the mm first when the mm is its own (current->mm == mm), then the zap's deltas go in.
+    if (!k.traits.rssEveryUpdate && mm.threads.has(k.tid) && !mm.exited) k.syncMmRss(mm, k.tid);
     for (let i = 0; i < 4; i++) if (rss[i]) k.addMmCounter(mm, i, rss[i]!);
     if (opts.freeTables && e.used === 0 && !anyVmaIn(mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE, vma)) {
       // free_pgtables() → pte_free_tlb(): the gather covers the table's first page at PMD
