@@ -93,6 +93,16 @@ export interface KernelTraits {
    * (four PMDs, 2 MiB stride) and take no fault.
    */
   mprotectPmdWriteUpgrade: boolean;
+  /**
+   * MADV_FREE and MADV_DONTNEED over several VMAs gather every VMA's entries into one mmu_gather
+   * and flush once at the end of the call (SeongJae Park, "mm/madvise: batch tlb flushes for
+   * MADV_DONTNEED and MADV_FREE", v3 2025-04-09, 6.16; COLD and PAGEOUT were left per VMA).
+   * Before, madvise_free_single_vma() and each VMA's zap have their own gather. Checked against
+   * s10 64k-split (MADV_FREE over the three VMAs mprotect left): 6.12.95 flushes once per VMA
+   * (`pages:8`, then `-1`, `-1`), 6.18.44 once (`-1`); and s16 4k-dontneed (two VMAs): 6.1.0-57
+   * and 6.12.95 flush per VMA, 6.18.44 once.
+   */
+  madviseGatherPerCall: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -101,21 +111,21 @@ export const TRAITS: Record<string, KernelTraits> = {
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
-    mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false,
+    mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
-    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true,
+    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
-    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true,
+    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -133,6 +133,17 @@ describe('mprotect: which permission changes flush', () => {
     }
   });
 
+  it('PROT_NONE flushes every present entry, the zero page too; leaving PROT_NONE flushes nothing (the old entries were not present)', () => {
+    const r = pteRegion('linux-6.18');
+    r.step({ kind: 'munmap', addr: P + 7 * 4096, len: 4096 });
+    r.step({ kind: 'mmap', addr: P + 7 * 4096, len: 4096, prot: PROT_RW, flags: 0x22, anon: true });
+    r.step({ kind: 'fault', addr: P + 7 * 4096, write: false, allocs: [] }); // the zero page
+    expect(r.flushes(r.step({ kind: 'mprotect', addr: P, len: 8 * 4096, prot: 0 }))).toEqual([8]);
+    expect(r.flushes(r.step({ kind: 'mprotect', addr: P, len: 8 * 4096, prot: PROT_RW }))).toEqual([]);
+    const t = r.mm.pmds.get(pmdIndex(P))!;
+    expect(t.kind === 'table' && t.write(0) && !t.write(7)).toBe(true);
+  });
+
   it('an mprotect that changes no flags does nothing at all (no split, no flush)', () => {
     const r = pmdRegion('linux-6.18');
     expect(r.step({ kind: 'mprotect', addr: P + MB, len: 4 * MB, prot: PROT_RW })).toEqual([]);

@@ -11,7 +11,7 @@ import { split_folio } from './huge_memory.js';
 import { folio_isolate_lru, folio_mark_lazyfree, lru_add_drain } from './swap.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 import { reclaim_pages } from './vmscan.js';
-import { zap_range } from './memory.js';
+import { zap_range, ZapGather } from './memory.js';
 
 /** struct mmu_gather, reduced to the flush range and whether only PMDs were gathered. */
 class Gather {
@@ -52,8 +52,13 @@ function splitForRange(k: Kernel, f: Folio): boolean {
 
 export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): void {
   lru_add_drain(k);
-  const tlb = new Gather();
+  let tlb = new Gather();
   for (const vma of vmasIn(mm, start, end)) {
+    // Before 6.16 madvise_free_single_vma() gathers and flushes each VMA on its own.
+    if (!k.traits.madviseGatherPerCall) {
+      tlb.finish(k, mm);
+      tlb = new Gather();
+    }
     const s = Math.max(start, vma.vm_start);
     const e = Math.min(end, vma.vm_end);
     for (let addr = s; addr < e; ) {
@@ -119,8 +124,12 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
 
 export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: number, pageout: boolean): void {
   lru_add_drain(k);
-  const tlb = new Gather();
+  let tlb = new Gather();
   for (const vma of vmasIn(mm, start, end)) {
+    // madvise_cold()/madvise_pageout() gather and flush each VMA on its own (all releases: the
+    // 6.16 one-gather-per-call change left COLD and PAGEOUT out).
+    tlb.finish(k, mm);
+    tlb = new Gather();
     const s = Math.max(start, vma.vm_start);
     const e = Math.min(end, vma.vm_end);
     for (let addr = s; addr < e; ) {
@@ -191,5 +200,9 @@ export function madvise_dontneed(k: Kernel, mm: Mm, start: number, end: number):
   // Drained once here even when the model knows no VMA in the range: the call succeeded, so the
   // kernel found one (a thread's stack, mapped before the window) and drained this CPU's batch.
   if (k.traits.unmapDrainsLruAdd) lru_add_drain(k);
-  for (const vma of vmasIn(mm, start, end)) zap_range(k, mm, vma, Math.max(start, vma.vm_start), Math.min(end, vma.vm_end), { freeTables: false });
+  // 6.16+: one mmu_gather for the whole call (traits.madviseGatherPerCall); before, each VMA's
+  // zap has its own and flushes at its end.
+  const tlb = k.traits.madviseGatherPerCall ? new ZapGather() : undefined;
+  for (const vma of vmasIn(mm, start, end)) zap_range(k, mm, vma, Math.max(start, vma.vm_start), Math.min(end, vma.vm_end), { freeTables: false }, tlb);
+  tlb?.finish(k, mm);
 }

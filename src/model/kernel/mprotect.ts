@@ -30,10 +30,14 @@
  * exclusive anonymous folio reuses it (wp_page_reuse(): made writable, dirty and young; x86's
  * ptep_set_access_flags() does not flush) — memory.ts handles that fault.
  *
- * Model deviation: only the write permission is modelled. PROT_NONE and PROT_EXEC changes (which
- * also flush on x86: _PAGE_PRESENT/_PAGE_NX) are applied to the VMA flags the model keeps
- * (read/write) only; a PROT_NONE mprotect's flushes are therefore not predicted. Soft-dirty and
- * userfaultfd write-protection (which keep entries read-only) are not modelled.
+ * PROT_NONE: the entries lose _PAGE_PRESENT (they become PROT_NONE entries), which needs a flush
+ * for every present entry, zero-page ones included; leaving PROT_NONE needs none (the old entry
+ * was not present: pte_needs_flush() returns false), whatever the write bit becomes.
+ *
+ * Model deviation: the VMA keeps read and write only. PROT_EXEC is not tracked: a change of
+ * PROT_EXEC alone (x86 flushes it: _PAGE_NX) is taken as no change, and an exec-only VMA is
+ * taken as PROT_NONE. Soft-dirty and userfaultfd write-protection (which keep entries
+ * read-only) are not modelled.
  */
 import { PAGE_SIZE, PMD_SIZE, PTE_DIRTY, PTE_WRITE, PTRS_PER_PTE, type HugePmd, type Mm, type PteTable, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
@@ -44,6 +48,7 @@ import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
+const PROT_ALL = 7;
 
 /** struct mmu_gather as mprotect uses it: the flush range, and whether only PMDs were gathered. */
 class ProtGather {
@@ -73,8 +78,6 @@ class ProtGather {
 export function do_mprotect(k: Kernel, mm: Mm, start: number, len: number, prot: number): string | undefined {
   const end = start + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (end <= start) return undefined;
-  const read = (prot & PROT_READ) !== 0;
-  const write = (prot & PROT_WRITE) !== 0;
   let unknown: string | undefined;
   // Holes in the model's VMA list, or VMAs it does not model.
   let covered = start;
@@ -95,7 +98,7 @@ export function do_mprotect(k: Kernel, mm: Mm, start: number, len: number, prot:
     const e = Math.min(end, vma.vm_end);
     addr = e;
     if (!vma.anon) continue;
-    if (mprotect_fixup(k, mm, vma, s, e, read, write, tlb)) changed = true;
+    if (mprotect_fixup(k, mm, vma, s, e, prot, tlb)) changed = true;
   }
   tlb.finish(k, mm);
   // vma_merge() for the VMAs the call changed, with whichever neighbour now matches.
@@ -104,20 +107,29 @@ export function do_mprotect(k: Kernel, mm: Mm, start: number, len: number, prot:
 }
 
 /** mprotect_fixup(): split the VMA to the range, set its flags, change its entries; false if nothing changed. */
-function mprotect_fixup(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, read: boolean, write: boolean, tlb: ProtGather): boolean {
+function mprotect_fixup(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, prot: number, tlb: ProtGather): boolean {
+  const read = (prot & PROT_READ) !== 0;
+  const write = (prot & PROT_WRITE) !== 0;
   // Equal flags: mprotect_fixup() returns before touching the VMA or its page tables.
   if (vma.read === read && vma.write === write) return false;
+  const wasNone = !vma.read && !vma.write;
   let v = vma;
   if (start > v.vm_start) v = split_vma(k, mm, v, start);
   if (end < v.vm_end) split_vma(k, mm, v, end);
   v.read = read;
   v.write = write;
-  change_protection(k, mm, v, start, end, tlb);
+  change_protection(k, mm, v, start, end, { wasNone, none: (prot & PROT_ALL) === 0 }, tlb);
   return true;
 }
 
+/** What the change does to presence: entries of a PROT_NONE VMA are not present (PROT_NONE entries). */
+interface Presence {
+  wasNone: boolean;
+  none: boolean;
+}
+
 /** change_protection() → change_pmd_range() over [start, end) of one VMA. */
-function change_protection(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, tlb: ProtGather): void {
+function change_protection(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, p: Presence, tlb: ProtGather): void {
   for (let addr = start; addr < end; ) {
     const pi = pmdIndex(addr);
     const next = Math.min(end, (pi + 1) * PMD_SIZE);
@@ -125,7 +137,7 @@ function change_protection(k: Kernel, mm: Mm, vma: Vma, start: number, end: numb
     if (!e) { addr = next; continue; }
     if (e.kind === 'huge') {
       if (next - addr === PMD_SIZE) {
-        change_huge_pmd(k, vma, e, pi * PMD_SIZE, tlb);
+        change_huge_pmd(k, vma, e, pi * PMD_SIZE, p, tlb);
         addr = next;
         continue;
       }
@@ -133,7 +145,7 @@ function change_protection(k: Kernel, mm: Mm, vma: Vma, start: number, end: numb
       // already): __split_huge_pmd(), then the PTE level.
       e = split_huge_pmd_locked(k, mm, vma, pi * PMD_SIZE, e);
     }
-    change_pte_range(k, mm, vma, e, addr, next, tlb);
+    change_pte_range(k, mm, vma, e, addr, next, p, tlb);
     addr = next;
   }
 }
@@ -143,7 +155,7 @@ function change_protection(k: Kernel, mm: Mm, vma: Vma, start: number, end: numb
  * where can_change_pte_writable() allows, and an entry whose write bit changed is gathered for
  * the flush (pte_needs_flush()). Empty slots are left alone (no uffd-wp markers here).
  */
-function change_pte_range(k: Kernel, mm: Mm, vma: Vma, t: PteTable, start: number, end: number, tlb: ProtGather): void {
+function change_pte_range(k: Kernel, mm: Mm, vma: Vma, t: PteTable, start: number, end: number, p: Presence, tlb: ProtGather): void {
   k.cost.ptlLocks++;
   // Under the PTE lock, first the flush a batched unmap of this mm may still owe.
   flush_tlb_batched_pending(k, mm);
@@ -153,15 +165,20 @@ function change_pte_range(k: Kernel, mm: Mm, vma: Vma, t: PteTable, start: numbe
     const i = i0 + j;
     k.cost.pteReads++;
     const f = t.folio[i];
-    // A zero-page entry stays read-only whatever the protection: no change, no flush.
-    if (!f) continue;
+    if (!f && !t.isZero(i)) continue;
+    const a = start + j * PAGE_SIZE;
+    // A zero-page entry stays read-only whatever the protection: it changes only in presence.
+    if (!f) {
+      if (p.none && !p.wasNone) tlb.add(a, a + PAGE_SIZE, false);
+      continue;
+    }
     const old = t.bits[i]!;
     const wasWrite = (old & PTE_WRITE) !== 0;
     const nowWrite = vma.write && can_change_pte_writable(k, f.anon && f.exclusive, (old & PTE_DIRTY) !== 0);
-    if (wasWrite === nowWrite) continue;
     t.bits[i] = nowWrite ? old | PTE_WRITE : old & ~PTE_WRITE;
-    const a = start + j * PAGE_SIZE;
-    tlb.add(a, a + PAGE_SIZE, false);
+    // pte_needs_flush(): nothing for an entry that was not present; _PAGE_PRESENT cleared or
+    // _PAGE_RW changed either way otherwise.
+    if (!p.wasNone && (p.none || wasWrite !== nowWrite)) tlb.add(a, a + PAGE_SIZE, false);
   }
 }
 
@@ -183,12 +200,11 @@ function can_change_pte_writable(k: Kernel, exclusiveAnon: boolean, dirty: boole
  * exclusive anonymous THP) is 6.2+ (traits.mprotectPmdWriteUpgrade); on 6.1 the PMD stays
  * read-only — nothing to flush — and the next write takes a fault that reuses it.
  */
-function change_huge_pmd(k: Kernel, vma: Vma, pmd: HugePmd, haddr: number, tlb: ProtGather): void {
+function change_huge_pmd(k: Kernel, vma: Vma, pmd: HugePmd, haddr: number, p: Presence, tlb: ProtGather): void {
   k.cost.pmdLocks++;
-  if (pmd.zero) return;
   const f = pmd.folio;
-  const nowWrite = vma.write && k.traits.mprotectPmdWriteUpgrade && f.anon && f.exclusive;
-  if (pmd.write === nowWrite) return;
+  const nowWrite = !pmd.zero && vma.write && k.traits.mprotectPmdWriteUpgrade && f.anon && f.exclusive;
+  const changed = pmd.write !== nowWrite;
   pmd.write = nowWrite;
-  tlb.add(haddr, haddr + PMD_SIZE, true);
+  if (!p.wasNone && (p.none || changed)) tlb.add(haddr, haddr + PMD_SIZE, true);
 }
