@@ -115,6 +115,8 @@ export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
       e.write = false;
       child.pmds.set(pi, { ...e });
       k.deposit(child, pi * PMD_SIZE, 0);
+      // The huge zero PMD is shared as it is: no rss, no folio reference (copy_huge_pmd()).
+      if (e.zero) continue;
       e.folio.refcount++;
       e.folio.entire_mapcount++;
       e.folio.large_mapcount++;
@@ -126,7 +128,11 @@ export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
     let n = 0;
     for (let i = 0; i < PTRS_PER_PTE; i++) {
       const f = e.folio[i];
-      if (!f) continue;
+      if (!f) {
+        // A zero-page entry is copied as it is (no folio, no rss).
+        if (e.isZero(i)) { t.setRaw(i, null, e.bits[i]!); t.used++; }
+        continue;
+      }
       // Both entries become read-only (copy-on-write).
       e.bits[i] = e.bits[i]! & ~PTE_WRITE;
       t.setRaw(i, f, e.bits[i]!);

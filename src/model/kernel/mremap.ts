@@ -81,9 +81,9 @@ export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, ne
           let present = false;
           for (let i = 0; i < extent / PAGE_SIZE; i++) {
             const si = pteIndex(old) + i;
-            const f = table.folio[si];
-            if (!f) continue;
-            to.setRaw(pteIndex(nw) + i, f, table.bits[si]!);
+            if (table.none(si)) continue;
+            // A zero-page entry (no folio) moves and is flushed like any present one.
+            to.setRaw(pteIndex(nw) + i, table.folio[si] ?? null, table.bits[si]!);
             table.clear(si);
             table.used--;
             to.used++;
