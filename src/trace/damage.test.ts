@@ -191,6 +191,15 @@ describe('trace.dat records', () => {
 });
 
 describe('trace.dat CPU table', () => {
+  it('pages that no CPU covers (sizes damaged to 0) are a damaged table, not an empty trace', async () => {
+    const dat = smallDat(gunzipSync(readFileSync(join(packageRoot, 'fixtures/traces/trace-cmd-s1/trace-v6.dat.gz'))), 2);
+    const b = Buffer.from(dat.bytes);
+    for (let c = 0; c < dat.cpus; c++) b.writeBigUInt64LE(0n, dat.cpuTable + 16 * c + 8);
+    const r = await read(b);
+    expect(r.events).toHaveLength(0);
+    expect(r.stats.diagnostics.kept.find((x) => x.code === 'dat_corrupt')!.message).toMatch(new RegExp(`bytes ${dat.dataStart}-${b.length} are no CPU's data`));
+  });
+
   it('CPU data that does not start at a page boundary is a damaged table', async () => {
     const dat = smallDat(gunzipSync(readFileSync(join(packageRoot, 'fixtures/traces/trace-cmd-s1/trace-v6.dat.gz'))), 2);
     const b = Buffer.from(dat.bytes);

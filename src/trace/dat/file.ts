@@ -255,6 +255,7 @@ function readV6(b: Bytes, start: number, f: DatFile): void {
   [f.cmdlines, p] = readSized64(b, p, 'saved cmdlines');
   f.cpuCount = b.u32(p, 'CPU count');
   p += 4;
+  let instances = false;
   for (;;) {
     const [tag] = [b.text(p, 10, 'data tag (options / latency / flyrecord)')];
     if (tag === 'options  \0') {
@@ -263,6 +264,7 @@ function readV6(b: Bytes, start: number, f: DatFile): void {
         const id = b.u16(p, 'option id');
         p += 2;
         if (id === OPT_DONE) break;
+        if (id === OPT_BUFFER) instances = true;
         const size = b.u32(p, 'option size');
         b.need(p + 4, size, `option ${id}`);
         readOption(b, id, p + 4, size, f, 6);
@@ -275,12 +277,21 @@ function readV6(b: Bytes, start: number, f: DatFile): void {
     p += 10;
     break;
   }
+  let end = p + 16 * f.cpuCount;
   for (let cpu = 0; cpu < f.cpuCount; cpu++) {
     const off = b.u64(p, `CPU ${cpu} data offset`);
     const size = b.u64(p + 8, `CPU ${cpu} data size`);
     p += 16;
     if (size === 0) continue;
+    end = Math.max(end, off + size);
     cpuData(b, cpu, off, size, f, false);
+  }
+  // The CPU data are the end of a version 6 file (instance buffers, which follow them, are
+  // named by BUFFER options): whole pages past the last CPU's data belong to no CPU, and the
+  // CPU table that should cover them is damaged (sizes read as 0 drop every event silently).
+  const aligned = Math.ceil(end / f.pageSize) * f.pageSize;
+  if (!instances && b.buf.length > aligned) {
+    f.problems.push(new DatError(aligned, `bytes ${aligned}-${b.buf.length} are no CPU's data (the CPU table's data end at byte ${end}): the CPU table is damaged, and events in them are not read`));
   }
 }
 
