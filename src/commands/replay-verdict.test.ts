@@ -81,11 +81,11 @@ describe('replay: the verdict says what it could not check', () => {
       const i = lineOf(ls, 'sys_madvise -> 0x0', 'phase name=lazyfree');
       at = i + 2;
       const base = ls[i]!;
-      // An mprotect of the workload after the MADV_FREE, with the one-page flush it caused.
+      // An msync of the workload after the MADV_FREE, with a one-page flush recorded during it.
       return [...ls.slice(0, i + 1),
-        like(base, '.....', 'sys_mprotect(start: 0x7fd51f800000, len: 0x1000, prot: 0x1)'),
+        like(base, '.....', 'sys_msync(start: 0x7fd51f800000, len: 0x1000, flags: 0x4)'),
         like(base, 'd..1.', 'tlb_flush: pages:1 reason:local MM shootdown (3)'),
-        like(base, '.....', 'sys_mprotect -> 0x0'),
+        like(base, '.....', 'sys_msync -> 0x0'),
         ...ls.slice(i + 1)];
     });
     const r = await run(['replay', '--json', f]);
@@ -94,11 +94,11 @@ describe('replay: the verdict says what it could not check', () => {
     expect(j.fidelity.verdict).toBe('partial');
     expect(j.fidelity.matched).toBe(false);
     expect(j.fidelity.opsMismatched).toBe(0);
-    const o = j.fidelity.outsideModel.find((x: { kind: string }) => x.kind === 'syscall mprotect');
-    expect(o).toEqual({ kind: 'syscall mprotect', ops: 1, events: 1, firstLine: at });
+    const o = j.fidelity.outsideModel.find((x: { kind: string }) => x.kind === 'syscall msync');
+    expect(o).toEqual({ kind: 'syscall msync', ops: 1, events: 1, firstLine: at });
     const t = await run(['replay', f]);
     expect(t.stdout).toMatch(/fidelity  PARTIAL/);
-    expect(t.stdout).toMatch(new RegExp(`syscall mprotect: 1 op, 1 events, first at line ${at}`));
+    expect(t.stdout).toMatch(new RegExp(`syscall msync: 1 op, 1 events, first at line ${at}`));
     expect((await run(['replay', '--strict', f])).code).toBe(1);
   });
 

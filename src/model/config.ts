@@ -103,6 +103,16 @@ export interface KernelTraits {
    * and 6.12.95 flush per VMA, 6.18.44 once.
    */
   madviseGatherPerCall: boolean;
+  /**
+   * MADV_DONTNEED frees a PTE table it leaves empty when its zap covered the table's whole
+   * 2 MiB (CONFIG_PT_RECLAIM, on for x86-64: madvise_dontneed_single_vma() sets
+   * zap_details.reclaim_pt; zap_pte_range() → try_get_and_clear_pmd() → free_pte(), which puts
+   * the table in the gather like free_pgtables() does). Qi Zheng, "mm: pgtable: reclaim empty
+   * PTE page in madvise(MADV_DONTNEED)", 6.14. Before, the table stays until munmap frees it
+   * (with its flush). Checked against the 6.18.44 s17 64k-dontneed and s13 4k-read-only
+   * captures: the munmap after a whole-table DONTNEED records no flush; 6.12.95 records one.
+   */
+  dontneedFreesEmptyPteTables: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -111,21 +121,21 @@ export const TRAITS: Record<string, KernelTraits> = {
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
-    mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false,
+    mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
-    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false,
+    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
     lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
-    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true,
+    mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

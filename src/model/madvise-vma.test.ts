@@ -42,3 +42,24 @@ describe('MADV_DONTFORK', () => {
     expect(eng.mmOf(10).vmas.map((v) => v.vm_end - v.vm_start)).toEqual([4 * MB]);
   });
 });
+
+describe('MADV_DONTNEED and the PTE tables it empties (CONFIG_PT_RECLAIM, 6.14+)', () => {
+  function dontneedThenMunmap(spec: string): { tableAfterDontneed: boolean; munmapFlushes: number[] } {
+    const eng = new Engine(buildConfig(spec, 'x86', { enabled: 'never', sizes: {} }), { checkInvariants: false });
+    const ops: Op[] = [{ ...base, at: at(0), kind: 'mmap', addr: A, len: 2 * MB, prot: 3, flags: 0x22, anon: true }];
+    for (let i = 0; i < 8; i++) ops.push({ ...base, at: at(1 + i), kind: 'fault', addr: A + i * 4096, write: true, allocs: [{ pfn: 0x100 + i, order: 0, use: 'user' }] });
+    ops.push({ ...base, at: at(9), kind: 'madvise', addr: A, len: 2 * MB, advice: 4 });
+    for (const op of ops) eng.step(op);
+    const tableAfterDontneed = eng.mmOf(10).pmds.has(Math.floor(A / (2 * MB)));
+    const munmap = eng.step({ ...base, at: at(10), kind: 'munmap', addr: A, len: 2 * MB });
+    return { tableAfterDontneed, munmapFlushes: munmap.emitted.filter((e) => e.ev === 'tlb_flush').map((e) => (e as { pages: number }).pages) };
+  }
+
+  it('6.18 frees a table whose whole 2 MiB the DONTNEED emptied: the munmap after it has nothing to flush', () => {
+    expect(dontneedThenMunmap('linux-6.18')).toEqual({ tableAfterDontneed: false, munmapFlushes: [] });
+  });
+
+  it('6.12 keeps the table until munmap frees it, with its flush', () => {
+    expect(dontneedThenMunmap('linux-6.12')).toEqual({ tableAfterDontneed: true, munmapFlushes: [0] });
+  });
+});

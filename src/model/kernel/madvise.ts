@@ -203,6 +203,7 @@ export function madvise_dontneed(k: Kernel, mm: Mm, start: number, end: number):
   // 6.16+: one mmu_gather for the whole call (traits.madviseGatherPerCall); before, each VMA's
   // zap has its own and flushes at its end.
   const tlb = k.traits.madviseGatherPerCall ? new ZapGather() : undefined;
-  for (const vma of vmasIn(mm, start, end)) zap_range(k, mm, vma, Math.max(start, vma.vm_start), Math.min(end, vma.vm_end), { freeTables: false }, tlb);
+  const opts = { freeTables: false, reclaimPt: k.traits.dontneedFreesEmptyPteTables };
+  for (const vma of vmasIn(mm, start, end)) zap_range(k, mm, vma, Math.max(start, vma.vm_start), Math.min(end, vma.vm_end), opts, tlb);
   tlb?.finish(k, mm);
 }

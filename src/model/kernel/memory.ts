@@ -295,6 +295,11 @@ export class ZapGather {
 export interface ZapOptions {
   /** munmap/exit free page tables that no longer cover any VMA. */
   freeTables: boolean;
+  /**
+   * MADV_DONTNEED with CONFIG_PT_RECLAIM (traits.dontneedFreesEmptyPteTables): a PTE table whose
+   * whole 2 MiB the zap covered and left empty is freed at once (zap_pte_range() → free_pte()).
+   */
+  reclaimPt?: boolean;
 }
 
 /**
@@ -382,7 +387,9 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
     // into the mm first when the mm is its own (current->mm == mm), then the zap's deltas go in.
     if (!k.traits.rssEveryUpdate && mm.threads.has(k.tid) && !mm.exited) k.syncMmRss(mm, k.tid);
     for (let i = 0; i < 4; i++) if (rss[i]) k.addMmCounter(mm, i, rss[i]!);
-    if (opts.freeTables && e.used === 0 && !anyVmaIn(mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE, vma)) {
+    // reclaim_pt_is_enabled(): this table's zap must span its whole PMD range.
+    const reclaim = opts.reclaimPt === true && addr === pi * PMD_SIZE && next === (pi + 1) * PMD_SIZE;
+    if (e.used === 0 && ((opts.freeTables && !anyVmaIn(mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE, vma)) || reclaim)) {
       // free_pgtables() → pte_free_tlb(): the gather covers the table's first page at PMD
       // level (cleared_pmds: 2 MiB stride), so tlb_finish_mmu() flushes even when no PTE was
       // present — `pages:0` for one table, `pages:-1` past the ceiling.
