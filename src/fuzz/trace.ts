@@ -29,8 +29,10 @@
  *  - shuffle-lines: events of one CPU with equal timestamps (common at µs resolution) can trade
  *    places without any order being broken; events of two CPUs are put back by the sorter;
  *  - bad-number (a payload value): a `%p` value (`page=…`, `folio=…`) or a symbolic one
- *    (`lru=…`) is text, and `NaN` there is text too; a number of the header (bad-number-header)
- *    is always caught;
+ *    (`lru=…`) is text, and `NaN` there is text too; a number of the header (bad-number-header:
+ *    PID, tgid, CPU, timestamp) is always caught. The latency column's digits are flags, not
+ *    numbers: a digit there for another (`d..1.` → `d..2.`) is a valid column, and so is a hex
+ *    preempt depth, so it is left to byte-flip;
  *  - dat-flip-page, dat-flip-meta: a trace.dat has no checksums; a flipped byte inside a
  *    record's field, a timestamp delta, a format's print fmt or a saved task name is read as
  *    it stands;
@@ -244,8 +246,11 @@ export function mutate(entry: CorpusEntry, kind: MutationKind, seed: number): Bu
       const payloadAt = ts.index + ts[0].length;
       const pidAt = l.lastIndexOf('-', l.indexOf('[', l.search(/-\d+\s/))) + 1;
       const nums: Array<[number, number]> = [];
+      // The latency column's digits are flags (preempt depth, migrate-disable), not numbers.
+      const cpuEnd = l.indexOf(']', pidAt) + 1;
+      const latEnd = /^\s*[^\s\d]\S*\s/.test(l.slice(cpuEnd)) ? cpuEnd + /^\s*\S+/.exec(l.slice(cpuEnd))![0].length : cpuEnd;
       for (const m of l.matchAll(/(?:0x)?[0-9a-f]+/g)) {
-        if (!/\d/.test(m[0]) || m.index! < pidAt) continue;
+        if (!/\d/.test(m[0]) || m.index! < pidAt || (m.index! >= cpuEnd && m.index! < latEnd)) continue;
         if ((kind === 'bad-number-header') === m.index! < payloadAt) nums.push([m.index!, m.index! + m[0].length]);
       }
       if (!nums.length) return undefined;
