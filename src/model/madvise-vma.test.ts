@@ -63,3 +63,17 @@ describe('MADV_DONTNEED and the PTE tables it empties (CONFIG_PT_RECLAIM, 6.14+)
     expect(dontneedThenMunmap('linux-6.12')).toEqual({ tableAfterDontneed: true, munmapFlushes: [0] });
   });
 });
+
+describe('MADV_COLD of young PMD-mapped THPs', () => {
+  function coldFlushes(spec: string): number[] {
+    const eng = new Engine(buildConfig(spec, 'x86', { enabled: 'always', sizes: { 2048: 'inherit' } }), { checkInvariants: false });
+    eng.step({ ...base, at: at(0), kind: 'mmap', addr: A, len: 8 * MB, prot: 3, flags: 0x22, anon: true });
+    for (let i = 0; i < 4; i++) eng.step({ ...base, at: at(1 + i), kind: 'fault', addr: A + i * 2 * MB, write: true, allocs: [{ pfn: 0x10000 + i * 512, order: 9, use: 'user' }] });
+    return eng.step({ ...base, at: at(9), kind: 'madvise', addr: A, len: 8 * MB, advice: 20 }).emitted.filter((e) => e.ev === 'tlb_flush').map((e) => (e as { pages: number }).pages);
+  }
+
+  it('6.12 flushes each PMD it ages, then the gather at PMD stride; 6.18 only the gather', () => {
+    expect(coldFlushes('linux-6.12')).toEqual([-1, -1, -1, -1, 4]);
+    expect(coldFlushes('linux-6.18')).toEqual([4]);
+  });
+});

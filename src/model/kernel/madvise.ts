@@ -146,7 +146,9 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
           continue;
         }
         if ((!pageout || k.traits.pageoutAgesYoung) && ent.young) {
-          flush_tlb_mm_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
+          // pmdp_invalidate() flushes the PMD at once — except where the release's MADV_COLD
+          // leaves it to the gather (traits.coldPmdFlushDeferred).
+          if (!k.traits.coldPmdFlushDeferred) flush_tlb_mm_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
           ent.young = false;
           tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
         }
