@@ -276,9 +276,17 @@ export class ZapGather {
     let entries: Entry[] = this.toFree.map((folio) => ({ folio }));
     const tables: Entry[] = this.freedTables.filter((p) => p).map((pfn) => ({ pfn }));
     if (k.traits.zapFreesReversed) {
+      // 6.1 release_pages() walks each batch in order: a large folio is freed on the spot
+      // (__folio_put_large()), an order-0 page is put on a list with list_add() and the list is
+      // freed after the walk — so per batch, the large folios in order, then the rest reversed.
       const all = [...entries, ...tables];
       entries = [];
-      for (let i = 0, size = 8; i < all.length; i += size, size = 510) entries.push(...all.slice(i, i + size).reverse());
+      for (let i = 0, size = 8; i < all.length; i += size, size = 510) {
+        const batch = all.slice(i, i + size);
+        const large = batch.filter((e) => 'folio' in e && e.folio.order > 0);
+        const small = batch.filter((e) => !('folio' in e && e.folio.order > 0));
+        entries.push(...large, ...small.reverse());
+      }
     } else entries.push(...tables);
     for (const e of entries) {
       if ('folio' in e) free_folio(k, e.folio);
