@@ -31,8 +31,6 @@ const REASONS = [
   [(rel, e) => e.opKind === 'fork' && /MM_(FILE|SHMEM)PAGES/.test(e.recorded ?? ''), "fork copies memory mapped before the window (libc data, stack, file and shmem pages: the child's MM_FILEPAGES/MM_SHMEMPAGES); the model knows the anonymous memory of the window only"],
   [(rel, e) => /\/s18-memcg-limit/.test(rel) && e.opKind === 'fault', 'reclaim run inside a fault by the memcg limit (try_charge() → try_to_free_mem_cgroup_pages()) is not modelled'],
   [(rel) => /\/prog-/.test(rel), "a real program's file-backed and exec'd memory (execve, text and data mappings, MM_FILEPAGES) is outside the model"],
-  [(rel, e) => /^6\.18\./.test(rel) && e.opKind === 'madvise' && /^tlb_flush pages=\d+ reason=3$/.test(e.recorded ?? '') && /pmd-cold/.test(rel), '6.18 MADV_COLD on a young PMD: no flush per PMD, one gather flush at PMD stride (6.12 flushes each PMD) — not modelled'],
-  [(rel, e) => /^6\.18\./.test(rel) && e.opKind === 'munmap' && e.recorded === null, "6.14+ MADV_DONTNEED frees the PTE tables it empties (CONFIG_PT_RECLAIM: zap_pte_range() → free_pte()), so a later munmap has none to free or flush — not modelled"],
 ];
 
 function reasonFor(rel, entry) {

@@ -74,6 +74,8 @@ export interface MultiReplayOptions {
   stories?: boolean;
   /** Predicted kinds the trace does not record: not compared. */
   ignoreKinds?: ReadonlySet<string>;
+  /** The capture followed the workload's tasks only (set_event_pid): other tasks' contexts are not traced. */
+  taskFiltered?: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export class MultiReplay {
     // One table of story step codes for all engines: equal stories are then equal code arrays.
     const storyCodes = newStoryCodes();
     this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, storyCodes }));
-    this.checkers = configs.map(() => new FidelityChecker(50, opts.ignoreKinds));
+    this.checkers = configs.map(() => new FidelityChecker(50, opts.ignoreKinds, opts.taskFiltered));
     this.violations = configs.map(() => []);
     this.vcount = configs.map(() => 0);
     this.emitted = configs.map(() => ({}));
@@ -208,11 +210,12 @@ export async function replayTrace(
 ): Promise<ReplayResult> {
   // The kernel output the capture did not enable cannot be compared: known before the run when
   // the capture lists its events (settings.txt, formats/ beside it).
-  const enabled = readCaptureFacts(input).events;
+  const facts = readCaptureFacts(input);
+  const enabled = facts.events;
   const unrecorded = enabled ? COMPARED_OUTPUTS.filter((o) => !enabled.includes(o.event)) : [];
   const ignoreKinds = new Set(unrecorded.map((o) => o.kind));
   // Nobody asks for each op's events: stream them to the checkers instead of keeping lists.
-  const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ignoreKinds, ...opts });
+  const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ignoreKinds, taskFiltered: facts.taskFiltered, ...opts });
   opts.onEngines?.(multi.engines);
   const { lifter, stats, events, consumeMs } = await liftTrace(input, opts, (lo) => {
     const per = multi.feed(lo);

@@ -145,7 +145,12 @@ export class FidelityChecker {
   private readonly outside = new Map<string, OutsideModel>();
 
   /** `ignore`: predicted kinds the trace cannot show (not recorded): not compared. */
-  constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS) {}
+  /**
+   * `ignore`: predicted kinds the trace cannot show (not recorded): not compared. `taskFiltered`:
+   * the capture followed the workload's tasks only (set_event_pid), so what is traced in another
+   * task's context (offTask flushes) cannot be there.
+   */
+  constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS, private readonly taskFiltered = false) {}
 
   private kind(k: string): { recorded: number; predicted: number } {
     let v = this.r.byKind[k];
@@ -222,6 +227,7 @@ export class FidelityChecker {
 
   see(e: Emission): void {
     if (!this.op || !compared(e) || (this.ignore.size > 0 && this.ignore.has(e.ev))) return;
+    if (this.taskFiltered && e.ev === 'tlb_flush' && e.offTask) return;
     this.npred++;
     this.predKinds[predKind(e.ev)]!++;
     const l = this.lane(e.cpu);

@@ -6,7 +6,12 @@
 import type { OpRef } from './ops.js';
 
 export type Emission =
-  | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number }
+  /**
+   * `offTask`: traced on a CPU where none of the modelled tasks is current (a flush IPI's handler
+   * running in another task's context): a capture that follows only the workload's tasks
+   * (set_event_pid) cannot record it.
+   */
+  | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number; offTask?: boolean }
   | { ev: 'rss_stat'; cpu: number; mm: number; curr: number; member: number; size: number; delta: number }
   | { ev: 'mm_page_free'; cpu: number; pfn: number; order: number; what: 'folio' | 'pgtable' }
   | {

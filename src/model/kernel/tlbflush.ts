@@ -70,7 +70,11 @@ function remoteFlush(k: Kernel, mms: Mm[], c: number, pages: number): void {
     for (const m of mms) { m.lazyOn.delete(c); m.cpumask.delete(c); }
     return;
   }
-  if (k.traits.lazyCpumask) k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU });
+  if (k.traits.lazyCpumask) {
+    let onTask = false;
+    for (const m of k.mms.values()) if (m.loadedOn.has(c)) { onTask = true; break; }
+    k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU, offTask: !onTask });
+  }
   for (const m of mms) m.cpumask.delete(c);
 }
 
