@@ -227,5 +227,15 @@ describe('replay: the verdict says what it could not check', () => {
     expect(j.fidelity.verdict).toBe('partial');
     expect(j.fidelity.reasons.join(' ')).toMatch(/exceptions:page_fault_kernel is not recorded: 6\.1's per-task rss cache/);
   });
+
+  it('a fault at an address no user mapping can have is named and ignored (it made the replay spin)', async () => {
+    const f = edited((ls) => {
+      const i = lineOf(ls, 'page_fault_user:', 'fl: phase name=populate');
+      return ls.map((l, j) => (j === i ? l.replace(/address=\S+/, 'address=-99999999999999999999') : l));
+    });
+    const j = JSON.parse((await run(['replay', '--json', f])).stdout);
+    expect(j.fidelity.verdict).not.toBe('matched');
+    expect(j.inputGaps.join(' ')).toMatch(/1 × user page faults at an address outside the user address space/);
+  });
 });
 

@@ -284,6 +284,10 @@ export class Lifter {
       // is handled like the task's own: handle_mm_fault() on its mm. Faults on kernel addresses
       // (vmalloc, kernel data) are not the workload's memory.
       if (name === 'page_fault_kernel' && !(addr < USER_ADDRESS_END)) return;
+      if (!Number.isSafeInteger(addr) || addr < 0 || addr >= USER_ADDRESS_END) {
+        this.breach('bad_address', e.line);
+        return;
+      }
       // The same fault twice at the same instant: a duplicated line (a retried fault is a
       // second event at a later time).
       if (e.tsNs === this.lastFault.ts && addr === this.lastFault.addr && e.pid === this.lastFault.pid && e.cpu === this.lastFault.cpu) {
@@ -512,7 +516,10 @@ export class Lifter {
     if (op) {
       if (ret < 0 && ret > -4096) op.failed = true;
       else if (op.op.kind === 'mmap') op.op.addr = ret;
-      else if (op.op.kind === 'mremap') op.op.newAddr = ret;
+      else if (op.op.kind === 'mremap') {
+        if (Number.isSafeInteger(ret) && ret >= 0 && ret < ADDRESS_LIMIT) op.op.newAddr = ret;
+        else { op.failed = true; this.breach('undecoded_syscall', e.line); }
+      }
     }
     if (op && (op.op.kind === 'fork' || op.op.kind === 'thread')) {
       if (ret > 0) {
@@ -602,12 +609,13 @@ export class Lifter {
   }
 }
 
-export type BreachKind = 'bad_alloc' | 'undecoded_syscall' | 'entry_without_exit' | 'exit_without_entry' | 'duplicate_event' | 'bad_marker';
+export type BreachKind = 'bad_alloc' | 'bad_address' | 'undecoded_syscall' | 'entry_without_exit' | 'exit_without_entry' | 'duplicate_event' | 'bad_marker';
 
 /** Each breach in words (the count and first line go before and after). */
 export const BREACH_TEXT: Record<BreachKind, string> = {
   bad_alloc: 'mm_page_alloc events of the workload with an impossible order or pfn were ignored',
-  undecoded_syscall: 'syscalls of the workload whose arguments did not decode were not replayed',
+  bad_address: 'user page faults at an address outside the user address space (damaged) were ignored',
+  undecoded_syscall: 'syscalls of the workload whose arguments did not decode, or lie outside the address space, were not replayed',
   entry_without_exit: 'syscall entries came while the task was still in another call (an exit lost, or a duplicated line)',
   exit_without_entry: 'syscall exits came with no entry (an entry lost, or a duplicated line)',
   duplicate_event: 'events repeat the one before them exactly (duplicated lines) and were skipped',
@@ -643,7 +651,7 @@ function markerProblem(m: Marker): string | undefined {
   }
 }
 
-/** The arguments each lifted syscall reads. */
+/** The arguments each lifted syscall reads; those that are addresses or lengths must fit the address space. */
 const SYSCALL_ARGS: Record<string, readonly string[]> = {
   mmap: ['len', 'prot', 'flags'],
   munmap: ['addr', 'len'],
@@ -651,6 +659,7 @@ const SYSCALL_ARGS: Record<string, readonly string[]> = {
   madvise: ['start', 'len_in', 'behavior'],
   mprotect: ['start', 'len', 'prot'],
 };
+const RANGE_ARGS = new Set(['len', 'addr', 'old_len', 'new_len', 'start', 'len_in']);
 
 function argsDecoded(sc: string, f: Record<string, unknown>): boolean {
   const names = SYSCALL_ARGS[sc];
@@ -658,6 +667,10 @@ function argsDecoded(sc: string, f: Record<string, unknown>): boolean {
   for (const n of names) {
     const v = f[n];
     if (typeof v !== 'number' && !(typeof v === 'string' && v !== '' && Number.isFinite(Number(v)))) return false;
+    if (RANGE_ARGS.has(n)) {
+      const x = Number(v);
+      if (!Number.isSafeInteger(x) || x < 0 || x > ADDRESS_LIMIT) return false;
+    }
   }
   return true;
 }

@@ -48,7 +48,18 @@ export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, ne
   let old = oldAddr;
   let nw = newAddr;
   const oldEnd = oldAddr + len;
+  // The PMD slots of the old range that hold something, in order: an empty stretch is skipped
+  // in one step (get_old_pmd() finds nothing there) rather than one extent at a time.
+  const held = [...mm.pmds.keys()].filter((pi) => pi >= pmdIndex(oldAddr) && pi * PMD_SIZE < oldEnd).sort((a, b) => a - b);
+  let h = 0;
   while (old < oldEnd) {
+    while (h < held.length && held[h]! < pmdIndex(old)) h++;
+    if (h === held.length) break;
+    if (held[h]! > pmdIndex(old)) {
+      const skip = held[h]! * PMD_SIZE - old;
+      old += skip;
+      nw += skip;
+    }
     const extent = Math.min((pmdIndex(old) + 1) * PMD_SIZE - old, oldEnd - old, (pmdIndex(nw) + 1) * PMD_SIZE - nw);
     const from = mm.pmds.get(pmdIndex(old));
     if (from && from.kind === 'huge') {
