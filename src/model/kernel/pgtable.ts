@@ -4,7 +4,8 @@
  * the end of a page-table page. Model deviation: what such a read sees in the kernel is whatever
  * memory follows the table page; here it sees nothing (pte_none), which ends any batch.
  */
-import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Folio, type Mm, type PteTable, type Vma } from '../state.js';
+import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Mm, type PteTable } from '../state.js';
+import type { PteBatchCtx } from '../hooks.js';
 import type { Kernel } from './kernel.js';
 
 export function pmdIndex(addr: number): number {
@@ -41,15 +42,8 @@ export function pteRead(k: Kernel, mm: Mm, table: PteTable, tableAddr: number, i
   return null;
 }
 
-/** Where a batch of PTEs starts: the hit entry of `folio` in `table`. */
-export interface PteRunStart {
-  mm: Mm;
-  vma: Vma;
-  folio: Folio;
-  table: PteTable;
-  idx: number;
-  addr: number;
-}
+/** Where a batch of PTEs starts: the hit entry of `folio` in `table` (the hooks' batch context, less its flags). */
+export type PteRunStart = Omit<PteBatchCtx, 'hwpoison'>;
 
 /**
  * mm/internal.h folio_pte_batch(): how many entries from the hit map consecutive pages of the
