@@ -234,7 +234,7 @@ export class Lifter {
     const f = e.fields;
     const pfn = Number(f.pfn);
     const order = Number(f.order);
-    if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER || !Number.isSafeInteger(pfn) || pfn < 0 || pfn % 2 ** order !== 0) {
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order) || !Number.isSafeInteger(pfn) || pfn < 0 || pfn % (1 << order) !== 0) {
       // No buddy allocation has this order or an unaligned head: the event is damaged.
       this.breach('bad_alloc', e.line);
       return;

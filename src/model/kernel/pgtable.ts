@@ -56,11 +56,20 @@ export function folio_pte_batch(k: Kernel, c: PteRunStart, maxNr: number, bounde
   const firstPage = c.table.page(c.idx);
   const tableAddr = c.addr - c.idx * PAGE_SIZE;
   let n = 1;
+  if (bounded) {
+    // Within the table by construction: read the slots directly.
+    const t = c.table;
+    for (; n < maxNr && c.idx + n < PTRS_PER_PTE; n++) {
+      k.cost.pteReads++;
+      const j = c.idx + n;
+      if (t.folio[j] !== c.folio || t.page(j) !== firstPage + n) break;
+    }
+    return n;
+  }
   while (n < maxNr) {
     const j = c.idx + n;
-    if (bounded && j >= PTRS_PER_PTE) break;
     const a = c.addr + n * PAGE_SIZE;
-    if (!bounded && a >= c.vma.vm_end) {
+    if (a >= c.vma.vm_end) {
       k.violate('pte_access_within_vma', `read of the PTE of 0x${a.toString(16)}, past the end of the VMA at 0x${c.vma.vm_start.toString(16)}-0x${c.vma.vm_end.toString(16)}, as part of a batch from 0x${c.addr.toString(16)}`, { addr: a });
     }
     const q = pteRead(k, c.mm, c.table, tableAddr, j);
