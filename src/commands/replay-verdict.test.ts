@@ -4,11 +4,11 @@
  * does not represent, lost events, flushes that are not the workload's, a trace without markers.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../paths.js';
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -25,9 +25,13 @@ const S1DIR = join(packageRoot, 'traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-page
 const S1 = join(S1DIR, 'trace.txt.gz');
 const s1Lines = (): string[] => gunzipSync(readFileSync(S1)).toString('utf8').split('\n');
 
+const made: string[] = [];
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 /** The capture with its lines edited, beside a copy of its settings.txt (the kernel's preset). */
 function edited(edit: (lines: string[]) => string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'foliolab-verdict-'));
+  made.push(dir);
   copyFileSync(join(S1DIR, 'settings.txt'), join(dir, 'settings.txt'));
   const f = join(dir, 'trace.txt');
   writeFileSync(f, edit(s1Lines()).join('\n'));

@@ -14,7 +14,8 @@
  * - the selection files (trace_clock, THP `enabled`) take one of their listed words and show it
  *   in brackets, refusing anything else (EINVAL).
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { afterAll } from 'vitest';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { parseBufferKb, type SysIO } from './record.js';
@@ -59,8 +60,13 @@ export interface FakeOptions {
   mthpSizes?: string[];
 }
 
+/** Every fake made by a test file, removed after its tests (a test makes one per case). */
+const fakes: string[] = [];
+afterAll(() => { for (const d of fakes.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
 export function fakeSys(o: FakeOptions = {}): FakeSys {
   const root = mkdtempSync(join(tmpdir(), 'foliolab-fakesys-'));
+  fakes.push(root);
   const T = join(root, 'tracing');
   const TH = join(root, 'transparent_hugepage');
   const put = (p: string, v: string): void => {
