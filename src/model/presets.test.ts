@@ -9,6 +9,7 @@ describe('config names', () => {
       expect(c.traits.release).toBe(buildConfig(preset).traits.release);
     }
     expect(buildConfig('6.18').series.length).toBeGreaterThan(0);
+    expect(buildConfig('6.18 -batched-unmap').name).toBe('linux-6.18 -batched-unmap');
     expect(buildConfig('6.18 -batched-unmap').series).toEqual(buildConfig('linux-6.18 -batched-unmap').series);
   });
 

@@ -65,7 +65,9 @@ export function buildConfig(spec: string, arch: Arch = 'x86', thp: ThpSettings =
     const req = findSeries(id)?.requires;
     return !req || present(req);
   });
-  return { arch, traits, series, name: spec.trim(), thp };
+  // A preset named by its release is reported by the preset's own name.
+  const name = preset && preset.id !== first ? [preset.id, ...words.slice(1)].join(' ') : spec.trim();
+  return { arch, traits, series, name, thp };
 }
 
 /**
