@@ -17,6 +17,7 @@ const { buildConfig } = await import(join(root, 'dist/model/presets.js'));
 const { presetForRelease } = await import(join(root, 'dist/model/series/index.js'));
 const { FormatRegistry } = await import(join(root, 'dist/trace/index.js'));
 const { compareCounterDeltas, readCaptureFacts } = await import(join(root, 'dist/fidelity/counters.js'));
+const { recordedAtDivergence } = await import(join(root, 'dist/fidelity/compare.js'));
 
 const FILE = join(root, 'src/fidelity/known-divergences.json');
 const check = process.argv.includes('--check');
@@ -59,16 +60,13 @@ for (const file of captures()) {
   const facts = readCaptureFacts(file);
   const preset = presetForRelease(facts.release, facts);
   if (!preset) continue;
-  const r = await replayTrace(file, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release: reg.matchRelease(facts.release) });
+  const r = await replayTrace(file, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release: reg.matchRelease(facts.release), facts });
   const f = r.runs[0].fidelity;
   const cc = facts.phaseDeltas ? compareCounterDeltas(r.runs[0].phaseCounters, facts.phaseDeltas, facts.thp) : undefined;
   if (f.verdict === 'matched' && (!cc || cc.matched) && r.runs[0].violations.length === 0) continue;
   const m = f.mismatches[0];
   const entry = { why: '', verdict: f.verdict };
-  if (m) {
-    const rec = m.recorded[m.at - Math.max(0, m.at - 2)];
-    Object.assign(entry, { line: m.line, opKind: m.opKind, recorded: rec ? rec.replace(/ \(line \d+\)$/, '') : null });
-  }
+  if (m) Object.assign(entry, { line: m.line, opKind: m.opKind, recorded: recordedAtDivergence(m) });
   entry.why = old[rel]?.why ?? reasonFor(rel, entry);
   if (cc && !cc.matched) entry.counters = cc.mismatches.map((x) => `[${x.phase}] ${x.counter}: capture ${x.recorded}, model ${x.model}`).slice(0, 3);
   next[rel] = entry;

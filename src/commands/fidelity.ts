@@ -52,7 +52,7 @@ export default class Fidelity extends Command {
         release = `formats:${f}`;
         reg.addRelease(release, formats);
       }
-      const r = await replayTrace(f, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release });
+      const r = await replayTrace(f, [buildConfig(preset.id, 'x86', facts.thp)], { registry: reg, release, facts });
       const run = r.runs[0]!;
       const cc = facts.phaseDeltas ? compareCounterDeltas(run.phaseCounters, facts.phaseDeltas, facts.thp) : undefined;
       const fr = run.fidelity;

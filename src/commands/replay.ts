@@ -63,7 +63,7 @@ Exit status: 0 replayed (whatever fidelity says; use --strict to fail on mismatc
     try {
       const total = file.endsWith('.gz') || path === '-' ? undefined : statSync(file).size;
       const onProgress = this.jsonEnabled() ? undefined : progressReporter(`replaying ${path}`, total);
-      r = await replayTrace(file, [config], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
+      r = await replayTrace(file, [config], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress, facts });
       if (onProgress) clearProgress();
       selectionError = await nothingSelected(r, file, path, fm, flags);
     } finally {

@@ -11,7 +11,7 @@ import { newStoryCodes } from '../model/kernel/kernel.js';
 import { liftTrace, type LiftedOp, type LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry, TraceEvent } from '../trace/index.js';
 import { FidelityChecker, withTraceFacts, type FidelityReport, type TraceFacts } from '../fidelity/compare.js';
-import { readCaptureFacts } from '../fidelity/counters.js';
+import { readCaptureFacts, type CaptureFacts } from '../fidelity/counters.js';
 import { DIAGNOSTICS, type DiagnosticCode } from '../core/diagnostics.js';
 import { COMPARED_OUTPUTS, REQUIRED_INPUTS } from '../replay/required.js';
 import { BREACH_TEXT, type LiftedKinds } from '../replay/lift.js';
@@ -204,13 +204,15 @@ export async function replayTrace(
     onProgress?: (bytes: number) => void;
     observe?: OpObserver;
     onEvent?: (e: TraceEvent) => void;
+    /** What the files beside the trace say (settings.txt), when the caller has read them already. */
+    facts?: CaptureFacts;
     /** Handed the engines before the first op (observers that read their state). */
     onEngines?: (engines: Engine[]) => void;
   },
 ): Promise<ReplayResult> {
   // The kernel output the capture did not enable cannot be compared: known before the run when
   // the capture lists its events (settings.txt, formats/ beside it).
-  const facts = readCaptureFacts(input);
+  const facts = opts.facts ?? readCaptureFacts(input);
   const enabled = facts.events;
   const unrecorded = enabled ? COMPARED_OUTPUTS.filter((o) => !enabled.includes(o.event)) : [];
   const ignoreKinds = new Set(unrecorded.map((o) => o.kind));
@@ -250,8 +252,8 @@ export async function replayTrace(
     // (mm_vmscan_reclaim_pages before 6.13) has nothing to compare it with either way. Without
     // an event list, a kind the whole trace never holds stands for one it did not record.
     const notRecorded = COMPARED_OUTPUTS.filter((o) => (run.emitted[o.kind] ?? 0) > 0 && (enabled ? ignoreKinds.has(o.kind) : kinds[o.kind] === 0)).map((o) => o.event);
-    const facts: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps };
-    run.fidelity = withTraceFacts(run.fidelity, facts);
+    const shown: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps };
+    run.fidelity = withTraceFacts(run.fidelity, shown);
   }
   return {
     engines: multi.engines,

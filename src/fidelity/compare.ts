@@ -40,6 +40,15 @@ export interface OutsideModel {
   firstLine: number;
 }
 
+/**
+ * The recorded event where a mismatch starts, as the report prints it but without its line, or
+ * null when nothing was recorded there (the prediction ran past the recording).
+ */
+export function recordedAtDivergence(m: Mismatch): string | null {
+  const rec = m.recorded[m.at - Math.max(0, m.at - 2)];
+  return rec === undefined ? null : rec.replace(/ \(line \d+\)$/, '');
+}
+
 export interface FidelityReport {
   verdict: Verdict;
   /** Why the verdict is not `matched` (empty when it is). */

@@ -19,7 +19,7 @@ import { memcg_reclaim } from './kernel/vmscan.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
 import { MADV, type Op } from './ops.js';
 import { findSeries } from './series/index.js';
-import { PAGE_SIZE, PMD_SIZE, type Folio, type Mm } from './state.js';
+import { PAGE_SIZE, PMD_SIZE, type Folio, type Mm, type PmdEntry } from './state.js';
 import { checkInvariants } from './invariants.js';
 
 export interface StepResult {
@@ -47,6 +47,16 @@ export function composeHooks(seriesIds: string[]): { hooks: Hooks; owners: HookO
 
 const NOTHING_KEPT: Emission[] = Object.freeze([]) as unknown as Emission[];
 const NO_HOOKS: string[] = Object.freeze([]) as unknown as string[];
+
+/** A store to [lo, hi) of one PMD's range: the hardware sets dirty and young where it may write. */
+function storeInTable(e: PmdEntry, lo: number, hi: number): void {
+  if (lo >= hi) return;
+  if (e.kind === 'huge') { e.dirty = true; e.young = true; return; }
+  for (let a = lo - (lo % PAGE_SIZE); a < hi; a += PAGE_SIZE) {
+    const j = pteIndex(a);
+    if (e.folio[j] && e.write(j)) e.touch(j);
+  }
+}
 
 export class Engine {
   readonly k: Kernel;
@@ -220,29 +230,16 @@ export class Engine {
       // A range wider than the page tables the mm has: visit those tables, not every PMD slot
       // of the range (a store over the whole address space is a marker, not a loop of 2^36).
       if (pmdIndex(end - 1) - pmdIndex(a0) + 1 > mm.pmds.size) {
-        for (const [pi, e] of mm.pmds) {
-          const lo = Math.max(a0, pi * PMD_SIZE);
-          const hi = Math.min(end, (pi + 1) * PMD_SIZE);
-          if (lo >= hi) continue;
-          if (e.kind === 'huge') { e.dirty = true; e.young = true; continue; }
-          for (let a = lo - (lo % PAGE_SIZE); a < hi; a += PAGE_SIZE) {
-            const j = pteIndex(a);
-            if (e.folio[j] && e.write(j)) e.touch(j);
-          }
-        }
+        for (const [pi, e] of mm.pmds) storeInTable(e, Math.max(a0, pi * PMD_SIZE), Math.min(end, (pi + 1) * PMD_SIZE));
         continue;
       }
       // One page-table lookup per table the range crosses, not per page.
-      for (let a = a0 - (a0 % PAGE_SIZE); a < end; ) {
+      for (let a = a0; a < end; ) {
         const pi = pmdIndex(a);
         const next = Math.min(end, (pi + 1) * PMD_SIZE);
         const e = mm.pmds.get(pi);
-        if (!e) { a = next; continue; }
-        if (e.kind === 'huge') { e.dirty = true; e.young = true; a = next; continue; }
-        for (; a < next; a += PAGE_SIZE) {
-          const j = pteIndex(a);
-          if (e.folio[j] && e.write(j)) e.touch(j);
-        }
+        if (e) storeInTable(e, a, next);
+        a = next;
       }
     }
   }

@@ -87,7 +87,6 @@ export interface LiftOptions {
 const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
-const SYSCALL_INPUTS = new Set(['mmap', 'munmap', 'mremap', 'madvise', 'mprotect', 'clone', 'clone3', 'fork', 'vfork', 'exit', 'exit_group']);
 
 /**
  * Events of each kind replay reads, over the whole trace (every task): what tells a trace that
@@ -123,7 +122,10 @@ export interface NotTheWorkloads {
 const TLB_REMOTE_SHOOTDOWN = 1;
 const TLB_REMOTE_SEND_IPI = 4;
 const TLB_REMOTE_WRONG_CPU = 5;
-/** The end of the user address space (x86-64 4-level paging TASK_SIZE_MAX, rounded up; 5-level: 2^56). */
+/**
+ * The end of the user address space (x86-64 with 5-level paging: TASK_SIZE_MAX just under
+ * 2^56; 4-level stops at 2^47): every user address, and the end of every user range, is below it.
+ */
 const USER_ADDRESS_END = 2 ** 56;
 /** The largest order the buddy allocator hands out (MAX_PAGE_ORDER; 10 on x86-64 and arm64 4K). */
 const MAX_PAGE_ORDER = 10;
@@ -517,7 +519,7 @@ export class Lifter {
       if (ret < 0 && ret > -4096) op.failed = true;
       else if (op.op.kind === 'mmap') op.op.addr = ret;
       else if (op.op.kind === 'mremap') {
-        if (Number.isSafeInteger(ret) && ret >= 0 && ret < ADDRESS_LIMIT) op.op.newAddr = ret;
+        if (Number.isSafeInteger(ret) && ret >= 0 && ret < USER_ADDRESS_END) op.op.newAddr = ret;
         else { op.failed = true; this.breach('undecoded_syscall', e.line); }
       }
     }
@@ -622,19 +624,16 @@ export const BREACH_TEXT: Record<BreachKind, string> = {
   bad_marker: 'fl: markers were malformed (an unknown verb, a missing or non-numeric value, a range beyond the address space) and were ignored',
 };
 
-/** The user address space's size (x86-64 5-level paging: 2^56; every range must fit in it). */
-const ADDRESS_LIMIT = 2 ** 57;
-
 const num = (v: string | undefined): number => (v === undefined || v === '' ? NaN : Number(v));
 
 /** What is wrong with a marker the lifter would act on, or undefined. */
 function markerProblem(m: Marker): string | undefined {
   const kv = m.kv;
-  const need = (k: string, lo = 0, hi = ADDRESS_LIMIT): string | undefined => {
+  const need = (k: string, lo = 0, hi = USER_ADDRESS_END): string | undefined => {
     const v = num(kv[k]);
     return Number.isSafeInteger(v) && v >= lo && v <= hi ? undefined : `${k}=${kv[k] ?? ''}`;
   };
-  const opt = (k: string, lo = 0, hi = ADDRESS_LIMIT): string | undefined => (kv[k] === undefined ? undefined : need(k, lo, hi));
+  const opt = (k: string, lo = 0, hi = USER_ADDRESS_END): string | undefined => (kv[k] === undefined ? undefined : need(k, lo, hi));
   switch (m.verb) {
     case 'begin': return opt('pid', 1, 2 ** 22);
     case 'thread': return need('tid', 1, 2 ** 22);
@@ -643,7 +642,7 @@ function markerProblem(m: Marker): string | undefined {
       if (p) return p;
       // The whole strided range must lie in the address space.
       const end = num(kv.addr) + (num(kv.stride ?? '0') * (num(kv.count ?? '1') - 1)) + num(kv.len ?? '1');
-      return end <= ADDRESS_LIMIT ? undefined : 'range beyond the address space';
+      return end <= USER_ADDRESS_END ? undefined : 'range beyond the address space';
     }
     case 'reclaim': return opt('bytes', 0, 2 ** 50);
     case 'note': return kv.action === 'drop_caches' ? opt('value', 0, 7) : undefined;
@@ -669,7 +668,7 @@ function argsDecoded(sc: string, f: Record<string, unknown>): boolean {
     if (typeof v !== 'number' && !(typeof v === 'string' && v !== '' && Number.isFinite(Number(v)))) return false;
     if (RANGE_ARGS.has(n)) {
       const x = Number(v);
-      if (!Number.isSafeInteger(x) || x < 0 || x > ADDRESS_LIMIT) return false;
+      if (!Number.isSafeInteger(x) || x < 0 || x > USER_ADDRESS_END) return false;
     }
   }
   return true;
