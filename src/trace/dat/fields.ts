@@ -17,7 +17,7 @@
  * kernel symbols such as `vmemmap_base + pfn`, __print_hex, __print_array) are left out.
  */
 import type { FieldDef, EventFormat } from '../format/format-file.js';
-import type { CompiledDecoder, Conv, Fields } from '../format/compile.js';
+import { binaryOp, type CompiledDecoder, type Conv, type Fields } from '../format/compile.js';
 import type { Expr } from '../format/parser.js';
 import { decodeSyscallEnter, decodeSyscallExit } from '../payload/syscalls.js';
 
@@ -164,26 +164,9 @@ export class RecordPrinter {
         const l = this.eval(e.l);
         const r = this.eval(e.r);
         if (typeof l !== 'bigint' || typeof r !== 'bigint') return undefined;
-        switch (e.op) {
-          case '|': return l | r;
-          case '&': return l & r;
-          case '^': return l ^ r;
-          case '<<': return l << r;
-          case '>>': return l >> r;
-          case '+': return l + r;
-          case '-': return l - r;
-          case '*': return l * r;
-          case '/': return r === 0n ? undefined : l / r;
-          case '%': return r === 0n ? undefined : l % r;
-          // `REC->pfn != -1UL`: compared as the unsigned longs they are.
-          case '==': return U64(l) === U64(r) ? 1n : 0n;
-          case '!=': return U64(l) !== U64(r) ? 1n : 0n;
-          case '<': return l < r ? 1n : 0n;
-          case '>': return l > r ? 1n : 0n;
-          case '<=': return l <= r ? 1n : 0n;
-          case '>=': return l >= r ? 1n : 0n;
-          default: return undefined;
-        }
+        // `REC->pfn != -1UL`: compared as the unsigned longs they are.
+        if (e.op === '==' || e.op === '!=') return binaryOp(e.op, U64(l), U64(r));
+        return binaryOp(e.op, l, r);
       }
       case 'cond': {
         const c = this.eval(e.c);

@@ -100,6 +100,32 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 // ---------------------------------------------------------------------------------------------
 // Constant evaluation (symbol table keys such as `( gfp_t)((((1UL))) << (13))`).
 
+/**
+ * A print-fmt binary operator on two integers, as C evaluates it (division by zero gives
+ * nothing); `&&` and `||` are the callers' (they short-circuit).
+ */
+export function binaryOp(op: string, l: bigint, r: bigint): bigint | undefined {
+  switch (op) {
+    case '|': return l | r;
+    case '&': return l & r;
+    case '^': return l ^ r;
+    case '<<': return l << r;
+    case '>>': return l >> r;
+    case '+': return l + r;
+    case '-': return l - r;
+    case '*': return l * r;
+    case '/': return r === 0n ? undefined : l / r;
+    case '%': return r === 0n ? undefined : l % r;
+    case '==': return l === r ? 1n : 0n;
+    case '!=': return l !== r ? 1n : 0n;
+    case '<': return l < r ? 1n : 0n;
+    case '>': return l > r ? 1n : 0n;
+    case '<=': return l <= r ? 1n : 0n;
+    case '>=': return l >= r ? 1n : 0n;
+    default: return undefined;
+  }
+}
+
 function evalConst(e: Expr): bigint | undefined {
   switch (e.k) {
     case 'num': return e.v;
@@ -119,25 +145,9 @@ function evalConst(e: Expr): bigint | undefined {
       const r = evalConst(e.r);
       if (l === undefined || r === undefined) return undefined;
       switch (e.op) {
-        case '|': return l | r;
-        case '&': return l & r;
-        case '^': return l ^ r;
-        case '<<': return l << r;
-        case '>>': return l >> r;
-        case '+': return l + r;
-        case '-': return l - r;
-        case '*': return l * r;
-        case '/': return r === 0n ? undefined : l / r;
-        case '%': return r === 0n ? undefined : l % r;
-        case '==': return l === r ? 1n : 0n;
-        case '!=': return l !== r ? 1n : 0n;
-        case '<': return l < r ? 1n : 0n;
-        case '>': return l > r ? 1n : 0n;
-        case '<=': return l <= r ? 1n : 0n;
-        case '>=': return l >= r ? 1n : 0n;
         case '&&': return l !== 0n && r !== 0n ? 1n : 0n;
         case '||': return l !== 0n || r !== 0n ? 1n : 0n;
-        default: return undefined;
+        default: return binaryOp(e.op, l, r);
       }
     }
     case 'cond': {
