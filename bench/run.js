@@ -155,12 +155,16 @@ async function phaseInspect(file) {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
-  // Inspector settling after a jump to the end (every op replayed under both configs).
-  const before = ui.lastFrame();
+  // Inspector settling after a jump to the end (every op replayed under both configs): until it
+  // shows the state after the last row's op under each config.
+  const { opAtRow } = await import(join(root, 'dist/tui/nav.js'));
+  const lastOp = ins.ops[opAtRow(ins, ins.rows.count - 1)].lo.op.at.index;
+  const settled = new RegExp(`after op ${lastOp}\\b`);
   ui.stdin.write('G');
   const ts = performance.now();
-  while ((!/· op \d+/.test(ui.lastFrame() ?? '') || ui.lastFrame() === before) && performance.now() - ts < 60_000) await new Promise((r) => setTimeout(r, 2));
+  while (!settled.test(ui.lastFrame() ?? '') && performance.now() - ts < 60_000) await new Promise((r) => setTimeout(r, 2));
   const settleMs = performance.now() - ts;
+  if (!settled.test(ui.lastFrame() ?? '')) throw new Error(`the inspector did not settle on op ${lastOp} within 60 s after G`);
   ui.unmount();
   const all = Object.values(times).flat().sort((a, b) => a - b);
   return { lines: ins.events, events: ins.events, ops: ins.ops.length, loadMs, openMs, keyMaxMs: all[all.length - 1], keyMedianMs: all[all.length >> 1], keyMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [JSON.stringify(k), Math.max(...v)])), settleMs };
