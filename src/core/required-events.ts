@@ -49,6 +49,10 @@ export const REPLAY_REQUIRED_EVENTS: readonly RequiredEvent[] = [
   },
   { system: 'kmem', name: 'mm_page_alloc', role: 'input', why: 'the pfns and orders of the pages a fault allocated' },
   { system: 'sched', name: 'sched_switch', role: 'input', why: 'which CPUs run the mm (lazy TLB, remote flushes)' },
+  {
+    system: 'pagemap', name: 'mm_lru_insertion', role: 'input',
+    why: "when a per-CPU lru_add batch drained: the batch also holds other tasks' folios, and a folio unmapped while it waits there is freed by that drain, not by the unmap",
+  },
   { system: 'tlb', name: 'tlb_flush', role: 'output', why: 'TLB flushes (compared)' },
   { system: 'kmem', name: 'rss_stat', role: 'output', why: 'RSS counters (compared; also the exec that starts the workload)' },
   { system: 'kmem', name: 'mm_page_free', role: 'output', why: 'page frees (compared)' },

@@ -247,11 +247,16 @@ export async function replayTrace(
   for (const [i, run] of runs.entries()) {
     const gaps = !configs[i]!.traits.rssEveryUpdate && !kernelFaults
       ? [...inputGaps, "exceptions:page_fault_kernel is not recorded: 6.1's per-task rss cache also counts the faults the kernel takes on user memory, so when it syncs (its rss_stat events) cannot be known — record it (foliolab record does)"]
-      : inputGaps;
+      : [...inputGaps];
     // A kind matters where the model predicts it: a capture of a kernel without the tracepoint
     // (mm_vmscan_reclaim_pages before 6.13) has nothing to compare it with either way. Without
     // an event list, a kind the whole trace never holds stands for one it did not record.
     const notRecorded = COMPARED_OUTPUTS.filter((o) => (run.emitted[o.kind] ?? 0) > 0 && (enabled ? ignoreKinds.has(o.kind) : kinds[o.kind] === 0)).map((o) => o.event);
+    const lruUnknown = multi.engines[i]!.k.lruUnknown;
+    const lruRecorded = enabled ? enabled.some((e) => e === 'pagemap:mm_lru_insertion' || e === 'pagemap:*') : kinds.mm_lru_insertion > 0;
+    if (lruUnknown > 0 && !lruRecorded) {
+      gaps.push(`pagemap:mm_lru_insertion is not recorded: ${lruUnknown} unmapped folio${lruUnknown === 1 ? ' was' : 's were'} still in a per-CPU lru_add batch, which other tasks fill too, so whether the unmap or a later drain freed ${lruUnknown === 1 ? 'it' : 'them'} cannot be known — record it (foliolab record does)`);
+    }
     const shown: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps };
     run.fidelity = withTraceFacts(run.fidelity, shown);
   }

@@ -16,6 +16,7 @@ import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
 import { memcg_reclaim } from './kernel/vmscan.js';
+import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
 import { MADV, type Op } from './ops.js';
 import { findSeries } from './series/index.js';
@@ -100,7 +101,7 @@ export class Engine {
     // An op is handed on once its output is complete, so a task switch that came in the middle
     // of it (a fault preempted, the task then sleeping) has already been applied: the mm stays
     // loaded on the op's CPU only if its task has not been switched out since.
-    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec') {
+    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'lru-drain') {
       mm.cpumask.add(op.cpu);
       if (this.switchedOut.get(op.tid) !== op.cpu) mm.loadedOn.add(op.cpu);
     } else if (op.kind === 'run') {
@@ -180,6 +181,9 @@ export class Engine {
           else if (!k.traits.lazyCpumask) mm.cpumask.delete(op.cpu);
         }
         break;
+      case 'lru-drain':
+        k.lruObserved = true;
+        break;
       case 'memcg-reclaim':
         memcg_reclaim(k, op.bytes, op.how);
         break;
@@ -196,6 +200,10 @@ export class Engine {
       case 'marker':
         break;
     }
+    if (op.lruAdded) {
+      k.lruObserved = true;
+      lru_add_observed(k, op.lruAdded);
+    } else if (op.kind === 'lru-drain') lru_add_observed(k, op.pfns);
     if (this.checkEvery) checkInvariants(k);
     return { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
   }

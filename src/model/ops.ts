@@ -47,6 +47,12 @@ interface Base {
   /** CPU the issuing thread ran on. */
   cpu: number;
   at: OpRef;
+  /**
+   * Head pfns of the workload's folios the kernel moved from a per-CPU lru_add batch onto the
+   * LRU during this op (`mm_lru_insertion`). The batch also holds other tasks' folios, so when
+   * it fills is not knowable from the workload alone: the recorded moves say when it drained.
+   */
+  lruAdded?: number[];
 }
 
 export type Op =
@@ -75,6 +81,12 @@ export type Op =
   | (Base & { kind: 'exec' })
   /** A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch); `idle`: out to the idle task (lazy TLB). */
   | (Base & { kind: 'run'; on: boolean; idle?: boolean })
+  /**
+   * A per-CPU lru_add batch drained outside the workload's ops (another task filled it, or
+   * lru_add_drain_all()'s work ran on `cpu`), moving `pfns` of the workload's folios onto the LRU.
+   * An empty list only says that the trace records these moves (`mm_lru_insertion`).
+   */
+  | (Base & { kind: 'lru-drain'; pfns: number[] })
   /** memcg reclaim of the workload's own cgroup (`memory.reclaim` / `memory.force_empty`). */
   | (Base & { kind: 'memcg-reclaim'; bytes: number; how: string })
   /** `echo 2 > /proc/sys/vm/drop_caches`: runs the shrinkers, among them deferred_split_scan. */

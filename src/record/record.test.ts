@@ -172,8 +172,9 @@ describe('event sets', () => {
     const names = REPLAY_REQUIRED_EVENTS.map((r) => r.name).filter((n) => n !== 'mm_vmscan_reclaim_pages');
     expect(missingRequiredEvents(names).map(eventId)).toEqual(['vmscan:mm_vmscan_reclaim_pages']);
     expect(missingRequiredEvents(names, { available: (sys) => sys !== 'vmscan' })).toEqual([]);
-    expect(missingRequiredEvents(['syscalls', 'kmem:*', 'tlb', 'exceptions:page_fault_user', 'exceptions:page_fault_kernel', 'sched:sched_switch', 'vmscan:*', 'print'])).toEqual([]);
-    expect(missingRequiredEvents(['syscalls', 'kmem:*', 'tlb', 'exceptions:page_fault_user', 'sched:sched_switch', 'vmscan:*', 'print']).map(eventId)).toEqual(['exceptions:page_fault_kernel']);
+    expect(missingRequiredEvents(['syscalls', 'kmem:*', 'tlb', 'exceptions:page_fault_user', 'exceptions:page_fault_kernel', 'sched:sched_switch', 'vmscan:*', 'pagemap', 'print'])).toEqual([]);
+    expect(missingRequiredEvents(['syscalls', 'kmem:*', 'tlb', 'exceptions:page_fault_user', 'sched:sched_switch', 'vmscan:*', 'pagemap:mm_lru_insertion', 'print']).map(eventId)).toEqual(['exceptions:page_fault_kernel']);
+    expect(missingRequiredEvents(['syscalls', 'kmem:*', 'tlb', 'exceptions', 'sched:sched_switch', 'vmscan:*', 'print']).map(eventId)).toEqual(['pagemap:mm_lru_insertion']);
   });
 
   it('an explicit set that lacks required events is recorded with a warning naming them', async () => {

@@ -84,7 +84,7 @@ export interface LiftOptions {
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 
@@ -104,6 +104,7 @@ export interface LiftedKinds {
   mm_page_free: number;
   mm_vmscan_reclaim_pages: number;
   sched_switch: number;
+  mm_lru_insertion: number;
   /** `fl:` markers and other trace_marker writes. */
   print: number;
 }
@@ -153,7 +154,7 @@ export class Lifter {
   releaseMarker: string | undefined;
   /** Set by the first `fl: begin`: scenario and variant. */
   scenario: { id: string; variant: string } | undefined;
-  readonly kinds: LiftedKinds = { syscalls: 0, page_fault_user: 0, page_fault_kernel: 0, mm_page_alloc: 0, tlb_flush: 0, rss_stat: 0, mm_page_free: 0, mm_vmscan_reclaim_pages: 0, sched_switch: 0, print: 0 };
+  readonly kinds: LiftedKinds = { syscalls: 0, page_fault_user: 0, page_fault_kernel: 0, mm_page_alloc: 0, tlb_flush: 0, rss_stat: 0, mm_page_free: 0, mm_vmscan_reclaim_pages: 0, sched_switch: 0, mm_lru_insertion: 0, print: 0 };
   readonly notOurs: NotTheWorkloads = { taskSwitchFlushes: 0, foreignIpiFlushes: 0, firstForeignIpiLine: 0 };
   /** Events of the workload's tasks that were lifted or kept (0: the selection matched nothing). */
   workloadEvents = 0;
@@ -300,6 +301,10 @@ export class Lifter {
       this.open(e, tgid, { kind: 'fault', addr, write: (code & 2) !== 0, allocs: [] });
       return;
     }
+    if (name === 'mm_lru_insertion') {
+      this.lruInsertion(e, tgid);
+      return;
+    }
     if (name === 'sched_switch') {
       const f = e.fields;
       const prev = Number(f.prev_pid);
@@ -315,6 +320,35 @@ export class Lifter {
     if (e.syscall !== 0 && tgid !== undefined) this.syscall(e, tgid);
   }
 
+  /** The trace records lru_add batch moves (the first `mm_lru_insertion` was handed on). */
+  private lruSeen = false;
+
+  /**
+   * `mm_lru_insertion`: a folio left a per-CPU lru_add batch for the LRU. For the workload's
+   * folios it is an input — the batch is shared by every task on the CPU, so when it fills is
+   * not knowable from the workload — attached to the op of the task it happened in, or, in
+   * another task's context (the batch filled by that task, lru_add_drain_all()'s work), as an
+   * op of its own. The first one of the trace tells the model the moves are recorded.
+   */
+  private lruInsertion(e: TraceEvent, tgid: number | undefined): void {
+    if (!this.lruSeen) {
+      const main = this.mainPid;
+      if (main === undefined) return;
+      this.lruSeen = true;
+      this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [] }, main);
+    }
+    const pfn = Number(e.fields.pfn);
+    if (!Number.isSafeInteger(pfn) || !this.isOurPfn(pfn)) return;
+    const main = this.mainPid;
+    if (main === undefined) return;
+    const cur = this.current;
+    if (tgid !== undefined && cur && cur.op.tid === e.pid) {
+      (cur.op.lruAdded ??= []).push(pfn);
+      return;
+    }
+    this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [pfn] }, main);
+  }
+
   private count(e: TraceEvent, name: string): void {
     const k = this.kinds;
     if (e.syscall !== 0) { k.syscalls++; return; }
@@ -327,6 +361,7 @@ export class Lifter {
       case 'mm_page_free': k.mm_page_free++; break;
       case 'mm_vmscan_reclaim_pages': k.mm_vmscan_reclaim_pages++; break;
       case 'sched_switch': k.sched_switch++; break;
+      case 'mm_lru_insertion': k.mm_lru_insertion++; break;
       case 'print': k.print++; break;
       default: break;
     }

@@ -48,6 +48,13 @@ export class Kernel {
   /** LRU lists, least recently added first (reclaim scans from there). */
   readonly lru: FolioList[] = [0, 1, 2, 3, 4].map(() => new FolioList(FolioLink.Lru));
   readonly lruBatches = new Map<number, LruBatches>();
+  /**
+   * The trace records the kernel's moves from the lru_add batches (`mm_lru_insertion`): a batch
+   * then drains where the record says, not only when the workload's own folios fill it.
+   */
+  lruObserved = false;
+  /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
+  lruUnknown = 0;
   readonly deferred: DeferredSplitQueue = { list: [], split_queue_len: 0, privateList: [] };
   readonly ubc = new Map<number, TlbUbc>();
   /** Folios whose cleared entries wait for a batched TLB flush (for the stale-TLB invariant). */

@@ -13,13 +13,32 @@ export function folio_lru_list(f: Folio): Lru {
   return f.active ? base + 1 : base;
 }
 
-/** folio_add_lru(): queue on this CPU's lru_add batch. */
+/**
+ * folio_add_lru() → folio_batch_add_and_move(): queue on this CPU's lru_add batch; a large folio
+ * moves the batch at once, and so does a full batch. The batch is per CPU, shared with every
+ * other task on it: the workload's folios alone give only a lower bound of its fill, so where
+ * the trace records the moves (Kernel.lruObserved) the batch drains when the record says the
+ * folio just added went onto the LRU within this op.
+ */
 export function folio_add_lru(k: Kernel, f: Folio): void {
   const b = k.batches(k.cpu);
   f.refcount++;
   f.in_lru_batch = true;
   b.add.push(f);
   if (b.add.length >= k.traits.folioBatch || f.nr > 1) drainAdd(k, k.cpu);
+  else if (k.lruObserved && k.op.lruAdded?.includes(f.pfn)) drainAdd(k, k.cpu);
+}
+
+/**
+ * After an op: a folio the record says went onto the LRU during it but that still waits in a
+ * batch here was moved by a drain of a path the model does not mirror — drain that CPU's batch.
+ * `lru-drain` ops (a drain in another task's context) end here too.
+ */
+export function lru_add_observed(k: Kernel, pfns: readonly number[]): void {
+  if (pfns.length === 0) return;
+  for (const [cpu, b] of k.lruBatches) {
+    if (b.add.some((f) => pfns.includes(f.pfn))) drainAdd(k, cpu);
+  }
 }
 
 /**
