@@ -69,6 +69,16 @@ export interface Hooks {
    * paravirt guest asks the hypervisor to flush the vCPUs, nothing runs or traces on them.
    */
   flush_tlb_multi_remote(k: Kernel): 'ipi' | 'hypercall';
+  // Orders and locks that matter only when paths interleave: the race explorer (src/race)
+  // reads them; a replay follows one recorded interleaving and never calls them.
+  /** mm/rmap.c try_to_unmap_one(): the lazyfree check reads ref_count before the dirty flag (6c8e2a256915). */
+  lazyfree_discard_read_order(k: Kernel): 'ref-first' | 'dirty-first';
+  /** mm/huge_memory.c __folio_split(): the refcount freeze and the unqueue under split_queue_lock. */
+  split_freeze_locked(k: Kernel): boolean;
+  /** deferred_split_scan() (private-list form): keep the previous kept folio pinned across an unlocked list_del_init() (e66f3185fa04). */
+  deferred_split_scan_pins_prev(k: Kernel): boolean;
+  /** deferred_split_scan() (folio_batch form): re-queue a folio only if list_empty(&folio->_deferred_list). */
+  deferred_split_requeue_guard(k: Kernel): boolean;
 }
 
 /** Which series installed each hook (for violation attribution and `foliolab series`). */
@@ -91,4 +101,8 @@ export const BASELINE: Hooks = {
   deferred_split_scan_mode: () => 'private-list',
   tlbbatch_range: (_k, start) => [start, start + 4096],
   flush_tlb_multi_remote: () => 'ipi',
+  lazyfree_discard_read_order: () => 'ref-first',
+  split_freeze_locked: () => true,
+  deferred_split_scan_pins_prev: () => true,
+  deferred_split_requeue_guard: () => true,
 };

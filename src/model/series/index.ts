@@ -8,10 +8,15 @@ import { v2 as ttuSyncV2, final as ttuSyncFinal } from './ttu-sync.js';
 import fbatch from './split-queue-fbatch-v6.js';
 import fcHost from './fc-host-pmd-split.js';
 import fcPv from './fc-pv-remote-flush.js';
+import mutantDiscardClean from './mutant-discard-clean-only.js';
+import mutantDirtyFirst from './mutant-dirty-before-ref.js';
+import mutantSplitFreeze from './mutant-split-freeze-unlocked.js';
+import mutantScanUnpinned from './mutant-scan-unpinned-unlink.js';
+import mutantFbatchRequeue from './mutant-fbatch-requeue-unguarded.js';
 
 export type { SeriesDef } from './define.js';
 
-export const SERIES: SeriesDef[] = [lazyfreeV2, lazyfreeV6, part1, part2, part3, part4, oobFix, ttuSyncV2, ttuSyncFinal, fbatch, fcHost, fcPv];
+export const SERIES: SeriesDef[] = [lazyfreeV2, lazyfreeV6, part1, part2, part3, part4, oobFix, ttuSyncV2, ttuSyncFinal, fbatch, fcHost, fcPv, mutantDiscardClean, mutantDirtyFirst, mutantSplitFreeze, mutantScanUnpinned, mutantFbatchRequeue];
 
 export function findSeries(id: string): SeriesDef | undefined {
   return SERIES.find((s) => s.id === id);

@@ -8,7 +8,11 @@
  * v2 applies it only when the folio is not on the deferred split queue; the 2024-06-30
  * follow-up ("mm/vmscan: drop checking if _deferred_list is empty before using TTU_SYNC")
  * drops that condition. Merged in 6.10.
- * No difference in a race-free replay; the race explorer uses the flag.
+ * A replay follows one recorded interleaving, where no CPU rewrites a PTE mid-walk, so the
+ * replay never reads the flag. The race explorer (src/race) gives it its meaning: with the
+ * hook true, page_vma_mapped_walk() takes the PTE-table lock before it reads the first PTE
+ * (PVMW_SYNC); without it, map_pte() reads that PTE without the lock and next_pte skips none
+ * entries without it (scenarios R1, R1b).
  */
 import { defineSeries } from './define.js';
 
