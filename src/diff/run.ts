@@ -177,8 +177,8 @@ export class MultiReplay {
   }
 
   /** `taskSwitch`, `foreignIpi`: flushes the lifter found in the workload's context but not of its doing. */
-  finish(taskSwitch = 0, foreignIpi = 0): ConfigRun[] {
-    for (const c of this.checkers) c.notTheWorkloads(taskSwitch, foreignIpi);
+  finish(taskSwitch = 0, foreignIpi = 0, softirqFrees = 0): ConfigRun[] {
+    for (const c of this.checkers) c.notTheWorkloads(taskSwitch, foreignIpi, softirqFrees);
     this.engines.forEach((_e, i) => this.closePhase(i));
     this.phase = '';
     return this.engines.map((eng, i) => ({
@@ -225,7 +225,7 @@ export async function replayTrace(
   });
   const t0 = performance.now();
   const kinds = lifter.kinds;
-  const runs = multi.finish(lifter.notOurs.taskSwitchFlushes, lifter.notOurs.foreignIpiFlushes);
+  const runs = multi.finish(lifter.notOurs.taskSwitchFlushes, lifter.notOurs.foreignIpiFlushes, lifter.notOurs.softirqFrees);
   const replayMs = consumeMs + performance.now() - t0;
   // What the trace as a whole could not show.
   const inputGaps: string[] = [];

@@ -73,6 +73,8 @@ export interface FidelityReport {
   /** Recorded flushes in the workload's context that were not the workload's (not compared). */
   taskSwitchFlushes: number;
   foreignIpiFlushes: number;
+  /** Recorded page frees in softirq context (RCU callbacks): not the workload's ops. */
+  softirqFrees: number;
   mismatches: Mismatch[];
 }
 
@@ -149,7 +151,7 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
 
@@ -320,9 +322,10 @@ export class FidelityChecker {
   }
 
   /** Flushes the lifter found in the workload's context but not of its doing. */
-  notTheWorkloads(taskSwitch: number, foreignIpi: number): void {
+  notTheWorkloads(taskSwitch: number, foreignIpi: number, softirqFrees = 0): void {
     this.r.taskSwitchFlushes = taskSwitch;
     this.r.foreignIpiFlushes = foreignIpi;
+    this.r.softirqFrees = softirqFrees;
   }
 
   report(): FidelityReport {

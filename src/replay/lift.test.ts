@@ -128,3 +128,39 @@ describe('lifting', () => {
   });
 });
 
+
+describe('inputs and outputs that are not the workload op\'s own', () => {
+  const Lat = (ts: string, lat: string, rest: string, pid = 7, cpu = 1): string => `            w-${pid}     [00${cpu}] ${lat}   ${ts}: ${rest}`;
+  const trace = [
+    '# tracer: nop',
+    L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+    L('1.000002', 'sys_mmap(addr: 0x0, len: 0x200000, prot: 0x3, flags: 0x22, fd: 0xffffffff, off: 0x0)'),
+    L('1.000003', 'sys_mmap -> 0x7f0000000000'),
+    L('1.000004', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+    L('1.000005', 'mm_page_alloc: page=0000000000000001 pfn=0x20000 order=0 migratetype=0 gfp_flags=GFP_KERNEL_ACCOUNT|__GFP_ZERO'),
+    L('1.000006', 'mm_page_alloc: page=0000000000000002 pfn=0x10000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO'),
+    L('1.000007', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=4096B'),
+    Lat('1.000008', 'd..3.', 'mm_lru_insertion: folio=0000000000000002 pfn=0x10000 lru=0 flags=Ma bd'),
+    L('1.000009', 'page_fault_user: address=0x7f0000002000 ip=0x401000 error_code=0x6'),
+    L('1.000010', 'mm_page_alloc: page=0000000000000003 pfn=0x10001 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO'),
+    Lat('1.000011', '.Ns..', 'mm_page_free: page=0000000000000001 pfn=0x20000 order=0'),
+    L('1.000012', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=8192B'),
+    Lat('1.000013', 'd..3.', 'mm_lru_insertion: folio=0000000000000003 pfn=0x10001 lru=0 flags=Ma bd', 9, 1),
+    L('1.000014', 'tracing_mark_write: fl: end scenario=T variant=v'),
+  ].join('\n') + '\n';
+
+  it('mm_lru_insertion of the workload\'s folio: on its op in its own context, an lru-drain op in another\'s', async () => {
+    const ops = await lift(trace);
+    const faults = ops.filter((o) => o.op.kind === 'fault');
+    expect(faults.map((o) => o.op.lruAdded)).toEqual([[0x10000], undefined]);
+    const drains = ops.filter((o) => o.op.kind === 'lru-drain').map((o) => (o.op as { pfns: number[] }).pfns);
+    // The first one only says the trace records the moves.
+    expect(drains).toEqual([[], [0x10001]]);
+  });
+
+  it('a page freed in softirq (an RCU callback) is not recorded as the op\'s output', async () => {
+    const ops = await lift(trace);
+    const second = ops.filter((o) => o.op.kind === 'fault')[1]!;
+    expect(second.recorded.map((r) => r.ev)).toEqual(['rss_stat']);
+  });
+});

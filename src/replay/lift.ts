@@ -117,6 +117,11 @@ export interface NotTheWorkloads {
   foreignIpiFlushes: number;
   /** Their first line, for the report. */
   firstForeignIpiLine: number;
+  /**
+   * Page frees in softirq context: RCU callbacks (page tables freed by tlb_remove_table_rcu()
+   * once a grace period ends) that happened to run on the workload's CPU while it ran.
+   */
+  softirqFrees: number;
 }
 
 /** x86 tlb_flush reasons (arch/x86/include/asm/tlbflush.h, enum tlb_flush_reason). */
@@ -155,7 +160,7 @@ export class Lifter {
   /** Set by the first `fl: begin`: scenario and variant. */
   scenario: { id: string; variant: string } | undefined;
   readonly kinds: LiftedKinds = { syscalls: 0, page_fault_user: 0, page_fault_kernel: 0, mm_page_alloc: 0, tlb_flush: 0, rss_stat: 0, mm_page_free: 0, mm_vmscan_reclaim_pages: 0, sched_switch: 0, mm_lru_insertion: 0, print: 0 };
-  readonly notOurs: NotTheWorkloads = { taskSwitchFlushes: 0, foreignIpiFlushes: 0, firstForeignIpiLine: 0 };
+  readonly notOurs: NotTheWorkloads = { taskSwitchFlushes: 0, foreignIpiFlushes: 0, firstForeignIpiLine: 0, softirqFrees: 0 };
   /** Events of the workload's tasks that were lifted or kept (0: the selection matched nothing). */
   workloadEvents = 0;
   /**
@@ -615,6 +620,13 @@ export class Lifter {
     if (ev === 'mm_page_free') {
       const pfn = Number(f.pfn);
       const ours = this.isOurPfn(pfn);
+      // No path the workload runs frees a page in softirq: an RCU callback that ran here (the
+      // page tables 6.14+ free after a grace period, whenever it ends) or another subsystem's.
+      if (inSoftirq(e.lat)) {
+        if (ours) this.released(pfn, Number(f.order));
+        if (this.current?.compare) this.notOurs.softirqFrees++;
+        return;
+      }
       // Once freed, a page may be reused by anyone: it stops being the workload's.
       if (ours) this.released(pfn, Number(f.order));
       this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.order), undefined, undefined, pfn, ours, undefined));
@@ -710,9 +722,24 @@ function argsDecoded(sc: string, f: Record<string, unknown>): boolean {
 }
 
 /**
+ * Kernel threads run without an mm of their own (the CPU keeps the previous one lazily), as the
+ * idle task does. sched_switch names only the task: the kernel's own threads are told by their
+ * names. Model deviation: a user task named like one of them is taken for a kernel thread.
+ */
+const KTHREAD_NAME = /^(swapper|kworker\/|ksoftirqd\/|rcu_|rcuc\/|rcuo|migration\/|cpuhp\/|idle_inject\/|kthreadd$|kswapd|kcompactd|khugepaged$|watchdog|irq\/|kauditd$|oom_reaper$|writeback$|kblockd$|jbd2\/|kdevtmpfs$|khungtaskd$|ksmd$|kintegrityd$|kthrotld$|scsi_|ext4-|xfs|btrfs|napi\/|psimon$|pr\/|card\d|hwrng$|kstrp$|zswap|ipv6_addrconf$|mm_percpu_wq$|netns$|inet_frag_wq$|blkcg_punt_bio$|tpm_dev_wq$|md$|edac-poller$|devfreq_wq$|charger_manager$|acpi_thermal_pm$|kmpath|nvme|ata_sff$|kaluad)/;
+
+export function isKernelThread(comm: string): boolean {
+  return KTHREAD_NAME.test(comm);
+}
+
+/**
  * Whether the latency flags say hardirq context (`d.h1.`: the third column is `h`, or `H` for a
  * hardirq inside a softirq). Without the column (a layout that lacks it) nothing is known.
  */
+function inSoftirq(lat: string): boolean {
+  return lat.charCodeAt(2) === 0x73 /* s */;
+}
+
 function inHardirq(lat: string): boolean {
   const c = lat.charCodeAt(2);
   return c === 0x68 /* h */ || c === 0x48 /* H */;

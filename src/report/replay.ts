@@ -57,6 +57,7 @@ export function renderReplay(r: ReplayResult, counters: CounterCheck | undefined
   if (f.foreignFrees) apart.push(`${f.foreignFrees} frees of pages the workload never allocated`);
   if (f.foreignIpiFlushes) apart.push(`${f.foreignIpiFlushes} flushes done in a flush IPI no send of the workload explains (another mm's shootdown)`);
   if (f.taskSwitchFlushes) apart.push(`${f.taskSwitchFlushes} task-switch flushes`);
+  if (f.softirqFrees) apart.push(`${f.softirqFrees} page frees in softirq (RCU callbacks, e.g. page tables freed after a grace period)`);
   L.push(`          not the workload's (not compared): ${apart.length ? apart.join('; ') : 'none'}`);
   const outside = f.outsideModel.filter((o) => o.events > 0);
   if (f.outsideModel.length) {
