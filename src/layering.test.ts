@@ -23,6 +23,8 @@ const ALLOWED: Record<string, string[]> = {
   fidelity: ['core', 'model', 'replay'],
   report: ['core', 'model', 'diff', 'fidelity'],
   tui: ['core', 'report', 'diff', 'model'],
+  // The race explorer re-tells model paths step-wise and runs the model's hooks on model state.
+  race: ['core', 'model'],
   commands: ['*'],
   // Mutation fuzzing drives whole pipelines (a reader, a replay), as tests do.
   fuzz: ['*'],

@@ -14,6 +14,7 @@ import RecordCommand from './record.js';
 import Patch from './patch.js';
 import Inspect from './inspect.js';
 import PatchDiff from './patch/diff.js';
+import Race from './race.js';
 
 export const COMMANDS = {
   parse: Parse,
@@ -28,4 +29,5 @@ export const COMMANDS = {
   patch: Patch,
   inspect: Inspect,
   'patch:diff': PatchDiff,
+  race: Race,
 };

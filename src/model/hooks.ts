@@ -75,6 +75,8 @@ export interface Hooks {
   lazyfree_discard_read_order(k: Kernel): 'ref-first' | 'dirty-first';
   /** mm/huge_memory.c __folio_split(): the refcount freeze and the unqueue under split_queue_lock. */
   split_freeze_locked(k: Kernel): boolean;
+  /** __folio_split(): unqueue only once the refcount is frozen (false: unqueue first, then freeze). */
+  split_unqueue_after_freeze(k: Kernel): boolean;
   /** deferred_split_scan() (private-list form): keep the previous kept folio pinned across an unlocked list_del_init() (e66f3185fa04). */
   deferred_split_scan_pins_prev(k: Kernel): boolean;
   /** deferred_split_scan() (folio_batch form): re-queue a folio only if list_empty(&folio->_deferred_list). */
@@ -103,6 +105,7 @@ export const BASELINE: Hooks = {
   flush_tlb_multi_remote: () => 'ipi',
   lazyfree_discard_read_order: () => 'ref-first',
   split_freeze_locked: () => true,
+  split_unqueue_after_freeze: () => true,
   deferred_split_scan_pins_prev: () => true,
   deferred_split_requeue_guard: () => true,
 };

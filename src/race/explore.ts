@@ -120,12 +120,16 @@ export interface ExploreStats {
   best: Record<string, ExecutionRecord>;
   /** Exploration stopped at the execution budget. */
   truncated: boolean;
+  /** The classes' normal forms, when asked for (tests compare explorations by them). */
+  classSet?: Set<string>;
 }
 
 export interface ExploreOpts {
   bound?: number;
   /** Stop after this many executions (the result is then not exhaustive). */
   budget?: number;
+  /** Return the classes' normal forms (ExploreStats.classSet). */
+  keepClasses?: boolean;
 }
 
 type Factory = () => Run;
@@ -164,9 +168,10 @@ class Recorder {
   readonly stats: ExploreStats;
   private readonly classes = new Set<string>();
 
-  constructor(readonly invariants: InvariantName[], exhaustive: boolean, bound?: number) {
+  constructor(readonly invariants: InvariantName[], exhaustive: boolean, bound?: number, keepClasses = false) {
     this.stats = { executions: 0, classes: 0, sleepBlocked: 0, deadlocks: 0, exhaustive, bound, positive: {}, best: {}, truncated: false };
     for (const inv of invariants) this.stats.positive[inv] = 0;
+    if (keepClasses) this.stats.classSet = this.classes;
   }
 
   complete(run: Run, schedule: string[], accs: Access[], preemptions: number): void {
@@ -203,7 +208,7 @@ interface Frame {
 
 /** Exhaustive DPOR with sleep sets. */
 export function exploreDpor(make: Factory, invariants: InvariantName[], opts: ExploreOpts = {}): ExploreStats {
-  const rec = new Recorder(invariants, true);
+  const rec = new Recorder(invariants, true, undefined, opts.keepClasses);
   const budget = opts.budget ?? Number.POSITIVE_INFINITY;
   let run = make();
   const names = run.threads.map((t) => t.name);
@@ -299,7 +304,7 @@ function preemptionsOf(frames: Frame[], depth: number): number {
 
 /** Every schedule with at most `bound` preemptions (no reduction). */
 export function exploreBounded(make: Factory, invariants: InvariantName[], bound: number, opts: ExploreOpts = {}): ExploreStats {
-  const rec = new Recorder(invariants, false, bound);
+  const rec = new Recorder(invariants, false, bound, opts.keepClasses);
   const budget = opts.budget ?? Number.POSITIVE_INFINITY;
   let run = make();
   const schedule: string[] = [];

@@ -42,6 +42,7 @@ export function checkInvariant(s: RaceState, inv: InvariantName): string | null 
       return s.split_queue_len === q.nodes.length ? null : `split_queue_len ${s.split_queue_len} with ${q.nodes.length} folio(s) on the queue at the end`;
     }
     case 'deferred_list_well_formed': {
+      if (s.monitor.listFault) return s.monitor.listFault;
       const q = s.walk(QUEUE);
       if (!q.ok) return `the split queue is corrupt after [${q.nodes.join(' ')}]`;
       for (const n of q.nodes) {

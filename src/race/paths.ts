@@ -59,6 +59,14 @@ export const ptlOf = (t: number): string => `ptl:T${t}`;
 export const SQ_LOCK = 'split_queue_lock';
 const lockKey = (l: string): string => `lock:${l}`;
 
+/**
+ * Every list node's links: the write set of a step that relinks nodes it found by following
+ * pointers (its neighbours are only known when it runs, so it declares them all).
+ */
+function allLinks(s: RaceState): string[] {
+  return [...s.links.keys()].map((n) => `${n}.links`);
+}
+
 function pteKey(s: RaceState, slot: number): string {
   const { t, idx } = s.at(slot);
   return `pte:T${t}[${idx}]`;
@@ -75,7 +83,7 @@ function pteName(s: RaceState, slot: number): string {
 /** folio_put_refs(): drop `n` references; the last one frees the folio (its own steps). */
 function* folio_put_refs(c: ThreadCtx, rf: RaceFolio, n: number, what = `folio_put_refs(${rf.name}, ${n})`, release?: string[]): Prog {
   const s = c.s;
-  yield { fn: PUT, what, reads: [`${rf.name}.ref`], writes: [`${rf.name}.ref`], release };
+  yield { fn: PUT, what, reads: [`${rf.name}.ref`, `${rf.name}.links`, `${rf.name}.flags`], writes: [`${rf.name}.ref`], release };
   rf.f.refcount -= n;
   if (rf.f.refcount === 0 && !rf.split) yield* free_folio(c, rf);
   void s;
@@ -107,7 +115,8 @@ function* unqueue_locked(c: ThreadCtx, rf: RaceFolio, why: string): Prog {
     yield { fn: UNQUEUE, what: `${n} not on a list: spin_unlock`, reads: [], writes: [], release: [SQ_LOCK] };
     return;
   }
-  yield { fn: UNQUEUE, what: `list_del_init(${n}); split_queue_len--; clear partially_mapped; spin_unlock`, reads: [`${rf.name}.flags`], writes: [`${n}.links`, `${prev}.links`, `${next}.links`, 'queue', `${rf.name}.flags`], release: [SQ_LOCK] };
+  yield { fn: UNQUEUE, what: `list_del_init(${n}); split_queue_len--; clear partially_mapped; spin_unlock`, reads: [`${rf.name}.flags`], writes: [...allLinks(s), 'queue', `${rf.name}.flags`], release: [SQ_LOCK] };
+  // The pointers as read under the lock (a lockless unlink may have moved them since).
   s.listDelWrite(n, prev, next);
   s.split_queue_len--;
   if (rf.f.partially_mapped) {
@@ -120,7 +129,7 @@ function* unqueue_locked(c: ThreadCtx, rf: RaceFolio, why: string): Prog {
 function* deferred_split_folio(c: ThreadCtx, rf: RaceFolio, partially: boolean): Prog {
   const s = c.s;
   const n = rf.name;
-  yield { fn: DSF, what: `deferred_split_folio(${n}, partially_mapped=${partially}): set partially_mapped; list_add_tail if list_empty`, acquire: SQ_LOCK, release: [SQ_LOCK], reads: [`${n}.links`, `${n}.flags`, 'queue'], writes: [`${n}.links`, `${n}.flags`, 'queue', `${s.link(QUEUE).prev}.links`, `${QUEUE}.links`] };
+  yield { fn: DSF, what: `deferred_split_folio(${n}, partially_mapped=${partially}): set partially_mapped; list_add_tail if list_empty`, acquire: SQ_LOCK, release: [SQ_LOCK], reads: [...allLinks(s), `${n}.flags`, 'queue'], writes: [...allLinks(s), `${n}.flags`, 'queue'] };
   if (partially && s.k.traits.partiallyMappedFlag && !rf.f.partially_mapped) {
     rf.f.partially_mapped = true;
     s.nr_anon_partially_mapped++;
@@ -156,12 +165,12 @@ export function* reclaim(c: ThreadCtx, name: string): Prog {
   const s = c.s;
   const rf = s.folio(name);
   const f = rf.f;
-  const got = yield { fn: VMSCAN, what: `folio_trylock(${name}); TTU flags (TTU_SYNC for a large folio when the config sets it)`, trylock: `folio:${name}`, reads: [`${name}.links`], writes: [] };
+  const got = yield { fn: VMSCAN, what: `folio_trylock(${name}); TTU flags (TTU_SYNC for a large folio when the config sets it)`, trylock: `folio:${name}`, reads: [`${name}.links`, `${name}.map`, `${name}.flags`], writes: [] };
   if (!got) return;
   const sync = f.nr > 1 && s.k.hook('ttu_sync')(s.k, f);
   if (f.large_mapcount > 0) {
     yield* try_to_unmap_one(c, rf, sync);
-    yield { fn: VMSCAN, what: `folio_mapped(${name}) after try_to_unmap()`, reads: [`${name}.map`], writes: [] };
+    yield { fn: VMSCAN, what: `folio_mapped(${name}) after try_to_unmap()`, reads: [`${name}.map`, `${name}.flags`], writes: [] };
     if (f.nr_pages_mapped > 0 && f.nr_pages_mapped < f.nr) s.monitor.partialAfterUnmap.push(name);
     if (f.large_mapcount > 0) {
       yield { fn: VMSCAN, what: `still mapped: activate, folio_unlock(${name})`, reads: [], writes: [], release: [`folio:${name}`] };
@@ -172,7 +181,7 @@ export function* reclaim(c: ThreadCtx, name: string): Prog {
     yield { fn: VMSCAN, what: `swap-backed without swap: activate, folio_unlock(${name})`, reads: [], writes: [], release: [`folio:${name}`] };
     return;
   }
-  yield { fn: VMSCAN, what: `folio_ref_freeze(${name}, 1)`, reads: [`${name}.ref`], writes: [`${name}.ref`] };
+  yield { fn: VMSCAN, what: `folio_ref_freeze(${name}, 1)`, reads: [`${name}.ref`, `${name}.links`], writes: [`${name}.ref`] };
   if (f.refcount !== 1) {
     yield { fn: VMSCAN, what: `extra reference: keep, folio_unlock(${name})`, reads: [], writes: [], release: [`folio:${name}`] };
     return;
@@ -484,18 +493,29 @@ function* folio_split(c: ThreadCtx, rf: RaceFolio, pins: number): Generator<Step
     f.refcount += mapRefs;
   };
   const locked = k.hook('split_freeze_locked')(k);
-  if (locked) {
-    yield { fn: SPLIT, what: `spin_lock(split_queue_lock); folio_ref_freeze(${n}, ${pins})`, acquire: SQ_LOCK, reads: [`${n}.ref`], writes: [`${n}.ref`] };
+  if (!k.hook('split_unqueue_after_freeze')(k)) {
+    yield { fn: SPLIT, what: `spin_lock(split_queue_lock); unqueue ${n} before freezing: list_del_init, split_queue_len--, clear partially_mapped; spin_unlock`, acquire: SQ_LOCK, release: [SQ_LOCK], reads: [...allLinks(s), `${n}.flags`], writes: [...allLinks(s), 'queue', `${n}.flags`] };
+    if (!s.listEmpty(n)) {
+      s.listDelWrite(n, s.link(n).prev, s.link(n).next);
+      s.split_queue_len--;
+    }
+    if (f.partially_mapped) { f.partially_mapped = false; s.nr_anon_partially_mapped--; }
+    yield { fn: SPLIT, what: `folio_ref_freeze(${n}, ${pins})`, reads: [`${n}.ref`], writes: [`${n}.ref`] };
+    if (f.refcount !== pins) {
+      yield { fn: SPLIT, what: `freeze failed: remap_page(${n}) (-EAGAIN), off the queue`, reads: [], writes: [`${n}.map`, `${n}.ref`] };
+      remap();
+      return false;
+    }
+    f.refcount = 0;
+  } else if (locked) {
+    yield { fn: SPLIT, what: `spin_lock(split_queue_lock); folio_ref_freeze(${n}, ${pins})`, acquire: SQ_LOCK, reads: [`${n}.ref`, ...allLinks(s)], writes: [`${n}.ref`] };
     if (f.refcount !== pins) {
       yield { fn: SPLIT, what: `freeze failed: spin_unlock; remap_page(${n}) (-EAGAIN)`, reads: [], writes: [`${n}.map`, `${n}.ref`], release: [SQ_LOCK] };
       remap();
       return false;
     }
     f.refcount = 0;
-    const l = s.link(n);
-    const prev = l.prev;
-    const next = l.next;
-    yield { fn: SPLIT, what: `frozen: if on a list, list_del_init(${n}), split_queue_len--, clear partially_mapped; spin_unlock`, reads: [`${n}.links`, `${n}.flags`], writes: [`${n}.links`, `${prev}.links`, `${next}.links`, 'queue', `${n}.flags`], release: [SQ_LOCK] };
+    yield { fn: SPLIT, what: `frozen: if on a list, list_del_init(${n}), split_queue_len--, clear partially_mapped; spin_unlock`, reads: [...allLinks(s), `${n}.flags`], writes: [...allLinks(s), 'queue', `${n}.flags`], release: [SQ_LOCK] };
     if (!s.listEmpty(n)) {
       s.listDelWrite(n, s.link(n).prev, s.link(n).next);
       s.split_queue_len--;
@@ -516,7 +536,7 @@ function* folio_split(c: ThreadCtx, rf: RaceFolio, pins: number): Generator<Step
     const prev = l.prev;
     const next = l.next;
     if (onList) {
-      yield { fn: SPLIT, what: `split_queue_len--; list_del_init(${n})${wasPm ? '; clear partially_mapped' : ''} (no lock)`, reads: [], writes: [`${n}.links`, `${prev}.links`, `${next}.links`, 'queue', `${n}.flags`] };
+      yield { fn: SPLIT, what: `split_queue_len--; list_del_init(${n})${wasPm ? '; clear partially_mapped' : ''} (no lock)`, reads: [], writes: [...allLinks(s), 'queue', `${n}.flags`] };
       s.split_queue_len--;
       s.listDelWrite(n, prev, next);
       if (wasPm) { f.partially_mapped = false; s.nr_anon_partially_mapped--; }
@@ -549,12 +569,11 @@ export function* scan(c: ThreadCtx): Prog {
 function* scanPrivateList(c: ThreadCtx): Prog {
   const s = c.s;
   const k = s.k;
-  yield { fn: SCAN, what: 'spin_lock(split_queue_lock)', acquire: SQ_LOCK, reads: [], writes: [] };
+  yield { fn: SCAN, what: 'spin_lock(split_queue_lock)', acquire: SQ_LOCK, reads: [...allLinks(s), 'queue'], writes: [] };
   for (let cur = s.link(QUEUE).next; cur !== QUEUE;) {
     const rf = s.folio(cur);
     const next = s.link(cur).next;
-    const l = s.link(cur);
-    yield { fn: SCAN, what: `folio_try_get(${cur}): list_move to the private list, or (refcount 0) unqueue it`, reads: [`${cur}.ref`, `${cur}.links`, 'queue'], writes: [`${cur}.ref`, `${cur}.links`, `${l.prev}.links`, `${l.next}.links`, `${PRIVATE}.links`, `${s.link(PRIVATE).prev}.links`, 'queue', `${cur}.flags`] };
+    yield { fn: SCAN, what: `folio_try_get(${cur}): list_move to the private list, or (refcount 0) unqueue it`, reads: [`${cur}.ref`, ...allLinks(s), 'queue'], writes: [`${cur}.ref`, ...allLinks(s), 'queue', `${cur}.flags`] };
     s.listDelWrite(cur, s.link(cur).prev, s.link(cur).next);
     if (rf.f.refcount > 0) {
       rf.f.refcount++;
@@ -565,7 +584,7 @@ function* scanPrivateList(c: ThreadCtx): Prog {
     }
     cur = next;
   }
-  yield { fn: SCAN, what: 'spin_unlock(split_queue_lock)', reads: [], writes: [], release: [SQ_LOCK] };
+  yield { fn: SCAN, what: 'spin_unlock(split_queue_lock)', reads: [`${PRIVATE}.links`], writes: [], release: [SQ_LOCK] };
   const pinsPrev = k.hook('deferred_split_scan_pins_prev')(k);
   let prev: RaceFolio | null = null;
   let removed = 0;
@@ -574,11 +593,16 @@ function* scanPrivateList(c: ThreadCtx): Prog {
     const rf = s.folio(cur);
     yield { fn: SCAN, what: `next = ${cur}->_deferred_list.next; folio_test_partially_mapped(${cur})`, reads: [`${cur}.links`, `${cur}.flags`], writes: [] };
     const next = s.link(cur).next;
+    if (next === cur) {
+      // Unlinked under the scanner's feet: list_for_each_entry_safe() would spin on it.
+      s.monitor.listFault ??= `${cur} was unlinked from the scanner's private list while the scanner walked it (its next points to itself)`;
+      break;
+    }
     let didSplit = false;
     if (pmOrOld(s, rf.f)) {
       const got = yield { fn: SCAN, what: `folio_trylock(${cur})`, trylock: `folio:${cur}`, reads: [], writes: [] };
       if (got) {
-        didSplit = yield* folio_split(c, rf, 2);
+        didSplit = yield* folio_split(c, rf, 1);
         yield { fn: SCAN, what: `folio_unlock(${cur})`, reads: [], writes: [], release: [`folio:${cur}`] };
       }
     }
@@ -604,7 +628,7 @@ function* scanPrivateList(c: ThreadCtx): Prog {
     if (putNow) yield* folio_put_refs(c, putNow, 1, `folio_put(${putNow.name})`);
     cur = next;
   }
-  yield { fn: SCAN, what: 'spin_lock; list_splice_tail(private list, split_queue); split_queue_len -= removed; spin_unlock', acquire: SQ_LOCK, release: [SQ_LOCK], reads: [`${PRIVATE}.links`, 'queue'], writes: ['queue', `${PRIVATE}.links`, `${QUEUE}.links`, ...[...s.folios.keys()].map((n) => `${n}.links`)] };
+  yield { fn: SCAN, what: 'spin_lock; list_splice_tail(private list, split_queue); split_queue_len -= removed; spin_unlock', acquire: SQ_LOCK, release: [SQ_LOCK], reads: [...allLinks(s), 'queue'], writes: ['queue', ...allLinks(s)] };
   const moved = s.walk(PRIVATE).nodes;
   for (const n of moved) {
     s.listDelWrite(n, s.link(n).prev, s.link(n).next);
@@ -624,12 +648,12 @@ function* scanFolioBatch(c: ThreadCtx): Prog {
   const s = c.s;
   const k = s.k;
   const batch: RaceFolio[] = [];
-  yield { fn: SCAN, what: 'spin_lock(split_queue_lock)', acquire: SQ_LOCK, reads: [], writes: [] };
+  yield { fn: SCAN, what: 'spin_lock(split_queue_lock)', acquire: SQ_LOCK, reads: [...allLinks(s), 'queue'], writes: [] };
   for (let cur = s.link(QUEUE).next; cur !== QUEUE;) {
     const rf = s.folio(cur);
     const l = s.link(cur);
     const next = l.next;
-    yield { fn: SCAN, what: `folio_try_get(${cur}) into the folio_batch; list_del_init(${cur}); split_queue_len--`, reads: [`${cur}.ref`, `${cur}.links`, `${cur}.flags`, 'queue'], writes: [`${cur}.ref`, `${cur}.links`, `${l.prev}.links`, `${l.next}.links`, 'queue', `${cur}.flags`] };
+    yield { fn: SCAN, what: `folio_try_get(${cur}) into the folio_batch; list_del_init(${cur}); split_queue_len--`, reads: [`${cur}.ref`, ...allLinks(s), `${cur}.flags`, 'queue'], writes: [`${cur}.ref`, ...allLinks(s), 'queue', `${cur}.flags`] };
     if (rf.f.refcount > 0) {
       rf.f.refcount++;
       batch.push(rf);
@@ -637,7 +661,7 @@ function* scanFolioBatch(c: ThreadCtx): Prog {
       rf.f.partially_mapped = false;
       s.nr_anon_partially_mapped--;
     }
-    s.listDelWrite(cur, l.prev, l.next);
+    s.listDelWrite(cur, s.link(cur).prev, s.link(cur).next);
     s.split_queue_len--;
     cur = next;
   }
@@ -650,14 +674,14 @@ function* scanFolioBatch(c: ThreadCtx): Prog {
     if (pmOrOld(s, rf.f)) {
       const got = yield { fn: SCAN, what: `folio_trylock(${n})`, trylock: `folio:${n}`, reads: [], writes: [] };
       if (got) {
-        didSplit = yield* folio_split(c, rf, 2);
+        didSplit = yield* folio_split(c, rf, 1);
         yield { fn: SCAN, what: `folio_unlock(${n})`, reads: [], writes: [], release: [`folio:${n}`] };
       }
     }
     if (didSplit) continue;
     yield { fn: SCAN, what: `next: folio_test_partially_mapped(${n})`, reads: [`${n}.flags`], writes: [] };
     if (!rf.f.partially_mapped) continue;
-    yield { fn: SCAN, what: guard ? `spin_lock; if list_empty(${n}): list_add_tail, split_queue_len++; spin_unlock` : `spin_lock; list_add_tail(${n}), split_queue_len++; spin_unlock`, acquire: SQ_LOCK, release: [SQ_LOCK], reads: [`${n}.links`, 'queue'], writes: [`${n}.links`, 'queue', `${QUEUE}.links`, `${s.link(QUEUE).prev}.links`] };
+    yield { fn: SCAN, what: guard ? `spin_lock; if list_empty(${n}): list_add_tail, split_queue_len++; spin_unlock` : `spin_lock; list_add_tail(${n}), split_queue_len++; spin_unlock`, acquire: SQ_LOCK, release: [SQ_LOCK], reads: [...allLinks(s), 'queue'], writes: [...allLinks(s), 'queue'] };
     if (!guard || s.listEmpty(n)) s.listAddTail(n, QUEUE, true);
   }
   for (const rf of batch) if (!rf.split) yield* folio_put_refs(c, rf, 1, `folios_put(): folio_put(${rf.name})`);

@@ -13,7 +13,7 @@
  *   expect "linux-6.12" { unified_pte_state Never vacuity "linux-6.12 -ttu-sync"; }
  *
  * Folio flags: lazyfree, dirty, dirty-ptes, queued (on the split queue, in file order),
- * partially-mapped, unmapped. A 2M folio without `at` is PMD-mapped. `vma droppable;` marks the
+ * partially-mapped, half-mapped (only its first half mapped), unmapped. A 2M folio without `at` is PMD-mapped. `vma droppable;` marks the
  * VMA VM_DROPPABLE. Every `Never` names its vacuity partner: a config (or mutant) under which
  * the same invariant is not Never. Errors are reported with file:line:col.
  */
@@ -76,7 +76,7 @@ export interface ScenarioError {
   message: string;
 }
 
-const FOLIO_FLAGS = ['lazyfree', 'dirty', 'dirty-ptes', 'queued', 'partially-mapped', 'unmapped'];
+const FOLIO_FLAGS = ['lazyfree', 'dirty', 'dirty-ptes', 'queued', 'partially-mapped', 'half-mapped', 'unmapped'];
 
 const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
 const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: Lexer.SKIPPED });

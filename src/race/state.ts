@@ -49,6 +49,8 @@ export interface Monitor {
   countMismatch: string | null;
   /** Violations recorded by the model's own checked accessors (hooks). */
   oob: string[];
+  /** deferred_list_well_formed: a list walk met a node that was unlinked under it. */
+  listFault: string | null;
 }
 
 export class RaceState {
@@ -66,7 +68,7 @@ export class RaceState {
   readonly locks = new Map<string, string>();
   /** The folio the DMA wrote into, once it has. */
   dmaTarget: Folio | null = null;
-  readonly monitor: Monitor = { partialAfterUnmap: [], lostWrite: null, countMismatch: null, oob: [] };
+  readonly monitor: Monitor = { partialAfterUnmap: [], lostWrite: null, countMismatch: null, oob: [], listFault: null };
   private nextId = 1;
 
   constructor(readonly config: ModelConfig, hooks: Hooks, owners: HookOwners, readonly scenario: Scenario) {
@@ -107,16 +109,18 @@ export class RaceState {
         f.refcount = 1;
       } else {
         const at = fs.at ?? 0;
-        for (let i = 0; i < nr; i++) {
+        // `half-mapped`: only the first half is mapped (the rest was unmapped before the scenario).
+        const mapped = fs.flags.includes('half-mapped') ? nr / 2 : nr;
+        for (let i = 0; i < mapped; i++) {
           const slot = at + i;
           const table = this.tables[Math.floor(slot / PTRS_PER_PTE)]!;
           table.set(slot % PTRS_PER_PTE, f, i, true, fs.flags.includes('dirty-ptes'), false);
           table.used++;
           f.page_mapcount[i] = 1;
         }
-        f.nr_pages_mapped = nr;
-        f.large_mapcount = nr;
-        f.refcount = nr;
+        f.nr_pages_mapped = mapped;
+        f.large_mapcount = mapped;
+        f.refcount = mapped;
       }
       if (fs.flags.includes('partially-mapped')) {
         f.partially_mapped = true;

@@ -13,10 +13,11 @@ import mutantDirtyFirst from './mutant-dirty-before-ref.js';
 import mutantSplitFreeze from './mutant-split-freeze-unlocked.js';
 import mutantScanUnpinned from './mutant-scan-unpinned-unlink.js';
 import mutantFbatchRequeue from './mutant-fbatch-requeue-unguarded.js';
+import mutantSplitUnqueueFirst from './mutant-split-unqueue-first.js';
 
 export type { SeriesDef } from './define.js';
 
-export const SERIES: SeriesDef[] = [lazyfreeV2, lazyfreeV6, part1, part2, part3, part4, oobFix, ttuSyncV2, ttuSyncFinal, fbatch, fcHost, fcPv, mutantDiscardClean, mutantDirtyFirst, mutantSplitFreeze, mutantScanUnpinned, mutantFbatchRequeue];
+export const SERIES: SeriesDef[] = [lazyfreeV2, lazyfreeV6, part1, part2, part3, part4, oobFix, ttuSyncV2, ttuSyncFinal, fbatch, fcHost, fcPv, mutantDiscardClean, mutantDirtyFirst, mutantSplitFreeze, mutantScanUnpinned, mutantFbatchRequeue, mutantSplitUnqueueFirst];
 
 export function findSeries(id: string): SeriesDef | undefined {
   return SERIES.find((s) => s.id === id);
