@@ -28,6 +28,15 @@ export interface KernelTraits {
   folioBatch: number;
   /** x86 `remote wrong CPU` reason and lazy mm_cpumask trimming (6.14+). */
   lazyCpumask: boolean;
+  /**
+   * x86 native_flush_tlb_multi() without freed page tables asks should_flush_tlb() (6db2526c1d69
+   * "x86/mm/tlb: Only trim the mm_cpumask once a second", Rik van Riel, 6.14) instead of
+   * tlb_is_not_lazy(): a CPU of mm_cpumask that has another mm loaded gets no IPI unless the
+   * mask is due for trimming (should_trim_cpumask(), once a second per mm); a flush with no mm
+   * (arch_tlbbatch_flush()) still reaches every CPU that is not lazy. Before, every CPU of the
+   * mask that was not lazy got it — and no CPU stayed in a mask on another mm.
+   */
+  flushSkipsOtherMm: boolean;
   /** Page tables freed at munmap are freed in the task (true) or via RCU in another context. */
   pgtableFreeInTask: boolean;
   /** MADV_PAGEOUT also ages young entries (a PMD invalidation flush): 6.1 yes, 6.12+ only MADV_COLD. */
@@ -129,21 +138,21 @@ export const TRAITS: Record<string, KernelTraits> = {
   '6.1': {
     release: '6.1', mthp: false, madvKeepsLargeFolios: false, rssEveryUpdate: false, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: false, mthpSplitStats: false, partiallyMappedFlag: false, droppable: false, folioBatch: 15,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
+    lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
+    lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
     pmdQueuedAtFault: true, mthpSplitStats: true, partiallyMappedFlag: true, droppable: true, folioBatch: 31,
-    lazyCpumask: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
+    lazyCpumask: true, flushSkipsOtherMm: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
   },

@@ -18,9 +18,10 @@ import { deferred_split_scan } from './kernel/huge_memory.js';
 import { memcg_reclaim } from './kernel/vmscan.js';
 import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
+import { cpu_tlbstate, enter_lazy_tlb, exit_mm, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';
 import { MADV, type Op } from './ops.js';
 import { findSeries } from './series/index.js';
-import { PAGE_SIZE, PMD_SIZE, type Folio, type Mm, type PmdEntry } from './state.js';
+import { PAGE_SIZE, PMD_SIZE, type CpuTlbState, type Folio, type Mm, type PmdEntry } from './state.js';
 import { checkInvariants } from './invariants.js';
 
 export interface StepResult {
@@ -78,7 +79,7 @@ export class Engine {
   }
 
   /** Threads switched out (sched_switch) and not yet switched back in: the CPU they left. */
-  private readonly switchedOut = new Map<number, number>();
+  private readonly switchedOut = new Map<number, { cpu: number; idle: boolean; ours: boolean }>();
 
   step(op: Op): StepResult {
     const k = this.k;
@@ -93,22 +94,25 @@ export class Engine {
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();
     this.index++;
     let unmodelled: string | undefined;
-    const mm = this.mmOf(op.tgid);
-    mm.threads.add(op.tid);
     // Where the mm runs. The pre-window bookkeeping (fault-count, exec) is the task's rss cache
     // before the workload's mm existed or was watched: the old mm of an exec'ing task ran on
     // CPUs the new one never did (taskset pins, then execs on the new CPU).
     // An op is handed on once its output is complete, so a task switch that came in the middle
-    // of it (a fault preempted, the task then sleeping) has already been applied: the mm stays
-    // loaded on the op's CPU only if its task has not been switched out since.
+    // of it or right after it (a fault preempted, the task then sleeping) has already been
+    // applied: the task ran the op with its mm loaded, so that CPU's state is set for the op and
+    // put back as the switch left it afterwards.
+    if (op.kind === 'switch-other') {
+      switch_mm_irqs_off(k, op.cpu, 'other');
+      return { emitted: k.out, violations: k.violations, unmodelled: undefined, hooks: NO_HOOKS };
+    }
+    const mm = this.mmOf(op.tgid);
+    mm.threads.add(op.tid);
+    let after: { idle: boolean; ours: boolean } | undefined;
+    let afterLoaded: CpuTlbState['loaded'] = 'other';
     if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'lru-drain') {
-      mm.cpumask.add(op.cpu);
-      if (this.switchedOut.get(op.tid) !== op.cpu) mm.loadedOn.add(op.cpu);
-    } else if (op.kind === 'run') {
-      if (op.on) {
-        mm.cpumask.add(op.cpu);
-        this.switchedOut.delete(op.tid);
-      } else this.switchedOut.set(op.tid, op.cpu);
+      const out = this.switchedOut.get(op.tid);
+      if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
+      mm_runs_on(k, mm, op.cpu);
     }
     switch (op.kind) {
       case 'mmap':
@@ -147,7 +151,7 @@ export class Engine {
         break;
       case 'exit':
         mm.threads.delete(op.tid);
-        mm.loadedOn.delete(op.cpu);
+        exit_mm(k, mm, op.cpu);
         if (op.tid === op.tgid || mm.threads.size === 0) {
           if (!k.traits.rssEveryUpdate) for (const t of [...mm.threads, op.tid]) k.syncMmRss(mm, t);
           exit_mmap(k, mm);
@@ -171,14 +175,15 @@ export class Engine {
       }
       case 'run':
         if (op.on) {
-          mm.loadedOn.add(op.cpu);
-          mm.lazyOn.delete(op.cpu);
+          this.switchedOut.delete(op.tid);
+          mm_runs_on(k, mm, op.cpu);
         } else {
-          mm.loadedOn.delete(op.cpu);
-          // To idle: the CPU keeps the mm lazily. To another task: before lazy mm_cpumask
-          // trimming (6.14) it leaves the mask at once; after, it stays until an IPI finds it.
-          if (op.idle) mm.lazyOn.add(op.cpu);
-          else if (!k.traits.lazyCpumask) mm.cpumask.delete(op.cpu);
+          this.switchedOut.set(op.tid, { cpu: op.cpu, idle: op.idle === true, ours: op.ours === true });
+          // To a task without an mm (idle, a kernel thread) the CPU keeps this mm lazily; to
+          // another process's task it loads that mm; to a workload task, that task's switch-in
+          // (the next op) loads its mm.
+          if (op.idle) enter_lazy_tlb(k, op.cpu);
+          else if (!op.ours) switch_mm_irqs_off(k, op.cpu, 'other');
         }
         break;
       case 'lru-drain':
@@ -204,6 +209,10 @@ export class Engine {
       k.lruObserved = true;
       lru_add_observed(k, op.lruAdded);
     } else if (op.kind === 'lru-drain') lru_add_observed(k, op.pfns);
+    if (after) {
+      if (after.idle) enter_lazy_tlb(k, op.cpu);
+      else switch_mm_irqs_off(k, op.cpu, after.ours ? afterLoaded : 'other');
+    }
     if (this.checkEvery) checkInvariants(k);
     return { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
   }

@@ -79,8 +79,17 @@ export type Op =
    */
   | (Base & { kind: 'fault-count'; allocs: AllocFact[] })
   | (Base & { kind: 'exec' })
-  /** A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch); `idle`: out to the idle task (lazy TLB). */
-  | (Base & { kind: 'run'; on: boolean; idle?: boolean })
+  /**
+   * A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch). Out: `idle`, to a
+   * task without an mm (the idle task, a kernel thread: lazy TLB); `ours`, to another task of the
+   * workload; else to another process's task.
+   */
+  | (Base & { kind: 'run'; on: boolean; idle?: boolean; ours?: boolean })
+  /**
+   * A task of another process was switched in on `cpu` while that CPU held the workload's mm
+   * lazily (after a workload task left it for the idle task or a kernel thread): switch_mm().
+   */
+  | (Base & { kind: 'switch-other' })
   /**
    * A per-CPU lru_add batch drained outside the workload's ops (another task filled it, or
    * lru_add_drain_all()'s work ran on `cpu`), moving `pfns` of the workload's folios onto the LRU.

@@ -391,10 +391,11 @@ export interface Mm {
   rss: [number, number, number, number];
   /** CPUs that may hold TLB entries for this mm. */
   cpumask: Set<number>;
-  /** CPUs the mm's threads are currently running on. */
-  loadedOn: Set<number>;
-  /** CPUs that switched from the mm to the idle task and still hold it lazily. */
-  lazyOn: Set<number>;
+  /**
+   * x86 `mm->context.next_trim_cpumask` (6.14+), as a trace time in ns: a flush after it may
+   * trim CPUs running other mms from mm_cpumask. Set from the mm's first op.
+   */
+  next_trim_cpumask?: number;
   tlb_gen: number;
   /** Batched unmaps not yet flushed (`mm->tlb_flush_batched`). */
   tlbFlushPending: boolean;
@@ -432,4 +433,15 @@ export interface DeferredSplitQueue {
   split_queue_len: number;
   /** Folios moved to a scanner's private list (6.12–6.18 form). */
   privateList: Folio[];
+}
+
+/**
+ * What one CPU's TLB holds (arch/x86 `cpu_tlbstate.loaded_mm` and `cpu_tlbstate_shared.is_lazy`):
+ * a workload mm, `init_mm` (after a flush IPI made a lazy CPU leave its mm), or `other` — a task
+ * of another process, or a CPU the trace has not shown yet. `lazy`: the CPU runs a task without
+ * an mm (idle, a kernel thread, a task past exit_mm()) and keeps the previous mm loaded.
+ */
+export interface CpuTlbState {
+  loaded: Mm | 'init' | 'other';
+  lazy: boolean;
 }

@@ -178,6 +178,8 @@ export class Lifter {
   private readonly lastFault = { ts: -1, addr: -1, pid: -1, cpu: -1 };
   /** Remote flushes recorded without latency flags (their context unknown). */
   private unknownContext = 0;
+  /** Per CPU, the thread group whose mm the CPU last loaded (until another process's task runs there). */
+  private readonly cpuHolds: Array<number | undefined> = [];
 
   constructor(
     private readonly opts: LiftOptions,
@@ -318,8 +320,18 @@ export class Lifter {
       const nt = this.tasks.get(next);
       // A task switch can fall in the middle of an op (a preempted fault): it is applied at
       // once, without ending the op whose output is still to come.
-      if (pt !== undefined) this.side(e, pt, { kind: 'run', on: false, idle: next === 0 }, prev);
-      if (nt !== undefined) this.side(e, nt, { kind: 'run', on: true }, next);
+      const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
+      if (pt !== undefined) this.sideSwitch(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined }, prev);
+      if (nt !== undefined) {
+        this.sideSwitch(e, nt, { kind: 'run', on: true }, next);
+        this.cpuHolds[e.cpu] = nt;
+      } else if (!toKernel) {
+        // Another process's task loads its own mm: a CPU that held the workload's lazily (its
+        // task had left for the idle task or a kernel thread) lets it go.
+        const held = this.cpuHolds[e.cpu];
+        if (pt === undefined && held !== undefined) this.sideSwitch(e, held, { kind: 'switch-other' }, held);
+        this.cpuHolds[e.cpu] = undefined;
+      }
       return;
     }
     if (e.syscall !== 0 && tgid !== undefined) this.syscall(e, tgid);
@@ -410,7 +422,45 @@ export class Lifter {
   }
 
   private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
-    this.sink({ op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false });
+    const lo: LiftedOp = { op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false };
+    if (this.afterCurrent.length > 0) this.afterCurrent.push(lo);
+    else this.sink(lo);
+  }
+
+  /** Task switches that came during the current op, handed on right after it (in order). */
+  private readonly afterCurrent: LiftedOp[] = [];
+
+  /**
+   * A task switch. One that comes while an op is open (its system call not yet returned, its
+   * output still to come, or merely not yet ended by the workload's next op) is applied right
+   * after that op — the model applies an op whole — except a switch on another CPU in the
+   * first half of a system call (see syscallReturned()).
+   */
+  private sideSwitch(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
+    const lo: LiftedOp = { op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false };
+    if (this.current !== undefined || this.afterCurrent.length > 0) this.afterCurrent.push(lo);
+    else this.sink(lo);
+  }
+
+  /**
+   * The current op's system call returned at `endNs`. Its flushes are taken to happen at the
+   * middle of the call: a switch on another CPU before that (the other thread went idle, or
+   * woke) is applied before the op, a later one after it; the op's own task being preempted or
+   * sleeping in the call is applied after it.
+   * Model deviation: when in the call a flush reaches another CPU is not an input; a switch
+   * close to it may fall on the wrong side.
+   */
+  private syscallReturned(cur: LiftedOp, endNs: number): void {
+    const startNs = cur.op.at.tsNs;
+    if (this.afterCurrent.length === 0 || startNs === undefined) return;
+    const mid = startNs + (endNs - startNs) / 2;
+    let n = 0;
+    for (const lo of this.afterCurrent) {
+      if (lo.op.cpu === cur.op.cpu || (lo.op.at.tsNs ?? mid) >= mid || (lo.op.kind !== 'run' && lo.op.kind !== 'switch-other')) break;
+      this.sink(lo);
+      n++;
+    }
+    if (n > 0) this.afterCurrent.splice(0, n);
   }
 
   /** The op of `body` (a fresh literal, completed in place: a spread copy cost ~7 % of a replay). */
@@ -429,6 +479,10 @@ export class Lifter {
       const c = this.current;
       this.current = undefined;
       this.sink(c);
+    }
+    if (this.afterCurrent.length > 0) {
+      for (const lo of this.afterCurrent) this.sink(lo);
+      this.afterCurrent.length = 0;
     }
   }
 
@@ -555,6 +609,7 @@ export class Lifter {
     }
     this.exitsSeen.add(e.pid);
     this.pendingEnter.delete(e.pid);
+    if (op && op === this.current) this.syscallReturned(op, e.tsNs);
     if (op) {
       if (ret < 0 && ret > -4096) op.failed = true;
       else if (op.op.kind === 'mmap') op.op.addr = ret;

@@ -200,7 +200,7 @@ export class Kernel {
     const id = this.nextMmId++;
     const mm: Mm = {
       id, tgid, anonRoot: anonRoot ?? id, vmas: [], pmds: new Map(), rss: [0, 0, 0, 0], cpumask: new Set(),
-      loadedOn: new Set(), lazyOn: new Set(), tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false, deposits: new Map(), upperTables: new Map(),
+      tlb_gen: 0, tlbFlushPending: false, threads: new Set([tgid]), exited: false, deposits: new Map(), upperTables: new Map(),
     };
     this.mms.set(tgid, mm);
     return mm;

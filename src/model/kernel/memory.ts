@@ -246,6 +246,11 @@ export class ZapGather {
   end = 0;
   pmdOnly = true;
   freedTables: number[] = [];
+  /**
+   * `mmu_gather.freed_tables`: a page table left the tree (pte_free_tlb() and the like), whether
+   * its page is freed after the flush or later through RCU — the flush must then reach lazy CPUs.
+   */
+  freed_tables = false;
   toFree: Folio[] = [];
   /**
    * Zapped pages whose references the release drops (folio, references), in zap order — kept
@@ -264,7 +269,7 @@ export class ZapGather {
 
   /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
   finish(k: Kernel, mm: Mm): void {
-    if (this.end > 0) flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freedTables.length > 0);
+    if (this.end > 0) flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freed_tables);
     if (this.puts.length > 0) {
       // free_pages_and_swap_cache() (only when pages were gathered): lru_add_drain(), then the
       // release in zap order.
@@ -298,6 +303,7 @@ export class ZapGather {
     this.end = 0;
     this.pmdOnly = true;
     this.freedTables = [];
+    this.freed_tables = false;
     this.toFree = [];
   }
 }
@@ -407,6 +413,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       g.start = Math.min(g.start, pi * PMD_SIZE);
       g.end = Math.max(g.end, pi * PMD_SIZE + PAGE_SIZE);
       if (k.traits.pgtableFreeInTask && e.pfn) freedTables.push(e.pfn);
+      g.freed_tables = true;
     }
     addr = next;
   }
@@ -425,6 +432,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         g.start = Math.min(g.start, r * 2 ** shift);
         g.end = Math.max(g.end, r * 2 ** shift + PAGE_SIZE);
         if (k.traits.pgtableFreeInTask) freedTables.push(pfn);
+        g.freed_tables = true;
       }
     }
   }

@@ -1,20 +1,108 @@
 /**
- * TLB flushing: arch/x86/mm/tlb.c flush_tlb_mm_range() and the deferred (batched) flush of
- * mm/rmap.c (set_tlb_ubc_flush_pending, try_to_unmap_flush, flush_tlb_batched_pending).
- * x86 emits `tlb:tlb_flush`; arm64 has no such tracepoint and only counts TLBIs and DSBs.
+ * TLB flushing: arch/x86/mm/tlb.c (flush_tlb_mm_range(), native_flush_tlb_multi(),
+ * flush_tlb_func(), switch_mm_irqs_off(), enter_lazy_tlb(), arch_tlbbatch_flush()) and the
+ * deferred (batched) flush of mm/rmap.c (set_tlb_ubc_flush_pending, try_to_unmap_flush,
+ * flush_tlb_batched_pending). x86 emits `tlb:tlb_flush`; arm64 has no such tracepoint and only
+ * counts TLBIs and DSBs.
  *
- * Model deviation: CPUs that are not running the mm but are still in mm_cpumask are treated as
- * lazy-TLB: a flush IPI reaching one traces `remote wrong CPU` (6.14+) and drops it from the
- * mask; before 6.14 CPUs leave the mask when they switch away, so they are never there.
+ * Which CPUs a flush reaches follows each CPU's TLB state (CpuTlbState: the mm it has loaded and
+ * whether it is lazy), which the scheduler's switches set (sched_switch is an input): a CPU that
+ * switched to the idle task or a kernel thread keeps the mm loaded lazily (enter_lazy_tlb()), and
+ * so does a task past exit_mm(); a CPU that switched to another process loads that mm.
+ *
+ * Model deviation: the state of a CPU is what the workload's own switches left there; a capture
+ * that follows only the workload's tasks (set_event_pid) does not show what ran there after, so a
+ * CPU left lazily stays lazy in the model until a workload task runs there again.
  */
 import { TLB_LOCAL_MM_SHOOTDOWN, TLB_LOCAL_SHOOTDOWN, TLB_REMOTE_SEND_IPI, TLB_REMOTE_SHOOTDOWN, TLB_REMOTE_WRONG_CPU } from '../emit.js';
-import type { Folio, Mm } from '../state.js';
+import type { CpuTlbState, Folio, Mm } from '../state.js';
 import { PAGE_SHIFT } from '../state.js';
 import type { Kernel } from './kernel.js';
 
 /** tlb_single_page_flush_ceiling: above this many pages x86 flushes everything. */
 export const FLUSH_CEILING = 33;
 export const FLUSH_ALL = Number.POSITIVE_INFINITY;
+/** HZ in trace nanoseconds: should_trim_cpumask() trims at most once a second per mm. */
+const TRIM_INTERVAL_NS = 1e9;
+
+// ---------------------------------------------------------------------------------------------
+// Per-CPU TLB state and the scheduler's side of it.
+
+const tlbStates = new WeakMap<Kernel, Map<number, CpuTlbState>>();
+
+/** `per_cpu(cpu_tlbstate)` of `cpu`: a CPU the trace has not shown runs some other process. */
+export function cpu_tlbstate(k: Kernel, cpu: number): CpuTlbState {
+  let m = tlbStates.get(k);
+  if (!m) { m = new Map(); tlbStates.set(k, m); }
+  let s = m.get(cpu);
+  if (!s) { s = { loaded: 'other', lazy: false }; m.set(cpu, s); }
+  return s;
+}
+
+/**
+ * switch_mm_irqs_off(): `cpu` loads `next` (a workload mm, another process's, or init_mm).
+ * Switching to the mm already loaded only leaves lazy mode. Switching away from a workload mm
+ * takes the CPU out of its mm_cpumask before 6.14; since 209954cbc7d0 ("x86/mm/tlb: Update
+ * mm_cpumask lazily", 6.14, traits.lazyCpumask) the CPU stays there until a flush finds it on
+ * another mm (flush_tlb_func()) — the only place the model's mm_cpumask shrinks then.
+ */
+export function switch_mm_irqs_off(k: Kernel, cpu: number, next: Mm | 'init' | 'other'): void {
+  const s = cpu_tlbstate(k, cpu);
+  const prev = s.loaded;
+  s.lazy = false;
+  if (prev === next && next !== 'other') {
+    // Not actually switching mm's: the CPU never left mm_cpumask while it held the mm.
+    if (typeof next === 'object') next.cpumask.add(cpu);
+    return;
+  }
+  if (typeof prev === 'object' && !k.traits.lazyCpumask) prev.cpumask.delete(cpu);
+  if (typeof next === 'object') next.cpumask.add(cpu);
+  s.loaded = next;
+}
+
+/** enter_lazy_tlb(): the CPU runs a task without an mm and keeps the loaded one lazily. */
+export function enter_lazy_tlb(k: Kernel, cpu: number): void {
+  const s = cpu_tlbstate(k, cpu);
+  if (s.loaded !== 'init') s.lazy = true;
+}
+
+/**
+ * A task of `mm` runs on `cpu` (sched_switch to it, or an op it made there): context_switch() →
+ * switch_mm_irqs_off(). The first time an mm runs, its cpumask trim clock starts
+ * (init_new_context(): next_trim_cpumask = jiffies + HZ).
+ */
+export function mm_runs_on(k: Kernel, mm: Mm, cpu: number): void {
+  if (mm.next_trim_cpumask === undefined) mm.next_trim_cpumask = (k.op?.at.tsNs ?? 0) + TRIM_INTERVAL_NS;
+  switch_mm_irqs_off(k, cpu, mm);
+}
+
+/** exit_mm(): the exiting task drops its mm but the CPU keeps it loaded, lazily. */
+export function exit_mm(k: Kernel, mm: Mm, cpu: number): void {
+  const s = cpu_tlbstate(k, cpu);
+  if (s.loaded !== mm) switch_mm_irqs_off(k, cpu, mm);
+  enter_lazy_tlb(k, cpu);
+}
+
+/** Whether a workload task is current on `cpu`: output traced there is the workload's. */
+function onTask(k: Kernel, cpu: number): boolean {
+  const s = cpu_tlbstate(k, cpu);
+  return typeof s.loaded === 'object' && !s.lazy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flushes.
+
+/** The parts of `struct flush_tlb_info` the model needs. */
+interface FlushInfo {
+  /** NULL for arch_tlbbatch_flush(): whatever each CPU has loaded is flushed in full. */
+  mm: Mm | null;
+  /** Entries the flush covers at its stride (-1: everything), what flush_tlb_func() traces. */
+  pages: number;
+  /** The range in 4 KiB pages (-1: everything), what native_flush_tlb_multi() traces. */
+  sendPages: number;
+  freed_tables: boolean;
+  trim_cpumask: boolean;
+}
 
 /** flush_tlb_mm_range(mm, start, end, stride_shift, freed_tables). */
 export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number, strideShift = PAGE_SHIFT, freedTables = false): void {
@@ -22,7 +110,6 @@ export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number
   const n = end === FLUSH_ALL ? Number.POSITIVE_INFINITY : Math.floor((end - start) / 2 ** strideShift);
   const full = n > FLUSH_CEILING;
   const pages = full ? -1 : n;
-  void freedTables;
   if (k.config.arch === 'arm64') {
     if (full) k.cost.fullFlushes++;
     else k.cost.rangeTlbis++;
@@ -30,52 +117,107 @@ export function flush_tlb_mm_range(k: Kernel, mm: Mm, start: number, end: number
     return;
   }
   // The sender traces the range in 4 KiB pages whatever the stride (native_flush_tlb_multi).
-  const sendPages = full ? -1 : Math.floor((end - start) / 4096);
-  flushOnCpus(k, mm, pages, TLB_LOCAL_MM_SHOOTDOWN, sendPages);
+  const info: FlushInfo = { mm, pages, sendPages: full ? -1 : Math.floor((end - start) / 4096), freed_tables: freedTables, trim_cpumask: false };
+  if (anyOtherCpu(mm.cpumask, k.cpu)) {
+    if (k.traits.flushSkipsOtherMm) info.trim_cpumask = should_trim_cpumask(k, mm);
+    flush_tlb_multi(k, mm.cpumask, info);
+  } else {
+    flush_tlb_func(k, k.cpu, info);
+  }
   if (full) k.cost.fullFlushes++;
   else k.cost.invlpgPages += pages;
 }
 
-/** The cross-CPU part shared by immediate and batched flushes (x86 native_flush_tlb_multi). */
-function flushOnCpus(k: Kernel, mm: Mm, pages: number, localReason: number, sendPages: number): void {
-  // The common case is an mm on this CPU alone: no array (nor iterator) is built for it.
-  let others: number[] | undefined;
-  const mask = mm.cpumask;
-  if (mask.size > 1 || (mask.size === 1 && !mask.has(k.cpu))) for (const c of mask) if (c !== k.cpu) (others ??= []).push(c);
-  if (others) {
-    others.sort((a, b) => a - b);
-    k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: sendPages, reason: TLB_REMOTE_SEND_IPI });
-    k.cost.ipis += others.length;
-  }
-  if (mm.cpumask.has(k.cpu) || mm.loadedOn.has(k.cpu)) k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages, reason: localReason });
-  if (others) for (const c of others) remoteFlush(k, [mm], c, pages);
+/** cpumask_any_but(mask, cpu) < nr_cpu_ids. */
+function anyOtherCpu(mask: Set<number>, cpu: number): boolean {
+  return mask.size > 1 || (mask.size === 1 && !mask.has(cpu));
 }
 
 /**
- * What a flush IPI does on CPU `c`: a CPU running the mm flushes (`remote shootdown`); a CPU
- * holding it lazily from idle leaves lazy mode (traced as a task-switch flush, 0 pages); a CPU
- * that moved on to another mm says `remote wrong CPU` (6.14+) and drops out of mm_cpumask.
+ * should_trim_cpumask() (6db2526c1d69, 6.14): once a second per mm a flush also reaches the CPUs
+ * of mm_cpumask that run another mm, which then leave the mask.
+ * Model deviation: jiffies are the trace's clock (no HZ rounding); the clock starts at the mm's
+ * first op in the trace, not at its exec.
  */
-function remoteFlush(k: Kernel, mms: Mm[], c: number, pages: number): void {
+function should_trim_cpumask(k: Kernel, mm: Mm): boolean {
+  const now = k.op?.at.tsNs;
+  if (now === undefined || mm.next_trim_cpumask === undefined) return false;
+  if (now > mm.next_trim_cpumask) {
+    mm.next_trim_cpumask = now + TRIM_INTERVAL_NS;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Whether native_flush_tlb_multi() sends `cpu` the flush. Without freed page tables a lazy CPU
+ * is skipped (it flushes at its next switch): tlb_is_not_lazy() before 6.14. Since 6.14
+ * (should_flush_tlb(), traits.flushSkipsOtherMm) a CPU running another mm is skipped too unless
+ * the mask is due for trimming; a flush with no mm (the batched one) reaches every CPU not lazy.
+ * With freed page tables every CPU of the mask gets it (on_each_cpu_mask()).
+ */
+function should_flush_tlb(k: Kernel, cpu: number, info: FlushInfo): boolean {
+  if (cpu === k.cpu) return true;
+  if (info.freed_tables) return true;
+  const s = cpu_tlbstate(k, cpu);
+  if (s.lazy) return false;
+  if (!k.traits.flushSkipsOtherMm || !info.mm) return true;
+  if (s.loaded === info.mm) return true;
+  return info.trim_cpumask;
+}
+
+/**
+ * flush_tlb_multi() → native_flush_tlb_multi(): traces `remote IPI send` with the range, then
+ * runs flush_tlb_func() on every CPU of the mask the condition selects — this one included. On
+ * a paravirt guest whose remote flushes go to the hypervisor (hook flush_tlb_multi_remote) the
+ * other CPUs run nothing and trace nothing.
+ */
+function flush_tlb_multi(k: Kernel, mask: Set<number>, info: FlushInfo): void {
+  k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: info.sendPages, reason: TLB_REMOTE_SEND_IPI });
+  // This CPU first: the IPIs are sent, the local flush runs, then the sender waits for the others.
+  const targets = [...mask].sort((a, b) => a - b);
+  if (!mask.has(k.cpu)) targets.unshift(k.cpu);
+  else { targets.splice(targets.indexOf(k.cpu), 1); targets.unshift(k.cpu); }
   const how = k.hook('flush_tlb_multi_remote')(k);
   k.runningSeries = undefined;
-  // A hypervisor flush leaves no trace on the target and no lazy-mode bookkeeping in the guest.
-  if (how === 'hypercall') return;
-  if (mms.some((m) => m.loadedOn.has(c))) {
-    k.emit({ ev: 'tlb_flush', cpu: c, pages, reason: TLB_REMOTE_SHOOTDOWN });
+  for (const c of targets) {
+    if (!should_flush_tlb(k, c, info)) continue;
+    if (c !== k.cpu) {
+      k.cost.ipis++;
+      if (how === 'hypercall') continue;
+    }
+    flush_tlb_func(k, c, info);
+  }
+}
+
+/**
+ * flush_tlb_func() on `cpu` (this CPU directly, another through the IPI). The CPU running the op
+ * has the op's mm loaded whatever switch the trace shows around the op: it is executing it.
+ *   - 6.14+: the flush names an mm this CPU does not have loaded → it leaves that mm_cpumask,
+ *     traced `remote wrong CPU` (pages 0);
+ *   - init_mm loaded: nothing to flush;
+ *   - lazy: switch to init_mm instead of flushing (traced as a task-switch flush; before 6.14
+ *     the CPU then leaves the old mm's mask);
+ *   - else a flush, traced `local MM shootdown` (this CPU, an mm), `local shootdown` (this CPU,
+ *     the batched flush) or `remote shootdown`.
+ */
+function flush_tlb_func(k: Kernel, cpu: number, info: FlushInfo): void {
+  const local = cpu === k.cpu;
+  const s = cpu_tlbstate(k, cpu);
+  const loaded = local && info.mm && !s.lazy ? info.mm : s.loaded;
+  if (k.traits.lazyCpumask && info.mm && info.mm !== loaded) {
+    info.mm.cpumask.delete(cpu);
+    k.emit({ ev: 'tlb_flush', cpu, pages: 0, reason: TLB_REMOTE_WRONG_CPU, offTask: !local && !onTask(k, cpu) });
     return;
   }
-  if (mms.some((m) => m.lazyOn.has(c))) {
-    k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: 0 });
-    for (const m of mms) { m.lazyOn.delete(c); m.cpumask.delete(c); }
+  if (loaded === 'init') return;
+  if (s.lazy && (!local || loaded === s.loaded)) {
+    switch_mm_irqs_off(k, cpu, 'init');
+    k.emit({ ev: 'tlb_flush', cpu, pages: -1, reason: 0, offTask: true });
     return;
   }
-  if (k.traits.lazyCpumask) {
-    let onTask = false;
-    for (const m of k.mms.values()) if (m.loadedOn.has(c)) { onTask = true; break; }
-    k.emit({ ev: 'tlb_flush', cpu: c, pages: 0, reason: TLB_REMOTE_WRONG_CPU, offTask: !onTask });
-  }
-  for (const m of mms) m.cpumask.delete(c);
+  if (local) k.emit({ ev: 'tlb_flush', cpu, pages: info.pages, reason: info.mm ? TLB_LOCAL_MM_SHOOTDOWN : TLB_LOCAL_SHOOTDOWN });
+  else k.emit({ ev: 'tlb_flush', cpu, pages: info.pages, reason: TLB_REMOTE_SHOOTDOWN, offTask: !onTask(k, cpu) });
 }
 
 export function flush_tlb_page(k: Kernel, mm: Mm, addr: number): void {
@@ -86,8 +228,7 @@ export function flush_tlb_page(k: Kernel, mm: Mm, addr: number): void {
 export function should_defer_flush(k: Kernel, mm: Mm, batchFlush: boolean): boolean {
   if (!batchFlush) return false;
   if (k.config.arch === 'arm64') return true;
-  const mask = mm.cpumask;
-  return mask.size > 1 || (mask.size === 1 && !mask.has(k.cpu));
+  return anyOtherCpu(mm.cpumask, k.cpu);
 }
 
 /** mm/rmap.c set_tlb_ubc_flush_pending(). */
@@ -100,6 +241,7 @@ export function set_tlb_ubc_flush_pending(k: Kernel, mm: Mm, start: number, end:
     k.cost.tlbiOps += (e - s) / 4096 > 1 ? 0 : 1;
     k.cost.rangeTlbis += (e - s) / 4096 > 1 ? 1 : 0;
   } else {
+    // arch_tlbbatch_add_pending(): inc_mm_tlb_gen() and the mm's cpumask into the batch's.
     mm.tlb_gen++;
     for (const c of mm.cpumask) ubc.cpumask.add(c);
   }
@@ -110,21 +252,20 @@ export function set_tlb_ubc_flush_pending(k: Kernel, mm: Mm, start: number, end:
   k.pendingTlb.add(folio);
 }
 
-/** mm/rmap.c try_to_unmap_flush(). */
+/**
+ * mm/rmap.c try_to_unmap_flush() → arch_tlbbatch_flush(): a full flush with no mm of every CPU
+ * in the batch's cpumask (native_flush_tlb_multi() when another CPU is in it, else this CPU's
+ * flush_tlb_func() if it is).
+ */
 export function try_to_unmap_flush(k: Kernel): void {
   const ubc = k.ubcOf(k.tid);
   if (!ubc.flush_required) return;
   if (k.config.arch === 'arm64') {
     k.cost.dsbs++;
   } else {
-    // arch_tlbbatch_flush(): a full flush of every CPU in the batch, with mm == NULL.
-    const others = [...ubc.cpumask].filter((c) => c !== k.cpu).sort((a, b) => a - b);
-    if (others.length > 0) {
-      k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: -1, reason: TLB_REMOTE_SEND_IPI });
-      k.cost.ipis += others.length;
-    }
-    if (ubc.cpumask.has(k.cpu)) k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: -1, reason: TLB_LOCAL_SHOOTDOWN });
-    for (const c of others) remoteFlush(k, [...ubc.mms], c, -1);
+    const info: FlushInfo = { mm: null, pages: -1, sendPages: -1, freed_tables: false, trim_cpumask: false };
+    if (anyOtherCpu(ubc.cpumask, k.cpu)) flush_tlb_multi(k, ubc.cpumask, info);
+    else if (ubc.cpumask.has(k.cpu)) flush_tlb_func(k, k.cpu, info);
     k.cost.fullFlushes++;
   }
   // The mms keep their pending mark: arch_tlbbatch_flush() does not know them, so the next
@@ -137,9 +278,13 @@ export function try_to_unmap_flush(k: Kernel): void {
   k.pendingTlb.clear();
 }
 
-/** mm/rmap.c flush_tlb_batched_pending(): called under the PTL by paths that change PTEs. */
+/**
+ * mm/rmap.c flush_tlb_batched_pending(): called under the PTL by paths that change PTEs. x86's
+ * flush_tlb_mm() is a full flush that counts as freeing page tables (freed_tables = true), so
+ * it reaches lazy CPUs and, since 6.14, CPUs left in the mask on another mm.
+ */
 export function flush_tlb_batched_pending(k: Kernel, mm: Mm): void {
   if (!mm.tlbFlushPending) return;
-  flush_tlb_mm_range(k, mm, 0, FLUSH_ALL);
+  flush_tlb_mm_range(k, mm, 0, FLUSH_ALL, PAGE_SHIFT, true);
   mm.tlbFlushPending = false;
 }
