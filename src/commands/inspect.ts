@@ -1,13 +1,12 @@
 import { Args, Command, Flags } from '@oclif/core';
 import React from 'react';
-import { loadInspection, rerunInspection, type Inspection } from '../diff/inspect.js';
+import { rerunInspection, startInspection, type Inspection } from '../diff/inspect.js';
 import { choosePair, recordedKernel, sameConfig } from '../diff/policy.js';
 import { DEFAULT_THP, type Arch, type ModelConfig } from '../model/config.js';
 import { buildConfig, ConfigError } from '../model/presets.js';
 import { PRESETS } from '../model/series/index.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
-import { clearProgress, EXIT, inputProblem, progressReporter, resolveFormats, traceFlags } from './shared.js';
-import { statSync } from 'node:fs';
+import { EXIT, inputProblem, resolveFormats, traceFlags } from './shared.js';
 
 export default class Inspect extends Command {
   static override summary = 'Open a trace in a terminal UI: where two configs part ways, and the folio state behind it.';
@@ -58,10 +57,8 @@ The configs are chosen as \`foliolab diff\` chooses them (the upstream release b
       }
     };
     const policy = choosePair(recordedKernel(facts, fm), { base: flags.base, with: flags.with }, (a, b) => sameConfig(cfg(a), cfg(b)));
-    const total = path.endsWith('.gz') ? undefined : statSync(path).size;
-    const onProgress = progressReporter(`reading ${path}`, total);
-    const ins: Inspection = await loadInspection(path, [cfg(policy.base), cfg(policy.with)], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm, onProgress });
-    if (onProgress) clearProgress();
+    // The screen opens at once on the rows read so far; the status line says how far the reading is.
+    const ins: Inspection = startInspection(path, [cfg(policy.base), cfg(policy.with)], { registry: fm.registry, release: fm.release, pid: flags.pid, comm: flags.comm });
     const presets = PRESETS.map((p) => p.id);
     const rerun = (b: string, w: string): Inspection | string => {
       try {

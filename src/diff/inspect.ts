@@ -1,10 +1,13 @@
 /**
- * What `foliolab inspect` shows, computed once and kept compact: the trace's events as rows
- * (columns in flat arrays, strings interned — a million rows stay a few hundred MB at most),
- * the lifted ops, and for every op what each config emitted, whether they differ, and the
- * violations. The model state after any op comes from StateProbe, which re-runs the engines
- * over the kept ops (forward from where it stands, or from the start when asked to go back)
- * in slices, so a UI stays responsive while it works.
+ * What `foliolab inspect` shows, kept compact: the trace's events as rows (columns in flat
+ * arrays, strings interned, payload texts in large chunks), the lifted ops (the model's inputs
+ * only: the recorded output each was compared with is not kept), and for every op what each
+ * config emitted, whether they differ, and the violations.
+ *
+ * An inspection fills while the trace is read (startInspection): a UI draws the rows read so
+ * far and is told as more come. The one pass over the trace also keeps checkpoints of both
+ * engines' state every few thousand ops, so the state after any op (StateProbe) is the nearest
+ * checkpoint before it plus at most that many ops — not a replay from the start.
  */
 import type { Diagnostic } from '../core/diagnostics.js';
 import type { ModelConfig } from '../model/config.js';
@@ -15,11 +18,17 @@ import type { Folio, Mm, PteTable } from '../model/state.js';
 import { PMD_SIZE, PTRS_PER_PTE, PAGE_SIZE, RSS_NAMES } from '../model/state.js';
 import type { LiftedOp, LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry, TraceEvent } from '../trace/index.js';
+import { deserialize, serialize } from 'node:v8';
 import { compared, emissionKey } from '../fidelity/compare.js';
+import { EngineCheckpoint } from './checkpoint.js';
 import { outputsAlike } from './diff.js';
 import { divergenceCause } from './policy.js';
-import { MultiReplay, replayTrace, type ConfigRun } from './run.js';
+import { replayTrace, type ConfigRun } from './run.js';
 
+/**
+ * The trace's events as columns. While the inspection loads, `count` grows and the arrays are
+ * replaced by larger ones: read them through the inspection each time, never keep one.
+ */
 export interface Rows {
   count: number;
   ts: Float64Array;
@@ -36,9 +45,49 @@ export interface Rows {
   strings: string[];
 }
 
-export interface OpInfo {
-  lo: LiftedOp;
-  row: number;
+/** An op as the inspector keeps it: what the engines are fed (the recorded output is not kept). */
+export type KeptOp = Pick<LiftedOp, 'op' | 'failed'>;
+
+/**
+ * The kept ops, a block of 256 at a time serialized (a few hundred bytes each instead of a tree
+ * of objects per op), read back a block at a time (the last block read is cached).
+ */
+export class OpStore {
+  private readonly blocks: Buffer[] = [];
+  private cur: KeptOp[] = [];
+  private cache: { b: number; ops: KeptOp[] } | undefined;
+  static readonly BLOCK = 256;
+
+  push(lo: KeptOp): void {
+    this.cur.push(lo);
+    if (this.cur.length === OpStore.BLOCK) {
+      this.blocks.push(serialize(this.cur));
+      this.cur = [];
+    }
+  }
+
+  get(i: number): KeptOp {
+    const b = Math.floor(i / OpStore.BLOCK);
+    if (b === this.blocks.length) return this.cur[i % OpStore.BLOCK]!;
+    if (this.cache?.b !== b) this.cache = { b, ops: deserialize(this.blocks[b]!) as KeptOp[] };
+    return this.cache.ops[i % OpStore.BLOCK]!;
+  }
+}
+
+/** One kept op: where it starts in the rows, its number as `diff` prints it, and the op itself (read back on demand). */
+export class OpInfo {
+  constructor(
+    private readonly store: OpStore,
+    private readonly i: number,
+    /** The row of the event that started it (-1: none). */
+    readonly row: number,
+    /** The op's number in the lifted stream (`op.at.index`), as `diff` numbers ops. */
+    readonly index: number,
+  ) {}
+
+  get lo(): KeptOp {
+    return this.store.get(this.i);
+  }
 }
 
 export interface InspectViolation {
@@ -48,13 +97,36 @@ export interface InspectViolation {
   message: string;
 }
 
+export type InspectOptions = LiftOptions & {
+  registry: FormatRegistry;
+  release?: string;
+  onProgress?: (bytes: number) => void;
+  /** Ops between two checkpoints of the engines' state, to begin with (default 2048). */
+  checkpointEvery?: number;
+};
+
+/** Where the loading of an inspection stands. */
+export interface LoadState {
+  /** Until the whole trace is read, replayed and summed up. */
+  loading: boolean;
+  /** Bytes of the trace read so far. */
+  bytes: number;
+  /** Why the load stopped short (the trace could not be read), once it has. */
+  error?: string;
+  /** Settles when the load ends (rejects with the reason it could not finish). */
+  done: Promise<void>;
+  /** Called (with no arguments) as rows and ops come in and when the load ends; returns an unsubscribe. */
+  subscribe(fn: () => void): () => void;
+}
+
 export interface Inspection {
   trace: string;
   configs: ModelConfig[];
   rows: Rows;
   ops: OpInfo[];
-  /** Per config, per op: what it emitted, as one short line. */
-  emitted: string[][];
+  /** Per config, per op: what it emitted, as one short line (`emitted[c].at(op)`). */
+  emitted: PayloadStore[];
+  /** Per op: 1 where the configs' outputs differ (grows with `ops` while loading). */
   diverges: Uint8Array;
   divergentOps: number[];
   violations: InspectViolation[];
@@ -62,10 +134,17 @@ export interface Inspection {
   firstDivergenceHooks: string[][];
   /** The series (in one config only) whose hooks ran at the first divergent op: its cause. */
   firstDivergenceCause: string[];
+  /** Each config's run as a whole (counters, cost, fidelity): empty until the load ends. */
   runs: ConfigRun[];
   events: number;
   lostEvents: number;
   diagnostics: Diagnostic[];
+  /** How the load goes; absent in an inspection made whole at once. */
+  load?: LoadState;
+  /** Both engines' state every few thousand ops, taken as the trace was replayed. */
+  checkpoints?: Checkpoints;
+  /** What the trace was read with (a re-run under other configs reads it again). */
+  options?: InspectOptions;
 }
 
 /** A fresh, flat copy of a string (a slice would keep its whole input chunk alive). */
@@ -115,7 +194,8 @@ export class PayloadStore {
 
   at(r: number): string {
     const c = Math.floor(r / PayloadStore.ROWS);
-    const chunk = this.chunks[c]!;
+    // The chunk still being filled (while the trace loads) is read where it is.
+    const chunk = c < this.chunks.length ? this.chunks[c]! : this.cur;
     const start = this.starts[r]!;
     const end = (r + 1) % PayloadStore.ROWS === 0 || r + 1 === this.n ? chunk.length : this.starts[r + 1]!;
     return chunk.slice(start, end);
@@ -148,69 +228,194 @@ export function emissionText(all: Emission[]): string {
     .join(' | ') + more;
 }
 
-class Growable {
-  buf: Float64Array | Int32Array;
+class Growable<T extends Float64Array | Int32Array | Uint8Array> {
   n = 0;
-  constructor(private readonly kind: 'f64' | 'i32') {
-    this.buf = kind === 'f64' ? new Float64Array(1024) : new Int32Array(1024);
-  }
+  constructor(
+    public buf: T,
+    private readonly make: (n: number) => T,
+  ) {}
   push(v: number): void {
     if (this.n === this.buf.length) {
-      const b = this.kind === 'f64' ? new Float64Array(this.n * 2) : new Int32Array(this.n * 2);
+      const b = this.make(this.n * 2);
       b.set(this.buf);
       this.buf = b;
     }
     this.buf[this.n++] = v;
   }
-  done(): Float64Array | Int32Array {
-    return this.buf.subarray(0, this.n);
+  done(): T {
+    return this.buf.subarray(0, this.n) as T;
+  }
+  /** The values in an array of their own size (the spare room let go). */
+  trim(): T {
+    this.buf = this.buf.slice(0, this.n) as T;
+    return this.buf;
+  }
+}
+
+const f64 = (n: number) => new Float64Array(n);
+const i32 = (n: number) => new Int32Array(n);
+const u8 = (n: number) => new Uint8Array(n);
+
+/**
+ * Both engines' state at every `interval` ops of the replay (the state after `at` ops: the
+ * engines to restore, one per config). Past 64 checkpoints every other one goes and the interval
+ * doubles, so a trace of any length keeps at most 16 copies of the state, and reaching any op
+ * replays at most 1/16 of the ops after the nearest one.
+ */
+export class Checkpoints {
+  readonly list: Array<{ at: number; engines: EngineCheckpoint[] }> = [];
+  interval: number;
+  /** A restored checkpoint replayed to other output than the load saw: not used again. */
+  broken = false;
+  static readonly MAX = 16;
+
+  constructor(interval = 2048) {
+    this.interval = interval;
+  }
+
+  /** After op `applied - 1`: keep a checkpoint if one falls due. */
+  maybeTake(applied: number, engines: Engine[]): void {
+    if (applied % this.interval !== 0) return;
+    this.list.push({ at: applied, engines: engines.map((e) => EngineCheckpoint.take(e)) });
+    if (this.list.length > Checkpoints.MAX) {
+      this.interval *= 2;
+      for (let i = this.list.length - 1; i >= 0; i--) if (this.list[i]!.at % this.interval !== 0) this.list.splice(i, 1);
+    }
+  }
+
+  /** The last checkpoint at or before `applied` ops. */
+  before(applied: number): { at: number; engines: EngineCheckpoint[] } | undefined {
+    if (this.broken) return undefined;
+    let lo = 0;
+    let hi = this.list.length - 1;
+    let best: { at: number; engines: EngineCheckpoint[] } | undefined;
+    while (lo <= hi) {
+      const m = (lo + hi) >> 1;
+      if (this.list[m]!.at <= applied) {
+        best = this.list[m];
+        lo = m + 1;
+      } else hi = m - 1;
+    }
+    return best;
   }
 }
 
 /** What the inspector keeps of each op under each config: emissions as text, divergence, violations. */
 class OpRecorder {
-  readonly emitted: string[][];
-  private readonly diverges: number[] = [];
-  readonly violations: InspectViolation[] = [];
-  firstHooks: string[][] = [];
+  private readonly diverges = new Growable(new Uint8Array(1024), u8);
+  private firstHooks: string[][] = [];
 
-  constructor(configs: number) {
-    this.emitted = Array.from({ length: configs }, () => []);
+  constructor(private readonly ins: Inspection) {
+    ins.emitted = ins.configs.map(() => new PayloadStore());
+    ins.diverges = this.diverges.done();
+    ins.divergentOps = [];
+    ins.violations = [];
+    ins.firstDivergenceHooks = [];
+    ins.firstDivergenceCause = [];
   }
 
   record(i: number, per: Array<{ emitted: Emission[]; violations: Violation[]; hooks: string[] }>): void {
-    per.forEach((p, c) => this.emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
+    const ins = this.ins;
+    per.forEach((p, c) => ins.emitted[c]!.push(p.emitted.length ? emissionText(p.emitted) : ''));
     // The test `diff` counts divergent ops by, so both number the same ops.
     const differ = per.some((p) => !outputsAlike(per[0]!, p));
     this.diverges.push(differ ? 1 : 0);
-    if (differ && !this.firstHooks.length) this.firstHooks = per.map((p) => p.hooks);
+    if (differ) {
+      ins.divergentOps.push(i);
+      if (!this.firstHooks.length) {
+        this.firstHooks = per.map((p) => p.hooks);
+        const h = this.firstHooks;
+        const cfgs = ins.configs;
+        ins.firstDivergenceHooks = h;
+        ins.firstDivergenceCause = h.length >= 2 && cfgs.length >= 2 ? divergenceCause(cfgs[0]!.series, cfgs[1]!.series, h[0]!, h[1]!) : [];
+      }
+    }
     per.forEach((p, c) => {
-      for (const v of p.violations) if (this.violations.length < 10000) this.violations.push({ op: i, config: c, code: v.code, message: v.message });
+      for (const v of p.violations) if (ins.violations.length < 10000) ins.violations.push({ op: i, config: c, code: v.code, message: v.message });
     });
   }
 
-  result(configs: ModelConfig[]): Pick<Inspection, 'emitted' | 'diverges' | 'divergentOps' | 'violations' | 'firstDivergenceHooks' | 'firstDivergenceCause'> {
-    const d = Uint8Array.from(this.diverges);
-    const h = this.firstHooks;
-    const cause = h.length >= 2 && configs.length >= 2 ? divergenceCause(configs[0]!.series, configs[1]!.series, h[0]!, h[1]!) : [];
-    return { emitted: this.emitted, diverges: d, divergentOps: [...d.keys()].filter((i) => d[i] === 1), violations: this.violations, firstDivergenceHooks: h, firstDivergenceCause: cause };
+  /** Makes what was recorded so far visible through the inspection. */
+  publish(): void {
+    this.ins.diverges = this.diverges.done();
+  }
+
+  finish(): void {
+    this.ins.diverges = this.diverges.trim();
+    for (const e of this.ins.emitted) e.finish();
   }
 }
 
-export async function loadInspection(
-  trace: string,
-  configs: ModelConfig[],
-  opts: LiftOptions & { registry: FormatRegistry; release?: string; onProgress?: (bytes: number) => void },
-): Promise<Inspection> {
-  const ts = new Growable('f64');
-  const cpu = new Growable('i32');
-  const pid = new Growable('i32');
-  const line = new Growable('i32');
-  const comm = new Growable('i32');
-  const name = new Growable('i32');
-  const opOf = new Growable('i32');
+/**
+ * An inspection that fills as the trace is read, returned at once: its rows, ops and divergences
+ * grow, `load.subscribe` tells when, and `load.done` settles at the end (when the runs as a
+ * whole, the event count and the diagnostics are set). Reading yields to the event loop between
+ * chunks of the trace, so a UI drawing it stays live.
+ */
+export function startInspection(trace: string, configs: ModelConfig[], opts: InspectOptions): Inspection {
+  const ts = new Growable(new Float64Array(1024), f64);
+  const cpu = new Growable(new Int32Array(1024), i32);
+  const pid = new Growable(new Int32Array(1024), i32);
+  const line = new Growable(new Int32Array(1024), i32);
+  const comm = new Growable(new Int32Array(1024), i32);
+  const name = new Growable(new Int32Array(1024), i32);
+  const opOf = new Growable(new Int32Array(1024), i32);
   const payload = new PayloadStore();
   const strings: string[] = [];
+  const rows: Rows = { count: 0, ts: ts.done(), cpu: cpu.done(), pid: pid.done(), line: line.done(), comm: comm.done(), name: name.done(), op: opOf.done(), payload, strings };
+  const listeners = new Set<() => void>();
+  const notify = (): void => {
+    for (const fn of [...listeners]) fn();
+  };
+  let resolveDone!: () => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  const load: LoadState = {
+    loading: true,
+    bytes: 0,
+    done,
+    subscribe: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+  };
+  const checkpoints = new Checkpoints(opts.checkpointEvery);
+  const ins: Inspection = {
+    trace,
+    configs,
+    rows,
+    ops: [],
+    emitted: [],
+    diverges: new Uint8Array(0),
+    divergentOps: [],
+    violations: [],
+    firstDivergenceHooks: [],
+    firstDivergenceCause: [],
+    runs: [],
+    events: 0,
+    lostEvents: 0,
+    diagnostics: [],
+    load,
+    checkpoints,
+    options: opts,
+  };
+  const rec = new OpRecorder(ins);
+  const opStore = new OpStore();
+  /** The columns as they stand, through the inspection. */
+  const publish = (): void => {
+    rows.ts = ts.done();
+    rows.cpu = cpu.done();
+    rows.pid = pid.done();
+    rows.line = line.done();
+    rows.comm = comm.done();
+    rows.name = name.done();
+    rows.op = opOf.done();
+    rows.count = ts.n;
+    rec.publish();
+  };
   const interned = new Map<string, number>();
   const intern = (s: string): number => {
     let i = interned.get(s);
@@ -240,49 +445,76 @@ export async function loadInspection(
       recent = new Map();
     }
   };
-  const ops: OpInfo[] = [];
-  const rec = new OpRecorder(configs.length);
-  const r = await replayTrace(trace, configs, {
-    ...opts,
-    onEvent,
-    observe: (lo, per) => {
-      const i = ops.length;
-      const row = recent.get(lo.op.at.line) ?? older.get(lo.op.at.line) ?? -1;
-      ops.push({ lo, row });
-      if (row >= 0 && opOf.buf[row] === -1) opOf.buf[row] = i;
-      rec.record(i, per);
-    },
-  });
-  return {
-    trace,
-    configs,
-    rows: {
-      count: ts.n,
-      ts: ts.done() as Float64Array,
-      cpu: cpu.done() as Int32Array,
-      pid: pid.done() as Int32Array,
-      line: line.done() as Int32Array,
-      comm: comm.done() as Int32Array,
-      name: name.done() as Int32Array,
-      op: opOf.done() as Int32Array,
-      payload: payload.finish(),
-      strings,
-    },
-    ops,
-    ...rec.result(configs),
-    runs: r.runs,
-    events: r.events,
-    lostEvents: r.lostEvents,
-    diagnostics: r.diagnostics,
+  let engines: Engine[] = [];
+  // Told at most every so many milliseconds (and at the end): a UI redraws on it.
+  let lastNotice = performance.now();
+  const progress = (bytes: number): void => {
+    load.bytes = bytes;
+    opts.onProgress?.(bytes);
+    const now = performance.now();
+    if (now - lastNotice >= 250) {
+      lastNotice = now;
+      publish();
+      notify();
+    }
   };
+  void (async () => {
+    try {
+      const r = await replayTrace(trace, configs, {
+        ...opts,
+        onProgress: progress,
+        onEvent,
+        onEngines: (e) => {
+          engines = e;
+        },
+        observe: (lo, per) => {
+          const i = ins.ops.length;
+          const row = recent.get(lo.op.at.line) ?? older.get(lo.op.at.line) ?? -1;
+          opStore.push({ op: lo.op, failed: lo.failed });
+          ins.ops.push(new OpInfo(opStore, i, row, lo.op.at.index));
+          if (row >= 0 && opOf.buf[row] === -1) opOf.buf[row] = i;
+          rec.record(i, per);
+          checkpoints.maybeTake(i + 1, engines);
+        },
+      });
+      publish();
+      for (const g of [ts, cpu, pid, line, comm, name, opOf]) g.trim();
+      publish();
+      payload.finish();
+      rec.finish();
+      ins.runs = r.runs;
+      ins.events = r.events;
+      ins.lostEvents = r.lostEvents;
+      ins.diagnostics = r.diagnostics;
+      load.loading = false;
+      resolveDone();
+    } catch (e) {
+      publish();
+      load.loading = false;
+      load.error = e instanceof Error ? e.message : String(e);
+      rejectDone(e);
+    }
+    notify();
+  })();
+  // A caller that only draws (and reads `load.error`) need not handle the rejection.
+  done.catch(() => {});
+  return ins;
 }
 
-/** The same kept ops under other configs (`c` in the UI): no parse. */
+/** The whole inspection, once the trace is read. */
+export async function loadInspection(trace: string, configs: ModelConfig[], opts: InspectOptions): Promise<Inspection> {
+  const ins = startInspection(trace, configs, opts);
+  await ins.load!.done;
+  return ins;
+}
+
+/**
+ * The same trace under other configs (`c` in the UI): read again, as at the start, since the
+ * recorded output the fidelity of each run is measured against is not kept per op.
+ */
 export function rerunInspection(ins: Inspection, configs: ModelConfig[]): Inspection {
-  const multi = new MultiReplay(configs);
-  const rec = new OpRecorder(configs.length);
-  ins.ops.forEach(({ lo }, i) => rec.record(i, multi.feed(lo)));
-  return { ...ins, configs, ...rec.result(configs), runs: multi.finish() };
+  if (!ins.options) throw new Error('this inspection does not say how its trace was read');
+  return startInspection(ins.trace, configs, ins.options);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,7 +566,7 @@ const MADV_NAMES = new Map(Object.entries(MADV).map(([k, v]) => [v as number, k]
 
 const LRU_NAMES = ['inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable'];
 
-export function opText(lo: LiftedOp): string {
+export function opText(lo: KeptOp): string {
   const o = lo.op as unknown as Record<string, unknown>;
   const hex = (v: unknown) => (typeof v === 'number' ? `0x${v.toString(16)}` : String(v));
   switch (lo.op.kind) {
@@ -357,7 +589,7 @@ export function opText(lo: LiftedOp): string {
   }
 }
 
-function opAddr(lo: LiftedOp): number | undefined {
+function opAddr(lo: KeptOp): number | undefined {
   const o = lo.op as unknown as { addr?: number };
   return typeof o.addr === 'number' ? o.addr : undefined;
 }
@@ -656,6 +888,8 @@ function opStory(op: number, caps: OpCapture[], deltas: Array<Map<string, number
   return st;
 }
 
+class CheckpointMismatch extends Error {}
+
 /** What the probe computes at an op: each config's state view, and the folios' steps through it. */
 export interface ProbeResult {
   views: StateView[];
@@ -665,6 +899,8 @@ export interface ProbeResult {
 export class StateProbe {
   private engines: Engine[] = [];
   private pos = 0;
+  /** The engines were restored from a checkpoint: each op replayed is checked against the load's. */
+  private fromCheckpoint = false;
   /** Folios picked before the op was applied (per config), for the view after it. */
   private picked: Array<{ folio?: Folio; base?: number }> = [];
 
@@ -675,11 +911,28 @@ export class StateProbe {
   private reset(): void {
     this.engines = this.ins.configs.map((c) => new Engine(c, { checkInvariants: false }));
     this.pos = 0;
+    this.fromCheckpoint = false;
+  }
+
+  /** To the state after `applied` ops at the latest: the nearest checkpoint, or the start. */
+  private rewind(applied: number): void {
+    const cp = this.ins.checkpoints?.before(applied);
+    if (!cp) return this.reset();
+    this.engines = cp.engines.map((e) => e.restore());
+    this.pos = cp.at;
+    this.fromCheckpoint = true;
   }
 
   private apply(i: number): void {
     const lo = this.ins.ops[i]!.lo;
-    if (!lo.failed) for (const e of this.engines) e.step(lo.op);
+    if (!lo.failed) {
+      this.engines.forEach((e, c) => {
+        const r = e.step(lo.op);
+        // A restored state must replay to what the load's engines emitted; if it does not, the
+        // checkpoints are not used again and the op is reached from the start.
+        if (this.fromCheckpoint && (r.emitted.length ? emissionText(r.emitted) : '') !== this.ins.emitted[c]!.at(i)) throw new CheckpointMismatch();
+      });
+    }
     this.pos = i + 1;
   }
 
@@ -688,11 +941,20 @@ export class StateProbe {
    * stop (a newer request) or let the UI breathe; returns the views under each config.
    */
   *viewAfter(target: number, focusPfn?: number, slice = 4000): Generator<number, ProbeResult, void> {
-    // The view needs the state just before `target`: start over if it is already applied.
-    if (target < this.pos) this.reset();
+    // The view needs the state just before `target`: from a checkpoint nearer than where the
+    // engines stand (or the start, when they are past it).
+    const cp = this.ins.checkpoints?.before(target);
+    if (target < this.pos || (cp && cp.at > this.pos)) this.rewind(target);
     let n = 0;
     while (this.pos < target) {
-      this.apply(this.pos);
+      try {
+        this.apply(this.pos);
+      } catch (e) {
+        if (!(e instanceof CheckpointMismatch)) throw e;
+        this.ins.checkpoints!.broken = true;
+        this.reset();
+        continue;
+      }
       if (++n % slice === 0) yield this.pos;
     }
     const lo = this.ins.ops[target]!.lo;
@@ -784,7 +1046,7 @@ export class StateProbe {
     return { views, story };
   }
 
-  private view(e: Engine, c: number, i: number, lo: LiftedOp, addr: number | undefined, pick: { folio?: Folio; base?: number }, snaps: Map<Folio, EntryView[]>): StateView {
+  private view(e: Engine, c: number, i: number, lo: KeptOp, addr: number | undefined, pick: { folio?: Folio; base?: number }, snaps: Map<Folio, EntryView[]>): StateView {
     const k = e.k;
     const f0 = pick.folio;
     const mm = k.mms.get(lo.op.tgid);

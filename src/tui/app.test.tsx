@@ -278,7 +278,7 @@ describe('summary, help, configs, quit', () => {
     ui.unmount();
   });
 
-  it('c: choose two configs; the kept ops are replayed under them', async () => {
+  it('c: choose two configs; the trace is replayed under them, read again behind the screen', async () => {
     const presets = ['linux-6.12', 'linux-6.18', 'linux-6.19'];
     let asked: string[] = [];
     const ui = open(s1, { presets, rerun: (b, w) => { asked = [b, w]; return rerunInspection(s1, [buildConfig(b, 'x86'), buildConfig(w, 'x86')]); } });
@@ -293,6 +293,11 @@ describe('summary, help, configs, quit', () => {
     const f = await until(ui.lastFrame, /configs: linux-6\.18 vs linux-6\.19/);
     expect(asked).toEqual(['linux-6.18', 'linux-6.19']);
     expect(statusOf(f)).toMatch(/\| \d+ div( \| \w+)? \| configs: linux-6\.18 vs linux-6\.19/);
+    // Once read, the count is the pair's own, as a load under that pair gives it.
+    const pair = await loadInspection(S1, [buildConfig('linux-6.18', 'x86'), buildConfig('linux-6.19', 'x86')], { registry: reg });
+    const done = await until(() => statusOf(ui.lastFrame()), /divergent ops \|/);
+    expect(done).toContain(`| ${pair.divergentOps.length} div`);
+    expect(done).toContain(`configs: linux-6.18 vs linux-6.19; ${pair.divergentOps.length} divergent ops`);
     ui.unmount();
   });
 

@@ -20,7 +20,7 @@ export interface AppProps {
   width?: number;
   height?: number;
   noColor?: boolean;
-  /** Config names offered by `c`, and how to re-run the kept ops under a new pair. */
+  /** Config names offered by `c`, and how to re-run the trace under a new pair (an inspection that may still be loading). */
   presets?: string[];
   rerun?: (base: string, withCfg: string) => Inspection | string;
   /** Why these two configs (the comparison policy's reason), shown in the summary and help. */
@@ -54,7 +54,7 @@ const plain = (text: string): Line => [{ text }];
 
 /** The op number `diff` prints for kept op `i`. */
 export function opNumber(ins: Inspection, i: number): number {
-  return i >= 0 ? ins.ops[i]!.lo.op.at.index : -1;
+  return i >= 0 ? ins.ops[i]!.index : -1;
 }
 
 /**
@@ -102,7 +102,7 @@ export function inspectorLines(ins: Inspection, result: ProbeResult | undefined,
   const cols = views.map((v, c) => {
     const L: string[] = [];
     L.push(`${v.config} after op ${opNumber(ins, v.op)}`);
-    if (!group) L.push(`emitted: ${ins.emitted[c]![v.op] || '(nothing)'}`);
+    if (!group) L.push(`emitted: ${ins.emitted[c]!.at(v.op) || '(nothing)'}`);
     if (v.folio) {
       const f = v.folio;
       L.push(`folio #${f.id} pfn 0x${f.pfn.toString(16)} o${f.order} ref ${f.refcount} map ${f.mapcount}${f.entireMapcount ? ` entire ${f.entireMapcount}` : ''} pages ${f.pagesMapped}`);
@@ -165,6 +165,17 @@ function InspectorPane({ lines, scroll, height, noColor }: { lines: Line[]; scro
 function SummaryPane({ ins, width, height, pairReason }: { ins: Inspection; width: number; height: number; pairReason?: string }): React.ReactElement {
   const [a, b] = ins.runs;
   const L: string[] = [];
+  if (!a) {
+    // The runs as a whole are known when the whole trace is read.
+    L.push(ins.load?.error ? `the trace could not be read to the end: ${ins.load.error}` : `reading the trace: ${ins.rows.count} events, ${ins.ops.length} ops, ${ins.divergentOps.length} divergent ops so far`);
+    return (
+      <Box flexDirection="column" height={height}>
+        {L.map((l, i) => (
+          <Text key={i}>{clip(l, width)}</Text>
+        ))}
+      </Box>
+    );
+  }
   L.push(`${'counter'.padEnd(34)} ${clip(a!.config.name, 14).padStart(14)} ${clip(b?.config.name ?? '', 14).padStart(14)}   delta`);
   const names = [...new Set([...Object.keys(a!.counters), ...Object.keys(b?.counters ?? {})])].sort();
   const rows = names
@@ -206,8 +217,13 @@ export function App(props: AppProps): React.ReactElement {
   // Keys can arrive faster than React re-renders (a paste, a test): the reducer runs on the
   // state in this ref, which always holds the latest.
   const stRef = useRef<TuiState | undefined>(undefined);
-  stRef.current ??= initialState(props.ins, timelineHFor(props.ins.divergentOps.length || props.openOp !== undefined ? 'inspector' : 'timeline'), props.openOp);
+  const opening = (i: Inspection): TuiState => initialState(i, timelineHFor(i.divergentOps.length || props.openOp !== undefined ? 'inspector' : 'timeline'), props.openOp);
+  stRef.current ??= opening(props.ins);
   const [st, setSt] = useState<TuiState>(stRef.current);
+  // No key pressed since the inspection (re)opened: while it loads, the first screen follows
+  // what has been read (the first divergence, or the op asked for, once they are there).
+  const untouched = useRef(true);
+  const [, setLoadTick] = useState(0);
   const [result, setResult] = useState<ProbeResult | undefined>();
   const resultRef = useRef<ProbeResult | undefined>(undefined);
   const [computing, setComputing] = useState<string | undefined>();
@@ -221,6 +237,7 @@ export function App(props: AppProps): React.ReactElement {
   const op = cursorOp(ins, st);
 
   const dispatch = (a: TuiAction): void => {
+    if (a.type === 'key') untouched.current = false;
     const cur = stRef.current!;
     const r = resultRef.current;
     const env: Env = {
@@ -245,7 +262,9 @@ export function App(props: AppProps): React.ReactElement {
         probe.current = undefined;
         insRef.current = out;
         setIns(out);
-        next = reduce(next, { type: 'replaced', ins: out, message: `configs: ${eff.base} vs ${eff.with}; ${out.divergentOps.length} divergent ops` }, { ...env, ins: out });
+        untouched.current = true;
+        const what = out.load?.loading ? 'reading the trace again' : `${out.divergentOps.length} divergent ops`;
+        next = reduce(next, { type: 'replaced', ins: out, message: `configs: ${eff.base} vs ${eff.with}; ${what}` }, { ...env, ins: out });
       }
     }
     stRef.current = next;
@@ -259,7 +278,37 @@ export function App(props: AppProps): React.ReactElement {
     const t = setTimeout(() => setWarm(1), 20);
     return () => clearTimeout(t);
   }, []);
-  const violationSet = useMemo(() => new Set(ins.violations.map((v) => v.op)), [ins]);
+  // While the inspection loads: redraw as rows come in, and open where the first screen would
+  // have opened had it all been read (unless a key moved the cursor since).
+  const loading = ins.load?.loading ?? false;
+  useEffect(() => {
+    const load = ins.load;
+    if (!load) return;
+    const onLoad = (): void => {
+      if (untouched.current && insRef.current === ins) {
+        const cur = stRef.current!;
+        const init = opening(ins);
+        const stillLoading = ins.load?.loading ?? false;
+        // The opening's own messages follow the load; one a re-run set stays, its count filled in at the end.
+        let message = !cur.message || /^(divergence |looking for op )/.test(cur.message) ? init.message : cur.message;
+        if (stillLoading && props.openOp !== undefined && init.pane !== 'inspector') message = `looking for op ${props.openOp}…`;
+        if (!stillLoading) message = message.replace(/; reading the trace again$/, `; ${ins.divergentOps.length} divergent ops`);
+        // Placed as before (the folio the inspector settled on stays): only the message follows.
+        const next = init.cursor !== cur.cursor || init.pane !== cur.pane ? { ...init, inline: cur.inline, message } : message !== cur.message ? { ...cur, message } : undefined;
+        if (next) {
+          stRef.current = next;
+          setSt(next);
+        }
+      }
+      setLoadTick((t) => t + 1);
+    };
+    const off = load.subscribe(onLoad);
+    if (!load.loading) onLoad();
+    return () => {
+      off();
+    };
+  }, [ins]);
+  const violationSet = useMemo(() => new Set(ins.violations.map((v) => v.op)), [ins, ins.violations.length, loading]);
 
   // Inspector: recompute when the cursor rests, in slices, dropping stale work.
   useEffect(() => {
@@ -311,9 +360,9 @@ export function App(props: AppProps): React.ReactElement {
     const o = ins.rows.op[r]!;
     lines.push(<Row key={`r${r}`} text={rowText(ins, r, timelineW - 1)} selected={i === st.cursor} diverges={o >= 0 && ins.diverges[o] === 1} violation={o >= 0 && violationSet.has(o)} noColor={noColor} />);
     used++;
-    if (st.inline && o >= 0 && ins.emitted.some((e) => e[o])) {
+    if (st.inline && o >= 0 && ins.emitted.some((e) => e.at(o))) {
       for (let c = 0; c < ins.configs.length && used < timelineH; c++) {
-        lines.push(<Text key={`r${r}c${c}`}>{clip(`      ${ins.configs[c]!.name}: ${ins.emitted[c]![o] || '(nothing)'}`, timelineW)}</Text>);
+        lines.push(<Text key={`r${r}c${c}`}>{clip(`      ${ins.configs[c]!.name}: ${ins.emitted[c]!.at(o) || '(nothing)'}`, timelineW)}</Text>);
         used++;
       }
     }
@@ -322,7 +371,9 @@ export function App(props: AppProps): React.ReactElement {
 
   const mode = st.mode;
   const where = `row ${view.count ? st.cursor + 1 : 0}/${view.count}${st.filter ? ` [${st.filter}]` : ''} op ${opNumber(ins, op)} | ${ins.divergentOps.length} div${st.pane !== 'timeline' ? ` | ${st.pane}` : ''}`;
-  const status = mode.kind === 'prompt' ? `${mode.what === 'search' ? '/' : 'filter: '}${mode.text}▏` : `${where} | ${st.message || '? help  q quit'} | ${ins.configs.map((c) => c.name).join(' vs ')}`;
+  const load = ins.load;
+  const reading = load?.error ? ` | the trace stopped: ${load.error}` : loading ? ` | reading ${load!.bytes >> 20} MiB` : '';
+  const status = mode.kind === 'prompt' ? `${mode.what === 'search' ? '/' : 'filter: '}${mode.text}▏` : `${where} | ${st.message || '? help  q quit'} | ${ins.configs.map((c) => c.name).join(' vs ')}${reading}`;
 
   // Help and the config chooser take the whole body; otherwise timeline + inspector/summary.
   const overlay =

@@ -49,15 +49,15 @@ export type KeyEvent = KeyPress & { return?: boolean; escape?: boolean; backspac
 
 export type TuiAction = { type: 'key'; key: KeyEvent } | { type: 'replaced'; ins: Inspection; message: string } | { type: 'effect-done' };
 
-const views = new WeakMap<Inspection, Map<string, RowView>>();
+const views = new WeakMap<Inspection, Map<string, { count: number; view: RowView }>>();
 
-/** The visible rows under a filter (cached per inspection and filter text). */
+/** The visible rows under a filter (cached per inspection, filter text and rows read so far). */
 export function rowView(ins: Inspection, filter: string): RowView {
   let m = views.get(ins);
   if (!m) views.set(ins, (m = new Map()));
   let v = m.get(filter);
-  if (!v) m.set(filter, (v = filter ? filterRows(ins, filter) : allRows(ins.rows.count)));
-  return v;
+  if (!v || v.count !== ins.rows.count) m.set(filter, (v = { count: ins.rows.count, view: filter ? filterRows(ins, filter) : allRows(ins.rows.count) }));
+  return v.view;
 }
 
 /** The op the cursor is on (index into ins.ops), -1 before the first. */
@@ -73,7 +73,7 @@ export function cursorOp(ins: Inspection, s: TuiState): number {
 export function initialState(ins: Inspection, rowsVisible: number, openOp?: number): TuiState {
   const s: TuiState = { cursor: 0, top: 0, pane: 'timeline', mode: { kind: 'normal' }, inline: false, message: '', filter: '', inspScroll: 0 };
   if (openOp !== undefined) {
-    const i = ins.ops.findIndex((o) => o.lo.op.at.index === openOp);
+    const i = ins.ops.findIndex((o) => o.index === openOp);
     const row = i < 0 ? -1 : ins.ops[i]!.row;
     if (row < 0) return { ...s, message: `no op ${openOp} with a row of its own in this trace` };
     return place({ ...s, pane: 'inspector', message: `op ${openOp}` }, row, rowsVisible, 3);
@@ -221,7 +221,7 @@ export function reduce(s: TuiState, a: TuiAction, env: Env): TuiState {
         return { ...s, message: violation ? 'no further violation' : `no ${dir < 0 ? 'earlier' : 'further'} divergence${list.length ? '' : ' (the configs never diverge here)'}` };
       }
       const op = opAtRow(ins, view.at(hit));
-      const message = violation ? `violation at op ${ins.ops[op]!.lo.op.at.index}` : `divergence ${list.indexOf(op) + 1}/${list.length}`;
+      const message = violation ? `violation at op ${ins.ops[op]!.index}` : `divergence ${list.indexOf(op) + 1}/${list.length}`;
       return place({ ...s, message }, hit, env.rowsVisible, 3);
     }
     default:
