@@ -132,6 +132,34 @@ export interface KernelTraits {
    * not known.
    */
   coldPmdFlushDeferred: boolean;
+  /**
+   * Reclaim scans with the multi-gen LRU (CONFIG_LRU_GEN_ENABLED, or lru_gen/enabled set at
+   * boot): mm/vmscan.c shrink_lruvec() hands memcg reclaim to lru_gen_shrink_lruvec() →
+   * evict_folios(), whose scan_folios() isolates MIN_LRU_BATCH (64) pages per eviction, instead
+   * of shrink_inactive_list()'s lru_size >> priority in SWAP_CLUSTER_MAX steps; and
+   * shrink_folio_list() keeps a mapped folio already marked referenced without checking its
+   * references again. A build choice, not a release one: the Debian 6.12 kernel has it on (its
+   * mm_vmscan_lru_isolate events print nr_requested=4096, scan_folios()'s MAX_LRU_BATCH), the
+   * Debian 6.1 and Fedora 6.18 kernels have it off (nr_requested = the classic pass's count).
+   */
+  lruGen: boolean;
+  /**
+   * mm/memcontrol.c memory_reclaim() asks try_to_free_mem_cgroup_pages() for a quarter of what
+   * is left (at least SWAP_CLUSTER_MAX) per round: T.J. Mercier, "mm: memcg: use larger batches
+   * for proactive reclaim" (6.9), after 0388536ac291 "mm:vmscan: fix inaccurate reclaim during
+   * proactive reclaim" (6.8) had capped each round at SWAP_CLUSTER_MAX. 6.1 asks for the whole
+   * remainder in one call.
+   */
+  memoryReclaimQuarterBatch: boolean;
+  /**
+   * mm/vmscan.c shrink_folio_list() frees what it reclaimed the pre-6.9 way: a large folio at
+   * once (destroy_large_folio() at free_it, before any deferred flush), order-0 folios onto a
+   * list with list_add() — so after the final try_to_unmap_flush() free_unref_page_list() frees
+   * them last reclaimed first. Matthew Wilcox, "mm: free folios in a batch in
+   * shrink_folio_list()" (6.9) made it a folio_batch of 31 for every order, flushed and freed in
+   * reclaim order whenever it fills.
+   */
+  shrinkFreeList: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -141,6 +169,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
+    lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
@@ -148,6 +177,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
+    lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
@@ -155,6 +185,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: true, flushSkipsOtherMm: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
+    lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -15,7 +15,7 @@ import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
-import { memcg_reclaim } from './kernel/vmscan.js';
+import { memcg_reclaim } from './kernel/memcontrol.js';
 import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
 import { cpu_tlbstate, enter_lazy_tlb, exit_mm, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';

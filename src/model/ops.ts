@@ -19,6 +19,12 @@ export interface AllocFact {
   order: number;
   /** `user`: a data folio (GFP_HIGHUSER_MOVABLE / GFP_TRANSHUGE…); `pgtable`: a page-table page. */
   use: 'user' | 'pgtable';
+  /**
+   * Times the kernel ran memcg reclaim while charging this allocation to a memcg at its limit
+   * (mm_vmscan_memcg_reclaim_begin after it, in the same fault): try_charge_memcg() →
+   * try_to_free_mem_cgroup_pages() for the allocation's pages.
+   */
+  memcgReclaim?: number;
 }
 
 export const MADV = {

@@ -25,6 +25,7 @@ import { pmdIndex, pteIndex } from './pgtable.js';
 import { deferred_split_folio, folio_add_rmap_ptes, folio_put_refs, folio_remove_rmap_pmd, folio_remove_rmap_ptes, free_folio } from './rmap.js';
 import { do_huge_zero_wp_pmd, set_huge_zero_folio, split_huge_pmd_locked, zap_deposited_table } from './huge_memory.js';
 import { folio_add_lru, lru_add_drain } from './swap.js';
+import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
@@ -58,7 +59,8 @@ const UPPER_LEVELS = ['pmd', 'pud'] as const;
 /** handle_mm_fault() for an anonymous mapping. */
 export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean, allocs: AllocFact[]): FaultResult {
   k.checkSyncRss(mm);
-  let user: AllocFact | undefined;
+  // Charges first: failed ones free their folio, reclaim runs where the record says it did.
+  const user: AllocFact | undefined = allocs.length ? mem_cgroup_charge_allocs(k, allocs) : undefined;
   let pgt: AllocFact[] = NO_ALLOCS;
   // A non-data allocation of a large order in a fault is the huge zero folio, allocated at its
   // first use system-wide (mm_get_huge_zero_folio(), after the deposit table): not a page table.
@@ -66,7 +68,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   // __GFP_MOVABLE, reads as a page-table allocation to the lifter).
   let hugeZeroAlloc = false;
   for (const a of allocs) {
-    if (a.use === 'user') user ??= a;
+    if (a.use === 'user') continue;
     else if (a.order >= 2) hugeZeroAlloc = true;
     else {
       if (pgt === NO_ALLOCS) pgt = [];

@@ -1,16 +1,33 @@
 /**
  * mm/vmscan.c: shrink_folio_list() for anonymous and lazyfree folios, reclaim_pages() (the
- * MADV_PAGEOUT entry, one mm_vmscan_reclaim_pages per call on 6.13+), and memcg reclaim of
- * the workload's own cgroup (memory.reclaim / memory.force_empty).
+ * MADV_PAGEOUT entry, one mm_vmscan_reclaim_pages per call on 6.13+), and the LRU scan of
+ * memcg reclaim, try_to_free_mem_cgroup_pages(): do_try_to_free_pages() walks the priorities
+ * from DEF_PRIORITY down; each pass scans the workload's memcg lruvec either the classic way
+ * (shrink_lruvec() → shrink_inactive_list(): size >> priority pages, SWAP_CLUSTER_MAX at a
+ * time, so a small memcg is scanned in batches that grow as the priority drops) or, with the
+ * multi-gen LRU, lru_gen_shrink_lruvec() → evict_folios() (MIN_LRU_BATCH pages per eviction).
  * Model deviation: there is no swap (as on every capture host): a swap-backed folio cannot be
- * paged out; a large one is split by the swap-out fallback and its pieces activated.
+ * paged out; a large one is split by the swap-out fallback and its pieces activated. With no
+ * swap get_scan_count() scans the file lists only (SCAN_FILE), which is where lazyfree folios
+ * are. The memcg holds the workload's folios only (the captures' cgroups hold nothing else
+ * that reclaim could free); shrink_slab() and the active file list are not scanned.
  */
-import { HPAGE_PMD_ORDER, Lru, PTRS_PER_PTE, type Folio } from '../state.js';
+import { HPAGE_PMD_ORDER, Lru, PAGE_SIZE, PMD_SIZE, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { split_folio } from './huge_memory.js';
-import { folio_mapped, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
-import { folio_isolate_lru, folio_putback_lru, folio_putback_lru_batched, lru_add_drain_all } from './swap.js';
-import { try_to_unmap_flush } from './tlbflush.js';
+import { pmdIndex, pteIndex } from './pgtable.js';
+import { folio_mapped, folio_mappings, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
+import { folio_isolate_lru, folio_putback_lru, folio_putback_lru_batched, lru_add_drain } from './swap.js';
+import { flush_tlb_mm_range, try_to_unmap_flush } from './tlbflush.js';
+
+/** include/linux/swap.h: the unit of LRU scanning and of a reclaim request's floor. */
+export const SWAP_CLUSTER_MAX = 32;
+/** mm/vmscan.c: the first (gentlest) scan priority; a pass scans lru_size >> priority. */
+export const DEF_PRIORITY = 12;
+/** include/linux/mmzone.h: scan_folios() stops once it isolated MIN_LRU_BATCH (BITS_PER_LONG) pages. */
+export const MIN_LRU_BATCH = 64;
+/** include/linux/mmzone.h: … or after MAX_LRU_BATCH (MIN_LRU_BATCH * 64) folios. */
+export const MAX_LRU_BATCH = MIN_LRU_BATCH * 64;
 
 export interface ReclaimStat {
   nr_scanned: number;
@@ -21,15 +38,59 @@ export interface ReclaimStat {
   nr_ref_keep: number;
 }
 
-function anyYoung(k: Kernel, f: Folio): boolean {
-  for (const mm of k.mms.values()) {
-    if (mm.anonRoot !== f.anonRoot) continue;
-    for (const e of mm.pmds.values()) {
-      if (e.kind === 'huge') { if (e.folio === f && e.young) return true; continue; }
-      for (let i = 0; i < PTRS_PER_PTE; i++) if (e.folio[i] === f && e.young(i)) return true;
+/**
+ * mm/rmap.c: folio_referenced(): the number of the folio's page-table entries found young,
+ * whose young bit it clears (folio_referenced_one(): ptep_clear_flush_young_notify() per PTE —
+ * x86 clears a PTE's accessed bit without a flush; pmdp_clear_flush_young_notify() for a PMD,
+ * which x86 flushes over the PMD's range when it was young).
+ */
+export function folio_referenced(k: Kernel, f: Folio): number {
+  let referenced = 0;
+  for (const { mm, vma, address } of folio_mappings(k, f)) {
+    const lo = Math.max(vma.vm_start, address);
+    const hi = Math.min(vma.vm_end, address + f.nr * PAGE_SIZE);
+    for (let addr = lo; addr < hi; ) {
+      const e = mm.pmds.get(pmdIndex(addr));
+      const next = Math.min(hi, (pmdIndex(addr) + 1) * PMD_SIZE);
+      if (e?.kind === 'huge') {
+        if (e.folio === f && e.young) {
+          e.young = false;
+          referenced++;
+          const haddr = pmdIndex(addr) * PMD_SIZE;
+          flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+        }
+      } else if (e) {
+        for (let i = pteIndex(addr), end = i + (next - addr) / PAGE_SIZE; i < end; i++) {
+          if (e.folio[i] === f && e.mkold(i)) referenced++;
+        }
+      }
+      addr = next;
     }
   }
-  return false;
+  return referenced;
+}
+
+const enum FolioRef { Reclaim, ReclaimClean, Keep, Activate }
+
+/**
+ * mm/vmscan.c: folio_check_references() (6.1–6.18, both LRU flavours): the young entries are
+ * counted and cleared, PG_referenced tested and cleared. "All mapped folios start out with page
+ * table references from the instantiating fault, so we need to look twice if a mapped file/anon
+ * folio is used more than once": one young entry and no PG_referenced keeps the folio (it is
+ * marked referenced and goes round the inactive list again); more, or a second time, activates.
+ */
+function folio_check_references(k: Kernel, f: Folio): FolioRef {
+  const referenced_ptes = folio_referenced(k, f);
+  const referenced_folio = f.referenced;
+  f.referenced = false;
+  if (referenced_ptes) {
+    f.referenced = true;
+    if (referenced_folio || referenced_ptes > 1) return FolioRef.Activate;
+    return FolioRef.Keep;
+  }
+  // A lazyfree folio is on the file LRU: PG_referenced alone reclaims it (clean).
+  if (referenced_folio && !f.swapbacked) return FolioRef.ReclaimClean;
+  return FolioRef.Reclaim;
 }
 
 /**
@@ -38,9 +99,13 @@ function anyYoung(k: Kernel, f: Folio): boolean {
 export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: boolean, stat: ReclaimStat): Folio[] {
   const ret: Folio[] = [];
   let freeBatch: Folio[] = [];
-  const batchMax = k.traits.release === '6.1' ? Number.POSITIVE_INFINITY : 31;
+  // Before 6.9 the order-0 folios wait on a list built head-first (freed last to first after
+  // the final flush) and a large folio is freed on the spot; after, a folio_batch of 31.
+  const listFree = k.traits.shrinkFreeList;
+  const batchMax = listFree ? Number.POSITIVE_INFINITY : 31;
   const flushFree = (): void => {
     try_to_unmap_flush(k);
+    if (listFree) freeBatch.reverse();
     for (const f of freeBatch) free_folio(k, f);
     freeBatch = [];
   };
@@ -59,9 +124,23 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
       ret.push(x);
     };
     const activate = (): void => activateFolio(f);
-    if (!ignoreReferences && anyYoung(k, f)) {
-      activate();
+    // "folio_update_gen() tried to promote this page?" (multi-gen LRU, 6.1–6.13): a mapped
+    // folio marked referenced is kept without looking at its references again.
+    if (k.traits.lruGen && !ignoreReferences && folio_mapped(f) && f.referenced) {
+      ret.push(f);
       continue;
+    }
+    if (!ignoreReferences) {
+      const references = folio_check_references(k, f);
+      if (references === FolioRef.Activate) {
+        activate();
+        continue;
+      }
+      if (references === FolioRef.Keep) {
+        stat.nr_ref_keep += f.nr;
+        ret.push(f);
+        continue;
+      }
     }
     if (f.anon && f.swapbacked) {
       // No swap: folio_alloc_swap() fails. Large folios are split and retried as order 0.
@@ -118,6 +197,10 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     folio_unqueue_deferred_split(k, f);
     f.isolated = false;
     f.refcount = 0;
+    if (listFree && f.nr > 1) {
+      free_folio(k, f);
+      continue;
+    }
     freeBatch.push(f);
     if (freeBatch.length >= batchMax) flushFree();
   }
@@ -139,31 +222,158 @@ export function reclaim_pages(k: Kernel, list: Folio[]): void {
   }
 }
 
+
+/** struct scan_control: the part memcg reclaim reads. */
+export interface ScanControl {
+  /** max(the request, SWAP_CLUSTER_MAX): try_to_free_mem_cgroup_pages(). */
+  nr_to_reclaim: number;
+  nr_reclaimed: number;
+  priority: number;
+}
+
+function newStat(): ReclaimStat {
+  return { nr_scanned: 0, nr_reclaimed: 0, nr_activate: [0, 0], nr_unmap_fail: 0, nr_lazyfree_fail: 0, nr_ref_keep: 0 };
+}
+
+/** lruvec_lru_size(): pages on one LRU list of the memcg. */
+function lruvec_lru_size(k: Kernel, lru: Lru): number {
+  let pages = 0;
+  k.lru[lru]!.forEach((f) => { pages += f.nr; });
+  return pages;
+}
+
 /**
- * try_to_free_mem_cgroup_pages() for the workload's own memcg: LRU scanning from the tail of
- * the inactive lists (oldest first), references checked. Without swap the anon lists are not
- * scanned. Only the workload's folios are in the model's memcg.
- * [T] On a small memcg the scan runs at high priority with tiny scan counts: each
- * shrink_folio_list() call gets one folio (a folio is freed before the next is unmapped).
+ * isolate_lru_folios(): from the tail of the inactive file list (the oldest folio: the head of
+ * the model's list) until `nr_to_scan` pages were looked at — "account all pages in a folio",
+ * so one PMD THP satisfies any request up to 512.
  */
-export function memcg_reclaim(k: Kernel, bytes: number, how: string): void {
-  lru_add_drain_all(k);
-  // Each pass reclaims at least one page or ends the loop, so the target bounds it.
-  let target = Math.ceil(bytes / 4096);
-  while (target > 0) {
-    // isolate_lru_folios(): up to SWAP_CLUSTER_MAX folios per batch for memory.reclaim; v1
-    // memory.force_empty reclaims one page's worth per call, so each batch is one folio [T].
-    const max = how === 'memcg-force-empty' ? 1 : 32;
-    const candidates = [...k.lru[Lru.InactiveFile]!].slice(0, max);
-    if (candidates.length === 0) break;
-    const list: Folio[] = [];
-    for (const f of candidates) if (folio_isolate_lru(k, f)) list.push(f);
-    const stat: ReclaimStat = { nr_scanned: 0, nr_reclaimed: 0, nr_activate: [0, 0], nr_unmap_fail: 0, nr_lazyfree_fail: 0, nr_ref_keep: 0 };
-    const back = shrink_folio_list(k, list, false, stat);
-    k.count('pgscan_file', stat.nr_scanned);
-    k.count('pgsteal_file', stat.nr_reclaimed);
-    for (const f of back) if (!f.freed) folio_putback_lru(k, f);
-    target -= stat.nr_reclaimed;
-    if (stat.nr_reclaimed === 0) break;
+function isolate_lru_folios(k: Kernel, nr_to_scan: number, lru: Lru): Folio[] {
+  const list: Folio[] = [];
+  let scan = 0;
+  for (const f of k.lru[lru]!) {
+    if (scan >= nr_to_scan) break;
+    scan += f.nr;
+    if (folio_isolate_lru(k, f)) list.push(f);
   }
+  return list;
+}
+
+/**
+ * Put back what shrink_folio_list() returned (move_folios_to_lru()): each folio straight onto
+ * the list its flags now select, newest end; PG_active set by activation picks the active list.
+ */
+function move_folios_to_lru(k: Kernel, back: Folio[]): void {
+  for (const f of back) if (!f.freed) folio_putback_lru(k, f);
+}
+
+/**
+ * shrink_inactive_list(): lru_add_drain() of this CPU's batches first (so folios still waiting
+ * in a batch join the list only now, after get_scan_count() sized the pass without them), then
+ * isolate, shrink_folio_list() (frees in batches after a TLB flush), put the rest back.
+ */
+function shrink_inactive_list(k: Kernel, nr_to_scan: number): number {
+  lru_add_drain(k);
+  const list = isolate_lru_folios(k, nr_to_scan, Lru.InactiveFile);
+  if (list.length === 0) return 0;
+  const stat = newStat();
+  const back = shrink_folio_list(k, list, false, stat);
+  k.count('pgscan_file', stat.nr_scanned);
+  k.count('pgsteal_file', stat.nr_reclaimed);
+  move_folios_to_lru(k, back);
+  return stat.nr_reclaimed;
+}
+
+/**
+ * shrink_lruvec() (classic LRU): get_scan_count() gives each evictable list size >> priority —
+ * without swap only the file lists (SCAN_FILE) — and the lists are scanned SWAP_CLUSTER_MAX
+ * pages at a time until that count is used up or this lruvec gave nr_to_reclaim (memcg reclaim
+ * is never proportional: with no anon to balance against, reaching the target stops the loop).
+ * Model deviation: the active file list is not aged (shrink_active_list()); only lazyfree
+ * folios that reclaim activated could be on it.
+ */
+function shrink_lruvec(k: Kernel, sc: ScanControl): void {
+  let nr = lruvec_lru_size(k, Lru.InactiveFile) >> sc.priority;
+  let nr_reclaimed = 0;
+  while (nr > 0) {
+    const nr_to_scan = Math.min(nr, SWAP_CLUSTER_MAX);
+    nr -= nr_to_scan;
+    nr_reclaimed += shrink_inactive_list(k, nr_to_scan);
+    if (nr_reclaimed >= sc.nr_to_reclaim) break;
+  }
+  sc.nr_reclaimed += nr_reclaimed;
+}
+
+/**
+ * evict_folios() (multi-gen LRU): scan_folios() takes folios from the oldest generation until it
+ * isolated MIN_LRU_BATCH pages (or looked at MAX_LRU_BATCH folios), then shrink_folio_list();
+ * rejected folios go back to the youngest generation. Returns the pages scanned; adds the pages
+ * reclaimed to `sc`.
+ * Model deviation: generations are not modelled — the file folios form one list in the order
+ * they entered the LRU (oldest first), and a folio put back goes to its newest end; aging
+ * (try_to_inc_max_seq()) and tiers do not reorder it.
+ */
+function evict_folios(k: Kernel, sc: ScanControl): number {
+  const list: Folio[] = [];
+  let isolated = 0;
+  let scanned = 0;
+  let remaining = MAX_LRU_BATCH;
+  for (const f of k.lru[Lru.InactiveFile]!) {
+    scanned += f.nr;
+    if (folio_isolate_lru(k, f)) {
+      list.push(f);
+      isolated += f.nr;
+    }
+    if (!--remaining || isolated >= MIN_LRU_BATCH) break;
+  }
+  if (list.length === 0) return 0;
+  const stat = newStat();
+  const back = shrink_folio_list(k, list, false, stat);
+  k.count('pgscan_file', stat.nr_scanned);
+  k.count('pgsteal_file', stat.nr_reclaimed);
+  move_folios_to_lru(k, back);
+  sc.nr_reclaimed += stat.nr_reclaimed;
+  return scanned;
+}
+
+/**
+ * lru_gen_shrink_lruvec() → try_to_shrink_lruvec() for memcg reclaim: lru_add_drain() first,
+ * then evictions until get_nr_to_scan()'s count (the memcg's evictable pages >> priority; file
+ * only without swap) is scanned. should_abort_scan() never stops memcg reclaim ("don't abort
+ * memcg reclaim to ensure fairness"), so a pass scans its whole count.
+ */
+function lru_gen_shrink_lruvec(k: Kernel, sc: ScanControl): void {
+  lru_add_drain(k);
+  let scanned = 0;
+  for (;;) {
+    const nr_to_scan = (lruvec_lru_size(k, Lru.InactiveFile) + lruvec_lru_size(k, Lru.ActiveFile)) >> sc.priority;
+    if (nr_to_scan <= 0) break;
+    const delta = evict_folios(k, sc);
+    if (!delta) break;
+    scanned += delta;
+    if (scanned >= nr_to_scan) break;
+  }
+}
+
+/**
+ * do_try_to_free_pages(): passes at falling priority until the request is met; each pass scans
+ * the memcg's lruvec (shrink_node() → shrink_node_memcgs() → shrink_lruvec(), which hands over to
+ * lru_gen_shrink_lruvec() when the multi-gen LRU is on).
+ */
+function do_try_to_free_pages(k: Kernel, sc: ScanControl): void {
+  do {
+    if (k.traits.lruGen) lru_gen_shrink_lruvec(k, sc);
+    else shrink_lruvec(k, sc);
+    if (sc.nr_reclaimed >= sc.nr_to_reclaim) break;
+  } while (--sc.priority >= 0);
+}
+
+/**
+ * try_to_free_mem_cgroup_pages(): reclaim at least `nr_pages` (never asked for less than
+ * SWAP_CLUSTER_MAX) from the workload's memcg; returns the pages reclaimed. The
+ * mm_vmscan_memcg_reclaim_begin/end tracepoints bracket it.
+ */
+export function try_to_free_mem_cgroup_pages(k: Kernel, nr_pages: number): number {
+  const sc: ScanControl = { nr_to_reclaim: Math.max(nr_pages, SWAP_CLUSTER_MAX), nr_reclaimed: 0, priority: DEF_PRIORITY };
+  do_try_to_free_pages(k, sc);
+  return sc.nr_reclaimed;
 }

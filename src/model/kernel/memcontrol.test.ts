@@ -1,0 +1,170 @@
+/**
+ * Memcg reclaim: the priority walk of try_to_free_mem_cgroup_pages(), the pass sizes of the
+ * classic LRU (lru_size >> priority, SWAP_CLUSTER_MAX at a time) and of the multi-gen LRU
+ * (MIN_LRU_BATCH pages per eviction), frees per shrink_folio_list() call after its flushes,
+ * folio_check_references(), and the charge fallback of an mTHP fault. Expected pass sizes are
+ * computed from the kernel's rules, never copied from a capture.
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../engine.js';
+import type { Emission } from '../emit.js';
+import type { Op } from '../ops.js';
+import { buildConfig } from '../presets.js';
+import type { ThpSettings } from '../config.js';
+import { DEF_PRIORITY, MIN_LRU_BATCH, SWAP_CLUSTER_MAX } from './vmscan.js';
+
+const base = { tid: 10, tgid: 10, cpu: 0 };
+const MB = 1 << 20;
+const A = 0x7f0000000000;
+const B = 0x7f0040000000;
+const NO_THP: ThpSettings = { enabled: 'never', sizes: {} };
+
+class Run {
+  readonly eng: Engine;
+  private n = 0;
+  constructor(preset: string, thp: ThpSettings) {
+    this.eng = new Engine(buildConfig(preset, 'x86', thp), { checkInvariants: true });
+  }
+  step(op: Record<string, unknown>): Emission[] {
+    const i = this.n++;
+    const r = this.eng.step({ ...base, at: { index: i, line: i + 1 }, ...op } as Op);
+    expect(r.violations).toEqual([]);
+    return [...r.emitted];
+  }
+  /** mmap + write faults of `nr` folios of `order` at `addr`, pfns from `pfn0`. */
+  populate(addr: number, nr: number, order: number, pfn0: number): void {
+    this.step({ kind: 'mmap', addr, len: nr * (4096 << order), prot: 3, flags: 0x22, anon: true });
+    for (let i = 0; i < nr; i++) {
+      this.step({ kind: 'fault', addr: addr + i * (4096 << order), write: true, allocs: [{ pfn: pfn0 + (i << order), order, use: 'user' }] });
+    }
+  }
+}
+
+/** The reclaim's events as passes: each pass = the pages of its folios unmapped (rss), then its frees. */
+function passes(out: Emission[]): Array<{ unmapped: number; freed: number[] }> {
+  const res: Array<{ unmapped: number; freed: number[] }> = [];
+  let cur: { unmapped: number; freed: number[] } | undefined;
+  for (const e of out) {
+    if (e.ev === 'rss_stat' && e.delta < 0) {
+      if (!cur || cur.freed.length) res.push((cur = { unmapped: 0, freed: [] }));
+      cur.unmapped += -e.delta / 4096;
+    } else if (e.ev === 'mm_page_free') cur?.freed.push(e.pfn);
+  }
+  return res;
+}
+
+/**
+ * The classic pass sizes of one try_to_free_mem_cgroup_pages(): shrink_lruvec() at each
+ * priority scans (file LRU pages >> priority) in SWAP_CLUSTER_MAX steps until the request is
+ * met; with order-0 lazyfree folios every scanned page is reclaimed.
+ */
+function classicPasses(lruPages: number, request: number): number[] {
+  const out: number[] = [];
+  const target = Math.max(request, SWAP_CLUSTER_MAX);
+  let reclaimed = 0;
+  for (let prio = DEF_PRIORITY; prio >= 0 && reclaimed < target; prio--) {
+    let nr = lruPages >> prio;
+    let here = 0;
+    while (nr > 0 && here < target) {
+      const n = Math.min(nr, SWAP_CLUSTER_MAX);
+      nr -= n;
+      out.push(n);
+      here += n;
+      lruPages -= n;
+    }
+    reclaimed += here;
+  }
+  return out;
+}
+
+describe('memcg reclaim inside a fault (memory.max: try_charge_memcg() → try_to_free_mem_cgroup_pages())', () => {
+  // 31 * 132 order-0 folios: MADV_FREE's lru_lazyfree batches (31 on 6.18) all drained.
+  const NR = 31 * 132;
+  function limitRun(preset: string): { r: Run; out: Emission[] } {
+    const r = new Run(preset, NO_THP);
+    r.populate(A, NR, 0, 0x100000);
+    r.step({ kind: 'madvise', addr: A, len: NR * 4096, advice: 8 });
+    r.step({ kind: 'mmap', addr: B, len: 2 * MB, prot: 3, flags: 0x22, anon: true });
+    const out = r.step({ kind: 'fault', addr: B, write: true, allocs: [{ pfn: 0x200000, order: 0, use: 'user', memcgReclaim: 1 }] });
+    return { r, out };
+  }
+
+  it('classic LRU (6.18): passes grow as the priority drops, each freed after its own flushes', () => {
+    const { out } = limitRun('linux-6.18');
+    const p = passes(out);
+    expect(p.map((x) => x.unmapped)).toEqual(classicPasses(NR, 1));
+    // Every pass frees what it unmapped before the next pass unmaps anything.
+    for (const x of p) expect(x.freed.length).toBe(x.unmapped);
+    // Oldest first: the folios MADV_FREE made lazyfree first are reclaimed first, in order.
+    expect(p.flatMap((x) => x.freed)).toEqual(Array.from({ length: p.flatMap((x) => x.freed).length }, (_, i) => 0x100000 + i));
+    // The fault's own page comes after the reclaim.
+    const last = out.filter((e) => e.ev === 'rss_stat').at(-1);
+    expect(last?.ev === 'rss_stat' && last.delta).toBe(4096);
+  });
+
+  it('6.1 frees a pass\'s order-0 folios last reclaimed first (a list built head-first)', () => {
+    const { out } = limitRun('linux-6.1');
+    const p = passes(out);
+    expect(p.length).toBeGreaterThan(2);
+    for (const x of p) {
+      expect(x.freed).toEqual([...x.freed].sort((a, b) => b - a));
+    }
+  });
+
+  it('multi-gen LRU (6.12): one eviction isolates MIN_LRU_BATCH pages and meets the request', () => {
+    const { r, out } = limitRun('linux-6.12');
+    const freed = out.filter((e) => e.ev === 'mm_page_free');
+    expect(freed.length).toBe(MIN_LRU_BATCH);
+    expect(r.eng.counters().pgsteal_file).toBe(MIN_LRU_BATCH);
+  });
+
+  it('a PMD THP charge reclaims the THP\'s 512 pages: one lazyfree THP per pass', () => {
+    const r = new Run('linux-6.1', { enabled: 'always', sizes: { 2048: 'inherit' } });
+    r.populate(A, 4, 9, 0x100000);
+    r.step({ kind: 'madvise', addr: A, len: 8 * MB, advice: 8 });
+    r.step({ kind: 'mmap', addr: B, len: 2 * MB, prot: 3, flags: 0x22, anon: true });
+    const out = r.step({ kind: 'fault', addr: B, write: true, allocs: [{ pfn: 0x400000, order: 9, use: 'user', memcgReclaim: 1 }, { pfn: 0x500, order: 0, use: 'pgtable' }] });
+    const frees = out.filter((e) => e.ev === 'mm_page_free' && e.order === 9);
+    // nr_to_reclaim = 512: the first pass (priority 12, 2048 >> 12 = 0 … priority 11: 1 page
+    // asked, one THP taken) reclaims exactly one THP.
+    expect(frees.map((e) => e.ev === 'mm_page_free' && e.pfn)).toEqual([0x100000]);
+  });
+});
+
+describe('memory.reclaim and force_empty', () => {
+  it('6.1 memory.reclaim of 8 MiB of lazyfree THPs: one THP per pass, freed before the next is unmapped', () => {
+    const r = new Run('linux-6.1', { enabled: 'always', sizes: { 2048: 'inherit' } });
+    r.populate(A, 4, 9, 0x100000);
+    r.step({ kind: 'madvise', addr: A, len: 8 * MB, advice: 8 });
+    const out = r.step({ kind: 'memcg-reclaim', bytes: 8 * MB, how: 'memcg-reclaim' });
+    const seq = out.filter((e) => e.ev === 'mm_page_free' || (e.ev === 'tlb_flush' && e.pages === -1)).map((e) => e.ev);
+    // 6.1 splits each PMD (one full flush) and unmaps its 512 PTEs; the THP is freed before
+    // the next THP's PMD is split.
+    expect(seq).toEqual(['tlb_flush', 'mm_page_free', 'tlb_flush', 'mm_page_free', 'tlb_flush', 'mm_page_free', 'tlb_flush', 'mm_page_free']);
+  });
+
+  it('force_empty keeps a folio with one young entry, then finds it dirty: activated, never freed', () => {
+    const r = new Run('linux-6.18', { enabled: 'never', sizes: { 64: 'always' } });
+    r.populate(A, 4, 4, 0x100000);
+    r.step({ kind: 'madvise', addr: A, len: 4 * 65536, advice: 8 });
+    // Written again after MADV_FREE: one PTE of the first folio is young and dirty.
+    r.step({ kind: 'store', addr: A + 0x123, len: 1, stride: 0, count: 1 });
+    const out = r.step({ kind: 'memcg-reclaim', bytes: 4 * 65536, how: 'memcg-force-empty' });
+    const freed = out.filter((e) => e.ev === 'mm_page_free').map((e) => e.ev === 'mm_page_free' && e.pfn);
+    expect(freed).toEqual([0x100010, 0x100020, 0x100030]);
+    const first = [...r.eng.k.folios].find((f) => f.pfn === 0x100000);
+    expect(first?.swapbacked).toBe(true);
+    expect(first?.active).toBe(true);
+  });
+});
+
+describe('mTHP charge fallback (alloc_anon_folio(): mem_cgroup_charge() failed)', () => {
+  it('frees the 64 KiB folio whose charge failed, then maps the order-0 one', () => {
+    const r = new Run('linux-6.18', { enabled: 'never', sizes: { 64: 'always' } });
+    r.step({ kind: 'mmap', addr: A, len: MB, prot: 3, flags: 0x22, anon: true });
+    const out = r.step({ kind: 'fault', addr: A, write: true, allocs: [{ pfn: 0x100000, order: 4, use: 'user' }, { pfn: 0x2345, order: 0, use: 'user' }] });
+    const kinds = out.map((e) => (e.ev === 'mm_page_free' ? `free ${e.order}` : e.ev === 'rss_stat' ? `rss ${e.delta}` : e.ev));
+    expect(kinds).toEqual(['free 4', 'rss 4096']);
+    expect(r.eng.counters()['64kB/anon_fault_fallback_charge']).toBe(1);
+  });
+});
