@@ -75,6 +75,8 @@ export interface FidelityReport {
   foreignIpiFlushes: number;
   /** Recorded page frees in softirq context (RCU callbacks): not the workload's ops. */
   softirqFrees: number;
+  /** Ops the task was preempted in: their rss updates compared by their sum (LiftedOp.preempted). */
+  preemptedOps: number;
   mismatches: Mismatch[];
 }
 
@@ -151,7 +153,7 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
 
@@ -192,6 +194,9 @@ export class FidelityChecker {
   begin(lo: LiftedOp): void {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
+    this.mergeRss = lo.preempted === true;
+    if (this.mergeRss) this.r.preemptedOps++;
+    this.pendingRss = undefined;
     // The lists are reused from op to op, refilled from the start (a mismatch report copies
     // what it shows).
     // After a long op (a reclaim pass) the lists are dropped instead, not to keep its events.
@@ -236,9 +241,32 @@ export class FidelityChecker {
     return l;
   }
 
+  /** A preempted op: consecutive rss updates of one counter are compared by their sum (as the lifter merged the recorded ones). */
+  private mergeRss = false;
+  private pendingRss: Extract<Emission, { ev: 'rss_stat' }> | undefined;
+
   see(e: Emission): void {
     if (!this.op || !compared(e) || (this.ignore.size > 0 && this.ignore.has(e.ev))) return;
     if (this.taskFiltered && e.ev === 'tlb_flush' && e.offTask) return;
+    if (this.mergeRss) {
+      const p = this.pendingRss;
+      if (e.ev === 'rss_stat') {
+        if (p && p.cpu === e.cpu && p.curr === e.curr && p.member === e.member) this.pendingRss = { ...p, delta: p.delta + e.delta };
+        else {
+          if (p) this.seeOne(p);
+          this.pendingRss = e;
+        }
+        return;
+      }
+      if (p) {
+        this.pendingRss = undefined;
+        this.seeOne(p);
+      }
+    }
+    this.seeOne(e);
+  }
+
+  private seeOne(e: Emission): void {
     this.npred++;
     this.predKinds[predKind(e.ev)]!++;
     const l = this.lane(e.cpu);
@@ -265,6 +293,11 @@ export class FidelityChecker {
 
   /** Ends the op; `unmodelled` names what the model could not represent in it. */
   end(unmodelled?: string): void {
+    if (this.pendingRss) {
+      const p = this.pendingRss;
+      this.pendingRss = undefined;
+      this.seeOne(p);
+    }
     const lo = this.op;
     this.op = undefined;
     if (!lo) return;

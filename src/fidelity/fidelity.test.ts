@@ -95,7 +95,7 @@ describe('streamed comparison', () => {
   // them must not change the verdict, the counts or the mismatch reports.
   const cases: Array<[string, string | undefined]> = [
     ['6.1.0-56-cloud-amd64/s6-two-threads.4k-spin', undefined],
-    ['6.12.95+deb12-cloud-amd64/s9-deferred-split.64k-munmap', undefined],
+    ['6.12.95+deb12-cloud-amd64/s14-fork-cow.64k-child-write', undefined],
     ['6.12.95+deb12-cloud-amd64/s7-fork-shared.64k', undefined],
     ['6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout', 'linux-6.12'],
   ];

@@ -164,3 +164,31 @@ describe('inputs and outputs that are not the workload op\'s own', () => {
     expect(second.recorded.map((r) => r.ev)).toEqual(['rss_stat']);
   });
 });
+
+describe('an op the task was preempted in', () => {
+  it('is marked preempted and its consecutive rss updates of one counter are merged; a sleep is not a preemption', async () => {
+    const sw = (ts: string, state: string) => L(ts, `sched_switch: prev_comm=w prev_pid=7 prev_prio=120 prev_state=${state} ==> next_comm=k next_pid=9 next_prio=120`);
+    const back = (ts: string) => L(ts, 'sched_switch: prev_comm=k prev_pid=9 prev_prio=120 prev_state=S ==> next_comm=w next_pid=7 next_prio=120', 9);
+    const run = async (state: string) => (await lift([
+      '# tracer: nop',
+      L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L('1.000002', 'sys_munmap(addr: 0x7f0000000000, len: 0x400000)'),
+      // The first value of a counter gives no delta (nothing before it to subtract).
+      L('1.000003', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=8388608B'),
+      L('1.000004', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=6291456B'),
+      L('1.000005', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=5697536B'),
+      sw('1.000006', state),
+      back('1.000007'),
+      L('1.000008', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=4194304B'),
+      L('1.000009', 'tlb_flush: pages:-1 reason:local MM shootdown (3)'),
+      L('1.000010', 'sys_munmap -> 0x0'),
+      L('1.000011', 'tracing_mark_write: fl: end scenario=T variant=v'),
+    ].join('\n') + '\n')).find((o) => o.op.kind === 'munmap')!;
+    const preempted = await run('R+');
+    expect(preempted.preempted).toBe(true);
+    expect(preempted.recorded.map((r) => [r.ev, r.delta])).toEqual([['rss_stat', null], ['rss_stat', -4194304], ['tlb_flush', undefined]]);
+    const slept = await run('D');
+    expect(slept.preempted).toBeUndefined();
+    expect(slept.recorded.filter((r) => r.ev === 'rss_stat').length).toBe(4);
+  });
+});

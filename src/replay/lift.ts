@@ -44,6 +44,11 @@ export class Recorded {
     private readonly detail: string | Record<string, unknown> | undefined,
   ) {}
 
+  /** The same update with another delta (a preempted op's merged rss updates). */
+  withDelta(delta: number): Recorded {
+    return new Recorded(this.ev, this.line, this.cpu, this.pid, this.a, this.b, delta, this.pfn, this.ours, this.detail);
+  }
+
   /** Comparison key, as emissionKey() prints the model's events. */
   get key(): string {
     switch (this.ev) {
@@ -71,6 +76,38 @@ export interface LiftedOp {
   phase: string;
   /** The syscall failed (madvise/munmap returned an error): not applied. */
   failed: boolean;
+  /**
+   * The task was preempted during the op (switched out still runnable). zap_pte_range() stops
+   * at a pending reschedule and updates the rss counters for what it cleared so far, at a PTE
+   * no event shows: the op's rss updates are then compared by their sum (mergeRssUpdates()).
+   */
+  preempted?: boolean;
+}
+
+/**
+ * Consecutive rss_stat updates of one counter (same CPU, mm side and member) as one update of
+ * their summed delta: how a preempted op's rss updates are compared, on both sides.
+ */
+export function mergeRssUpdates(recorded: Recorded[]): Recorded[] {
+  const out: Recorded[] = [];
+  for (const r of recorded) {
+    const last = out[out.length - 1];
+    if (r.ev === 'rss_stat' && last?.ev === 'rss_stat' && last.cpu === r.cpu && last.a === r.a && last.b === r.b && typeof last.delta === 'number' && typeof r.delta === 'number') {
+      out[out.length - 1] = last.withDelta(last.delta + r.delta);
+    } else out.push(r);
+  }
+  return out;
+}
+
+/** sched_switch prev_state: the task left the CPU runnable (TASK_RUNNING, "R" / "R+"). */
+function stillRunnable(ps: unknown): boolean {
+  if (typeof ps === 'string') return ps.startsWith('R');
+  if (ps && typeof ps === 'object') {
+    const { value, flags } = ps as { value?: unknown; flags?: unknown };
+    if (typeof value === 'number') return (value & 0xff) === 0;
+    if (Array.isArray(flags)) return flags.length === 0 || String(flags[0]).startsWith('R');
+  }
+  return false;
 }
 
 export interface LiftOptions {
@@ -355,6 +392,8 @@ export class Lifter {
       // A task switch can fall in the middle of an op (a preempted fault): it is applied at
       // once, without ending the op whose output is still to come.
       const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
+      // Switched out still runnable: preempted in the middle of its op (see LiftedOp.preempted).
+      if (pt !== undefined && this.current?.op.tid === prev && stillRunnable(f.prev_state)) this.current.preempted = true;
       if (pt !== undefined) this.sideSwitch(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined }, prev);
       if (nt !== undefined) {
         this.sideSwitch(e, nt, { kind: 'run', on: true }, next);
@@ -512,6 +551,7 @@ export class Lifter {
     if (this.current) {
       const c = this.current;
       this.current = undefined;
+      if (c.preempted) c.recorded = mergeRssUpdates(c.recorded);
       this.sink(c);
     }
     if (this.afterCurrent.length > 0) {

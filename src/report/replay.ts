@@ -59,6 +59,7 @@ export function renderReplay(r: ReplayResult, counters: CounterCheck | undefined
   if (f.taskSwitchFlushes) apart.push(`${f.taskSwitchFlushes} task-switch flushes`);
   if (f.softirqFrees) apart.push(`${f.softirqFrees} page frees in softirq (RCU callbacks, e.g. page tables freed after a grace period)`);
   L.push(`          not the workload's (not compared): ${apart.length ? apart.join('; ') : 'none'}`);
+  if (f.preemptedOps) L.push(`          ${f.preemptedOps} op${f.preemptedOps === 1 ? '' : 's'} preempted midway: consecutive rss updates of a counter compared by their sum (a zap stops at a pending reschedule at a PTE no event shows)`);
   const outside = f.outsideModel.filter((o) => o.events > 0);
   if (f.outsideModel.length) {
     L.push(`          outside the model: ${f.outsideModel.reduce((a, o) => a + o.ops, 0)} ops, ${f.unmodelledOutput} recorded events (not compared)`);
