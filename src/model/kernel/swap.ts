@@ -50,10 +50,17 @@ function drainBatch(k: Kernel, batch: Folio[], move: (f: Folio) => void): void {
     f.in_lru_batch = false;
     if (!f.freed) move(f);
   }
+  // release_pages(): a large folio whose last reference goes is freed on the spot; 6.1 lists the
+  // order-0 ones with list_add() and frees the list after the walk, last put first
+  // (traits.zapFreesReversed, the same release_pages() as the zap's).
+  const later: Folio[] = [];
   for (const f of batch) {
     f.refcount--;
-    if (!f.freed && f.refcount <= 0) free_folio(k, f);
+    if (f.freed || f.refcount > 0) continue;
+    if (k.traits.zapFreesReversed && f.order === 0) later.push(f);
+    else free_folio(k, f);
   }
+  for (let i = later.length - 1; i >= 0; i--) free_folio(k, later[i]!);
 }
 
 function drainAdd(k: Kernel, cpu: number): void {
