@@ -25,6 +25,13 @@ export interface AllocFact {
    * try_to_free_mem_cgroup_pages() for the allocation's pages.
    */
   memcgReclaim?: number;
+  /**
+   * Allocated the way a fault's anonymous folio is retried after a failed charge
+   * (alloc_anon_folio(): GFP_TRANSHUGE* for a large order, zeroed for order 0): only such an
+   * allocation after a larger one in the same fault is that fault's fallback — page-cache
+   * pages a read() allocates after a fault into its buffer are not.
+   */
+  anonFault?: boolean;
 }
 
 export const MADV = {

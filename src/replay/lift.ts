@@ -316,6 +316,7 @@ export class Lifter {
     const names = gfp?.flags ?? [];
     const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
     const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
+    if (user && names.some((n) => n.startsWith('GFP_TRANSHUGE') || n === '__GFP_ZERO')) a.anonFault = true;
     if (this.memcgReclaimNext?.op === cur.op) {
       a.memcgReclaim = this.memcgReclaimNext.n;
       this.memcgReclaimNext = undefined;

@@ -162,9 +162,18 @@ describe('mTHP charge fallback (alloc_anon_folio(): mem_cgroup_charge() failed)'
   it('frees the 64 KiB folio whose charge failed, then maps the order-0 one', () => {
     const r = new Run('linux-6.18', { enabled: 'never', sizes: { 64: 'always' } });
     r.step({ kind: 'mmap', addr: A, len: MB, prot: 3, flags: 0x22, anon: true });
-    const out = r.step({ kind: 'fault', addr: A, write: true, allocs: [{ pfn: 0x100000, order: 4, use: 'user' }, { pfn: 0x2345, order: 0, use: 'user' }] });
+    const out = r.step({ kind: 'fault', addr: A, write: true, allocs: [{ pfn: 0x100000, order: 4, use: 'user', anonFault: true }, { pfn: 0x2345, order: 0, use: 'user', anonFault: true }] });
     const kinds = out.map((e) => (e.ev === 'mm_page_free' ? `free ${e.order}` : e.ev === 'rss_stat' ? `rss ${e.delta}` : e.ev));
     expect(kinds).toEqual(['free 4', 'rss 4096']);
     expect(r.eng.counters()['64kB/anon_fault_fallback_charge']).toBe(1);
+  });
+
+  it('a smaller page allocated another way after the fault (a read()\'s page cache) is no fallback: the large folio is mapped', () => {
+    const r = new Run('linux-6.18', { enabled: 'never', sizes: { 64: 'always' } });
+    r.step({ kind: 'mmap', addr: A, len: MB, prot: 3, flags: 0x22, anon: true });
+    const out = r.step({ kind: 'fault', addr: A, write: true, allocs: [{ pfn: 0x100000, order: 4, use: 'user', anonFault: true }, { pfn: 0x2345, order: 0, use: 'user' }, { pfn: 0x2346, order: 0, use: 'user' }] });
+    const kinds = out.map((e) => (e.ev === 'mm_page_free' ? `free ${e.order}` : e.ev === 'rss_stat' ? `rss ${e.delta}` : e.ev));
+    expect(kinds).toEqual(['rss 65536']);
+    expect(r.eng.counters()['64kB/anon_fault_fallback_charge']).toBeUndefined();
   });
 });

@@ -64,18 +64,27 @@ export function memcg_reclaim(k: Kernel, bytes: number, how: string): void {
 /**
  * The charges of one fault's allocations, in the order the kernel made them
  * (mem_cgroup_charge() → try_charge_memcg()): an allocation the record shows reclaim ran for
- * (`memcgReclaim`) reclaims the folio's pages from the memcg; a data folio followed by another
- * data allocation in the same fault failed its charge — alloc_anon_folio() (or the PMD fault,
- * count THP_FAULT_FALLBACK_CHARGE) puts it, freeing it, and tries the next order down.
- * Returns the allocation the fault maps (the last data folio).
+ * (`memcgReclaim`) reclaims the folio's pages from the memcg; a data folio followed by a
+ * smaller one allocated the fallback way (`anonFault`) in the same fault failed its charge —
+ * alloc_anon_folio() (or the PMD fault, count THP_FAULT_FALLBACK_CHARGE) puts it, freeing it,
+ * and tries the next order down. Data allocations after that chain are not the fault's (the
+ * page cache of a read() whose copy faulted). Returns the allocation the fault maps (the last
+ * folio of the chain).
  */
 export function mem_cgroup_charge_allocs(k: Kernel, allocs: readonly AllocFact[]): AllocFact | undefined {
   let lastUser = -1;
-  for (let i = 0; i < allocs.length; i++) if (allocs[i]!.use === 'user') lastUser = i;
+  for (let i = 0; i < allocs.length; i++) {
+    const a = allocs[i]!;
+    if (a.use !== 'user') continue;
+    if (lastUser >= 0 && !(a.anonFault && a.order < allocs[lastUser]!.order)) break;
+    lastUser = i;
+  }
+  let inChain = lastUser >= 0;
   for (let i = 0; i < allocs.length; i++) {
     const a = allocs[i]!;
     for (let n = a.memcgReclaim ?? 0; n > 0; n--) try_to_free_mem_cgroup_pages(k, 1 << a.order);
-    if (a.use !== 'user' || i === lastUser) continue;
+    if (i === lastUser) inChain = false;
+    if (a.use !== 'user' || !inChain) continue;
     k.count(k.mthpCounter(a.order, 'anon_fault_fallback'));
     k.count(k.mthpCounter(a.order, 'anon_fault_fallback_charge'));
     if (a.order === HPAGE_PMD_ORDER) {
