@@ -14,7 +14,7 @@ export class TraceEvent {
   private method: DecodeMethod | undefined = undefined;
 
   constructor(
-    /** The source line (without its newline). */
+    /** The text the source line is in (without its newline): the line, or its chunk of text. */
     readonly raw: string,
     /** Task name (`comm`), as printed; may hold spaces, dashes and slashes. */
     readonly comm: string,
@@ -41,6 +41,8 @@ export class TraceEvent {
     private readonly payloadStart: number,
     private readonly payloadEnd: number,
     private readonly table: DecodeTable,
+    /** Where the line starts in `raw` (a line scanned in place in its chunk of text). */
+    private readonly lineStart = 0,
   ) {}
 
   /** Timestamp as printed (`4360.330584`). */
@@ -60,7 +62,7 @@ export class TraceEvent {
 
   /** 1-based column where the payload starts, for diagnostics. */
   get payloadColumn(): number {
-    return this.payloadStart + 1;
+    return this.payloadStart - this.lineStart + 1;
   }
 
   /** Tracepoint system (`tlb`, `syscalls`, `ftrace`), '' when unknown. */

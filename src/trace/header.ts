@@ -108,21 +108,30 @@ const MAX_LAT = 8;
 
 /** Scan one line into `o`; false (with errCol/errMessage set) when the header cannot be read. */
 export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): boolean {
-  const len = s.length;
+  return scanRange(s, 0, s.length, padPayload, o);
+}
+
+/**
+ * Scan the line `s[from, lim)` into `o` (offsets in `o` are offsets into `s`): a whole chunk of
+ * text is scanned in place, one line after another, with no string made per line. A search
+ * that finds its character at or past `lim` found nothing; the character at `lim` (the line's
+ * newline or CR, or none) is never one the scanner accepts where it looks past the line.
+ */
+export function scanRange(s: string, from0: number, lim: number, padPayload: boolean, o: HeaderScratch): boolean {
   // 1. The CPU bracket: the first ` [digits]`.
   let b = -1;
-  let from = 0;
+  let from = from0;
   for (;;) {
     const i = s.indexOf('[', from);
-    if (i < 0) break;
-    if (i > 0 && s.charCodeAt(i - 1) === 32 && i + 1 < len && isDigit(s.charCodeAt(i + 1))) {
+    if (i < 0 || i >= lim) break;
+    if (i > from0 && s.charCodeAt(i - 1) === 32 && i + 1 < lim && isDigit(s.charCodeAt(i + 1))) {
       let j = i + 1;
-      while (j < len && isDigit(s.charCodeAt(j))) j++;
-      if (j < len && s.charCodeAt(j) === 93 /* ] */) { b = i; break; }
+      while (j < lim && isDigit(s.charCodeAt(j))) j++;
+      if (j < lim && s.charCodeAt(j) === 93 /* ] */) { b = i; break; }
     }
     from = i + 1;
   }
-  if (b < 0) return fail(o, 0, 'expected `TASK-PID [CPU]` at the start of the line');
+  if (b < 0) return fail(o, from0, 'expected `TASK-PID [CPU]` at the start of the line');
   let close = b + 1;
   let cpu = 0;
   while (isDigit(s.charCodeAt(close))) { cpu = cpu * 10 + (s.charCodeAt(close) - 48); close++; }
@@ -130,11 +139,11 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
 
   // 2. comm-pid, and the optional `(tgid)` column before the bracket.
   let end = b - 1;
-  while (end >= 0 && s.charCodeAt(end) === 32) end--;
+  while (end >= from0 && s.charCodeAt(end) === 32) end--;
   let tgid: number | undefined;
-  if (end >= 0 && s.charCodeAt(end) === 41 /* ) */) {
+  if (end >= from0 && s.charCodeAt(end) === 41 /* ) */) {
     const open = s.lastIndexOf('(', end);
-    if (open < 0) return fail(o, end, 'unbalanced `)` in the tgid column');
+    if (open < from0) return fail(o, end, 'unbalanced `)` in the tgid column');
     const t = s.slice(open + 1, end).trim();
     if (t !== '' && !/^-+$/.test(t)) {
       const v = Number(t);
@@ -143,9 +152,9 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
       tgid = v;
     }
     end = open - 1;
-    while (end >= 0 && s.charCodeAt(end) === 32) end--;
+    while (end >= from0 && s.charCodeAt(end) === 32) end--;
   }
-  let start = 0;
+  let start = from0;
   while (start < end && s.charCodeAt(start) === 32) start++;
   const dash = s.lastIndexOf('-', end);
   if (dash <= start - 1 || dash === end) return fail(o, start, 'expected `TASK-PID` before the CPU column');
@@ -159,72 +168,112 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
 
   // 3. Optional latency column, then the timestamp `secs.frac:`.
   let p = close + 1;
-  while (p < len && s.charCodeAt(p) === 32) p++;
+  while (p < lim && s.charCodeAt(p) === 32) p++;
   let latStart = p;
   let latEnd = p;
-  if (p < len && !isDigit(s.charCodeAt(p))) {
-    const sp = s.indexOf(' ', p);
+  if (p < lim && !isDigit(s.charCodeAt(p))) {
+    const sp = indexBefore(s, ' ', p, lim);
     if (sp < 0) return fail(o, p, 'expected a timestamp after the CPU column');
     if (sp - p > MAX_LAT) return fail(o, p, `expected latency flags (at most ${MAX_LAT} characters, \`d..1.\`) or a timestamp after the CPU column`);
     latEnd = sp;
     p = sp;
-    while (p < len && s.charCodeAt(p) === 32) p++;
-  } else if (p < len) {
+    while (p < lim && s.charCodeAt(p) === 32) p++;
+  } else if (p < lim) {
     // A latency column may start with a digit in other printers: it has no `:` before its space.
-    const sp = s.indexOf(' ', p);
+    const sp = indexBefore(s, ' ', p, lim);
     if (sp > 0 && s.charCodeAt(sp - 1) !== 58 /* : */) {
       if (sp - p > MAX_LAT) return fail(o, p, `expected latency flags (at most ${MAX_LAT} characters) or a timestamp \`SECONDS.FRACTION:\` after the CPU column`);
       latEnd = sp;
       p = sp;
-      while (p < len && s.charCodeAt(p) === 32) p++;
+      while (p < lim && s.charCodeAt(p) === 32) p++;
     }
   }
-  if (latEnd === latStart) latStart = latEnd = 0;
+  if (latEnd === latStart) latStart = latEnd = from0;
   const tsStart = p;
   let secs = 0;
-  while (p < len && isDigit(s.charCodeAt(p))) { secs = secs * 10 + (s.charCodeAt(p) - 48); p++; }
-  if (p === tsStart || s.charCodeAt(p) !== 46 /* . */) return fail(o, tsStart, 'expected a timestamp `SECONDS.FRACTION:`');
+  while (p < lim && isDigit(s.charCodeAt(p))) { secs = secs * 10 + (s.charCodeAt(p) - 48); p++; }
+  if (p === tsStart || p >= lim || s.charCodeAt(p) !== 46 /* . */) return fail(o, tsStart, 'expected a timestamp `SECONDS.FRACTION:`');
   if (p - tsStart > MAX_SECS_DIGITS) return fail(o, tsStart, `timestamp ${s.slice(tsStart, p)} s is out of range (more than ${MAX_SECS_DIGITS} digits of seconds)`, true);
   p++;
   const fracStart = p;
   let frac = 0;
-  while (p < len && isDigit(s.charCodeAt(p))) { frac = frac * 10 + (s.charCodeAt(p) - 48); p++; }
+  while (p < lim && isDigit(s.charCodeAt(p))) { frac = frac * 10 + (s.charCodeAt(p) - 48); p++; }
   const fracLen = p - fracStart;
-  if (fracLen === 0 || fracLen > 9 || s.charCodeAt(p) !== 58) return fail(o, tsStart, 'expected a timestamp `SECONDS.FRACTION:`');
+  if (fracLen === 0 || fracLen > 9 || p >= lim || s.charCodeAt(p) !== 58) return fail(o, tsStart, 'expected a timestamp `SECONDS.FRACTION:`');
   const tsEnd = p;
   p++; // ':'
-  if (s.charCodeAt(p) === 32) p++;
+  if (p < lim && s.charCodeAt(p) === 32) p++;
 
-  // 4. Event name, and which of the three shapes follows it. Found with indexOf (native, and
-  // several times faster per character than a charCodeAt loop on this path).
+  // 4. Event name, and which of the three shapes follows it: what follows the name's last
+  // character decides (`:` an event, `(` a syscall entry, ` ->` its exit). A line that reads
+  // as none of them is read again below, for the message.
   const nameStart = p;
-  const colon = s.indexOf(':', p);
-  const space = s.indexOf(' ', p);
-  const paren = s.indexOf('(', p);
+  while (p < lim && isNameChar(s.charCodeAt(p))) p++;
+  if (p > nameStart && p < lim) {
+    const c = s.charCodeAt(p);
+    let kind: LineKind | -1 = -1;
+    let payloadStart = p + 1;
+    let payloadEnd = lim;
+    if (c === 58 /* : */) {
+      kind = LineKind.Event;
+      if (padPayload) while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
+      else if (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
+    } else if (c === 40 /* ( */ && s.charCodeAt(lim - 1) === 41 /* ) */) {
+      kind = LineKind.SyscallEnter;
+      payloadEnd = lim - 1;
+    } else if (c === 32 && p + 2 < lim && s.charCodeAt(p + 1) === 45 && s.charCodeAt(p + 2) === 62 /* -> */) {
+      kind = LineKind.SyscallExit;
+      payloadStart = p + 3;
+      while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
+      while (payloadEnd > payloadStart && s.charCodeAt(payloadEnd - 1) === 32) payloadEnd--;
+    }
+    if (kind !== -1) {
+      o.commStart = start;
+      o.commEnd = dash;
+      o.pid = pid;
+      o.tgid = tgid;
+      o.cpu = cpu;
+      o.latStart = latStart;
+      o.latEnd = latEnd;
+      o.tsStart = tsStart;
+      o.tsEnd = tsEnd;
+      o.tsNs = secs * 1e9 + frac * POW10[9 - fracLen]!;
+      o.kind = kind;
+      o.nameEnd = p;
+      o.nameStart = nameStart;
+      o.payloadStart = payloadStart;
+      o.payloadEnd = payloadEnd;
+      return true;
+    }
+  }
+  p = nameStart;
+  const colon = indexBefore(s, ':', p, lim);
+  const space = indexBefore(s, ' ', p, lim);
+  const paren = indexBefore(s, '(', p, lim);
   let kind: LineKind;
   let payloadStart: number;
-  let payloadEnd = len;
+  let payloadEnd = lim;
   let nameEnd: number;
-  if (paren > nameStart && (colon < 0 || paren < colon) && (space < 0 || paren < space) && s.charCodeAt(len - 1) === 41 /* ) */) {
+  if (paren > nameStart && (colon < 0 || paren < colon) && (space < 0 || paren < space) && s.charCodeAt(lim - 1) === 41 /* ) */) {
     kind = LineKind.SyscallEnter;
     nameEnd = paren;
     payloadStart = paren + 1;
-    payloadEnd = len - 1;
-  } else if (space > nameStart && (colon < 0 || space < colon) && s.charCodeAt(space + 1) === 45 && s.charCodeAt(space + 2) === 62 /* -> */) {
+    payloadEnd = lim - 1;
+  } else if (space > nameStart && (colon < 0 || space < colon) && space + 2 < lim && s.charCodeAt(space + 1) === 45 && s.charCodeAt(space + 2) === 62 /* -> */) {
     kind = LineKind.SyscallExit;
     nameEnd = space;
     payloadStart = space + 3;
-    while (payloadStart < len && s.charCodeAt(payloadStart) === 32) payloadStart++;
+    while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
     while (payloadEnd > payloadStart && s.charCodeAt(payloadEnd - 1) === 32) payloadEnd--;
   } else if (colon > nameStart && (space < 0 || colon < space)) {
     kind = LineKind.Event;
     nameEnd = colon;
     payloadStart = colon + 1;
-    if (padPayload) while (payloadStart < len && s.charCodeAt(payloadStart) === 32) payloadStart++;
-    else if (s.charCodeAt(payloadStart) === 32) payloadStart++;
+    if (padPayload) while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
+    else if (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
   } else {
-    if (colon === nameStart || space === nameStart || nameStart >= len) return fail(o, nameStart, 'expected an event name after the timestamp');
-    const stop = Math.min(...[colon, space, paren].filter((x) => x > nameStart), len);
+    if (colon === nameStart || space === nameStart || nameStart >= lim) return fail(o, nameStart, 'expected an event name after the timestamp');
+    const stop = Math.min(...[colon, space, paren].filter((x) => x > nameStart), lim);
     return fail(o, stop, `expected \`:\` after the event name ${JSON.stringify(s.slice(nameStart, stop))}`);
   }
   for (let k = nameStart; k < nameEnd; k++) {
@@ -248,6 +297,12 @@ export function scanInto(s: string, padPayload: boolean, o: HeaderScratch): bool
   o.payloadStart = payloadStart;
   o.payloadEnd = payloadEnd;
   return true;
+}
+
+/** `s.indexOf(c, from)` within the line that ends at `lim`: -1 when not before it. */
+function indexBefore(s: string, c: string, from: number, lim: number): number {
+  const i = s.indexOf(c, from);
+  return i < lim ? i : -1;
 }
 
 /** Object-returning form of scanInto, for tests and slow paths. */

@@ -17,13 +17,14 @@ import { traceStep } from './budget.js';
 import { DecodeTable, type DecodeMethod, type Layout } from './decode.js';
 import { TraceEvent } from './event.js';
 import { FormatRegistry } from './format/registry.js';
-import { LineKind, newScratch, scanInto } from './header.js';
+import { LineKind, newScratch, scanInto, scanRange } from './header.js';
 import { lexLine } from './line-lexer.js';
 import { LineSplitter, openChunks, type LineSink } from './reader.js';
 import { WindowSorter } from './sorter.js';
 import { isDat } from './dat/file.js';
 import { openDat } from './dat/read.js';
 import { specialLine } from './special-lines.js';
+import { workerBatches, workerEligible } from './parallel.js';
 
 export { TraceEvent } from './event.js';
 export type { Fields, FieldValue, SymbolicValue, FlagsValue } from './format/compile.js';
@@ -147,8 +148,13 @@ export class TraceParser implements LineSink {
   /** The last line handed in, and whether it was read as an event (for a final line with no newline). */
   private lastLineNo = 0;
   private lastWasEvent = false;
-  /** The previous event line (for exact repeats). */
-  private prevEventLine = '';
+  /** The previous event line (for exact repeats): `prevText[prevStart, prevEnd)`. */
+  private prevText = '';
+  private prevStart = 0;
+  private prevEnd = 0;
+  /** The last chunk of text handed to lineIn(), and whether it holds a NUL anywhere. */
+  private chunkText = '';
+  private chunkNul = false;
   /** Per CPU: timestamp and line of its last event in input order (a CPU's events come in time order). */
   private readonly cpuTs: number[] = [];
   private readonly cpuLine: number[] = [];
@@ -164,8 +170,9 @@ export class TraceParser implements LineSink {
   constructor(
     private readonly opts: TraceParseOptions,
     emit: (e: TraceEvent) => void,
+    sink?: DiagnosticSink,
   ) {
-    this.sink = new DiagnosticSink(opts.diagnosticsPerCode ?? 50);
+    this.sink = sink ?? new DiagnosticSink(opts.diagnosticsPerCode ?? 50);
     this.layout = opts.layout ?? 'tracefs';
     this.layoutKnown = opts.layout !== undefined;
     this.only = opts.only;
@@ -227,6 +234,12 @@ export class TraceParser implements LineSink {
     this.layout = l;
     this.table = new DecodeTable(this.opts.registry, this.opts.release, l, this.sink, this.opts.file);
     this.sorter.table = this.table;
+    this.onLayout?.(l);
+  }
+
+  /** The sorter's hook for events leaving the window as columns (the parse worker's). */
+  set emitSlot(f: WindowSorter['emitSlot']) {
+    this.sorter.emitSlot = f;
   }
 
   line(s: string, lineNo: number, offset: number): void {
@@ -283,7 +296,78 @@ export class TraceParser implements LineSink {
       return;
     }
     this.lastWasEvent = true;
-    this.checkOrder(s, h.cpu, h.tsNs, h.tsStart, h.tsEnd, lineNo);
+    const chunk = this.inChunk;
+    if (chunk === undefined) {
+      this.accept(s, 0, s.length, lineNo, offset);
+      return;
+    }
+    const d = this.inChunkStart;
+    h.commStart += d; h.commEnd += d; h.latStart += d; h.latEnd += d; h.tsStart += d; h.tsEnd += d;
+    h.nameStart += d; h.nameEnd += d; h.payloadStart += d; h.payloadEnd += d;
+    this.accept(chunk, d, d + s.length, lineNo, offset);
+  }
+
+  /** Set while lineIn() hands a line of `inChunk` (at `inChunkStart`) to line(). */
+  private inChunk: string | undefined;
+  private inChunkStart = 0;
+  /**
+   * The texts events refer to (a chunk of text, or one line), numbered in the order they come:
+   * the parse worker posts each text once, with the number of events that refer to it.
+   */
+  private curText: string | undefined;
+  private textId = 0;
+  readonly texts: Array<{ id: number; text: string; events: number }> = [];
+  /** Keep `texts` (the parse worker takes them after each slice of input). */
+  trackTexts = false;
+
+  /** The texts kept since the last call; the next event starts a new text. */
+  takeTexts(): Array<{ id: number; text: string; events: number }> {
+    const t = this.texts.splice(0);
+    this.curText = undefined;
+    return t;
+  }
+
+  /** Told of each change of layout (the parse worker passes it on: events decode by it). */
+  onLayout: ((l: Layout) => void) | undefined;
+
+  /**
+   * The line `t[start, end)` of a chunk of text (LineSplitter hands ASCII text this way): an
+   * ordinary event line is scanned in place, with no string made for it. Anything else — a
+   * header or special line, the first line of a trace of unknown layout, a chunk holding a NUL,
+   * a line that does not scan — goes the way of line(), which says what is wrong with it.
+   */
+  lineIn(t: string, start: number, end: number, lineNo: number, offset: number): void {
+    if (t !== this.chunkText) {
+      this.chunkText = t;
+      this.chunkNul = t.indexOf('\0') >= 0;
+    }
+    const c0 = start < end ? t.charCodeAt(start) : 0;
+    if (
+      c0 === 0 || c0 === 35 || c0 === 67 || c0 === 99 || c0 === 118 || (c0 === 32 && t.charCodeAt(end - 1) === 93) ||
+      this.chunkNul || this.pendingBad !== undefined || (!this.layoutKnown && !this.sawContent) ||
+      !scanRange(t, start, end, this.layout === 'trace-cmd', this.scratch)
+    ) {
+      // An event line read this way still refers to its place in the chunk (one text per chunk).
+      this.inChunk = t;
+      this.inChunkStart = start;
+      try {
+        this.line(t.slice(start, end), lineNo, offset);
+      } finally {
+        this.inChunk = undefined;
+      }
+      return;
+    }
+    traceStep();
+    this.lastLineNo = lineNo;
+    this.sawContent = true;
+    this.lastWasEvent = true;
+    this.accept(t, start, end, lineNo, offset);
+  }
+
+  /** An event line `s[lineStart, lineEnd)` the scratch holds the scanned header of. */
+  private accept(s: string, lineStart: number, lineEnd: number, lineNo: number, offset: number): void {
+    const h = this.scratch;
+    this.checkOrder(s, lineStart, lineEnd, h.cpu, h.tsNs, h.tsStart, h.tsEnd, lineNo);
     let name = this.intern(s, h.nameStart, h.nameEnd);
     let payloadStart = h.payloadStart;
     let syscall: 0 | 1 | 2 = 0;
@@ -318,7 +402,13 @@ export class TraceParser implements LineSink {
       comm = s.slice(h.commStart, h.commEnd);
       this.comms.set(h.pid, comm);
     }
-    this.sorter.push(s, h, comm, name, syscall, payloadStart, lineNo, offset, this.seq++);
+    if (s !== this.curText) {
+      this.curText = s;
+      this.textId++;
+      if (this.trackTexts) this.texts.push({ id: this.textId, text: s, events: 0 });
+    }
+    if (this.trackTexts) this.texts[this.texts.length - 1]!.events++;
+    this.sorter.push(s, h, comm, name, syscall, payloadStart, lineNo, offset, this.seq++, lineStart, this.textId);
   }
 
   /**
@@ -328,7 +418,7 @@ export class TraceParser implements LineSink {
    * events (at microsecond resolution it can: two identical tlb_flush lines within one µs occur
    * in real captures, so those are not flagged).
    */
-  private checkOrder(s: string, cpu: number, tsNs: number, tsStart: number, tsEnd: number, lineNo: number): void {
+  private checkOrder(s: string, lineStart: number, lineEnd: number, cpu: number, tsNs: number, tsStart: number, tsEnd: number, lineNo: number): void {
     const prev = this.cpuTs[cpu];
     if (prev !== undefined && tsNs < prev && this.counted('time_backwards')) {
       this.sink.add(
@@ -337,17 +427,28 @@ export class TraceParser implements LineSink {
           `event at ${s.slice(tsStart, tsEnd)} on CPU ${cpu} is earlier than the one before it on that CPU (${fmtTs(prev)}, line ${this.cpuLine[cpu]}): lines were moved or the timestamp is damaged`,
           this.opts.file,
           lineNo,
-          tsStart + 1,
+          tsStart - lineStart + 1,
         ),
       );
     }
     // Each step back is one diagnostic: the next event is compared with this one.
     this.cpuTs[cpu] = tsNs;
     this.cpuLine[cpu] = lineNo;
-    if (s === this.prevEventLine && tsEnd - s.lastIndexOf('.', tsEnd) === 10 && this.counted('duplicate_line')) {
+    if (tsEnd - s.lastIndexOf('.', tsEnd) === 10 && this.samePrev(s, lineStart, lineEnd) && this.counted('duplicate_line')) {
       this.sink.add(diag('duplicate_line', `line repeats line ${lineNo - 1} exactly, nanosecond timestamp included: it was probably duplicated`, this.opts.file, lineNo, 1));
     }
-    this.prevEventLine = s;
+    this.prevText = s;
+    this.prevStart = lineStart;
+    this.prevEnd = lineEnd;
+  }
+
+  /** Whether `s[start, end)` is the previous event line, character for character. */
+  private samePrev(s: string, start: number, end: number): boolean {
+    const p = this.prevText;
+    const ps = this.prevStart;
+    if (end - start !== this.prevEnd - ps) return false;
+    for (let i = end - start - 1; i >= 0; i--) if (s.charCodeAt(start + i) !== p.charCodeAt(ps + i)) return false;
+    return true;
   }
 
   /**
@@ -569,7 +670,7 @@ function positionOf(b: Buffer, at: number): { line: number; column: number } {
  * Feed a whole input through the splitter and parser, reporting after each chunk (the caller
  * hands on what the parser emitted meanwhile). Read and gzip errors become diagnostics.
  */
-async function* drive(input: string | Readable, opts: TraceParseOptions, parser: TraceParser): AsyncGenerator<void, TraceStats> {
+export async function* drive(input: string | Readable, opts: TraceParseOptions, parser: TraceParser): AsyncGenerator<void, TraceStats> {
   const splitter = new LineSplitter(parser, opts.maxLineBytes ?? DEFAULT_MAX_LINE);
   let first = true;
   let total = 0;
@@ -688,6 +789,18 @@ export async function* readTrace(
   opts: TraceParseOptions,
   statsOut: { stats?: TraceStats } = {},
 ): AsyncGenerator<TraceEvent[]> {
+  if (workerEligible(input)) {
+    const w = workerBatches(input, opts, Infinity);
+    for (;;) {
+      const r = await w.next();
+      if (r.done) {
+        if (r.value === undefined) break; // a trace.dat: read here
+        statsOut.stats = r.value;
+        return;
+      }
+      yield r.value;
+    }
+  }
   let batch: TraceEvent[] = [];
   const parser = new TraceParser(opts, (e) => batch.push(e));
   const it = drive(input, opts, parser);
@@ -723,6 +836,17 @@ export async function streamTrace(
   onBatch: (events: readonly TraceEvent[]) => void,
   batchSize = 256,
 ): Promise<TraceStats> {
+  if (workerEligible(input)) {
+    const w = workerBatches(input, opts, batchSize);
+    for (;;) {
+      const r = await w.next();
+      if (r.done) {
+        if (r.value === undefined) break; // a trace.dat: read here
+        return r.value;
+      }
+      onBatch(r.value);
+    }
+  }
   const batch: TraceEvent[] = [];
   const parser = new TraceParser(opts, (e) => {
     batch.push(e);

@@ -18,6 +18,11 @@ export interface LineSink {
   line(line: string, lineNo: number, offset: number): void;
   /** A line longer than the limit was skipped. */
   tooLong(lineNo: number, offset: number, bytes: number): void;
+  /**
+   * The same as `line(text.slice(start, end), …)`, for a sink that reads a line in place in its
+   * chunk of (ASCII) text: no string is made per line.
+   */
+  lineIn?(text: string, start: number, end: number, lineNo: number, offset: number): void;
 }
 
 export class LineSplitter {
@@ -91,6 +96,24 @@ export class LineSplitter {
   private emitLines(text: string, ascii: boolean): void {
     let pos = 0;
     const n = text.length;
+    if (ascii && this.sink.lineIn) {
+      // One character per byte: offsets are string offsets, and each line is read where it is.
+      const sink = this.sink;
+      const max = this.maxLineBytes;
+      for (;;) {
+        let nl = text.indexOf('\n', pos);
+        if (nl < 0) nl = n;
+        let e = nl;
+        if (e > pos && text.charCodeAt(e - 1) === 13) e--;
+        const bytes = nl - pos;
+        this.lineNo++;
+        if (bytes > max) sink.tooLong(this.lineNo, this.offset, bytes);
+        else sink.lineIn!(text, pos, e, this.lineNo, this.offset);
+        this.offset += bytes + 1;
+        if (nl >= n) return;
+        pos = nl + 1;
+      }
+    }
     for (;;) {
       let nl = text.indexOf('\n', pos);
       if (nl < 0) nl = n;

@@ -34,6 +34,9 @@ export interface SortInput {
   payloadEnd: number;
 }
 
+/** Int32 columns per slot in `small`. */
+const W = 12;
+
 export class WindowSorter {
   /**
    * Column storage, one slot per held event; `free` lists the unused slots. The columns grow
@@ -44,7 +47,7 @@ export class WindowSorter {
   private comm: Array<string | undefined> = [];
   private name: Array<string | undefined> = [];
   private num = new Float64Array(0); // tsNs, offset, seq, line: 4 per slot
-  private small = new Int32Array(0); // pid, tgid (-1 none), cpu, syscall|placeholder<<2, tsStart, tsEnd, latStart, latEnd, payloadStart, payloadEnd: 10 per slot
+  private small = new Int32Array(0); // pid, tgid (-1 none), cpu, syscall|placeholder<<2, tsStart, tsEnd, latStart, latEnd, payloadStart, payloadEnd, lineStart, textId: 12 per slot
   private free = new Int32Array(0);
   private freeTop = 0;
   private cap = 0;
@@ -63,6 +66,12 @@ export class WindowSorter {
   lateCount = 0;
   /** The decode table events are made with (the parser swaps it if the layout changes). */
   table: DecodeTable;
+  /**
+   * When set, an event leaving the window is handed on as its columns (`num` from `n`: tsNs,
+   * offset, seq, line; `small` from `m`: see above) instead of as a TraceEvent: the parse
+   * worker copies them into the batch it posts.
+   */
+  emitSlot: ((num: Float64Array, small: Int32Array, n: number, m: number, comm: string, name: string) => void) | undefined;
 
   constructor(
     private readonly window: number,
@@ -81,7 +90,7 @@ export class WindowSorter {
     const num = new Float64Array(cap * 4);
     num.set(this.num);
     this.num = num;
-    const small = new Int32Array(cap * 10);
+    const small = new Int32Array(cap * W);
     small.set(this.small);
     this.small = small;
     for (let i = old; i < cap; i++) {
@@ -108,13 +117,13 @@ export class WindowSorter {
   private slotBefore(slot: number, ts: number, cpu: number, seq: number): boolean {
     const t = this.num[slot * 4]!;
     if (t !== ts) return t < ts;
-    const c = this.small[slot * 10 + 2]!;
+    const c = this.small[slot * W + 2]!;
     if (c !== cpu) return c < cpu;
     return this.num[slot * 4 + 2]! < seq;
   }
 
   /** An event the consumer takes (`comm` and `name` interned by the caller, `syscall` 0/1/2). */
-  push(raw: string, h: SortInput, comm: string, name: string, syscall: number, payloadStart: number, line: number, offset: number, seq: number): void {
+  push(raw: string, h: SortInput, comm: string, name: string, syscall: number, payloadStart: number, line: number, offset: number, seq: number, lineStart = 0, textId = 0): void {
     const s = this.place(h.tsNs, h.cpu, seq);
     this.raw[s] = raw;
     this.comm[s] = comm;
@@ -123,7 +132,7 @@ export class WindowSorter {
     n[s * 4 + 1] = offset;
     n[s * 4 + 3] = line;
     const m = this.small;
-    const b = s * 10;
+    const b = s * W;
     m[b] = h.pid;
     m[b + 1] = h.tgid === undefined ? -1 : h.tgid;
     m[b + 3] = syscall;
@@ -133,13 +142,15 @@ export class WindowSorter {
     m[b + 7] = h.latEnd;
     m[b + 8] = payloadStart;
     m[b + 9] = h.payloadEnd;
+    m[b + 10] = lineStart;
+    m[b + 11] = textId;
     this.settle();
   }
 
   /** An event the consumer did not ask for: it holds its place in the window only. */
   pushPlaceholder(tsNs: number, cpu: number, seq: number, line = 0): void {
     const s = this.place(tsNs, cpu, seq);
-    this.small[s * 10 + 3] = 4;
+    this.small[s * W + 3] = 4;
     this.num[s * 4 + 3] = line;
     this.settle();
   }
@@ -150,7 +161,7 @@ export class WindowSorter {
     const s = this.free[--this.freeTop]!;
     this.num[s * 4] = ts;
     this.num[s * 4 + 2] = seq;
-    this.small[s * 10 + 2] = cpu;
+    this.small[s * W + 2] = cpu;
     this.raw[s] = undefined;
     if (this.tail === this.order.length) {
       // Compact the live part to the front (the order array is twice the window).
@@ -190,8 +201,8 @@ export class WindowSorter {
     if (this.lateSlot >= 0) {
       const s = this.lateSlot;
       this.lateSlot = -1;
-      if (this.late.length < 20 && (this.small[s * 10 + 3]! & 4) === 0) this.late.push(this.make(s));
-      this.onLate?.(this.num[s * 4]!, this.small[s * 10 + 2]!, this.num[s * 4 + 3]!);
+      if (this.late.length < 20 && (this.small[s * W + 3]! & 4) === 0) this.late.push(this.make(s));
+      this.onLate?.(this.num[s * 4]!, this.small[s * W + 2]!, this.num[s * 4 + 3]!);
     }
     if (this.tail - this.head > this.window) this.shift();
   }
@@ -199,22 +210,23 @@ export class WindowSorter {
   private make(s: number): TraceEvent {
     const n = this.num;
     const m = this.small;
-    const b = s * 10;
+    const b = s * W;
     const tgid = m[b + 1]!;
     return new TraceEvent(
       this.raw[s]!, this.comm[s]!, m[b]!, tgid < 0 ? undefined : tgid, m[b + 2]!, n[s * 4]!, this.name[s]!, n[s * 4 + 3]!, n[s * 4 + 1]!, n[s * 4 + 2]!,
-      m[b + 3] as 0 | 1 | 2, m[b + 4]!, m[b + 5]!, m[b + 6]!, m[b + 7]!, m[b + 8]!, m[b + 9]!, this.table,
+      m[b + 3] as 0 | 1 | 2, m[b + 4]!, m[b + 5]!, m[b + 6]!, m[b + 7]!, m[b + 8]!, m[b + 9]!, this.table, m[b + 10]!,
     );
   }
 
   private shift(): void {
     const s = this.order[this.head++]!;
     this.lastTs = this.num[s * 4]!;
-    this.lastCpu = this.small[s * 10 + 2]!;
+    this.lastCpu = this.small[s * W + 2]!;
     this.lastSeq = this.num[s * 4 + 2]!;
     this.anyOut = true;
-    const placeholder = (this.small[s * 10 + 3]! & 4) !== 0;
-    const e = placeholder ? undefined : this.make(s);
+    const placeholder = (this.small[s * W + 3]! & 4) !== 0;
+    const e = placeholder || this.emitSlot ? undefined : this.make(s);
+    if (!placeholder && this.emitSlot) this.emitSlot(this.num, this.small, s * 4, s * W, this.comm[s]!, this.name[s]!);
     this.raw[s] = undefined;
     this.comm[s] = undefined;
     this.name[s] = undefined;
