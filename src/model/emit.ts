@@ -38,7 +38,12 @@ export const TLB_REMOTE_SHOOTDOWN = 1;
 export const TLB_REMOTE_SEND_IPI = 4;
 export const TLB_REMOTE_WRONG_CPU = 5;
 
-/** Invariant breaches: records, never exceptions. One row per code in VIOLATIONS. */
+/**
+ * Invariant breaches: records, never exceptions. One row per code a replay can raise
+ * (conformance/violations.test.ts has a trigger for each). Properties of interleavings —
+ * unified PTE state after try_to_unmap() (TTU_SYNC's goal), lost deferred splits — are the race
+ * explorer's invariants (src/race/invariants.ts): a replay follows one recorded interleaving.
+ */
 export const VIOLATIONS = {
   pte_access_within_table: 'A page-table entry was read or written outside index 0..511 of the table it was taken from.',
   pte_access_within_vma: 'A page-table entry beyond the VMA end was read as part of a batch.',
@@ -46,7 +51,6 @@ export const VIOLATIONS = {
   refcount_covers_references: "A folio's refcount is below the references the model can account for.",
   no_stale_tlb_for_freed_page: 'A folio was freed while a CPU could still hold a TLB entry for it.',
   split_queue_len_matches_list: "The deferred split queue's length differs from its list (per the preset's rule).",
-  unified_pte_state: 'After try_to_unmap a large folio is neither fully unmapped nor unchanged.',
 } as const;
 export type ViolationCode = keyof typeof VIOLATIONS;
 
