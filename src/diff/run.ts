@@ -74,8 +74,6 @@ export interface MultiReplayOptions {
   stories?: boolean;
   /** Predicted kinds the trace does not record: not compared. */
   ignoreKinds?: ReadonlySet<string>;
-  /** The capture followed the workload's tasks only (set_event_pid): other tasks' contexts are not traced. */
-  taskFiltered?: boolean;
 }
 
 /**
@@ -101,7 +99,7 @@ export class MultiReplay {
     // One table of story step codes for all engines: equal stories are then equal code arrays.
     const storyCodes = newStoryCodes();
     this.engines = configs.map((c) => new Engine(c, { checkInvariants: false, stories: opts.stories, storyCodes }));
-    this.checkers = configs.map(() => new FidelityChecker(50, opts.ignoreKinds, opts.taskFiltered));
+    this.checkers = configs.map(() => new FidelityChecker(50, opts.ignoreKinds));
     this.violations = configs.map(() => []);
     this.vcount = configs.map(() => 0);
     this.emitted = configs.map(() => ({}));
@@ -217,7 +215,7 @@ export async function replayTrace(
   const unrecorded = enabled ? COMPARED_OUTPUTS.filter((o) => !enabled.includes(o.event)) : [];
   const ignoreKinds = new Set(unrecorded.map((o) => o.kind));
   // Nobody asks for each op's events: stream them to the checkers instead of keeping lists.
-  const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ignoreKinds, taskFiltered: facts.taskFiltered, ...opts });
+  const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ignoreKinds, ...opts });
   opts.onEngines?.(multi.engines);
   const { lifter, stats, events, consumeMs } = await liftTrace(input, opts, (lo) => {
     const per = multi.feed(lo);

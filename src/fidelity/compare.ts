@@ -158,12 +158,7 @@ export class FidelityChecker {
   private readonly outside = new Map<string, OutsideModel>();
 
   /** `ignore`: predicted kinds the trace cannot show (not recorded): not compared. */
-  /**
-   * `ignore`: predicted kinds the trace cannot show (not recorded): not compared. `taskFiltered`:
-   * the capture followed the workload's tasks only (set_event_pid), so what is traced in another
-   * task's context (offTask flushes) cannot be there.
-   */
-  constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS, private readonly taskFiltered = false) {}
+  constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS) {}
 
   private kind(k: string): { recorded: number; predicted: number } {
     let v = this.r.byKind[k];
@@ -247,7 +242,9 @@ export class FidelityChecker {
 
   see(e: Emission): void {
     if (!this.op || !compared(e) || (this.ignore.size > 0 && this.ignore.has(e.ev))) return;
-    if (this.taskFiltered && e.ev === 'tlb_flush' && e.offTask) return;
+    // A flush traced in another task's context (a flush IPI's handler on a CPU running someone
+    // else) is never among the recorded output: the lifter keeps the workload's tasks' events.
+    if (e.ev === 'tlb_flush' && e.offTask) return;
     if (this.mergeRss) {
       const p = this.pendingRss;
       if (e.ev === 'rss_stat') {
