@@ -35,6 +35,10 @@ export interface KernelTraits {
    * mask is due for trimming (should_trim_cpumask(), once a second per mm); a flush with no mm
    * (arch_tlbbatch_flush()) still reaches every CPU that is not lazy. Before, every CPU of the
    * mask that was not lazy got it — and no CPU stayed in a mask on another mm.
+   * Commit verified (tip x86/mm merge notice; a later Fixes: tag). Note: it was also queued for
+   * 6.12.y and 6.1.y stable ("[ Upstream commit 6db2526c1d69 ]" review mails, 6.1.128 base),
+   * so a late 6.1 or 6.12 stable build may behave as 6.14 here; which Debian build carries it
+   * was not checked.
    */
   flushSkipsOtherMm: boolean;
   /** Page tables freed at munmap are freed in the task (true) or via RCU in another context. */
@@ -72,7 +76,8 @@ export interface KernelTraits {
    * the fault is retried at PTE level, copying one 4 KiB page (wp_page_copy()). On allocation
    * failure 6.13+ falls back the same way. Checked against the s13 pmd-read-write captures:
    * 6.12.95 and 6.1.0-57 split (`pages:-1`, then order-0 copies with `pages:1`), 6.18.44 maps
-   * one order-9 folio per PMD (`pages:-1`, +2 MiB).
+   * one order-9 folio per PMD (`pages:-1`, +2 MiB). Commit verified (Wei Yang's fix below cites
+   * it with its subject).
    */
   hugeZeroWpAllocatesThp: boolean;
   /**
@@ -81,7 +86,8 @@ export interface KernelTraits {
    * do_huge_zero_wp_pmd()" (Wei Yang, v2 2025-10-02, Cc stable, during the 6.18 cycle; moves
    * deferred_split_folio() into map_anon_folio_pmd()). Without it the folio is on no queue.
    * Not visible in the s13 captures (no shrinker runs there); release attribution is
-   * inferred from the mail date and the stable tag.
+   * inferred from the mail date and the stable tag. Commit not pinned: akpm/mm's rev-lists
+   * show it under several ids and no upstream reference to one was found.
    */
   hugeZeroWpQueuesThp: boolean;
   /**
@@ -89,6 +95,8 @@ export interface KernelTraits {
    * (mm/mprotect.c can_change_pte_writable()): Nadav Amit, "mm/mprotect: allow clean exclusive
    * anon pages to be writable" (with David Hildenbrand's series below, 6.2). 6.1 also wants
    * the PTE dirty; a clean one stays read-only and its next write faults (wp_page_reuse()).
+   * Commit not pinned (only mm-branch ids found). Checked against s10 captures with the PMD
+   * trait below.
    */
   mprotectCleanAnonWritable: boolean;
   /**
@@ -99,7 +107,8 @@ export interface KernelTraits {
    * leaves the PMD read-only: no flush at mprotect(RW), one fault per THP at the next write
    * (do_huge_pmd_wp_page() reuse, no flush). Checked against s10 pmd-ro-rw: 6.1.0-57 records
    * no flush for mprotect(RW) and four write faults; 6.12.95 and 6.18.44 flush `pages:4`
-   * (four PMDs, 2 MiB stride) and take no fault.
+   * (four PMDs, 2 MiB stride) and take no fault. The id c27f479ef542 is from akpm/mm rev-lists
+   * only (the same id in each); unverified upstream.
    */
   mprotectPmdWriteUpgrade: boolean;
   /**
@@ -109,7 +118,8 @@ export interface KernelTraits {
    * Before, madvise_free_single_vma() and each VMA's zap have their own gather. Checked against
    * s10 64k-split (MADV_FREE over the three VMAs mprotect left): 6.12.95 flushes once per VMA
    * (`pages:8`, then `-1`, `-1`), 6.18.44 once (`-1`); and s16 4k-dontneed (two VMAs): 6.1.0-57
-   * and 6.12.95 flush per VMA, 6.18.44 once.
+   * and 6.12.95 flush per VMA, 6.18.44 once. Series verified in the list archive (v3 cover
+   * letter); commit ids not pinned.
    */
   madviseGatherPerCall: boolean;
   /**
@@ -117,7 +127,7 @@ export interface KernelTraits {
    * 2 MiB (CONFIG_PT_RECLAIM, on for x86-64: madvise_dontneed_single_vma() sets
    * zap_details.reclaim_pt; zap_pte_range() → try_get_and_clear_pmd() → free_pte(), which puts
    * the table in the gather like free_pgtables() does). Qi Zheng, "mm: pgtable: reclaim empty
-   * PTE page in madvise(MADV_DONTNEED)", 6.14. Before, the table stays until munmap frees it
+   * PTE page in madvise(MADV_DONTNEED)" (6375e95f381e, verified by a later Fixes: tag), 6.14. Before, the table stays until munmap frees it
    * (with its flush). Checked against the 6.18.44 s17 64k-dontneed and s13 4k-read-only
    * captures: the munmap after a whole-table DONTNEED records no flush; 6.12.95 records one.
    */
@@ -146,9 +156,10 @@ export interface KernelTraits {
   /**
    * mm/memcontrol.c memory_reclaim() asks try_to_free_mem_cgroup_pages() for a quarter of what
    * is left (at least SWAP_CLUSTER_MAX) per round: T.J. Mercier, "mm: memcg: use larger batches
-   * for proactive reclaim" (6.9), after 0388536ac291 "mm:vmscan: fix inaccurate reclaim during
-   * proactive reclaim" (6.8) had capped each round at SWAP_CLUSTER_MAX. 6.1 asks for the whole
-   * remainder in one call.
+   * for proactive reclaim" (287d5fedb377, 6.9; verified: git.kernel.org torvalds link), after
+   * 0388536ac291 "mm:vmscan: fix inaccurate reclaim during proactive reclaim" (verified: a
+   * revert mail quotes the full id; its release, 6.8 [I], is not checked) had capped each round
+   * at SWAP_CLUSTER_MAX. 6.1 asks for the whole remainder in one call.
    */
   memoryReclaimQuarterBatch: boolean;
   /**
@@ -156,7 +167,7 @@ export interface KernelTraits {
    * once (destroy_large_folio() at free_it, before any deferred flush), order-0 folios onto a
    * list with list_add() — so after the final try_to_unmap_flush() free_unref_page_list() frees
    * them last reclaimed first. Matthew Wilcox, "mm: free folios in a batch in
-   * shrink_folio_list()" (6.9) made it a folio_batch of 31 for every order, flushed and freed in
+   * shrink_folio_list()" (bc2ff4cbc329, verified: a github.com/torvalds/linux link; 6.9) made it a folio_batch of 31 for every order, flushed and freed in
    * reclaim order whenever it fills.
    */
   shrinkFreeList: boolean;

@@ -19,7 +19,11 @@
  *      A lazyfree PMD THP that cannot be discarded is not split: the walk stops. A dirty PMD
  *      marks the folio dirty first.
  *
- * Merged in 6.15 (mm-stable for 6.15-rc1). 3/4 = 354dffd29575.
+ * Merged in 6.15 (mm-stable for 6.15-rc1). Commits: 3/4 = 354dffd29575, verified by the
+ * Fixes: tags of ddd05742b45b and of Dev Jain's 2026 fix, and Barry Song's own reference in a
+ * later patch; 1/4 = faeb2831b517 and 2/4 = 2f4ab3ac10e1 precede it and 4/4 = 2f9b43d617e2
+ * follows it in akpm/mm's mm-stable rev-lists (the same ids in every listing) — 4/4's id is
+ * not confirmed by any upstream reference.
  * Link: https://lore.kernel.org/linux-mm/20250214093015.51024-1-21cnbao@gmail.com/
  */
 import { discard_anon_folio_pmd_locked } from '../kernel/huge_memory.js';
@@ -48,7 +52,7 @@ export const part1 = defineSeries({
   id: 'batched-unmap@v4-1',
   part: '1/4',
   title: 'mm: set folio swapbacked iff folios are dirty in try_to_unmap_one',
-  commits: [],
+  commits: ['faeb2831b517931f522f971e184b50ac82d29633'],
   fixes: '6c8e2a256915',
   changes: 'Lazyfree discard: dirty (and not droppable) → swap-backed and fail; extra references only → fail but stay lazyfree.',
   functions: ['try_to_unmap_one'],
@@ -66,7 +70,7 @@ export const part2 = defineSeries({
   id: 'batched-unmap@v4-2',
   part: '2/4',
   title: 'mm: support tlbbatch flush for a range of PTEs',
-  commits: [],
+  commits: ['2f4ab3ac10e1476abb6ed55f0b5f176cf635e776'],
   changes: 'The deferred-flush batch records [start, end) instead of one page: arm64 issues one range TLBI per batch; x86 unchanged.',
   functions: ['set_tlb_ubc_flush_pending', 'arch_tlbbatch_add_pending'],
   keywords: ['arch_tlbbatch_add_pending', 'set_tlb_ubc_flush_pending', '__flush_tlb_range_nosync'],
@@ -99,7 +103,8 @@ export const part4 = defineSeries({
   id: 'batched-unmap@v4-4',
   part: '4/4',
   title: 'mm: avoid splitting pmd for lazyfree pmd-mapped THP in try_to_unmap',
-  commits: [],
+  // From akpm/mm's mm-stable rev-lists only (unverified upstream).
+  commits: ['2f9b43d617e2685728568ca609c5c77e45d6f1e8'],
   changes: 'A lazyfree PMD-mapped THP that cannot be discarded (redirtied, extra references) is left PMD-mapped: no split, no flush; a dirty PMD marks the folio dirty first.',
   functions: ['try_to_unmap_one', '__discard_anon_folio_pmd_locked'],
   keywords: ['__discard_anon_folio_pmd_locked', 'unmap_huge_pmd_locked', 'TTU_SPLIT_HUGE_PMD'],

@@ -7,7 +7,7 @@
  * CPU may keep the 2 MiB translation after the folio is freed (kernel-model.md §8.1, §6.4).
  * On failure it falls through to the old split path.
  *
- * Not merged (superseded by v3–v6).
+ * Not merged (superseded by v3–v6): no commit.
  * Link: https://lore.kernel.org/linux-mm/20240422055213.60231-1-ioworker0@gmail.com/
  */
 import { HPAGE_PMD_NR, MM_ANONPAGES } from '../state.js';

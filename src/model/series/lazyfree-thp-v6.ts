@@ -9,7 +9,9 @@
  * rmap, free the deposited page table, rss −512, done. Otherwise (dirty: now swap-backed)
  * fall back to the split.
  *
- * Merged in 6.11 (mm-stable for 6.11-rc1). 3/3 = 735ecdfaf4e8.
+ * Merged in 6.11 (mm-stable for 6.11-rc1). 3/3 = 735ecdfaf4e8 (verified: Barry Song's later
+ * patch cites it with this subject); 1/3 = 26d21b18d971 and 2/3 = 29e847d2ade3 precede it in
+ * akpm/mm's mm-stable rev-lists.
  * Link: https://lore.kernel.org/linux-mm/20240521040244.48760-1-ioworker0@gmail.com/
  */
 import { discard_anon_folio_pmd_locked } from '../kernel/huge_memory.js';
@@ -22,7 +24,7 @@ export default defineSeries({
   title: 'Reclaim lazyfree THP without splitting',
   author: 'Lance Yang',
   date: '2024-05-21',
-  commits: ['735ecdfaf4e8'],
+  commits: ['26d21b18d971c8ba3343240ca22cfd03daad4926', '29e847d2ade3cdff36afe095fdbeb9b5f71a197a', '735ecdfaf4e802209caf34b7ac45adf448c54ccc'],
   mergedIn: '6.11',
   changes: 'try_to_unmap_one(): the PMD split moves into the walk (2/3); a clean lazyfree PMD-mapped THP is discarded whole with one PMD clear and flush (3/3); a dirty one becomes swap-backed and is split as before.',
   functions: ['try_to_unmap_one', 'unmap_huge_pmd_locked', '__discard_anon_folio_pmd_locked', 'split_huge_pmd_locked', 'shrink_folio_list'],

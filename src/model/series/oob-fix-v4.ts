@@ -8,7 +8,9 @@
  * sits on the last PTE of a table is unmapped in two batches (1 + 15 for 64 KiB).
  *
  * Fixes: 354dffd29575 ("mm: support batched unmap for lazyfree large folios during reclamation")
- * Reported-by: David Hildenbrand. Commit ddd05742b45b, 6.16 (mm-hotfixes), Cc stable.
+ * Reported-by: David Hildenbrand. Commit ddd05742b45b, 6.16 (mm-hotfixes), Cc stable; verified
+ * by the patchwork bot's merge notice for v4 and CVE-2025-38447, which names it and its
+ * stable backport 510fe9c15d07.
  */
 import { PAGE_SIZE, PMD_SIZE } from '../state.js';
 import { defineSeries } from './define.js';

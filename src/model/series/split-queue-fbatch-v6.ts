@@ -7,7 +7,9 @@
  * folios that were not split are re-queued at the tail; the scan loops while work remains.
  * Replaces the private-list scheme of e66f3185fa04, whose list_move() reversed the order and
  * kept split_queue_len counting folios that were off the queue.
- * Merged in 6.19 [I].
+ * Merged in 6.19 [I: v6 is dated after 6.18's merge window]. Commit not pinned: akpm/mm's
+ * rev-lists show it under several ids (mm-unstable rebases) and no upstream reference to one
+ * was found. e66f3185fa04 is verified (the series' changelog cites it with its subject).
  */
 import { defineSeries } from './define.js';
 

@@ -7,7 +7,9 @@
  * 1..n−1 are unmapped while PTE0 returns, and reclaim fails with the folio half unmapped.
  * v2 applies it only when the folio is not on the deferred split queue; the 2024-06-30
  * follow-up ("mm/vmscan: drop checking if _deferred_list is empty before using TTU_SYNC")
- * drops that condition. Merged in 6.10.
+ * drops that condition. Merged in 6.10 (Ryan Roberts in the thread: v2 went into v6.10-rc1).
+ * Commit not pinned: akpm/mm's rev-lists show it under several ids (73bc32875ee9,
+ * cc22f5831655, …, squashed with its -fix) and no upstream reference to one was found.
  * A replay follows one recorded interleaving, where no CPU rewrites a PTE mid-walk, so the
  * replay never reads the flag. The race explorer (src/race) gives it its meaning: with the
  * hook true, page_vma_mapped_walk() takes the PTE-table lock before it reads the first PTE
