@@ -1,4 +1,6 @@
 import { Args, Command, Flags } from '@oclif/core';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import React from 'react';
 import { rerunInspection, startInspection, type Inspection } from '../diff/inspect.js';
 import { choosePair, recordedKernel, sameConfig } from '../diff/policy.js';
@@ -6,6 +8,11 @@ import { DEFAULT_THP, type Arch, type ModelConfig } from '../model/config.js';
 import { buildConfig, ConfigError } from '../model/presets.js';
 import { PRESETS } from '../model/series/index.js';
 import { readCaptureFacts } from '../fidelity/counters.js';
+import { loadScenario } from '../race/run.js';
+import type { Scenario } from '../race/scenario.js';
+import { defaultOther, looksLikeWitnessFile, parseWitnessFile, stepWitness, type SteppedWitness } from '../race/witness.js';
+import { witnessPlainText } from '../tui/witness-text.js';
+import { racesDir } from './race.js';
 import { EXIT, inputProblem, resolveFormats, traceFlags } from './shared.js';
 
 export default class Inspect extends Command {
@@ -17,14 +24,19 @@ Keys: j/k or arrows, PgUp/PgDn, g/G (the inspector focused: j/k scroll it); n/N 
 
 It opens on the first op where the configs part, with one line saying what changed there and which series' hook caused it, and each config's story of a folio through that op (PTEs cleared, flushes with their sizes, deferred-split queueing, splits, frees), the steps that differ marked.
 
-The configs are chosen as \`foliolab diff\` chooses them (the upstream release before the trace's own kernel → the trace's own kernel when neither flag is given); the status line says why. Needs a terminal: with stdout not a TTY it says so and exits 2.`;
+The configs are chosen as \`foliolab diff\` chooses them (the upstream release before the trace's own kernel → the trace's own kernel when neither flag is given); the status line says why. Needs a terminal: with stdout not a TTY it says so and exits 2.
+
+A race witness file (\`foliolab race <id> --witness FILE\`) opens the same way: its schedule step by step (CPU and thread, file@function, locks held, the step's state diff; the racing pair marked ◆, preemptions *), beside the same schedule re-executed under --config (default: a config the scenario file expects the invariant to be Never under). Keys: j/k or arrows, PgUp/PgDn, g/G, r the racing pair, n/N next/previous witness, ? help, q quit. With stdout not a TTY it prints every step as text; --json prints the stepped data.`;
 
   static override examples = [
     '<%= config.bin %> inspect traces/6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout/trace.txt.gz',
     '<%= config.bin %> inspect traces/scenarios/straddle-oob.trace --base batched-unmap@v4-3 --with linux-6.18',
+    '<%= config.bin %> inspect r1.json --config linux-6.12',
   ];
 
-  static override args = { trace: Args.string({ description: 'Trace text file (.gz accepted).', required: true }) };
+  static override enableJsonFlag = true;
+
+  static override args = { trace: Args.string({ description: 'Trace text file (.gz accepted), or a race witness file (`foliolab race --witness`).', required: true }) };
   static override flags = {
     ...traceFlags,
     base: Flags.string({ description: 'Config to compare from (default: the trace\'s own preset).' }),
@@ -33,10 +45,14 @@ The configs are chosen as \`foliolab diff\` chooses them (the upstream release b
     pid: Flags.integer({ description: 'Workload process id.' }),
     comm: Flags.string({ description: 'Workload task name.' }),
     op: Flags.integer({ description: 'Open on this op (as `foliolab diff` numbers ops) instead of the first divergence.' }),
+    config: Flags.string({ description: 'A race witness: re-execute its schedule under this config, beside it (default: a config the scenario expects the invariant to be Never under).' }),
   };
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Inspect);
+    if (isWitnessFile(args.trace)) return this.witness(args.trace, flags.config);
+    if (flags.config) this.error('--config is for a race witness file; for a trace give --base and --with', { exit: EXIT.usage });
+    if (this.jsonEnabled()) this.error('--json is for a race witness file; for a trace, `foliolab diff --json` prints where the configs part', { exit: EXIT.usage });
     if (!process.stdout.isTTY) {
       this.logToStderr('foliolab inspect needs a terminal: standard output is not a TTY. For text or JSON use `foliolab diff` or `foliolab replay`.');
       this.exit(EXIT.usage);
@@ -77,5 +93,66 @@ The configs are chosen as \`foliolab diff\` chooses them (the upstream release b
     const { App } = await import('../tui/app.js');
     const app = render(React.createElement(App, { ins, presets, rerun, pairReason: policy.reason, openOp: flags.op }), { exitOnCtrlC: true, maxFps: 30, incrementalRendering: true, patchConsole: false });
     await app.waitUntilExit();
+    return undefined;
+  }
+
+  /** A saved race witness: stepped under its config and another; ink on a terminal, text or JSON otherwise. */
+  private async witness(path: string, other: string | undefined): Promise<unknown> {
+    let ws;
+    try {
+      ws = parseWitnessFile(readFileSync(path, 'utf8'));
+    } catch (e) {
+      this.error(`${path}: ${e instanceof Error ? e.message : String(e)}`, { exit: EXIT.input });
+    }
+    const stepped: SteppedWitness[] = [];
+    for (const w of ws) {
+      const sc = this.raceScenario(w.file, w.scenario);
+      const spec = other ?? defaultOther(sc, w);
+      const reason = other !== undefined ? 'given by --config' : spec !== undefined ? `the scenario file expects ${w.invariant} Never there` : undefined;
+      try {
+        stepped.push(stepWitness(sc, w, spec, reason));
+      } catch (e) {
+        if (e instanceof ConfigError) this.error(e.message, { exit: EXIT.usage });
+        throw e;
+      }
+    }
+    if (this.jsonEnabled()) return { witnesses: stepped };
+    if (!process.stdout.isTTY) {
+      this.log(stepped.map((sw) => witnessPlainText(sw, process.stdout.columns || 160)).join('\n\n'));
+      return undefined;
+    }
+    // As for a trace: ink must draw live on this terminal whatever CI says.
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+    const { render } = await import('ink');
+    const { WitnessApp } = await import('../tui/witness.js');
+    const app = render(React.createElement(WitnessApp, { witnesses: stepped }), { exitOnCtrlC: true, maxFps: 30, incrementalRendering: true, patchConsole: false });
+    await app.waitUntilExit();
+    return undefined;
+  }
+
+  /** The witness's scenario: the file it names, else the scenario of that id in races/. */
+  private raceScenario(file: string, id: string): Scenario {
+    const path = existsSync(file) ? file : join(racesDir, `${id}.race`);
+    if (!existsSync(path)) this.error(`the witness's scenario ${id} is neither at ${file} nor in ${racesDir}`, { exit: EXIT.input });
+    const p = loadScenario(path);
+    if (!p.value) this.error(p.errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`).join('\n'), { exit: EXIT.input });
+    return p.value;
+  }
+}
+
+/** A race witness file rather than a trace: JSON naming its kind near its start (a trace never starts with `{`). */
+function isWitnessFile(path: string): boolean {
+  if (path === '-' || path.endsWith('.gz') || !existsSync(path)) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return looksLikeWitnessFile(buf.subarray(0, n).toString('utf8'));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -8,24 +8,12 @@ import { checkText, resultText, sideBySide } from '../race/format.js';
 import { litmusFiles } from '../race/lkmm.js';
 import { checkScenario, factory, loadScenario, runScenario, scenarioFiles, type CheckRow, type RaceResult } from '../race/run.js';
 import type { Scenario } from '../race/scenario.js';
+import { WITNESS_KIND, type WitnessFile } from '../race/witness.js';
 import { buildConfig } from '../model/presets.js';
 import { EXIT } from './shared.js';
 
 export const racesDir = join(packageRoot, 'races');
 
-interface WitnessFile {
-  kind: 'foliolab-race-witness';
-  scenario: string;
-  file: string;
-  config: string;
-  invariant: string;
-  schedule: string[];
-  preemptions: number;
-  failure: string;
-  racingPair: [string, string] | null;
-  initial: Record<string, string>;
-  steps: unknown[];
-}
 
 export default class Race extends Command {
   static override summary = 'Explore every interleaving of racing kernel paths in a scenario: herd7-style verdicts per invariant and config, with minimal witnesses.';
@@ -121,7 +109,7 @@ Configs as for \`replay --kernel\` (a preset, ± series, mutants such as +mutant
         for (const x of r.results) {
           if (!x.witness) continue;
           const { initial } = replaySchedule(make, x.witness.schedule);
-          ws.push({ kind: 'foliolab-race-witness', scenario: sc.id, file: sc.file, config: r.config, invariant: x.invariant, schedule: x.witness.schedule, preemptions: x.witness.preemptions, failure: x.witness.failure, racingPair: x.witness.racingPair, initial, steps: x.witness.steps });
+          ws.push({ kind: WITNESS_KIND, scenario: sc.id, file: sc.file, config: r.config, invariant: x.invariant, schedule: x.witness.schedule, preemptions: x.witness.preemptions, failure: x.witness.failure, racingPair: x.witness.racingPair, initial, steps: x.witness.steps });
         }
       }
       writeFileSync(flags.witness, `${JSON.stringify({ witnesses: ws }, null, 2)}\n`);

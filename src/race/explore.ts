@@ -354,18 +354,29 @@ export interface WitnessStep {
   preempts: boolean;
 }
 
+/** What one schedule entry did when the schedule was followed: the step, or why the thread could not step there. */
+export interface FollowedEntry {
+  /** Index in the schedule; null for a step of a thread left over after the schedule ran out. */
+  entry: number | null;
+  thread: string;
+  step?: WitnessStep;
+  why?: string;
+}
+
 /**
  * Replay `schedule` and record each step: CPU, function, locks held after it, and the state
- * diff. Entries for a thread that cannot step there are skipped; threads left over then run in
- * name order (so a schedule found under one config can be followed under another).
+ * diff. Entries for a thread that cannot step there are skipped (`entries` says why); threads
+ * left over then run in name order (so a schedule found under one config can be followed under
+ * another).
  */
-export function replaySchedule(make: Factory, schedule: string[]): { steps: WitnessStep[]; run: Run; followed: string[]; initial: Record<string, string> } {
+export function replaySchedule(make: Factory, schedule: string[]): { steps: WitnessStep[]; run: Run; followed: string[]; initial: Record<string, string>; entries: FollowedEntry[] } {
   const run = make();
   const steps: WitnessStep[] = [];
   const followed: string[] = [];
+  const entries: FollowedEntry[] = [];
   let before = run.s.view();
   const initial = Object.fromEntries(before);
-  const doStep = (name: string): void => {
+  const doStep = (name: string): WitnessStep => {
     const enabled = run.enabledNames();
     const prev = followed[followed.length - 1];
     const preempts = prev !== undefined && prev !== name && enabled.includes(prev);
@@ -375,17 +386,26 @@ export function replaySchedule(make: Factory, schedule: string[]): { steps: Witn
     const diff: string[] = [];
     for (const [k, v] of after) if (before.get(k) !== v) diff.push(`${k} ${before.get(k) ?? '—'} → ${v}`);
     for (const [k, v] of before) if (!after.has(k)) diff.push(`${k} ${v} → —`);
-    steps.push({ n: steps.length + 1, thread: name, cpu: t.cpu, fn: d.fn, what: d.what, locks: run.held(name), diff, preempts });
+    const st: WitnessStep = { n: steps.length + 1, thread: name, cpu: t.cpu, fn: d.fn, what: d.what, locks: run.held(name), diff, preempts };
+    steps.push(st);
     followed.push(name);
     before = after;
+    return st;
   };
-  for (const name of schedule) if (run.enabledNames().includes(name)) doStep(name);
+  schedule.forEach((name, i) => {
+    if (run.enabledNames().includes(name)) { entries.push({ entry: i, thread: name, step: doStep(name) }); return; }
+    const t = run.threads.find((x) => x.name === name);
+    const lock = t?.next?.acquire;
+    const why = !t ? `no thread ${name} in this scenario` : t.next === null ? `${name} has finished` : `${name} waits for ${lock} (held by ${run.s.locks.get(lock!)})`;
+    entries.push({ entry: i, thread: name, why });
+  });
   for (;;) {
     const e = run.enabledNames();
     if (e.length === 0) break;
-    doStep(e.includes(followed[followed.length - 1] ?? '') ? followed[followed.length - 1]! : e[0]!);
+    const name = e.includes(followed[followed.length - 1] ?? '') ? followed[followed.length - 1]! : e[0]!;
+    entries.push({ entry: null, thread: name, step: doStep(name) });
   }
-  return { steps, run, followed, initial };
+  return { steps, run, followed, initial, entries };
 }
 
 /**

@@ -25,6 +25,9 @@ export enum Command {
   ChooseConfigs = 'choose-configs',
   Help = 'help',
   Quit = 'quit',
+  NextWitness = 'next-witness',
+  PrevWitness = 'prev-witness',
+  RacingPair = 'racing-pair',
 }
 
 /** The parts of a key press the bindings look at (ink's `useInput` gives these). */
@@ -75,10 +78,28 @@ export const BINDINGS: Binding[] = [
   { command: Command.Quit, chars: ['q'], special: [], label: 'q', help: 'quit' },
 ];
 
-/** The command a key press runs, if any. */
-export function commandFor(k: KeyPress): Command | undefined {
+/**
+ * A race witness (`foliolab inspect witness.json`): the same keys for the same moves, and its
+ * own for what a witness has instead of divergences.
+ */
+export const WITNESS_BINDINGS: Binding[] = [
+  { command: Command.Down, chars: ['j'], special: ['downArrow'], label: 'j / ↓', help: 'next step' },
+  { command: Command.Up, chars: ['k'], special: ['upArrow'], label: 'k / ↑', help: 'previous step' },
+  { command: Command.PageDown, chars: [], special: ['pageDown'], label: 'PgDn', help: 'a page down' },
+  { command: Command.PageUp, chars: [], special: ['pageUp'], label: 'PgUp', help: 'a page up' },
+  { command: Command.First, chars: ['g'], special: [], label: 'g', help: 'first step' },
+  { command: Command.Last, chars: ['G'], special: [], label: 'G', help: 'last step' },
+  { command: Command.RacingPair, chars: ['r'], special: [], label: 'r', help: 'the racing pair: its first step, then its second (◆)' },
+  { command: Command.NextWitness, chars: ['n'], special: [], label: 'n', help: 'next witness in the file' },
+  { command: Command.PrevWitness, chars: ['N'], special: [], label: 'N', help: 'previous witness in the file' },
+  { command: Command.Help, chars: ['?'], special: [], label: '?', help: 'this help' },
+  { command: Command.Quit, chars: ['q'], special: [], label: 'q', help: 'quit' },
+];
+
+/** The command a key press runs, if any (the trace inspector's bindings unless others are given). */
+export function commandFor(k: KeyPress, bindings: Binding[] = BINDINGS): Command | undefined {
   if (k.ctrl || k.meta) return undefined;
-  for (const b of BINDINGS) {
+  for (const b of bindings) {
     if (b.special.some((s) => k[s])) return b.command;
     if (k.input && b.chars.includes(k.input)) return b.command;
   }
