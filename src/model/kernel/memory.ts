@@ -311,8 +311,6 @@ export class ZapGather {
 }
 
 export interface ZapOptions {
-  /** munmap/exit free page tables that no longer cover any VMA. */
-  freeTables: boolean;
   /**
    * MADV_DONTNEED with CONFIG_PT_RECLAIM (traits.dontneedFreesEmptyPteTables): a PTE table whose
    * whole 2 MiB the zap covered and left empty is freed at once (zap_pte_range() → free_pte()).
@@ -327,7 +325,6 @@ export interface ZapOptions {
  */
 export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, opts: ZapOptions, gather?: ZapGather): void {
   const g = gather ?? new ZapGather();
-  const freedTables = g.freedTables;
   let addr = start;
   while (addr < end) {
     const pi = pmdIndex(addr);
@@ -407,40 +404,70 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
     for (let i = 0; i < 4; i++) if (rss[i]) k.addMmCounter(mm, i, rss[i]!);
     // reclaim_pt_is_enabled(): this table's zap must span its whole PMD range.
     const reclaim = opts.reclaimPt === true && addr === pi * PMD_SIZE && next === (pi + 1) * PMD_SIZE;
-    if (e.used === 0 && ((opts.freeTables && !anyVmaIn(mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE, vma)) || reclaim)) {
-      // free_pgtables() → pte_free_tlb(): the gather covers the table's first page at PMD
-      // level (cleared_pmds: 2 MiB stride), so tlb_finish_mmu() flushes even when no PTE was
-      // present — `pages:0` for one table, `pages:-1` past the ceiling.
-      mm.pmds.delete(pi);
-      g.start = Math.min(g.start, pi * PMD_SIZE);
-      g.end = Math.max(g.end, pi * PMD_SIZE + PAGE_SIZE);
-      if (k.traits.pgtableFreeInTask && e.pfn) freedTables.push(e.pfn);
-      g.freed_tables = true;
-    }
+    if (e.used === 0 && reclaim) pte_free_tlb(k, mm, g, pi);
     addr = next;
-  }
-  // free_pgd_range(): a PMD table page goes when no VMA is left in its 1 GiB, a PUD page when
-  // none is left in its 512 GiB.
-  if (opts.freeTables) {
-    for (const [level, shift] of [['pmd', 30], ['pud', 39]] as const) {
-      for (let r = Math.floor(start / 2 ** shift); r <= Math.floor((end - 1) / 2 ** shift); r++) {
-        const key = `${level}:${r}`;
-        const pfn = mm.upperTables.get(key);
-        if (pfn === undefined || anyVmaIn(mm, r * 2 ** shift, (r + 1) * 2 ** shift, vma)) continue;
-        mm.upperTables.delete(key);
-        // pmd_free_tlb() / pud_free_tlb() add one page at the start of the region the table
-        // covered (free_pmd_range() aligns down to the PUD, free_pud_range() to the P4D) to
-        // the gather: the flush range reaches down there, so on x86 it is a full flush.
-        g.start = Math.min(g.start, r * 2 ** shift);
-        g.end = Math.max(g.end, r * 2 ** shift + PAGE_SIZE);
-        if (k.traits.pgtableFreeInTask) freedTables.push(pfn);
-        g.freed_tables = true;
-      }
-    }
   }
   if (!gather) g.finish(k, mm);
 }
 
-function anyVmaIn(mm: Mm, start: number, end: number, except: Vma): boolean {
-  return mm.vmas.some((v) => v !== except && v.vm_start < end && v.vm_end > start);
+function anyVmaIn(mm: Mm, start: number, end: number): boolean {
+  return mm.vmas.some((v) => v.vm_start < end && v.vm_end > start);
+}
+
+/**
+ * pte_free_tlb() of the PTE table at PMD index `pi`: the gather covers the table's first page
+ * at PMD level (cleared_pmds: 2 MiB stride), so tlb_finish_mmu() flushes even when no PTE was
+ * present — `pages:0` for one table, `pages:-1` past the ceiling.
+ */
+function pte_free_tlb(k: Kernel, mm: Mm, g: ZapGather, pi: number): void {
+  const e = mm.pmds.get(pi);
+  mm.pmds.delete(pi);
+  g.start = Math.min(g.start, pi * PMD_SIZE);
+  g.end = Math.max(g.end, pi * PMD_SIZE + PAGE_SIZE);
+  if (k.traits.pgtableFreeInTask && e && e.kind !== 'huge' && e.pfn) g.freedTables.push(e.pfn);
+  g.freed_tables = true;
+}
+
+/**
+ * free_pgtables() (mm/memory.c) after unmap_vmas() zapped every VMA of `vmas` (already
+ * detached from mm.vmas): the page tables of their range that no remaining VMA uses go into
+ * the gather, once all zaps are done. free_pgd_range() walks the range in address order: the
+ * PTE tables of each 1 GiB (free_pte_range()), then that PMD table when no VMA is left in its
+ * 1 GiB (free_pmd_range()), and last the PUD table when none is left in its 512 GiB
+ * (free_pud_range()). Each adds one page at the start of the region it covered (aligned down
+ * to the PUD or P4D): the flush range reaches down there, so on x86 it is a full flush.
+ * Model deviation: the floor/ceiling of the neighbouring VMAs is taken as "no remaining VMA
+ * in the table's range"; nearby VMAs are walked as one range (free_pgtables() joins those
+ * less than a PMD apart, the model joins all).
+ */
+export function free_pgtables(k: Kernel, mm: Mm, vmas: Vma[], g: ZapGather): void {
+  if (vmas.length === 0) return;
+  const start = Math.min(...vmas.map((v) => v.vm_start));
+  const end = Math.max(...vmas.map((v) => v.vm_end));
+  const first = pmdIndex(start);
+  const last = pmdIndex(end - 1);
+  const ptes = [...mm.pmds.keys()].filter((pi) => pi >= first && pi <= last).sort((a, b) => a - b);
+  const GIB = 2 ** 30;
+  const freeUpper = (level: 'pmd' | 'pud', r: number): void => {
+    const shift = level === 'pmd' ? 30 : 39;
+    const key = `${level}:${r}`;
+    const pfn = mm.upperTables.get(key);
+    if (pfn === undefined || anyVmaIn(mm, r * 2 ** shift, (r + 1) * 2 ** shift)) return;
+    mm.upperTables.delete(key);
+    g.start = Math.min(g.start, r * 2 ** shift);
+    g.end = Math.max(g.end, r * 2 ** shift + PAGE_SIZE);
+    if (k.traits.pgtableFreeInTask) g.freedTables.push(pfn);
+    g.freed_tables = true;
+  };
+  let i = 0;
+  for (let r = Math.floor(start / GIB); r <= Math.floor((end - 1) / GIB); r++) {
+    for (; i < ptes.length && Math.floor((ptes[i]! * PMD_SIZE) / GIB) === r; i++) {
+      const pi = ptes[i]!;
+      const e = mm.pmds.get(pi)!;
+      if (e.kind === 'huge' || e.used !== 0 || anyVmaIn(mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE)) continue;
+      pte_free_tlb(k, mm, g, pi);
+    }
+    freeUpper('pmd', r);
+  }
+  for (let r = Math.floor(start / 2 ** 39); r <= Math.floor((end - 1) / 2 ** 39); r++) freeUpper('pud', r);
 }

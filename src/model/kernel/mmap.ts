@@ -7,7 +7,7 @@
  */
 import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
-import { zap_range, ZapGather } from './memory.js';
+import { free_pgtables, zap_range, ZapGather } from './memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { lru_add_drain } from './swap.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
@@ -98,7 +98,8 @@ export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   // unmap_region(): one mmu_gather for every VMA in the range, flushed once at the end.
   if (gone.length > 0 && k.traits.unmapDrainsLruAdd) lru_add_drain(k);
   const tlb = new ZapGather();
-  for (const v of gone) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true }, tlb);
+  for (const v of gone) zap_range(k, mm, v, v.vm_start, v.vm_end, {}, tlb);
+  free_pgtables(k, mm, gone, tlb);
   tlb.finish(k, mm);
 }
 
@@ -154,7 +155,8 @@ export function exit_mmap(k: Kernel, mm: Mm): void {
   mm.vmas = [];
   if (k.traits.unmapDrainsLruAdd) lru_add_drain(k);
   const tlb = new ZapGather();
-  for (const v of all) zap_range(k, mm, v, v.vm_start, v.vm_end, { freeTables: true }, tlb);
+  for (const v of all) zap_range(k, mm, v, v.vm_start, v.vm_end, {}, tlb);
+  free_pgtables(k, mm, all, tlb);
   tlb.finish(k, mm);
   mm.exited = true;
 }
