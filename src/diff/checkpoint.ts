@@ -11,17 +11,6 @@
  * engines of one run on purpose) and the ops (inputs).
  */
 import { Engine } from '../model/engine.js';
-import * as tlb from '../model/kernel/tlbflush.js';
-import type { Kernel } from '../model/kernel/kernel.js';
-
-/**
- * State the model keeps beside a kernel object (per-CPU TLB state keyed by the kernel), when
- * the model exposes it: read and put back with the kernel.
- */
-const sideState = tlb as unknown as {
-  cpuTlbStates?: (k: Kernel) => unknown;
-  setCpuTlbStates?: (k: Kernel, m: unknown) => void;
-};
 
 /** A deep copy of `roots` (one graph: an object two roots reach is copied once). */
 export function copyGraph<T extends unknown[]>(roots: T, shared: ReadonlySet<object>): T {
@@ -67,10 +56,7 @@ export function copyGraph<T extends unknown[]>(roots: T, shared: ReadonlySet<obj
 
 /** One engine's state at a point of the replay, kept apart from the engine that made it. */
 export class EngineCheckpoint {
-  private constructor(
-    private readonly engine: Engine,
-    private readonly side: unknown,
-  ) {}
+  private constructor(private readonly engine: Engine) {}
 
   /** What every engine of a run shares and the copy must not duplicate. */
   private static shared(e: Engine): Set<object> {
@@ -85,18 +71,16 @@ export class EngineCheckpoint {
 
   /** The state of `e` now, copied (later steps of `e` do not reach it). */
   static take(e: Engine): EngineCheckpoint {
-    const side = sideState.cpuTlbStates?.(e.k);
-    const [engine, sideCopy] = copyGraph([e, side], EngineCheckpoint.shared(e));
+    const [engine] = copyGraph([e], EngineCheckpoint.shared(e));
     const k = engine.k as unknown as Record<string, unknown>;
     // What the replaying run hung on its engine (its fidelity checker's sink) stays with it.
     k.emitSink = undefined;
-    return new EngineCheckpoint(engine, sideCopy);
+    return new EngineCheckpoint(engine);
   }
 
   /** A fresh engine in this state: stepping it leaves the checkpoint as it is. */
   restore(): Engine {
-    const [engine, side] = copyGraph([this.engine, this.side], EngineCheckpoint.shared(this.engine));
-    if (side !== undefined) sideState.setCpuTlbStates?.(engine.k, side);
+    const [engine] = copyGraph([this.engine], EngineCheckpoint.shared(this.engine));
     return engine;
   }
 }

@@ -18,6 +18,7 @@ import {
   type Mm,
   type TaskRss,
   type TlbUbc,
+  type CpuTlbState,
 } from '../state.js';
 
 export interface LruBatches {
@@ -57,6 +58,8 @@ export class Kernel {
   lruUnknown = 0;
   readonly deferred: DeferredSplitQueue = { list: [], split_queue_len: 0, privateList: [] };
   readonly ubc = new Map<number, TlbUbc>();
+  /** per_cpu(cpu_tlbstate): what each CPU the trace showed has loaded (see tlbflush.ts cpu_tlbstate()). */
+  readonly cpuTlb = new Map<number, CpuTlbState>();
   /** Folios whose cleared entries wait for a batched TLB flush (for the stale-TLB invariant). */
   readonly pendingTlb = new Set<Folio>();
   /** Folios cleared into an mmu_gather that nobody finished (Lance v2): stale forever. */

@@ -28,14 +28,10 @@ const TRIM_INTERVAL_NS = 1e9;
 // ---------------------------------------------------------------------------------------------
 // Per-CPU TLB state and the scheduler's side of it.
 
-const tlbStates = new WeakMap<Kernel, Map<number, CpuTlbState>>();
-
 /** `per_cpu(cpu_tlbstate)` of `cpu`: a CPU the trace has not shown runs some other process. */
 export function cpu_tlbstate(k: Kernel, cpu: number): CpuTlbState {
-  let m = tlbStates.get(k);
-  if (!m) { m = new Map(); tlbStates.set(k, m); }
-  let s = m.get(cpu);
-  if (!s) { s = { loaded: 'other', lazy: false }; m.set(cpu, s); }
+  let s = k.cpuTlb.get(cpu);
+  if (!s) { s = { loaded: 'other', lazy: false }; k.cpuTlb.set(cpu, s); }
   return s;
 }
 
