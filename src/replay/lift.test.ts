@@ -31,6 +31,34 @@ describe('markers', () => {
 });
 
 describe('lifting', () => {
+  it("keeps a write()'s page-cache pages and other kernel allocations out of the fault before it", async () => {
+    // write() is not lifted: the page-cache pages it allocates (__GFP_WRITE) and a slab page
+    // (not zeroed) follow the last fault of the task. Neither is the fault's allocation nor the
+    // workload's memory: their later frees are foreign.
+    const ops = await lift([
+      '# tracer: nop',
+      L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L('1.000002', 'sys_mmap(addr: 0x0, len: 0x200000, prot: 0x3, flags: 0x22, fd: 0xffffffff, off: 0x0)'),
+      L('1.000003', 'sys_mmap -> 0x7f0000000000'),
+      L('1.000004', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+      L('1.000005', 'mm_page_alloc: page=0000000000000001 pfn=0x10000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP'),
+      L('1.000006', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=4096B'),
+      L('1.000007', 'mm_page_alloc: page=0000000000000002 pfn=0x20000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_WRITE|__GFP_COMP'),
+      L('1.000008', 'mm_page_alloc: page=0000000000000003 pfn=0x30002 order=1 migratetype=0 gfp_flags=GFP_NOWAIT|__GFP_RECLAIMABLE|__GFP_NORETRY|__GFP_COMP'),
+      L('1.000009', 'sys_munmap(addr: 0x7f0000000000, len: 0x200000)'),
+      L('1.000010', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=0B'),
+      L('1.000011', 'mm_page_free: page=0000000000000002 pfn=0x20000 order=0'),
+      L('1.000012', 'mm_page_free: page=0000000000000003 pfn=0x30002 order=1'),
+      L('1.000013', 'mm_page_free: page=0000000000000001 pfn=0x10000 order=0'),
+      L('1.000014', 'sys_munmap -> 0x0'),
+    ].join('\n'));
+    const fault = ops.find((o) => o.op.kind === 'fault')!;
+    expect(fault.op).toMatchObject({ allocs: [{ pfn: 0x10000, order: 0, use: 'user' }] });
+    const munmap = ops.find((o) => o.op.kind === 'munmap')!;
+    const frees = munmap.recorded.filter((r) => r.ev === 'mm_page_free');
+    expect(frees.map((r) => [r.pfn, r.ours])).toEqual([[0x20000, false], [0x30002, false], [0x10000, true]]);
+  });
+
   it('turns syscalls, faults with their allocations, and markers into ops; kernel output stays output', async () => {
     const ops = await lift([
       '# tracer: nop',

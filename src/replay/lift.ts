@@ -314,7 +314,14 @@ export class Lifter {
     }
     const gfp = f.gfp_flags as { flags?: string[] } | undefined;
     const names = gfp?.flags ?? [];
+    // A page-cache page of a buffered write() (write_begin allocates with __GFP_WRITE), made
+    // after the fault in the same task because write() is not lifted: not the fault's, nor
+    // the workload's memory (its free, at truncation or reclaim, is the page cache's).
+    if (names.includes('__GFP_WRITE')) return;
     const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
+    // Page tables (GFP_PGTABLE_USER) and the huge zero folio are allocated zeroed: another
+    // kernel allocation in the task (slab, a pipe or socket buffer) is not the fault's.
+    if (!user && names.length > 0 && !names.includes('__GFP_ZERO')) return;
     const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
     if (user && names.some((n) => n.startsWith('GFP_TRANSHUGE') || n === '__GFP_ZERO')) a.anonFault = true;
     if (this.memcgReclaimNext?.op === cur.op) {
