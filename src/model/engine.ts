@@ -10,7 +10,7 @@ import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_mmap, do_munmap, dup_mm, exit_mmap } from './kernel/mmap.js';
+import { do_mmap, exec_mmap, do_munmap, dup_mm, exit_mmap } from './kernel/mmap.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
@@ -132,7 +132,12 @@ export class Engine {
         unmodelled = do_mprotect(k, mm, op.addr, op.len, op.prot);
         break;
       case 'syscall':
-        unmodelled = `syscall ${op.name}`;
+        if (op.name === 'execve') {
+          // The old image goes (exec_mmap()); its file-backed pages, and the new image's stack
+          // and ELF mappings that execve() builds, are outside the model: so is this op's output.
+          exec_mmap(k, mm, op.tid);
+          unmodelled = 'execve (the old image\'s file-backed pages and the new image\'s stack and ELF mappings are outside the model)';
+        } else unmodelled = `syscall ${op.name}`;
         break;
       case 'fault': {
         const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs);

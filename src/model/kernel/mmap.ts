@@ -11,6 +11,7 @@ import { free_pgtables, zap_range, ZapGather } from './memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { lru_add_drain } from './swap.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
+import { mm_runs_on } from './tlbflush.js';
 
 const MAP_ANONYMOUS = 0x20;
 const MAP_SHARED = 0x01;
@@ -159,4 +160,27 @@ export function exit_mmap(k: Kernel, mm: Mm): void {
   free_pgtables(k, mm, all, tlb);
   tlb.finish(k, mm);
   mm.exited = true;
+}
+
+/**
+ * fs/exec.c exec_mmap() for a successful execve(): the task takes the mm bprm_mm_init() built
+ * (activate_mm() loads it on this CPU) and puts the old one (mmput() → exit_mmap()), whose user
+ * it no longer is — the old mm's rss updates are traced with curr=0. 6.1 first syncs the task's
+ * rss cache into the old mm (sync_mm_rss()) and starts the new mm with an empty one.
+ * Model deviation: other threads of the old mm (killed by de_thread() before) are dropped
+ * with it; the new image's mappings (ELF segments, stack) are not modelled until they fault.
+ */
+export function exec_mmap(k: Kernel, old: Mm, tid: number): Mm {
+  if (!k.traits.rssEveryUpdate) for (const t of old.threads) k.syncMmRss(old, t);
+  for (const t of old.threads) k.taskRss.delete(t);
+  for (const [t, m] of k.mms) if (m === old) k.mms.delete(t);
+  old.threads.clear();
+  const mm = k.newMm(old.tgid);
+  if (tid !== old.tgid) {
+    mm.threads.add(tid);
+    k.mms.set(tid, mm);
+  }
+  mm_runs_on(k, mm, k.cpu);
+  exit_mmap(k, old);
+  return mm;
 }
