@@ -24,6 +24,17 @@ export const DEFAULT_EVENTS: readonly string[] = [
   'kmem:rss_stat', 'kmem:mm_page_alloc', 'kmem:mm_page_free', 'kmem:mm_page_free_batched',
   'sched:sched_switch', 'sched:sched_migrate_task', 'sched:sched_process_fork', 'sched:sched_process_exit',
   'huge_memory:*', 'thp:*', 'migrate:*',
+  // read() and write() move page cache and fault on user buffers from inside the kernel: as
+  // ops of their own, the page-cache pages they allocate and free are not taken for the last
+  // fault's. The page cache's own events say which file pages were added or dropped during the
+  // trace (what fault-around maps depends on it; pages cached before the trace stay unknown).
+  'syscalls:sys_enter_read', 'syscalls:sys_exit_read', 'syscalls:sys_enter_write', 'syscalls:sys_exit_write',
+  'syscalls:sys_enter_pread64', 'syscalls:sys_exit_pread64', 'syscalls:sys_enter_pwrite64', 'syscalls:sys_exit_pwrite64',
+  'syscalls:sys_enter_openat', 'syscalls:sys_exit_openat', 'syscalls:sys_enter_close', 'syscalls:sys_exit_close',
+  'filemap:mm_filemap_add_to_page_cache', 'filemap:mm_filemap_delete_from_page_cache',
+  // Which file pages a fault mapped (fault-around: filemap_map_pages()), and the fault that
+  // went to the file (filemap_fault()).
+  'filemap:mm_filemap_map_pages', 'filemap:mm_filemap_fault',
 ];
 
 /** IPIs and the function-call vectors that carry remote TLB flushes (added by `sched`). */
