@@ -136,6 +136,13 @@ function sameAt(s: string, pos: number, t: string): boolean {
   return true;
 }
 
+/** A text events refer to, and the number of events read from it so far. */
+export interface TextEntry {
+  id: number;
+  text: string;
+  events: number;
+}
+
 export class TraceParser implements LineSink {
   readonly sink: DiagnosticSink;
   private table: DecodeTable;
@@ -312,19 +319,16 @@ export class TraceParser implements LineSink {
   private inChunkStart = 0;
   /**
    * The texts events refer to (a chunk of text, or one line), numbered in the order they come:
-   * the parse worker posts each text once, with the number of events that refer to it.
+   * the parse worker is told of each as it starts (`onText`), and counts its events in it.
    */
   private curText: string | undefined;
+  private curEntry: TextEntry | undefined;
   private textId = 0;
-  readonly texts: Array<{ id: number; text: string; events: number }> = [];
-  /** Keep `texts` (the parse worker takes them after each slice of input). */
-  trackTexts = false;
+  onText: ((t: TextEntry) => void) | undefined;
 
-  /** The texts kept since the last call; the next event starts a new text. */
-  takeTexts(): Array<{ id: number; text: string; events: number }> {
-    const t = this.texts.splice(0);
+  /** The next event starts a new text (the worker's slices of input each end their texts). */
+  endText(): void {
     this.curText = undefined;
-    return t;
   }
 
   /** Told of each change of layout (the parse worker passes it on: events decode by it). */
@@ -405,9 +409,9 @@ export class TraceParser implements LineSink {
     if (s !== this.curText) {
       this.curText = s;
       this.textId++;
-      if (this.trackTexts) this.texts.push({ id: this.textId, text: s, events: 0 });
+      if (this.onText) this.onText((this.curEntry = { id: this.textId, text: s, events: 0 }));
     }
-    if (this.trackTexts) this.texts[this.texts.length - 1]!.events++;
+    if (this.onText) this.curEntry!.events++;
     this.sorter.push(s, h, comm, name, syscall, payloadStart, lineNo, offset, this.seq++, lineStart, this.textId);
   }
 

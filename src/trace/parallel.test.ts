@@ -71,13 +71,17 @@ async function same(file: string, extra: Partial<TraceParseOptions> = {}): Promi
 }
 
 describe('parse worker', () => {
-  it('is used for a text file named by its path when asked, never for stdin', () => {
-    process.env.FOLIOLAB_PARSE_WORKER = '1';
+  it('is used only when asked, for a text file named by its path, never for stdin', () => {
+    const before = process.env.FOLIOLAB_PARSE_WORKER;
     try {
+      delete process.env.FOLIOLAB_PARSE_WORKER;
+      expect(workerEligible(fx('fixtures/traces/crlf.trace'))).toBe(false);
+      process.env.FOLIOLAB_PARSE_WORKER = '1';
       expect(workerEligible(fx('fixtures/traces/crlf.trace'))).toBe(true);
       expect(workerEligible('-')).toBe(false);
     } finally {
-      delete process.env.FOLIOLAB_PARSE_WORKER;
+      if (before === undefined) delete process.env.FOLIOLAB_PARSE_WORKER;
+      else process.env.FOLIOLAB_PARSE_WORKER = before;
     }
   });
 

@@ -7,8 +7,8 @@
  *
  * Each message carries the events that left the sort window while the worker read one slice of
  * input, as columns (no object per event crosses the threads), the texts their lines are in
- * (one string per chunk, with the number of events that refer to it), the new task and event
- * names, and where the in-process parser would have handed a batch on.
+ * (one string per chunk, posted with its first event and released with its last), the new task
+ * and event names, and the worker's diagnostic count at the end of the slice.
  *
  * Diagnostics: the worker's (the line scan's) and this side's (the decoding's) are put back in
  * the order the in-process parser adds them: each carries the number of diagnostics the worker
@@ -16,7 +16,7 @@
  * leaves the window with `decodeAll`), and the two lists are merged by it.
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DiagnosticSink, type Diagnostic, type DiagnosticCode } from '../core/diagnostics.js';
@@ -82,7 +82,11 @@ export interface WorkerMessage {
   layouts?: Array<[number, Layout]>;
   /** Names and task names, numbered on from the last message's. */
   strings?: string[];
-  texts?: Array<{ id: number; text: string; events: number }>;
+  /** Texts the message's events are the first to refer to: (number, offset, length) in `textBytes`, UTF-8. */
+  texts?: Array<[number, number, number]>;
+  textBytes?: ArrayBuffer;
+  /** Texts no later event refers to (dropped once the message's events are made). */
+  released?: number[];
   final?: WorkerFinal;
 }
 
@@ -156,27 +160,46 @@ const WORKER_TS = new URL('./parse-worker.ts', import.meta.url);
  * FOLIOLAB_PARSE_WORKER=1) through tsx's loader.
  */
 function startWorker(init: WorkerInit): Worker {
-  // The worker's own heap holds a slice of text and the sort window: a small young generation
-  // (the process's flags would give it the main thread's 32 MiB semi-spaces) keeps its RSS down.
-  const resourceLimits = { maxYoungGenerationSizeMb: 12 };
-  if (existsSync(WORKER_JS)) return new Worker(WORKER_JS, { workerData: init, resourceLimits });
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_TS.href)}); });`;
-  return new Worker(boot, { eval: true, workerData: init, resourceLimits });
+  // The worker's heap holds the texts of the sort window's events (~2 MiB) and little else: a
+  // small young generation keeps its RSS down. The process's --max-semi-space-size (bin/run.js
+  // gives the main thread 32 MiB semi-spaces) would apply to the worker's isolate too, and
+  // overrides resourceLimits: it is lowered while the worker's isolate is made (the main
+  // thread's heap is configured already), then put back.
+  const main = /^--max-semi-space-size=(\d+)$/.exec(process.execArgv.find((a) => a.startsWith('--max-semi-space-size=')) ?? '')?.[1];
+  setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+  const resourceLimits = { maxYoungGenerationSizeMb: 3 * WORKER_SEMI_SPACE_MB };
+  let w: Worker;
+  if (existsSync(WORKER_JS)) w = new Worker(WORKER_JS, { workerData: init, resourceLimits });
+  else {
+    const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_TS.href)}); });`;
+    w = new Worker(boot, { eval: true, workerData: init, resourceLimits });
+  }
+  const restore = (): void => { if (main !== undefined) setFlagsFromString(`--max-semi-space-size=${main}`); };
+  w.once('online', restore);
+  w.once('exit', restore);
+  return w;
 }
 
+const WORKER_SEMI_SPACE_MB = 2;
+
 /**
- * Whether `input` is parsed in the worker: a text file named by its path (stdin and streams
- * are read in-process), on a host with a second core, when the worker is built (under the
- * tests' TypeScript loader only when FOLIOLAB_PARSE_WORKER=1 asks for it), with no step budget
- * set (the fuzzer's, counted per thread), and unless FOLIOLAB_PARSE_WORKER=0.
+ * Whether `input` is parsed in the worker: only when FOLIOLAB_PARSE_WORKER=1 asks for it, for a
+ * text file named by its path (stdin and streams are read in-process), with no step budget set
+ * (the fuzzer's, counted per thread), from dist/ or — under the tests' loader — from the sources.
+ *
+ * Not by default: measured on the bench's 1.2 M-event replay, the main thread's young
+ * generation then promoted ~137 MB to the old one over the run (19 MB in-process) and peak RSS
+ * rose from ~150 to ~250 MB, beyond the 200 MB the replay must stay under; the same on the
+ * 100 MB parse (promoted 83 against 10 MB). What survives the scavenges is not the events: with
+ * no event made at all, 69 MB still were. The texts live for at most two messages.
  */
 export function workerEligible(input: unknown): input is string {
   return (
     typeof input === 'string' &&
     input !== '-' &&
-    process.env.FOLIOLAB_PARSE_WORKER !== '0' &&
+    process.env.FOLIOLAB_PARSE_WORKER === '1' &&
     traceBudget.limit === Infinity &&
-    (process.env.FOLIOLAB_PARSE_WORKER === '1' ? existsSync(WORKER_JS) || existsSync(WORKER_TS) : availableParallelism() > 1 && existsSync(WORKER_JS))
+    (existsSync(WORKER_JS) || existsSync(WORKER_TS))
   );
 }
 
@@ -230,7 +253,7 @@ export async function* workerBatches(
   const sink = new MainSink(opts.diagnosticsPerCode ?? 50);
   let table = new DecodeTable(opts.registry, opts.release, opts.layout ?? 'tracefs', sink, opts.file);
   const strings: string[] = [];
-  const texts = new Map<number, { text: string; left: number }>();
+  const texts = new Map<number, string>();
   const only = opts.only;
   const wanted: number[] = []; // per string id: 1 taken, 0 not, undefined not asked yet
   const decodeAll = opts.decodeAll === true;
@@ -239,14 +262,17 @@ export async function* workerBatches(
       const m = await next();
       if (m.fallback) return undefined;
       for (const s of m.strings!) strings.push(s);
-      for (const t of m.texts!) texts.set(t.id, { text: t.text, left: t.events });
+      if (m.texts!.length > 0) {
+        const bytes = Buffer.from(m.textBytes!);
+        for (const [id, at, len] of m.texts!) texts.set(id, bytes.toString('utf8', at, at + len));
+      }
       const F = m.F!;
       const I = m.I!;
       const n = m.n!;
       const layouts = m.layouts!;
       let li = 0;
       let curId = -1;
-      let cur: { text: string; left: number } | undefined;
+      let cur = '';
       // A batch is handed on when it holds `batchSize` events the consumer takes (the worker's
       // diagnostic count then is the one the last of them left the window with), and at the end
       // of the slice.
@@ -262,7 +288,6 @@ export async function* workerBatches(
           cur = texts.get(tid)!;
           curId = tid;
         }
-        if (--cur!.left === 0) texts.delete(tid);
         const nameId = I[io + 12]!;
         if (only) {
           let w = wanted[nameId];
@@ -272,7 +297,7 @@ export async function* workerBatches(
         const fo = k * COLS_F;
         const tgid = I[io + 1]!;
         const e = new TraceEvent(
-          cur!.text, strings[I[io + 13]!]!, I[io]!, tgid < 0 ? undefined : tgid, I[io + 2]!, F[fo]!, strings[nameId]!, F[fo + 3]!, F[fo + 1]!, F[fo + 2]!,
+          cur, strings[I[io + 13]!]!, I[io]!, tgid < 0 ? undefined : tgid, I[io + 2]!, F[fo]!, strings[nameId]!, F[fo + 3]!, F[fo + 1]!, F[fo + 2]!,
           I[io + 3] as 0 | 1 | 2, I[io + 4]!, I[io + 5]!, I[io + 6]!, I[io + 7]!, I[io + 8]!, I[io + 9]!, table, I[io + 10]!,
         );
         if (decodeAll) {
@@ -286,6 +311,7 @@ export async function* workerBatches(
           batch = [];
         }
       }
+      for (const id of m.released!) texts.delete(id);
       while (li < layouts.length) {
         table = new DecodeTable(opts.registry, opts.release, layouts[li]![1], sink, opts.file);
         li++;

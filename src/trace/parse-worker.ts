@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Diagnostic } from '../core/diagnostics.js';
 import { isDat } from './dat/file.js';
-import { drive, TraceParser, type Layout, type TraceParseOptions } from './index.js';
+import { drive, TraceParser, type Layout, type TextEntry, type TraceParseOptions } from './index.js';
 import { TaggedSink, type WorkerInit, type WorkerMessage, COLS_F, COLS_I } from './parallel.js';
 import { openChunks } from './reader.js';
 
@@ -51,7 +51,15 @@ async function main(): Promise<void> {
   };
   let progress = -1;
   const parser = new TraceParser(opts, () => { throw new Error('parse worker: an event was made in the worker'); }, sink);
-  parser.trackTexts = true;
+  // Texts by number, from their first event read until their last is posted: each is posted
+  // with its first event, and released (for the main thread to drop) with its last, so that
+  // neither thread holds a text longer than its events wait in the sort window.
+  const live = new Map<number, { entry: TextEntry; emitted: number; posted: boolean; done: boolean }>();
+  let newTexts: Array<{ id: number; text: string }> = [];
+  let released: number[] = [];
+  parser.onText = (entry) => live.set(entry.id, { entry, emitted: 0, posted: false, done: false });
+  let lastTid = -1;
+  let lastText: { entry: TextEntry; emitted: number; posted: boolean; done: boolean } | undefined;
 
   // The batch being filled.
   let cap = 1024;
@@ -89,6 +97,21 @@ async function main(): Promise<void> {
     F[fo + 3] = num[a + 3]!;
     const io = n * COLS_I;
     for (let k = 0; k < 12; k++) I[io + k] = small[b + k]!;
+    const tid = small[b + 11]!;
+    if (tid !== lastTid) {
+      lastTid = tid;
+      lastText = live.get(tid)!;
+    }
+    const t = lastText!;
+    if (!t.posted) {
+      t.posted = true;
+      newTexts.push({ id: tid, text: t.entry.text });
+    }
+    if (++t.emitted === t.entry.events && t.done) {
+      live.delete(tid);
+      released.push(tid);
+      lastTid = -1;
+    }
     I[io + 12] = idOf(name);
     I[io + 13] = idOf(comm);
     I[io + 14] = sink.adds;
@@ -99,8 +122,31 @@ async function main(): Promise<void> {
   const post = (final?: WorkerMessage['final']): void => {
     const f = F.slice(0, n * COLS_F);
     const i = I.slice(0, n * COLS_I);
-    const m: WorkerMessage = { n, F: f, I: i, endTag: sink.adds, progress, layouts, strings, texts: parser.takeTexts(), final };
-    port.postMessage(m, [f.buffer, i.buffer]);
+    // The slice is read: every text it started is whole.
+    parser.endText();
+    for (const [id, t] of live) {
+      if (t.done) continue;
+      t.done = true;
+      if (t.emitted === t.entry.events) {
+        live.delete(id);
+        released.push(id);
+        lastTid = -1;
+      }
+    }
+    // The texts go as UTF-8 bytes in one transferred buffer: a string in a message of over
+    // 100 KiB is made straight in the main thread's old generation, where it outlives its use.
+    const bytes = Buffer.allocUnsafeSlow(newTexts.reduce((a, t) => a + Buffer.byteLength(t.text, 'utf8'), 0));
+    const texts: Array<[number, number, number]> = [];
+    let at = 0;
+    for (const t of newTexts) {
+      const len = bytes.write(t.text, at, 'utf8');
+      texts.push([t.id, at, len]);
+      at += len;
+    }
+    const m: WorkerMessage = { n, F: f, I: i, endTag: sink.adds, progress, layouts, strings, texts, textBytes: bytes.buffer as ArrayBuffer, released, final };
+    port.postMessage(m, [f.buffer, i.buffer, bytes.buffer as ArrayBuffer]);
+    newTexts = [];
+    released = [];
     n = 0;
     layouts = [];
     strings = [];

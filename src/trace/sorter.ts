@@ -125,7 +125,9 @@ export class WindowSorter {
   /** An event the consumer takes (`comm` and `name` interned by the caller, `syscall` 0/1/2). */
   push(raw: string, h: SortInput, comm: string, name: string, syscall: number, payloadStart: number, line: number, offset: number, seq: number, lineStart = 0, textId = 0): void {
     const s = this.place(h.tsNs, h.cpu, seq);
-    this.raw[s] = raw;
+    // Events handed on as columns refer to their text by its number: the text is not held here
+    // (the worker's chunks of text then die young instead of outliving its scavenges).
+    this.raw[s] = this.emitSlot ? undefined : raw;
     this.comm[s] = comm;
     this.name[s] = name;
     const n = this.num;
@@ -201,7 +203,7 @@ export class WindowSorter {
     if (this.lateSlot >= 0) {
       const s = this.lateSlot;
       this.lateSlot = -1;
-      if (this.late.length < 20 && (this.small[s * W + 3]! & 4) === 0) this.late.push(this.make(s));
+      if (this.late.length < 20 && (this.small[s * W + 3]! & 4) === 0 && !this.emitSlot) this.late.push(this.make(s));
       this.onLate?.(this.num[s * 4]!, this.small[s * W + 2]!, this.num[s * 4 + 3]!);
     }
     if (this.tail - this.head > this.window) this.shift();
