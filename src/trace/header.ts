@@ -68,6 +68,8 @@ export interface HeaderScratch {
   tsStart: number;
   tsEnd: number;
   tsNs: number;
+  /** Digits of the timestamp's fraction (6: µs, 9: ns). */
+  tsFrac: number;
   kind: LineKind;
   nameStart: number;
   payloadStart: number;
@@ -81,7 +83,7 @@ export interface HeaderScratch {
 
 export function newScratch(): HeaderScratch {
   return {
-    commStart: 0, commEnd: 0, nameEnd: 0, pid: 0, tgid: undefined, cpu: 0, latStart: 0, latEnd: 0, tsStart: 0, tsEnd: 0, tsNs: 0,
+    commStart: 0, commEnd: 0, nameEnd: 0, pid: 0, tgid: undefined, cpu: 0, latStart: 0, latEnd: 0, tsStart: 0, tsEnd: 0, tsNs: 0, tsFrac: 0,
     kind: LineKind.Event, nameStart: 0, payloadStart: 0, payloadEnd: 0, errCol: 0, errMessage: '', errRange: false,
   };
 }
@@ -238,6 +240,7 @@ export function scanRange(s: string, from0: number, lim: number, padPayload: boo
       o.tsStart = tsStart;
       o.tsEnd = tsEnd;
       o.tsNs = secs * 1e9 + frac * POW10[9 - fracLen]!;
+      o.tsFrac = fracLen;
       o.kind = kind;
       o.nameEnd = p;
       o.nameStart = nameStart;
@@ -291,6 +294,7 @@ export function scanRange(s: string, from0: number, lim: number, padPayload: boo
   o.tsStart = tsStart;
   o.tsEnd = tsEnd;
   o.tsNs = secs * 1e9 + frac * POW10[9 - fracLen]!;
+  o.tsFrac = fracLen;
   o.kind = kind;
   o.nameEnd = nameEnd;
   o.nameStart = nameStart;

@@ -52,6 +52,7 @@ export interface TraceParseOptions {
   /**
    * Only events whose name passes are handed on (counted all the same): a consumer that reads
    * a few kinds spares the others' event objects. Lines are still read and checked in full.
+   * Asked once per name: the answer must depend on the name alone.
    */
   only?: (name: string) => boolean;
 }
@@ -134,6 +135,23 @@ const MARKER_FUNCS = new Set(['tracing_mark_write', 'tracing_mark_raw_write']);
 function sameAt(s: string, pos: number, t: string): boolean {
   for (let i = t.length - 1; i >= 0; i--) if (s.charCodeAt(pos + i) !== t.charCodeAt(i)) return false;
   return true;
+}
+
+/**
+ * An event name as printed, and what it stands for: the event's name (`print` for a marker's
+ * ip symbol), a trace-cmd syscall entry or exit, the names of the tracefs syscall forms
+ * (`sys_madvise(…)` → sys_enter_madvise), and whether the consumer takes each (-1: not asked).
+ */
+interface NameInfo {
+  name: string;
+  event: string;
+  syscall: 0 | 1 | 2;
+  marker: boolean;
+  enter: string | undefined;
+  exit: string | undefined;
+  take: number;
+  enterTake: number;
+  exitTake: number;
 }
 
 /** A text events refer to, and the number of events read from it so far. */
@@ -372,30 +390,32 @@ export class TraceParser implements LineSink {
   private accept(s: string, lineStart: number, lineEnd: number, lineNo: number, offset: number): void {
     const h = this.scratch;
     this.checkOrder(s, lineStart, lineEnd, h.cpu, h.tsNs, h.tsStart, h.tsEnd, lineNo);
-    let name = this.intern(s, h.nameStart, h.nameEnd);
+    // What the name means (and whether the consumer takes it) is worked out once per name.
+    const info = this.intern(s, h.nameStart, h.nameEnd);
+    let name: string;
     let payloadStart = h.payloadStart;
     let syscall: 0 | 1 | 2 = 0;
+    let take: number;
     if (h.kind === LineKind.SyscallEnter) {
       syscall = 1;
-      name = this.syscallName(name, 'sys_enter_');
+      name = info.enter ??= this.syscallName(info.name, 'sys_enter_');
+      take = info.enterTake;
+      if (take < 0) take = info.enterTake = this.takes(name);
     } else if (h.kind === LineKind.SyscallExit) {
       syscall = 2;
-      name = this.syscallName(name, 'sys_exit_');
-    } else if (name.length > 9 && name.charCodeAt(3) === 95 /* _ */ && name.startsWith('sys_e')) {
-      // trace-cmd (libtraceevent) prints syscall events as ordinary events, by their format's
-      // print fmt (`sys_enter_madvise:    start: 0x…, len_in: 0x…`, `sys_exit_mmap:  0x7f…`):
-      // they are the same syscall entries and exits as tracefs's `sys_madvise(…)` forms.
-      if (name.startsWith('sys_enter_')) syscall = 1;
-      else if (name.startsWith('sys_exit_')) syscall = 2;
-    } else if (MARKER_FUNCS.has(name)) {
-      // tracefs prints ftrace:print as `<ip symbol>: <buf>` with no event name: the payload
-      // of the print event starts at the symbol.
-      payloadStart = h.nameStart;
-      name = 'print';
+      name = info.exit ??= this.syscallName(info.name, 'sys_exit_');
+      take = info.exitTake;
+      if (take < 0) take = info.exitTake = this.takes(name);
+    } else {
+      syscall = info.syscall;
+      name = info.event;
+      if (info.marker) payloadStart = h.nameStart;
+      take = info.take;
+      if (take < 0) take = info.take = this.takes(name);
     }
     this.lastTsNs = h.tsNs;
     this.events++;
-    if (this.only && !this.only(name)) {
+    if (take === 0) {
       this.sorter.pushPlaceholder(h.tsNs, h.cpu, this.seq++, lineNo);
       return;
     }
@@ -438,7 +458,7 @@ export class TraceParser implements LineSink {
     // Each step back is one diagnostic: the next event is compared with this one.
     this.cpuTs[cpu] = tsNs;
     this.cpuLine[cpu] = lineNo;
-    if (tsEnd - s.lastIndexOf('.', tsEnd) === 10 && this.samePrev(s, lineStart, lineEnd) && this.counted('duplicate_line')) {
+    if (this.scratch.tsFrac === 9 && this.samePrev(s, lineStart, lineEnd) && this.counted('duplicate_line')) {
       this.sink.add(diag('duplicate_line', `line repeats line ${lineNo - 1} exactly, nanosecond timestamp included: it was probably duplicated`, this.opts.file, lineNo, 1));
     }
     this.prevText = s;
@@ -472,15 +492,33 @@ export class TraceParser implements LineSink {
   }
 
   /** Interned event names by (length, first character): a line's name costs no new string. */
-  private readonly names = new Map<number, string[]>();
-  private intern(s: string, start: number, end: number): string {
+  private readonly names = new Map<number, NameInfo[]>();
+  private intern(s: string, start: number, end: number): NameInfo {
     const key = (end - start) * 65536 + s.charCodeAt(start);
     let list = this.names.get(key);
     if (list === undefined) this.names.set(key, (list = []));
-    for (const n of list) if (sameAt(s, start, n)) return n;
-    const n = s.slice(start, end);
-    list.push(n);
-    return n;
+    for (const n of list) if (sameAt(s, start, n.name)) return n;
+    const name = s.slice(start, end);
+    const info: NameInfo = { name, event: name, syscall: 0, marker: false, enter: undefined, exit: undefined, take: -1, enterTake: -1, exitTake: -1 };
+    if (name.length > 9 && name.charCodeAt(3) === 95 /* _ */ && name.startsWith('sys_e')) {
+      // trace-cmd (libtraceevent) prints syscall events as ordinary events, by their format's
+      // print fmt (`sys_enter_madvise:    start: 0x…, len_in: 0x…`, `sys_exit_mmap:  0x7f…`):
+      // they are the same syscall entries and exits as tracefs's `sys_madvise(…)` forms.
+      if (name.startsWith('sys_enter_')) info.syscall = 1;
+      else if (name.startsWith('sys_exit_')) info.syscall = 2;
+    } else if (MARKER_FUNCS.has(name)) {
+      // tracefs prints ftrace:print as `<ip symbol>: <buf>` with no event name: the payload
+      // of the print event starts at the symbol.
+      info.marker = true;
+      info.event = 'print';
+    }
+    list.push(info);
+    return info;
+  }
+
+  /** Whether the consumer takes events of `name` (1) or not (0): TraceParseOptions.only, asked once per name. */
+  private takes(name: string): number {
+    return this.only === undefined || this.only(name) ? 1 : 0;
   }
 
   private readonly comms = new Map<number, string>();
