@@ -250,10 +250,16 @@ export async function replayTrace(
     // (mm_vmscan_reclaim_pages before 6.13) has nothing to compare it with either way. Without
     // an event list, a kind the whole trace never holds stands for one it did not record.
     const notRecorded = COMPARED_OUTPUTS.filter((o) => (run.emitted[o.kind] ?? 0) > 0 && (enabled ? ignoreKinds.has(o.kind) : kinds[o.kind] === 0)).map((o) => o.event);
-    const lruUnknown = multi.engines[i]!.k.lruUnknown;
+    // Where the replay did not match, say so if the per-CPU lru_add batches' drains could not
+    // all be seen (when a drain came decides whether an unmap or the drain freed a folio).
+    const { lruUnknown, lruExposed } = multi.engines[i]!.k;
     const lruRecorded = enabled ? enabled.some((e) => e === 'pagemap:mm_lru_insertion' || e === 'pagemap:*') : kinds.mm_lru_insertion > 0;
-    if (lruUnknown > 0 && !lruRecorded) {
-      gaps.push(`pagemap:mm_lru_insertion is not recorded: ${lruUnknown} unmapped folio${lruUnknown === 1 ? ' was' : 's were'} still in a per-CPU lru_add batch, which other tasks fill too, so whether the unmap or a later drain freed ${lruUnknown === 1 ? 'it' : 'them'} cannot be known — record it (foliolab record does)`);
+    const s = (n: number) => (n === 1 ? ' was' : 's were');
+    if (run.fidelity.verdict !== 'matched' && lruUnknown > 0 && !lruRecorded) {
+      gaps.push(`pagemap:mm_lru_insertion is not recorded: ${lruUnknown} unmapped folio${s(lruUnknown)} still in a per-CPU lru_add batch, which other tasks fill too, so whether the unmap or a later drain freed them cannot be known — record it (foliolab record does)`);
+    }
+    if (run.fidelity.verdict !== 'matched' && lruExposed > 0 && facts.othersUntraced) {
+      gaps.push(`the capture followed the workload's tasks only: ${lruExposed} unmapped folio${s(lruExposed)} waiting in a per-CPU lru_add batch while another task ran on that CPU, whose drain of the batch (pagemap:mm_lru_insertion in that task) is not recorded — whether the unmap or that drain freed them cannot be known; record mm_lru_insertion for every task`);
     }
     const shown: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps };
     run.fidelity = withTraceFacts(run.fidelity, shown);

@@ -20,6 +20,8 @@ export interface CaptureFacts {
    * else the format files in `formats/` beside the trace. Undefined when neither says.
    */
   events?: string[];
+  /** The capture traced the workload's tasks only (`foliolab record`: set_event_pid with event-fork). */
+  othersUntraced?: boolean;
 }
 
 export function readCaptureFacts(tracePath: string): CaptureFacts {
@@ -31,6 +33,7 @@ export function readCaptureFacts(tracePath: string): CaptureFacts {
     const t = readFileSync(settings, 'utf8');
     facts.release = /^kernel:\s*(\S+)/m.exec(t)?.[1];
     facts.tlbRemoteFlush = /^tlb-remote-flush:\s*(\S+)/m.exec(t)?.[1];
+    facts.othersUntraced = /^recorded-by: foliolab record/m.test(t);
     const sel = (s: string): string | undefined => /\[(\w+)\]/.exec(s)?.[1];
     const enabled = sel(/^thp\/enabled:(.*)$/m.exec(t)?.[1] ?? '');
     const sizes: ThpSettings['sizes'] = {};

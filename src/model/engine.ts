@@ -184,6 +184,9 @@ export class Engine {
           mm_runs_on(k, mm, op.cpu);
         } else {
           this.switchedOut.set(op.tid, { cpu: op.cpu, idle: op.idle === true, ours: op.ours === true });
+          // Whoever runs here next shares this CPU's lru_add batch with the workload's folios.
+          const lb = k.lruBatches.get(op.cpu);
+          if (lb && lb.add.length > 0 && !op.ours) lb.othersRan = true;
           // To a task without an mm (idle, a kernel thread) the CPU keeps this mm lazily; to
           // another process's task it loads that mm; to a workload task, that task's switch-in
           // (the next op) loads its mm.

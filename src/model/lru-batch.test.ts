@@ -82,3 +82,24 @@ describe('lru_add batch: drains where the trace recorded them', () => {
     expect(batch.length).toBe(0);
   });
 });
+
+describe('lru_add batch shared with tasks the trace does not follow', () => {
+  it('an unmap of a folio that waited while another task ran on its CPU is counted as exposed; a drain clears it', () => {
+    const eng = new Engine(buildConfig('linux-6.18'), { checkInvariants: true });
+    eng.step(drain([]));
+    populate(eng, [undefined, undefined]);
+    // The task is switched out to another process's task, then back.
+    eng.step({ ...base, at: at(), kind: 'run', on: false, ours: false });
+    eng.step({ ...base, at: at(), kind: 'run', on: true });
+    eng.step(munmap(16 * PAGE));
+    expect(eng.k.lruExposed).toBe(2);
+    const drained = new Engine(buildConfig('linux-6.18'), { checkInvariants: true });
+    drained.step(drain([]));
+    populate(drained, [undefined, undefined]);
+    drained.step({ ...base, at: at(), kind: 'run', on: false, ours: false });
+    drained.step(drain([0x100, 0x101]));
+    drained.step({ ...base, at: at(), kind: 'run', on: true });
+    drained.step(munmap(16 * PAGE));
+    expect(drained.k.lruExposed).toBe(0);
+  });
+});

@@ -26,6 +26,11 @@ export interface LruBatches {
   add: Folio[];
   /** `lru_lazyfree`: folios MADV_FREE marked, waiting to move to the file LRU. */
   lazyfree: Folio[];
+  /**
+   * Another task ran on this CPU while `add` held the workload's folios: it may have filled
+   * and drained the batch in its own context (seen only where the trace follows every task).
+   */
+  othersRan?: boolean;
 }
 
 /** Story step texts and their codes (see Kernel.storyCodes). */
@@ -56,6 +61,8 @@ export class Kernel {
   lruObserved = false;
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
   lruUnknown = 0;
+  /** Unmaps that found a folio waiting in a batch another task ran beside (LruBatches.othersRan). */
+  lruExposed = 0;
   readonly deferred: DeferredSplitQueue = { list: [], split_queue_len: 0, privateList: [] };
   readonly ubc = new Map<number, TlbUbc>();
   /** per_cpu(cpu_tlbstate): what each CPU the trace showed has loaded (see tlbflush.ts cpu_tlbstate()). */

@@ -264,7 +264,10 @@ export class ZapGather {
   /** Drop the references of `nr` cleared entries of `f`, now or at the release. */
   put(k: Kernel, f: Folio, nr: number): void {
     // Whether the unmap or a later drain frees it depends on when the shared batch drains.
-    if (f.in_lru_batch && !k.lruObserved) k.lruUnknown++;
+    if (f.in_lru_batch) {
+      if (!k.lruObserved) k.lruUnknown++;
+      else for (const b of k.lruBatches.values()) if (b.othersRan && b.add.includes(f)) k.lruExposed++;
+    }
     if (k.traits.unmapDrainsLruAdd) this.puts.push({ folio: f, refs: nr });
     else if (folio_put_refs(k, f, nr)) this.toFree.push(f);
   }

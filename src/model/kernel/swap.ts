@@ -67,6 +67,7 @@ function drainAdd(k: Kernel, cpu: number): void {
   const b = k.batches(cpu);
   const batch = b.add;
   b.add = [];
+  b.othersRan = false;
   drainBatch(k, batch, (f) => k.lruAdd(f, folio_lru_list(f)));
 }
 
