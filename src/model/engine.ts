@@ -148,17 +148,23 @@ export class Engine {
         this.store(mm, op.addr, op.len, op.stride, op.count);
         break;
       case 'fork':
-        if (op.child > 0) dup_mm(k, mm, op.child);
+        if (op.child > 0) {
+          k.newTaskRss(op.child);
+          dup_mm(k, mm, op.child);
+        }
         break;
       case 'thread':
+        k.newTaskRss(op.child);
         this.k.mms.set(op.child, mm);
         mm.threads.add(op.child);
         break;
       case 'exit':
+        k.exitTaskRss(mm, op.tid);
         mm.threads.delete(op.tid);
         exit_mm(k, mm, op.cpu);
         if (op.tid === op.tgid || mm.threads.size === 0) {
-          if (!k.traits.rssEveryUpdate) for (const t of [...mm.threads, op.tid]) k.syncMmRss(mm, t);
+          // The group's other tasks run do_exit() too (their exits are not always recorded).
+          for (const t of [...mm.threads]) k.exitTaskRss(mm, t);
           exit_mmap(k, mm);
           // The pid may be reused (or the trace repeats the workload): a later op starts a new mm.
           for (const [t, m] of k.mms) if (m === mm) k.mms.delete(t);

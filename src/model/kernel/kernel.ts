@@ -292,7 +292,29 @@ export class Kernel {
   }
 
   // --------------------------------------------------------------------------------------
-  // rss accounting: include/linux/mm.h add_mm_counter() and the 6.1 per-task cache.
+  // rss accounting: include/linux/mm.h add_mm_counter() and, where traits.rssEveryUpdate is
+  // false (6.1, SPLIT_RSS_COUNTING), the per-task cache `current->rss_stat` of mm/memory.c.
+  //
+  // Every 6.1 update of an mm's rss goes one of three ways, and only these methods touch it:
+  //  - cached (addMmCounterFast, add_mm_counter_fast()): do_anonymous_page(), wp_page_copy(),
+  //    do_swap_page(), do_set_pte(), insert_page() — when the faulting task's own mm is the one
+  //    updated (current->mm == mm); another task's update (GUP of a remote mm) is atomic;
+  //  - atomic (addMmCounter, add_mm_counter()): the PMD paths (__do_huge_pmd_anonymous_page(),
+  //    zap_huge_pmd(), copy_huge_pmd()), try_to_unmap_one() (reclaim, MADV_PAGEOUT, lazyfree
+  //    discard), khugepaged, fork's copy_pte_range() of the child (add_mm_rss_vec() of an mm
+  //    that is not current's, so without a sync);
+  //  - a batch (addMmRssVec, add_mm_rss_vec()): zap_pte_range() (munmap, exit, MADV_DONTNEED,
+  //    mremap's unmap of the old range), which first syncs current's cache when current->mm
+  //    is the mm zapped.
+  // The cache is folded into the mm (syncMmRss, sync_mm_rss()) at:
+  //  - check_sync_rss_stat() at the start of every handle_mm_fault() of the task (user or
+  //    kernel mode, GUP included): once the count of faults since the last sync passed
+  //    TASK_RSS_EVENTS_THRESH, into the task's own mm (task->mm), whichever mm faulted;
+  //  - add_mm_rss_vec() as above;
+  //  - do_exit() of each task, while tsk->mm is still set (its rss_stat says curr=1), before
+  //    exit_mm(); and exec_mmap() for the old mm (the engine's `exec` op);
+  // and copy_process() starts a new task (fork child or thread) with an empty cache. mremap's
+  // move_page_tables() moves entries without touching rss.
 
   /** add_mm_counter(): an atomic update, traced as one rss_stat with the new total. */
   addMmCounter(mm: Mm, member: number, pages: number): void {
@@ -317,8 +339,8 @@ export class Kernel {
   }
 
   /**
-   * add_mm_counter_fast(): 6.1 caches fault-path updates in the current task (SPLIT_RSS_COUNTING)
-   * and syncs them into the mm every TASK_RSS_EVENTS_THRESH faults; 6.2+ traces every update.
+   * add_mm_counter_fast(): 6.1 caches a fault-path update in the current task when it updates
+   * its own mm (SPLIT_RSS_COUNTING); 6.2+ traces every update.
    */
   addMmCounterFast(mm: Mm, member: number, pages: number): void {
     if (this.traits.rssEveryUpdate || !mm.threads.has(this.tid)) {
@@ -328,10 +350,25 @@ export class Kernel {
     this.taskRssOf(this.tid).cache[member]! += pages;
   }
 
-  /** 6.1 check_sync_rss_stat() at the start of each fault of the current task. */
+  /**
+   * add_mm_rss_vec(): a zap's per-table deltas, each one atomic update; on 6.1 the zapping
+   * task's cache is synced into the mm first when the mm is its own (current->mm == mm) and it
+   * has not exited.
+   */
+  addMmRssVec(mm: Mm, rss: readonly number[]): void {
+    if (!this.traits.rssEveryUpdate && mm.threads.has(this.tid) && !mm.exited) this.syncMmRss(mm, this.tid);
+    for (let i = 0; i < rss.length; i++) if (rss[i]) this.addMmCounter(mm, i, rss[i]!);
+  }
+
+  /**
+   * check_sync_rss_stat(current) at the start of each handle_mm_fault(): counts the fault for
+   * the current task and syncs its cache into its own mm (task->mm) when due — the faulted mm
+   * (`mm`) only when it is that one.
+   */
   checkSyncRss(mm: Mm): void {
     if (this.traits.rssEveryUpdate) return;
-    if (this.rssEventDue(this.tid)) this.syncMmRss(mm, this.tid);
+    const own = mm.threads.has(this.tid) ? mm : this.mms.get(this.tid);
+    if (this.rssEventDue(this.tid) && own) this.syncMmRss(own, this.tid);
   }
 
   /**
@@ -341,6 +378,26 @@ export class Kernel {
    */
   rssEventDue(tid: number): boolean {
     return this.taskRssOf(tid).events++ > TASK_RSS_EVENTS_THRESH;
+  }
+
+  /**
+   * do_exit() of task `tid` (6.1 kernel/exit.c: sync_mm_rss(tsk->mm) before exit_mm()): its
+   * cache goes into the mm while it is still one of the mm's tasks; the task's cache is gone.
+   */
+  exitTaskRss(mm: Mm, tid: number): void {
+    if (!this.traits.rssEveryUpdate && this.taskRss.has(tid)) {
+      const cur = this.tid;
+      // The exiting task is current: its rss_stat events say curr=1.
+      this.tid = tid;
+      this.syncMmRss(mm, tid);
+      this.tid = cur;
+    }
+    this.taskRss.delete(tid);
+  }
+
+  /** copy_process(): a new task (fork child, thread) starts with an empty rss cache. */
+  newTaskRss(tid: number): void {
+    this.taskRss.delete(tid);
   }
 
   /** sync_mm_rss(): fold a task's cache into the mm (one rss_stat per counter that moved). */

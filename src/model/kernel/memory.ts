@@ -401,10 +401,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       g.end = Math.max(g.end, a + nr * PAGE_SIZE);
       a += nr * PAGE_SIZE;
     }
-    // add_mm_rss_vec(): where rss is cached per task (6.1), the zapping task's cache is synced
-    // into the mm first when the mm is its own (current->mm == mm), then the zap's deltas go in.
-    if (!k.traits.rssEveryUpdate && mm.threads.has(k.tid) && !mm.exited) k.syncMmRss(mm, k.tid);
-    for (let i = 0; i < 4; i++) if (rss[i]) k.addMmCounter(mm, i, rss[i]!);
+    k.addMmRssVec(mm, rss);
     // reclaim_pt_is_enabled(): this table's zap must span its whole PMD range.
     const reclaim = opts.reclaimPt === true && addr === pi * PMD_SIZE && next === (pi + 1) * PMD_SIZE;
     if (e.used === 0 && reclaim) pte_free_tlb(k, mm, g, pi);
