@@ -28,6 +28,53 @@ export class Kallsyms {
   constructor(private readonly text: string) {}
 
   private load(): void {
+    // `ffffffff81000000 T _stext`: text symbols (t, T, w, W) by address, as the pattern
+    // /^([0-9a-fA-F]+) ([tTwW]) (\S+)/gm reads them, scanned by hand with the address as two
+    // 32-bit halves (a BigInt per row of a ~150 k-row kallsyms cost more than the records of a
+    // trace.dat of that many events). An address of more than 16 digits (damage) is read by
+    // the pattern itself.
+    const text = this.text;
+    const hi: number[] = [];
+    const lo: number[] = [];
+    const names: string[] = [];
+    const n = text.length;
+    let p = 0;
+    while (p <= n) {
+      let q = p;
+      let h = 0;
+      let l = 0;
+      while (q < n) {
+        const d = hexDigit(text.charCodeAt(q));
+        if (d < 0) break;
+        h = ((h << 4) | (l >>> 28)) >>> 0;
+        l = ((l << 4) | d) >>> 0;
+        q++;
+      }
+      if (q - p > 16) { this.loadByPattern(); return; }
+      const c = text.charCodeAt(q + 1);
+      if (q > p && text.charCodeAt(q) === 32 && (c === 116 || c === 84 || c === 119 || c === 87) && text.charCodeAt(q + 2) === 32 && (h !== 0 || l !== 0)) {
+        let e = q + 3;
+        while (e < n && !isSpace(text.charCodeAt(e))) e++;
+        if (e > q + 3) {
+          hi.push(h);
+          lo.push(l);
+          names.push(text.slice(q + 3, e));
+        }
+      }
+      // The next line: after \n, \r, U+2028 or U+2029 (where the pattern's `^` matches).
+      while (q < n && !isLineEnd(text.charCodeAt(q))) q++;
+      p = q + 1;
+    }
+    const order = hi.map((_, i) => i);
+    // Stable, as the sort of the rows was: equal addresses keep their kallsyms order.
+    order.sort((x, y) => hi[x]! - hi[y]! || lo[x]! - lo[y]! || x - y);
+    const addrs = new BigUint64Array(order.length);
+    for (let i = 0; i < order.length; i++) addrs[i] = (BigInt(hi[order[i]!]!) << 32n) | BigInt(lo[order[i]!]!);
+    this.addrs = addrs;
+    this.names = order.map((i) => names[i]!);
+  }
+
+  private loadByPattern(): void {
     const rows: Array<[bigint, string]> = [];
     const re = /^([0-9a-fA-F]+) ([tTwW]) (\S+)/gm;
     for (let m = re.exec(this.text); m; m = re.exec(this.text)) {
@@ -53,6 +100,22 @@ export class Kallsyms {
     }
     return { name: this.names[lo]!, off: addr - a[lo]!, size: a[lo + 1]! - a[lo]! };
   }
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+function isLineEnd(c: number): boolean {
+  return c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
+}
+
+/** Whether `\S` of a regular expression does not match `c`. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
 }
 
 export type RawValue = bigint | string | undefined;
@@ -102,20 +165,41 @@ function cString(buf: Buffer, from: number, to: number): string {
 
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 
-/** A C cast of an integer: the width and signedness the type names. */
-function castInt(type: string, v: bigint, longBits: number): bigint {
+/** What a C cast does to an integer: `bool`, a width in bits (0: none known), and signedness. */
+interface CastKind {
+  bool: boolean;
+  pointer: boolean;
+  bits: number;
+  unsigned: boolean;
+}
+
+/** Cast kinds by type text and long size: a print fmt casts with a few types, each read once. */
+const castKinds = new Map<string, CastKind>();
+
+function castKind(type: string, longBits: number): CastKind {
+  const key = `${longBits}:${type}`;
+  let k = castKinds.get(key);
+  if (k !== undefined) return k;
   const t = type.replace(/\s+/g, ' ').trim();
-  if (t.includes('*')) return BigInt.asUintN(longBits, v);
   const unsigned = /\bunsigned\b|\bu(8|16|32|64)\b|\bsize_t\b|\bgfp_t\b|\bbool\b/.test(t);
-  let bits: number | undefined;
+  let bits = 0;
   if (/\blong long\b|\b[us]64\b/.test(t)) bits = 64;
   else if (/\blong\b|\bsize_t\b|\bssize_t\b/.test(t)) bits = longBits;
   else if (/\bshort\b|\b[us]16\b/.test(t)) bits = 16;
   else if (/\bchar\b|\b[us]8\b/.test(t)) bits = 8;
   else if (/\bint\b|\b[us]32\b|\bunsigned\b|\bgfp_t\b/.test(t)) bits = 32;
-  if (t === 'bool' || t === '_Bool') return v !== 0n ? 1n : 0n;
-  if (bits === undefined) return v;
-  return unsigned ? BigInt.asUintN(bits, v) : BigInt.asIntN(bits, v);
+  k = { bool: t === 'bool' || t === '_Bool', pointer: t.includes('*'), bits, unsigned };
+  castKinds.set(key, k);
+  return k;
+}
+
+/** A C cast of an integer: the width and signedness the type names. */
+function castInt(type: string, v: bigint, longBits: number): bigint {
+  const k = castKind(type, longBits);
+  if (k.pointer) return BigInt.asUintN(longBits, v);
+  if (k.bool) return v !== 0n ? 1n : 0n;
+  if (k.bits === 0) return v;
+  return k.unsigned ? BigInt.asUintN(k.bits, v) : BigInt.asIntN(k.bits, v);
 }
 
 export class RecordPrinter {
