@@ -14,7 +14,15 @@
  * Replay: the S1 capture repeated 80× (1.2 M events) replayed whole (parse, lift,
  * engines, fidelity), and — its target — through lift + engine alone: the same replay with the
  * lifter's payloads decoded by the parser, timing only the consumer of the parsed events.
- * Every phase runs under the V8 flags of bin/run.js's `#!` line, as `foliolab` does.
+ * Every phase runs under the V8 flags of bin/run.js's `#!` line, as `foliolab` does. The naive
+ * parser (b) is also run on the replay trace: whole replay is compared with it there.
+ *
+ * trace.dat: the trace-cmd-s1 fixture (zstd, ~15 k events) read 20 times by foliolab (every
+ * record decoded) and decoded 20 times by `trace-cmd report` (one process a read), when
+ * trace-cmd is installed.
+ *
+ * Each phase also reports its CPU time (all its threads): on a host shared with other work,
+ * the wall time counts the waits for a core as well.
  *
  *   npm run bench                 all phases, each the fastest of 3 runs (peak RSS: the largest)
  *   node bench/run.js --runs 1    one run per phase
@@ -180,8 +188,38 @@ async function phaseInspect(file) {
   return { lines: ins.events, events: ins.events, ops: ins.ops.length, loadMs, openMs, readyMs, readyRssMB, checkpoints: ins.checkpoints.list.length, keyMaxMs: all[all.length - 1], keyMedianMs: all[all.length >> 1], keyMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [JSON.stringify(k), Math.max(...v)])), settleMs };
 }
 
+/** Reads of the trace.dat per phase: the fixture is small (~15 k events), one read is too short to time. */
+const DAT_READS = 20;
+
+/** foliolab reading a trace.dat whole, every record decoded (what `parse` does), DAT_READS times. */
+async function phaseDat(file) {
+  const { FormatRegistry, readTrace } = await import(join(root, 'dist/trace/index.js'));
+  const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
+  let events = 0;
+  let sink = 0;
+  for (let i = 0; i < DAT_READS; i++) {
+    for await (const batch of readTrace(file, { file, registry: reg, decodeAll: true })) {
+      events += batch.length;
+      for (const e of batch) sink += e.decodeMethod === 'generic' ? 1 : 0;
+    }
+  }
+  return { lines: events, events, bytes: statSync(file).size * DAT_READS, fallback: sink };
+}
+
+/** `trace-cmd report` decoding the same trace.dat to text (thrown away), DAT_READS times; each run is a process. */
+function phaseTraceCmd(file) {
+  let bytes = 0;
+  for (let i = 0; i < DAT_READS; i++) {
+    const r = spawnSync('trace-cmd', ['report', file], { maxBuffer: 1 << 30 });
+    if (r.status !== 0) throw new Error(`trace-cmd report ${file}: ${r.stderr}`);
+    bytes += r.stdout.length;
+  }
+  return { lines: 0, events: 0, bytes, textBytes: bytes };
+}
+
 async function runPhase(name, file) {
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   let r;
   if (name === 'split') r = await phaseSplit(file);
   else if (name === 'naive') r = await phaseNaive(file);
@@ -197,9 +235,14 @@ async function runPhase(name, file) {
   else if (name === 'diff') r = await phaseDiff(file, 'linux-6.12', 'linux-6.18');
   else if (name === 'diff-near') r = await phaseDiff(file, 'linux-6.18-fc', 'linux-6.18');
   else if (name === 'inspect') r = await phaseInspect(file);
+  else if (name === 'dat') r = await phaseDat(file);
+  else if (name === 'trace-cmd') r = phaseTraceCmd(file);
   else throw new Error(`unknown phase ${name}`);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  process.stdout.write(JSON.stringify({ ...r, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+  const cpu = process.cpuUsage(cpu0);
+  // CPU time (every thread of the process): on a host shared with other work the wall time
+  // also counts the time the phase waited for a core; the CPU time does not.
+  process.stdout.write(JSON.stringify({ ...r, ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,10 +301,11 @@ function rounds(phases, file, runs) {
     for (const p of phases) {
       const r = child(p, file);
       const all = [...(best[p]?.all ?? []), r.ms];
+      r.cpuMs = Math.min(best[p]?.cpuMs ?? Infinity, r.cpuMs);
       const allReplay = [...(best[p]?.allReplay ?? []), r.replayMs ?? 0];
       const rss = Math.max(best[p]?.maxRssMB ?? 0, r.maxRssMB);
       if (!best[p] || r.ms < best[p].ms) best[p] = { ...r, all, allReplay, maxRssMB: rss };
-      else Object.assign(best[p], { all, allReplay, maxRssMB: rss });
+      else Object.assign(best[p], { all, allReplay, maxRssMB: rss, cpuMs: r.cpuMs });
     }
   }
   return best;
@@ -312,17 +356,17 @@ async function main() {
   const by = Object.fromEntries(rows.map((r) => [r.name, r]));
   for (const r of rows) {
     console.log(
-      `  ${r.label.padEnd(34)} ${r.mbs.toFixed(1).padStart(7)} MB/s ${(r.eps / 1e6).toFixed(2).padStart(6)} M events/s  ${(r.ms / 1000).toFixed(2).padStart(6)} s ${spread(r)}  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`,
+      `  ${r.label.padEnd(34)} ${r.mbs.toFixed(1).padStart(7)} MB/s ${(r.eps / 1e6).toFixed(2).padStart(6)} M events/s  ${(r.ms / 1000).toFixed(2).padStart(6)} s ${spread(r)}  cpu ${(r.cpuMs / 1000).toFixed(2)} s  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`,
     );
   }
   const c = by.foliolab;
-  console.log(`  ratios: (c)/(a) = ${(c.mbs / by.split.mbs).toFixed(2)} (target ≥ 0.5), (c)/(b) = ${(c.mbs / by.naive.mbs).toFixed(2)} (target ≥ 2)`);
+  console.log(`  ratios: (c)/(a) = ${(c.mbs / by.split.mbs).toFixed(2)} (target ≥ 0.5), (c)/(b) = ${(c.mbs / by.naive.mbs).toFixed(2)} (target ≥ 2); by CPU time (c)/(b) = ${(by.naive.cpuMs / c.cpuMs).toFixed(2)}`);
   console.log(`  foliolab: ${c.events} events, ${c.unparsed} unparsed, ${c.fallback} by fallback`);
   // Replay throughput, and two configs over one parse.
   const copies = Number(arg('--replay-copies', '80'));
   const rfile = generateReplay(copies);
   console.log(`replay benchmark: the 6.18 S1 capture repeated ${copies}× (${(statSync(rfile).size / 1e6).toFixed(1)} MB)`);
-  const best = rounds(['foliolab-header', 'replay-1', 'replay-1-lift', 'replay-612', 'replay-618', 'replay-2', 'replay-2-lift', 'replay-2-near', 'diff', 'diff-near'], rfile, runs);
+  const best = rounds(['naive', 'foliolab-header', 'replay-1', 'replay-1-lift', 'replay-612', 'replay-618', 'replay-2', 'replay-2-lift', 'replay-2-near', 'diff', 'diff-near'], rfile, runs);
   const header = best['foliolab-header'];
   const r1 = best['replay-1'];
   const r612 = best['replay-612'];
@@ -336,7 +380,7 @@ async function main() {
   const rrow = (label, r) => console.log(
     `  ${label.padEnd(40)} ${(r.events / (r.ms / 1000) / 1e6).toFixed(2).padStart(5)} M events/s ${(r.ms / 1000).toFixed(2).padStart(6)} s ${spread(r)}` +
       (r.replayMs ? `   past the parser ${(r.events / (r.replayMs / 1000) / 1e6).toFixed(2).padStart(5)} M events/s ${(r.replayMs / 1000).toFixed(2).padStart(6)} s` : '') +
-      `  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`,
+      `  cpu ${(r.cpuMs / 1000).toFixed(2)} s  peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB`,
   );
   rrow('parse only (payloads undecoded)', header);
   // Lift + engine alone: the payloads the lifter reads decoded by the parser.
@@ -358,7 +402,22 @@ async function main() {
   rrow('diff --base 6.18-fc --with 6.18', difn);
   console.log(`  ratios (target ≤ 1.6): diff 6.12→6.18 / replay 6.12 = ${(dif.ms / r612.ms).toFixed(2)}, / replay 6.18 = ${(dif.ms / r618.ms).toFixed(2)}; diff 6.18-fc→6.18 / replay 6.18-fc = ${(difn.ms / r1.ms).toFixed(2)}`);
   console.log(`          two-config replay / one: ${(r2.ms / r1.ms).toFixed(2)} with 6.12 (16× the unmap work), ${(r2n.ms / r1.ms).toFixed(2)} with 6.18; replay / parse = ${(r1.ms / header.ms).toFixed(2)}`);
+  const nv = best.naive;
+  console.log(`  replay linux-6.18-fc / naive parse of the same file (${(nv.ms / 1000).toFixed(2)} s, cpu ${(nv.cpuMs / 1000).toFixed(2)} s): naive/replay = ${(nv.ms / r1.ms).toFixed(2)} (target ≥ 1); by CPU time ${(nv.cpuMs / r1.cpuMs).toFixed(2)}`);
+  console.log(`  peak RSS: replay ${r1.maxRssMB.toFixed(0)} MB, diff ${dif.maxRssMB.toFixed(0)} / ${difn.maxRssMB.toFixed(0)} MB (target < 200)`);
   console.log(`  (${r1.ops} ops, ${r1.compared[0]} recorded events compared; a synthetic repetition reuses the same pfns in every copy, so its fidelity verdict is not meaningful)`);
+  // trace.dat: foliolab's reader against trace-cmd (libtraceevent) decoding the same file.
+  const dfile = join(root, 'fixtures/traces/trace-cmd-s1/trace-v7-zstd.dat');
+  const haveTraceCmd = spawnSync('trace-cmd', ['--version']).error === undefined;
+  const dbest = rounds(haveTraceCmd ? ['dat', 'trace-cmd'] : ['dat'], dfile, runs);
+  const dr = dbest.dat;
+  console.log(`trace.dat benchmark: ${dfile} (${dr.events / DAT_READS} events) read ${DAT_READS}× per run`);
+  console.log(`  foliolab, every record decoded     ${(dr.ms / 1000).toFixed(2)} s ${spread(dr)}  cpu ${(dr.cpuMs / 1000).toFixed(2)} s  peak RSS ${dr.maxRssMB.toFixed(0)} MB`);
+  if (haveTraceCmd) {
+    const tc = dbest['trace-cmd'];
+    console.log(`  trace-cmd report (one process a read) ${(tc.ms / 1000).toFixed(2)} s ${spread(tc)}`);
+    console.log(`  ratio trace-cmd / foliolab = ${(tc.ms / dr.ms).toFixed(2)} (target ≥ 1)`);
+  } else console.log('  trace-cmd is not installed: no comparison (apt-get install trace-cmd)');
   // The inspector on the same 1.2 M-event trace.
   const ins = child('inspect', rfile);
   console.log(`inspect benchmark: ${ins.events} events, ${ins.ops} ops, 2 configs`);
@@ -367,7 +426,7 @@ async function main() {
   console.log(`  whole trace read (parse, lift, both engines, rows, ${ins.checkpoints} checkpoints kept)  ${(ins.loadMs / 1000).toFixed(2)} s  peak RSS ${ins.maxRssMB.toFixed(0)} MB (target < 400)`);
   console.log(`  key → redraw: median ${ins.keyMedianMs.toFixed(1)} ms, max ${ins.keyMaxMs.toFixed(1)} ms (target < 50); per key max ${Object.entries(ins.keyMs).map(([k, v]) => `${JSON.parse(k).replace('\u001b[6~', 'PgDn').replace('\t', 'tab')} ${v.toFixed(1)}`).join(', ')}`);
   console.log(`  inspector settles after G (all ${ins.ops} ops replayed under both configs): ${ins.settleMs.toFixed(0)} ms`);
-  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, replay: { header, r1, r1lift: best['replay-1-lift'], r612, r618, r2, r2lift: best['replay-2-lift'], r2n, diff: dif, diffNear: difn }, inspect: ins };
+  const summary = { parse: { sizeMB: size / 1e6, rows, ratioToSplit: c.mbs / by.split.mbs, ratioToNaive: c.mbs / by.naive.mbs }, dat: dbest, replay: { naive: nv, header, r1, r1lift: best['replay-1-lift'], r612, r618, r2, r2lift: best['replay-2-lift'], r2n, diff: dif, diffNear: difn }, inspect: ins };
   writeFileSync(join(outDir, 'last.json'), JSON.stringify(summary, null, 2));
 }
 
