@@ -159,6 +159,7 @@ export class MultiReplay {
       const eng = this.engines[i]!;
       const checker = this.checkers[i]!;
       if (check) eng.checkEvery = true;
+      checker.filePages = eng.k.holdsFilePages();
       checker.begin(lo);
       const r = eng.step(lo.op);
       eng.checkEvery = false;

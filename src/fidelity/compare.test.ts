@@ -53,3 +53,25 @@ describe('a preempted op', () => {
     expect(c.report().opsMismatched).toBe(1);
   });
 });
+
+describe('file-backed memory', () => {
+  const fileRss = new Recorded('rss_stat', 2, 0, 1, 1, 0, -8192, undefined, true, 'MM_FILEPAGES');
+  const anonRss = new Recorded('rss_stat', 3, 0, 1, 1, 1, -4096, undefined, true, 'MM_ANONPAGES');
+  const run = (filePages: boolean) => {
+    const c = new FidelityChecker();
+    c.filePages = filePages;
+    c.begin({ ...op(), recorded: [fileRss, anonRss] });
+    c.see({ ev: 'rss_stat', cpu: 0, mm: 1, curr: 1, member: 1, delta: -4096, size: 0 });
+    c.end();
+    return c.report();
+  };
+  it('while the model holds no file page, file rss updates are set aside and named; the rest is compared', () => {
+    const r = run(false);
+    expect([r.verdict, r.fileRss, r.compared, r.equal]).toEqual(['partial', 1, 1, 1]);
+    expect(r.reasons.join(' ')).toMatch(/MM_FILEPAGES/);
+  });
+  it('once the model holds file pages they are compared', () => {
+    const r = run(true);
+    expect([r.verdict, r.fileRss]).toEqual(['mismatched', 0]);
+  });
+});

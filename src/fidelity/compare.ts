@@ -6,7 +6,7 @@
  * RCU callbacks, page cache) are not the workload's and are counted apart.
  */
 import type { Emission } from '../model/emit.js';
-import { RSS_NAMES } from '../model/state.js';
+import { MM_FILEPAGES, MM_SHMEMPAGES, RSS_NAMES } from '../model/state.js';
 import type { LiftedOp, Recorded } from '../replay/lift.js';
 
 export interface Mismatch {
@@ -77,6 +77,11 @@ export interface FidelityReport {
   softirqFrees: number;
   /** Ops the task was preempted in: their rss updates compared by their sum (LiftedOp.preempted). */
   preemptedOps: number;
+  /**
+   * Recorded rss_stat updates of MM_FILEPAGES / MM_SHMEMPAGES while the model held no file or
+   * shmem page: file-backed memory outside the model (not compared).
+   */
+  fileRss: number;
   mismatches: Mismatch[];
 }
 
@@ -153,9 +158,11 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
+  /** Set before each op: the model holds file or shmem pages, so their rss updates are predicted. */
+  filePages = false;
 
   /** `ignore`: predicted kinds the trace cannot show (not recorded): not compared. */
   constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS) {}
@@ -216,6 +223,7 @@ export class FidelityChecker {
     for (let i = 0; i < recorded.length; i++) {
       const x = recorded[i]!;
       if (x.ours === false) { if (x.ev === 'mm_page_free') this.r.foreignFrees++; continue; }
+      if (!this.filePages && x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES)) { this.r.fileRss++; continue; }
       this.rec[this.nrec++] = x;
       const l = this.lane(x.cpu);
       l.rec[l.n++] = x;
@@ -363,6 +371,7 @@ export class FidelityChecker {
     r.outsideModel = [...this.outside.values()].sort((a, b) => b.events - a.events || b.ops - a.ops);
     const reasons: string[] = [];
     const silent = r.outsideModel.filter((o) => o.events > 0);
+    if (r.fileRss) reasons.push(`${r.fileRss} recorded rss_stat update${r.fileRss === 1 ? '' : 's'} of file or shmem pages (MM_FILEPAGES/MM_SHMEMPAGES) not compared: file-backed memory is outside the model (the mappings execve and the loader make, and what the page cache held, are in no tracepoint)`);
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;
     r.verdict = r.opsMismatched > 0 ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';

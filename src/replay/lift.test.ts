@@ -220,3 +220,26 @@ describe('an op the task was preempted in', () => {
     expect(slept.recorded.filter((r) => r.ev === 'rss_stat').length).toBe(4);
   });
 });
+
+describe('allocations a fault op holds', () => {
+  it('keeps the fault\'s user folio and page table; a filesystem\'s or readahead\'s page allocated after it in the task is not the fault\'s', async () => {
+    const ops = await lift([
+      '# tracer: nop',
+      L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L('1.000002', 'sys_mmap(addr: 0x0, len: 0x200000, prot: 0x3, flags: 0x22, fd: 0xffffffff, off: 0x0)'),
+      L('1.000003', 'sys_mmap -> 0x7f0000000000'),
+      L('1.000004', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+      L('1.000005', 'mm_page_alloc: page=0000000000000001 pfn=0x20000 order=0 migratetype=0 gfp_flags=GFP_KERNEL_ACCOUNT|__GFP_ZERO'),
+      L('1.000006', 'mm_page_alloc: page=0000000000000002 pfn=0x10000 order=4 migratetype=1 gfp_flags=GFP_TRANSHUGE_LIGHT'),
+      L('1.000007', 'mm_page_alloc: page=0000000000000003 pfn=0x30000 order=0 migratetype=1 gfp_flags=GFP_NOFS|__GFP_HIGHMEM|__GFP_MOVABLE|__GFP_NOWARN'),
+      L('1.000008', 'mm_page_alloc: page=0000000000000004 pfn=0x30001 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_NORETRY|__GFP_NOWARN'),
+      L('1.000009', 'mm_page_alloc: page=0000000000000005 pfn=0x30002 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_WRITE'),
+      L('1.000010', 'mm_page_free: page=0000000000000003 pfn=0x30000 order=0'),
+      L('1.000011', 'tracing_mark_write: fl: end scenario=T variant=v'),
+    ].join('\n') + '\n');
+    const fault = ops.find((o) => o.op.kind === 'fault')!;
+    expect((fault.op as { allocs: unknown[] }).allocs).toEqual([{ pfn: 0x20000, order: 0, use: 'pgtable' }, { pfn: 0x10000, order: 4, use: 'user', anonFault: true }]);
+    // The filesystem's page is not the workload's: its free is not compared.
+    expect(fault.recorded.map((r) => r.ours)).toEqual([false]);
+  });
+});

@@ -314,16 +314,19 @@ export class Lifter {
     }
     const gfp = f.gfp_flags as { flags?: string[] } | undefined;
     const names = gfp?.flags ?? [];
-    // A page-cache page of a buffered write() (write_begin allocates with __GFP_WRITE), made
-    // after the fault in the same task because write() is not lifted: not the fault's, nor
-    // the workload's memory (its free, at truncation or reclaim, is the page cache's).
-    if (names.includes('__GFP_WRITE')) return;
-    const user = names.some((n) => /MOVABLE|TRANSHUGE|HIGHUSER/.test(n)) || (names.length === 0 && f.migratetype === 1);
+    // A fault's folio is allocated as user memory: GFP_HIGHUSER_MOVABLE (zeroed, or a COW copy)
+    // or GFP_TRANSHUGE*. What the task allocates after the fault in calls that are not lifted —
+    // a buffered write()'s page cache (__GFP_WRITE, or a filesystem's GFP_NOFS mask), readahead
+    // (__GFP_NORETRY) — is not the fault's, nor the workload's memory: its free, at truncation
+    // or reclaim, is the page cache's.
+    const huge = names.some((n) => n.startsWith('GFP_TRANSHUGE'));
+    if (names.some((n) => n === '__GFP_WRITE' || n === 'GFP_NOFS' || n === 'GFP_NOIO') || (!huge && names.includes('__GFP_NORETRY'))) return;
+    const user = huge || names.includes('GFP_HIGHUSER_MOVABLE') || (names.length === 0 && f.migratetype === 1);
     // Page tables (GFP_PGTABLE_USER) and the huge zero folio are allocated zeroed: another
     // kernel allocation in the task (slab, a pipe or socket buffer) is not the fault's.
     if (!user && names.length > 0 && !names.includes('__GFP_ZERO')) return;
     const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
-    if (user && names.some((n) => n.startsWith('GFP_TRANSHUGE') || n === '__GFP_ZERO')) a.anonFault = true;
+    if (user && (huge || names.includes('__GFP_ZERO'))) a.anonFault = true;
     if (this.memcgReclaimNext?.op === cur.op) {
       a.memcgReclaim = this.memcgReclaimNext.n;
       this.memcgReclaimNext = undefined;

@@ -229,6 +229,12 @@ export class Kernel {
     return p;
   }
 
+  /** Whether any mm holds file or shmem pages (whose rss updates the model then predicts). */
+  holdsFilePages(): boolean {
+    for (const mm of this.mms.values()) if (mm.rss[0] !== 0 || mm.rss[3] !== 0) return true;
+    return false;
+  }
+
   batches(cpu: number): LruBatches {
     let b = this.lruBatches.get(cpu);
     if (!b) {
