@@ -122,6 +122,8 @@ export interface ExploreStats {
   truncated: boolean;
   /** The classes' normal forms, when asked for (tests compare explorations by them). */
   classSet?: Set<string>;
+  /** Every execution's schedule, when asked for. */
+  schedules?: string[][];
 }
 
 export interface ExploreOpts {
@@ -130,6 +132,8 @@ export interface ExploreOpts {
   budget?: number;
   /** Return the classes' normal forms (ExploreStats.classSet). */
   keepClasses?: boolean;
+  /** Return every execution's schedule (ExploreStats.schedules). */
+  keepSchedules?: boolean;
 }
 
 type Factory = () => Run;
@@ -168,15 +172,17 @@ class Recorder {
   readonly stats: ExploreStats;
   private readonly classes = new Set<string>();
 
-  constructor(readonly invariants: InvariantName[], exhaustive: boolean, bound?: number, keepClasses = false) {
+  constructor(readonly invariants: InvariantName[], exhaustive: boolean, bound?: number, keepClasses = false, keepSchedules = false) {
     this.stats = { executions: 0, classes: 0, sleepBlocked: 0, deadlocks: 0, exhaustive, bound, positive: {}, best: {}, truncated: false };
     for (const inv of invariants) this.stats.positive[inv] = 0;
     if (keepClasses) this.stats.classSet = this.classes;
+    if (keepSchedules) this.stats.schedules = [];
   }
 
   complete(run: Run, schedule: string[], accs: Access[], preemptions: number): void {
     const st = this.stats;
     st.executions++;
+    st.schedules?.push([...schedule]);
     if (!run.finished()) st.deadlocks++;
     this.classes.add(canonical(schedule, accs));
     st.classes = this.classes.size;
@@ -208,7 +214,7 @@ interface Frame {
 
 /** Exhaustive DPOR with sleep sets. */
 export function exploreDpor(make: Factory, invariants: InvariantName[], opts: ExploreOpts = {}): ExploreStats {
-  const rec = new Recorder(invariants, true, undefined, opts.keepClasses);
+  const rec = new Recorder(invariants, true, undefined, opts.keepClasses, opts.keepSchedules);
   const budget = opts.budget ?? Number.POSITIVE_INFINITY;
   let run = make();
   const names = run.threads.map((t) => t.name);
@@ -304,7 +310,7 @@ function preemptionsOf(frames: Frame[], depth: number): number {
 
 /** Every schedule with at most `bound` preemptions (no reduction). */
 export function exploreBounded(make: Factory, invariants: InvariantName[], bound: number, opts: ExploreOpts = {}): ExploreStats {
-  const rec = new Recorder(invariants, false, bound, opts.keepClasses);
+  const rec = new Recorder(invariants, false, bound, opts.keepClasses, opts.keepSchedules);
   const budget = opts.budget ?? Number.POSITIVE_INFINITY;
   let run = make();
   const schedule: string[] = [];
@@ -341,6 +347,57 @@ export function exploreBounded(make: Factory, invariants: InvariantName[], bound
   };
   go(0);
   return rec.stats;
+}
+
+/** Everything a later step or an invariant can see of an execution in progress. */
+function fingerprint(run: Run): string {
+  const s = run.s;
+  const threads = run.threads.map((t) => (t.next ? [t.name, t.done, t.next.fn, t.next.what, [...accessOf(t.next).reads].sort(), [...accessOf(t.next).writes].sort()] : [t.name, t.done]));
+  return JSON.stringify([[...s.view()], s.monitor, [...s.locks].sort(), s.split_queue_len, s.nr_anon_partially_mapped, threads]);
+}
+
+/**
+ * The dependence relation checked against the steps themselves: in every state `schedules`
+ * pass through, every two enabled threads whose next steps are declared independent run them in
+ * both orders; each order must be possible and end in the same state (PTEs, folios, lists,
+ * counts, locks, what the monitors saw, each thread's next step). A fault is a read or write a
+ * step does but does not declare — DPOR would then skip interleavings that differ.
+ */
+export function commutationFaults(make: Factory, schedules: string[][], max = 5): string[] {
+  const faults: string[] = [];
+  const seen = new Set<string>();
+  for (const sched of schedules) {
+    const run = make();
+    for (let i = 0; i <= sched.length && faults.length < max; i++) {
+      const prefix = sched.slice(0, i);
+      const key = prefix.join(',');
+      if (!seen.has(key)) {
+        seen.add(key);
+        const en = run.enabledNames();
+        for (let x = 0; x < en.length; x++) {
+          for (let y = x + 1; y < en.length; y++) {
+            const a = en[x]!;
+            const b = en[y]!;
+            const da = run.thread(a).next!;
+            const db = run.thread(b).next!;
+            if (dependent(accessOf(da), accessOf(db))) continue;
+            const orders = [[a, b], [b, a]].map((pair) => {
+              const r = make();
+              for (const t of prefix) r.step(t);
+              for (const t of pair) {
+                if (!r.enabledNames().includes(t)) return `${t} cannot step`;
+                r.step(t);
+              }
+              return fingerprint(r);
+            });
+            if (orders[0] !== orders[1]) faults.push(`after ${prefix.join('') || 'nothing'}: ${a} "${da.what}" (${da.fn}) and ${b} "${db.what}" (${db.fn}) are declared independent but do not commute`);
+          }
+        }
+      }
+      if (i < sched.length) run.step(sched[i]!);
+    }
+  }
+  return faults;
 }
 
 export interface WitnessStep {

@@ -64,7 +64,9 @@ const lockKey = (l: string): string => `lock:${l}`;
  * pointers (its neighbours are only known when it runs, so it declares them all).
  */
 function allLinks(s: RaceState): string[] {
-  return [...s.links.keys()].map((n) => `${n}.links`);
+  // The list heads and the scenario's folios: a page a fault maps while the threads run is on
+  // no list, and must not change what a step declares.
+  return [QUEUE, PRIVATE, ...s.scenario.setup.folios.map((f) => f.name)].map((n) => `${n}.links`);
 }
 
 function pteKey(s: RaceState, slot: number): string {
@@ -375,7 +377,8 @@ export function* gupFast(c: ThreadCtx, name: string, page: number): Prog {
   }
   if (!pinned) {
     // The slow path: follow_page_pte() under the PTL, faulting a fresh page in if none.
-    yield { fn: 'mm/gup.c@follow_page_pte', what: `slow path: spin_lock(ptl); ${pteName(s, slot)} present? pin it : do_anonymous_page() maps a new page; spin_unlock`, acquire: ptlOf(t), release: [ptlOf(t)], reads: [key], writes: [key] };
+    // Pins the folio the PTE maps (its refcount), or maps a fresh page there.
+    yield { fn: 'mm/gup.c@follow_page_pte', what: `slow path: spin_lock(ptl); ${pteName(s, slot)} present? pin it : do_anonymous_page() maps a new page; spin_unlock`, acquire: ptlOf(t), release: [ptlOf(t)], reads: [key, `${name}.ref`], writes: [key, `${name}.ref`] };
     const cur = table.folio[idx] ?? null;
     if (cur) {
       pinned = s.byFolio.get(cur)!;
