@@ -194,6 +194,9 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       f.large_mapcount--;
       mappingRefs++;
       for (let i = 0; i < HPAGE_PMD_NR; i++) slots.push({ mm, table, idx: i, bits: table.bits[i]! });
+      // 6.1 __split_huge_pmd_locked(freeze): the first page_remove_rmap() of a subpage leaves
+      // the THP partly mapped (traits.freezeSplitQueuesDeferred).
+      if (k.traits.freezeSplitQueuesDeferred && f.anon) deferred_split_folio(k, f, true);
       continue;
     }
     // PTE mappings: try_to_migrate_one() per PTE, flushing each (TTU_BATCH_FLUSH defers only
