@@ -75,3 +75,19 @@ describe('file-backed memory', () => {
     expect([r.verdict, r.fileRss]).toEqual(['mismatched', 0]);
   });
 });
+
+describe('a preempted op with file rss set aside', () => {
+  it('merges the anon updates a set-aside file update stood between', () => {
+    const rec = [
+      new Recorded('rss_stat', 2, 0, 1, 0, 1, -8192, undefined, true, 'MM_ANONPAGES'),
+      new Recorded('rss_stat', 3, 0, 1, 0, 0, -4096, undefined, true, 'MM_FILEPAGES'),
+      new Recorded('rss_stat', 4, 0, 1, 0, 1, -4096, undefined, true, 'MM_ANONPAGES'),
+    ];
+    const c = new FidelityChecker();
+    c.begin({ ...op(), recorded: rec, preempted: true });
+    c.see({ ev: 'rss_stat', cpu: 0, mm: 1, curr: 0, member: 1, delta: -12288, size: 0 });
+    c.end();
+    const r = c.report();
+    expect([r.opsMismatched, r.compared, r.equal, r.fileRss]).toEqual([0, 1, 1, 1]);
+  });
+});

@@ -224,8 +224,17 @@ export class FidelityChecker {
       const x = recorded[i]!;
       if (x.ours === false) { if (x.ev === 'mm_page_free') this.r.foreignFrees++; continue; }
       if (!this.filePages && x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES)) { this.r.fileRss++; continue; }
-      this.rec[this.nrec++] = x;
       const l = this.lane(x.cpu);
+      // A preempted op's rss updates of one counter compare by their sum: the lifter merged
+      // those next to each other; those a set-aside file update stood between merge here.
+      const last = l.n > 0 ? l.rec[l.n - 1] : undefined;
+      if (this.mergeRss && last && x.ev === 'rss_stat' && last.ev === 'rss_stat' && last.a === x.a && last.b === x.b && typeof last.delta === 'number' && typeof x.delta === 'number') {
+        const merged = last.withDelta(last.delta + x.delta);
+        l.rec[l.n - 1] = merged;
+        this.rec[this.nrec - 1] = merged;
+        continue;
+      }
+      this.rec[this.nrec++] = x;
       l.rec[l.n++] = x;
     }
   }
