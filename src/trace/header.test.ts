@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isScanError, LineKind, scanHeader, type ScannedHeader } from './header.js';
+import { isScanError, LineKind, newScratch, scanHeader, scanInto, scanRange, type ScannedHeader } from './header.js';
 import { lexLine } from './line-lexer.js';
 
 function ok(line: string, pad = false): ScannedHeader {
@@ -60,6 +60,43 @@ describe('line header scanner', () => {
         expect(h.message).toMatch(msg);
       }
     }
+  });
+
+  it('reads a line in place in its chunk of text as it reads the line alone', () => {
+    // Lines of real shapes and damaged ones, between other lines: the scan must not look past
+    // the line's end (a `:`, `(` or space of the next line) or before its start.
+    const real = [
+      '  s1_mthp64k_lazy-18983   [001] .....  4360.330584: mm_page_alloc: page=0x1 pfn=0x2 order=0',
+      '           <idle>-0       [000] d.h1.   12.000001: tlb_flush: pages:1 reason:remote shootdown (1)',
+      '  s1_mthp64k_lazy-18983   [001] .....  4360.331493: sys_brk(brk: 0)',
+      '  s1_mthp64k_lazy-18983   [001] .....  4360.331494: sys_brk -> 0x18075000',
+      '            bash-1234    (   1234) [000] d..1.   12.000001: tlb_flush: pages:1',
+      ' s1_mthp64k_lazy-18983 [001]  4360.330584: mm_page_alloc:        page=0x133689',
+      '  a-1 [001] 1.5: sys_x',
+      '  a-1 [001] 1.5: sys_x -',
+      '  a-1 [001] 1.5: sys_x(',
+      '  a-1 [001] 1.5:',
+    ];
+    const line = fc.oneof(fc.constantFrom(...real), fc.string({ maxLength: 80 }), fc.constantFrom(...real).chain((l) => fc.nat(l.length).map((n) => l.slice(0, n))));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), line, fc.constantFrom('\n', '\r\n', ''), fc.string({ maxLength: 30 }), fc.boolean(), (before, l, end, after, pad) => {
+        fc.pre(!l.includes('\n') && !l.endsWith('\r') && !before.includes('\n') && !after.includes('\n'));
+        // The line ends at a newline, a CR before it (not part of the line), or the text's end.
+        const text = `${before}\n${l}${end}${end === '' ? '' : after}`;
+        const start = before.length + 1;
+        const a = newScratch();
+        const b = newScratch();
+        const okA = scanInto(l, pad, a);
+        const okB = scanRange(text, start, start + l.length, pad, b);
+        expect(okB).toBe(okA);
+        if (!okA) return;
+        for (const k of ['commStart', 'commEnd', 'nameStart', 'nameEnd', 'tsStart', 'tsEnd', 'payloadStart', 'payloadEnd'] as const) expect(b[k] - start, k).toBe(a[k]);
+        expect(b.latEnd - b.latStart).toBe(a.latEnd - a.latStart);
+        if (a.latEnd > a.latStart) expect(b.latStart - start).toBe(a.latStart);
+        expect([b.pid, b.tgid, b.cpu, b.tsNs, b.tsFrac, b.kind]).toEqual([a.pid, a.tgid, a.cpu, a.tsNs, a.tsFrac, a.kind]);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('never throws, whatever the line', () => {
