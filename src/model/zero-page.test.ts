@@ -166,3 +166,19 @@ describe('the huge zero page (MADV_HUGEPAGE range, use_zero_page)', () => {
     expect(eng.folios()).toHaveLength(0);
   });
 });
+
+describe('memory the model did not see mapped', () => {
+  it('an implicit VMA for a fault outside every known VMA keeps the VMAs in address order (exit zaps in that order)', () => {
+    const { eng, run } = engine('linux-6.18');
+    run(mmap(4 * MB));
+    const low = 0x55f400000000;
+    run(fault(A, true, [pgtable(0x100), data(0x200)]));
+    run(fault(low, true, [pgtable(0x101), data(0x201)]));
+    // Both folios reach the LRU (the batch's reference would keep them past the exit).
+    run({ ...base, at: at(), kind: 'lru-drain', pfns: [0x200, 0x201] });
+    const mm = eng.k.mms.get(10)!;
+    expect(mm.vmas.map((v) => v.vm_start)).toEqual([...mm.vmas.map((v) => v.vm_start)].sort((a, b) => a - b));
+    const frees = eng.step({ ...base, at: at(), kind: 'exit' }).emitted.flatMap((e) => (e.ev === 'mm_page_free' && e.what === 'folio' ? [e.pfn] : []));
+    expect(frees).toEqual([0x201, 0x200]);
+  });
+});

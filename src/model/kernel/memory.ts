@@ -82,7 +82,9 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     const size = PAGE_SIZE << user.order;
     const start = addr - (addr % size);
     vma = { vm_start: start, vm_end: start + size, vm_pgoff: start / PAGE_SIZE, read: true, write: true, hugepage: false, nohugepage: false, locked: false, droppable: false, anon: true, implicit: true };
+    // In address order, as the maple tree keeps them: unmaps and exit walk them in that order.
     mm.vmas.push(vma);
+    mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
   }
   if (!vma.anon) return 'unmodelled';
   // Page-table pages allocated before the PTE table (or THP deposit) are upper levels, filled
