@@ -87,6 +87,9 @@ export interface FidelityReport {
 
 const NO_KINDS: ReadonlySet<string> = new Set();
 
+/** The kind under which the free of a page allocated by an op outside the model is counted. */
+const FREED_OUTSIDE = 'free of a page a fault outside the model allocated';
+
 /** Pfns the model made up for folios whose allocation the trace did not record. */
 export const SYNTH_PFN = 0x4000000000;
 
@@ -192,10 +195,18 @@ export class FidelityChecker {
   private readonly recFirst = [0, 0, 0, 0, 0];
   private equalPending = 0;
   private extraPending = 0;
+  /** Recorded events of a shared op passed over as the unknown memory's. */
+  private sharedSkipped = 0;
 
-  begin(lo: LiftedOp): void {
+  /**
+   * `shared`: the op's recorded output also covers memory the model does not know (named): the
+   * predictions are looked for in order among the recorded events, and the recorded events
+   * between and after them are counted outside the model under that name.
+   */
+  begin(lo: LiftedOp, shared?: string, allocatedOutside?: (pfn: number) => boolean): void {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
+    this.shared = shared;
     this.mergeRss = lo.preempted === true;
     if (this.mergeRss) this.r.preemptedOps++;
     this.pendingRss = undefined;
@@ -224,6 +235,7 @@ export class FidelityChecker {
       const x = recorded[i]!;
       if (x.ours === false) { if (x.ev === 'mm_page_free') this.r.foreignFrees++; continue; }
       if (!this.filePages && x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES)) { this.r.fileRss++; continue; }
+      if (allocatedOutside !== undefined && x.ev === 'mm_page_free' && x.pfn !== undefined && allocatedOutside(x.pfn)) { this.outsideEvent(FREED_OUTSIDE, lo.op.at.line); continue; }
       const l = this.lane(x.cpu);
       // A preempted op's rss updates of one counter compare by their sum: the lifter merged
       // those next to each other; those a set-aside file update stood between merge here.
@@ -253,6 +265,8 @@ export class FidelityChecker {
     return l;
   }
 
+  private shared: string | undefined;
+
   /** A preempted op: consecutive rss updates of one counter are compared by their sum (as the lifter merged the recorded ones). */
   private mergeRss = false;
   private pendingRss: Extract<Emission, { ev: 'rss_stat' }> | undefined;
@@ -262,6 +276,9 @@ export class FidelityChecker {
     // A flush traced in another task's context (a flush IPI's handler on a CPU running someone
     // else) is never among the recorded output: the lifter keeps the workload's tasks' events.
     if (e.ev === 'tlb_flush' && e.offTask) return;
+    // Recorded updates summed across a resched point (a preempted op) mix the model's pages with
+    // the unknown memory's: such an rss update cannot be told apart, so it is not compared.
+    if (this.shared !== undefined && this.mergeRss && e.ev === 'rss_stat') return;
     if (this.mergeRss) {
       const p = this.pendingRss;
       if (e.ev === 'rss_stat') {
@@ -284,6 +301,15 @@ export class FidelityChecker {
     this.npred++;
     this.predKinds[predKind(e.ev)]!++;
     const l = this.lane(e.cpu);
+    if (this.shared !== undefined && l.first < 0) {
+      // The recorded events before the next equal one are the unknown memory's.
+      let j = l.pos;
+      while (j < l.n && !same(l.rec[j]!, e)) j++;
+      if (j < l.n) {
+        this.sharedSkipped += j - l.pos;
+        l.pos = j;
+      }
+    }
     const a = l.pos < l.n ? l.rec[l.pos] : undefined;
     if (l.first < 0) {
       if (a && same(a, e)) this.equalPending++;
@@ -305,6 +331,16 @@ export class FidelityChecker {
     l.pos++;
   }
 
+  /** One recorded event counted under an outside-the-model kind. */
+  private outsideEvent(kind: string, line: number): void {
+    this.r.unmodelledOutput++;
+    let o = this.outside.get(kind);
+    if (!o) { o = { kind, ops: 0, events: 0, firstLine: line }; this.outside.set(kind, o); }
+    if (o.events === 0) o.firstLine = line;
+    o.ops++;
+    o.events++;
+  }
+
   /** Ends the op; `unmodelled` names what the model could not represent in it. */
   end(unmodelled?: string): void {
     if (this.pendingRss) {
@@ -317,6 +353,10 @@ export class FidelityChecker {
     if (!lo) return;
     const rec = this.rec;
     const nrec = this.nrec;
+    const shared = this.shared;
+    this.shared = undefined;
+    const skipped = this.sharedSkipped;
+    this.sharedSkipped = 0;
     if (unmodelled !== undefined) {
       // Nothing is predicted for what the model does not represent: its recorded output is
       // counted under its kind, never compared (it would read as a mismatch of the model).
@@ -327,6 +367,20 @@ export class FidelityChecker {
       o.ops++;
       o.events += nrec;
       return;
+    }
+    let rest = 0;
+    if (shared !== undefined) {
+      // What no prediction took on a lane whose predictions all matched is the unknown memory's.
+      rest = skipped;
+      for (const l of this.active) if (l.first < 0) { rest += l.n - l.pos; l.pos = l.n; }
+      if (rest > 0) {
+        this.r.unmodelledOutput += rest;
+        let o = this.outside.get(shared);
+        if (!o) { o = { kind: shared, ops: 0, events: 0, firstLine: lo.op.at.line }; this.outside.set(shared, o); }
+        if (o.events === 0) o.firstLine = lo.op.at.line;
+        o.ops++;
+        o.events += rest;
+      }
     }
     if (nrec === 0 && this.npred === 0) return;
     this.r.opsCompared++;
@@ -344,7 +398,7 @@ export class FidelityChecker {
     }
     for (let j = 0; j < nf; j++) this.kind(PRED_KINDS[first[j]!]!).recorded += counts[first[j]!]!;
     PRED_KINDS.forEach((ev, i) => { if (this.predKinds[i]) this.kind(ev).predicted += this.predKinds[i]!; });
-    this.r.compared += nrec;
+    this.r.compared += nrec - rest;
     this.r.equal += this.equalPending;
     this.r.extra += this.extraPending;
     let bad = false;

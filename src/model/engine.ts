@@ -9,8 +9,9 @@ import type { Emission, Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
-import { handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_mmap, exec_mmap, do_munmap, dup_mm, exit_mmap } from './kernel/mmap.js';
+import { find_vma, handle_mm_fault, type FaultResult } from './kernel/memory.js';
+import { do_mmap, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
+import { dup_mmap, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
@@ -78,6 +79,15 @@ export class Engine {
     return this.k.mms.get(tgid) ?? this.k.newMm(tgid);
   }
 
+  /** Head pfns of data folios allocated in faults left outside the model (not its pages). */
+  private readonly outsidePfns = new Set<number>();
+
+  /**
+   * A page a fault outside the model allocated (a copy-on-write of memory from before the
+   * window, a file page): its free, whenever the kernel records it, is not the model's output.
+   */
+  readonly allocatedOutside = (pfn: number): boolean => this.outsidePfns.size > 0 && this.outsidePfns.has(pfn);
+
   /** Threads switched out (sched_switch) and not yet switched back in: the CPU they left. */
   private readonly switchedOut = new Map<number, { cpu: number; idle: boolean; ours: boolean }>();
 
@@ -109,7 +119,7 @@ export class Engine {
     mm.threads.add(op.tid);
     let after: { idle: boolean; ours: boolean } | undefined;
     let afterLoaded: CpuTlbState['loaded'] = 'other';
-    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'lru-drain') {
+    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'lru-drain' && op.kind !== 'prewindow') {
       const out = this.switchedOut.get(op.tid);
       if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
       mm_runs_on(k, mm, op.cpu);
@@ -140,6 +150,12 @@ export class Engine {
         } else unmodelled = `syscall ${op.name}`;
         break;
       case 'fault': {
+        // After a fork shared it, memory mapped before the window is copy-on-write in both: a
+        // fault there copies, reuses or maps pages the model never saw.
+        if (mm.preWindow?.forked && vma_outside_model(mm, find_vma(mm, op.addr))) {
+          unmodelled = `fault on ${mm.preWindow.missing}, shared by a fork`;
+          break;
+        }
         const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs);
         if (r === 'unmodelled') unmodelled = 'fault outside any anonymous mapping the model knows';
         break;
@@ -150,7 +166,7 @@ export class Engine {
       case 'fork':
         if (op.child > 0) {
           k.newTaskRss(op.child);
-          dup_mm(k, mm, op.child);
+          dup_mmap(k, mm, op.child);
         }
         break;
       case 'thread':
@@ -172,6 +188,9 @@ export class Engine {
         break;
       case 'exec':
         k.taskRss.delete(op.tid);
+        break;
+      case 'prewindow':
+        mm.preWindow = { missing: op.missing, forked: false };
         break;
       case 'fault-count': {
         // Counted, not applied: the task's rss cache sees the fault and its anon page.
@@ -219,6 +238,13 @@ export class Engine {
       case 'marker':
         break;
     }
+    if (op.kind === 'fault' && op.allocs.length > 0) {
+      for (const a of op.allocs) {
+        if (a.use !== 'user') continue;
+        if (unmodelled !== undefined) this.outsidePfns.add(a.pfn);
+        else this.outsidePfns.delete(a.pfn);
+      }
+    }
     if (op.lruAdded) {
       k.lruObserved = true;
       lru_add_observed(k, op.lruAdded);
@@ -229,6 +255,26 @@ export class Engine {
     }
     if (this.checkEvery) checkInvariants(k);
     return { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
+  }
+
+  /**
+   * Where `op`'s recorded output also covers memory the model never saw mapped (a fork's copy or
+   * an exit's zap of an mm holding memory from before the window; reclaim once a fork shared
+   * it), what that memory lacks: the
+   * prediction is then compared as the in-order part of the record that is the model's own.
+   */
+  sharesUnknownOutput(op: Op): string | undefined {
+    if (op.kind === 'memcg-reclaim' || op.kind === 'drop-caches') {
+      // Copy-on-write of a large folio from before the window queues it for deferred split,
+      // and reclaim scans such pages too: folios the model never saw.
+      for (const m of this.k.mms.values()) if (m.preWindow?.forked) return `reclaim and deferred split of ${m.preWindow.missing}, shared by a fork`;
+      return undefined;
+    }
+    if (op.kind !== 'fork' && op.kind !== 'exit') return undefined;
+    const mm = this.k.mms.get(op.tgid);
+    if (!mm) return undefined;
+    const last = op.kind === 'exit' && (op.tid === op.tgid || [...mm.threads].every((t) => t === op.tid));
+    return output_shares_pre_window(mm, op.kind, last);
   }
 
   /** Applies one advice; false for an advice the model does not represent. */

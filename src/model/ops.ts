@@ -93,6 +93,13 @@ export type Op =
   | (Base & { kind: 'fault-count'; allocs: AllocFact[] })
   | (Base & { kind: 'exec' })
   /**
+   * The workload's address space when the window opened (`fl: begin`). Without a snapshot of
+   * it, `missing` names what the trace lacks: the mm then holds memory the model never saw
+   * mapped (its binary's data, heap, stack), whose output in a fork, an exit or a fault on it
+   * is outside the model (kernel/fork.ts).
+   */
+  | (Base & { kind: 'prewindow'; missing: string })
+  /**
    * A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch). Out: `idle`, to a
    * task without an mm (the idle task, a kernel thread: lazy TLB); `ours`, to another task of the
    * workload; else to another process's task.

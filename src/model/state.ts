@@ -409,6 +409,11 @@ export interface Mm {
   deposits: Map<number, { ring: number[]; head: number }>;
   /** Upper-level table pages seen allocated (`pmd:<addr>>30>`, `pud:<addr>>39>` → pfn). */
   upperTables: Map<string, number>;
+  /**
+   * The mm held memory before the window that the model never saw mapped (kernel/fork.ts):
+   * `missing` names the input that would carry it; `forked` once a fork shared it copy-on-write.
+   */
+  preWindow?: { missing: string; forked: boolean };
 }
 
 /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING, `current->rss_stat`): pending deltas and faults since sync. */

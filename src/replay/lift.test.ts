@@ -78,6 +78,9 @@ describe('lifting', () => {
       L('1.000014', 'sys_madvise -> 0xffffffffffffffea'),
       L('1.000015', 'page_fault_user: address=0x1000 ip=0x401000 error_code=0x4', 99),
     ].join('\n'));
+    // The window opens on memory the workload mapped before it (no snapshot in this trace).
+    expect(ops[0]!.op).toMatchObject({ kind: 'prewindow', tgid: 7 });
+    ops.shift();
     const kinds = ops.map((o) => o.op.kind);
     expect(kinds).toEqual(['marker', 'mmap', 'fault', 'marker', 'marker', 'madvise', 'madvise']);
     const mmap = ops[1]!.op;

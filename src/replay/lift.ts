@@ -11,7 +11,7 @@
  */
 import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
 import type { AllocFact, Op } from '../model/ops.js';
-import { parseMarker, type Marker } from './markers.js';
+import { parseMarker, PRE_WINDOW_MISSING, type Marker } from './markers.js';
 import { PfnOrderTable } from './pfn-table.js';
 
 export type RecordedKind = 'tlb_flush' | 'rss_stat' | 'mm_page_free' | 'mm_vmscan_reclaim_pages';
@@ -405,6 +405,8 @@ export class Lifter {
       const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
       // Switched out still runnable: preempted in the middle of its op (see LiftedOp.preempted).
       if (pt !== undefined && this.current?.op.tid === prev && stillRunnable(f.prev_state)) this.current.preempted = true;
+      // A parked op's task went to sleep or exited: its op is over.
+      if (this.parked?.op.tid === prev && !stillRunnable(f.prev_state)) this.unpark();
       if (pt !== undefined) this.sideSwitch(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined }, prev);
       if (nt !== undefined) {
         this.sideSwitch(e, nt, { kind: 'run', on: true }, next);
@@ -498,7 +500,19 @@ export class Lifter {
   }
 
   private open(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid = e.pid): LiftedOp {
+    if (this.parked?.op.tid === tid) this.unpark();
+    const cur = this.current;
+    if (cur && cur.preempted && cur.op.tid !== tid && !this.parked) {
+      this.parked = cur;
+      this.current = undefined;
+    }
     this.flush();
+    if (this.inWindow && !this.preWindowSent) {
+      // The workload ran before the window: its mm already held memory no event showed mapped.
+      this.preWindowSent = true;
+      const main = this.mainPid ?? tgid;
+      this.side(e, main, { kind: 'prewindow', missing: PRE_WINDOW_MISSING }, main);
+    }
     const op = this.stamp(e, tgid, body, tid);
     const lo: LiftedOp = { op, recorded: [], compare: this.inWindow && !this.inCounters, phase: this.phase, failed: false };
     this.current = lo;
@@ -508,8 +522,37 @@ export class Lifter {
   private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
     const lo: LiftedOp = { op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false };
     if (this.afterCurrent.length > 0) this.afterCurrent.push(lo);
+    else this.hand(lo);
+  }
+
+  /**
+   * An op whose task was preempted in its middle when another of the workload's tasks began
+   * an op (a child's exit preempted by its parent's wait4): the rest of its output comes from
+   * its own task later, so it stays open for that task's events, and the ops after it wait
+   * behind it until its task starts its next op or sleeps.
+   */
+  private parked: LiftedOp | undefined;
+  private readonly parkedQueue: LiftedOp[] = [];
+
+  /** Hand an op on, behind a parked op if there is one. */
+  private hand(lo: LiftedOp): void {
+    if (this.parked) this.parkedQueue.push(lo);
     else this.sink(lo);
   }
+
+  /** The parked op is complete: hand it on, then the ops that waited behind it. */
+  private unpark(): void {
+    const p = this.parked;
+    if (!p) return;
+    this.parked = undefined;
+    if (p.preempted) p.recorded = mergeRssUpdates(p.recorded);
+    this.sink(p);
+    for (const lo of this.parkedQueue) this.sink(lo);
+    this.parkedQueue.length = 0;
+  }
+
+  /** The workload's `prewindow` op was handed on (at the window's first op). */
+  private preWindowSent = false;
 
   /** Task switches that came during the current op, handed on right after it (in order). */
   private readonly afterCurrent: LiftedOp[] = [];
@@ -523,7 +566,7 @@ export class Lifter {
   private sideSwitch(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
     const lo: LiftedOp = { op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false };
     if (this.current !== undefined || this.afterCurrent.length > 0) this.afterCurrent.push(lo);
-    else this.sink(lo);
+    else this.hand(lo);
   }
 
   /**
@@ -541,7 +584,7 @@ export class Lifter {
     let n = 0;
     for (const lo of this.afterCurrent) {
       if (lo.op.cpu === cur.op.cpu || (lo.op.at.tsNs ?? mid) >= mid || (lo.op.kind !== 'run' && lo.op.kind !== 'switch-other')) break;
-      this.sink(lo);
+      this.hand(lo);
       n++;
     }
     if (n > 0) this.afterCurrent.splice(0, n);
@@ -563,10 +606,10 @@ export class Lifter {
       const c = this.current;
       this.current = undefined;
       if (c.preempted) c.recorded = mergeRssUpdates(c.recorded);
-      this.sink(c);
+      this.hand(c);
     }
     if (this.afterCurrent.length > 0) {
-      for (const lo of this.afterCurrent) this.sink(lo);
+      for (const lo of this.afterCurrent) this.hand(lo);
       this.afterCurrent.length = 0;
     }
   }
@@ -794,7 +837,15 @@ export class Lifter {
   }
 
   private record(r: Recorded): void {
-    if (this.current) this.current.recorded.push(r);
+    // A flush received from another CPU in the parked task's context is the sender's output.
+    if (this.parked && r.pid === this.parked.op.tid && !(r.ev === 'tlb_flush' && (r.b === TLB_REMOTE_SHOOTDOWN || r.b === TLB_REMOTE_WRONG_CPU))) this.parked.recorded.push(r);
+    else if (this.current) this.current.recorded.push(r);
+  }
+
+  /** The end of the trace: every op handed on. */
+  end(): void {
+    this.flush();
+    this.unpark();
   }
 }
 
@@ -923,7 +974,7 @@ export async function liftTrace(
     consumeMs += performance.now() - t0;
   });
   const t1 = performance.now();
-  lifter.flush();
+  lifter.end();
   consumeMs += performance.now() - t1;
   // Every event of the trace, not only those handed on.
   return { lifter, stats, events: stats.events, consumeMs };

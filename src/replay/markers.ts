@@ -21,3 +21,9 @@ export function parseMarker(buf: string): Marker | undefined {
   }
   return { verb, kv, text: body };
 }
+
+/**
+ * What a replay lacks to predict the output of memory the workload mapped before `fl: begin`
+ * (its binary's data and bss, heap, stack, file pages), named in every verdict it limits.
+ */
+export const PRE_WINDOW_MISSING = 'memory mapped before the window (the trace has no snapshot of the address space at fl: begin)';

@@ -27,6 +27,7 @@ import { do_huge_zero_wp_pmd, set_huge_zero_folio, split_huge_pmd_locked, zap_de
 import { folio_add_lru, lru_add_drain } from './swap.js';
 import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
+import { do_wp_page_anon, huge_pmd_wp_must_split } from './fork.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
   for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
@@ -99,6 +100,8 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   const pi = pmdIndex(addr);
   const haddr = pi * PMD_SIZE;
   let entry = mm.pmds.get(pi);
+  // do_huge_pmd_wp_page() on a THP another mapping shares: split, then copy at PTE level (fork.ts).
+  if (write && entry && entry.kind === 'huge' && !entry.zero && !entry.write && vma.write && huge_pmd_wp_must_split(entry.folio)) entry = split_huge_pmd_locked(k, mm, vma, haddr, entry);
   if (entry && entry.kind === 'huge') {
     if (!write) return 'present';
     if (!entry.zero) {
@@ -139,6 +142,8 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   const idx = pteIndex(addr);
   if (table.folio[idx]) {
     if (write) {
+      // do_wp_page() on a page a fork shared: reused or copied (fork.ts).
+      if (!table.write(idx) && vma.write && do_wp_page_anon(k, mm, vma, table, addr, user)) return 'mapped';
       // do_wp_page() on a read-only PTE of an exclusive anonymous page (left so by mprotect):
       // wp_page_reuse() makes it writable; x86 ptep_set_access_flags() does not flush.
       if (!table.write(idx) && vma.write && table.folio[idx]!.exclusive) table.bits[idx] = table.bits[idx]! | PTE_WRITE;

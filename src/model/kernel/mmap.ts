@@ -1,17 +1,18 @@
 /**
- * mm/mmap.c, mm/vma.c, mm/mremap.c, kernel/fork.c: the VMA operations the workloads make.
+ * mm/mmap.c, mm/vma.c, mm/mremap.c: the VMA operations the workloads make (fork's copy: fork.ts).
  * VMAs are split at range boundaries. Merging is modelled where mprotect() restores matching
  * flags (vma_merge()); elsewhere it is not (Model deviation: adjacent anonymous mappings stay
  * separate VMAs; no tracepoint depends on it in the modelled paths, but mTHP eligibility at a
  * region edge does — faults take the recorded folio size).
  */
-import { MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Mm, type Vma } from '../state.js';
+import { PAGE_SIZE, PMD_SIZE, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { free_pgtables, zap_range, ZapGather } from './memory.js';
-import { pmdIndex, pteIndex } from './pgtable.js';
+import { pmdIndex } from './pgtable.js';
 import { lru_add_drain } from './swap.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
 import { mm_runs_on } from './tlbflush.js';
+import { untraced, vma_outside_model } from './fork.js';
 
 const MAP_ANONYMOUS = 0x20;
 const MAP_SHARED = 0x01;
@@ -104,61 +105,30 @@ export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   tlb.finish(k, mm);
 }
 
-/** fork(): the child shares every anonymous folio copy-on-write. */
-export function dup_mm(k: Kernel, parent: Mm, childTgid: number): Mm {
-  const child = k.newMm(childTgid, parent.anonRoot);
-  // dup_mmap(): a VM_DONTCOPY VMA (MADV_DONTFORK) is not copied, nor are its entries.
-  child.vmas = parent.vmas.filter((v) => !v.dontcopy).map((v) => ({ ...v }));
-  const skipped = parent.vmas.filter((v) => v.dontcopy);
-  child.cpumask = new Set([k.cpu]);
-  for (const [pi, e] of parent.pmds) {
-    if (skipped.some((v) => v.vm_start <= pi * PMD_SIZE && v.vm_end >= (pi + 1) * PMD_SIZE)) continue;
-    if (e.kind === 'huge') {
-      e.write = false;
-      child.pmds.set(pi, { ...e });
-      k.deposit(child, pi * PMD_SIZE, 0);
-      // The huge zero PMD is shared as it is: no rss, no folio reference (copy_huge_pmd()).
-      if (e.zero) continue;
-      e.folio.refcount++;
-      e.folio.entire_mapcount++;
-      e.folio.large_mapcount++;
-      e.folio.exclusive = false;
-      k.addMmCounter(child, MM_ANONPAGES, 512);
-      continue;
-    }
-    const t = new PteTable(0);
-    let n = 0;
-    for (let i = 0; i < PTRS_PER_PTE; i++) {
-      const f = e.folio[i];
-      if (!f) {
-        // A zero-page entry is copied as it is (no folio, no rss).
-        if (e.isZero(i)) { t.setRaw(i, null, e.bits[i]!); t.used++; }
-        continue;
-      }
-      // Both entries become read-only (copy-on-write).
-      e.bits[i] = e.bits[i]! & ~PTE_WRITE;
-      t.setRaw(i, f, e.bits[i]!);
-      t.used++;
-      f.refcount++;
-      f.large_mapcount++;
-      f.page_mapcount[e.page(i)]!++;
-      f.exclusive = false;
-      n++;
-    }
-    child.pmds.set(pi, t);
-    if (n) k.addMmCounter(child, MM_ANONPAGES, n);
-  }
-  return child;
-}
-
+/**
+ * exit_mmap(): every VMA zapped under one mmu_gather. Where the mm holds memory mapped before
+ * the window, the model's implicit VMAs are parts of VMAs it never saw whole: the kernel's
+ * per-table rss updates there count pages the model does not know, so their zap is applied
+ * untraced (fork.ts).
+ */
 export function exit_mmap(k: Kernel, mm: Mm): void {
   const all = [...mm.vmas];
   mm.vmas = [];
   if (k.traits.unmapDrainsLruAdd) lru_add_drain(k);
+  const known = mm.preWindow ? all.filter((v) => !vma_outside_model(mm, v)) : all;
   const tlb = new ZapGather();
-  for (const v of all) zap_range(k, mm, v, v.vm_start, v.vm_end, {}, tlb);
-  free_pgtables(k, mm, all, tlb);
+  for (const v of known) zap_range(k, mm, v, v.vm_start, v.vm_end, {}, tlb);
+  free_pgtables(k, mm, known, tlb);
   tlb.finish(k, mm);
+  const rest = mm.preWindow ? all.filter((v) => vma_outside_model(mm, v)) : [];
+  if (rest.length > 0) {
+    untraced(k, () => {
+      const t = new ZapGather();
+      for (const v of rest) zap_range(k, mm, v, v.vm_start, v.vm_end, {}, t);
+      free_pgtables(k, mm, rest, t);
+      t.finish(k, mm);
+    });
+  }
   mm.exited = true;
 }
 

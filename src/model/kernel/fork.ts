@@ -1,0 +1,212 @@
+/**
+ * kernel/fork.c dup_mm() → dup_mmap() (mm/mmap.c from 6.17) and mm/memory.c copy_page_range():
+ * the child's copy of the parent's address space, and what it records (the child's rss_stat,
+ * the parent's flush).
+ *
+ * Memory mapped before the window. A real workload's mm already held memory when the scenario
+ * window opened (its binary's data and bss, heap, stack; file pages of its text). Without a
+ * snapshot of it (`prewindow` op without VMAs), the mm carries `preWindow`: the model knows the
+ * memory it saw mapped and nothing else. A fork then copies both; the model predicts the copy of
+ * what it knows (VMAs it saw created by mmap), and the output of the rest — the other VMAs'
+ * per-table rss updates, and every later fault, copy-on-write or zap of that memory — is outside
+ * the model, named by the input that would carry it.
+ *
+ * The copy-on-write that follows a fork (mm/memory.c do_wp_page() and mm/huge_memory.c
+ * do_huge_pmd_wp_page() for anonymous folios another mapping shares) is here too, beside the
+ * copy that set it up; memory.ts calls it where a write fault finds a read-only entry.
+ */
+import type { AllocFact } from '../ops.js';
+import {
+  MM_ANONPAGES, PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Folio, type Mm, type Vma,
+} from '../state.js';
+import type { Kernel } from './kernel.js';
+import { pmdIndex, pteIndex } from './pgtable.js';
+import { folio_add_rmap_ptes, folio_mappings, folio_put_refs, folio_remove_rmap_ptes, free_folio } from './rmap.js';
+import { folio_add_lru } from './swap.js';
+import { FLUSH_ALL, flush_tlb_mm_range } from './tlbflush.js';
+
+/** Whether `vma`'s output may mix with memory the model never saw mapped. */
+export function vma_outside_model(mm: Mm, vma: Vma | undefined): boolean {
+  return mm.preWindow !== undefined && (vma === undefined || vma.implicit);
+}
+
+/**
+ * The op's recorded output covers memory mapped before the window as well as memory the model
+ * knows (a fork copies both, an exit zaps both): the model's prediction is then the part of the
+ * recorded output that is its own, in order, and the rest is outside the model.
+ */
+export function output_shares_pre_window(mm: Mm | undefined, kind: string, lastThread: boolean): string | undefined {
+  if (!mm?.preWindow) return undefined;
+  if (kind === 'fork' || (kind === 'exit' && lastThread)) return `${kind === 'fork' ? 'fork copy' : 'exit'} of ${mm.preWindow.missing}`;
+  return undefined;
+}
+
+/**
+ * dup_mmap(): the parent's VMAs in address order, each copied by copy_page_range() unless
+ * VM_DONTCOPY (MADV_DONTFORK); then flush_tlb_mm(oldmm) for the entries it write-protected.
+ * Model deviation: a VMA without an anon_vma (only read faults, zero-page entries) is copied
+ * too; the kernel skips it and the child faults it in again.
+ */
+export function dup_mmap(k: Kernel, parent: Mm, childTgid: number): Mm {
+  const child = k.newMm(childTgid, parent.anonRoot);
+  child.cpumask = new Set([k.cpu]);
+  if (parent.preWindow) {
+    parent.preWindow.forked = true;
+    child.preWindow = { missing: parent.preWindow.missing, forked: true };
+  }
+  for (const v of parent.vmas) {
+    if (v.dontcopy) continue;
+    child.vmas.push({ ...v });
+    // The model's implicit VMAs stand for parts of VMAs it never saw (the stack, the heap): the
+    // kernel's per-table rss update there also counts pages the model does not know.
+    copy_page_range(k, parent, child, v, !vma_outside_model(parent, v));
+  }
+  flush_tlb_mm_range(k, parent, 0, FLUSH_ALL, PAGE_SHIFT, true);
+  return child;
+}
+
+/** The child's counter moves by `n` pages; traced only where the model knows the whole update. */
+function child_rss(k: Kernel, child: Mm, n: number, traced: boolean): void {
+  if (n === 0) return;
+  if (traced) k.addMmCounter(child, MM_ANONPAGES, n);
+  else child.rss[MM_ANONPAGES]! += n;
+}
+
+/**
+ * copy_page_range() over one VMA: per PMD, copy_huge_pmd() for a PMD-mapped THP (its own
+ * add_mm_counter()), else copy_pte_range() over the VMA's part of the table, whose rss is
+ * added once for the table (add_mm_rss_vec(): one rss_stat per counter that moved). Anonymous
+ * entries become read-only in both (copy-on-write); 6.10+ copy a large folio's run of PTEs in
+ * one batch (folio_pte_batch() in copy_present_ptes()), which changes no traced output.
+ */
+function copy_page_range(k: Kernel, parent: Mm, child: Mm, vma: Vma, traced: boolean): void {
+  for (let pi = pmdIndex(vma.vm_start); pi * PMD_SIZE < vma.vm_end; pi++) {
+    const e = parent.pmds.get(pi);
+    if (!e) continue;
+    if (e.kind === 'huge') {
+      if (pi * PMD_SIZE < vma.vm_start || (pi + 1) * PMD_SIZE > vma.vm_end) continue;
+      e.write = false;
+      child.pmds.set(pi, { ...e });
+      k.deposit(child, pi * PMD_SIZE, 0);
+      // The huge zero PMD is shared as it is: no rss, no folio reference (copy_huge_pmd()).
+      if (e.zero) continue;
+      e.folio.refcount++;
+      e.folio.entire_mapcount++;
+      e.folio.large_mapcount++;
+      e.folio.exclusive = false;
+      child_rss(k, child, 512, traced);
+      continue;
+    }
+    let t = child.pmds.get(pi);
+    if (!t || t.kind === 'huge') {
+      t = new PteTable(0);
+      child.pmds.set(pi, t);
+    }
+    const lo = Math.max(vma.vm_start, pi * PMD_SIZE);
+    const hi = Math.min(vma.vm_end, (pi + 1) * PMD_SIZE);
+    let n = 0;
+    for (let i = pteIndex(lo), end = i + (hi - lo) / PAGE_SIZE; i < end && i < PTRS_PER_PTE; i++) {
+      const f = e.folio[i];
+      if (!f) {
+        // A zero-page entry is copied as it is (no folio, no rss).
+        if (e.isZero(i)) { t.setRaw(i, null, e.bits[i]!); t.used++; }
+        continue;
+      }
+      e.bits[i] = e.bits[i]! & ~PTE_WRITE;
+      t.setRaw(i, f, e.bits[i]!);
+      t.used++;
+      f.refcount++;
+      f.large_mapcount++;
+      f.page_mapcount[e.page(i)]!++;
+      f.exclusive = false;
+      n++;
+    }
+    child_rss(k, child, n, traced);
+  }
+}
+
+/**
+ * Runs `fn` with its tracepoints dropped: the model's own part of an update the kernel traces
+ * together with memory the model does not know (the recorded event is outside the model).
+ */
+export function untraced(k: Kernel, fn: () => void): void {
+  const sink = k.emitSink;
+  const keep = k.keepOut;
+  k.emitSink = undefined;
+  k.keepOut = false;
+  try {
+    fn();
+  } finally {
+    k.emitSink = sink;
+    k.keepOut = keep;
+  }
+}
+
+/** Whether the kernel's release is `major.minor` or later. */
+function releaseAtLeast(k: Kernel, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = k.traits.release.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+/**
+ * wp_can_reuse_anon_folio(): may a write fault keep `f`'s page (make its PTE writable) instead
+ * of copying it? An exclusive page always (PageAnonExclusive). Else: 6.1 (do_wp_page()) when
+ * the folio's one reference is this mapping, for any folio size; 6.2–6.14 the same for a small
+ * folio only, never a page of a large one; 6.15+ (1da190f4d0a6 "mm: Copy-on-Write (COW) reuse
+ * support for PTE-mapped THP", CONFIG_MM_ID) a large folio too when more than one of its pages
+ * is mapped, all by this mm, and every reference is a mapping.
+ * Model deviation: the folio's references are its mappings (no GUP pins, no swap cache).
+ */
+function wp_can_reuse_anon_folio(k: Kernel, mm: Mm, f: Folio): boolean {
+  if (f.exclusive) return true;
+  if (f.nr === 1 || k.traits.release === '6.1') return f.refcount === 1;
+  if (!releaseAtLeast(k, 6, 15)) return false;
+  if (f.large_mapcount <= 1 || f.entire_mapcount > 0) return false;
+  return f.refcount === f.large_mapcount && folio_mappings(k, f).every((m) => m.mm === mm);
+}
+
+/**
+ * do_huge_pmd_wp_page(): a write fault on a read-only PMD of an anonymous THP. Reused when
+ * exclusive or when the PMD holds its only reference; otherwise __split_huge_pmd() (its 2 MiB
+ * flush, thp_split_pmd) and the fault falls back to the PTE level, where do_wp_page() copies
+ * the page. Whether it must split (the caller splits with split_huge_pmd_locked()).
+ */
+export function huge_pmd_wp_must_split(f: Folio): boolean {
+  if (f.exclusive || f.refcount === 1) {
+    f.exclusive = true;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * do_wp_page() on a read-only PTE of an anonymous page: reused (made writable, no flush on
+ * x86) or copied by wp_page_copy(): a new order-0 folio (the recorded allocation), no rss
+ * change for an anonymous old page, the old entry cleared and flushed (ptep_clear_flush(): one
+ * page), the copy mapped writable and dirty, the old page's mapping dropped — a large folio
+ * left partly mapped is queued for deferred split — and its reference put, freeing it when that
+ * was the last. Returns whether it copied.
+ */
+export function do_wp_page_anon(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact | undefined): boolean {
+  const idx = pteIndex(addr);
+  const old = table.folio[idx]!;
+  if (wp_can_reuse_anon_folio(k, mm, old)) {
+    if (old.nr === 1) old.exclusive = true;
+    table.bits[idx] = table.bits[idx]! | PTE_WRITE;
+    return false;
+  }
+  const page = table.page(idx);
+  const f = k.newFolio(0, user?.pfn, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  table.clear(idx);
+  k.cost.pteClears++;
+  flush_tlb_mm_range(k, mm, addr, addr + PAGE_SIZE);
+  table.set(idx, f, 0, vma.write, true, true);
+  folio_add_rmap_ptes(k, f, 0, 1);
+  f.refcount = 1;
+  k.story(f, 'copied on write', addr);
+  folio_add_lru(k, f);
+  folio_remove_rmap_ptes(k, old, page, 1);
+  k.story(old, 'page copied on write', addr);
+  if (folio_put_refs(k, old, 1)) free_folio(k, old);
+  return true;
+}

@@ -1,0 +1,58 @@
+/** Lifting around a fork: the window's pre-existing memory, and a child's op preempted by its parent's. */
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Lifter, type LiftedOp } from './lift.js';
+import { PRE_WINDOW_MISSING } from './markers.js';
+import { collectTrace, FormatRegistry } from '../trace/index.js';
+import { grammarsDir } from '../paths.js';
+
+const reg = FormatRegistry.fromDirectory(grammarsDir);
+
+async function lift(lines: string[]): Promise<LiftedOp[]> {
+  const text = ['# tracer: nop', ...lines].join('\n') + '\n';
+  const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: reg, release: '6.18.44-fc-v669' });
+  const ops: LiftedOp[] = [];
+  const l = new Lifter({}, (o) => ops.push(o));
+  for (const e of events) l.feed(e);
+  l.end();
+  return ops;
+}
+
+const L = (pid: number, ts: string, rest: string, flags = '.....'): string => `${'w'.padStart(16)}-${pid}     [001] ${flags}   ${ts}: ${rest}`;
+const SW = (ts: string, prev: number, state: string, next: number): string =>
+  L(prev, ts, `sched_switch: prev_comm=w prev_pid=${prev} prev_prio=120 prev_state=${state} ==> next_comm=w next_pid=${next} next_prio=120`, 'd..2.');
+const FREE = (pid: number, ts: string, pfn: number): string => L(pid, ts, `mm_page_free: page=0000000000000000 pfn=0x${pfn.toString(16)} order=0`);
+
+const TRACE = [
+  L(7, '1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+  L(7, '1.000002', 'sys_clone(clone_flags: 1200011, newsp: 0, parent_tidptr: 0, child_tidptr: 0, tls: 0)', '...1.'),
+  L(7, '1.000003', 'sys_clone -> 0x8', '...1.'),
+  SW('1.000004', 7, 'S', 8),
+  L(8, '1.000005', 'sys_exit_group(error_code: 0)', '...1.'),
+  FREE(8, '1.000006', 0x100),
+  // The child is preempted in its exit; the parent's wait4 begins; the child's exit goes on.
+  SW('1.000007', 8, 'R+', 7),
+  L(7, '1.000008', 'sys_wait4(upid: 8, stat_addr: 0, options: 0, ru: 0)', '...1.'),
+  SW('1.000009', 7, 'S', 8),
+  FREE(8, '1.000010', 0x101),
+  FREE(8, '1.000011', 0x102),
+  SW('1.000012', 8, 'X', 7),
+  L(7, '1.000013', 'sys_wait4 -> 0x8', '...1.'),
+];
+
+describe('lifting a fork', () => {
+  it('the window opens on an mm that held memory no event showed mapped', async () => {
+    const ops = await lift(TRACE);
+    expect(ops[0]!.op).toMatchObject({ kind: 'prewindow', tgid: 7, missing: PRE_WINDOW_MISSING });
+    expect(ops.filter((o) => o.op.kind === 'prewindow')).toHaveLength(1);
+  });
+
+  it('a child\'s exit preempted by its parent\'s wait4 keeps the rest of its output, and comes before the wait4', async () => {
+    const ops = await lift(TRACE).then((os) => os.filter((o) => o.op.kind !== 'run' && o.op.kind !== 'marker' && o.op.kind !== 'prewindow'));
+    expect(ops.map((o) => [o.op.kind, o.op.tid, o.recorded.map((r) => r.pfn)])).toEqual([
+      ['fork', 7, []],
+      ['exit', 8, [0x100, 0x101, 0x102]],
+      ['syscall', 7, []],
+    ]);
+  });
+});
