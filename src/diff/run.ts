@@ -160,7 +160,7 @@ export class MultiReplay {
       const checker = this.checkers[i]!;
       if (check) eng.checkEvery = true;
       checker.filePages = eng.k.holdsFilePages();
-      checker.begin(lo, eng.sharesUnknownOutput(lo.op), eng.allocatedOutside);
+      checker.begin(lo, eng.sharesUnknownOutput(lo.op), eng.allocatedOutside, eng.zapFreeOrderUnknown(lo.op));
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;

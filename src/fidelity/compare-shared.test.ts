@@ -47,3 +47,33 @@ describe('output shared with memory the model does not know', () => {
     expect([r.opsMismatched, r.compared, r.unmodelledOutput]).toEqual([0, 0, 1]);
   });
 });
+
+describe('frees in gather batches whose ends the model cannot know', () => {
+  const free = (line: number, pfn: number) => new Recorded('mm_page_free', line, 0, 1, 0, undefined, undefined, pfn, true, undefined);
+  const pfree = (pfn: number) => ({ ev: 'mm_page_free' as const, cpu: 0, pfn, order: 0, what: 'folio' });
+  // Each batch freed in reverse; the first batch also held two pages the model never saw.
+  const recorded = [free(2, 0x901), free(3, 0x102), free(4, 0x900), free(5, 0x101), free(6, 0x100)];
+  const exit = (): LiftedOp => ({ ...fork(recorded), op: { kind: 'exit', tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } } });
+
+  it('are matched as a set: each prediction to one recorded free, the rest outside the model', () => {
+    const c = new FidelityChecker();
+    c.begin(exit(), 'exit of X', undefined, true);
+    for (const p of [0x100, 0x101, 0x102]) c.see(pfree(p) as never);
+    c.end();
+    const r = c.report();
+    expect([r.opsMismatched, r.equal, r.unmodelledOutput]).toEqual([0, 3, 2]);
+  });
+
+  it('a predicted free the record lacks is still a mismatch; in order they would differ', () => {
+    const missing = new FidelityChecker();
+    missing.begin(exit(), 'exit of X', undefined, true);
+    for (const p of [0x100, 0x103]) missing.see(pfree(p) as never);
+    missing.end();
+    expect(missing.report().opsMismatched).toBe(1);
+    const ordered = new FidelityChecker();
+    ordered.begin(exit(), 'exit of X');
+    for (const p of [0x100, 0x101, 0x102]) ordered.see(pfree(p) as never);
+    ordered.end();
+    expect(ordered.report().opsMismatched).toBe(1);
+  });
+});

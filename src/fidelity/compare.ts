@@ -203,10 +203,12 @@ export class FidelityChecker {
    * predictions are looked for in order among the recorded events, and the recorded events
    * between and after them are counted outside the model under that name.
    */
-  begin(lo: LiftedOp, shared?: string, allocatedOutside?: (pfn: number) => boolean): void {
+  begin(lo: LiftedOp, shared?: string, allocatedOutside?: (pfn: number) => boolean, freesUnordered = false): void {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
     this.shared = shared;
+    this.freesUnordered = shared !== undefined && freesUnordered;
+    if (this.consumed.size > 0) this.consumed.clear();
     this.mergeRss = lo.preempted === true;
     if (this.mergeRss) this.r.preemptedOps++;
     this.pendingRss = undefined;
@@ -266,6 +268,13 @@ export class FidelityChecker {
   }
 
   private shared: string | undefined;
+  /**
+   * A shared op whose frees come in gather batches freed in reverse (6.1 release_pages()) that
+   * also hold pages the model does not know: where a batch ends is not knowable, so its
+   * predicted frees are matched as a set (each to one recorded free, `consumed`).
+   */
+  private freesUnordered = false;
+  private readonly consumed = new Set<Recorded>();
 
   /** A preempted op: consecutive rss updates of one counter are compared by their sum (as the lifter merged the recorded ones). */
   private mergeRss = false;
@@ -302,12 +311,28 @@ export class FidelityChecker {
     this.predKinds[predKind(e.ev)]!++;
     const l = this.lane(e.cpu);
     if (this.shared !== undefined && l.first < 0) {
-      // The recorded events before the next equal one are the unknown memory's.
-      let j = l.pos;
-      while (j < l.n && !same(l.rec[j]!, e)) j++;
-      if (j < l.n) {
-        this.sharedSkipped += j - l.pos;
-        l.pos = j;
+      const used = this.consumed;
+      if (this.freesUnordered && e.ev === 'mm_page_free') {
+        for (let j = l.pos; j < l.n; j++) {
+          const r = l.rec[j]!;
+          if (!used.has(r) && same(r, e)) {
+            used.add(r);
+            this.equalPending++;
+            return;
+          }
+        }
+      } else {
+        // The recorded events before the next equal one are the unknown memory's.
+        let j = l.pos;
+        let skipped = 0;
+        while (j < l.n && (used.has(l.rec[j]!) || !same(l.rec[j]!, e))) {
+          if (!used.has(l.rec[j]!)) skipped++;
+          j++;
+        }
+        if (j < l.n) {
+          this.sharedSkipped += skipped;
+          l.pos = j;
+        }
       }
     }
     const a = l.pos < l.n ? l.rec[l.pos] : undefined;
@@ -372,7 +397,11 @@ export class FidelityChecker {
     if (shared !== undefined) {
       // What no prediction took on a lane whose predictions all matched is the unknown memory's.
       rest = skipped;
-      for (const l of this.active) if (l.first < 0) { rest += l.n - l.pos; l.pos = l.n; }
+      for (const l of this.active) {
+        if (l.first >= 0) continue;
+        for (let j = l.pos; j < l.n; j++) if (!this.consumed.has(l.rec[j]!)) rest++;
+        l.pos = l.n;
+      }
       if (rest > 0) {
         this.r.unmodelledOutput += rest;
         let o = this.outside.get(shared);

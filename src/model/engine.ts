@@ -7,7 +7,7 @@ import type { ModelConfig } from './config.js';
 import { estimate, type CostEstimate } from './cost.js';
 import type { Emission, Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
-import { Kernel, type StoryCodes } from './kernel/kernel.js';
+import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_mmap, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
@@ -154,6 +154,12 @@ export class Engine {
         // fault there copies, reuses or maps pages the model never saw.
         if (mm.preWindow?.forked && vma_outside_model(mm, find_vma(mm, op.addr))) {
           unmodelled = `fault on ${mm.preWindow.missing}, shared by a fork`;
+          // 6.1: the fault still counts toward the task's rss-cache sync (check_sync_rss_stat()),
+          // and what it adds to the cache is unknown.
+          if (!k.traits.rssEveryUpdate) {
+            k.checkSyncRss(mm);
+            k.taskRssOf(op.tid).unknown = true;
+          }
           break;
         }
         const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs);
@@ -270,11 +276,29 @@ export class Engine {
       for (const m of this.k.mms.values()) if (m.preWindow?.forked) return `reclaim and deferred split of ${m.preWindow.missing}, shared by a fork`;
       return undefined;
     }
-    if (op.kind !== 'fork' && op.kind !== 'exit') return undefined;
     const mm = this.k.mms.get(op.tgid);
-    if (!mm) return undefined;
-    const last = op.kind === 'exit' && (op.tid === op.tgid || [...mm.threads].every((t) => t === op.tid));
-    return output_shares_pre_window(mm, op.kind, last);
+    if (!mm?.preWindow) return undefined;
+    if (op.kind === 'fork' || op.kind === 'exit') {
+      const last = op.kind === 'exit' && (op.tid === op.tgid || [...mm.threads].every((t) => t === op.tid));
+      const whole = output_shares_pre_window(mm, op.kind, last);
+      if (whole) return whole;
+    }
+    // 6.1: a task's cache holding counts of faults outside the model syncs in this op (a due
+    // check_sync_rss_stat() at a fault, add_mm_rss_vec() at a zap of its own mm, do_exit()).
+    const t = this.k.traits.rssEveryUpdate ? undefined : this.k.taskRss.get(op.tid);
+    if (t?.unknown && ((op.kind === 'fault' && t.events > TASK_RSS_EVENTS_THRESH) || op.kind === 'munmap' || op.kind === 'madvise' || op.kind === 'mremap' || op.kind === 'exit')) {
+      return `6.1 rss cache sync of faults on ${mm.preWindow.missing}`;
+    }
+    return undefined;
+  }
+
+
+  /**
+   * 6.1 release_pages() frees each mmu_gather batch in reverse; an exit that also zaps memory
+   * the model does not know moves where the batches end: its frees' order is not predictable.
+   */
+  zapFreeOrderUnknown(op: Op): boolean {
+    return op.kind === 'exit' && this.k.traits.zapFreesReversed && this.sharesUnknownOutput(op) !== undefined;
   }
 
   /** Applies one advice; false for an advice the model does not represent. */

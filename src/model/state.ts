@@ -420,6 +420,8 @@ export interface Mm {
 export interface TaskRss {
   cache: [number, number, number, number];
   events: number;
+  /** The cache also holds counts of faults outside the model: its next sync is not the model's to predict. */
+  unknown?: boolean;
 }
 
 /** The per-task unmap batch (`current->tlb_ubc`). */

@@ -132,3 +132,24 @@ describe('memory mapped before the window', () => {
     expect(show(step({ ...C, at: at(0), kind: 'exit' }).emitted)).toEqual(['rss curr=0 MM_ANONPAGES -1']);
   });
 });
+
+describe('6.1: a task\'s rss cache holding faults outside the model', () => {
+  it('its faults on memory from before the window count toward the sync, whose totals are then not predicted', () => {
+    const { eng, step } = engine('linux-6.1', { enabled: 'never', sizes: {} });
+    step({ ...P, at: at(0), kind: 'prewindow', missing: 'the snapshot' });
+    step(mmap(A, 2 * MB));
+    step(fault(P, A, 0x100));
+    step({ ...P, at: at(0), kind: 'fork', child: 11 });
+    // The child copies a page of its binary's data: outside the model, yet counted by its cache.
+    expect(step(fault(C, 0x4c0000, 0x200)).unmodelled).toMatch(/the snapshot/);
+    const t = eng.k.taskRssOf(11);
+    expect([t.events, t.unknown]).toEqual([1, true]);
+    // Its faults on the window's memory add to the cache; the fault that finds it due syncs
+    // totals the model cannot know.
+    for (let i = 1; t.events <= 64; i++) step(fault(C, A + i * 4096, 0x300 + i));
+    const due = { ...C, at: at(0), kind: 'fault' as const, addr: A + 100 * 4096, write: true, allocs: [{ pfn: 0x500, order: 0, use: 'user' as const }] };
+    expect(eng.sharesUnknownOutput(due)).toMatch(/6\.1 rss cache sync/);
+    expect(show(step(due).emitted).filter((x) => x.startsWith('rss'))).toEqual([]);
+    expect(t.unknown).toBe(false);
+  });
+});

@@ -409,6 +409,11 @@ export class Kernel {
   /** sync_mm_rss(): fold a task's cache into the mm (one rss_stat per counter that moved). */
   syncMmRss(mm: Mm, tid: number): void {
     const t = this.taskRssOf(tid);
+    // A cache holding counts of faults outside the model syncs totals the model cannot know:
+    // its own part is applied untraced (the recorded updates are outside the model).
+    const sink = this.emitSink;
+    const keep = this.keepOut;
+    if (t.unknown) { this.emitSink = undefined; this.keepOut = false; }
     for (let i = 0; i < 4; i++) {
       const v = t.cache[i]!;
       if (v !== 0) {
@@ -416,6 +421,7 @@ export class Kernel {
         this.addMmCounter(mm, i, v);
       }
     }
+    if (t.unknown) { t.unknown = false; this.emitSink = sink; this.keepOut = keep; }
     t.events = 0;
   }
 }
