@@ -431,14 +431,15 @@ export class Lifter {
    * folios it is an input — the batch is shared by every task on the CPU, so when it fills is
    * not knowable from the workload — attached to the op of the task it happened in, or, in
    * another task's context (the batch filled by that task, lru_add_drain_all()'s work), as an
-   * op of its own. The first one of the trace tells the model the moves are recorded.
+   * op of its own, applied after the op under way (ops keep their lifted order). The first one
+   * of the trace tells the model the moves are recorded.
    */
   private lruInsertion(e: TraceEvent, tgid: number | undefined): void {
     if (!this.lruSeen) {
       const main = this.mainPid;
       if (main === undefined) return;
       this.lruSeen = true;
-      this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [] }, main);
+      this.sideSwitch(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [] }, main);
     }
     const pfn = Number(e.fields.pfn);
     if (!Number.isSafeInteger(pfn) || !this.isOurPfn(pfn)) return;
@@ -449,7 +450,7 @@ export class Lifter {
       (cur.op.lruAdded ??= []).push(pfn);
       return;
     }
-    this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [pfn] }, main);
+    this.sideSwitch(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [pfn] }, main);
   }
 
   private count(e: TraceEvent, name: string): void {

@@ -52,6 +52,15 @@ export async function replayUnderPreset(file: string): Promise<{ ops: string[]; 
   return { ops, opTs, fidelity, events: r.events, lost: r.lostEvents };
 }
 
+/**
+ * trace-cmd report prints no latency flags: a free done in softirq (an RCU callback) cannot be
+ * told from another task's, so the two counts of set-aside frees are compared as one.
+ */
+function withoutContext(f: Record<string, unknown>): Record<string, unknown> {
+  const { softirqFrees, foreignFrees, ...rest } = f;
+  return { ...rest, setAsideFrees: Number(softirqFrees) + Number(foreignFrees) };
+}
+
 describe('one recording in every layout replays the same', () => {
   it('trace-cmd report text lifts the same ops and gets the same verdict as the tracefs text', async () => {
     const text = await replayUnderPreset(join(S1_DIR, 'trace.txt.gz'));
@@ -64,7 +73,7 @@ describe('one recording in every layout replays the same', () => {
     expect(report.ops).toEqual(text.ops);
     // Both print microseconds: the same timestamps.
     expect(report.opTs).toEqual(text.opTs);
-    expect(report.fidelity).toEqual(text.fidelity);
+    expect(withoutContext(report.fidelity)).toEqual(withoutContext(text.fidelity));
   });
 
   // The shared real captures (../shared/traces-real, when present) hold both texts of one
@@ -75,7 +84,7 @@ describe('one recording in every layout replays the same', () => {
     const report = await replayUnderPreset(join(shared, dir, 'trace-cmd-report.txt.gz'));
     expect(text.ops.length).toBeGreaterThan(100);
     expect(report.ops).toEqual(text.ops);
-    expect(report.fidelity).toEqual(text.fidelity);
+    expect(withoutContext(report.fidelity)).toEqual(withoutContext(text.fidelity));
   });
 
   it.each(['trace-v6.dat.gz', 'trace-v7.dat.gz', 'trace-v7-zstd.dat'])('%s lifts the same ops and gets the same verdict as the tracefs text', async (name) => {
