@@ -50,7 +50,8 @@ describe('layering', () => {
     const breaches: string[] = [];
     const src = join(packageRoot, 'src');
     for (const f of files(src)) {
-      if (/\.test\.tsx?$/.test(f)) continue;
+      // Tests and their support files (*.case.ts) are not built into the package.
+      if (/\.(test\.tsx?|case\.ts)$/.test(f)) continue;
       const from = layerOf(f);
       const allowed = ALLOWED[from];
       if (!allowed) { breaches.push(`${relative(src, f)}: layer \`${from}\` is not in the table`); continue; }

@@ -112,6 +112,7 @@ export class MultiReplay {
     this.engines.forEach((eng, i) => {
       eng.k.keepOut = opts.keepEmitted !== false;
       const checker = this.checkers[i]!;
+      checker.filePages = () => eng.k.holdsFilePages();
       const counts = this.emitted[i]!;
       const onEmit = opts.onEmit;
       eng.k.emitSink = (e) => {
@@ -159,7 +160,6 @@ export class MultiReplay {
       const eng = this.engines[i]!;
       const checker = this.checkers[i]!;
       if (check) eng.checkEvery = true;
-      checker.filePages = eng.k.holdsFilePages();
       checker.begin(lo, eng.sharesUnknownOutput(lo.op), eng.allocatedOutside, eng.zapFreeOrderUnknown(lo.op));
       const r = eng.step(lo.op);
       eng.checkEvery = false;

@@ -59,7 +59,7 @@ describe('file-backed memory', () => {
   const anonRss = new Recorded('rss_stat', 3, 0, 1, 1, 1, -4096, undefined, true, 'MM_ANONPAGES');
   const run = (filePages: boolean) => {
     const c = new FidelityChecker();
-    c.filePages = filePages;
+    c.filePages = () => filePages;
     c.begin({ ...op(), recorded: [fileRss, anonRss] });
     c.see({ ev: 'rss_stat', cpu: 0, mm: 1, curr: 1, member: 1, delta: -4096, size: 0 });
     c.end();

@@ -164,8 +164,8 @@ export class FidelityChecker {
     unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
-  /** Set before each op: the model holds file or shmem pages, so their rss updates are predicted. */
-  filePages = false;
+  /** Whether the model holds file or shmem pages now (their rss updates are then predicted); asked only for such an update. */
+  filePages: () => boolean = () => false;
 
   /** `ignore`: predicted kinds the trace cannot show (not recorded): not compared. */
   constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS) {}
@@ -236,7 +236,7 @@ export class FidelityChecker {
     for (let i = 0; i < recorded.length; i++) {
       const x = recorded[i]!;
       if (x.ours === false) { if (x.ev === 'mm_page_free') this.r.foreignFrees++; continue; }
-      if (!this.filePages && x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES)) { this.r.fileRss++; continue; }
+      if (x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES) && !this.filePages()) { this.r.fileRss++; continue; }
       if (allocatedOutside !== undefined && x.ev === 'mm_page_free' && x.pfn !== undefined && allocatedOutside(x.pfn)) { this.outsideEvent(FREED_OUTSIDE, lo.op.at.line); continue; }
       const l = this.lane(x.cpu);
       // A preempted op's rss updates of one counter compare by their sum: the lifter merged

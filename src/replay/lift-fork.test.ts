@@ -1,22 +1,10 @@
 /** Lifting around a fork: the window's pre-existing memory, and a child's op preempted by its parent's. */
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Lifter, type LiftedOp } from './lift.js';
+import { liftText } from './lift.case.js';
+import type { LiftedOp } from './lift.js';
 import { PRE_WINDOW_MISSING } from './markers.js';
-import { collectTrace, FormatRegistry } from '../trace/index.js';
-import { grammarsDir } from '../paths.js';
 
-const reg = FormatRegistry.fromDirectory(grammarsDir);
-
-async function lift(lines: string[]): Promise<LiftedOp[]> {
-  const text = ['# tracer: nop', ...lines].join('\n') + '\n';
-  const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: reg, release: '6.18.44-fc-v669' });
-  const ops: LiftedOp[] = [];
-  const l = new Lifter({}, (o) => ops.push(o));
-  for (const e of events) l.feed(e);
-  l.end();
-  return ops;
-}
+const lift = (lines: string[]): Promise<LiftedOp[]> => liftText(['# tracer: nop', ...lines].join('\n') + '\n');
 
 const L = (pid: number, ts: string, rest: string, flags = '.....'): string => `${'w'.padStart(16)}-${pid}     [001] ${flags}   ${ts}: ${rest}`;
 const SW = (ts: string, prev: number, state: string, next: number): string =>

@@ -2,22 +2,11 @@
  * mprotect() is lifted into an op of its own (start, len, prot), its flush kept as its recorded
  * output; a call that failed is marked and so never applied.
  */
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Lifter, type LiftedOp } from './lift.js';
-import { collectTrace, FormatRegistry } from '../trace/index.js';
-import { grammarsDir } from '../paths.js';
+import { liftText } from './lift.case.js';
+import type { LiftedOp } from './lift.js';
 
-const reg = FormatRegistry.fromDirectory(grammarsDir);
-
-async function lift(text: string, release: string): Promise<LiftedOp[]> {
-  const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: reg, release });
-  const ops: LiftedOp[] = [];
-  const l = new Lifter({}, (o) => ops.push(o));
-  for (const e of events) l.feed(e);
-  l.flush();
-  return ops;
-}
+const lift = (text: string, release: string): Promise<LiftedOp[]> => liftText(text, release);
 
 const L = (ts: string, rest: string, pid = 7, cpu = 1): string => `            w-${pid}     [00${cpu}] .....   ${ts}: ${rest}`;
 

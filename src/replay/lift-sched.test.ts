@@ -2,23 +2,11 @@
  * sched_switch as an input: what each switch tells the model about a CPU's TLB state, and where
  * a switch recorded during an op is applied.
  */
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { isKernelThread, Lifter, type LiftedOp } from './lift.js';
-import { collectTrace, FormatRegistry } from '../trace/index.js';
-import { grammarsDir } from '../paths.js';
+import { liftText } from './lift.case.js';
+import { isKernelThread, type LiftedOp } from './lift.js';
 
-const reg = FormatRegistry.fromDirectory(grammarsDir);
-
-async function lift(lines: string[]): Promise<LiftedOp[]> {
-  const text = ['# tracer: nop', ...lines].join('\n') + '\n';
-  const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: reg, release: '6.18.44-fc-v669' });
-  const ops: LiftedOp[] = [];
-  const l = new Lifter({}, (o) => ops.push(o));
-  for (const e of events) l.feed(e);
-  l.flush();
-  return ops;
-}
+const lift = (lines: string[]): Promise<LiftedOp[]> => liftText(['# tracer: nop', ...lines].join('\n') + '\n');
 
 const L = (comm: string, pid: number, cpu: number, ts: string, rest: string): string => `${comm.padStart(16)}-${pid}     [00${cpu}] d..2.   ${ts}: ${rest}`;
 const SW = (cpu: number, ts: string, p: [string, number], n: [string, number]): string =>

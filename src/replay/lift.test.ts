@@ -1,23 +1,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { liftTrace, Lifter, type LiftedOp } from './lift.js';
+import { liftText } from './lift.case.js';
+import { liftTrace, type LiftedOp } from './lift.js';
 import { parseMarker } from './markers.js';
-import { collectTrace, FormatRegistry, grepTrace } from '../trace/index.js';
+import { FormatRegistry, grepTrace } from '../trace/index.js';
 import { grammarsDir } from '../paths.js';
 
 const reg = FormatRegistry.fromDirectory(grammarsDir);
 
-async function lift(text: string): Promise<LiftedOp[]> {
-  const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: reg, release: '6.18.44-fc-v669' });
-  const ops: LiftedOp[] = [];
-  const l = new Lifter({}, (o) => ops.push(o));
-  for (const e of events) l.feed(e);
-  l.flush();
-  return ops;
-}
+const lift = (text: string): Promise<LiftedOp[]> => liftText(text);
 
 const L = (ts: string, rest: string, pid = 7, cpu = 1): string => `            w-${pid}     [00${cpu}] .....   ${ts}: ${rest}`;
 

@@ -211,11 +211,12 @@ export function scanRange(s: string, from0: number, lim: number, padPayload: boo
   // as none of them is read again below, for the message.
   const nameStart = p;
   while (p < lim && isNameChar(s.charCodeAt(p))) p++;
+  let kind: LineKind | -1 = -1;
+  let nameEnd = p;
+  let payloadStart = p + 1;
+  let payloadEnd = lim;
   if (p > nameStart && p < lim) {
     const c = s.charCodeAt(p);
-    let kind: LineKind | -1 = -1;
-    let payloadStart = p + 1;
-    let payloadEnd = lim;
     if (c === 58 /* : */) {
       kind = LineKind.Event;
       if (padPayload) while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
@@ -229,59 +230,40 @@ export function scanRange(s: string, from0: number, lim: number, padPayload: boo
       while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
       while (payloadEnd > payloadStart && s.charCodeAt(payloadEnd - 1) === 32) payloadEnd--;
     }
-    if (kind !== -1) {
-      o.commStart = start;
-      o.commEnd = dash;
-      o.pid = pid;
-      o.tgid = tgid;
-      o.cpu = cpu;
-      o.latStart = latStart;
-      o.latEnd = latEnd;
-      o.tsStart = tsStart;
-      o.tsEnd = tsEnd;
-      o.tsNs = secs * 1e9 + frac * POW10[9 - fracLen]!;
-      o.tsFrac = fracLen;
-      o.kind = kind;
-      o.nameEnd = p;
-      o.nameStart = nameStart;
-      o.payloadStart = payloadStart;
-      o.payloadEnd = payloadEnd;
-      return true;
+  }
+  if (kind === -1) {
+    // Read again by the delimiters, for a name with other characters or the message.
+    p = nameStart;
+    const colon = indexBefore(s, ':', p, lim);
+    const space = indexBefore(s, ' ', p, lim);
+    const paren = indexBefore(s, '(', p, lim);
+    payloadEnd = lim;
+    if (paren > nameStart && (colon < 0 || paren < colon) && (space < 0 || paren < space) && s.charCodeAt(lim - 1) === 41 /* ) */) {
+      kind = LineKind.SyscallEnter;
+      nameEnd = paren;
+      payloadStart = paren + 1;
+      payloadEnd = lim - 1;
+    } else if (space > nameStart && (colon < 0 || space < colon) && space + 2 < lim && s.charCodeAt(space + 1) === 45 && s.charCodeAt(space + 2) === 62 /* -> */) {
+      kind = LineKind.SyscallExit;
+      nameEnd = space;
+      payloadStart = space + 3;
+      while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
+      while (payloadEnd > payloadStart && s.charCodeAt(payloadEnd - 1) === 32) payloadEnd--;
+    } else if (colon > nameStart && (space < 0 || colon < space)) {
+      kind = LineKind.Event;
+      nameEnd = colon;
+      payloadStart = colon + 1;
+      if (padPayload) while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
+      else if (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
+    } else {
+      if (colon === nameStart || space === nameStart || nameStart >= lim) return fail(o, nameStart, 'expected an event name after the timestamp');
+      const stop = Math.min(...[colon, space, paren].filter((x) => x > nameStart), lim);
+      return fail(o, stop, `expected \`:\` after the event name ${JSON.stringify(s.slice(nameStart, stop))}`);
     }
-  }
-  p = nameStart;
-  const colon = indexBefore(s, ':', p, lim);
-  const space = indexBefore(s, ' ', p, lim);
-  const paren = indexBefore(s, '(', p, lim);
-  let kind: LineKind;
-  let payloadStart: number;
-  let payloadEnd = lim;
-  let nameEnd: number;
-  if (paren > nameStart && (colon < 0 || paren < colon) && (space < 0 || paren < space) && s.charCodeAt(lim - 1) === 41 /* ) */) {
-    kind = LineKind.SyscallEnter;
-    nameEnd = paren;
-    payloadStart = paren + 1;
-    payloadEnd = lim - 1;
-  } else if (space > nameStart && (colon < 0 || space < colon) && space + 2 < lim && s.charCodeAt(space + 1) === 45 && s.charCodeAt(space + 2) === 62 /* -> */) {
-    kind = LineKind.SyscallExit;
-    nameEnd = space;
-    payloadStart = space + 3;
-    while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
-    while (payloadEnd > payloadStart && s.charCodeAt(payloadEnd - 1) === 32) payloadEnd--;
-  } else if (colon > nameStart && (space < 0 || colon < space)) {
-    kind = LineKind.Event;
-    nameEnd = colon;
-    payloadStart = colon + 1;
-    if (padPayload) while (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
-    else if (payloadStart < lim && s.charCodeAt(payloadStart) === 32) payloadStart++;
-  } else {
-    if (colon === nameStart || space === nameStart || nameStart >= lim) return fail(o, nameStart, 'expected an event name after the timestamp');
-    const stop = Math.min(...[colon, space, paren].filter((x) => x > nameStart), lim);
-    return fail(o, stop, `expected \`:\` after the event name ${JSON.stringify(s.slice(nameStart, stop))}`);
-  }
-  for (let k = nameStart; k < nameEnd; k++) {
-    if (!isNameChar(s.charCodeAt(k))) {
-      return fail(o, k, nameStart === k ? 'expected an event name after the timestamp' : `unexpected ${JSON.stringify(s[k])} in the event name`);
+    for (let k = nameStart; k < nameEnd; k++) {
+      if (!isNameChar(s.charCodeAt(k))) {
+        return fail(o, k, nameStart === k ? 'expected an event name after the timestamp' : `unexpected ${JSON.stringify(s[k])} in the event name`);
+      }
     }
   }
   o.commStart = start;

@@ -23,7 +23,7 @@ import { DiagnosticSink, type Diagnostic, type DiagnosticCode } from '../core/di
 import { traceBudget } from './budget.js';
 import { DecodeTable, type Layout } from './decode.js';
 import { TraceEvent } from './event.js';
-import type { TraceHeaderInfo, LostRecord, TraceParseOptions, TraceStats, TruncatedInput } from './index.js';
+import type { TraceParseOptions, TraceStats } from './index.js';
 
 /** Float64 columns per event: tsNs, offset, seq, line. */
 export const COLS_F = 4;
@@ -48,20 +48,8 @@ export interface WorkerInit {
   control: SharedArrayBuffer;
 }
 
-export interface WorkerFinal {
-  layout: Layout;
-  layoutDetected: boolean;
-  header: TraceHeaderInfo;
-  lines: number;
-  bytes: number;
-  events: number;
-  specialLines: number;
-  unparsedLines: number;
-  lost: LostRecord[];
-  truncated: TruncatedInput | undefined;
-  complete: boolean;
-  reordered: number;
-  late: number;
+/** The worker's TraceStats, its diagnostic sink sent as plain data (kept, tags, counts, first). */
+export interface WorkerFinal extends Omit<TraceStats, 'release' | 'diagnostics' | 'methods'> {
   kept: Diagnostic[];
   tags: number[];
   counts: Array<[DiagnosticCode, number]>;

@@ -180,6 +180,26 @@ export function huge_pmd_wp_must_split(f: Folio): boolean {
 }
 
 /**
+ * wp_page_copy()'s new page: an order-0 folio (the recorded allocation) replaces the entry at
+ * `addr` — the old entry cleared and flushed (ptep_clear_flush(): one page), the copy mapped
+ * writable and dirty, onto this CPU's lru_add batch. What becomes of the old page is the
+ * caller's (an anonymous page's mapping and reference dropped; the zero page has neither).
+ */
+export function wp_page_copy(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact | undefined, story: string): Folio {
+  const idx = pteIndex(addr);
+  const f = k.newFolio(0, user?.pfn, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  table.clear(idx);
+  k.cost.pteClears++;
+  flush_tlb_mm_range(k, mm, addr, addr + PAGE_SIZE);
+  table.set(idx, f, 0, vma.write, true, true);
+  folio_add_rmap_ptes(k, f, 0, 1);
+  f.refcount = 1;
+  k.story(f, story, addr);
+  folio_add_lru(k, f);
+  return f;
+}
+
+/**
  * do_wp_page() on a read-only PTE of an anonymous page: reused (made writable, no flush on
  * x86) or copied by wp_page_copy(): a new order-0 folio (the recorded allocation), no rss
  * change for an anonymous old page, the old entry cleared and flushed (ptep_clear_flush(): one
@@ -196,15 +216,7 @@ export function do_wp_page_anon(k: Kernel, mm: Mm, vma: Vma, table: PteTable, ad
     return false;
   }
   const page = table.page(idx);
-  const f = k.newFolio(0, user?.pfn, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
-  table.clear(idx);
-  k.cost.pteClears++;
-  flush_tlb_mm_range(k, mm, addr, addr + PAGE_SIZE);
-  table.set(idx, f, 0, vma.write, true, true);
-  folio_add_rmap_ptes(k, f, 0, 1);
-  f.refcount = 1;
-  k.story(f, 'copied on write', addr);
-  folio_add_lru(k, f);
+  wp_page_copy(k, mm, vma, table, addr, user, 'copied on write');
   folio_remove_rmap_ptes(k, old, page, 1);
   k.story(old, 'page copied on write', addr);
   if (folio_put_refs(k, old, 1)) free_folio(k, old);

@@ -27,7 +27,7 @@ import { do_huge_zero_wp_pmd, set_huge_zero_folio, split_huge_pmd_locked, zap_de
 import { folio_add_lru, lru_add_drain } from './swap.js';
 import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
-import { do_wp_page_anon, huge_pmd_wp_must_split } from './fork.js';
+import { do_wp_page_anon, huge_pmd_wp_must_split, wp_page_copy } from './fork.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
   for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
@@ -193,18 +193,8 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
  * rmap and lru_add. `user` is the recorded allocation when the trace has one.
  */
 function wp_page_copy_from_zero(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact | undefined): void {
-  const order = 0;
-  const f = k.newFolio(order, user?.pfn, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
-  const idx = pteIndex(addr);
   k.addMmCounterFast(mm, MM_ANONPAGES, 1);
-  table.clear(idx);
-  k.cost.pteClears++;
-  flush_tlb_mm_range(k, mm, addr, addr + PAGE_SIZE);
-  table.set(idx, f, 0, vma.write, true, true);
-  folio_add_rmap_ptes(k, f, 0, 1);
-  f.refcount = 1;
-  k.story(f, 'copied from the zero page', addr);
-  folio_add_lru(k, f);
+  wp_page_copy(k, mm, vma, table, addr, user, 'copied from the zero page');
 }
 
 function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, order: number, pfn: number | undefined, write: boolean): void {
