@@ -91,3 +91,28 @@ describe('a preempted op with file rss set aside', () => {
     expect([r.opsMismatched, r.compared, r.equal, r.fileRss]).toEqual([0, 1, 1, 1]);
   });
 });
+
+describe('an uncertain flush (it depends on PTE bits the trace cannot show)', () => {
+  const flush = (pages: number, reason = 3) => new Recorded('tlb_flush', 2, 0, 1, pages, reason, undefined, undefined, true, undefined);
+  const free = new Recorded('mm_page_free', 3, 0, 1, 0, undefined, undefined, 0x10, true, undefined);
+  const run = (recorded: Recorded[], uncertain: boolean) => {
+    const c = new FidelityChecker();
+    c.begin({ ...op(), recorded });
+    c.see({ ev: 'tlb_flush', cpu: 0, pages: 8, reason: 3, uncertain });
+    c.see({ ev: 'mm_page_free', cpu: 0, pfn: 0x10, order: 0, what: 'folio' });
+    c.end();
+    return c.report();
+  };
+  it('takes a recorded flush of the same reason at its place, whatever its range', () => {
+    const r = run([flush(7), free], true);
+    expect([r.opsMismatched, r.equal, r.uncertainFlushes, r.uncertainAbsent, r.verdict]).toEqual([0, 2, 1, 0, 'partial']);
+    expect(run([flush(7), free], false).opsMismatched).toBe(1);
+  });
+  it('stands for no flush when none was recorded there', () => {
+    const r = run([free], true);
+    expect([r.opsMismatched, r.equal, r.uncertainAbsent]).toEqual([0, 1, 1]);
+  });
+  it('does not take a recorded flush of another reason', () => {
+    expect(run([flush(7, 4), free], true).opsMismatched).toBe(1);
+  });
+});

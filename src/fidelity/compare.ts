@@ -82,6 +82,14 @@ export interface FidelityReport {
    * shmem page: file-backed memory outside the model (not compared).
    */
   fileRss: number;
+  /**
+   * Predicted flushes that depend on page-table bits the trace cannot show (Emission
+   * `uncertain`): matched by position to a recorded flush of the same reason, their page count
+   * not compared; `uncertainAbsent` of them had no recorded flush there (the kernel found the
+   * entries untouched).
+   */
+  uncertainFlushes: number;
+  uncertainAbsent: number;
   mismatches: Mismatch[];
 }
 
@@ -161,7 +169,7 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: 0, uncertainAbsent: 0, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
   /** Whether the model holds file or shmem pages now (their rss updates are then predicted); asked only for such an update. */
@@ -307,6 +315,10 @@ export class FidelityChecker {
   }
 
   private seeOne(e: Emission): void {
+    if (e.ev === 'tlb_flush' && e.uncertain) {
+      this.seeUncertain(e);
+      return;
+    }
     this.npred++;
     this.predKinds[predKind(e.ev)]!++;
     const l = this.lane(e.cpu);
@@ -354,6 +366,28 @@ export class FidelityChecker {
       if (l.after.length < 4) l.after.push(e);
     }
     l.pos++;
+  }
+
+  /**
+   * A flush the kernel makes only if the program touched the entries (see Emission
+   * `uncertain`): it takes a recorded flush of the same reason at its position, whatever its
+   * range, or else stands for no flush.
+   */
+  private seeUncertain(e: Extract<Emission, { ev: 'tlb_flush' }>): void {
+    this.r.uncertainFlushes++;
+    const l = this.lane(e.cpu);
+    if (l.first >= 0) return;
+    const a = l.pos < l.n ? l.rec[l.pos] : undefined;
+    if (a && a.ev === 'tlb_flush' && a.b === e.reason) {
+      this.npred++;
+      this.predKinds[predKind(e.ev)]!++;
+      this.equalPending++;
+      l.before.push(e);
+      if (l.before.length > 2) l.before.shift();
+      l.pos++;
+      return;
+    }
+    this.r.uncertainAbsent++;
   }
 
   /** One recorded event counted under an outside-the-model kind. */
@@ -464,6 +498,7 @@ export class FidelityChecker {
     const reasons: string[] = [];
     const silent = r.outsideModel.filter((o) => o.events > 0);
     if (r.fileRss) reasons.push(`${r.fileRss} recorded rss_stat update${r.fileRss === 1 ? '' : 's'} of file or shmem pages (MM_FILEPAGES/MM_SHMEMPAGES) not compared: file-backed memory is outside the model (the mappings execve and the loader make, and what the page cache held, are in no tracepoint)`);
+    if (r.uncertainFlushes) reasons.push(`${r.uncertainFlushes} predicted flush${r.uncertainFlushes === 1 ? '' : 'es'} depend${r.uncertainFlushes === 1 ? 's' : ''} on whether the program touched memory the kernel had left clean and old (a store or access to present memory leaves no event; MADV_FREE over lazyfree pages): matched by position, range not compared; ${r.uncertainAbsent} had no recorded flush (the entries were untouched)`);
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;
     r.verdict = r.opsMismatched > 0 ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';

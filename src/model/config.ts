@@ -191,6 +191,18 @@ export interface KernelTraits {
    * thp_deferred_split_page +8 on 6.1.0-57 (s12 pmd-pageout), +0 on 6.12.95 and 6.18.44.
    */
   freezeSplitQueuesDeferred: boolean;
+  /**
+   * A split of an anonymous large folio maps each zero-filled page back as the shared zero page
+   * instead of the page itself (remap_page() with RMP_USE_SHARED_ZEROPAGE →
+   * remove_migration_pte() → try_to_map_unused_to_zeropage(): one MM_ANONPAGES decrement per
+   * page, no `remove_migration_pte` event for it, the page freed with the split's unmapped
+   * pieces) — b1f202060afe "mm: remap unused subpages to shared zeropage when splitting
+   * isolated thp" (Yu Zhao, Usama Arif), 6.12. 6.1 restores every page. Whether a page is
+   * zero-filled is an input (the op's `migrated`/`restored` pages); seen in the 6.18.44
+   * jemalloc capture (MADV_FREE of part of a 64K folio: 16 migration entries, 15 restored, one
+   * rss decrement and one free).
+   */
+  splitRemapsZeroPages: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -201,7 +213,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
-    freezeSplitQueuesDeferred: true,
+    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
@@ -210,7 +222,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
@@ -219,7 +231,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
     lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

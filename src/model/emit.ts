@@ -10,8 +10,11 @@ export type Emission =
    * `offTask`: traced on a CPU where none of the modelled tasks is current (a flush IPI's handler
    * running in another task's context): a capture that follows only the workload's tasks
    * (set_event_pid) cannot record it.
+   * `uncertain`: the flush depends on page-table bits the trace cannot show (a user store or
+   * access to present memory sets them without an event): the kernel may have flushed a
+   * different range, or not at all.
    */
-  | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number; offTask?: boolean }
+  | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number; offTask?: boolean; uncertain?: boolean }
   | { ev: 'rss_stat'; cpu: number; mm: number; curr: number; member: number; size: number; delta: number }
   | { ev: 'mm_page_free'; cpu: number; pfn: number; order: number; what: 'folio' | 'pgtable' }
   | {

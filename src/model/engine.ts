@@ -162,7 +162,7 @@ export class Engine {
           }
           break;
         }
-        const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs);
+        const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs, op.present);
         if (r === 'unmodelled') unmodelled = 'fault outside any anonymous mapping the model knows';
         break;
       }
@@ -239,9 +239,13 @@ export class Engine {
           while (k.deferred.list.length > 0 && deferred_split_scan(k, k.traits.deferredScanBatch) > 0);
         }
         break;
+      case 'marker':
+        // Inside a `fl: begin` window the workload marks its stores to present memory.
+        if (op.verb === 'begin') k.storesVisible = true;
+        else if (op.verb === 'end') k.storesVisible = false;
+        break;
       case 'mremap' as never:
       case 'brk':
-      case 'marker':
         break;
     }
     if (op.kind === 'fault' && op.allocs.length > 0) {

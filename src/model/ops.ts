@@ -66,6 +66,14 @@ interface Base {
    * it fills is not knowable from the workload alone: the recorded moves say when it drained.
    */
   lruAdded?: number[];
+  /**
+   * Page addresses this op's folio splits turned into migration entries (`set_migration_pte`, the
+   * pages of a `set_migration_pmd`) and those the split restored to their own page
+   * (`remove_migration_pte`): a page unmapped and not restored was zero-filled, and 6.12+ maps
+   * the shared zero page there instead. Page contents are otherwise in no event.
+   */
+  migrated?: number[];
+  restored?: number[];
 }
 
 export type Op =
@@ -79,7 +87,12 @@ export type Op =
   | (Base & { kind: 'brk'; brk: number })
   /** A system call the model does not represent (brk, read, …): its output is outside the model. */
   | (Base & { kind: 'syscall'; name: string })
-  | (Base & { kind: 'fault'; addr: number; write: boolean; allocs: AllocFact[] })
+  /**
+   * A page fault. `present`: the hardware's error code said the entry was present (x86
+   * X86_PF_PROT; a write fault with it is a write-protect fault, do_wp_page()); absent when the
+   * trace does not say.
+   */
+  | (Base & { kind: 'fault'; addr: number; write: boolean; present?: boolean; allocs: AllocFact[] })
   /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */
   | (Base & { kind: 'store'; addr: number; len: number; stride: number; count: number })
   | (Base & { kind: 'fork'; child: number })

@@ -121,7 +121,7 @@ export interface LiftOptions {
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 
@@ -175,6 +175,8 @@ const MAX_PAGE_ORDER = 10;
 /** Workload IPI sends remembered for the receivers (a send reaches each other CPU once). */
 const SEND_LOG = 64;
 const CLONE_VM = 0x100;
+const PAGE_BYTES = 4096;
+const PMD_BYTES = 2 * 1024 * 1024;
 const CLONE_THREAD = 0x10000;
 
 export class Lifter {
@@ -210,6 +212,10 @@ export class Lifter {
   readonly breaches = new Map<BreachKind, { count: number; line: number }>();
   /** Workload flush-IPI sends: the sending CPUs (a ring of SEND_LOG), their count, and per receiving CPU the count it has answered. */
   private readonly sendCpus = new Int32Array(SEND_LOG);
+  /** The sending thread group of each send in the ring. */
+  private readonly sendTgids = new Int32Array(SEND_LOG);
+  /** The CPUs that have answered each send in the ring. */
+  private readonly sendAnswers: Array<Set<number>> = Array.from({ length: SEND_LOG }, () => new Set<number>());
   private sends = 0;
   private readonly answered: number[] = [];
   /** Tasks that have had a syscall exit (an exit before any entry is then a breach). */
@@ -387,11 +393,16 @@ export class Lifter {
         return;
       }
       this.lastFault.ts = e.tsNs; this.lastFault.addr = addr; this.lastFault.pid = e.pid; this.lastFault.cpu = e.cpu;
-      this.open(e, tgid, { kind: 'fault', addr, write: (code & 2) !== 0, allocs: [] });
+      // x86 error code: bit 0 (X86_PF_PROT) set means a protection fault on a present entry.
+      this.open(e, tgid, { kind: 'fault', addr, write: (code & 2) !== 0, present: Number.isInteger(code) ? (code & 1) !== 0 : undefined, allocs: [] });
       return;
     }
     if (name === 'mm_lru_insertion') {
       this.lruInsertion(e, tgid);
+      return;
+    }
+    if (name === 'set_migration_pte' || name === 'set_migration_pmd' || name === 'remove_migration_pte') {
+      this.migration(e, name);
       return;
     }
     if (name === 'sched_switch') {
@@ -421,6 +432,28 @@ export class Lifter {
       return;
     }
     if (e.syscall !== 0 && tgid !== undefined) this.syscall(e, tgid);
+  }
+
+  /**
+   * `set_migration_pte`/`set_migration_pmd` and `remove_migration_pte` in the op under way of the
+   * same task: the entries a folio split unmapped and those it restored to their own page. A
+   * split (6.12+) maps a zero-filled page to the shared zero page instead and frees it; page
+   * contents (user stores) are in no event, and the restore that did not happen is where the
+   * trace shows them.
+   */
+  private migration(e: TraceEvent, name: string): void {
+    const cur = this.current;
+    if (!cur || cur.op.tid !== e.pid) return;
+    const addr = Number(e.fields.addr);
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= USER_ADDRESS_END) return;
+    const page = addr - (addr % PAGE_BYTES);
+    if (name === 'remove_migration_pte') (cur.op.restored ??= []).push(page);
+    else if (name === 'set_migration_pte') (cur.op.migrated ??= []).push(page);
+    else {
+      const m = (cur.op.migrated ??= []);
+      const base = addr - (addr % PMD_BYTES);
+      for (let a = base; a < base + PMD_BYTES; a += PAGE_BYTES) m.push(a);
+    }
   }
 
   /** The trace records lru_add batch moves (the first `mm_lru_insertion` was handed on). */
@@ -781,6 +814,8 @@ export class Lifter {
       if (reason === 0) { if (this.current?.compare) this.notOurs.taskSwitchFlushes++; return; }
       let ours: boolean | undefined;
       if (reason === TLB_REMOTE_SEND_IPI) {
+        this.sendTgids[this.sends % SEND_LOG] = tgid ?? -1;
+        this.sendAnswers[this.sends % SEND_LOG]!.clear();
         this.sendCpus[this.sends++ % SEND_LOG] = e.cpu;
       } else if ((reason === TLB_REMOTE_SHOOTDOWN || reason === TLB_REMOTE_WRONG_CPU) && e.lat === '') {
         // Without the latency flags (trace-cmd report without -l) a flush done in an IPI's
@@ -792,7 +827,9 @@ export class Lifter {
         // (native_flush_tlb_multi() traces TLB_REMOTE_SEND_IPI before it sends, and waits for
         // every target) and this CPU has not yet answered that send. Otherwise the IPI came from
         // another mm and merely landed while the workload ran here.
-        ours = this.answerSend(e.cpu);
+        // `remote wrong CPU` means the IPI named an mm this CPU does not have loaded: never the
+        // mm of the task it interrupted, which is running here with its own mm loaded.
+        ours = this.answerSend(e.cpu, reason === TLB_REMOTE_WRONG_CPU ? tgid : undefined);
         if (!ours) {
           if (this.current?.compare && this.notOurs.foreignIpiFlushes++ === 0) this.notOurs.firstForeignIpiLine = e.line;
           return;
@@ -826,13 +863,16 @@ export class Lifter {
   }
 
   /** Whether a workload send from another CPU is still unanswered by `cpu` (and answer it). */
-  private answerSend(cpu: number): boolean {
+  private answerSend(cpu: number, notFrom?: number): boolean {
     const from = Math.max(this.answered[cpu] ?? 0, this.sends - SEND_LOG);
     for (let i = from; i < this.sends; i++) {
-      if (this.sendCpus[i % SEND_LOG] !== cpu) {
-        this.answered[cpu] = i + 1;
-        return true;
-      }
+      const slot = i % SEND_LOG;
+      if (this.sendCpus[slot] === cpu || this.sendAnswers[slot]!.has(cpu)) continue;
+      // A send of the interrupted task's own mm stays for that mm's flush to answer.
+      if (notFrom !== undefined && this.sendTgids[slot] === notFrom) continue;
+      this.sendAnswers[slot]!.add(cpu);
+      if (i === from) this.answered[cpu] = i + 1;
+      return true;
     }
     return false;
   }

@@ -5,6 +5,7 @@
  */
 import { Folio, HPAGE_PMD_NR, HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_PAGE_MASK, PteTable, type HugePmd, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
+import type { Op } from '../ops.js';
 import { pmdIndex } from './pgtable.js';
 import { deferred_split_folio, folio_mappings, folio_put_refs, folio_remove_rmap_pmd, folio_unqueue_deferred_split, free_folio, folio_remove_rmap_ptes } from './rmap.js';
 import { folio_add_lru } from './swap.js';
@@ -175,7 +176,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
   if (f.nr === 1 || f.freed) return [f];
   k.cost.folioLocks++;
   /** An entry turned into a migration entry: where, and its value (page in the folio, bits). */
-  type Slot = { mm: Mm; table: PteTable; idx: number; bits: number };
+  type Slot = { mm: Mm; table: PteTable; idx: number; bits: number; addr: number; locked: boolean };
   const slots: Slot[] = [];
   let mappingRefs = 0;
   for (const m of folio_mappings(k, f)) {
@@ -193,7 +194,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       f.entire_mapcount--;
       f.large_mapcount--;
       mappingRefs++;
-      for (let i = 0; i < HPAGE_PMD_NR; i++) slots.push({ mm, table, idx: i, bits: table.bits[i]! });
+      for (let i = 0; i < HPAGE_PMD_NR; i++) slots.push({ mm, table, idx: i, bits: table.bits[i]!, addr: haddr + i * PAGE_SIZE, locked: m.vma.locked });
       // 6.1 __split_huge_pmd_locked(freeze): the first page_remove_rmap() of a subpage leaves
       // the THP partly mapped (traits.freezeSplitQueuesDeferred).
       if (k.traits.freezeSplitQueuesDeferred && f.anon) deferred_split_folio(k, f, true);
@@ -217,7 +218,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       if (dirty) f.dirty = true;
       folio_remove_rmap_ptes(k, f, page, 1);
       mappingRefs++;
-      slots.push({ mm, table: t, idx, bits });
+      slots.push({ mm, table: t, idx, bits, addr: a, locked: m.vma.locked });
     }
   }
   try_to_unmap_flush(k);
@@ -248,9 +249,17 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
     k.storySplit(f, p, i);
     pieces.push(p);
   }
+  const zeroFilled = k.traits.splitRemapsZeroPages && f.anon ? zeroFilledPages(k.op) : undefined;
   for (const s of slots) {
-    // The entry now maps page 0 of the piece, with the bits it had.
     const p = pieces[s.bits & PTE_PAGE_MASK]!;
+    // try_to_map_unused_to_zeropage(): a zero-filled page (not in a VM_LOCKED mapping) is
+    // mapped as the zero page, read-only; its piece keeps no mapping and is freed below.
+    if (zeroFilled?.has(s.addr) && !s.locked) {
+      s.table.setZero(s.idx, true);
+      k.addMmCounter(s.mm, MM_ANONPAGES, -1);
+      continue;
+    }
+    // The entry now maps page 0 of the piece, with the bits it had.
     s.table.setRaw(s.idx, p, s.bits & ~PTE_PAGE_MASK);
     p.page_mapcount[0]!++;
     p.nr_pages_mapped = 1;
@@ -267,6 +276,34 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
     out.push(p);
   }
   return out;
+}
+
+/**
+ * A caller's split: folio_get() (or the shrinker's folio_try_get()) and folio_lock() first,
+ * split_folio(), then folio_unlock() and folio_put(). The reference stays with the head piece,
+ * so a head no entry maps any more (zapped before, or zero-filled) is freed by that put, after
+ * the pieces the split itself freed. Returns the pieces still allocated.
+ */
+export function split_folio_held(k: Kernel, f: Folio): Folio[] {
+  f.refcount++;
+  const pieces = split_folio(k, f);
+  const head = pieces[0];
+  if (head && head.pfn === f.pfn && folio_put_refs(k, head, 1)) {
+    free_folio(k, head);
+    return pieces.slice(1);
+  }
+  return pieces;
+}
+
+/**
+ * The pages the op's split found zero-filled: unmapped to a migration entry and never restored
+ * (see Op.migrated). Without the migration events every page is taken as holding data.
+ */
+function zeroFilledPages(op: Op | undefined): Set<number> | undefined {
+  if (!op?.migrated) return undefined;
+  const zero = new Set(op.migrated);
+  if (op.restored) for (const a of op.restored) zero.delete(a);
+  return zero.size > 0 ? zero : undefined;
 }
 
 /**
@@ -291,9 +328,7 @@ export function deferred_split_scan(k: Kernel, nrToScan: number): number {
       for (const f of batch) {
         if (f.freed) continue;
         if (f.partially_mapped || !k.traits.partiallyMappedFlag) {
-          f.refcount++;
-          const pieces = split_folio(k, f);
-          if (pieces[0] && folio_put_refs(k, pieces[0], 1)) free_folio(k, pieces[0]);
+          split_folio_held(k, f);
           split++;
         }
       }
@@ -309,9 +344,7 @@ export function deferred_split_scan(k: Kernel, nrToScan: number): number {
   for (const f of [...q.privateList]) {
     if (f.freed) continue;
     if (f.partially_mapped || !k.traits.partiallyMappedFlag) {
-      f.refcount++; // folio_try_get()
-      const pieces = split_folio(k, f);
-      if (pieces[0] && folio_put_refs(k, pieces[0], 1)) free_folio(k, pieces[0]);
+      split_folio_held(k, f); // folio_try_get() … folio_put()
       split++;
     } else {
       // Not partially mapped and not underused: dropped from the queue.

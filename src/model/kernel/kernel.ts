@@ -59,6 +59,14 @@ export class Kernel {
    * then drains where the record says, not only when the workload's own folios fill it.
    */
   lruObserved = false;
+  /**
+   * User stores and accesses to present memory are marked in the trace (`fl: store` markers in a
+   * `fl: begin` window). Otherwise they leave no event, and a PTE the kernel last left clean and
+   * old may have been made young or dirty since by the program.
+   */
+  storesVisible = false;
+  /** The flushes being emitted depend on such PTE bits (Emission `uncertain`). */
+  flushUncertain = false;
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
   lruUnknown = 0;
   /** Unmaps that found a folio waiting in a batch another task ran beside (LruBatches.othersRan). */
@@ -166,6 +174,7 @@ export class Kernel {
   keepOut = true;
 
   emit(e: Emission): void {
+    if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain = true;
     if (this.emitSink) this.emitSink(e);
     if (this.keepOut) this.out.push(e);
   }

@@ -7,25 +7,33 @@ import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE, type Folio, type Mm, type PteTable, 
 import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { folio_maybe_mapped_shared } from './rmap.js';
-import { split_folio } from './huge_memory.js';
+import { split_folio_held } from './huge_memory.js';
 import { folio_isolate_lru, folio_mark_lazyfree, lru_add_drain } from './swap.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 import { reclaim_pages } from './vmscan.js';
 import { zap_range, ZapGather } from './memory.js';
 
-/** struct mmu_gather, reduced to the flush range and whether only PMDs were gathered. */
+/**
+ * struct mmu_gather, reduced to the flush range and whether only PMDs were gathered. `maybe`
+ * widens the range with entries the kernel gathers only if the program touched them since the
+ * kernel last cleaned and aged them (see Kernel.storesVisible): the flush is then uncertain.
+ */
 class Gather {
   start = Number.POSITIVE_INFINITY;
   end = 0;
   pmdOnly = true;
-  add(start: number, end: number, pmd: boolean): void {
+  uncertain = false;
+  add(start: number, end: number, pmd: boolean, maybe = false): void {
     this.start = Math.min(this.start, start);
     this.end = Math.max(this.end, end);
     if (!pmd) this.pmdOnly = false;
+    if (maybe) this.uncertain = true;
   }
   finish(k: Kernel, mm: Mm): void {
     if (this.end === 0) return;
+    k.flushUncertain = this.uncertain;
     flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12);
+    k.flushUncertain = false;
   }
 }
 
@@ -43,10 +51,13 @@ function pteBatch(t: PteTable, idx: number, f: Folio, page: number, limit: numbe
   return n;
 }
 
-/** Split a large folio met partially by a range walk, if it is exclusive; false to skip it. */
+/**
+ * Split a large folio met partially by a range walk, if it is exclusive (folio_get(),
+ * split_folio(), folio_put()); false to skip it.
+ */
 function splitForRange(k: Kernel, f: Folio): boolean {
   if (folio_maybe_mapped_shared(f)) return false;
-  split_folio(k, f);
+  split_folio_held(k, f);
   return true;
 }
 
@@ -70,7 +81,7 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
         const f = ent.folio;
         if (folio_maybe_mapped_shared(f)) { addr = next; continue; }
         if (next - addr < PMD_SIZE) {
-          split_folio(k, f);
+          split_folio_held(k, f);
           continue; // the range is now PTE-mapped: walk it again
         }
         f.dirty = false;
@@ -112,7 +123,9 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
         for (let i = 0; i < nr; i++) {
           if (ent.mkcleanOld(idx + i)) changed = true;
         }
+        // Entries the kernel left clean and old: young or dirty again if the program touched them.
         if (changed) tlb.add(a, a + nr * PAGE_SIZE, false);
+        else if (!k.storesVisible) tlb.add(a, a + nr * PAGE_SIZE, false, true);
         folio_mark_lazyfree(k, f);
         a += nr * PAGE_SIZE;
       }
@@ -142,7 +155,7 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
         const f = ent.folio;
         if (folio_maybe_mapped_shared(f)) { addr = next; continue; }
         if (next - addr < PMD_SIZE) {
-          split_folio(k, f);
+          split_folio_held(k, f);
           continue;
         }
         if ((!pageout || k.traits.pageoutAgesYoung) && ent.young) {

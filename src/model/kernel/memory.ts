@@ -58,7 +58,7 @@ const NO_ALLOCS: AllocFact[] = [];
 const UPPER_LEVELS = ['pmd', 'pud'] as const;
 
 /** handle_mm_fault() for an anonymous mapping. */
-export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean, allocs: AllocFact[]): FaultResult {
+export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean, allocs: AllocFact[], present?: boolean): FaultResult {
   k.checkSyncRss(mm);
   // Charges first: failed ones free their folio, reclaim runs where the record says it did.
   const user: AllocFact | undefined = allocs.length ? mem_cgroup_charge_allocs(k, allocs) : undefined;
@@ -156,6 +156,10 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     wp_page_copy_from_zero(k, mm, vma, table, addr, user);
     return 'mapped';
   }
+  if (write && present === true && user?.order === 0 && vma.implicit) {
+    wp_page_copy_unseen(k, mm, vma, table, addr, user);
+    return 'mapped';
+  }
   if (!write && !user) {
     // do_anonymous_page() without FAULT_FLAG_WRITE: the zero page, read-only (x86 page
     // protections carry the accessed bit: young).
@@ -195,6 +199,23 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
 function wp_page_copy_from_zero(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact | undefined): void {
   k.addMmCounterFast(mm, MM_ANONPAGES, 1);
   wp_page_copy(k, mm, vma, table, addr, user, 'copied from the zero page');
+}
+
+/**
+ * do_wp_page() → wp_page_copy() on an entry the model never saw mapped, in memory whose mapping
+ * it did not see made (an exec'd image's data and bss, the early heap): the fault's error code
+ * says the entry was present and read-only, and the recorded order-0 allocation says the kernel
+ * copied rather than reused. Such an entry is a private file page (a data segment not yet
+ * written) or the zero page, and either copy adds one anonymous page (6.1: into the task's
+ * cache); a file page's own MM_FILEPAGES decrement is file rss, outside the model. The old
+ * entry is cleared and flushed (ptep_clear_flush(): one page) and the copy mapped writable.
+ * Model deviation: an anonymous page another mm shares (a fork before the window) is copied
+ * without an rss change; the caller keeps memory a fork shared out of this path.
+ */
+function wp_page_copy_unseen(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact): void {
+  k.addMmCounterFast(mm, MM_ANONPAGES, 1);
+  table.used++;
+  wp_page_copy(k, mm, vma, table, addr, user, 'copied on write from a page mapped before the model saw it');
 }
 
 function do_anonymous_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, order: number, pfn: number | undefined, write: boolean): void {

@@ -1,0 +1,152 @@
+/**
+ * What a real program's memory shows the model only in part, driven through the Engine:
+ *  - a write-protect fault (error code P) on an entry the model never saw mapped, in memory
+ *    whose mapping it did not see made (an exec'd data segment, bss): the recorded order-0
+ *    allocation says the kernel copied — +1 anon rss and a one-page flush;
+ *  - 6.12+ splits map zero-filled pages back as the zero page (what the split restored is the
+ *    op's `restored` pages), and the caller's reference frees an unmapped head after the split;
+ *  - without `fl: store` markers, MADV_FREE over entries the kernel already cleaned makes a
+ *    flush that depends on whether the program touched them (an `uncertain` flush).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Emission } from './emit.js';
+import { Engine } from './engine.js';
+import type { AllocFact, Op } from './ops.js';
+import { buildConfig } from './presets.js';
+
+const base = { tid: 10, tgid: 10, cpu: 0 };
+const A = 0x7f0000000000;
+const PAGE = 4096;
+const MADV_FREE = 8;
+
+let line = 0;
+const at = () => ({ index: line, line: ++line });
+const data = (pfn: number, order = 0): AllocFact => ({ pfn, order, use: 'user' });
+const pgtable = (pfn: number): AllocFact => ({ pfn, order: 0, use: 'pgtable' });
+
+function events(out: Emission[]): string[] {
+  return out.map((e) => {
+    switch (e.ev) {
+      case 'tlb_flush': return `tlb_flush pages=${e.pages}${e.uncertain ? ' uncertain' : ''}`;
+      case 'rss_stat': return `rss_stat ${e.delta > 0 ? '+' : ''}${e.delta}`;
+      case 'mm_page_free': return `mm_page_free pfn=0x${e.pfn.toString(16)} ${e.what}`;
+      default: return e.ev;
+    }
+  });
+}
+
+function engine(spec: string) {
+  const eng = new Engine(buildConfig(spec, 'x86'), { checkInvariants: true });
+  return (op: Op): string[] => {
+    const r = eng.step(op);
+    expect(r.violations).toEqual([]);
+    return events(r.emitted);
+  };
+}
+
+describe('a write-protect fault on an entry the model never saw', () => {
+  const fault = (addr: number, code: { write: boolean; present?: boolean }, allocs: AllocFact[]): Op =>
+    ({ ...base, at: at(), kind: 'fault', addr, write: code.write, present: code.present, allocs });
+
+  for (const spec of ['linux-6.1', 'linux-6.12', 'linux-6.18']) {
+    it(`${spec}: present + write + an order-0 allocation in unseen memory copies: +1 anon, one 1-page flush; the copy is then the model's`, () => {
+      const run = engine(spec);
+      const out = run(fault(A, { write: true, present: true }, [data(0x500)]));
+      // 6.1 keeps the increment in the task's rss cache: no rss_stat yet.
+      expect(out).toEqual(spec === 'linux-6.1' ? ['tlb_flush pages=1'] : ['rss_stat +4096', 'tlb_flush pages=1']);
+      // The copy is present and writable: a later write fault there changes nothing.
+      expect(run(fault(A, { write: true, present: true }, []))).toEqual([]);
+    });
+  }
+
+  it('not present (a first write into bss or a private file page not yet mapped): no flush', () => {
+    const run = engine('linux-6.18');
+    expect(run(fault(A, { write: true, present: false }, [data(0x501)]))).toEqual(['rss_stat +4096']);
+    expect(run(fault(A + PAGE, { write: true }, [data(0x502)]))).toEqual(['rss_stat +4096']);
+  });
+
+  it('in an anonymous mapping the model saw made, the error code does not override its state', () => {
+    const run = engine('linux-6.18');
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 16 * PAGE, prot: 3, flags: 0x22, anon: true });
+    expect(run(fault(A, { write: true, present: true }, [pgtable(0x600), data(0x601)]))).toEqual(['rss_stat +4096']);
+  });
+});
+
+describe('a split maps zero-filled pages back as the zero page (6.12+)', () => {
+  const ops = (restoredSkip: number[]) => {
+    const mmap: Op = { ...base, at: at(), kind: 'mmap', addr: A, len: 64 * 1024, prot: 3, flags: 0x22, anon: true };
+    const fault: Op = { ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [pgtable(0x1000), data(0x2000, 4)] };
+    const pages = Array.from({ length: 16 }, (_, i) => A + i * PAGE);
+    // MADV_FREE of three pages in the middle of the 64K folio: the folio is split.
+    const free: Op = {
+      ...base, at: at(), kind: 'madvise', addr: A + 4 * PAGE, len: 3 * PAGE, advice: MADV_FREE,
+      migrated: pages, restored: pages.filter((_, i) => !restoredSkip.includes(i)),
+    };
+    return { mmap, fault, free };
+  };
+
+  it('linux-6.18: an unrestored tail page: -1 anon rss in the restore loop, freed with the split', () => {
+    const run = engine('linux-6.18');
+    const { mmap, fault, free } = ops([3]);
+    run(mmap);
+    run(fault);
+    const out = run(free);
+    const rss = out.indexOf('rss_stat -4096');
+    const freed = out.indexOf('mm_page_free pfn=0x2003 folio');
+    expect(rss).toBeGreaterThan(0);
+    expect(freed).toBeGreaterThan(rss);
+    expect(out.filter((e) => e.startsWith('mm_page_free'))).toEqual(['mm_page_free pfn=0x2003 folio']);
+  });
+
+  it('linux-6.18: an unrestored head page is freed by the caller\'s folio_put(), after the pieces the split freed', () => {
+    const run = engine('linux-6.18');
+    const { mmap, fault, free } = ops([0, 9]);
+    run(mmap);
+    run(fault);
+    const out = run(free);
+    expect(out.filter((e) => e.startsWith('mm_page_free'))).toEqual(['mm_page_free pfn=0x2009 folio', 'mm_page_free pfn=0x2000 folio']);
+    expect(out.filter((e) => e === 'rss_stat -4096')).toHaveLength(2);
+  });
+
+  it('linux-6.1: every page is restored; nothing is freed', () => {
+    const run = engine('linux-6.1');
+    const { mmap, free } = ops([3]);
+    run(mmap);
+    // 6.1 has no anon mTHP: a PMD-less 64K folio comes only from the recorded order.
+    run({ ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [pgtable(0x1000), data(0x2000, 4)] });
+    expect(run(free).filter((e) => e.startsWith('mm_page_free') || e === 'rss_stat -4096')).toEqual([]);
+  });
+
+  it('without migration events every page is taken as holding data', () => {
+    const run = engine('linux-6.18');
+    const { mmap, fault, free } = ops([3]);
+    run(mmap);
+    run(fault);
+    const { migrated: _m, restored: _r, ...bare } = free as Extract<Op, { kind: 'madvise' }>;
+    expect(run(bare as Op).filter((e) => e.startsWith('mm_page_free'))).toEqual([]);
+  });
+});
+
+describe('MADV_FREE over entries the kernel already cleaned', () => {
+  const seq = (markers: boolean) => {
+    const run = engine('linux-6.18');
+    if (markers) run({ ...base, at: at(), kind: 'marker', verb: 'begin', text: 'fl: begin' });
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x22, anon: true });
+    for (let i = 0; i < 4; i++) run({ ...base, at: at(), kind: 'fault', addr: A + i * PAGE, write: true, allocs: i === 0 ? [pgtable(0x3000), data(0x3001 + i)] : [data(0x3001 + i)] });
+    const first = run({ ...base, at: at(), kind: 'madvise', addr: A, len: 4 * PAGE, advice: MADV_FREE });
+    const second = run({ ...base, at: at(), kind: 'madvise', addr: A, len: 4 * PAGE, advice: MADV_FREE });
+    return { first, second };
+  };
+
+  it('without markers the second call\'s flush is uncertain (the program may have written the pages since)', () => {
+    const { first, second } = seq(false);
+    expect(first).toEqual(['tlb_flush pages=4']);
+    expect(second).toEqual(['tlb_flush pages=4 uncertain']);
+  });
+
+  it('inside a fl: begin window stores are marked: no store, no flush', () => {
+    const { first, second } = seq(true);
+    expect(first).toEqual(['tlb_flush pages=4']);
+    expect(second).toEqual([]);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Lifted facts the hardware or the kernel's own bookkeeping reports about a fault or a split:
+ * the fault's error code (was the entry present), a `remote wrong CPU` flush landing in the
+ * context of a task whose mm is loaded (never that mm's IPI), and the migration entries a split
+ * set and restored.
+ */
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Lifter, type LiftedOp } from './lift.js';
+import { collectTrace, FormatRegistry } from '../trace/index.js';
+import { grammarsDir } from '../paths.js';
+
+const reg = FormatRegistry.fromDirectory(grammarsDir);
+
+const L = (ts: string, rest: string, pid = 7, cpu = 1, lat = '.....'): string => `            w-${pid}     [00${cpu}] ${lat}   ${ts}: ${rest}`;
+
+async function lift(lines: string[]): Promise<{ ops: LiftedOp[]; lifter: Lifter }> {
+  const { events } = await collectTrace(Readable.from([Buffer.from(['# tracer: nop', ...lines].join('\n') + '\n')]), { file: '-', registry: reg, release: '6.18.44-fc-v669' });
+  const ops: LiftedOp[] = [];
+  const lifter = new Lifter({}, (o) => ops.push(o));
+  for (const e of events) lifter.feed(e);
+  lifter.end();
+  return { ops, lifter };
+}
+
+const begin = L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7');
+
+describe('the fault error code', () => {
+  it('bit 0 (protection fault on a present entry) is the op\'s `present`', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x7'),
+      L('1.000003', 'page_fault_user: address=0x7f0000002000 ip=0x401000 error_code=0x6'),
+    ]);
+    const faults = ops.filter((o) => o.op.kind === 'fault').map((o) => o.op as Extract<LiftedOp['op'], { kind: 'fault' }>);
+    expect(faults.map((f) => [f.write, f.present])).toEqual([[true, true], [true, false]]);
+  });
+});
+
+describe('a `remote wrong CPU` flush in a workload task\'s context', () => {
+  it('is another mm\'s, even while the workload\'s own send to that CPU is pending', async () => {
+    const { ops, lifter } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: thread tid=8'),
+      L('1.000003', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x7', 8, 0),
+      L('1.000004', 'tlb_flush: pages:1 reason:remote IPI send (4)', 8, 0),
+      L('1.000005', 'tlb_flush: pages:0 reason:remote wrong CPU (5)', 7, 1, 'd.h..'),
+      L('1.000006', 'tlb_flush: pages:1 reason:remote shootdown (1)', 7, 1, 'd.h..'),
+      L('1.000007', 'tlb_flush: pages:1 reason:local MM shootdown (3)', 8, 0),
+    ]);
+    expect(lifter.notOurs.foreignIpiFlushes).toBe(1);
+    const fault = ops.find((o) => o.op.kind === 'fault')!;
+    // The pending send is answered by the remote shootdown, not by the foreign wrong-CPU flush.
+    expect(fault.recorded.map((r) => `${r.ev} ${r.b}`)).toEqual(['tlb_flush 4', 'tlb_flush 1', 'tlb_flush 3']);
+  });
+});
+
+describe('migration entries of a split', () => {
+  it('set_migration_pte/pmd and remove_migration_pte of the op\'s task are its `migrated` and `restored` pages', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'sys_madvise(start: 0x7f0000004000, len_in: 0x3000, behavior: 0x8)'),
+      L('1.000003', 'set_migration_pte: addr=7f0000000000, pte=f7ffe7ffcf5fde00 order=4'),
+      L('1.000004', 'set_migration_pte: addr=7f0000001000, pte=f7ffe7ffcf5fdc00 order=4'),
+      L('1.000005', 'set_migration_pte: addr=7f0000002000, pte=f7ffe7ffcf5fda00 order=4', 9, 0),
+      L('1.000006', 'remove_migration_pte: addr=7f0000001000, pte=8000000185010067 order=0'),
+      L('1.000007', 'sys_madvise -> 0x0'),
+    ]);
+    const m = ops.find((o) => o.op.kind === 'madvise')!.op;
+    expect(m.migrated).toEqual([0x7f0000000000, 0x7f0000001000]);
+    expect(m.restored).toEqual([0x7f0000001000]);
+  });
+});
