@@ -5,7 +5,7 @@
  * within each op. Recorded frees of pages the workload never allocated (per-CPU list drains,
  * RCU callbacks, page cache) are not the workload's and are counted apart.
  */
-import type { Emission } from '../model/emit.js';
+import type { Emission, UncertainFlush } from '../model/emit.js';
 import { MM_FILEPAGES, MM_SHMEMPAGES, RSS_NAMES } from '../model/state.js';
 import type { LiftedOp, Recorded } from '../replay/lift.js';
 
@@ -88,8 +88,8 @@ export interface FidelityReport {
    * not compared; `uncertainAbsent` of them had no recorded flush there (the kernel found the
    * entries untouched).
    */
-  uncertainFlushes: number;
-  uncertainAbsent: number;
+  uncertainFlushes: Record<UncertainFlush, number>;
+  uncertainAbsent: Record<UncertainFlush, number>;
   mismatches: Mismatch[];
 }
 
@@ -169,7 +169,7 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: 0, uncertainAbsent: 0, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: { touched: 0, ipi: 0 }, uncertainAbsent: { touched: 0, ipi: 0 }, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
   /** Whether the model holds file or shmem pages now (their rss updates are then predicted); asked only for such an update. */
@@ -374,7 +374,7 @@ export class FidelityChecker {
    * range, or else stands for no flush.
    */
   private seeUncertain(e: Extract<Emission, { ev: 'tlb_flush' }>): void {
-    this.r.uncertainFlushes++;
+    this.r.uncertainFlushes[e.uncertain!]++;
     const l = this.lane(e.cpu);
     if (l.first >= 0) return;
     const a = l.pos < l.n ? l.rec[l.pos] : undefined;
@@ -387,7 +387,7 @@ export class FidelityChecker {
       l.pos++;
       return;
     }
-    this.r.uncertainAbsent++;
+    this.r.uncertainAbsent[e.uncertain!]++;
   }
 
   /** One recorded event counted under an outside-the-model kind. */
@@ -498,7 +498,10 @@ export class FidelityChecker {
     const reasons: string[] = [];
     const silent = r.outsideModel.filter((o) => o.events > 0);
     if (r.fileRss) reasons.push(`${r.fileRss} recorded rss_stat update${r.fileRss === 1 ? '' : 's'} of file or shmem pages (MM_FILEPAGES/MM_SHMEMPAGES) not compared: file-backed memory is outside the model (the mappings execve and the loader make, and what the page cache held, are in no tracepoint)`);
-    if (r.uncertainFlushes) reasons.push(`${r.uncertainFlushes} predicted flush${r.uncertainFlushes === 1 ? '' : 'es'} depend${r.uncertainFlushes === 1 ? 's' : ''} on whether the program touched memory the kernel had left clean and old (a store or access to present memory leaves no event; MADV_FREE over lazyfree pages): matched by position, range not compared; ${r.uncertainAbsent} had no recorded flush (the entries were untouched)`);
+    const ut = r.uncertainFlushes.touched;
+    const ui = r.uncertainFlushes.ipi;
+    if (ut) reasons.push(`${ut} predicted flush${ut === 1 ? '' : 'es'} depend${ut === 1 ? 's' : ''} on whether the program touched memory the kernel had left clean and old (a store or access to present memory leaves no event; MADV_FREE over lazyfree pages): matched by position, range not compared; ${r.uncertainAbsent.touched} had no recorded flush (the entries were untouched)`);
+    if (ui) reasons.push(`${ui} predicted flush-IPI send${ui === 1 ? '' : 's'} depend${ui === 1 ? 's' : ''} on whether an earlier flush IPI reached a CPU before or after its task switched to another process (6.14+: after it, the CPU leaves mm_cpumask; the capture shows that only in the other process's events): matched by position; ${r.uncertainAbsent.ipi} had no recorded send`);
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;
     r.verdict = r.opsMismatched > 0 ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';

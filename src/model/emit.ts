@@ -10,11 +10,12 @@ export type Emission =
    * `offTask`: traced on a CPU where none of the modelled tasks is current (a flush IPI's handler
    * running in another task's context): a capture that follows only the workload's tasks
    * (set_event_pid) cannot record it.
-   * `uncertain`: the flush depends on page-table bits the trace cannot show (a user store or
-   * access to present memory sets them without an event): the kernel may have flushed a
-   * different range, or not at all.
+   * `uncertain`: the flush depends on what the trace cannot show — `touched`: page-table bits a
+   * user store or access to present memory sets without an event (the kernel may have flushed a
+   * different range, or not at all); `ipi`: whether an earlier flush IPI reached a CPU before or
+   * after its task switch (the send may not have happened).
    */
-  | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number; offTask?: boolean; uncertain?: boolean }
+  | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number; offTask?: boolean; uncertain?: UncertainFlush }
   | { ev: 'rss_stat'; cpu: number; mm: number; curr: number; member: number; size: number; delta: number }
   | { ev: 'mm_page_free'; cpu: number; pfn: number; order: number; what: 'folio' | 'pgtable' }
   | {
@@ -33,6 +34,8 @@ export type Emission =
       nr_unmap_fail: number;
     }
   | { ev: 'mm_shrink_slab'; cpu: number; cache_items: number; retval: number };
+
+export type UncertainFlush = 'touched' | 'ipi';
 
 export const TLB_REASONS = ['flush on task switch', 'remote shootdown', 'local shootdown', 'local MM shootdown', 'remote IPI send', 'remote wrong CPU'];
 export const TLB_LOCAL_MM_SHOOTDOWN = 3;

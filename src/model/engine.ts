@@ -19,7 +19,7 @@ import { deferred_split_scan } from './kernel/huge_memory.js';
 import { memcg_reclaim } from './kernel/memcontrol.js';
 import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
-import { cpu_tlbstate, enter_lazy_tlb, exit_mm, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';
+import { cpu_tlbstate, enter_lazy_tlb, exit_mm, ipi_raced_switch, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';
 import { MADV, type Op } from './ops.js';
 import { findSeries } from './series/index.js';
 import { PAGE_SIZE, PMD_SIZE, type CpuTlbState, type Folio, type Mm, type PmdEntry } from './state.js';
@@ -102,6 +102,8 @@ export class Engine {
     // Set.clear() allocates a new backing table even when the set is empty: most ops call no
     // hook, and an unconditional clear was ~7 % of the time past the parser (CPU profile).
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();
+    // The IPIs of the last op that could send any: a switch the lifter placed after it reads them.
+    if (op.kind !== 'run' && op.kind !== 'switch-other' && op.kind !== 'lru-drain' && op.kind !== 'marker' && op.kind !== 'prewindow' && k.ipiTargets.size > 0) k.ipiTargets.clear();
     this.index++;
     let unmodelled: string | undefined;
     // Where the mm runs. The pre-window bookkeeping (fault-count, exec) is the task's rss cache
@@ -222,7 +224,10 @@ export class Engine {
           // another process's task it loads that mm; to a workload task, that task's switch-in
           // (the next op) loads its mm.
           if (op.idle) enter_lazy_tlb(k, op.cpu);
-          else if (!op.ours) switch_mm_irqs_off(k, op.cpu, 'other');
+          else if (!op.ours) {
+            if (op.overlaps) ipi_raced_switch(k, mm, op.cpu, k.ipiTargets);
+            switch_mm_irqs_off(k, op.cpu, 'other');
+          }
         }
         break;
       case 'lru-drain':

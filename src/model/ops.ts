@@ -117,7 +117,12 @@ export type Op =
    * task without an mm (the idle task, a kernel thread: lazy TLB); `ours`, to another task of the
    * workload; else to another process's task.
    */
-  | (Base & { kind: 'run'; on: boolean; idle?: boolean; ours?: boolean })
+  /**
+   * A workload task switched in or out (`sched_switch`). `overlaps`: a switch out that came
+   * while an op of another of the workload's tasks, on another CPU, was in flight (its flush
+   * IPI to this CPU may have landed on either side of the switch).
+   */
+  | (Base & { kind: 'run'; on: boolean; idle?: boolean; ours?: boolean; overlaps?: boolean })
   /**
    * A task of another process was switched in on `cpu` while that CPU held the workload's mm
    * lazily (after a workload task left it for the idle task or a kernel thread): switch_mm().

@@ -392,6 +392,14 @@ export interface Mm {
   /** CPUs that may hold TLB entries for this mm. */
   cpumask: Set<number>;
   /**
+   * CPUs of `cpumask` that may have left it (6.14+): a task of this mm there switched to
+   * another process while this mm's flush IPI was in flight to it — whether the IPI landed
+   * before the switch (a flush; the CPU stays) or after it (`remote wrong CPU`; the CPU leaves)
+   * is not in the trace's order of events. Certain again once a task of the mm runs there or a
+   * flush finds it on another mm.
+   */
+  cpumaskUncertain?: Set<number>;
+  /**
    * x86 `mm->context.next_trim_cpumask` (6.14+), as a trace time in ns: a flush after it may
    * trim CPUs running other mms from mm_cpumask. Set from the mm's first op.
    */

@@ -27,7 +27,7 @@ const pgtable = (pfn: number): AllocFact => ({ pfn, order: 0, use: 'pgtable' });
 function events(out: Emission[]): string[] {
   return out.map((e) => {
     switch (e.ev) {
-      case 'tlb_flush': return `tlb_flush pages=${e.pages}${e.uncertain ? ' uncertain' : ''}`;
+      case 'tlb_flush': return `tlb_flush pages=${e.pages}${e.uncertain ? ` uncertain:${e.uncertain}` : ''}`;
       case 'rss_stat': return `rss_stat ${e.delta > 0 ? '+' : ''}${e.delta}`;
       case 'mm_page_free': return `mm_page_free pfn=0x${e.pfn.toString(16)} ${e.what}`;
       default: return e.ev;
@@ -141,7 +141,7 @@ describe('MADV_FREE over entries the kernel already cleaned', () => {
   it('without markers the second call\'s flush is uncertain (the program may have written the pages since)', () => {
     const { first, second } = seq(false);
     expect(first).toEqual(['tlb_flush pages=4']);
-    expect(second).toEqual(['tlb_flush pages=4 uncertain']);
+    expect(second).toEqual(['tlb_flush pages=4 uncertain:touched']);
   });
 
   it('inside a fl: begin window stores are marked: no store, no flush', () => {

@@ -71,3 +71,20 @@ describe('migration entries of a split', () => {
     expect(m.restored).toEqual([0x7f0000001000]);
   });
 });
+
+describe('a switch that overlaps another task\'s op', () => {
+  it('a workload task switched out to another process while its sibling\'s op on another CPU is open is marked `overlaps`', async () => {
+    const sw = (ts: string, prev: number, next: number, nextComm: string, cpu: number, state = 'R') =>
+      L(ts, `sched_switch: prev_comm=w prev_pid=${prev} prev_prio=120 prev_state=${state} ==> next_comm=${nextComm} next_pid=${next} next_prio=120`, prev, cpu, 'd..2.');
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: thread tid=8'),
+      L('1.000003', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x7', 8, 0),
+      sw('1.000004', 7, 99, 'other', 1, 'D'),
+      L('1.000005', 'tlb_flush: pages:1 reason:local MM shootdown (3)', 8, 0),
+      sw('1.000006', 8, 99, 'other', 0, 'S'),
+    ]);
+    const runs = ops.filter((o) => o.op.kind === 'run').map((o) => [o.op.tid, (o.op as { overlaps?: boolean }).overlaps ?? false]);
+    expect(runs).toEqual([[7, true], [8, false]]);
+  });
+});

@@ -418,7 +418,11 @@ export class Lifter {
       if (pt !== undefined && this.current?.op.tid === prev && stillRunnable(f.prev_state)) this.current.preempted = true;
       // A parked op's task went to sleep or exited: its op is over.
       if (this.parked?.op.tid === prev && !stillRunnable(f.prev_state)) this.unpark();
-      if (pt !== undefined) this.sideSwitch(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined }, prev);
+      if (pt !== undefined) {
+        const cur = this.current;
+        const overlaps = cur !== undefined && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
+        this.sideSwitch(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}) }, prev);
+      }
       if (nt !== undefined) {
         this.sideSwitch(e, nt, { kind: 'run', on: true }, next);
         this.cpuHolds[e.cpu] = nt;

@@ -65,7 +65,9 @@ export class Kernel {
    * old may have been made young or dirty since by the program.
    */
   storesVisible = false;
-  /** The flushes being emitted depend on such PTE bits (Emission `uncertain`). */
+  /** CPUs the op under way sent a flush IPI to (reset per op; see ipi_raced_switch()). */
+  ipiTargets = new Set<number>();
+  /** The flushes being emitted depend on such PTE bits (Emission `uncertain: 'touched'`). */
   flushUncertain = false;
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
   lruUnknown = 0;
@@ -174,7 +176,7 @@ export class Kernel {
   keepOut = true;
 
   emit(e: Emission): void {
-    if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain = true;
+    if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain ??= 'touched';
     if (this.emitSink) this.emitSink(e);
     if (this.keepOut) this.out.push(e);
   }

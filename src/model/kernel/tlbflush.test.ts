@@ -223,3 +223,39 @@ describe('a switch recorded inside an op', () => {
     expect(mm.cpumask.has(0)).toBe(false);
   });
 });
+
+describe('a flush IPI in flight while its target switched to another process', () => {
+  // A (CPU0) flushes while B's CPU1 switches to another process's task in the middle of A's op.
+  const race = (preset: string) => {
+    const { e, step, mm } = setup(preset);
+    step({ kind: 'madvise', addr: BASE, len: 0x1000, advice: 'MADV_DONTNEED' });
+    step({ kind: 'run', on: false, tid: B, cpu: 1, ours: false, overlaps: true });
+    step({ kind: 'fault', addr: BASE + 0x1000, write: true, allocs: [] });
+    const next = step({ kind: 'madvise', addr: BASE + 0x1000, len: 0x1000, advice: 'MADV_DONTNEED' });
+    return { e, step, mm, next };
+  };
+
+  it('6.18: the next send depends on which side the IPI landed (uncertain), until a task of the mm runs there again', () => {
+    const { step, mm, next } = race('linux-6.18');
+    expect(mm.cpumaskUncertain?.has(1)).toBe(true);
+    expect(on(next, 0, TLB_REMOTE_SEND_IPI).map((f) => f.uncertain)).toEqual(['ipi']);
+    expect(on(next, 0, TLB_LOCAL_MM_SHOOTDOWN).map((f) => f.uncertain)).toEqual([undefined]);
+    step({ kind: 'run', on: true, tid: B, cpu: 1 });
+    step({ kind: 'fault', addr: BASE + 0x2000, write: true, allocs: [] });
+    const after = step({ kind: 'madvise', addr: BASE + 0x2000, len: 0x1000, advice: 'MADV_DONTNEED' });
+    expect(on(after, 0, TLB_REMOTE_SEND_IPI).map((f) => f.uncertain)).toEqual([undefined]);
+  });
+
+  it('6.12: the switch itself takes the CPU out of mm_cpumask: nothing is uncertain', () => {
+    const { mm, next } = race('linux-6.12');
+    expect(mm.cpumaskUncertain?.size ?? 0).toBe(0);
+    expect(on(next, 0, TLB_REMOTE_SEND_IPI)).toEqual([]);
+  });
+
+  it('6.18: a switch that did not overlap a sending op leaves nothing uncertain', () => {
+    const { step, mm } = setup('linux-6.18');
+    step({ kind: 'madvise', addr: BASE, len: 0x1000, advice: 'MADV_DONTNEED' });
+    step({ kind: 'run', on: false, tid: B, cpu: 1, ours: false });
+    expect(mm.cpumaskUncertain?.size ?? 0).toBe(0);
+  });
+});

@@ -52,7 +52,10 @@ export function switch_mm_irqs_off(k: Kernel, cpu: number, next: Mm | 'init' | '
     return;
   }
   if (typeof prev === 'object' && !k.traits.lazyCpumask) prev.cpumask.delete(cpu);
-  if (typeof next === 'object') next.cpumask.add(cpu);
+  if (typeof next === 'object') {
+    next.cpumask.add(cpu);
+    next.cpumaskUncertain?.delete(cpu);
+  }
   s.loaded = next;
 }
 
@@ -163,13 +166,31 @@ function should_flush_tlb(k: Kernel, cpu: number, info: FlushInfo): boolean {
 }
 
 /**
+ * A workload task on `cpu` switched to another process while an op of the mm on another CPU was
+ * in flight (Op `overlaps`): if that op's flush IPI reached `cpu` (`ipiTargets`), 6.14+ cannot
+ * tell whether the CPU flushed before the switch and stayed in mm_cpumask, or found the other
+ * mm loaded and left it (flush_tlb_func()). Before 6.14 the switch itself takes it out.
+ */
+export function ipi_raced_switch(k: Kernel, mm: Mm, cpu: number, ipiTargets: ReadonlySet<number>): void {
+  if (!k.traits.lazyCpumask || !ipiTargets.has(cpu) || !mm.cpumask.has(cpu)) return;
+  (mm.cpumaskUncertain ??= new Set()).add(cpu);
+}
+
+/**
  * flush_tlb_multi() → native_flush_tlb_multi(): traces `remote IPI send` with the range, then
  * runs flush_tlb_func() on every CPU of the mask the condition selects — this one included. On
  * a paravirt guest whose remote flushes go to the hypervisor (hook flush_tlb_multi_remote) the
  * other CPUs run nothing and trace nothing.
  */
 function flush_tlb_multi(k: Kernel, mask: Set<number>, info: FlushInfo): void {
-  k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: info.sendPages, reason: TLB_REMOTE_SEND_IPI });
+  // Whether the send happens at all is uncertain when every other CPU of the mask may have left it.
+  const maybe = info.mm?.cpumaskUncertain;
+  let uncertain = false;
+  if (maybe && maybe.size > 0) {
+    uncertain = true;
+    for (const c of mask) if (c !== k.cpu && !maybe.has(c)) { uncertain = false; break; }
+  }
+  k.emit({ ev: 'tlb_flush', cpu: k.cpu, pages: info.sendPages, reason: TLB_REMOTE_SEND_IPI, ...(uncertain ? { uncertain: 'ipi' as const } : {}) });
   // This CPU first: the IPIs are sent, the local flush runs, then the sender waits for the others.
   const targets = [...mask].sort((a, b) => a - b);
   if (!mask.has(k.cpu)) targets.unshift(k.cpu);
@@ -179,6 +200,7 @@ function flush_tlb_multi(k: Kernel, mask: Set<number>, info: FlushInfo): void {
   for (const c of targets) {
     if (!should_flush_tlb(k, c, info)) continue;
     if (c !== k.cpu) {
+      k.ipiTargets.add(c);
       k.cost.ipis++;
       if (how === 'hypercall') continue;
     }
@@ -203,6 +225,7 @@ function flush_tlb_func(k: Kernel, cpu: number, info: FlushInfo): void {
   const loaded = local && info.mm && !s.lazy ? info.mm : s.loaded;
   if (k.traits.lazyCpumask && info.mm && info.mm !== loaded) {
     info.mm.cpumask.delete(cpu);
+    info.mm.cpumaskUncertain?.delete(cpu);
     k.emit({ ev: 'tlb_flush', cpu, pages: 0, reason: TLB_REMOTE_WRONG_CPU, offTask: !local && !onTask(k, cpu) });
     return;
   }
