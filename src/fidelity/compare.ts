@@ -169,7 +169,7 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: { touched: 0, ipi: 0 }, uncertainAbsent: { touched: 0, ipi: 0 }, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
   /** Whether the model holds file or shmem pages now (their rss updates are then predicted); asked only for such an update. */
@@ -501,6 +501,8 @@ export class FidelityChecker {
     const ut = r.uncertainFlushes.touched;
     const ui = r.uncertainFlushes.ipi;
     if (ut) reasons.push(`${ut} predicted flush${ut === 1 ? '' : 'es'} depend${ut === 1 ? 's' : ''} on whether the program touched memory the kernel had left clean and old (a store or access to present memory leaves no event; MADV_FREE over lazyfree pages): matched by position, range not compared; ${r.uncertainAbsent.touched} had no recorded flush (the entries were untouched)`);
+    const uu = r.uncertainFlushes.unseen;
+    if (uu) reasons.push(`${uu} predicted flush${uu === 1 ? '' : 'es'} of a zap over file-backed or shared mappings depend${uu === 1 ? 's' : ''} on which of their pages were mapped (a file fault maps its neighbours too, as far as the page cache holds them; no event shows which): matched by position, range not compared; ${r.uncertainAbsent.unseen} had no recorded flush`);
     if (ui) reasons.push(`${ui} predicted flush-IPI send${ui === 1 ? '' : 's'} depend${ui === 1 ? 's' : ''} on whether an earlier flush IPI reached a CPU before or after its task switched to another process (6.14+: after it, the CPU leaves mm_cpumask; the capture shows that only in the other process's events): matched by position; ${r.uncertainAbsent.ipi} had no recorded send`);
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;

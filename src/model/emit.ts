@@ -13,7 +13,8 @@ export type Emission =
    * `uncertain`: the flush depends on what the trace cannot show — `touched`: page-table bits a
    * user store or access to present memory sets without an event (the kernel may have flushed a
    * different range, or not at all); `ipi`: whether an earlier flush IPI reached a CPU before or
-   * after its task switch (the send may not have happened).
+   * after its task switch (the send may not have happened); `unseen`: pages the model does not
+   * hold (file pages mapped by a fault and its fault-around) widen the zap's range.
    */
   | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number; offTask?: boolean; uncertain?: UncertainFlush }
   | { ev: 'rss_stat'; cpu: number; mm: number; curr: number; member: number; size: number; delta: number }
@@ -35,7 +36,7 @@ export type Emission =
     }
   | { ev: 'mm_shrink_slab'; cpu: number; cache_items: number; retval: number };
 
-export type UncertainFlush = 'touched' | 'ipi';
+export type UncertainFlush = 'touched' | 'ipi' | 'unseen';
 
 export const TLB_REASONS = ['flush on task switch', 'remote shootdown', 'local shootdown', 'local MM shootdown', 'remote IPI send', 'remote wrong CPU'];
 export const TLB_LOCAL_MM_SHOOTDOWN = 3;

@@ -129,7 +129,8 @@ export class Engine {
     switch (op.kind) {
       case 'mmap':
         do_mmap(k, mm, op.addr, op.len, op.prot, op.flags);
-        if (!op.anon) unmodelled = 'file or shared mapping';
+        // A private file mapping is modelled (its anonymous copies; its file pages are not).
+        if (!op.anon && (op.flags & 0x01) !== 0) unmodelled = 'shared mapping';
         break;
       case 'munmap':
         do_munmap(k, mm, op.addr, op.len);

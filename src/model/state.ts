@@ -376,6 +376,17 @@ export interface Vma {
   /** VM_DONTDUMP (MADV_DONTDUMP). */
   dontdump?: boolean;
   anon: boolean;
+  /**
+   * A private file mapping (MAP_PRIVATE with a file): its file pages are not modelled, the
+   * anonymous copies its write faults make are (do_cow_fault(), wp_page_copy()).
+   */
+  privateFile?: boolean;
+  /**
+   * The kernel may map pages here the model does not hold: file pages (a read fault maps one and
+   * fault-around its neighbours, as the page cache allows), a shared mapping's pages. A zap's
+   * flush range then depends on them.
+   */
+  unseenPages?: boolean;
   /** An anonymous mapping the model did not see created (stack, heap before the window). */
   implicit: boolean;
 }

@@ -150,3 +150,62 @@ describe('MADV_FREE over entries the kernel already cleaned', () => {
     expect(second).toEqual([]);
   });
 });
+
+describe('a private file mapping: its file pages are not modelled, its anonymous copies are', () => {
+  const MAP_PRIVATE = 0x02;
+  const MAP_FIXED = 0x10;
+  const mmapFile = (len: number, flags = MAP_PRIVATE): Op => ({ ...base, at: at(), kind: 'mmap', addr: A, len, prot: 3, flags, anon: false });
+  const fault = (addr: number, write: boolean, present: boolean, allocs: AllocFact[] = []): Op => ({ ...base, at: at(), kind: 'fault', addr, write, present, allocs });
+
+  it('linux-6.18: a read maps a file page (nothing compared); a first write copies (+1 anon, no flush); a write to a present file page copies and flushes one page', () => {
+    const run = engine('linux-6.18');
+    expect(run(mmapFile(4 * PAGE))).toEqual([]);
+    expect(run(fault(A, false, false, [pgtable(0x700)]))).toEqual([]);
+    expect(run(fault(A + PAGE, true, false, [data(0x701)]))).toEqual(['rss_stat +4096']);
+    expect(run(fault(A, true, true, [data(0x702)]))).toEqual(['rss_stat +4096', 'tlb_flush pages=1']);
+    // munmap: both copies leave (-2 anon, freed), the table is freed; the file pages the reads
+    // and fault-around mapped widen the flush range in a way no event shows.
+    const out = run({ ...base, at: at(), kind: 'munmap', addr: A, len: 4 * PAGE });
+    expect(out.filter((e) => e.startsWith('rss_stat'))).toEqual(['rss_stat -8192']);
+    const flushes = out.filter((e) => e.startsWith('tlb_flush'));
+    expect(flushes).toHaveLength(1);
+    expect(flushes[0]).toMatch(/uncertain:unseen$/);
+  });
+
+  it('a private file mapping only written (no file page mapped) zaps with a certain flush', () => {
+    const run = engine('linux-6.18');
+    run(mmapFile(4 * PAGE));
+    run(fault(A, true, false, [pgtable(0x710), data(0x711)]));
+    const out = run({ ...base, at: at(), kind: 'munmap', addr: A, len: 4 * PAGE });
+    expect(out.filter((e) => e.startsWith('tlb_flush'))).toEqual(['tlb_flush pages=1']);
+  });
+
+  it('a shared mapping stays outside the model, and its pages make a later zap\'s flush uncertain', () => {
+    const eng = new Engine(buildConfig('linux-6.18', 'x86'), { checkInvariants: true });
+    eng.step(mmapFile(4 * PAGE, 0x01));
+    expect(eng.step(fault(A, true, true, [])).unmodelled).toBeDefined();
+    const out = events(eng.step({ ...base, at: at(), kind: 'munmap', addr: A, len: 4 * PAGE }).emitted);
+    expect(out.every((e) => e.endsWith('uncertain:unseen'))).toBe(true);
+  });
+
+  it('mmap with MAP_FIXED over anonymous memory unmaps it first (6.1: rss, flush, then its table and page freed)', () => {
+    const run = engine('linux-6.1');
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x22, anon: true });
+    run(fault(A, true, false, [pgtable(0x720), data(0x721)]));
+    const out = run({ ...base, at: at(), kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x22 | MAP_FIXED, anon: true });
+    // 6.1 release_pages() frees an order-0 batch in reverse: the table, then the page.
+    expect(out.filter((e) => !e.startsWith('rss_stat'))).toEqual(['tlb_flush pages=1', 'mm_page_free pfn=0x720 pgtable', 'mm_page_free pfn=0x721 folio']);
+  });
+});
+
+describe('a fault that was retried (VM_FAULT_RETRY)', () => {
+  it('the first try\'s folio is put (freed) before the retry maps the second; its page table stays', () => {
+    const run = engine('linux-6.18');
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x02, anon: false });
+    const out = run({ ...base, at: at(), kind: 'fault', addr: A, write: true, present: false, allocs: [pgtable(0x730), data(0x731), data(0x732)] });
+    expect(out).toEqual(['mm_page_free pfn=0x731 folio', 'rss_stat +4096']);
+    // One page is mapped: the unmap takes one page of rss.
+    const unmap = run({ ...base, at: at(), kind: 'munmap', addr: A, len: 4 * PAGE });
+    expect(unmap.filter((e) => e.startsWith('rss_stat'))).toEqual(['rss_stat -4096']);
+  });
+});

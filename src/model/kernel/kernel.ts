@@ -4,7 +4,7 @@
  * functions in files named after the kernel files they model; they take this context.
  */
 import type { KernelTraits, ModelConfig } from '../config.js';
-import type { Emission, Violation, ViolationCode } from '../emit.js';
+import type { Emission, UncertainFlush, Violation, ViolationCode } from '../emit.js';
 import type { HookOwners, Hooks } from '../hooks.js';
 import type { Op } from '../ops.js';
 import { CostCounter } from '../cost.js';
@@ -67,8 +67,8 @@ export class Kernel {
   storesVisible = false;
   /** CPUs the op under way sent a flush IPI to (reset per op; see ipi_raced_switch()). */
   ipiTargets = new Set<number>();
-  /** The flushes being emitted depend on such PTE bits (Emission `uncertain: 'touched'`). */
-  flushUncertain = false;
+  /** Why the flushes being emitted are uncertain (Emission `uncertain`), if they are. */
+  flushUncertain: UncertainFlush | undefined = undefined;
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
   lruUnknown = 0;
   /** Unmaps that found a folio waiting in a batch another task ran beside (LruBatches.othersRan). */
@@ -176,7 +176,7 @@ export class Kernel {
   keepOut = true;
 
   emit(e: Emission): void {
-    if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain ??= 'touched';
+    if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain ??= this.flushUncertain;
     if (this.emitSink) this.emitSink(e);
     if (this.keepOut) this.out.push(e);
   }

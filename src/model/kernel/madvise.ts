@@ -31,9 +31,9 @@ class Gather {
   }
   finish(k: Kernel, mm: Mm): void {
     if (this.end === 0) return;
-    k.flushUncertain = this.uncertain;
+    k.flushUncertain = this.uncertain ? 'touched' : undefined;
     flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12);
-    k.flushUncertain = false;
+    k.flushUncertain = undefined;
   }
 }
 

@@ -60,6 +60,7 @@ const UPPER_LEVELS = ['pmd', 'pud'] as const;
 /** handle_mm_fault() for an anonymous mapping. */
 export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean, allocs: AllocFact[], present?: boolean): FaultResult {
   k.checkSyncRss(mm);
+  if (allocs.length > 1) allocs = release_retried(k, allocs);
   // Charges first: failed ones free their folio, reclaim runs where the record says it did.
   const user: AllocFact | undefined = allocs.length ? mem_cgroup_charge_allocs(k, allocs) : undefined;
   let pgt: AllocFact[] = NO_ALLOCS;
@@ -87,7 +88,12 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     mm.vmas.push(vma);
     mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
   }
-  if (!vma.anon) return 'unmodelled';
+  if (!vma.anon) {
+    // A fault in a file-backed or shared mapping maps pages the model does not hold — all but
+    // a first write into a private one, which copies into a new anonymous folio.
+    if (!(write && user?.order === 0 && present === false)) vma.unseenPages = true;
+    if (!vma.privateFile) return 'unmodelled';
+  }
   // Page-table pages allocated before the PTE table (or THP deposit) are upper levels, filled
   // top-down by __handle_mm_fault(): …, PUD table, PMD table, then the PTE table.
   const needsTable = !mm.pmds.has(pmdIndex(addr));
@@ -97,6 +103,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     const key = `${level}:${Math.floor(addr / 2 ** (level === 'pmd' ? 30 : 39))}`;
     if (!mm.upperTables.has(key)) mm.upperTables.set(key, upper[i]!.pfn);
   }
+  if (vma.privateFile) return file_private_fault(k, mm, vma, addr, write, present, user, pgt);
   const pi = pmdIndex(addr);
   const haddr = pi * PMD_SIZE;
   let entry = mm.pmds.get(pi);
@@ -202,6 +209,66 @@ function wp_page_copy_from_zero(k: Kernel, mm: Mm, vma: Vma, table: PteTable, ad
 }
 
 /**
+ * A fault that returned VM_FAULT_RETRY and ran again: its first try had allocated its folio
+ * before waiting for the file page (do_cow_fault()'s folio_prealloc(), then __do_fault() sleeping
+ * on the page lock) and put it on the way out (folio_put(), freeing it); the retry allocates
+ * anew. The record shows that as a second data folio of the same order in one fault (a smaller
+ * one is the mTHP charge fallback instead: see mem_cgroup_charge_allocs()). Returns the
+ * allocations without the folios the earlier tries put.
+ */
+function release_retried(k: Kernel, allocs: AllocFact[]): AllocFact[] {
+  let first = -1;
+  for (let i = 0; i < allocs.length; i++) {
+    const a = allocs[i]!;
+    if (a.use !== 'user') continue;
+    if (first < 0) { first = i; continue; }
+    const f = allocs[first]!;
+    if (a.order !== f.order) return allocs;
+    k.count('pgfree', 1 << f.order);
+    k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: f.pfn, order: f.order, what: 'folio' });
+    // The page tables the first try allocated stay: the retry finds them.
+    return release_retried(k, allocs.filter((_, j) => j !== first));
+  }
+  return allocs;
+}
+
+/**
+ * A fault in a private file mapping. A read maps the file page (do_read_fault(), with
+ * fault-around's neighbours): not modelled, and nothing traced but file rss. A first write
+ * copies the file page into a new anonymous folio (do_cow_fault(): +1 anon, no flush — nothing
+ * was mapped there); a write to a present file page copies it too (wp_page_copy(), one-page
+ * flush); a write to an anonymous copy is the anonymous write-protect path. The error code
+ * (`present`) and the recorded order-0 allocation tell which happened.
+ */
+function file_private_fault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: boolean, present: boolean | undefined, user: AllocFact | undefined, pgt: AllocFact[]): FaultResult {
+  const pi = pmdIndex(addr);
+  let table = mm.pmds.get(pi);
+  if (table && table.kind === 'huge') return 'unmodelled';
+  if (!table) {
+    table = new PteTable(pgt[pgt.length - 1]?.pfn ?? 0);
+    mm.pmds.set(pi, table);
+  }
+  const idx = pteIndex(addr);
+  if (table.folio[idx]) {
+    if (write) {
+      if (!table.write(idx) && vma.write && do_wp_page_anon(k, mm, vma, table, addr, user)) return 'mapped';
+      if (!table.write(idx) && vma.write && table.folio[idx]!.exclusive) table.bits[idx] = table.bits[idx]! | PTE_WRITE;
+      table.touch(idx);
+    }
+    return 'present';
+  }
+  if (!write) return 'present';
+  if (user?.order !== 0) return 'unmodelled';
+  if (present === true) {
+    wp_page_copy_unseen(k, mm, vma, table, addr, user);
+    return 'mapped';
+  }
+  if (present === undefined) return 'unmodelled';
+  do_anonymous_page(k, mm, vma, table, addr, 0, user.pfn, true);
+  return 'mapped';
+}
+
+/**
  * do_wp_page() → wp_page_copy() on an entry the model never saw mapped, in memory whose mapping
  * it did not see made (an exec'd image's data and bss, the early heap): the fault's error code
  * says the entry was present and read-only, and the recorded order-0 allocation says the kernel
@@ -272,6 +339,8 @@ export class ZapGather {
    */
   freed_tables = false;
   toFree: Folio[] = [];
+  /** The range covers pages the model does not hold (Vma.unseenPages): the flush is uncertain. */
+  unseen = false;
   /**
    * Zapped pages whose references the release drops (folio, references), in zap order — kept
    * only where the release first drains the lru_add batch (traits.unmapDrainsLruAdd); elsewhere
@@ -292,7 +361,11 @@ export class ZapGather {
 
   /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
   finish(k: Kernel, mm: Mm): void {
-    if (this.end > 0) flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freed_tables);
+    if (this.end > 0) {
+      k.flushUncertain = this.unseen ? 'unseen' : undefined;
+      flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freed_tables);
+      k.flushUncertain = undefined;
+    }
     if (this.puts.length > 0) {
       // free_pages_and_swap_cache() (only when pages were gathered): lru_add_drain(), then the
       // release in zap order.
@@ -327,6 +400,7 @@ export class ZapGather {
     this.pmdOnly = true;
     this.freedTables = [];
     this.freed_tables = false;
+    this.unseen = false;
     this.toFree = [];
   }
 }
@@ -346,6 +420,14 @@ export interface ZapOptions {
  */
 export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, opts: ZapOptions, gather?: ZapGather): void {
   const g = gather ?? new ZapGather();
+  if (vma.unseenPages) {
+    // Pages the model does not hold may be mapped anywhere in the range: where the kernel's
+    // gather starts and ends, and whether it flushes at all, is not knowable.
+    g.unseen = true;
+    g.pmdOnly = false;
+    g.start = Math.min(g.start, start);
+    g.end = Math.max(g.end, end);
+  }
   let addr = start;
   while (addr < end) {
     const pi = pmdIndex(addr);

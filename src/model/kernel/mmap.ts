@@ -19,14 +19,19 @@ const MAP_SHARED = 0x01;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 
+/**
+ * mmap_region(): a mapping over existing ones (MAP_FIXED) unmaps them first (their pages zapped
+ * and flushed, their tables freed, as munmap() does). `vm_pgoff` is the model's anon index space
+ * for every VMA (a file mapping's file offset is not needed: its file pages are not modelled).
+ */
 export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: number, flags: number): void {
-  void k;
   const anon = (flags & MAP_ANONYMOUS) !== 0 && (flags & MAP_SHARED) === 0;
-  split_vmas(mm, addr, addr + len);
-  mm.vmas = mm.vmas.filter((v) => v.vm_end <= addr || v.vm_start >= addr + len);
+  const privateFile = (flags & MAP_ANONYMOUS) === 0 && (flags & MAP_SHARED) === 0;
+  if (mm.vmas.some((v) => v.vm_start < addr + len && v.vm_end > addr)) do_munmap(k, mm, addr, len);
   mm.vmas.push({
     vm_start: addr, vm_end: addr + len, vm_pgoff: addr / PAGE_SIZE, read: (prot & PROT_READ) !== 0,
     write: (prot & PROT_WRITE) !== 0, hugepage: false, nohugepage: false, locked: false, droppable: false, anon, implicit: false,
+    ...(privateFile ? { privateFile } : {}),
   });
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
 }

@@ -162,7 +162,7 @@ export function folio_mappings(k: Kernel, f: Folio): MappingVma[] {
   for (const mm of k.mms.values()) {
     if (mm.anonRoot !== f.anonRoot || mm.exited) continue;
     for (const vma of mm.vmas) {
-      if (!vma.anon) continue;
+      if (!vma.anon && !vma.privateFile) continue;
       const address = vma.vm_start + (f.index - vma.vm_pgoff) * PAGE_SIZE;
       const end = address + f.nr * PAGE_SIZE;
       if (end <= vma.vm_start || address >= vma.vm_end) continue;
