@@ -24,6 +24,10 @@ Exit status: 0 recorded (the command's own status is reported), 1 cannot record 
     thp: Flags.string({ description: 'transparent_hugepage/enabled for the run.', options: ['always', 'madvise', 'never'] }),
     mthp: Flags.string({ description: 'Per-size mTHP setting for the run, SIZE=MODE (repeatable): 64kB=always.', multiple: true }),
     cpu: Flags.integer({ description: 'Pin the command to this CPU (deterministic TLB flushes).', min: 0 }),
+    wide: Flags.boolean({
+      description: "Also record other tasks' mm_lru_insertion and tlb_flush (a second tracefs instance, merged by time): the lru_add drains and flush-IPI arrivals that happen in other tasks' context. --no-wide follows the command only.",
+      default: true, allowNo: true,
+    }),
     tracefs: Flags.string({ description: 'tracefs mount point.', default: TRACEFS }),
     'thp-dir': Flags.string({ description: 'transparent_hugepage sysfs directory.', default: THP, hidden: true }),
   };
@@ -48,7 +52,7 @@ Exit status: 0 recorded (the command's own status is reported), 1 cannot record 
     try {
       const r = await record({
         command, out: flags.out, events, bufferKb: flags['buffer-kb'], thp: flags.thp, mthp, cpu: flags.cpu,
-        tracefs: flags.tracefs, thpDir: flags['thp-dir'], onProgress: progress, onWarning: warning,
+        tracefs: flags.tracefs, thpDir: flags['thp-dir'], wide: flags.wide, onProgress: progress, onWarning: warning,
       });
       if (!this.jsonEnabled()) {
         this.log(`recorded ${r.lines} lines to ${r.out} (command exited ${r.exitStatus ?? r.signal})`);

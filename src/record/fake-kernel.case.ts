@@ -40,6 +40,7 @@ const EVENTS: Record<string, string[]> = {
   ipi: ['ipi_send_cpu', 'ipi_send_cpumask'],
   irq_vectors: ['call_function_entry', 'call_function_exit', 'call_function_single_entry', 'call_function_single_exit'],
   huge_memory: ['mm_khugepaged_scan_pmd'],
+  pagemap: ['mm_lru_insertion', 'mm_lru_activate'],
   ftrace: ['print'],
 };
 
@@ -58,6 +59,8 @@ export interface FakeOptions {
   tracingOn?: '0' | '1';
   setEvent?: string[];
   mthpSizes?: string[];
+  /** Have `instances/` (tracefs instances: mkdir creates one with its own files); default true. */
+  instances?: boolean;
 }
 
 /** Every fake made by a test file, removed after its tests (a test makes one per case). */
@@ -99,6 +102,7 @@ export function fakeSys(o: FakeOptions = {}): FakeSys {
   put(join(T, 'options', 'markers'), '1\n');
   put(join(T, 'trace'), '# tracer: nop\n#\n');
   put(join(T, 'trace_marker'), '');
+  if (o.instances !== false) mkdirSync(join(T, 'instances'));
   put(join(TH, 'enabled'), 'always [madvise] never\n');
   put(join(TH, 'defrag'), 'always defer defer+madvise [madvise] never\n');
   put(join(TH, 'use_zero_page'), '1\n');
@@ -149,7 +153,7 @@ export function fakeSys(o: FakeOptions = {}): FakeSys {
         writeFileSync(p, '');
         for (const e of readdirSync(join(T, 'events'))) if (statSync(join(T, 'events', e)).isDirectory()) clearEnables(join(T, 'events', e));
         for (const l of v.split('\n').filter((x) => x.trim())) enable(l);
-      } else if (name === 'buffer_size_kb') setBuffer(p, v);
+      } else if (name === 'buffer_size_kb' && !p.startsWith(join(T, 'instances'))) setBuffer(p, v);
       else if (name === 'trace_clock' || (p.startsWith(TH) && name === 'enabled')) select(p, v);
       else if (p === join(T, 'trace')) writeFileSync(p, '# tracer: nop\n#\n');
       else writeFileSync(p, v.trim() ? `${v.trim()}\n` : '');
@@ -158,6 +162,22 @@ export function fakeSys(o: FakeOptions = {}): FakeSys {
       writes.push(`${rel(p)} += ${JSON.stringify(v)}`);
       if (p === join(T, 'set_event')) enable(v);
       else appendFileSync(p, v);
+    },
+    // An instance gets its own control files (kernel/trace/trace.c instance_mkdir()); rmdir
+    // refuses while it is in use here only if it does not exist.
+    mkdir: (p) => {
+      writes.push(`mkdir ${rel(p)}`);
+      if (dirname(p) !== join(T, 'instances')) throw errno('EPERM', `mkdir ${p}`);
+      mkdirSync(p);
+      for (const [f, v] of [['tracing_on', '1\n'], ['buffer_size_kb', '1408\n'], ['trace_clock', '[local] global counter uptime perf mono mono_raw boot\n'],
+        ['set_event', ''], ['set_event_notrace_pid', ''], ['trace', '# tracer: nop\n#\n']] as const) writeFileSync(join(p, f), v);
+      mkdirSync(join(p, 'options'));
+      writeFileSync(join(p, 'options', 'event-fork'), '0\n');
+    },
+    rmdir: (p) => {
+      writes.push(`rmdir ${rel(p)}`);
+      if (!existsSync(p)) throw errno('ENOENT', `rmdir ${p}`);
+      rmSync(p, { recursive: true });
     },
   };
   return { root, tracefs: T, thpDir: TH, io, writes };

@@ -51,7 +51,7 @@ describe('ring buffer size', () => {
     expect(seen(f).buffer_size_kb).toBe('4099');
     expect(r.bufferKb).toEqual([4099]);
     // 1408 KiB is 354 sub-buffers, shown as 1410: what the kernel's own expansion would give.
-    expect(f.writes.filter((w) => w.includes('buffer_size_kb'))).toEqual(['tracing/buffer_size_kb <- "4096"', 'tracing/buffer_size_kb <- "1408"']);
+    expect(f.writes.filter((w) => w.includes('buffer_size_kb') && !w.includes('instances/'))).toEqual(['tracing/buffer_size_kb <- "4096"', 'tracing/buffer_size_kb <- "1408"']);
     expect(readFileSync(join(f.tracefs, 'buffer_size_kb'), 'utf8').trim()).toBe('1410');
     expect(snapshotSettings(f.tracefs, f.thpDir)).toEqual(before);
   });
@@ -61,7 +61,7 @@ describe('ring buffer size', () => {
     const r = await record(opts(f, { bufferKb: 4096 }));
     expect(seen(f).buffer_size_kb).toBe('131072');
     expect(r.bufferKb).toEqual([131072]);
-    expect(f.writes.filter((w) => w.includes('buffer_size_kb'))).toEqual([]);
+    expect(f.writes.filter((w) => w.includes('buffer_size_kb') && !w.includes('instances/'))).toEqual([]);
     expect(readFileSync(join(f.tracefs, 'buffer_size_kb'), 'utf8').trim()).toBe('131072');
   });
 
@@ -86,13 +86,13 @@ describe('header marker', () => {
     expect(r.warnings).toEqual([]);
     expect(r.headerMarker).toBe(true);
     const trace = readFileSync(r.out, 'utf8');
-    expect(trace).toMatch(/tracing_mark_write: fl: note release=\S+ pid=\d+ thp\/enabled:always\[madvise\]never/);
+    expect(trace).toMatch(/tracing_mark_write: fl: note release=\S+ pid=\d+ wide=\S+ thp\/enabled:always\[madvise\]never/);
     // The filter holds the command's pid before tracing starts: the probe sees itself in it.
     const s = seen(f);
     expect(s.set_event_pid).toBe(s.self);
     expect(s.tracing_on).toBe('1');
-    const order = f.writes.filter((w) => /set_event_pid <- "\d|tracing_on <- "1|trace_marker/.test(w)).map((w) => w.split(' ')[0]);
-    expect(order).toEqual(['tracing/set_event_pid', 'tracing/tracing_on', 'tracing/trace_marker']);
+    const order = f.writes.filter((w) => /set_event_(notrace_)?pid <- "\d|tracing_on <- "1|trace_marker/.test(w)).map((w) => w.split(' ')[0]);
+    expect(order).toEqual(['tracing/set_event_pid', 'tracing/instances/foliolab-wide/set_event_notrace_pid', 'tracing/instances/foliolab-wide/tracing_on', 'tracing/tracing_on', 'tracing/trace_marker']);
     expect(readFileSync(join(f.tracefs, 'tracing_on'), 'utf8').trim()).toBe('0');
   });
 
@@ -211,5 +211,44 @@ describe('what a capture leaves', () => {
       expect(existsSync(join(f.root, 'out', n)), n).toBe(true);
     }
     expect(readFileSync(join(f.root, 'out', 'settings.txt'), 'utf8')).toMatch(/^trace-file: run\.txt$/m);
+  });
+});
+
+describe('the second instance (other tasks\' lru moves and flushes)', () => {
+  const other = (ts: string, rest: string) => `           other-99     [001] d..3.  ${ts}: ${rest}`;
+  /** A command that, while traced, writes two other-task events into the instance's trace. */
+  const command = (f: FakeSys): string[] => ['sh', '-c', [
+    `printf '%s\\n' '${other('0.500000', 'mm_lru_insertion: folio=0000000000000001 pfn=0x10 lru=0 flags=Ma bd')}' >> "$0/instances/foliolab-wide/trace"`,
+    `printf '%s\\n' '${other('2.000000', 'tlb_flush: pages:0 reason:remote wrong CPU (5)')}' >> "$0/instances/foliolab-wide/trace"`,
+    'printf "notrace=%s\\n" "$(cat "$0/instances/foliolab-wide/set_event_notrace_pid")"',
+    'printf "wideon=%s\\n" "$(cat "$0/instances/foliolab-wide/tracing_on")"',
+    'echo "self=$$"',
+  ].join('; '), f.tracefs];
+
+  it('records WIDE_EVENTS for every task but the workload\'s, merges them by time, and removes the instance', async () => {
+    const f = fakeSys({ instances: true });
+    const r = await record(opts(f, { command: command(f) }));
+    expect(r.wideEvents).toEqual(['pagemap:mm_lru_insertion', 'tlb:tlb_flush']);
+    const s = seen(f);
+    // The workload (the wrapper, which execs the command) is what the instance leaves out.
+    expect(s.notrace).toBe(s.self);
+    expect(s.wideon).toBe('1');
+    const lines = readFileSync(join(f.root, 'out', 'trace.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    // The header marker (1.000000) lands between the two other-task events.
+    expect(lines.map((l) => /: (\w+):/.exec(l)?.[1])).toEqual(['mm_lru_insertion', 'tracing_mark_write', 'tlb_flush']);
+    expect(lines[1]).toContain(' wide=');
+    expect(existsSync(join(f.tracefs, 'instances', 'foliolab-wide'))).toBe(false);
+    expect(readFileSync(join(f.root, 'out', 'settings.txt'), 'utf8')).toMatch(/^other-tasks-events: .*mm_lru_insertion/m);
+  });
+
+  it('without instances (or with --no-wide) the capture follows the workload only, and says so', async () => {
+    const f = fakeSys({ instances: false });
+    const r = await record(opts(f));
+    expect(r.wideEvents).toEqual([]);
+    expect(r.warnings.join(' ')).toMatch(/no instances/);
+    const g = fakeSys({ instances: true });
+    const q = await record(opts(g, { wide: false }));
+    expect(q.wideEvents).toEqual([]);
+    expect(g.writes.some((w) => w.startsWith('mkdir'))).toBe(false);
   });
 });

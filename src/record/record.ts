@@ -9,9 +9,16 @@
  * Everything that can be refused (no root, no tracefs, a command that cannot be started, an
  * mTHP size or mode this kernel does not have, an offline CPU) is checked before anything is
  * written, so a refusal leaves the machine untouched.
+ *
+ * Two of the workload's inputs happen in other tasks: another task on the CPU drains the per-CPU
+ * lru_add batch that holds the workload's folios (`mm_lru_insertion` in that task), and a flush
+ * IPI that reaches a CPU after its workload task switched to another process finds that mm
+ * loaded (`remote wrong CPU` in that process). A second tracefs instance records those events
+ * for every task but the workload's (set_event_notrace_pid + event-fork), and the two traces
+ * are merged by timestamp into the saved one.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -39,13 +46,24 @@ export interface SysIO {
   read(path: string): string;
   write(path: string, value: string): void;
   append(path: string, value: string): void;
+  /** mkdir/rmdir of a tracefs instance (instances/NAME: the kernel creates and removes its files). */
+  mkdir(path: string): void;
+  rmdir(path: string): void;
 }
 
 export const fsIO: SysIO = {
   read: (p) => readFileSync(p, 'utf8'),
   write: (p, v) => writeFileSync(p, v),
   append: (p, v) => appendFileSync(p, v),
+  mkdir: (p) => mkdirSync(p),
+  rmdir: (p) => rmdirSync(p),
 };
+
+/** Events recorded in the second instance, for every task but the workload's (see above). */
+export const WIDE_EVENTS = ['pagemap:mm_lru_insertion', 'tlb:tlb_flush'];
+const WIDE_INSTANCE = 'foliolab-wide';
+/** Its ring buffer per CPU (KiB): two events, from every task. */
+const WIDE_BUFFER_KB = 8192;
 
 export interface RecordOptions {
   command: string[];
@@ -64,6 +82,8 @@ export interface RecordOptions {
   /** The transparent_hugepage sysfs directory (tests point it at a copy). */
   thpDir?: string;
   io?: SysIO;
+  /** Record WIDE_EVENTS for the other tasks too (default true when the events are selected). */
+  wide?: boolean;
   onProgress?: (msg: string) => void;
   /** Problems worth telling before the command runs (missing required events, a busy tracefs). */
   onWarning?: (msg: string) => void;
@@ -83,6 +103,8 @@ export interface RecordResult {
   headerMarker: boolean;
   warnings: string[];
   restored: boolean;
+  /** The events recorded for other tasks in the second instance (empty: none). */
+  wideEvents: string[];
 }
 
 /** A file whose value we changed, and how to put it back. */
@@ -328,6 +350,8 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   };
   let restored = false;
   const restoreFailures: string[] = [];
+  const W = join(T, 'instances', WIDE_INSTANCE);
+  let wideMade = false;
   const restore = (): void => {
     if (restored) return;
     restored = true;
@@ -335,6 +359,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       try { f(); } catch (e) { restoreFailures.push(`${what}: ${(e as Error).message}`); }
     };
     attempt('tracing_on', () => io.write(join(T, 'tracing_on'), '0'));
+    if (wideMade) attempt(`instances/${WIDE_INSTANCE}`, () => { io.write(join(W, 'tracing_on'), '0'); io.rmdir(W); });
     // Events first (set_event_pid and tracing_on come back last, from `saved`).
     attempt('set_event', () => {
       io.write(join(T, 'set_event'), '\n');
@@ -381,6 +406,30 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     const missing = missingRequiredEvents([...enabled, 'ftrace:print'], { available: (sys, name) => existsSync(join(T, 'events', sys, name)) }).map(eventId);
     if (missing.length) warn(`replay needs events this capture does not enable: ${missing.join(' ')} (add them to --events, or use --events default)`);
 
+    // The second instance: the wide events of every task but the workload's.
+    let wide = opts.wide === false ? [] : WIDE_EVENTS.filter((e) => enabled.includes(e));
+    if (wide.length > 0 && !existsSync(join(T, 'instances'))) {
+      warn(`this tracefs has no instances: ${wide.join(' ')} of other tasks are not recorded`);
+      wide = [];
+    }
+    if (wide.length > 0) {
+      try {
+        if (existsSync(W)) io.rmdir(W);
+        io.mkdir(W);
+        wideMade = true;
+        write(join(W, 'tracing_on'), '0');
+        write(join(W, 'buffer_size_kb'), String(WIDE_BUFFER_KB));
+        write(join(W, 'trace_clock'), 'local');
+        write(join(W, 'options/event-fork'), '1');
+        io.write(join(W, 'set_event'), '\n');
+        for (const e of wide) io.append(join(W, 'set_event'), `${e}\n`);
+      } catch (e) {
+        warn(`the second tracefs instance could not be set up (${(e as Error).message}): ${wide.join(' ')} of other tasks are not recorded`);
+        wide = [];
+      }
+    }
+
+
     const outDir = dirname(opts.out);
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'counters-before.txt'), dumpCounters(TH));
@@ -408,9 +457,13 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
         // writes while tracing_on is 0, and with set_event_pid empty every task's events
         // would be recorded.
         io.write(join(T, 'set_event_pid'), String(c.pid));
+        if (wide.length > 0) {
+          io.write(join(W, 'set_event_notrace_pid'), String(c.pid));
+          io.write(join(W, 'tracing_on'), '1');
+        }
         io.write(join(T, 'tracing_on'), '1');
         try {
-          io.write(join(T, 'trace_marker'), `${HEADER_MARKER}${rel} pid=${c.pid} ${thpLine.replace(/"/g, '')}\n`);
+          io.write(join(T, 'trace_marker'), `${HEADER_MARKER}${rel} pid=${c.pid}${wide.length > 0 ? ` wide=${wide.join(',')}` : ''} ${thpLine.replace(/"/g, '')}\n`);
           headerWritten = true;
         } catch (e) {
           warn(`the header marker could not be written (${(e as Error).message}); settings.txt has the same facts`);
@@ -422,6 +475,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       }
     });
     io.write(join(T, 'tracing_on'), '0');
+    if (wide.length > 0) io.write(join(W, 'tracing_on'), '0');
     const errText = Buffer.concat(stderr).toString('utf8');
     // The pre-check found the command; an exec that still fails (a script whose interpreter is
     // missing, a file removed meanwhile) is reported by the shell with these statuses.
@@ -441,6 +495,18 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       stats.push(`## ${c}`, s.trimEnd());
       lost += Number(/^overrun:\s*(\d+)/m.exec(s)?.[1] ?? 0) + Number(/^dropped events:\s*(\d+)/m.exec(s)?.[1] ?? 0);
     }
+    if (wide.length > 0) {
+      let wideLost = 0;
+      const wpc = join(W, 'per_cpu');
+      for (const c of existsSync(wpc) ? readdirSync(wpc).filter((n) => /^cpu\d+$/.test(n)) : []) {
+        const sf = join(wpc, c, 'stats');
+        if (!existsSync(sf)) continue;
+        const s = io.read(sf);
+        wideLost += Number(/^overrun:\s*(\d+)/m.exec(s)?.[1] ?? 0) + Number(/^dropped events:\s*(\d+)/m.exec(s)?.[1] ?? 0);
+      }
+      stats.push(`## instances/${WIDE_INSTANCE} (${wide.join(' ')}, other tasks)`, `lost: ${wideLost}`);
+      if (wideLost > 0) warn(`the second instance lost ${wideLost} events of other tasks (${wide.join(' ')})`);
+    }
     writeFileSync(join(outDir, 'trace-stats.txt'), `${stats.join('\n')}\n`);
     const settings = [
       `kernel: ${rel}`,
@@ -450,6 +516,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       `tracefs buffer_size_kb: ${bufferKb.join(' ')}`,
       `tracefs options: event-fork=1 record-tgid=0 markers=1`,
       `pinned: ${opts.cpu ?? 'no'}`,
+      `other-tasks-events: ${wide.join(' ') || '-'}`,
       `tlb-remote-flush: ${tlbRemoteFlush()}`,
       `command: ${opts.command.join(' ')}`,
       `exit-status: ${result.code ?? result.signal}`,
@@ -462,12 +529,12 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     // The trace carries its own grammar: the format files of every enabled event.
     const systems = [...new Set(enabled.map((e) => e.split(':')[0]!)), 'ftrace'];
     copyFormats(join(T, 'events'), join(outDir, 'formats'), systems, enabled.filter((e) => e.startsWith('syscalls:')).map((e) => e.replace(/^syscalls:sys_(enter|exit)_/, '')));
-    const { lines, hasHeader } = await saveTrace(join(T, 'trace'), opts.out);
+    const { lines, hasHeader } = await saveTrace(join(T, 'trace'), opts.out, wide.length > 0 ? io.read(join(W, 'trace')) : undefined);
     if (headerWritten && !hasHeader) warn('the header marker is not in the saved trace');
     restore();
     return {
       out: opts.out, exitStatus: result.code, signal: result.signal, lines, lostEvents: lost, skippedEvents: skipped,
-      missingRequired: missing, bufferKb, headerMarker: hasHeader, warnings, restored: restoreFailures.length === 0,
+      missingRequired: missing, bufferKb, headerMarker: hasHeader, warnings, restored: restoreFailures.length === 0, wideEvents: wide,
     };
   } finally {
     restore();
@@ -510,10 +577,64 @@ function growBuffer(T: string, need: number, io: SysIO, saved: Saved[]): number[
 }
 
 /** Copy the trace out of tracefs as a stream (it can be far larger than a string may be). */
-async function saveTrace(from: string, to: string): Promise<{ lines: number; hasHeader: boolean }> {
+/** The timestamp of a tracefs text event line (`comm-pid [cpu] flags  12.345678: …`), or NaN. */
+export function traceLineTs(line: string): number {
+  const m = /\s(\d+\.\d+): /.exec(line);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * The second instance's event lines, to be merged into the main trace: each goes before the
+ * first main event line with a later timestamp (each instance's text is in timestamp order).
+ */
+export class WideMerge {
+  private readonly lines: string[];
+  private readonly ts: number[];
+  private i = 0;
+  constructor(text: string) {
+    this.lines = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    this.ts = this.lines.map(traceLineTs);
+  }
+  /** The wide lines due before a main line at `ts`, each followed by a newline. */
+  before(ts: number): string {
+    let out = '';
+    while (this.i < this.lines.length && (this.ts[this.i]! < ts || Number.isNaN(this.ts[this.i]!))) out += `${this.lines[this.i++]}\n`;
+    return out;
+  }
+  rest(): string {
+    return this.before(Number.POSITIVE_INFINITY);
+  }
+}
+
+async function saveTrace(from: string, to: string, wideText?: string): Promise<{ lines: number; hasHeader: boolean }> {
   let lines = 0;
   let hasHeader = false;
   let tail = '';
+  const wide = wideText !== undefined ? new WideMerge(wideText) : undefined;
+  let carry = '';
+  const merge = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (!wide) { cb(null, chunk); return; }
+      const text = carry + chunk.toString('latin1');
+      const end = text.lastIndexOf('\n');
+      carry = text.slice(end + 1);
+      let out = '';
+      for (const l of text.slice(0, end + 1).split('\n')) {
+        if (l === '') continue;
+        if (!l.startsWith('#')) {
+          const ts = traceLineTs(l);
+          if (!Number.isNaN(ts)) out += wide.before(ts);
+        }
+        out += `${l}\n`;
+      }
+      cb(null, Buffer.from(out, 'latin1'));
+    },
+    flush(cb) {
+      if (!wide) { cb(); return; }
+      const last = carry !== '' ? `${carry}\n` : '';
+      cb(null, Buffer.from(last + wide.rest(), 'latin1'));
+    },
+  });
   const count = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
@@ -525,6 +646,6 @@ async function saveTrace(from: string, to: string): Promise<{ lines: number; has
       cb(null, chunk);
     },
   });
-  await pipeline(createReadStream(from), count, createWriteStream(to));
+  await pipeline(createReadStream(from), merge, count, createWriteStream(to));
   return { lines, hasHeader };
 }
