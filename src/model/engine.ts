@@ -102,8 +102,9 @@ export class Engine {
     // Set.clear() allocates a new backing table even when the set is empty: most ops call no
     // hook, and an unconditional clear was ~7 % of the time past the parser (CPU profile).
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();
+    k.ipiLeft = op.ipiLeft ? new Set(op.ipiLeft) : undefined;
     // The IPIs of the last op that could send any: a switch the lifter placed after it reads them.
-    if (op.kind !== 'run' && op.kind !== 'switch-other' && op.kind !== 'lru-drain' && op.kind !== 'marker' && op.kind !== 'prewindow' && k.ipiTargets.size > 0) k.ipiTargets.clear();
+    if (op.kind !== 'run' && op.kind !== 'switch-other' && op.kind !== 'lru-drain' && op.kind !== 'marker' && op.kind !== 'prewindow' && op.kind !== 'capture' && k.ipiTargets.size > 0) k.ipiTargets.clear();
     this.index++;
     let unmodelled: string | undefined;
     // Where the mm runs. The pre-window bookkeeping (fault-count, exec) is the task's rss cache
@@ -121,7 +122,7 @@ export class Engine {
     mm.threads.add(op.tid);
     let after: { idle: boolean; ours: boolean } | undefined;
     let afterLoaded: CpuTlbState['loaded'] = 'other';
-    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'lru-drain' && op.kind !== 'prewindow') {
+    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'lru-drain' && op.kind !== 'prewindow' && op.kind !== 'capture') {
       const out = this.switchedOut.get(op.tid);
       if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
       mm_runs_on(k, mm, op.cpu);
@@ -233,6 +234,9 @@ export class Engine {
         break;
       case 'lru-drain':
         k.lruObserved = true;
+        break;
+      case 'capture':
+        k.wideEvents = new Set(op.wide);
         break;
       case 'memcg-reclaim':
         memcg_reclaim(k, op.bytes, op.how);

@@ -74,6 +74,12 @@ interface Base {
    */
   migrated?: number[];
   restored?: number[];
+  /**
+   * CPUs that answered this op's flush IPI with `remote wrong CPU` in another process's context
+   * (recorded by `record`'s second instance): the IPI reached them while they ran another mm,
+   * and they left the mm's mm_cpumask. When it lands is the scheduler's doing, not the workload's.
+   */
+  ipiLeft?: number[];
 }
 
 export type Op =
@@ -134,6 +140,12 @@ export type Op =
    * An empty list only says that the trace records these moves (`mm_lru_insertion`).
    */
   | (Base & { kind: 'lru-drain'; pfns: number[] })
+  /**
+   * What the capture records beyond the workload's tasks (`record`'s header marker `wide=`):
+   * `mm_lru_insertion` and `tlb_flush` of every other task, so the lru_add drains and flush-IPI
+   * arrivals in other tasks' context are inputs, not unknowns.
+   */
+  | (Base & { kind: 'capture'; wide: string[] })
   /** memcg reclaim of the workload's own cgroup (`memory.reclaim` / `memory.force_empty`). */
   | (Base & { kind: 'memcg-reclaim'; bytes: number; how: string })
   /** `echo 2 > /proc/sys/vm/drop_caches`: runs the shrinkers, among them deferred_split_scan. */

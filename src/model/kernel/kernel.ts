@@ -65,6 +65,10 @@ export class Kernel {
    * old may have been made young or dirty since by the program.
    */
   storesVisible = false;
+  /** The events the capture records for every task, not only the workload's (Op `capture`). */
+  wideEvents: ReadonlySet<string> = new Set();
+  /** CPUs the op under way found on another mm when its flush IPI arrived (Op `ipiLeft`). */
+  ipiLeft: Set<number> | undefined;
   /** CPUs the op under way sent a flush IPI to (reset per op; see ipi_raced_switch()). */
   ipiTargets = new Set<number>();
   /** Why the flushes being emitted are uncertain (Emission `uncertain`), if they are. */

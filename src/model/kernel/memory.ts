@@ -353,7 +353,7 @@ export class ZapGather {
     // Whether the unmap or a later drain frees it depends on when the shared batch drains.
     if (f.in_lru_batch) {
       if (!k.lruObserved) k.lruUnknown++;
-      else for (const b of k.lruBatches.values()) if (b.othersRan && b.add.includes(f)) k.lruExposed++;
+      else if (!k.wideEvents.has('pagemap:mm_lru_insertion')) for (const b of k.lruBatches.values()) if (b.othersRan && b.add.includes(f)) k.lruExposed++;
     }
     if (k.traits.unmapDrainsLruAdd) this.puts.push({ folio: f, refs: nr });
     else if (folio_put_refs(k, f, nr)) this.toFree.push(f);

@@ -259,3 +259,33 @@ describe('a flush IPI in flight while its target switched to another process', (
     expect(mm.cpumaskUncertain?.size ?? 0).toBe(0);
   });
 });
+
+describe('flush-IPI arrivals the capture recorded in other processes (record\'s second instance)', () => {
+  it('6.18: an op whose IPI reached CPU1 on another mm (ipiLeft) takes CPU1 out of mm_cpumask; later flushes stay local', () => {
+    const { step, mm } = setup('linux-6.18');
+    step({ kind: 'run', on: false, tid: B, cpu: 1, ours: false });
+    const fs = step({ kind: 'madvise', addr: BASE, len: 0x1000, advice: 'MADV_DONTNEED', ipiLeft: [1] });
+    expect(on(fs, 0, TLB_REMOTE_SEND_IPI)).toHaveLength(1);
+    expect(on(fs, 1, TLB_REMOTE_WRONG_CPU)).toHaveLength(1);
+    expect(mm.cpumask.has(1)).toBe(false);
+    step({ kind: 'fault', addr: BASE + 0x1000, write: true, allocs: [] });
+    const next = step({ kind: 'madvise', addr: BASE + 0x1000, len: 0x1000, advice: 'MADV_DONTNEED' });
+    expect(on(next, 0, TLB_REMOTE_SEND_IPI)).toEqual([]);
+  });
+
+  it('6.18: without ipiLeft the CPU on another mm is skipped and stays in the mask', () => {
+    const { step, mm } = setup('linux-6.18');
+    step({ kind: 'run', on: false, tid: B, cpu: 1, ours: false });
+    const fs = step({ kind: 'madvise', addr: BASE, len: 0x1000, advice: 'MADV_DONTNEED' });
+    expect(on(fs, 1)).toEqual([]);
+    expect(mm.cpumask.has(1)).toBe(true);
+  });
+
+  it('6.18: with every task\'s flushes recorded, a switch during a sending op leaves nothing uncertain', () => {
+    const { step, mm } = setup('linux-6.18');
+    step({ kind: 'capture', wide: ['tlb:tlb_flush'] });
+    step({ kind: 'madvise', addr: BASE, len: 0x1000, advice: 'MADV_DONTNEED' });
+    step({ kind: 'run', on: false, tid: B, cpu: 1, ours: false, overlaps: true });
+    expect(mm.cpumaskUncertain?.size ?? 0).toBe(0);
+  });
+});

@@ -160,6 +160,9 @@ function should_flush_tlb(k: Kernel, cpu: number, info: FlushInfo): boolean {
   if (info.freed_tables) return true;
   const s = cpu_tlbstate(k, cpu);
   if (s.lazy) return false;
+  // The record shows this op's IPI reached the CPU on another mm (the trim the model's clock
+  // for next_trim_cpumask, which starts at the trace, may place elsewhere).
+  if (info.mm && s.loaded !== info.mm && k.ipiLeft?.delete(cpu)) return true;
   if (!k.traits.flushSkipsOtherMm || !info.mm) return true;
   if (s.loaded === info.mm) return true;
   return info.trim_cpumask;
@@ -173,6 +176,9 @@ function should_flush_tlb(k: Kernel, cpu: number, info: FlushInfo): boolean {
  */
 export function ipi_raced_switch(k: Kernel, mm: Mm, cpu: number, ipiTargets: ReadonlySet<number>): void {
   if (!k.traits.lazyCpumask || !ipiTargets.has(cpu) || !mm.cpumask.has(cpu)) return;
+  // A capture of every task's flushes shows a late arrival (`remote wrong CPU` in the other
+  // process, Op `ipiLeft`); without one the IPI was handled before the switch.
+  if (k.wideEvents.has('tlb:tlb_flush')) return;
   (mm.cpumaskUncertain ??= new Set()).add(cpu);
 }
 
