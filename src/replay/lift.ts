@@ -5,9 +5,13 @@
  * (tlb_flush, rss_stat, mm_page_free, mm_vmscan_reclaim_pages) is never an input: it is kept
  * as the recorded output of the op it followed, for fidelity.
  *
- * An op is complete when the next op of the workload starts (its syscall return value, the
- * allocations after a fault, and its recorded output all come before that), so ops are handed
- * on one at a time and memory does not grow with the trace.
+ * Each task of the workload has at most one open op: its events (allocations, output in its
+ * context, LRU moves, migration entries) go to that op, whatever other tasks do on other CPUs
+ * meanwhile. A task's op is complete when that task starts its next op (its syscall return
+ * value, the allocations after a fault, and its recorded output all come before that), when it
+ * exits, once it has gone to sleep outside the op and another op begins, or when it has been
+ * quiet too long (see QUIET_NS). Ops are handed on in the order they were opened, as soon as
+ * every op opened before them is complete, so memory does not grow with the trace.
  */
 import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
 import type { AllocFact, Op } from '../model/ops.js';
@@ -110,6 +114,28 @@ function stillRunnable(ps: unknown): boolean {
   return false;
 }
 
+/** sched_switch prev_state: the task exited (EXIT_DEAD "X", EXIT_ZOMBIE "Z"). */
+function exited(ps: unknown): boolean {
+  if (typeof ps === 'string') return ps.startsWith('X') || ps.startsWith('Z');
+  if (ps && typeof ps === 'object') {
+    const { value, flags } = ps as { value?: unknown; flags?: unknown };
+    if (typeof value === 'number') return (value & 0x30) !== 0;
+    if (Array.isArray(flags)) return flags.some((x) => String(x).startsWith('X') || String(x).startsWith('Z'));
+  }
+  return false;
+}
+
+/** sched_switch prev_state: an uninterruptible sleep (TASK_UNINTERRUPTIBLE "D", killable included). */
+function uninterruptible(ps: unknown): boolean {
+  if (typeof ps === 'string') return ps.startsWith('D');
+  if (ps && typeof ps === 'object') {
+    const { value, flags } = ps as { value?: unknown; flags?: unknown };
+    if (typeof value === 'number') return (value & 0x02) !== 0;
+    if (Array.isArray(flags)) return flags.some((x) => String(x).startsWith('D'));
+  }
+  return false;
+}
+
 export interface LiftOptions {
   /** Workload process id; default: the pid of `fl: begin`, else the first task that calls mmap/madvise. */
   pid?: number;
@@ -121,7 +147,7 @@ export interface LiftOptions {
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte', 'sched_process_exit']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 
@@ -178,10 +204,50 @@ const CLONE_VM = 0x100;
 const PAGE_BYTES = 4096;
 const PMD_BYTES = 2 * 1024 * 1024;
 const CLONE_THREAD = 0x10000;
+/**
+ * How long a task on a CPU may go without an event of its open op, while ops wait behind it,
+ * before the op is taken as complete. An op's output comes while its task runs it, and it
+ * rarely goes long without an event: the longest gap is zeroing a PMD-sized folio between its
+ * allocation and its rss update (13 ms on the slowest host of the corpus). A task that stays
+ * on a CPU a second without an event of its op has gone back to user space (a fault has no end
+ * event: its end is only the task's next op), so no output can still come for that op. A task
+ * off its CPU (preempted in the op, asleep in it) is not timed: its op goes on when it runs
+ * again; nor is a system call waiting for its return (the return value is part of the op).
+ */
+const QUIET_NS = 1_000_000_000;
+/**
+ * Ops waiting behind an open op beyond which the oldest open op is taken as complete (a task
+ * kept off its CPU in the middle of an op while the others go on). Far more than ever wait in
+ * the corpus; output of that op that comes later falls to the op of its own task's next op
+ * only if it opens one, else is not kept.
+ */
+const MAX_WAITING = 4096;
+
+/** What the lifter follows of one task of the workload. */
+class TaskLift {
+  /** Its open op (at most one). */
+  op: LiftedOp | undefined = undefined;
+  /** Trace time of the last event of its open op (or of its switch back in). */
+  lastNs = 0;
+  /** Switched out (preempted or asleep): its open op is not timed. */
+  off = false;
+  /** It went to sleep with its op complete: the op ends once another op begins. */
+  asleep = false;
+}
 
 export class Lifter {
   private index = 0;
-  private current: LiftedOp | undefined;
+  /** Per task of the workload (and the pre-window task), its open op. */
+  private readonly perTask = new Map<number, TaskLift>();
+  /** The op opened last, of any task (its compare flag stands for the window's state). */
+  private lastOpened: LiftedOp | undefined;
+  /** Ops not yet handed on, in the order they are handed: from `qh` on. */
+  private readonly queue: LiftedOp[] = [];
+  private qh = 0;
+  /** The task whose open op is the head of the queue (every other op waits for it). */
+  private blocker: TaskLift | undefined;
+  /** Tasks `asleep`, whose ops end at the next op of any task. */
+  private asleepCount = 0;
   /** Tasks of the workload: tid → tgid. */
   readonly tasks = new Map<number, number>();
   private started = false;
@@ -214,6 +280,8 @@ export class Lifter {
   private readonly sendCpus = new Int32Array(SEND_LOG);
   /** The sending thread group of each send in the ring. */
   private readonly sendTgids = new Int32Array(SEND_LOG);
+  /** The op that sent each send in the ring: the flushes its IPI makes other CPUs do are its output. */
+  private readonly sendOps: Array<LiftedOp | undefined> = new Array<LiftedOp | undefined>(SEND_LOG).fill(undefined);
   /** The CPUs that have answered each send in the ring. */
   private readonly sendAnswers: Array<Set<number>> = Array.from({ length: SEND_LOG }, () => new Set<number>());
   private sends = 0;
@@ -289,8 +357,8 @@ export class Lifter {
    * the one being charged. A memcg-reclaim op (memory.reclaim, force_empty) brackets its own.
    */
   private memcgReclaimBegin(e: TraceEvent): void {
-    const cur = this.current;
-    if (!cur || cur.op.tid !== e.pid || cur.op.kind === 'memcg-reclaim') return;
+    const cur = this.openOf(e);
+    if (!cur || cur.op.kind === 'memcg-reclaim') return;
     if (cur.op.kind !== 'fault') {
       this.notes.push(`memcg reclaim at line ${e.line} ran in a ${cur.op.kind} op, outside a fault's charge: not modelled`);
       return;
@@ -307,9 +375,17 @@ export class Lifter {
     else this.memcgReclaimNext = { op: cur.op, n: (this.memcgReclaimNext?.op === cur.op ? this.memcgReclaimNext.n : 0) + 1 };
   }
 
+  /** The open op of the event's task (its last event is then this one), or undefined. */
+  private openOf(e: TraceEvent): LiftedOp | undefined {
+    const s = this.perTask.get(e.pid);
+    if (s === undefined || s.op === undefined) return undefined;
+    s.lastNs = e.tsNs;
+    return s.op;
+  }
+
   private attachAlloc(e: TraceEvent): void {
-    const cur = this.current;
-    if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count' && cur.op.kind !== 'mremap') || cur.op.tid !== e.pid) return;
+    const cur = this.openOf(e);
+    if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count' && cur.op.kind !== 'mremap')) return;
     const f = e.fields;
     const pfn = Number(f.pfn);
     const order = Number(f.order);
@@ -352,7 +428,19 @@ export class Lifter {
       if (!this.tryStart(e)) return;
     }
     const tgid = this.tasks.get(e.pid);
+    if (name === 'sched_process_exit') {
+      // do_exit() began: whatever op the task was in is over (a thread killed by a sibling's
+      // exit_group() leaves its fault or its user code). What it does next (the last thread
+      // tears the mm down) is the output of the exit op under way.
+      const s = this.perTask.get(e.pid);
+      if (s !== undefined && s.op !== undefined && s.op.op.kind !== 'exit') this.close(s);
+      return;
+    }
     if (tgid !== undefined) this.workloadEvents++;
+    // An op waits behind the head of the queue, whose task has been on a CPU with nothing of
+    // its op for QUIET_NS: that op is complete (see QUIET_NS).
+    const b = this.blocker;
+    if (b !== undefined && !b.off && e.tsNs - b.lastNs > QUIET_NS && this.queue.length - this.qh > 1 && !this.awaitsReturn(b)) this.close(b);
     if (name === 'print') {
       if (tgid === undefined) return;
       const buf = String(e.fields.buf ?? '');
@@ -414,23 +502,22 @@ export class Lifter {
       // A task switch can fall in the middle of an op (a preempted fault): it is applied at
       // once, without ending the op whose output is still to come.
       const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
-      // Switched out still runnable: preempted in the middle of its op (see LiftedOp.preempted).
-      if (pt !== undefined && this.current?.op.tid === prev && stillRunnable(f.prev_state)) this.current.preempted = true;
-      // A parked op's task went to sleep or exited: its op is over.
-      if (this.parked?.op.tid === prev && !stillRunnable(f.prev_state)) this.unpark();
+      if (pt !== undefined) this.switchedOut(prev, f.prev_state);
       if (pt !== undefined) {
-        const cur = this.current;
+        const cur = this.lastOpened;
         const overlaps = cur !== undefined && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
-        this.sideSwitch(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}) }, prev);
+        this.side(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}) }, prev);
       }
       if (nt !== undefined) {
-        this.sideSwitch(e, nt, { kind: 'run', on: true }, next);
+        const s = this.perTask.get(next);
+        if (s !== undefined) { s.off = false; s.lastNs = e.tsNs; }
+        this.side(e, nt, { kind: 'run', on: true }, next);
         this.cpuHolds[e.cpu] = nt;
       } else if (!toKernel) {
         // Another process's task loads its own mm: a CPU that held the workload's lazily (its
         // task had left for the idle task or a kernel thread) lets it go.
         const held = this.cpuHolds[e.cpu];
-        if (pt === undefined && held !== undefined) this.sideSwitch(e, held, { kind: 'switch-other' }, held);
+        if (pt === undefined && held !== undefined) this.side(e, held, { kind: 'switch-other' }, held);
         this.cpuHolds[e.cpu] = undefined;
       }
       return;
@@ -446,8 +533,8 @@ export class Lifter {
    * trace shows them.
    */
   private migration(e: TraceEvent, name: string): void {
-    const cur = this.current;
-    if (!cur || cur.op.tid !== e.pid) return;
+    const cur = this.openOf(e);
+    if (!cur) return;
     const addr = Number(e.fields.addr);
     if (!Number.isSafeInteger(addr) || addr < 0 || addr >= USER_ADDRESS_END) return;
     const page = addr - (addr % PAGE_BYTES);
@@ -468,7 +555,7 @@ export class Lifter {
    * folios it is an input — the batch is shared by every task on the CPU, so when it fills is
    * not knowable from the workload — attached to the op of the task it happened in, or, in
    * another task's context (the batch filled by that task, lru_add_drain_all()'s work), as an
-   * op of its own, applied after the op under way (ops keep their lifted order). The first one
+   * op of its own, applied after the ops opened before it (ops keep their lifted order). The first one
    * of the trace tells the model the moves are recorded.
    */
   private lruInsertion(e: TraceEvent, tgid: number | undefined): void {
@@ -476,18 +563,18 @@ export class Lifter {
       const main = this.mainPid;
       if (main === undefined) return;
       this.lruSeen = true;
-      this.sideSwitch(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [] }, main);
+      this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [] }, main);
     }
     const pfn = Number(e.fields.pfn);
     if (!Number.isSafeInteger(pfn) || !this.isOurPfn(pfn)) return;
     const main = this.mainPid;
     if (main === undefined) return;
-    const cur = this.current;
-    if (tgid !== undefined && cur && cur.op.tid === e.pid) {
+    const cur = tgid !== undefined ? this.openOf(e) : undefined;
+    if (cur) {
       (cur.op.lruAdded ??= []).push(pfn);
       return;
     }
-    this.sideSwitch(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [pfn] }, main);
+    this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [pfn] }, main);
   }
 
   private count(e: TraceEvent, name: string): void {
@@ -538,13 +625,16 @@ export class Lifter {
   }
 
   private open(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid = e.pid): LiftedOp {
-    if (this.parked?.op.tid === tid) this.unpark();
-    const cur = this.current;
-    if (cur && cur.preempted && cur.op.tid !== tid && !this.parked) {
-      this.parked = cur;
-      this.current = undefined;
+    let s = this.perTask.get(tid);
+    if (s === undefined) {
+      s = new TaskLift();
+      this.perTask.set(tid, s);
     }
-    this.flush();
+    // The task's previous op is complete; so are those of tasks that went to sleep after theirs.
+    if (s.op !== undefined) this.close(s);
+    if (this.asleepCount > 0) {
+      for (const t of this.perTask.values()) if (t.asleep) this.close(t);
+    }
     if (this.inWindow && !this.preWindowSent) {
       // The workload ran before the window: its mm already held memory no event showed mapped.
       this.preWindowSent = true;
@@ -553,79 +643,146 @@ export class Lifter {
     }
     const op = this.stamp(e, tgid, body, tid);
     const lo: LiftedOp = { op, recorded: [], compare: this.inWindow && !this.inCounters, phase: this.phase, failed: false };
-    this.current = lo;
+    s.op = lo;
+    s.lastNs = e.tsNs;
+    this.lastOpened = lo;
+    this.push(lo, true);
+    if (this.qh === this.queue.length - 1) this.blocker = s;
     return lo;
   }
 
-  private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
-    const lo: LiftedOp = { op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false };
-    if (this.afterCurrent.length > 0) this.afterCurrent.push(lo);
-    else this.hand(lo);
+  /** Whether `lo` is the open op of its task (output of that task can still come for it). */
+  private isOpen(lo: LiftedOp): boolean {
+    return this.perTask.get(lo.op.tid)?.op === lo;
+  }
+
+  /** The task's system call is still to return (its return value belongs to the op). */
+  private awaitsReturn(s: TaskLift): boolean {
+    const lo = s.op;
+    return lo !== undefined && this.pendingEnter.get(lo.op.tid) === lo;
   }
 
   /**
-   * An op whose task was preempted in its middle when another of the workload's tasks began
-   * an op (a child's exit preempted by its parent's wait4): the rest of its output comes from
-   * its own task later, so it stays open for that task's events, and the ops after it wait
-   * behind it until its task starts its next op or sleeps.
+   * A workload task switched out. Still runnable: preempted in the middle of its op (see
+   * LiftedOp.preempted), which stays open for the task's later events. Exited: its op is over,
+   * except an exit, which ends once another op begins (see below). Asleep: the op goes on if
+   * the task sleeps inside it — a system call not yet returned, an exit tearing its mm down, a
+   * fault waiting uninterruptibly (a page lock, I/O, reclaim) — and is otherwise complete,
+   * ended once another op begins (the task slept in a call the trace does not follow, a futex
+   * wait, or in one outside the model).
    */
-  private parked: LiftedOp | undefined;
-  private readonly parkedQueue: LiftedOp[] = [];
-
-  /** Hand an op on, behind a parked op if there is one. */
-  private hand(lo: LiftedOp): void {
-    if (this.parked) this.parkedQueue.push(lo);
-    else this.sink(lo);
+  private switchedOut(tid: number, state: unknown): void {
+    const s = this.perTask.get(tid);
+    if (s === undefined) return;
+    s.off = true;
+    const lo = s.op;
+    if (lo === undefined) return;
+    if (stillRunnable(state)) {
+      lo.preempted = true;
+      return;
+    }
+    const k = lo.op.kind;
+    // An exit's output may go on after its task is gone: the last thread of the group to exit
+    // tears the mm down (exit_mm() → mmput()), in its own context, with no op of its own.
+    if (exited(state) && k !== 'exit') {
+      this.close(s);
+      return;
+    }
+    if (s.asleep) return;
+    const pending = this.pendingEnter.get(tid) === lo;
+    if ((pending && k !== 'syscall') || (k === 'exit' && !exited(state)) || (uninterruptible(state) && (pending || k === 'fault' || k === 'fault-count'))) return;
+    s.asleep = true;
+    this.asleepCount++;
   }
 
-  /** The parked op is complete: hand it on, then the ops that waited behind it. */
-  private unpark(): void {
-    const p = this.parked;
-    if (!p) return;
-    this.parked = undefined;
-    if (p.preempted) p.recorded = mergeRssUpdates(p.recorded);
-    this.sink(p);
-    for (const lo of this.parkedQueue) this.sink(lo);
-    this.parkedQueue.length = 0;
+  /** The task's open op is complete. */
+  private close(s: TaskLift): void {
+    const lo = s.op;
+    if (lo === undefined) return;
+    s.op = undefined;
+    if (s.asleep) {
+      s.asleep = false;
+      this.asleepCount--;
+    }
+    if (lo.preempted) lo.recorded = mergeRssUpdates(lo.recorded);
+    if (this.queue[this.qh] === lo) this.drain();
+  }
+
+  /** Queue an op behind those not yet handed on (a complete one is handed at once if there are none). */
+  private push(lo: LiftedOp, open: boolean): void {
+    const q = this.queue;
+    if (this.qh === q.length && !open) {
+      this.sink(lo);
+      return;
+    }
+    q.push(lo);
+    // A task kept off its CPU in the middle of an op holds every op after it (see MAX_WAITING).
+    if (q.length - this.qh > MAX_WAITING && this.blocker !== undefined) this.close(this.blocker);
+  }
+
+  /** Hand on the ops at the head of the queue that are complete (up to the first open one). */
+  private drain(): void {
+    const q = this.queue;
+    let h = this.qh;
+    let blocker: TaskLift | undefined;
+    while (h < q.length) {
+      const lo = q[h]!;
+      const s = this.perTask.get(lo.op.tid);
+      if (s !== undefined && s.op === lo) {
+        blocker = s;
+        break;
+      }
+      h++;
+      this.sink(lo);
+    }
+    this.blocker = blocker;
+    if (h === q.length) {
+      q.length = 0;
+      h = 0;
+    } else if (h >= 1024) {
+      q.splice(0, h);
+      h = 0;
+    }
+    this.qh = h;
+  }
+
+  /**
+   * An op of its own (a task switch, an lru_add drain, the pre-window memory): applied after
+   * every op opened before it, even one still open — the model applies an op whole — except a
+   * switch on another CPU in the first half of a system call (see syscallReturned()).
+   */
+  private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
+    this.push({ op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false }, false);
   }
 
   /** The workload's `prewindow` op was handed on (at the window's first op). */
   private preWindowSent = false;
 
-  /** Task switches that came during the current op, handed on right after it (in order). */
-  private readonly afterCurrent: LiftedOp[] = [];
-
   /**
-   * A task switch. One that comes while an op is open (its system call not yet returned, its
-   * output still to come, or merely not yet ended by the workload's next op) is applied right
-   * after that op — the model applies an op whole — except a switch on another CPU in the
-   * first half of a system call (see syscallReturned()).
-   */
-  private sideSwitch(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
-    const lo: LiftedOp = { op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false };
-    if (this.current !== undefined || this.afterCurrent.length > 0) this.afterCurrent.push(lo);
-    else this.hand(lo);
-  }
-
-  /**
-   * The current op's system call returned at `endNs`. Its flushes are taken to happen at the
+   * The open op `cur`'s system call returned at `endNs`. Its flushes are taken to happen at the
    * middle of the call: a switch on another CPU before that (the other thread went idle, or
-   * woke) is applied before the op, a later one after it; the op's own task being preempted or
-   * sleeping in the call is applied after it.
+   * woke) that came right after the op opened is applied before the op, a later one after it;
+   * the op's own task being preempted or sleeping in the call is applied after it.
    * Model deviation: when in the call a flush reaches another CPU is not an input; a switch
    * close to it may fall on the wrong side.
    */
   private syscallReturned(cur: LiftedOp, endNs: number): void {
     const startNs = cur.op.at.tsNs;
-    if (this.afterCurrent.length === 0 || startNs === undefined) return;
+    const q = this.queue;
+    if (q[q.length - 1] === cur || startNs === undefined) return;
+    let p = q.length - 2;
+    while (p >= this.qh && q[p] !== cur) p--;
+    if (p < this.qh) return;
     const mid = startNs + (endNs - startNs) / 2;
-    let n = 0;
-    for (const lo of this.afterCurrent) {
+    let j = p + 1;
+    for (; j < q.length; j++) {
+      const lo = q[j]!;
       if (lo.op.cpu === cur.op.cpu || (lo.op.at.tsNs ?? mid) >= mid || (lo.op.kind !== 'run' && lo.op.kind !== 'switch-other')) break;
-      this.hand(lo);
-      n++;
     }
-    if (n > 0) this.afterCurrent.splice(0, n);
+    if (j === p + 1) return;
+    const moved = q.splice(p + 1, j - p - 1);
+    q.splice(p, 0, ...moved);
+    if (p === this.qh) this.drain();
   }
 
   /** The op of `body` (a fresh literal, completed in place: a spread copy cost ~7 % of a replay). */
@@ -638,18 +795,18 @@ export class Lifter {
     return op;
   }
 
-  /** Hand the current op on. */
+  /** Hand every op on: each task's open op is taken as complete. */
   flush(): void {
-    if (this.current) {
-      const c = this.current;
-      this.current = undefined;
-      if (c.preempted) c.recorded = mergeRssUpdates(c.recorded);
-      this.hand(c);
+    for (const s of this.perTask.values()) {
+      if (s.op === undefined) continue;
+      if (s.asleep) {
+        s.asleep = false;
+        this.asleepCount--;
+      }
+      if (s.op.preempted) s.op.recorded = mergeRssUpdates(s.op.recorded);
+      s.op = undefined;
     }
-    if (this.afterCurrent.length > 0) {
-      for (const lo of this.afterCurrent) this.hand(lo);
-      this.afterCurrent.length = 0;
-    }
+    this.drain();
   }
 
   private marker(e: TraceEvent, tgid: number, m: Marker): void {
@@ -775,7 +932,7 @@ export class Lifter {
     }
     this.exitsSeen.add(e.pid);
     this.pendingEnter.delete(e.pid);
-    if (op && op === this.current) this.syscallReturned(op, e.tsNs);
+    if (op && this.isOpen(op)) this.syscallReturned(op, e.tsNs);
     if (op) {
       if (ret < 0 && ret > -4096) op.failed = true;
       else if (op.op.kind === 'mmap') op.op.addr = ret;
@@ -807,7 +964,7 @@ export class Lifter {
       this.rssLast.set(key, size);
       if (tgid === undefined) return;
       const delta = prev === undefined ? null : size - prev;
-      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.curr), member.value, delta, undefined, undefined, member.name));
+      this.record(e, new Recorded(ev, e.line, e.cpu, e.pid, Number(f.curr), member.value, delta, undefined, undefined, member.name));
       return;
     }
     if (ev === 'tlb_flush') {
@@ -815,9 +972,11 @@ export class Lifter {
       const reason = r?.value;
       // `flush on task switch` depends on the scheduler and ASID state, not on the workload's
       // memory operations: not an output of the modelled paths.
-      if (reason === 0) { if (this.current?.compare) this.notOurs.taskSwitchFlushes++; return; }
+      if (reason === 0) { if (this.lastOpened?.compare) this.notOurs.taskSwitchFlushes++; return; }
       let ours: boolean | undefined;
       if (reason === TLB_REMOTE_SEND_IPI) {
+        // The send is traced in the sender's context, in its op.
+        this.sendOps[this.sends % SEND_LOG] = this.openOf(e);
         this.sendTgids[this.sends % SEND_LOG] = tgid ?? -1;
         this.sendAnswers[this.sends % SEND_LOG]!.clear();
         this.sendCpus[this.sends++ % SEND_LOG] = e.cpu;
@@ -833,13 +992,26 @@ export class Lifter {
         // another mm and merely landed while the workload ran here.
         // `remote wrong CPU` means the IPI named an mm this CPU does not have loaded: never the
         // mm of the task it interrupted, which is running here with its own mm loaded.
-        ours = this.answerSend(e.cpu, reason === TLB_REMOTE_WRONG_CPU ? tgid : undefined);
-        if (!ours) {
-          if (this.current?.compare && this.notOurs.foreignIpiFlushes++ === 0) this.notOurs.firstForeignIpiLine = e.line;
+        const slot = this.answerSend(e.cpu, reason === TLB_REMOTE_WRONG_CPU ? tgid : undefined);
+        if (slot < 0) {
+          if (this.lastOpened?.compare && this.notOurs.foreignIpiFlushes++ === 0) this.notOurs.firstForeignIpiLine = e.line;
+          return;
+        }
+        ours = true;
+        // The flush is the output of the op that sent the IPI: its sender waits in it for every
+        // target's flush (native_flush_tlb_multi()), so that op is still open.
+        const sender = this.sendOps[slot];
+        if (sender !== undefined && this.isOpen(sender)) {
+          sender.recorded.push(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.pages), reason, undefined, undefined, ours, undefined));
           return;
         }
       }
-      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.pages), reason, undefined, undefined, ours, undefined));
+      const rec = new Recorded(ev, e.line, e.cpu, e.pid, Number(f.pages), reason, undefined, undefined, ours, undefined);
+      // A flush another CPU asked for, in the interrupted task's context: not that task's op's.
+      if (reason === TLB_REMOTE_SHOOTDOWN || reason === TLB_REMOTE_WRONG_CPU) {
+        const lo = this.lastOpened;
+        if (lo !== undefined && this.isOpen(lo)) lo.recorded.push(rec);
+      } else this.record(e, rec);
       return;
     }
     if (ev === 'mm_page_free') {
@@ -849,15 +1021,15 @@ export class Lifter {
       // page tables 6.14+ free after a grace period, whenever it ends) or another subsystem's.
       if (inSoftirq(e.lat)) {
         if (ours) this.released(pfn, Number(f.order));
-        if (this.current?.compare) this.notOurs.softirqFrees++;
+        if (this.lastOpened?.compare) this.notOurs.softirqFrees++;
         return;
       }
       // Once freed, a page may be reused by anyone: it stops being the workload's.
       if (ours) this.released(pfn, Number(f.order));
-      this.record(new Recorded(ev, e.line, e.cpu, e.pid, Number(f.order), undefined, undefined, pfn, ours, undefined));
+      this.record(e, new Recorded(ev, e.line, e.cpu, e.pid, Number(f.order), undefined, undefined, pfn, ours, undefined));
       return;
     }
-    this.record(new Recorded(ev, e.line, e.cpu, e.pid, undefined, undefined, undefined, undefined, undefined, f as Record<string, unknown>));
+    this.record(e, new Recorded(ev, e.line, e.cpu, e.pid, undefined, undefined, undefined, undefined, undefined, f as Record<string, unknown>));
   }
 
   private breach(kind: BreachKind, line: number): void {
@@ -866,31 +1038,53 @@ export class Lifter {
     else this.breaches.set(kind, { count: 1, line });
   }
 
-  /** Whether a workload send from another CPU is still unanswered by `cpu` (and answer it). */
-  private answerSend(cpu: number, notFrom?: number): boolean {
+  /**
+   * A workload send from another CPU still unanswered by `cpu` (now answered): its slot in the
+   * ring, or -1. The send answered is the latest one whose op is still open (its sender waits
+   * in it for this flush), else the oldest: a send answered in another process's context (not
+   * traced here) stays in the ring unanswered.
+   */
+  private answerSend(cpu: number, notFrom?: number): number {
     const from = Math.max(this.answered[cpu] ?? 0, this.sends - SEND_LOG);
-    for (let i = from; i < this.sends; i++) {
+    let oldest = -1;
+    let live = -1;
+    for (let i = this.sends - 1; i >= from; i--) {
       const slot = i % SEND_LOG;
       if (this.sendCpus[slot] === cpu || this.sendAnswers[slot]!.has(cpu)) continue;
       // A send of the interrupted task's own mm stays for that mm's flush to answer.
       if (notFrom !== undefined && this.sendTgids[slot] === notFrom) continue;
-      this.sendAnswers[slot]!.add(cpu);
-      if (i === from) this.answered[cpu] = i + 1;
-      return true;
+      oldest = i;
+      if (live < 0) {
+        const lo = this.sendOps[slot];
+        if (lo !== undefined && this.isOpen(lo)) live = i;
+      }
     }
-    return false;
+    const i = live >= 0 ? live : oldest;
+    if (i < 0) return -1;
+    const slot = i % SEND_LOG;
+    this.sendAnswers[slot]!.add(cpu);
+    if (i === from) this.answered[cpu] = i + 1;
+    return slot;
   }
 
-  private record(r: Recorded): void {
-    // A flush received from another CPU in the parked task's context is the sender's output.
-    if (this.parked && r.pid === this.parked.op.tid && !(r.ev === 'tlb_flush' && (r.b === TLB_REMOTE_SHOOTDOWN || r.b === TLB_REMOTE_WRONG_CPU))) this.parked.recorded.push(r);
-    else if (this.current) this.current.recorded.push(r);
+  /**
+   * Output in a workload task's context is its open op's. A task with none (its op ended
+   * when it went to sleep) is in a call the trace does not follow: its output goes with the op
+   * opened last, if still open, as a single-threaded workload's does.
+   */
+  private record(e: TraceEvent, r: Recorded): void {
+    const own = this.openOf(e);
+    if (own !== undefined) {
+      own.recorded.push(r);
+      return;
+    }
+    const lo = this.lastOpened;
+    if (lo !== undefined && this.isOpen(lo)) lo.recorded.push(r);
   }
 
   /** The end of the trace: every op handed on. */
   end(): void {
     this.flush();
-    this.unpark();
   }
 }
 
