@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Capture the scenario corpus on the running kernel with `foliolab record` (root, tracefs):
- *   node scripts/corpus.mjs [NAME-REGEX]
+ *   node scripts/corpus.mjs [NAME-REGEX] [--suffix .SUFFIX] [--narrow]
+ * --suffix names the captures <scenario>SUFFIX.rec (beside the ones already there); --narrow
+ * records the workload's tasks only (`record --no-wide`).
  * Writes traces/<uname -r>/<scenario>.rec/{trace.txt.gz, counters-*.txt, settings.txt,
  * stdout.txt, trace-stats.txt}. The kernel's format files are kept once, in grammars/.
  * settings.txt names the trace record wrote (trace.txt); `foliolab fidelity` also looks for
@@ -15,7 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const filter = new RegExp(process.argv[2] ?? '.');
+const argvOpt = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(i > 0 && all[i - 1] === '--suffix'));
+const filter = new RegExp(positional[0] ?? '.');
+const suffix = argvOpt('--suffix') ?? '';
+const narrow = process.argv.includes('--narrow');
 const THP = '/sys/kernel/mm/transparent_hugepage';
 execFileSync('make', ['-s', '-C', join(root, 'traces/workloads')], { stdio: 'inherit' });
 const sizes = existsSync(THP) ? readdirSync(THP).filter((n) => /^hugepages-\d+kB$/.test(n) && existsSync(join(THP, n, 'enabled'))).map((n) => n.slice(10)) : [];
@@ -38,7 +44,7 @@ const lines = readFileSync(join(root, 'traces/workloads/scenarios.txt'), 'utf8')
 for (const line of lines) {
   const [name, thp, m64, pin, memcg, cmd] = line.split('|');
   if (!filter.test(name)) continue;
-  const dir = join(root, 'traces', release(), `${name}.rec`);
+  const dir = join(root, 'traces', release(), `${name}${suffix}.rec`);
   rmSync(dir, { recursive: true, force: true });
   const mthp = sizes.flatMap((s) => ['--mthp', `${s}=${s === '64kB' ? m64 : s === '2048kB' ? 'inherit' : 'never'}`]);
   const [bin, ...args] = cmd.split(' ');
@@ -46,7 +52,7 @@ for (const line of lines) {
   if (memcg === '1') { mc = memcgCreate(); args.push('--memcg', mc); }
   // s6 and s17 run two threads on two CPUs: the IPIs show the remote flushes.
   const extra = /^(s6|s17)-/.test(name) ? ['--events', 'sched'] : [];
-  const argv = [join(root, 'bin/run.js'), 'record', '--json', '--out', join(dir, 'trace.txt'), '--thp', thp, ...mthp, ...extra, ...(pin !== '0' && pin !== '-' ? ['--cpu', pin] : []), '--', join(root, 'traces/workloads/bin', bin), ...args];
+  const argv = [join(root, 'bin/run.js'), 'record', '--json', '--out', join(dir, 'trace.txt'), '--thp', thp, ...mthp, ...extra, ...(narrow ? ['--no-wide'] : []), ...(pin !== '0' && pin !== '-' ? ['--cpu', pin] : []), '--', join(root, 'traces/workloads/bin', bin), ...args];
   const r = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8' }));
   if (mc) try { rmdirSync(mc); } catch { /* busy: leave it */ }
   writeFileSync(join(dir, 'trace.txt.gz'), gzipSync(readFileSync(join(dir, 'trace.txt'))));
