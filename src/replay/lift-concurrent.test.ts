@@ -99,6 +99,49 @@ describe('two threads faulting at once on two CPUs', () => {
   });
 });
 
+describe('rss updates of one counter on two CPUs at once', () => {
+  it('two reads at one value: how the sum splits is unknown, and the counter goes on from it', async () => {
+    const { ops } = await lift([
+      ...BEGIN,
+      FAULT(8, 1, 9, 0x7f0000010000),
+      FAULT(7, 0, 10, 0x7f0000020000),
+      RSS(7, 0, 11, 4096),
+      RSS(8, 1, 20, 12288),
+      RSS(7, 0, 20, 12288),
+      FAULT(7, 0, 30, 0x7f0000021000),
+      RSS(7, 0, 31, 16384),
+    ]);
+    expect(faults(ops).map((o) => [o.op.tid, o.recorded.map((r) => r.delta)])).toEqual([[8, [null]], [7, [null, null]], [7, [4096]]]);
+  });
+
+  it('a read below the other CPU\'s, just before it in the trace: the adds are taken in the order of the reads', async () => {
+    const { ops } = await lift([
+      ...BEGIN,
+      FAULT(8, 1, 9, 0x7f0000010000),
+      FAULT(7, 0, 10, 0x7f0000020000),
+      RSS(7, 0, 11, 4096),
+      // 8's read saw 7's add; 7's read, traced after it, came before 8's add.
+      RSS(8, 1, 20, 4096 + 65536 + 4096),
+      RSS(7, 0, 21, 8192),
+      FAULT(7, 0, 30, 0x7f0000021000),
+      RSS(7, 0, 31, 4096 + 65536 + 8192),
+    ]);
+    expect(faults(ops).map((o) => [o.op.tid, o.recorded.map((r) => r.delta)])).toEqual([[8, [65536]], [7, [null, 4096]], [7, [4096]]]);
+  });
+
+  it('updates far apart in time, or on one CPU, keep their trace order', async () => {
+    const { ops } = await lift([
+      ...BEGIN,
+      FAULT(8, 1, 9, 0x7f0000010000),
+      FAULT(7, 0, 10, 0x7f0000020000),
+      RSS(7, 0, 11, 4096),
+      RSS(8, 1, 20, 12288),
+      RSS(7, 0, 40, 8192),
+    ]);
+    expect(faults(ops).map((o) => [o.op.tid, o.recorded.map((r) => r.delta)])).toEqual([[8, [8192]], [7, [null, -4096]]]);
+  });
+});
+
 describe('a flush done in a flush IPI\'s handler', () => {
   it("is the output of the op that sent the IPI, not of the op of the task it interrupted", async () => {
     const { ops } = await lift([

@@ -48,8 +48,8 @@ export class Recorded {
     private readonly detail: string | Record<string, unknown> | undefined,
   ) {}
 
-  /** The same update with another delta (a preempted op's merged rss updates). */
-  withDelta(delta: number): Recorded {
+  /** The same update with another delta (a preempted op's merged rss updates; null: unknown). */
+  withDelta(delta: number | null): Recorded {
     return new Recorded(this.ev, this.line, this.cpu, this.pid, this.a, this.b, delta, this.pfn, this.ours, this.detail);
   }
 
@@ -223,6 +223,25 @@ const QUIET_NS = 1_000_000_000;
  */
 const MAX_WAITING = 4096;
 
+/**
+ * Two updates of one rss counter this close on two CPUs may have read the counter out of
+ * order (see Lifter.rssRace()): a read follows its own add by well under a microsecond, and
+ * the trace's timestamps have microsecond resolution.
+ */
+const RSS_RACE_NS = 2_000;
+
+/** The last rss_stat update of one counter (one mm's member). */
+class RssCounter {
+  /** Its value after the update (bytes), and before it. */
+  size: number | undefined = undefined;
+  prev: number | undefined = undefined;
+  cpu = -1;
+  ts = 0;
+  /** The update, if it was the workload's, and the op it went to. */
+  rec: Recorded | undefined = undefined;
+  op: LiftedOp | undefined = undefined;
+}
+
 /** What the lifter follows of one task of the workload. */
 class TaskLift {
   /** Its open op (at most one). */
@@ -256,8 +275,8 @@ export class Lifter {
   private phase = '';
   /** Per task, the op its pending syscall entry opened (null: an input syscall that opens none). */
   private pendingEnter = new Map<number, LiftedOp | null>();
-  /** Last rss_stat value per mm_id and member, for deltas. */
-  private rssLast = new Map<number, number>();
+  /** Last rss_stat update per mm_id and member, for deltas. */
+  private rssLast = new Map<number, RssCounter>();
   /** Head pfn → order of every allocation made for the workload (its folios and page tables). */
   private pfnHeads = new PfnOrderTable();
   readonly notes: string[] = [];
@@ -960,11 +979,29 @@ export class Lifter {
       // mm_id is a 32-bit hash and member a small enum: one number keys the pair.
       const key = Number(f.mm_id) * 16 + member.value + 1;
       const size = Number(f.size);
-      const prev = this.rssLast.get(key);
-      this.rssLast.set(key, size);
+      let c = this.rssLast.get(key);
+      if (c === undefined) {
+        c = new RssCounter();
+        this.rssLast.set(key, c);
+      }
+      const prev = c.size;
+      const before = c.prev;
+      const last = c.rec;
+      const lastOp = c.op;
+      c.prev = prev;
+      c.size = size;
+      c.rec = undefined;
+      c.op = undefined;
       if (tgid === undefined) return;
-      const delta = prev === undefined ? null : size - prev;
-      this.record(e, new Recorded(ev, e.line, e.cpu, e.pid, Number(f.curr), member.value, delta, undefined, undefined, member.name));
+      const curr = Number(f.curr);
+      if (last !== undefined && lastOp !== undefined && prev !== undefined && before !== undefined && c.cpu !== e.cpu && e.tsNs - c.ts <= RSS_RACE_NS && this.isOpen(lastOp)) {
+        if (this.rssRace(e, c, last, lastOp, before, prev, size, curr, member)) return;
+      }
+      const rec = new Recorded(ev, e.line, e.cpu, e.pid, curr, member.value, prev === undefined ? null : size - prev, undefined, undefined, member.name);
+      c.op = this.record(e, rec);
+      c.rec = rec;
+      c.cpu = e.cpu;
+      c.ts = e.tsNs;
       return;
     }
     if (ev === 'tlb_flush') {
@@ -1072,14 +1109,53 @@ export class Lifter {
    * when it went to sleep) is in a call the trace does not follow: its output goes with the op
    * opened last, if still open, as a single-threaded workload's does.
    */
-  private record(e: TraceEvent, r: Recorded): void {
+  private record(e: TraceEvent, r: Recorded): LiftedOp | undefined {
     const own = this.openOf(e);
     if (own !== undefined) {
       own.recorded.push(r);
-      return;
+      return own;
     }
     const lo = this.lastOpened;
-    if (lo !== undefined && this.isOpen(lo)) lo.recorded.push(r);
+    if (lo === undefined || !this.isOpen(lo)) return undefined;
+    lo.recorded.push(r);
+    return lo;
+  }
+
+  /**
+   * Two updates of one rss counter on two CPUs at once: each CPU adds its own pages, then reads
+   * the counter (add_mm_counter() → trace_rss_stat()); a read may come after the other CPU's
+   * add, and the two events may land in the trace in the other order than the adds. `last`
+   * (in `lastOp`, still open: its task is still in it) moved the counter from `before` to
+   * `prev`; the update `e` reads `size`.
+   * - Both reads at one value: each saw both adds, and how the sum splits is not in the trace:
+   *   both deltas are unknown.
+   * - The second read between `before` and the first read: it came before the first CPU's
+   *   add, and the deltas are taken in that order (the counter's last value is the first read).
+   * Returns whether the update was recorded here (else it is an ordinary one).
+   */
+  private rssRace(e: TraceEvent, c: RssCounter, last: Recorded, lastOp: LiftedOp, before: number, prev: number, size: number, curr: number, member: { value: number; name: string }): boolean {
+    const first = prev - before;
+    const second = size - before;
+    const equal = size === prev;
+    if (!equal && !(first !== 0 && Math.sign(second) === Math.sign(first) && Math.abs(second) < Math.abs(first))) return false;
+    const i = lastOp.recorded.lastIndexOf(last);
+    if (i < 0) return false;
+    const fixed = last.withDelta(equal ? null : prev - size);
+    lastOp.recorded[i] = fixed;
+    const rec = new Recorded('rss_stat', e.line, e.cpu, e.pid, curr, member.value, equal ? null : second, undefined, undefined, member.name);
+    const op = this.record(e, rec);
+    if (equal) {
+      c.op = op;
+      c.rec = rec;
+      c.cpu = e.cpu;
+      c.ts = e.tsNs;
+    } else {
+      c.size = prev;
+      c.prev = size;
+      c.rec = fixed;
+      c.op = lastOp;
+    }
+    return true;
   }
 
   /** The end of the trace: every op handed on. */
