@@ -244,7 +244,7 @@ describe('the end of a task\'s op', () => {
 });
 
 describe('the bound on ops waiting behind an open one', () => {
-  it('a task on its CPU with nothing of its op for a second: the op is complete', async () => {
+  it('a task that ran a second with nothing of its op: the op is complete', async () => {
     const lines = [...BEGIN, FAULT(8, 1, 10, 0x7f0000010000), ALLOC(8, 1, 11, 0x10000), RSS(8, 1, 12, 4096)];
     // Thread 8 computes in user space (no event); thread 7 faults every 100 ms.
     for (let i = 1; i <= 12; i++) lines.push(FAULT(7, 0, i * 100_000, 0x7f0000100000 + i * 4096));
@@ -255,6 +255,23 @@ describe('the bound on ops waiting behind an open one', () => {
     const lineOf = (i: number): number => 6 + i;
     expect(handed[lineOf(10)]).toBeLessThanOrEqual(first);
     expect(handed[lineOf(11)]).toBeGreaterThan(first);
+  });
+
+  it('only the time the task runs counts, across its preemptions', async () => {
+    const at = (lines: string[], us: number): string => FAULT(7, 0, us, 0x7f0000100000 + lines.length * 4096);
+    const lines = [...BEGIN, FAULT(8, 1, 10, 0x7f0000010000), ALLOC(8, 1, 11, 0x10000), RSS(8, 1, 12, 4096)];
+    // Thread 8 runs 600 ms, waits 2 s preempted, then runs again.
+    lines.push(at(lines, 300_000));
+    lines.push(SW(1, 600_012, THREAD, 'R', ['other', 99]));
+    lines.push(at(lines, 1_000_000), at(lines, 2_000_000));
+    lines.push(SW(1, 2_600_000, ['other', 99], 'S', THREAD));
+    const back = lines.length + 1;
+    lines.push(at(lines, 2_800_000), at(lines, 2_900_000), at(lines, 3_100_000));
+    const { ops, handed } = await lift(lines);
+    const first = ops.findIndex((o) => o.op.kind === 'fault' && o.op.tid === 8);
+    // 600 ms before the preemption and 300 ms after it: not yet; 500 ms after it: 1.1 s.
+    expect(handed[back + 2]).toBeLessThanOrEqual(first);
+    expect(handed[back + 3]).toBeGreaterThan(first);
   });
 
   it('a task kept off its CPU in its op while thousands of ops wait: the op is complete', async () => {

@@ -136,6 +136,12 @@ function uninterruptible(ps: unknown): boolean {
   return false;
 }
 
+/** How long the task has run on a CPU, up to `now`, since the last event of its open op. */
+function quietNs(s: TaskLift, now: number): number {
+  if (s.off) return s.ranNs;
+  return s.ranNs + now - Math.max(s.onNs, s.lastNs);
+}
+
 export interface LiftOptions {
   /** Workload process id; default: the pid of `fl: begin`, else the first task that calls mmap/madvise. */
   pid?: number;
@@ -205,14 +211,15 @@ const PAGE_BYTES = 4096;
 const PMD_BYTES = 2 * 1024 * 1024;
 const CLONE_THREAD = 0x10000;
 /**
- * How long a task on a CPU may go without an event of its open op, while ops wait behind it,
+ * How long a task may run on a CPU without an event of its open op, while ops wait behind it,
  * before the op is taken as complete. An op's output comes while its task runs it, and it
- * rarely goes long without an event: the longest gap is zeroing a PMD-sized folio between its
- * allocation and its rss update (13 ms on the slowest host of the corpus). A task that stays
- * on a CPU a second without an event of its op has gone back to user space (a fault has no end
- * event: its end is only the task's next op), so no output can still come for that op. A task
- * off its CPU (preempted in the op, asleep in it) is not timed: its op goes on when it runs
- * again; nor is a system call waiting for its return (the return value is part of the op).
+ * rarely goes long without an event: the longest stretch in the corpus is a THP fault that
+ * reclaimed and zeroed its folio for 133 ms on a CPU between its allocation and its rss update
+ * (6.12 s18-memcg-limit). A task that has run a second since the last event of its op has gone
+ * back to user space (a fault has no end event: its end is only the task's next op), so no
+ * output can still come for that op. Only time on a CPU counts: a task preempted in its op, or
+ * asleep in it, goes on with the op when it runs again. A system call waiting for its return
+ * is not timed (the return value is part of the op).
  */
 const QUIET_NS = 1_000_000_000;
 /**
@@ -246,8 +253,12 @@ class RssCounter {
 class TaskLift {
   /** Its open op (at most one). */
   op: LiftedOp | undefined = undefined;
-  /** Trace time of the last event of its open op (or of its switch back in). */
+  /** Trace time of the last event of its open op. */
   lastNs = 0;
+  /** Time it ran since then, up to its last switch out (see quietNs()). */
+  ranNs = 0;
+  /** When it was last switched in. */
+  onNs = 0;
   /** Switched out (preempted or asleep): its open op is not timed. */
   off = false;
   /** It went to sleep with its op complete: the op ends once another op begins. */
@@ -260,9 +271,18 @@ export class Lifter {
   private readonly perTask = new Map<number, TaskLift>();
   /** The op opened last, of any task (its compare flag stands for the window's state). */
   private lastOpened: LiftedOp | undefined;
-  /** Ops not yet handed on, in the order they are handed: from `qh` on. */
-  private readonly queue: LiftedOp[] = [];
+  /**
+   * Ops not yet handed on, in the order they are handed: from `qh` up to `qt` (the slots are
+   * reused: no allocation per op), and beside each its task if it was opened by one (not a
+   * side op).
+   */
+  private readonly queue: Array<LiftedOp | undefined> = [];
+  private readonly queueTask: Array<TaskLift | undefined> = [];
   private qh = 0;
+  private qt = 0;
+  /** The task looked up last (most events come from the task of the event before). */
+  private memoTid = -1;
+  private memo: TaskLift | undefined;
   /** The task whose open op is the head of the queue (every other op waits for it). */
   private blocker: TaskLift | undefined;
   /** Tasks `asleep`, whose ops end at the next op of any task. */
@@ -396,9 +416,10 @@ export class Lifter {
 
   /** The open op of the event's task (its last event is then this one), or undefined. */
   private openOf(e: TraceEvent): LiftedOp | undefined {
-    const s = this.perTask.get(e.pid);
+    const s = this.taskOf(e.pid);
     if (s === undefined || s.op === undefined) return undefined;
     s.lastNs = e.tsNs;
+    s.ranNs = 0;
     return s.op;
   }
 
@@ -451,7 +472,7 @@ export class Lifter {
       // do_exit() began: whatever op the task was in is over (a thread killed by a sibling's
       // exit_group() leaves its fault or its user code). What it does next (the last thread
       // tears the mm down) is the output of the exit op under way.
-      const s = this.perTask.get(e.pid);
+      const s = this.taskOf(e.pid);
       if (s !== undefined && s.op !== undefined && s.op.op.kind !== 'exit') this.close(s);
       return;
     }
@@ -459,7 +480,7 @@ export class Lifter {
     // An op waits behind the head of the queue, whose task has been on a CPU with nothing of
     // its op for QUIET_NS: that op is complete (see QUIET_NS).
     const b = this.blocker;
-    if (b !== undefined && !b.off && e.tsNs - b.lastNs > QUIET_NS && this.queue.length - this.qh > 1 && !this.awaitsReturn(b)) this.close(b);
+    if (b !== undefined && this.qt - this.qh > 1 && quietNs(b, e.tsNs) > QUIET_NS && !this.awaitsReturn(b)) this.close(b);
     if (name === 'print') {
       if (tgid === undefined) return;
       const buf = String(e.fields.buf ?? '');
@@ -521,15 +542,15 @@ export class Lifter {
       // A task switch can fall in the middle of an op (a preempted fault): it is applied at
       // once, without ending the op whose output is still to come.
       const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
-      if (pt !== undefined) this.switchedOut(prev, f.prev_state);
+      if (pt !== undefined) this.switchedOut(prev, f.prev_state, e.tsNs);
       if (pt !== undefined) {
         const cur = this.lastOpened;
         const overlaps = cur !== undefined && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
         this.side(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}) }, prev);
       }
       if (nt !== undefined) {
-        const s = this.perTask.get(next);
-        if (s !== undefined) { s.off = false; s.lastNs = e.tsNs; }
+        const s = this.taskOf(next);
+        if (s !== undefined) { s.off = false; s.onNs = e.tsNs; }
         this.side(e, nt, { kind: 'run', on: true }, next);
         this.cpuHolds[e.cpu] = nt;
       } else if (!toKernel) {
@@ -644,7 +665,7 @@ export class Lifter {
   }
 
   private open(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid = e.pid): LiftedOp {
-    let s = this.perTask.get(tid);
+    let s = this.taskOf(tid);
     if (s === undefined) {
       s = new TaskLift();
       this.perTask.set(tid, s);
@@ -664,15 +685,25 @@ export class Lifter {
     const lo: LiftedOp = { op, recorded: [], compare: this.inWindow && !this.inCounters, phase: this.phase, failed: false };
     s.op = lo;
     s.lastNs = e.tsNs;
+    s.ranNs = 0;
     this.lastOpened = lo;
-    this.push(lo, true);
-    if (this.qh === this.queue.length - 1) this.blocker = s;
+    this.push(lo, s);
     return lo;
+  }
+
+  private taskOf(tid: number): TaskLift | undefined {
+    if (tid === this.memoTid) return this.memo;
+    const s = this.perTask.get(tid);
+    if (s !== undefined) {
+      this.memoTid = tid;
+      this.memo = s;
+    }
+    return s;
   }
 
   /** Whether `lo` is the open op of its task (output of that task can still come for it). */
   private isOpen(lo: LiftedOp): boolean {
-    return this.perTask.get(lo.op.tid)?.op === lo;
+    return this.taskOf(lo.op.tid)?.op === lo;
   }
 
   /** The task's system call is still to return (its return value belongs to the op). */
@@ -690,9 +721,10 @@ export class Lifter {
    * ended once another op begins (the task slept in a call the trace does not follow, a futex
    * wait, or in one outside the model).
    */
-  private switchedOut(tid: number, state: unknown): void {
-    const s = this.perTask.get(tid);
+  private switchedOut(tid: number, state: unknown, ns: number): void {
+    const s = this.taskOf(tid);
     if (s === undefined) return;
+    s.ranNs = quietNs(s, ns);
     s.off = true;
     const lo = s.op;
     if (lo === undefined) return;
@@ -727,42 +759,54 @@ export class Lifter {
     if (this.queue[this.qh] === lo) this.drain();
   }
 
-  /** Queue an op behind those not yet handed on (a complete one is handed at once if there are none). */
-  private push(lo: LiftedOp, open: boolean): void {
-    const q = this.queue;
-    if (this.qh === q.length && !open) {
-      this.sink(lo);
-      return;
+  /**
+   * Queue an op behind those not yet handed on: the open op of `task`, or a complete side op
+   * (handed on at once if none waits).
+   */
+  private push(lo: LiftedOp, task: TaskLift | undefined): void {
+    if (this.qh === this.qt) {
+      if (task === undefined) {
+        this.sink(lo);
+        return;
+      }
+      this.blocker = task;
     }
-    q.push(lo);
+    this.queue[this.qt] = lo;
+    this.queueTask[this.qt++] = task;
     // A task kept off its CPU in the middle of an op holds every op after it (see MAX_WAITING).
-    if (q.length - this.qh > MAX_WAITING && this.blocker !== undefined) this.close(this.blocker);
+    if (this.qt - this.qh > MAX_WAITING && this.blocker !== undefined) this.close(this.blocker);
   }
 
   /** Hand on the ops at the head of the queue that are complete (up to the first open one). */
   private drain(): void {
     const q = this.queue;
+    const qtask = this.queueTask;
+    const t = this.qt;
     let h = this.qh;
     let blocker: TaskLift | undefined;
-    while (h < q.length) {
+    while (h < t) {
       const lo = q[h]!;
-      const s = this.perTask.get(lo.op.tid);
+      const s = qtask[h];
       if (s !== undefined && s.op === lo) {
         blocker = s;
         break;
       }
+      q[h] = undefined;
+      qtask[h] = undefined;
       h++;
       this.sink(lo);
     }
     this.blocker = blocker;
-    if (h === q.length) {
-      q.length = 0;
-      h = 0;
+    if (h === t) {
+      this.qh = this.qt = 0;
     } else if (h >= 1024) {
-      q.splice(0, h);
-      h = 0;
-    }
-    this.qh = h;
+      q.copyWithin(0, h, t);
+      qtask.copyWithin(0, h, t);
+      q.fill(undefined, t - h, t);
+      qtask.fill(undefined, t - h, t);
+      this.qh = 0;
+      this.qt = t - h;
+    } else this.qh = h;
   }
 
   /**
@@ -771,7 +815,7 @@ export class Lifter {
    * switch on another CPU in the first half of a system call (see syscallReturned()).
    */
   private side(e: TraceEvent, tgid: number, body: Record<string, unknown>, tid: number): void {
-    this.push({ op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false }, false);
+    this.push({ op: this.stamp(e, tgid, body, tid), recorded: [], compare: false, phase: this.phase, failed: false }, undefined);
   }
 
   /** The workload's `prewindow` op was handed on (at the window's first op). */
@@ -788,19 +832,27 @@ export class Lifter {
   private syscallReturned(cur: LiftedOp, endNs: number): void {
     const startNs = cur.op.at.tsNs;
     const q = this.queue;
-    if (q[q.length - 1] === cur || startNs === undefined) return;
-    let p = q.length - 2;
+    const qtask = this.queueTask;
+    const t = this.qt;
+    if (q[t - 1] === cur || startNs === undefined) return;
+    let p = t - 2;
     while (p >= this.qh && q[p] !== cur) p--;
     if (p < this.qh) return;
     const mid = startNs + (endNs - startNs) / 2;
     let j = p + 1;
-    for (; j < q.length; j++) {
+    for (; j < t; j++) {
       const lo = q[j]!;
       if (lo.op.cpu === cur.op.cpu || (lo.op.at.tsNs ?? mid) >= mid || (lo.op.kind !== 'run' && lo.op.kind !== 'switch-other')) break;
     }
     if (j === p + 1) return;
-    const moved = q.splice(p + 1, j - p - 1);
-    q.splice(p, 0, ...moved);
+    // The switches (side ops) move before the op.
+    const task = qtask[p];
+    for (let k = p; k < j - 1; k++) {
+      q[k] = q[k + 1];
+      qtask[k] = qtask[k + 1];
+    }
+    q[j - 1] = cur;
+    qtask[j - 1] = task;
     if (p === this.qh) this.drain();
   }
 
