@@ -10,7 +10,7 @@ import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_mmap, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
+import { do_brk, do_mmap, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
 import { dup_mmap, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
@@ -254,8 +254,10 @@ export class Engine {
         if (op.verb === 'begin') k.storesVisible = true;
         else if (op.verb === 'end') k.storesVisible = false;
         break;
-      case 'mremap' as never:
       case 'brk':
+        do_brk(k, mm, op.brk, op.result);
+        break;
+      case 'mremap' as never:
         break;
     }
     if (op.kind === 'fault' && op.allocs.length > 0) {

@@ -90,7 +90,8 @@ export type Op =
   | (Base & { kind: 'madvise'; addr: number; len: number; advice: Advice | number })
   /** mprotect(addr, len, prot): `prot` is the PROT_* bits as passed. */
   | (Base & { kind: 'mprotect'; addr: number; len: number; prot: number })
-  | (Base & { kind: 'brk'; brk: number })
+  /** brk(brk): `result` is what it returned (the break after the call). */
+  | (Base & { kind: 'brk'; brk: number; result?: number })
   /** A system call the model does not represent (brk, read, …): its output is outside the model. */
   | (Base & { kind: 'syscall'; name: string })
   /**

@@ -389,6 +389,8 @@ export interface Vma {
   unseenPages?: boolean;
   /** An anonymous mapping the model did not see created (stack, heap before the window). */
   implicit: boolean;
+  /** The brk heap (mm.brk). */
+  heap?: boolean;
 }
 
 export interface Mm {
@@ -433,6 +435,8 @@ export interface Mm {
    * `missing` names the input that would carry it; `forked` once a fork shared it copy-on-write.
    */
   preWindow?: { missing: string; forked: boolean };
+  /** The program break as brk() calls showed it: the heap VMA is [start, PAGE_ALIGN(end)). */
+  brk?: { start: number; end: number };
 }
 
 /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING, `current->rss_stat`): pending deltas and faults since sync. */

@@ -209,3 +209,46 @@ describe('a fault that was retried (VM_FAULT_RETRY)', () => {
     expect(unmap.filter((e) => e.startsWith('rss_stat'))).toEqual(['rss_stat -4096']);
   });
 });
+
+describe('the brk heap', () => {
+  const H = 0x1000000;
+  const brk = (arg: number, result: number): Op => ({ ...base, at: at(), kind: 'brk', brk: arg, result });
+
+  it('is one VMA from the first break seen; shrinking the break unmaps the top (rss, flush)', () => {
+    const eng = new Engine(buildConfig('linux-6.18', 'x86'), { checkInvariants: true });
+    const run = (op: Op) => events(eng.step(op).emitted);
+    run(brk(0, H));
+    run(brk(H + 8 * PAGE, H + 8 * PAGE));
+    run({ ...base, at: at(), kind: 'fault', addr: H, write: true, allocs: [pgtable(0x900), data(0x901)] });
+    run({ ...base, at: at(), kind: 'fault', addr: H + 6 * PAGE, write: true, allocs: [data(0x902)] });
+    const mm = eng.k.mms.get(10)!;
+    expect(mm.vmas.filter((v) => v.heap).map((v) => [v.vm_start, v.vm_end])).toEqual([[H, H + 8 * PAGE]]);
+    expect(mm.vmas.some((v) => v.implicit)).toBe(false);
+    expect(run(brk(H + 4 * PAGE, H + 4 * PAGE))).toEqual(['rss_stat -4096', 'tlb_flush pages=1']);
+    // A refused call (another value returned) changes nothing.
+    expect(run(brk(H + 64 * PAGE, H + 4 * PAGE))).toEqual([]);
+    expect(mm.vmas.filter((v) => v.heap).map((v) => v.vm_end)).toEqual([H + 4 * PAGE]);
+  });
+
+  it('pages faulted before the heap was known join it', () => {
+    const eng = new Engine(buildConfig('linux-6.18', 'x86'), { checkInvariants: true });
+    eng.step({ ...base, at: at(), kind: 'fault', addr: H + PAGE, write: true, allocs: [pgtable(0x910), data(0x911)] });
+    eng.step(brk(0, H));
+    eng.step(brk(H + 4 * PAGE, H + 4 * PAGE));
+    const mm = eng.k.mms.get(10)!;
+    expect(mm.vmas.map((v) => [v.vm_start, v.vm_end, v.heap ?? false, v.implicit])).toEqual([[H, H + 4 * PAGE, true, false]]);
+  });
+});
+
+describe('implicit VMAs of one page table', () => {
+  it('grow into one (one rss update per table at the zap), but not across a VMA the model knows', () => {
+    const eng = new Engine(buildConfig('linux-6.18', 'x86'), { checkInvariants: true });
+    const X = 0x600000;
+    eng.step({ ...base, at: at(), kind: 'fault', addr: X, write: true, allocs: [pgtable(0x920), data(0x921)] });
+    eng.step({ ...base, at: at(), kind: 'fault', addr: X + 5 * PAGE, write: true, allocs: [data(0x922)] });
+    eng.step({ ...base, at: at(), kind: 'mmap', addr: X + 8 * PAGE, len: PAGE, prot: 3, flags: 0x32, anon: true });
+    eng.step({ ...base, at: at(), kind: 'fault', addr: X + 10 * PAGE, write: true, allocs: [data(0x923)] });
+    const mm = eng.k.mms.get(10)!;
+    expect(mm.vmas.filter((v) => v.implicit).map((v) => [v.vm_start - X, v.vm_end - X])).toEqual([[0, 6 * PAGE], [10 * PAGE, 11 * PAGE]]);
+  });
+});

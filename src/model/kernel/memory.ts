@@ -83,10 +83,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     // Anonymous memory the model did not see created (stack, early heap): an implicit VMA.
     const size = PAGE_SIZE << user.order;
     const start = addr - (addr % size);
-    vma = { vm_start: start, vm_end: start + size, vm_pgoff: start / PAGE_SIZE, read: true, write: true, hugepage: false, nohugepage: false, locked: false, droppable: false, anon: true, implicit: true };
-    // In address order, as the maple tree keeps them: unmaps and exit walk them in that order.
-    mm.vmas.push(vma);
-    mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+    vma = implicit_vma(mm, start, start + size);
   }
   if (!vma.anon) {
     // A fault in a file-backed or shared mapping maps pages the model does not hold — all but
@@ -206,6 +203,38 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
 function wp_page_copy_from_zero(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact | undefined): void {
   k.addMmCounterFast(mm, MM_ANONPAGES, 1);
   wp_page_copy(k, mm, vma, table, addr, user, 'copied from the zero page');
+}
+
+/**
+ * The implicit VMA for [start, end): the kernel's VMA there (the stack, bss, the brk heap) is
+ * not known, only that it holds this page. One implicit VMA grows over the others of the same
+ * page table when no VMA the model knows lies between them: the kernel's VMAs there are rarely
+ * several (the heap starts past bss at a randomised offset, the stack lies far above), and a
+ * zap updates rss once per VMA and page table (zap_pte_range()), so one tiny VMA per folio
+ * would update it once per folio.
+ * Model deviation: two kernel VMAs within one page table the model never saw made are taken
+ * as one.
+ */
+function implicit_vma(mm: Mm, start: number, end: number): Vma {
+  const lo = Math.floor(start / PMD_SIZE) * PMD_SIZE;
+  const hi = lo + PMD_SIZE;
+  for (let i = 0; i < mm.vmas.length; i++) {
+    const v = mm.vmas[i]!;
+    if (!v.implicit || v.vm_end <= lo || v.vm_start >= hi) continue;
+    const from = Math.min(v.vm_start, start);
+    const to = Math.max(v.vm_end, end);
+    // Only across what no other VMA holds.
+    if (mm.vmas.some((w) => w !== v && w.vm_start < to && w.vm_end > from)) continue;
+    v.vm_start = from;
+    v.vm_end = to;
+    v.vm_pgoff = from / PAGE_SIZE;
+    return v;
+  }
+  const vma: Vma = { vm_start: start, vm_end: end, vm_pgoff: start / PAGE_SIZE, read: true, write: true, hugepage: false, nohugepage: false, locked: false, droppable: false, anon: true, implicit: true };
+  // In address order, as the maple tree keeps them: unmaps and exit walk them in that order.
+  mm.vmas.push(vma);
+  mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+  return vma;
 }
 
 /**
@@ -347,9 +376,42 @@ export class ZapGather {
    * the references go as the entries are cleared and `toFree` collects what that freed.
    */
   puts: Array<{ folio: Folio; refs: number }> = [];
+  /** The page batches (struct mmu_gather_batch): the active one (0: the local bundle), its entries, and how many more were allocated. */
+  private batch = 0;
+  private batchNr = 0;
+  private batches = 0;
+  /**
+   * Every batch is full (tlb_next_batch() failed at MAX_GATHER_BATCH_COUNT): the zap must flush
+   * and free what it gathered before it goes on (zap_pte_range()'s force_flush → tlb_flush_mmu()).
+   */
+  full = false;
+
+  /**
+   * __tlb_remove_folio_pages_size(): a run of `nr` pages of one folio takes one entry, or two
+   * from 6.9 when `nr` > 1 (ENCODED_PAGE_BIT_NR_PAGES_NEXT, traits.gatherNrPagesEntries, which
+   * also keeps room for two: a batch counts as full one entry early). A full batch moves on to
+   * the next, allocating it (GFP_NOWAIT) up to MAX_GATHER_BATCH_COUNT; past that, full.
+   */
+  private addEntries(k: Kernel, nr: number): void {
+    const two = k.traits.gatherNrPagesEntries;
+    this.batchNr += two && nr > 1 ? 2 : 1;
+    const max = this.batch === 0 ? MMU_GATHER_BUNDLE : MAX_GATHER_BATCH;
+    if (this.batchNr < (two ? max - 1 : max)) return;
+    if (this.batch < this.batches) {
+      this.batch++;
+      this.batchNr = 0;
+    } else if (this.batches < MAX_GATHER_BATCH_COUNT) {
+      this.batches++;
+      this.batch++;
+      this.batchNr = 0;
+    } else this.full = true;
+  }
 
   /** Drop the references of `nr` cleared entries of `f`, now or at the release. */
   put(k: Kernel, f: Folio, nr: number): void {
+    // 6.1 gathers each page of a run on its own.
+    if (k.traits.gatherNrPagesEntries) this.addEntries(k, nr);
+    else for (let i = 0; i < nr; i++) this.addEntries(k, 1);
     // Whether the unmap or a later drain frees it depends on when the shared batch drains.
     if (f.in_lru_batch) {
       if (!k.lruObserved) k.lruUnknown++;
@@ -359,8 +421,20 @@ export class ZapGather {
     else if (folio_put_refs(k, f, nr)) this.toFree.push(f);
   }
 
+  /**
+   * tlb_flush_mmu() with the batches full: flush what was gathered, free the gathered pages,
+   * start the range and the batches again (the allocated batches are kept); page tables go at
+   * the end (free_pgtables() runs after the zaps).
+   */
+  flushFull(k: Kernel, mm: Mm): void {
+    const tables = this.freedTables;
+    this.freedTables = [];
+    this.finish(k, mm, true);
+    this.freedTables = tables;
+  }
+
   /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
-  finish(k: Kernel, mm: Mm): void {
+  finish(k: Kernel, mm: Mm, keepBatches = false): void {
     if (this.end > 0) {
       k.flushUncertain = this.unseen ? 'unseen' : undefined;
       flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freed_tables);
@@ -402,8 +476,17 @@ export class ZapGather {
     this.freed_tables = false;
     this.unseen = false;
     this.toFree = [];
+    this.batch = 0;
+    this.batchNr = 0;
+    this.full = false;
+    if (!keepBatches) this.batches = 0;
   }
 }
+
+/** include/asm-generic/tlb.h: the mmu_gather's own page bundle, a batch page's entries, and how many batch pages a gather may allocate. */
+const MMU_GATHER_BUNDLE = 8;
+const MAX_GATHER_BATCH = (4096 - 16) / 8;
+const MAX_GATHER_BATCH_COUNT = Math.floor(10000 / MAX_GATHER_BATCH);
 
 export interface ZapOptions {
   /**
@@ -420,14 +503,16 @@ export interface ZapOptions {
  */
 export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, opts: ZapOptions, gather?: ZapGather): void {
   const g = gather ?? new ZapGather();
-  if (vma.unseenPages) {
+  const unseen = (from: number): void => {
+    if (!vma.unseenPages) return;
     // Pages the model does not hold may be mapped anywhere in the range: where the kernel's
     // gather starts and ends, and whether it flushes at all, is not knowable.
     g.unseen = true;
     g.pmdOnly = false;
-    g.start = Math.min(g.start, start);
+    g.start = Math.min(g.start, from);
     g.end = Math.max(g.end, end);
-  }
+  };
+  unseen(start);
   let addr = start;
   while (addr < end) {
     const pi = pmdIndex(addr);
@@ -453,6 +538,11 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         zap_deposited_table(k, mm, haddr);
         k.addMmCounter(mm, MM_ANONPAGES, -HPAGE_PMD_NR);
         g.put(k, f, 1);
+        // tlb_remove_page_size(): a full gather is flushed at once.
+        if (g.full) {
+          g.flushFull(k, mm);
+          unseen(next);
+        }
         addr = next;
         continue;
       }
@@ -500,6 +590,14 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       g.start = Math.min(g.start, a);
       g.end = Math.max(g.end, a + nr * PAGE_SIZE);
       a += nr * PAGE_SIZE;
+      if (g.full) {
+        // force_flush: this table's rss so far, the flush and the free, then the rest of the
+        // table in a new zap_pte_range() (its own rss update).
+        k.addMmRssVec(mm, rss);
+        rss.fill(0);
+        g.flushFull(k, mm);
+        unseen(a);
+      }
     }
     k.addMmRssVec(mm, rss);
     // reclaim_pt_is_enabled(): this table's zap must span its whole PMD range.

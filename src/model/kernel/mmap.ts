@@ -97,6 +97,43 @@ export function vma_merge(mm: Mm, start: number, end: number): void {
   }
 }
 
+/**
+ * brk(): the heap is one anonymous VMA from the break the program first saw (brk(0) after exec
+ * returns mm->start_brk) to the page-aligned break. Growing extends it (do_brk_flags()),
+ * shrinking unmaps the top (do_vmi_align_munmap(): zap, flush, free as munmap() does); a call
+ * that returns another value than asked changed nothing. Pages faulted there before the heap
+ * was known (the model's implicit VMAs) become the heap's.
+ */
+export function do_brk(k: Kernel, mm: Mm, arg: number, result: number | undefined): void {
+  if (result === undefined || !Number.isSafeInteger(result) || result <= 0) return;
+  const align = (x: number): number => Math.ceil(x / PAGE_SIZE) * PAGE_SIZE;
+  if (!mm.brk) {
+    mm.brk = { start: result, end: result };
+    return;
+  }
+  if (arg !== result) return;
+  const start = align(mm.brk.start);
+  const oldEnd = align(mm.brk.end);
+  const newEnd = align(result);
+  mm.brk.end = result;
+  if (newEnd < oldEnd) {
+    do_munmap(k, mm, newEnd, oldEnd - newEnd);
+    return;
+  }
+  if (newEnd === oldEnd) return;
+  let heap = mm.vmas.find((v) => v.heap);
+  mm.vmas = mm.vmas.filter((v) => !(v.implicit && v.vm_start >= start && v.vm_end <= newEnd));
+  if (heap && !mm.vmas.includes(heap)) heap = undefined;
+  if (heap) heap.vm_end = newEnd;
+  else {
+    mm.vmas.push({
+      vm_start: start, vm_end: newEnd, vm_pgoff: start / PAGE_SIZE, read: true, write: true, hugepage: false, nohugepage: false,
+      locked: false, droppable: false, anon: true, implicit: false, heap: true,
+    });
+    mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+  }
+}
+
 export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   const end = start + len;
   split_vmas(mm, start, end);
