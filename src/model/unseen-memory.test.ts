@@ -252,3 +252,27 @@ describe('implicit VMAs of one page table', () => {
     expect(mm.vmas.filter((v) => v.implicit).map((v) => [v.vm_start - X, v.vm_end - X])).toEqual([[0, 6 * PAGE], [10 * PAGE, 11 * PAGE]]);
   });
 });
+
+describe('an unmap larger than the mmu_gather\'s batches', () => {
+  // 6.1: each page one entry, a batch full at its size: 8 + 19 x 510 = 9698 pages fit.
+  // 6.18: a batch counts full one entry early: 7 + 19 x 509 = 9678.
+  for (const [spec, fit] of [['linux-6.1', 9698], ['linux-6.18', 9678]] as const) {
+    it(`${spec}: the zap flushes and frees after ${fit} pages, then goes on (the table's rss in two updates)`, () => {
+      const eng = new Engine(buildConfig(spec, 'x86'), { checkInvariants: false });
+      const n = 10240;
+      eng.step({ ...base, at: at(), kind: 'mmap', addr: A, len: n * PAGE, prot: 3, flags: 0x22, anon: true });
+      for (let i = 0; i < n; i++) {
+        const allocs = i % 512 === 0 ? [pgtable(0x100000 + i), data(0x200000 + i)] : [data(0x200000 + i)];
+        eng.step({ ...base, at: at(), kind: 'fault', addr: A + i * PAGE, write: true, allocs });
+      }
+      // Out of the lru_add batch, so that the unmap frees what it zaps.
+      eng.step({ ...base, at: at(), kind: 'lru-drain', pfns: [] });
+      const out = eng.step({ ...base, at: at(), kind: 'munmap', addr: A, len: n * PAGE }).emitted;
+      const firstFlush = out.findIndex((e) => e.ev === 'tlb_flush');
+      // (6.1 may also sync its per-task rss cache here: a positive update, not the zap's.)
+      const zapped = out.slice(0, firstFlush).filter((e) => e.ev === 'rss_stat' && e.delta < 0).reduce((s, e) => s + (e as { delta: number }).delta, 0);
+      expect(-zapped / PAGE).toBe(fit);
+      expect(out.filter((e) => e.ev === 'tlb_flush').length).toBe(2);
+    });
+  }
+});
