@@ -18,3 +18,13 @@ describe('counter deltas', () => {
     expect(c.skipped).toEqual([]);
   });
 });
+
+describe('split counters of a size enabled for every task', () => {
+  it('are system-wide too (other tasks\' folios split and go partly unmapped): not compared', () => {
+    const model = { write: { '64kB/split_deferred': 0, '64kB/nr_anon_partially_mapped': 0, '16kB/split': 0 } };
+    const busy = { write: { '64kB/split_deferred': 1, '64kB/nr_anon_partially_mapped': 1, '16kB/split': 1 } };
+    const c = compareCounterDeltas(model, busy, { enabled: 'madvise', sizes: { 64: 'always', 16: 'never', 2048: 'inherit' } });
+    expect(c.skipped.map((s) => s.counter).sort()).toEqual(['64kB/nr_anon_partially_mapped', '64kB/split_deferred']);
+    expect(c.mismatches.map((m) => m.counter)).toEqual(['16kB/split']);
+  });
+});

@@ -84,13 +84,14 @@ export interface CounterCheck {
 }
 
 /**
- * Fault-allocation counters of a folio size whose policy is `always` count every task's faults,
- * not only the workload's: a busy machine moves them too. The size in KiB, or undefined for a
- * counter that is not a fault-allocation count.
+ * Counters of one folio size: where that size's policy is `always`, every task's anonymous
+ * faults allocate such folios, so their allocations, splits and partial unmaps all move these
+ * system-wide counters, not only the workload's: a busy machine moves them too. The size in
+ * KiB, or undefined for a counter of no folio size.
  */
-function faultAllocSize(name: string): number | undefined {
-  if (name === 'thp_fault_alloc') return 2048;
-  const m = /^(\d+)kB\/anon_fault_alloc$/.exec(name);
+function counterSize(name: string): number | undefined {
+  if (name.startsWith('thp_')) return 2048;
+  const m = /^(\d+)kB\//.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 
@@ -107,9 +108,9 @@ export function compareCounterDeltas(model: Record<string, Record<string, number
     const mod = model[phase] ?? {};
     const names = new Set([...Object.keys(rec), ...Object.keys(mod)].filter((n) => COMPARED_COUNTERS.test(n)));
     for (const n of names) {
-      const size = faultAllocSize(n);
+      const size = counterSize(n);
       if (size !== undefined && thp && allocatesForEveryone(size, thp)) {
-        skipped.set(n, `system-wide, and with ${size}kB folios enabled for every task other tasks' faults count too`);
+        skipped.set(n, `system-wide, and with ${size}kB folios enabled for every task other tasks' folios count too`);
         continue;
       }
       compared++;

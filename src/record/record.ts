@@ -417,6 +417,12 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
         if (existsSync(W)) io.rmdir(W);
         io.mkdir(W);
         wideMade = true;
+        // tracefs fills a new instance with its control files; a plain directory stays empty.
+        if (!existsSync(join(W, 'set_event'))) {
+          wideMade = false;
+          io.rmdir(W);
+          throw new Error(`${join(T, 'instances')} does not make tracefs instances`);
+        }
         write(join(W, 'tracing_on'), '0');
         write(join(W, 'buffer_size_kb'), String(WIDE_BUFFER_KB));
         write(join(W, 'trace_clock'), 'local');
@@ -577,6 +583,8 @@ function growBuffer(T: string, need: number, io: SysIO, saved: Saved[]): number[
 }
 
 /** Copy the trace out of tracefs as a stream (it can be far larger than a string may be). */
+const ENTRIES_LINE = /entries-in-buffer\/entries-written: (\d+)\/(\d+)/;
+
 /** The timestamp of a tracefs text event line (`comm-pid [cpu] flags  12.345678: …`), or NaN. */
 export function traceLineTs(line: string): number {
   const m = /\s(\d+\.\d+): /.exec(line);
@@ -591,9 +599,20 @@ export class WideMerge {
   private readonly lines: string[];
   private readonly ts: number[];
   private i = 0;
+  /** The instance's `entries-in-buffer/entries-written` counts, from its header. */
+  private readonly entries: [number, number] | undefined;
   constructor(text: string) {
-    this.lines = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    const all = text.split('\n');
+    const m = all.find((l) => l.startsWith('#') && ENTRIES_LINE.test(l))?.match(ENTRIES_LINE);
+    this.entries = m ? [Number(m[1]), Number(m[2])] : undefined;
+    this.lines = all.filter((l) => l !== '' && !l.startsWith('#'));
     this.ts = this.lines.map(traceLineTs);
+  }
+  /** A main header line, its entry counts with the instance's added (the merged file holds both). */
+  header(line: string): string {
+    const e = this.entries;
+    if (!e) return line;
+    return line.replace(ENTRIES_LINE, (_all, a: string, b: string) => `entries-in-buffer/entries-written: ${Number(a) + e[0]}/${Number(b) + e[1]}`);
   }
   /** The wide lines due before a main line at `ts`, each followed by a newline. */
   before(ts: number): string {
@@ -624,8 +643,8 @@ async function saveTrace(from: string, to: string, wideText?: string): Promise<{
         if (!l.startsWith('#')) {
           const ts = traceLineTs(l);
           if (!Number.isNaN(ts)) out += wide.before(ts);
-        }
-        out += `${l}\n`;
+          out += `${l}\n`;
+        } else out += `${wide.header(l)}\n`;
       }
       cb(null, Buffer.from(out, 'latin1'));
     },

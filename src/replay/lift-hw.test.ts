@@ -88,3 +88,67 @@ describe('a switch that overlaps another task\'s op', () => {
     expect(runs).toEqual([[7, true], [8, false]]);
   });
 });
+
+describe('what record\'s second instance adds (other tasks\' events)', () => {
+  it('the header marker\'s wide= becomes a capture op before the first op', async () => {
+    const { ops } = await lift([
+      L('0.900000', 'tracing_mark_write: fl: note release=6.18.44 pid=7 wide=pagemap:mm_lru_insertion,tlb:tlb_flush thp/enabled:always', 3, 0),
+      begin,
+      L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+    ]);
+    const cap = ops.find((o) => o.op.kind === 'capture');
+    expect(cap?.op).toMatchObject({ kind: 'capture', wide: ['pagemap:mm_lru_insertion', 'tlb:tlb_flush'] });
+    expect(ops.indexOf(cap!)).toBeLessThan(ops.findIndex((o) => o.op.kind === 'fault'));
+  });
+
+  it('a `remote wrong CPU` in another process answering the workload\'s send is the sender op\'s ipiLeft; a shootdown there only answers it', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'sys_madvise(start: 0x7f0000000000, len_in: 0x1000, behavior: 0x4)'),
+      L('1.000003', 'tlb_flush: pages:1 reason:remote IPI send (4)'),
+      L('1.000004', 'tlb_flush: pages:0 reason:remote wrong CPU (5)', 99, 0, 'd.h..'),
+      L('1.000005', 'tlb_flush: pages:1 reason:local MM shootdown (3)'),
+      L('1.000006', 'sys_madvise -> 0x0'),
+      L('1.000007', 'sys_madvise(start: 0x7f0000001000, len_in: 0x1000, behavior: 0x4)'),
+      L('1.000008', 'tlb_flush: pages:1 reason:remote IPI send (4)'),
+      L('1.000009', 'tlb_flush: pages:1 reason:remote shootdown (1)', 98, 2, 'd.h..'),
+      L('1.000010', 'sys_madvise -> 0x0'),
+    ]);
+    const m = ops.filter((o) => o.op.kind === 'madvise');
+    expect(m.map((o) => o.op.ipiLeft)).toEqual([[0], undefined]);
+    // Other processes' flushes are never the workload's recorded output.
+    expect(m.map((o) => o.recorded.map((r) => r.b))).toEqual([[4, 3], [4]]);
+  });
+});
+
+describe('brk', () => {
+  it('is an op with the break it returned', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'sys_brk(brk: 0x0)'),
+      L('1.000003', 'sys_brk -> 0x3ecdb000'),
+    ]);
+    expect(ops.find((o) => o.op.kind === 'brk')?.op).toMatchObject({ kind: 'brk', brk: 0, result: 0x3ecdb000 });
+  });
+});
+
+describe('pages of a split folio', () => {
+  it('stay the workload\'s after one of them is freed, also once its head pfn is reallocated', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'page_fault_user: address=0x7f0000000000 ip=0x401000 error_code=0x6'),
+      L('1.000003', 'mm_page_alloc: page=0000000000000001 pfn=0x2000 order=4 migratetype=1 gfp_flags=GFP_TRANSHUGE_LIGHT'),
+      L('1.000004', 'sys_madvise(start: 0x7f0000001000, len_in: 0x1000, behavior: 0x4)'),
+      L('1.000005', 'mm_page_free: page=0000000000000002 pfn=0x2001 order=0'),
+      L('1.000006', 'mm_page_free: page=0000000000000003 pfn=0x2000 order=0'),
+      L('1.000007', 'sys_madvise -> 0x0'),
+      L('1.000008', 'page_fault_user: address=0x7f0000100000 ip=0x401000 error_code=0x6'),
+      L('1.000009', 'mm_page_alloc: page=0000000000000003 pfn=0x2000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO'),
+      L('1.000010', 'sys_munmap(addr: 0x7f0000000000, len: 0x10000)'),
+      L('1.000011', 'mm_page_free: page=0000000000000004 pfn=0x2003 order=0'),
+      L('1.000012', 'sys_munmap -> 0x0'),
+    ]);
+    const frees = ops.flatMap((o) => o.recorded).filter((r) => r.ev === 'mm_page_free').map((r) => [r.pfn, r.ours]);
+    expect(frees).toEqual([[0x2001, true], [0x2000, true], [0x2003, true]]);
+  });
+});

@@ -364,8 +364,21 @@ export class Lifter {
   }
 
   private released(pfn: number, order: number): void {
-    if (this.pfnHeads.get(pfn) === order) this.pfnHeads.delete(pfn);
+    if (this.pfnHeads.get(pfn) === order) {
+      this.pfnHeads.delete(pfn);
+      return;
+    }
+    // A page of a larger allocation freed on its own: the folio was split, and its other
+    // pages are still the workload's, each its own folio now.
+    for (let o = order + 1; o <= MAX_PAGE_ORDER; o++) {
+      const head = pfn - (pfn % 2 ** o);
+      if (this.pfnHeads.get(head) !== o) continue;
+      this.pfnHeads.delete(head);
+      for (let p = head; p < head + 2 ** o; p += 2 ** order) if (p !== pfn) this.pfnHeads.set(p, order);
+      return;
+    }
   }
+
 
   private preMmId: number | undefined;
 
@@ -462,6 +475,7 @@ export class Lifter {
   feed(e: TraceEvent): void {
     const name = e.name;
     this.count(e, name);
+    if (name === 'print' && this.wide === undefined) this.headerNote(e);
     if (!this.started) {
       if (this.opts.beginPid !== undefined && e.pid === this.opts.beginPid && name !== 'print') {
         this.preWindow(e);
@@ -677,6 +691,11 @@ export class Lifter {
     if (this.asleepCount > 0) {
       for (const t of this.perTask.values()) if (t.asleep) this.close(t);
     }
+    if (!this.wideSent && this.wide !== undefined && this.wide.length > 0) {
+      this.wideSent = true;
+      const main = this.mainPid ?? tgid;
+      this.side(e, main, { kind: 'capture', wide: this.wide }, main);
+    }
     if (this.inWindow && !this.preWindowSent) {
       // The workload ran before the window: its mm already held memory no event showed mapped.
       this.preWindowSent = true;
@@ -824,6 +843,21 @@ export class Lifter {
   private preWindowSent = false;
 
   /**
+   * What `record`'s header marker (`fl: note release=… wide=EVENTS`, written by the recorder
+   * before the command starts) says the capture records for every task: handed on as a
+   * `capture` op before the first op.
+   */
+  private wide: string[] | undefined;
+  private wideSent = false;
+
+  private headerNote(e: TraceEvent): void {
+    const buf = String(e.fields.buf ?? '');
+    if (!buf.startsWith('fl: note release=')) return;
+    const m = / wide=(\S+)/.exec(buf);
+    this.wide = m ? m[1]!.split(',').filter(Boolean) : [];
+  }
+
+  /**
    * The open op `cur`'s system call returned at `endNs`. Its flushes are taken to happen at the
    * middle of the call: a switch on another CPU before that (the other thread went idle, or
    * woke) that came right after the op opened is applied before the op, a later one after it;
@@ -969,6 +1003,9 @@ export class Lifter {
         case 'mprotect':
           lo = this.open(e, tgid, { kind: 'mprotect', addr: Number(f.start), len: Number(f.len), prot: Number(f.prot) });
           break;
+        case 'brk':
+          lo = this.open(e, tgid, { kind: 'brk', brk: Number(f.brk) });
+          break;
         case 'exit':
         case 'exit_group':
           this.open(e, tgid, { kind: 'exit' });
@@ -1009,6 +1046,7 @@ export class Lifter {
     if (op) {
       if (ret < 0 && ret > -4096) op.failed = true;
       else if (op.op.kind === 'mmap') op.op.addr = ret;
+      else if (op.op.kind === 'brk' && Number.isSafeInteger(ret) && ret >= 0 && ret < USER_ADDRESS_END) op.op.result = ret;
       else if (op.op.kind === 'mremap') {
         if (Number.isSafeInteger(ret) && ret >= 0 && ret < USER_ADDRESS_END) op.op.newAddr = ret;
         else { op.failed = true; this.breach('undecoded_syscall', e.line); }
@@ -1025,7 +1063,12 @@ export class Lifter {
   private output(e: TraceEvent, tgid: number | undefined): void {
     const ev = e.name as RecordedKind;
     // rss_stat is read for every mm (the last value of each counter gives the next delta); the
-    // others only for the workload's tasks.
+    // others only for the workload's tasks, but for the flush IPIs the workload sent that other
+    // processes answered (recorded by record's second instance).
+    if (tgid === undefined && ev === 'tlb_flush') {
+      this.otherAnswer(e);
+      return;
+    }
     if (tgid === undefined && ev !== 'rss_stat') return;
     const f = e.fields;
     if (ev === 'rss_stat') {
@@ -1121,6 +1164,21 @@ export class Lifter {
       return;
     }
     this.record(e, new Recorded(ev, e.line, e.cpu, e.pid, undefined, undefined, undefined, undefined, undefined, f as Record<string, unknown>));
+  }
+
+  /**
+   * A flush done in a flush IPI's handler in another process's context. If a workload send from
+   * another CPU is unanswered by this CPU, this is its answer: `remote wrong CPU` says the IPI
+   * found the other process's mm loaded and the CPU left the workload's mm_cpumask — an input
+   * of the op that sent it (Op `ipiLeft`), whose later flushes no longer reach the CPU.
+   */
+  private otherAnswer(e: TraceEvent): void {
+    const reason = (e.fields.reason as { value: number } | undefined)?.value;
+    if ((reason !== TLB_REMOTE_SHOOTDOWN && reason !== TLB_REMOTE_WRONG_CPU) || !inHardirq(e.lat)) return;
+    const slot = this.answerSend(e.cpu);
+    if (slot < 0 || reason !== TLB_REMOTE_WRONG_CPU) return;
+    const sender = this.sendOps[slot];
+    if (sender !== undefined && this.isOpen(sender)) (sender.op.ipiLeft ??= []).push(e.cpu);
   }
 
   private breach(kind: BreachKind, line: number): void {
