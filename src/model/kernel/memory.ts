@@ -144,17 +144,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     mm.pmds.set(pi, table);
   }
   const idx = pteIndex(addr);
-  if (table.folio[idx]) {
-    if (write) {
-      // do_wp_page() on a page a fork shared: reused or copied (fork.ts).
-      if (!table.write(idx) && vma.write && do_wp_page_anon(k, mm, vma, table, addr, user)) return 'mapped';
-      // do_wp_page() on a read-only PTE of an exclusive anonymous page (left so by mprotect):
-      // wp_page_reuse() makes it writable; x86 ptep_set_access_flags() does not flush.
-      if (!table.write(idx) && vma.write && table.folio[idx]!.exclusive) table.bits[idx] = table.bits[idx]! | PTE_WRITE;
-      table.touch(idx);
-    }
-    return 'present';
-  }
+  if (table.folio[idx]) return fault_on_anon_page(k, mm, vma, table, addr, write, user);
   if (table.isZero(idx)) {
     if (!write) return 'present';
     wp_page_copy_from_zero(k, mm, vma, table, addr, user);
@@ -261,6 +251,19 @@ function release_retried(k: Kernel, allocs: AllocFact[]): AllocFact[] {
   return allocs;
 }
 
+/** A fault on a PTE that maps an anonymous page the model holds. */
+function fault_on_anon_page(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, write: boolean, user: AllocFact | undefined): FaultResult {
+  if (!write) return 'present';
+  const idx = pteIndex(addr);
+  // do_wp_page() on a page a fork shared: reused or copied (fork.ts).
+  if (!table.write(idx) && vma.write && do_wp_page_anon(k, mm, vma, table, addr, user)) return 'mapped';
+  // do_wp_page() on a read-only PTE of an exclusive anonymous page (left so by mprotect):
+  // wp_page_reuse() makes it writable; x86 ptep_set_access_flags() does not flush.
+  if (!table.write(idx) && vma.write && table.folio[idx]!.exclusive) table.bits[idx] = table.bits[idx]! | PTE_WRITE;
+  table.touch(idx);
+  return 'present';
+}
+
 /**
  * A fault in a private file mapping. A read maps the file page (do_read_fault(), with
  * fault-around's neighbours): not modelled, and nothing traced but file rss. A first write
@@ -278,14 +281,7 @@ function file_private_fault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: bo
     mm.pmds.set(pi, table);
   }
   const idx = pteIndex(addr);
-  if (table.folio[idx]) {
-    if (write) {
-      if (!table.write(idx) && vma.write && do_wp_page_anon(k, mm, vma, table, addr, user)) return 'mapped';
-      if (!table.write(idx) && vma.write && table.folio[idx]!.exclusive) table.bits[idx] = table.bits[idx]! | PTE_WRITE;
-      table.touch(idx);
-    }
-    return 'present';
-  }
+  if (table.folio[idx]) return fault_on_anon_page(k, mm, vma, table, addr, write, user);
   if (!write) return 'present';
   if (user?.order !== 0) return 'unmodelled';
   if (present === true) {
