@@ -276,3 +276,49 @@ describe('an unmap larger than the mmu_gather\'s batches', () => {
     });
   }
 });
+
+describe('what the model holds no page for, kept apart', () => {
+  it('a first write into a shared mapping (its page is shmem\'s) leaves the zap\'s flush uncertain', () => {
+    const eng = new Engine(buildConfig('linux-6.18', 'x86'), { checkInvariants: true });
+    eng.step({ ...base, at: at(), kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x21, anon: false });
+    expect(eng.step({ ...base, at: at(), kind: 'fault', addr: A, write: true, present: false, allocs: [data(0x940)] }).unmodelled).toBeDefined();
+    const out = events(eng.step({ ...base, at: at(), kind: 'munmap', addr: A, len: 4 * PAGE }).emitted);
+    expect(out.length).toBeGreaterThan(0);
+    expect(out.every((e) => e.endsWith('uncertain:unseen'))).toBe(true);
+  });
+
+  it('a break first seen growing (not brk(0)) makes no heap: its start is not known', () => {
+    const eng = new Engine(buildConfig('linux-6.18', 'x86'), { checkInvariants: true });
+    eng.step({ ...base, at: at(), kind: 'brk', brk: 0x2000000, result: 0x2000000 });
+    eng.step({ ...base, at: at(), kind: 'brk', brk: 0x2004000, result: 0x2004000 });
+    expect(eng.k.mms.get(10)!.vmas.some((v) => v.heap)).toBe(false);
+  });
+
+  it('mmap without MAP_FIXED over an implicit VMA zaps nothing: the implicit VMA gives the range up', () => {
+    const eng = new Engine(buildConfig('linux-6.1', 'x86'), { checkInvariants: false });
+    const X = 0x600000;
+    eng.step({ ...base, at: at(), kind: 'fault', addr: X, write: true, allocs: [pgtable(0x950), data(0x951)] });
+    eng.step({ ...base, at: at(), kind: 'fault', addr: X + 6 * PAGE, write: true, allocs: [data(0x952)] });
+    const out = eng.step({ ...base, at: at(), kind: 'mmap', addr: X + 2 * PAGE, len: 2 * PAGE, prot: 3, flags: 0x22, anon: true }).emitted;
+    expect(out).toEqual([]);
+    const mm = eng.k.mms.get(10)!;
+    expect(mm.vmas.map((v) => [v.vm_start - X, v.vm_end - X, v.implicit])).toEqual([[0, 2 * PAGE, true], [2 * PAGE, 4 * PAGE, false], [4 * PAGE, 7 * PAGE, true]]);
+  });
+});
+
+describe('an unmap of many 64K folios (6.18: two entries per folio run)', () => {
+  it('fills the bundle after 4 folios (8 entries >= 8 - 1) and each batch after 255 (510 >= 510 - 1): the zap flushes after 4 + 19 x 255 folios', () => {
+    const eng = new Engine(buildConfig('linux-6.18', 'x86'), { checkInvariants: false });
+    const folios = 4 + 19 * 255 + 8;
+    const F = 16 * PAGE;
+    eng.step({ ...base, at: at(), kind: 'mmap', addr: A, len: folios * F, prot: 3, flags: 0x22, anon: true });
+    for (let i = 0; i < folios; i++) {
+      const allocs = (i * 16) % 512 === 0 ? [pgtable(0x100000 + i), data(0x1000000 + i * 16, 4)] : [data(0x1000000 + i * 16, 4)];
+      eng.step({ ...base, at: at(), kind: 'fault', addr: A + i * F, write: true, allocs });
+    }
+    const out = eng.step({ ...base, at: at(), kind: 'munmap', addr: A, len: folios * F }).emitted;
+    const firstFlush = out.findIndex((e) => e.ev === 'tlb_flush');
+    const zapped = out.slice(0, firstFlush).filter((e) => e.ev === 'rss_stat').reduce((s, e) => s + (e as { delta: number }).delta, 0);
+    expect(-zapped / F).toBe(4 + 19 * 255);
+  });
+});

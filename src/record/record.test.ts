@@ -92,7 +92,7 @@ describe('header marker', () => {
     expect(s.set_event_pid).toBe(s.self);
     expect(s.tracing_on).toBe('1');
     const order = f.writes.filter((w) => /set_event_(notrace_)?pid <- "\d|tracing_on <- "1|trace_marker/.test(w)).map((w) => w.split(' ')[0]);
-    expect(order).toEqual(['tracing/set_event_pid', 'tracing/instances/foliolab-wide/set_event_notrace_pid', 'tracing/instances/foliolab-wide/tracing_on', 'tracing/tracing_on', 'tracing/trace_marker']);
+    expect(order).toEqual(['tracing/set_event_pid', `tracing/instances/foliolab-wide-${process.pid}/set_event_notrace_pid`, `tracing/instances/foliolab-wide-${process.pid}/tracing_on`, 'tracing/tracing_on', 'tracing/trace_marker']);
     expect(readFileSync(join(f.tracefs, 'tracing_on'), 'utf8').trim()).toBe('0');
   });
 
@@ -218,12 +218,12 @@ describe('the second instance (other tasks\' lru moves and flushes)', () => {
   const other = (ts: string, rest: string) => `           other-99     [001] d..3.  ${ts}: ${rest}`;
   /** A command that, while traced, writes two other-task events into the instance's trace. */
   const command = (f: FakeSys): string[] => ['sh', '-c', [
-    `printf '%s\\n' '${other('0.500000', 'mm_lru_insertion: folio=0000000000000001 pfn=0x10 lru=0 flags=Ma bd')}' >> "$0/instances/foliolab-wide/trace"`,
-    `printf '%s\\n' '${other('2.000000', 'tlb_flush: pages:0 reason:remote wrong CPU (5)')}' >> "$0/instances/foliolab-wide/trace"`,
-    'printf "notrace=%s\\n" "$(cat "$0/instances/foliolab-wide/set_event_notrace_pid")"',
-    'printf "wideon=%s\\n" "$(cat "$0/instances/foliolab-wide/tracing_on")"',
+    `printf '%s\\n' '${other('0.500000', 'mm_lru_insertion: folio=0000000000000001 pfn=0x10 lru=0 flags=Ma bd')}' >> "$0/instances/foliolab-wide-$1/trace"`,
+    `printf '%s\\n' '${other('2.000000', 'tlb_flush: pages:0 reason:remote wrong CPU (5)')}' >> "$0/instances/foliolab-wide-$1/trace"`,
+    'printf "notrace=%s\\n" "$(cat "$0/instances/foliolab-wide-$1/set_event_notrace_pid")"',
+    'printf "wideon=%s\\n" "$(cat "$0/instances/foliolab-wide-$1/tracing_on")"',
     'echo "self=$$"',
-  ].join('; '), f.tracefs];
+  ].join('; '), f.tracefs, String(process.pid)];
 
   it('records WIDE_EVENTS for every task but the workload\'s, merges them by time, and removes the instance', async () => {
     const f = fakeSys({ instances: true });
@@ -237,7 +237,7 @@ describe('the second instance (other tasks\' lru moves and flushes)', () => {
     // The header marker (1.000000) lands between the two other-task events.
     expect(lines.map((l) => /: (\w+):/.exec(l)?.[1])).toEqual(['mm_lru_insertion', 'tracing_mark_write', 'tlb_flush']);
     expect(lines[1]).toContain(' wide=');
-    expect(existsSync(join(f.tracefs, 'instances', 'foliolab-wide'))).toBe(false);
+    expect(existsSync(join(f.tracefs, 'instances', `foliolab-wide-${process.pid}`))).toBe(false);
     expect(readFileSync(join(f.root, 'out', 'settings.txt'), 'utf8')).toMatch(/^other-tasks-events: .*mm_lru_insertion/m);
   });
 

@@ -21,8 +21,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { copyFormats } from './formats.js';
 import { DEFAULT_EVENTS, eventId, missingRequiredEvents, SCHED_EVENTS } from './events.js';
 
@@ -61,7 +61,8 @@ export const fsIO: SysIO = {
 
 /** Events recorded in the second instance, for every task but the workload's (see above). */
 export const WIDE_EVENTS = ['pagemap:mm_lru_insertion', 'tlb:tlb_flush'];
-const WIDE_INSTANCE = 'foliolab-wide';
+/** Its name: one per recording process, so that two recordings never share one. */
+const WIDE_INSTANCE = `foliolab-wide-${process.pid}`;
 /** Its ring buffer per CPU (KiB): two events, from every task. */
 const WIDE_BUFFER_KB = 8192;
 
@@ -535,7 +536,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     // The trace carries its own grammar: the format files of every enabled event.
     const systems = [...new Set(enabled.map((e) => e.split(':')[0]!)), 'ftrace'];
     copyFormats(join(T, 'events'), join(outDir, 'formats'), systems, enabled.filter((e) => e.startsWith('syscalls:')).map((e) => e.replace(/^syscalls:sys_(enter|exit)_/, '')));
-    const { lines, hasHeader } = await saveTrace(join(T, 'trace'), opts.out, wide.length > 0 ? io.read(join(W, 'trace')) : undefined);
+    const { lines, hasHeader } = await saveTrace(join(T, 'trace'), opts.out, wide.length > 0 ? join(W, 'trace') : undefined);
     if (headerWritten && !hasHeader) warn('the header marker is not in the saved trace');
     restore();
     return {
@@ -592,79 +593,63 @@ export function traceLineTs(line: string): number {
 }
 
 /**
- * The second instance's event lines, to be merged into the main trace: each goes before the
- * first main event line with a later timestamp (each instance's text is in timestamp order).
+ * Save the main instance's trace to `to`, with the second instance's event lines (`wideFrom`)
+ * merged in by timestamp: each goes before the first main event line with a later timestamp
+ * (each instance's text is in timestamp order). Both are streamed; the main header's entry
+ * counts get the instance's added (the file holds both).
  */
-export class WideMerge {
-  private readonly lines: string[];
-  private readonly ts: number[];
-  private i = 0;
-  /** The instance's `entries-in-buffer/entries-written` counts, from its header. */
-  private readonly entries: [number, number] | undefined;
-  constructor(text: string) {
-    const all = text.split('\n');
-    const m = all.find((l) => l.startsWith('#') && ENTRIES_LINE.test(l))?.match(ENTRIES_LINE);
-    this.entries = m ? [Number(m[1]), Number(m[2])] : undefined;
-    this.lines = all.filter((l) => l !== '' && !l.startsWith('#'));
-    this.ts = this.lines.map(traceLineTs);
-  }
-  /** A main header line, its entry counts with the instance's added (the merged file holds both). */
-  header(line: string): string {
-    const e = this.entries;
-    if (!e) return line;
-    return line.replace(ENTRIES_LINE, (_all, a: string, b: string) => `entries-in-buffer/entries-written: ${Number(a) + e[0]}/${Number(b) + e[1]}`);
-  }
-  /** The wide lines due before a main line at `ts`, each followed by a newline. */
-  before(ts: number): string {
-    let out = '';
-    while (this.i < this.lines.length && (this.ts[this.i]! < ts || Number.isNaN(this.ts[this.i]!))) out += `${this.lines[this.i++]}\n`;
-    return out;
-  }
-  rest(): string {
-    return this.before(Number.POSITIVE_INFINITY);
-  }
-}
-
-async function saveTrace(from: string, to: string, wideText?: string): Promise<{ lines: number; hasHeader: boolean }> {
+async function saveTrace(from: string, to: string, wideFrom?: string): Promise<{ lines: number; hasHeader: boolean }> {
   let lines = 0;
   let hasHeader = false;
-  let tail = '';
-  const wide = wideText !== undefined ? new WideMerge(wideText) : undefined;
-  let carry = '';
-  const merge = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (!wide) { cb(null, chunk); return; }
-      const text = carry + chunk.toString('latin1');
-      const end = text.lastIndexOf('\n');
-      carry = text.slice(end + 1);
-      let out = '';
-      for (const l of text.slice(0, end + 1).split('\n')) {
-        if (l === '') continue;
-        if (!l.startsWith('#')) {
-          const ts = traceLineTs(l);
-          if (!Number.isNaN(ts)) out += wide.before(ts);
-          out += `${l}\n`;
-        } else out += `${wide.header(l)}\n`;
+  const out = createWriteStream(to);
+  const put = async (line: string): Promise<void> => {
+    lines++;
+    if (!out.write(`${line}\n`, 'latin1')) await once(out, 'drain');
+  };
+  const wideLines = wideFrom !== undefined ? createInterface({ input: createReadStream(wideFrom, { encoding: 'latin1' }), crlfDelay: Infinity })[Symbol.asyncIterator]() : undefined;
+  // The instance's header first: its entry counts, and its first event line.
+  let wideEntries: [number, number] | undefined;
+  let pending: string | undefined;
+  let pendingTs = Number.NaN;
+  const nextWide = async (): Promise<void> => {
+    pending = undefined;
+    if (!wideLines) return;
+    for (;;) {
+      const r = await wideLines.next();
+      if (r.done) return;
+      const l = r.value;
+      if (l === '') continue;
+      if (l.startsWith('#')) {
+        const m = ENTRIES_LINE.exec(l);
+        if (m) wideEntries = [Number(m[1]), Number(m[2])];
+        continue;
       }
-      cb(null, Buffer.from(out, 'latin1'));
-    },
-    flush(cb) {
-      if (!wide) { cb(); return; }
-      const last = carry !== '' ? `${carry}\n` : '';
-      cb(null, Buffer.from(last + wide.rest(), 'latin1'));
-    },
-  });
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-      if (!hasHeader) {
-        const s = tail + chunk.toString('latin1');
-        hasHeader = s.includes(HEADER_MARKER);
-        tail = s.slice(-HEADER_MARKER.length);
-      }
-      cb(null, chunk);
-    },
-  });
-  await pipeline(createReadStream(from), merge, count, createWriteStream(to));
+      pending = l;
+      pendingTs = traceLineTs(l);
+      return;
+    }
+  };
+  await nextWide();
+  const main = createInterface({ input: createReadStream(from, { encoding: 'latin1' }), crlfDelay: Infinity });
+  for await (const l of main) {
+    if (l.startsWith('#')) {
+      const e = wideEntries;
+      await put(e ? l.replace(ENTRIES_LINE, (_all: string, a: string, b: string) => `entries-in-buffer/entries-written: ${Number(a) + e[0]}/${Number(b) + e[1]}`) : l);
+      continue;
+    }
+    if (!hasHeader && l.includes(HEADER_MARKER)) hasHeader = true;
+    const ts = traceLineTs(l);
+    while (pending !== undefined && !Number.isNaN(ts) && (pendingTs < ts || Number.isNaN(pendingTs))) {
+      await put(pending);
+      await nextWide();
+    }
+    await put(l);
+  }
+  while (pending !== undefined) {
+    await put(pending);
+    await nextWide();
+  }
+  out.end();
+  await once(out, 'finish');
   return { lines, hasHeader };
 }

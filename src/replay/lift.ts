@@ -561,7 +561,7 @@ export class Lifter {
       if (pt !== undefined) this.switchedOut(prev, f.prev_state, e.tsNs);
       if (pt !== undefined) {
         const cur = this.lastOpened;
-        const overlaps = cur !== undefined && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
+        const overlaps = cur !== undefined && this.isOpen(cur) && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
         this.side(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}) }, prev);
       }
       if (nt !== undefined) {
@@ -1174,9 +1174,11 @@ export class Lifter {
    */
   private otherAnswer(e: TraceEvent): void {
     const reason = (e.fields.reason as { value: number } | undefined)?.value;
-    if ((reason !== TLB_REMOTE_SHOOTDOWN && reason !== TLB_REMOTE_WRONG_CPU) || !inHardirq(e.lat)) return;
+    // A `remote shootdown` there flushed the mm that process has loaded (flush_tlb_func() traces
+    // one only when the IPI's mm is the loaded one): never the workload's.
+    if (reason !== TLB_REMOTE_WRONG_CPU || !inHardirq(e.lat)) return;
     const slot = this.answerSend(e.cpu);
-    if (slot < 0 || reason !== TLB_REMOTE_WRONG_CPU) return;
+    if (slot < 0) return;
     const sender = this.sendOps[slot];
     if (sender !== undefined && this.isOpen(sender)) (sender.op.ipiLeft ??= []).push(e.cpu);
   }

@@ -71,6 +71,8 @@ export class Kernel {
   ipiLeft: Set<number> | undefined;
   /** CPUs the op under way sent a flush IPI to (reset per op; see ipi_raced_switch()). */
   ipiTargets = new Set<number>();
+  /** The mm those IPIs flushed. */
+  ipiTargetsMm: Mm | null = null;
   /** Why the flushes being emitted are uncertain (Emission `uncertain`), if they are. */
   flushUncertain: UncertainFlush | undefined = undefined;
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */

@@ -88,7 +88,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   if (!vma.anon) {
     // A fault in a file-backed or shared mapping maps pages the model does not hold — all but
     // a first write into a private one, which copies into a new anonymous folio.
-    if (!(write && user?.order === 0 && present === false)) vma.unseenPages = true;
+    if (!vma.privateFile || !(write && user?.order === 0 && present === false)) vma.unseenPages = true;
     if (!vma.privateFile) return 'unmodelled';
   }
   // Page-table pages allocated before the PTE table (or THP deposit) are upper levels, filled

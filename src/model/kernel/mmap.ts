@@ -15,6 +15,7 @@ import { mm_runs_on } from './tlbflush.js';
 import { untraced, vma_outside_model } from './fork.js';
 
 const MAP_ANONYMOUS = 0x20;
+const MAP_FIXED = 0x10;
 const MAP_SHARED = 0x01;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -27,7 +28,15 @@ const PROT_WRITE = 2;
 export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: number, flags: number): void {
   const anon = (flags & MAP_ANONYMOUS) !== 0 && (flags & MAP_SHARED) === 0;
   const privateFile = (flags & MAP_ANONYMOUS) === 0 && (flags & MAP_SHARED) === 0;
-  if (mm.vmas.some((v) => v.vm_start < addr + len && v.vm_end > addr)) do_munmap(k, mm, addr, len);
+  if ((flags & MAP_FIXED) !== 0) {
+    if (mm.vmas.some((v) => v.vm_start < addr + len && v.vm_end > addr)) do_munmap(k, mm, addr, len);
+  } else {
+    // Without MAP_FIXED the kernel maps only where nothing is: what the model holds there is a
+    // guess about VMAs it never saw whole (an implicit VMA grown over a gap), given up.
+    clip_implicit(mm, addr, addr + len);
+    split_vmas(mm, addr, addr + len);
+    mm.vmas = mm.vmas.filter((v) => v.vm_end <= addr || v.vm_start >= addr + len);
+  }
   mm.vmas.push({
     vm_start: addr, vm_end: addr + len, vm_pgoff: addr / PAGE_SIZE, read: (prot & PROT_READ) !== 0,
     write: (prot & PROT_WRITE) !== 0, hugepage: false, nohugepage: false, locked: false, droppable: false, anon, implicit: false,
@@ -108,7 +117,8 @@ export function do_brk(k: Kernel, mm: Mm, arg: number, result: number | undefine
   if (result === undefined || !Number.isSafeInteger(result) || result <= 0) return;
   const align = (x: number): number => Math.ceil(x / PAGE_SIZE) * PAGE_SIZE;
   if (!mm.brk) {
-    mm.brk = { start: result, end: result };
+    // brk(0) tells where the heap starts (a new image's first break is its start_brk).
+    if (arg === 0) mm.brk = { start: result, end: result };
     return;
   }
   if (arg !== result) return;
@@ -121,9 +131,8 @@ export function do_brk(k: Kernel, mm: Mm, arg: number, result: number | undefine
     return;
   }
   if (newEnd === oldEnd) return;
-  let heap = mm.vmas.find((v) => v.heap);
-  mm.vmas = mm.vmas.filter((v) => !(v.implicit && v.vm_start >= start && v.vm_end <= newEnd));
-  if (heap && !mm.vmas.includes(heap)) heap = undefined;
+  const heap = mm.vmas.find((v) => v.heap);
+  clip_implicit(mm, start, newEnd);
   if (heap) heap.vm_end = newEnd;
   else {
     mm.vmas.push({
@@ -132,6 +141,17 @@ export function do_brk(k: Kernel, mm: Mm, arg: number, result: number | undefine
     });
     mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
   }
+}
+
+/** The model's implicit VMAs give up [from, to) (their pages stay in the page tables). */
+function clip_implicit(mm: Mm, from: number, to: number): void {
+  const out: Vma[] = [];
+  for (const v of mm.vmas) {
+    if (!v.implicit || v.vm_end <= from || v.vm_start >= to) { out.push(v); continue; }
+    if (v.vm_start < from) out.push({ ...v, vm_end: from });
+    if (v.vm_end > to) out.push({ ...v, vm_start: to, vm_pgoff: to / PAGE_SIZE });
+  }
+  mm.vmas = out;
 }
 
 export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {

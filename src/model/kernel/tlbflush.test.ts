@@ -289,3 +289,13 @@ describe('flush-IPI arrivals the capture recorded in other processes (record\'s 
     expect(mm.cpumaskUncertain?.size ?? 0).toBe(0);
   });
 });
+
+describe('an ipiLeft CPU the model still has on the mm lazily', () => {
+  it('6.18: the record says the IPI found another mm there (init_mm after an unseen flush): it leaves the mask', () => {
+    const { step, mm } = setup('linux-6.18');
+    step({ kind: 'run', on: false, tid: B, cpu: 1, idle: true });
+    const fs = step({ kind: 'madvise', addr: BASE, len: 0x1000, advice: 'MADV_DONTNEED', ipiLeft: [1] });
+    expect(on(fs, 1, TLB_REMOTE_WRONG_CPU)).toHaveLength(1);
+    expect(mm.cpumask.has(1)).toBe(false);
+  });
+});

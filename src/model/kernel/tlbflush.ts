@@ -157,12 +157,20 @@ function should_trim_cpumask(k: Kernel, mm: Mm): boolean {
  */
 function should_flush_tlb(k: Kernel, cpu: number, info: FlushInfo): boolean {
   if (cpu === k.cpu) return true;
-  if (info.freed_tables) return true;
   const s = cpu_tlbstate(k, cpu);
+  // The record shows this op's IPI reached the CPU on another mm (Op `ipiLeft`: the trim the
+  // model's clock for next_trim_cpumask, which starts at the trace, may place elsewhere). A CPU
+  // the model still has on this mm (lazily, after its task went idle) had left it for init_mm
+  // on an earlier flush the model did not see reach it.
+  if (info.mm && k.ipiLeft?.delete(cpu)) {
+    if (s.loaded === info.mm) {
+      s.loaded = 'init';
+      s.lazy = false;
+    }
+    return true;
+  }
+  if (info.freed_tables) return true;
   if (s.lazy) return false;
-  // The record shows this op's IPI reached the CPU on another mm (the trim the model's clock
-  // for next_trim_cpumask, which starts at the trace, may place elsewhere).
-  if (info.mm && s.loaded !== info.mm && k.ipiLeft?.delete(cpu)) return true;
   if (!k.traits.flushSkipsOtherMm || !info.mm) return true;
   if (s.loaded === info.mm) return true;
   return info.trim_cpumask;
@@ -175,7 +183,7 @@ function should_flush_tlb(k: Kernel, cpu: number, info: FlushInfo): boolean {
  * mm loaded and left it (flush_tlb_func()). Before 6.14 the switch itself takes it out.
  */
 export function ipi_raced_switch(k: Kernel, mm: Mm, cpu: number, ipiTargets: ReadonlySet<number>): void {
-  if (!k.traits.lazyCpumask || !ipiTargets.has(cpu) || !mm.cpumask.has(cpu)) return;
+  if (!k.traits.lazyCpumask || k.ipiTargetsMm !== mm || !ipiTargets.has(cpu) || !mm.cpumask.has(cpu)) return;
   // A capture of every task's flushes shows a late arrival (`remote wrong CPU` in the other
   // process, Op `ipiLeft`); without one the IPI was handled before the switch.
   if (k.wideEvents.has('tlb:tlb_flush')) return;
@@ -207,6 +215,7 @@ function flush_tlb_multi(k: Kernel, mask: Set<number>, info: FlushInfo): void {
     if (!should_flush_tlb(k, c, info)) continue;
     if (c !== k.cpu) {
       k.ipiTargets.add(c);
+      k.ipiTargetsMm = info.mm;
       k.cost.ipis++;
       if (how === 'hypercall') continue;
     }

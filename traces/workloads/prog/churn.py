@@ -1,6 +1,6 @@
 # allocation churn through malloc (jemalloc via LD_PRELOAD): bytearrays of 2 KiB .. 1 MiB,
 # kept in a ring of 64 slots, written, replaced; jemalloc purges freed extents (MADV_FREE
-# with dirty_decay_ms:0, muzzy never purged with MADV_DONTNEED)
+# with dirty_decay_ms:1, muzzy never purged with MADV_DONTNEED)
 import random
 random.seed(15)
 ring = [None] * 64
