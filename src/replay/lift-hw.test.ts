@@ -155,3 +155,17 @@ describe('pages of a split folio', () => {
     expect(frees).toEqual([[0x2001, true], [0x2000, true], [0x2003, true]]);
   });
 });
+
+describe('an op its task finished on another CPU', () => {
+  it('a fault that slept and resumed elsewhere runs where its output was traced', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6', 7, 0),
+      L('1.000003', 'sched_switch: prev_comm=w prev_pid=7 prev_prio=120 prev_state=D ==> next_comm=other next_pid=99 next_prio=120', 7, 0, 'd..2.'),
+      L('1.000050', 'mm_page_alloc: page=0000000000000001 pfn=0x3000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO', 7, 1),
+      L('1.000051', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=4096B', 7, 1),
+    ]);
+    const f = ops.find((o) => o.op.kind === 'fault')!;
+    expect([f.op.cpu, f.recorded.map((r) => r.cpu)]).toEqual([1, [1]]);
+  });
+});

@@ -1226,6 +1226,9 @@ export class Lifter {
   private record(e: TraceEvent, r: Recorded): LiftedOp | undefined {
     const own = this.openOf(e);
     if (own !== undefined) {
+      // The task's first output on another CPU than the op began on: it slept or was preempted
+      // in the op and resumed there, where the kernel went on (its flushes are that CPU's).
+      if (own.recorded.length === 0 && e.cpu !== own.op.cpu) own.op.cpu = e.cpu;
       own.recorded.push(r);
       return own;
     }
