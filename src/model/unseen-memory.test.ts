@@ -199,6 +199,13 @@ describe('a private file mapping: its file pages are not modelled, its anonymous
 });
 
 describe('a fault that was retried (VM_FAULT_RETRY)', () => {
+  it('a page table allocated after the first try\'s folio (its preallocated PTE table) is freed with it', () => {
+    const run = engine('linux-6.18');
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x02, anon: false });
+    const out = run({ ...base, at: at(), kind: 'fault', addr: A, write: true, present: false, allocs: [data(0x741), pgtable(0x742), data(0x743), pgtable(0x744)] });
+    expect(out).toEqual(['mm_page_free pfn=0x741 folio', 'mm_page_free pfn=0x742 pgtable', 'rss_stat +4096']);
+  });
+
   it('the first try\'s folio is put (freed) before the retry maps the second; its page table stays', () => {
     const run = engine('linux-6.18');
     run({ ...base, at: at(), kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x02, anon: false });

@@ -233,7 +233,7 @@ function implicit_vma(mm: Mm, start: number, end: number): Vma {
  * on the page lock) and put it on the way out (folio_put(), freeing it); the retry allocates
  * anew. The record shows that as a second data folio of the same order in one fault (a smaller
  * one is the mTHP charge fallback instead: see mem_cgroup_charge_allocs()). Returns the
- * allocations without the folios the earlier tries put.
+ * allocations without what the earlier tries put.
  */
 function release_retried(k: Kernel, allocs: AllocFact[]): AllocFact[] {
   let first = -1;
@@ -245,8 +245,17 @@ function release_retried(k: Kernel, allocs: AllocFact[]): AllocFact[] {
     if (a.order !== f.order) return allocs;
     k.count('pgfree', 1 << f.order);
     k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: f.pfn, order: f.order, what: 'folio' });
-    // The page tables the first try allocated stay: the retry finds them.
-    return release_retried(k, allocs.filter((_, j) => j !== first));
+    // A page table allocated after that folio is the first try's preallocated one
+    // (__do_fault()'s vmf->prealloc_pte), freed on the way out too (do_fault(): pte_free());
+    // those allocated before it were installed and stay: the retry finds them.
+    const dropped = new Set<number>([first]);
+    for (let j = first + 1; j < i; j++) {
+      const t = allocs[j]!;
+      if (t.use === 'user' || t.order !== 0) continue;
+      dropped.add(j);
+      k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: t.pfn, order: 0, what: 'pgtable' });
+    }
+    return release_retried(k, allocs.filter((_, j) => !dropped.has(j)));
   }
   return allocs;
 }
