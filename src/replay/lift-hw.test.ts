@@ -4,24 +4,13 @@
  * context of a task whose mm is loaded (never that mm's IPI), and the migration entries a split
  * set and restored.
  */
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Lifter, type LiftedOp } from './lift.js';
-import { collectTrace, FormatRegistry } from '../trace/index.js';
-import { grammarsDir } from '../paths.js';
-
-const reg = FormatRegistry.fromDirectory(grammarsDir);
+import { liftTextWith } from './lift.case.js';
+import type { LiftedOp } from './lift.js';
 
 const L = (ts: string, rest: string, pid = 7, cpu = 1, lat = '.....'): string => `            w-${pid}     [00${cpu}] ${lat}   ${ts}: ${rest}`;
 
-async function lift(lines: string[]): Promise<{ ops: LiftedOp[]; lifter: Lifter }> {
-  const { events } = await collectTrace(Readable.from([Buffer.from(['# tracer: nop', ...lines].join('\n') + '\n')]), { file: '-', registry: reg, release: '6.18.44-fc-v669' });
-  const ops: LiftedOp[] = [];
-  const lifter = new Lifter({}, (o) => ops.push(o));
-  for (const e of events) lifter.feed(e);
-  lifter.end();
-  return { ops, lifter };
-}
+const lift = (lines: string[]) => liftTextWith(['# tracer: nop', ...lines].join('\n') + '\n');
 
 const begin = L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7');
 

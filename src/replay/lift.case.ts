@@ -10,10 +10,15 @@ import { grammarsDir } from '../paths.js';
 const reg = FormatRegistry.fromDirectory(grammarsDir);
 
 export async function liftText(text: string, release = '6.18.44-fc-v669'): Promise<LiftedOp[]> {
+  return (await liftTextWith(text, release)).ops;
+}
+
+/** The same, with the lifter (its counts of what was not the workload's, its notes). */
+export async function liftTextWith(text: string, release = '6.18.44-fc-v669'): Promise<{ ops: LiftedOp[]; lifter: Lifter }> {
   const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: reg, release });
   const ops: LiftedOp[] = [];
-  const l = new Lifter({}, (o) => ops.push(o));
-  for (const e of events) l.feed(e);
-  l.end();
-  return ops;
+  const lifter = new Lifter({}, (o) => ops.push(o));
+  for (const e of events) lifter.feed(e);
+  lifter.end();
+  return { ops, lifter };
 }

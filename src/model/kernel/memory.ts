@@ -427,19 +427,12 @@ export class ZapGather {
   }
 
   /**
-   * tlb_flush_mmu() with the batches full: flush what was gathered, free the gathered pages,
-   * start the range and the batches again (the allocated batches are kept); page tables go at
-   * the end (free_pgtables() runs after the zaps).
+   * tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. `midway`:
+   * tlb_flush_mmu() with the batches full — flush and free the gathered pages, start the range
+   * and the batches again (the allocated batches are kept); page tables go at the end
+   * (free_pgtables() runs after the zaps).
    */
-  flushFull(k: Kernel, mm: Mm): void {
-    const tables = this.freedTables;
-    this.freedTables = [];
-    this.finish(k, mm, true);
-    this.freedTables = tables;
-  }
-
-  /** tlb_finish_mmu(): one flush of the gathered range, then free pages and tables. */
-  finish(k: Kernel, mm: Mm, keepBatches = false): void {
+  finish(k: Kernel, mm: Mm, midway = false): void {
     if (this.end > 0) {
       k.flushUncertain = this.unseen ? 'unseen' : undefined;
       flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freed_tables);
@@ -456,7 +449,7 @@ export class ZapGather {
     // tables free_pgtables() added after them.
     type Entry = { folio: Folio } | { pfn: number };
     let entries: Entry[] = this.toFree.map((folio) => ({ folio }));
-    const tables: Entry[] = this.freedTables.filter((p) => p).map((pfn) => ({ pfn }));
+    const tables: Entry[] = midway ? [] : this.freedTables.filter((p) => p).map((pfn) => ({ pfn }));
     if (k.traits.zapFreesReversed) {
       // 6.1 release_pages() walks each batch in order: a large folio is freed on the spot
       // (__folio_put_large()), an order-0 page is put on a list with list_add() and the list is
@@ -477,14 +470,14 @@ export class ZapGather {
     this.start = Number.POSITIVE_INFINITY;
     this.end = 0;
     this.pmdOnly = true;
-    this.freedTables = [];
+    if (!midway) this.freedTables = [];
     this.freed_tables = false;
     this.unseen = false;
     this.toFree = [];
     this.batch = 0;
     this.batchNr = 0;
     this.full = false;
-    if (!keepBatches) this.batches = 0;
+    if (!midway) this.batches = 0;
   }
 }
 
@@ -545,7 +538,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         g.put(k, f, 1);
         // tlb_remove_page_size(): a full gather is flushed at once.
         if (g.full) {
-          g.flushFull(k, mm);
+          g.finish(k, mm, true);
           unseen(next);
         }
         addr = next;
@@ -600,7 +593,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
         // table in a new zap_pte_range() (its own rss update).
         k.addMmRssVec(mm, rss);
         rss.fill(0);
-        g.flushFull(k, mm);
+        g.finish(k, mm, true);
         unseen(a);
       }
     }
