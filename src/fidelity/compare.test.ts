@@ -117,3 +117,33 @@ describe('an uncertain flush (it depends on PTE bits the trace cannot show)', ()
     expect(run([flush(7, 4), free], false).opsMismatched).toBe(1);
   });
 });
+
+describe('counting reproduced events past an op\'s first difference', () => {
+  const free = (line: number, pfn: number) => new Recorded('mm_page_free', line, 0, 1, 0, undefined, undefined, pfn, true, undefined);
+  const pred = (pfn: number) => ({ ev: 'mm_page_free' as const, cpu: 0, order: 0, pfn });
+  const run = (recorded: number[], predicted: number[]) => {
+    const c = new FidelityChecker();
+    c.begin({ ...op(), recorded: recorded.map((p, i) => free(i + 1, p)) });
+    for (const p of predicted) c.see(pred(p) as never);
+    c.end();
+    return c.report();
+  };
+  it('one recorded event the model lacks: the op differs, the events after it still count as reproduced', () => {
+    const r = run([1, 2, 3, 4, 5, 6], [1, 2, 4, 5, 6]);
+    expect([r.opsMismatched, r.compared, r.equal, r.extra]).toEqual([1, 6, 5, 0]);
+    expect(r.mismatches[0]!.at).toBe(2);
+  });
+  it('one prediction the kernel did not make: the rest realign', () => {
+    const r = run([1, 2, 3, 4], [1, 9, 2, 3, 4]);
+    expect([r.opsMismatched, r.compared, r.equal]).toEqual([1, 4, 4]);
+  });
+  it('only in order: events matched out of order are not counted', () => {
+    const r = run([1, 2, 3, 4], [4, 3, 2, 1]);
+    expect([r.opsMismatched, r.equal]).toEqual([1, 1]);
+  });
+  it('a twin farther than the window is not looked for', () => {
+    const rec = Array.from({ length: 600 }, (_, i) => i + 1);
+    const r = run(rec, [1, 600]);
+    expect([r.opsMismatched, r.equal]).toEqual([1, 1]);
+  });
+});

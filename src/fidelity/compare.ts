@@ -57,7 +57,11 @@ export interface FidelityReport {
   matched: boolean;
   /** Recorded output events of the workload that were compared. */
   compared: number;
-  /** Of those, equal to the prediction at the same position. */
+  /**
+   * Of those, reproduced in order: up to an op's first difference on a CPU, each equal to the
+   * prediction at its position; past it, matched to later predictions in order within
+   * RESYNC_WINDOW recorded events (a common subsequence of the two, found greedily).
+   */
   equal: number;
   /** Predicted events with no recorded counterpart (beyond the recorded sequence). */
   extra: number;
@@ -137,13 +141,20 @@ function same(rec: Recorded, e: Emission): boolean {
   }
 }
 
+/**
+ * How far past an op's first difference a prediction looks for its recorded twin: enough for the
+ * events of a few pages or page tables the model lacks or adds, small enough that a prediction
+ * with no twin costs little.
+ */
+const RESYNC_WINDOW = 256;
+
 /** One CPU's side of a streamed comparison. */
 interface Lane {
   cpu: number;
   /** This op's recorded events on the CPU: rec[0..n) (the array is reused from op to op). */
   rec: Array<Recorded | undefined>;
   n: number;
-  /** Predictions seen so far on this CPU. */
+  /** The next recorded event a prediction is compared with. */
   pos: number;
   first: number;
   /** The last two predictions before `first`, and up to four from it. */
@@ -349,23 +360,32 @@ export class FidelityChecker {
     }
     const a = l.pos < l.n ? l.rec[l.pos] : undefined;
     if (l.first < 0) {
-      if (a && same(a, e)) this.equalPending++;
-      else {
-        if (!a) this.extraPending++;
-        l.first = l.pos;
-        l.after.push(e);
-      }
-      if (l.first < 0) {
+      if (a && same(a, e)) {
+        this.equalPending++;
         // The two predictions before a first difference, for its report.
         l.before.push(e);
         if (l.before.length > 2) l.before.shift();
+        l.pos++;
+        return;
       }
-    } else {
-      if (a && same(a, e)) this.equalPending++;
-      else if (!a) this.extraPending++;
-      if (l.after.length < 4) l.after.push(e);
+      l.first = l.pos;
     }
-    l.pos++;
+    // Past the first difference the two sequences are realigned: a prediction takes the next
+    // equal recorded event within RESYNC_WINDOW, so one missing or extra event does not make
+    // every later one count as different. The counted events stay a common subsequence.
+    if (l.after.length < 4) l.after.push(e);
+    if (!a) {
+      this.extraPending++;
+      return;
+    }
+    const end = Math.min(l.n, l.pos + RESYNC_WINDOW);
+    for (let j = l.pos; j < end; j++) {
+      if (same(l.rec[j]!, e)) {
+        this.equalPending++;
+        l.pos = j + 1;
+        return;
+      }
+    }
   }
 
   /**
