@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FidelityChecker } from './compare.js';
+import { commonInOrder, FidelityChecker } from './compare.js';
 import { mergeRssUpdates, Recorded, type LiftedOp } from '../replay/lift.js';
 
 const op = (): LiftedOp => ({ op: { kind: 'munmap', addr: 0, len: 4096, tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } }, recorded: [], compare: true, phase: '', failed: false });
@@ -121,6 +121,7 @@ describe('an uncertain flush (it depends on PTE bits the trace cannot show)', ()
 describe('counting reproduced events past an op\'s first difference', () => {
   const free = (line: number, pfn: number) => new Recorded('mm_page_free', line, 0, 1, 0, undefined, undefined, pfn, true, undefined);
   const pred = (pfn: number) => ({ ev: 'mm_page_free' as const, cpu: 0, order: 0, pfn });
+  const pred1 = (pfn: number) => pred(pfn) as never;
   const run = (recorded: number[], predicted: number[]) => {
     const c = new FidelityChecker();
     c.begin({ ...op(), recorded: recorded.map((p, i) => free(i + 1, p)) });
@@ -141,9 +142,18 @@ describe('counting reproduced events past an op\'s first difference', () => {
     const r = run([1, 2, 3, 4], [4, 3, 2, 1]);
     expect([r.opsMismatched, r.equal]).toEqual([1, 1]);
   });
-  it('a twin farther than the window is not looked for', () => {
-    const rec = Array.from({ length: 600 }, (_, i) => i + 1);
-    const r = run(rec, [1, 600]);
-    expect([r.opsMismatched, r.equal]).toEqual([1, 1]);
+  it('an event the model frees elsewhere costs only itself, however far it moved', () => {
+    const rec = Array.from({ length: 2000 }, (_, i) => i + 1);
+    const moved = [2000, ...rec.slice(0, 1999)];
+    const r = run(rec, moved);
+    expect([r.opsMismatched, r.compared, r.equal, r.extra]).toEqual([1, 2000, 1999, 1]);
+  });
+  it('past its edit bound the alignment falls back to a greedy one: still a common subsequence', () => {
+    const rec = Array.from({ length: 40 }, (_, i) => i + 1);
+    const pred = rec.filter((p) => p % 2 === 0);
+    const recs = rec.map((p, i) => free(i + 1, p));
+    const preds = pred.map(pred1);
+    expect(commonInOrder(recs, 0, recs.length, preds)).toBe(20);
+    expect(commonInOrder(recs, 0, recs.length, preds, 10)).toBeUndefined();
   });
 });

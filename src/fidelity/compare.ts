@@ -59,11 +59,11 @@ export interface FidelityReport {
   compared: number;
   /**
    * Of those, reproduced in order: up to an op's first difference on a CPU, each equal to the
-   * prediction at its position; past it, matched to later predictions in order within
-   * RESYNC_WINDOW recorded events (a common subsequence of the two, found greedily).
+   * prediction at its position; past it, those in a longest common subsequence of the rest of the
+   * two (see commonInOrder).
    */
   equal: number;
-  /** Predicted events with no recorded counterpart (beyond the recorded sequence). */
+  /** Predicted events no recorded event took in that alignment. */
   extra: number;
   opsCompared: number;
   opsMismatched: number;
@@ -142,11 +142,49 @@ function same(rec: Recorded, e: Emission): boolean {
 }
 
 /**
- * How far past an op's first difference a prediction looks for its recorded twin: enough for the
- * events of a few pages or page tables the model lacks or adds, small enough that a prediction
- * with no twin costs little.
+ * Past an op's first difference on a CPU, the recorded events still counted as reproduced are a
+ * longest common subsequence of the rest of the two sequences (Myers' O(ND) difference), so one
+ * event the model lacks, adds or frees elsewhere in an exit of 10,000 pages does not count every
+ * later one as different. The search gives up past MAX_EDITS differences and then counts a
+ * greedy common subsequence instead (each prediction takes the next equal recorded event within
+ * RESYNC_WINDOW): both are common subsequences, never more than the true count.
  */
+const MAX_EDITS = 4096;
 const RESYNC_WINDOW = 256;
+/** Predictions kept past a first difference per CPU and op; those beyond are not counted. */
+const TAIL_MAX = 1 << 17;
+
+/** The length of a longest common subsequence of rec[from..to) and pred, or undefined past maxD edits. */
+export function commonInOrder(rec: ReadonlyArray<Recorded | undefined>, from: number, to: number, pred: readonly Emission[], maxD = MAX_EDITS): number | undefined {
+  const n = to - from;
+  const m = pred.length;
+  const max = Math.min(n + m, maxD);
+  const off = max + 1;
+  const v = new Int32Array(2 * max + 3);
+  for (let d = 0; d <= max; d++) {
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && v[off + k - 1]! < v[off + k + 1]!) ? v[off + k + 1]! : v[off + k - 1]! + 1;
+      let y = x - k;
+      while (x < n && y < m && same(rec[from + x]!, pred[y]!)) { x++; y++; }
+      v[off + k] = x;
+      if (x >= n && y >= m) return (n + m - d) / 2;
+    }
+  }
+  return undefined;
+}
+
+/** A common subsequence found greedily: each prediction takes the next equal recorded event within RESYNC_WINDOW. */
+function greedyInOrder(rec: ReadonlyArray<Recorded | undefined>, from: number, to: number, pred: readonly Emission[]): number {
+  let pos = from;
+  let equal = 0;
+  for (const e of pred) {
+    const end = Math.min(to, pos + RESYNC_WINDOW);
+    for (let j = pos; j < end; j++) {
+      if (same(rec[j]!, e)) { equal++; pos = j + 1; break; }
+    }
+  }
+  return equal;
+}
 
 /** One CPU's side of a streamed comparison. */
 interface Lane {
@@ -160,6 +198,8 @@ interface Lane {
   /** The last two predictions before `first`, and up to four from it. */
   before: Emission[];
   after: Emission[];
+  /** The predictions from `first` on (at most TAIL_MAX). */
+  tail: Emission[];
   /** Taken by the current op. */
   inUse: boolean;
 }
@@ -243,6 +283,8 @@ export class FidelityChecker {
       l.first = -1;
       l.before.length = 0;
       l.after.length = 0;
+      if (l.tail.length > 1024) l.tail = [];
+      else l.tail.length = 0;
       l.inUse = false;
     }
     this.active.length = 0;
@@ -276,7 +318,7 @@ export class FidelityChecker {
     // Lanes by CPU number in an array (a Map lookup per event was a visible share of begin()).
     let l = this.lanes[cpu];
     if (!l) {
-      l = { cpu, rec: [], n: 0, pos: 0, first: -1, before: [], after: [], inUse: false };
+      l = { cpu, rec: [], n: 0, pos: 0, first: -1, before: [], after: [], tail: [], inUse: false };
       this.lanes[cpu] = l;
     }
     if (!l.inUse) {
@@ -370,22 +412,10 @@ export class FidelityChecker {
       }
       l.first = l.pos;
     }
-    // Past the first difference the two sequences are realigned: a prediction takes the next
-    // equal recorded event within RESYNC_WINDOW, so one missing or extra event does not make
-    // every later one count as different. The counted events stay a common subsequence.
+    // Past the first difference the predictions are kept (up to TAIL_MAX) and aligned with the
+    // rest of the recorded sequence at end().
     if (l.after.length < 4) l.after.push(e);
-    if (!a) {
-      this.extraPending++;
-      return;
-    }
-    const end = Math.min(l.n, l.pos + RESYNC_WINDOW);
-    for (let j = l.pos; j < end; j++) {
-      if (same(l.rec[j]!, e)) {
-        this.equalPending++;
-        l.pos = j + 1;
-        return;
-      }
-    }
+    if (l.tail.length < TAIL_MAX) l.tail.push(e);
   }
 
   /**
@@ -481,6 +511,12 @@ export class FidelityChecker {
     }
     for (let j = 0; j < nf; j++) this.kind(PRED_KINDS[first[j]!]!).recorded += counts[first[j]!]!;
     PRED_KINDS.forEach((ev, i) => { if (this.predKinds[i]) this.kind(ev).predicted += this.predKinds[i]!; });
+    for (const l of this.active) {
+      if (l.first < 0) continue;
+      const common = commonInOrder(l.rec, l.first, l.n, l.tail) ?? greedyInOrder(l.rec, l.first, l.n, l.tail);
+      this.equalPending += common;
+      this.extraPending += l.tail.length - common;
+    }
     this.r.compared += nrec - rest;
     this.r.equal += this.equalPending;
     this.r.extra += this.extraPending;
