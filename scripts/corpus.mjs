@@ -46,7 +46,11 @@ for (const line of lines) {
   if (!filter.test(name)) continue;
   const dir = join(root, 'traces', release(), `${name}${suffix}.rec`);
   rmSync(dir, { recursive: true, force: true });
-  const mthp = sizes.flatMap((s) => ['--mthp', `${s}=${s === '64kB' ? m64 : s === '2048kB' ? 'inherit' : 'never'}`]);
+  // The mTHP column: the hugepages-64kB mode, or SIZE=MODE pairs (e.g. 32kB=always,64kB=never).
+  const named = m64.includes('=') ? Object.fromEntries(m64.split(',').map((p) => p.split('='))) : { '64kB': m64 };
+  const missing = Object.keys(named).filter((s) => !sizes.includes(s));
+  if (missing.length > 0) { console.error(`${name}: skipped, this kernel offers no ${missing.join(', ')} mTHP`); continue; }
+  const mthp = sizes.flatMap((s) => ['--mthp', `${s}=${named[s] ?? (s === '2048kB' ? 'inherit' : 'never')}`]);
   const [bin, ...args] = cmd.split(' ');
   let mc;
   if (memcg === '1') { mc = memcgCreate(); args.push('--memcg', mc); }

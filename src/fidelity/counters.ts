@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ThpSettings } from '../model/config.js';
+import { allocatesForEveryone, type ThpSettings } from '../model/config.js';
 
 export interface CaptureFacts {
   release?: string;
@@ -93,11 +93,6 @@ function counterSize(name: string): number | undefined {
   if (name.startsWith('thp_')) return 2048;
   const m = /^(\d+)kB\//.exec(name);
   return m ? Number(m[1]) : undefined;
-}
-
-function allocatesForEveryone(sizeKb: number, thp: ThpSettings): boolean {
-  const mode = thp.sizes[sizeKb] ?? (sizeKb === 2048 ? 'inherit' : 'never');
-  return mode === 'always' || (mode === 'inherit' && thp.enabled === 'always');
 }
 
 export function compareCounterDeltas(model: Record<string, Record<string, number>>, recorded: Record<string, Record<string, number>>, thp?: ThpSettings): CounterCheck {

@@ -260,6 +260,17 @@ export interface ThpSettings {
   use_zero_page?: boolean;
 }
 
+/** Where a size's policy is `always` (or `inherit` under enabled=always) every task's anonymous faults allocate such folios. */
+export function allocatesForEveryone(sizeKb: number, thp: ThpSettings): boolean {
+  const mode = thp.sizes[sizeKb] ?? (sizeKb === 2048 ? 'inherit' : 'never');
+  return mode === 'always' || (mode === 'inherit' && thp.enabled === 'always');
+}
+
+/** Some large folio size is allocated for every task (see allocatesForEveryone). */
+export function largeFoliosForEveryone(thp: ThpSettings): boolean {
+  return thp.enabled === 'always' || Object.keys(thp.sizes).some((s) => allocatesForEveryone(Number(s), thp));
+}
+
 export const DEFAULT_THP: ThpSettings = { enabled: 'madvise', sizes: { 64: 'never', 2048: 'inherit' } };
 
 export interface ModelConfig {

@@ -3,7 +3,7 @@
  * tracepoint events the kernel would have emitted, violations — as data (decide, then emit).
  * Deterministic: no I/O, no clock, no randomness.
  */
-import type { ModelConfig } from './config.js';
+import { largeFoliosForEveryone, type ModelConfig } from './config.js';
 import { estimate, type CostEstimate } from './cost.js';
 import type { Emission, Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
@@ -290,6 +290,10 @@ export class Engine {
       // Copy-on-write of a large folio from before the window queues it for deferred split,
       // and reclaim scans such pages too: folios the model never saw.
       for (const m of this.k.mms.values()) if (m.preWindow?.forked) return `reclaim and deferred split of ${m.preWindow.missing}, shared by a fork`;
+      // drop_slab() runs deferred_split_scan() over every memcg's queue: with large folios
+      // allocated for every task, other processes' partially mapped folios are split here too
+      // (their split's migration entries and flushes are their mms', in the workload's context).
+      if (op.kind === 'drop-caches' && largeFoliosForEveryone(this.k.config.thp)) return 'other processes\' folios split by the deferred-split shrinker (large folios are enabled for every task)';
       return undefined;
     }
     const mm = this.k.mms.get(op.tgid);

@@ -158,3 +158,35 @@ describe('an op its task finished on another CPU', () => {
     expect([f.op.cpu, f.recorded.map((r) => r.cpu)]).toEqual([1, [1]]);
   });
 });
+
+describe('drop_caches', () => {
+  it('the write(2) that follows `fl: note action=drop_caches` is the drop-caches op: the shrinkers\' output is its', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: note action=drop_caches value=2'),
+      L('1.000003', 'sys_write(fd: 4, buf: 0x47b8c8, count: 1)'),
+      L('1.000004', 'tlb_flush: pages:16 reason:local MM shootdown (3)'),
+      L('1.000005', 'sys_write -> 0x1'),
+      L('1.000006', 'sys_write(fd: 1, buf: 0x47b8c8, count: 1)'),
+      L('1.000007', 'sys_write -> 0x1'),
+    ]);
+    const drop = ops.find((o) => o.op.kind === 'drop-caches')!;
+    expect(drop.recorded.map((r) => `${r.ev} ${r.a}`)).toEqual(['tlb_flush 16']);
+    // A second write is a system call of its own.
+    expect(ops.filter((o) => o.op.kind === 'syscall').length).toBe(1);
+  });
+});
+
+describe('a page allocated for something the model does not hold', () => {
+  it('stops being the workload\'s: a page table\'s pfn reused as an mmu_gather batch page is freed as another\'s', async () => {
+    const fault = L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6');
+    const table = L('1.000003', 'mm_page_alloc: page=0000000091059eb pfn=0x1b9741 order=0 migratetype=0 gfp_flags=GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_COMP');
+    const madv = L('1.000004', 'sys_madvise(start: 0x7f0000000000, len_in: 0x10000, behavior: 0x4)');
+    const batch = L('1.000005', 'mm_page_alloc: page=0000000091059eb pfn=0x1b9741 order=0 migratetype=0 gfp_flags=GFP_NOWAIT');
+    const free = L('1.000006', 'mm_page_free: page=0000000091059eb pfn=0x1b9741 order=0');
+    const end = L('1.000007', 'sys_madvise -> 0x0');
+    const oursOf = async (lines: string[]) => (await lift(lines)).ops.find((o) => o.op.kind === 'madvise')!.recorded.find((r) => r.ev === 'mm_page_free')!.ours;
+    expect(await oursOf([begin, fault, table, madv, batch, free, end])).toBe(false);
+    expect(await oursOf([begin, fault, table, madv, free, end])).toBe(true);
+  });
+});

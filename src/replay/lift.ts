@@ -285,6 +285,8 @@ export class Lifter {
   /** The task looked up last (most events come from the task of the event before). */
   private memoTid = -1;
   private memo: TaskLift | undefined;
+  /** drop-caches ops whose write(2) has begun (see syscall()). */
+  private readonly dropWrites = new WeakSet<LiftedOp>();
   /** The task whose open op is the head of the queue (every other op waits for it). */
   private blocker: TaskLift | undefined;
   /** Tasks `asleep`, whose ops end at the next op of any task. */
@@ -438,16 +440,17 @@ export class Lifter {
     return s.op;
   }
 
-  private attachAlloc(e: TraceEvent): void {
+  /** Attaches a fault's (or mremap's) allocation to its op; false when the allocation is not one the model holds. */
+  private attachAlloc(e: TraceEvent): boolean {
     const cur = this.openOf(e);
-    if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count' && cur.op.kind !== 'mremap')) return;
+    if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count' && cur.op.kind !== 'mremap')) return false;
     const f = e.fields;
     const pfn = Number(f.pfn);
     const order = Number(f.order);
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order) || !Number.isSafeInteger(pfn) || pfn < 0 || pfn % (1 << order) !== 0) {
       // No buddy allocation has this order or an unaligned head: the event is damaged.
       this.breach('bad_alloc', e.line);
-      return;
+      return true;
     }
     const gfp = f.gfp_flags as { flags?: string[] } | undefined;
     const names = gfp?.flags ?? [];
@@ -457,11 +460,11 @@ export class Lifter {
     // (__GFP_NORETRY) — is not the fault's, nor the workload's memory: its free, at truncation
     // or reclaim, is the page cache's.
     const huge = names.some((n) => n.startsWith('GFP_TRANSHUGE'));
-    if (names.some((n) => n === '__GFP_WRITE' || n === 'GFP_NOFS' || n === 'GFP_NOIO') || (!huge && names.includes('__GFP_NORETRY'))) return;
+    if (names.some((n) => n === '__GFP_WRITE' || n === 'GFP_NOFS' || n === 'GFP_NOIO') || (!huge && names.includes('__GFP_NORETRY'))) return false;
     const user = huge || names.includes('GFP_HIGHUSER_MOVABLE') || (names.length === 0 && f.migratetype === 1);
     // Page tables (GFP_PGTABLE_USER) and the huge zero folio are allocated zeroed: another
     // kernel allocation in the task (slab, a pipe or socket buffer) is not the fault's.
-    if (!user && names.length > 0 && !names.includes('__GFP_ZERO')) return;
+    if (!user && names.length > 0 && !names.includes('__GFP_ZERO')) return false;
     const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
     if (user && (huge || names.includes('__GFP_ZERO'))) a.anonFault = true;
     if (this.memcgReclaimNext?.op === cur.op) {
@@ -470,6 +473,7 @@ export class Lifter {
     }
     (cur.op.allocs ??= []).push(a);
     if (cur.op.kind === 'fault' || cur.op.kind === 'mremap') this.pfnHeads.set(pfn, order);
+    return true;
   }
 
   feed(e: TraceEvent): void {
@@ -510,7 +514,14 @@ export class Lifter {
     }
     if (name === 'mm_page_alloc') {
       if (tgid === undefined) return;
-      this.attachAlloc(e);
+      if (!this.attachAlloc(e)) {
+        // Allocated for something the model does not hold (an mmu_gather batch page, slab, a
+        // buffer): the page was free, so whatever the workload held there before — a page table
+        // whose RCU free was not recorded — is gone, and its coming free is not the workload's.
+        const pfn = Number(e.fields.pfn);
+        const order = Number(e.fields.order);
+        if (Number.isSafeInteger(pfn) && order >= 0 && order <= MAX_PAGE_ORDER && this.isOurPfn(pfn)) this.released(pfn, order);
+      }
       return;
     }
     if (name === 'mm_vmscan_memcg_reclaim_begin') {
@@ -984,6 +995,14 @@ export class Lifter {
         // says. Applying it would replay something else than what ran.
         this.breach('undecoded_syscall', e.line);
         this.pendingEnter.set(e.pid, null);
+        return;
+      }
+      // The write that performs a drop_caches the workload announced (`fl: note
+      // action=drop_caches`) is that op: the shrinkers run inside it.
+      const cur = this.taskOf(e.pid)?.op;
+      if (sc === 'write' && cur !== undefined && cur.op.kind === 'drop-caches' && !this.dropWrites.has(cur)) {
+        this.dropWrites.add(cur);
+        this.pendingEnter.set(e.pid, cur);
         return;
       }
       let lo: LiftedOp | undefined;

@@ -1,0 +1,26 @@
+/**
+ * drop_caches runs deferred_split_scan() over every memcg's queue: where large folios are
+ * allocated for every task, the folios it splits are not only the workload's, so the op's
+ * recorded output is compared as holding the model's in order, the rest named outside the model.
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine } from './engine.js';
+import type { Op } from './ops.js';
+import { buildConfig } from './presets.js';
+import type { ThpSettings } from './config.js';
+
+const drop: Op = { kind: 'drop-caches', value: 2, tid: 10, tgid: 10, cpu: 0, at: { index: 0, line: 1 } };
+
+function shares(thp: ThpSettings): string | undefined {
+  const cfg = { ...buildConfig('linux-6.18', 'x86'), thp };
+  return new Engine(cfg).sharesUnknownOutput(drop);
+}
+
+describe('drop_caches and other processes\' large folios', () => {
+  it('shares its output when some folio size is allocated for every task', () => {
+    expect(shares({ enabled: 'madvise', sizes: { 16: 'always', 2048: 'inherit' } })).toMatch(/other processes' folios/);
+    expect(shares({ enabled: 'always', sizes: { 2048: 'inherit' } })).toMatch(/other processes' folios/);
+    expect(shares({ enabled: 'madvise', sizes: { 64: 'inherit', 2048: 'inherit' } })).toBeUndefined();
+    expect(shares({ enabled: 'madvise', sizes: { 64: 'madvise', 2048: 'inherit' } })).toBeUndefined();
+  });
+});
