@@ -190,3 +190,35 @@ describe('a page allocated for something the model does not hold', () => {
     expect(await oursOf([begin, fault, table, madv, free, end])).toBe(true);
   });
 });
+
+describe('memcg reclaim by a write', () => {
+  it('the write(2) after `fl: reclaim` is the memcg-reclaim op, even when the task slept in it', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: reclaim how=memcg-force-empty bytes=8388608'),
+      L('1.000003', 'sys_write(fd: 4, buf: 0x7fff5cb21a10, count: 7)'),
+      L('1.000004', 'sched_switch: prev_comm=w prev_pid=7 prev_prio=120 prev_state=D ==> next_comm=kworker/1:2 next_pid=99 next_prio=120', 7, 1, 'd..2.'),
+      L('1.000005', 'sched_switch: prev_comm=kworker/1:2 prev_pid=99 prev_prio=120 prev_state=S ==> next_comm=w next_pid=7 next_prio=120', 99, 1, 'd..2.'),
+      L('1.000006', 'tlb_flush: pages:4 reason:local MM shootdown (3)', 7, 1, 'd..2.'),
+      L('1.000007', 'sys_write -> 0x7'),
+    ]);
+    expect(ops.find((o) => o.op.kind === 'memcg-reclaim')!.recorded.map((r) => `${r.ev} ${r.a}`)).toEqual(['tlb_flush 4']);
+    expect(ops.some((o) => o.op.kind === 'syscall')).toBe(false);
+  });
+});
+
+describe('a pending reschedule', () => {
+  it('an output event with need-resched set makes the op compare its rss updates by their sum', async () => {
+    const run = async (lat: string) => (await lift([
+      begin,
+      L('1.000002', 'sys_munmap(addr: 0x7f0000000000, len: 0x400000)'),
+      L('1.000003', 'rss_stat: mm_id=1 curr=1 type=MM_ANONPAGES size=1085440B', 7, 1, lat),
+      L('1.000004', 'rss_stat: mm_id=1 curr=1 type=MM_ANONPAGES size=0B', 7, 1, '...1.'),
+      L('1.000005', 'sys_munmap -> 0x0'),
+    ])).ops.find((o) => o.op.kind === 'munmap')!;
+    expect((await run('.N.1.')).preempted).toBe(true);
+    expect((await run('.n.1.')).preempted).toBe(true);
+    expect((await run('.L.1.')).preempted).toBeFalsy();
+    expect((await run('...1.')).preempted).toBeFalsy();
+  });
+});

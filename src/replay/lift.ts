@@ -285,7 +285,7 @@ export class Lifter {
   /** The task looked up last (most events come from the task of the event before). */
   private memoTid = -1;
   private memo: TaskLift | undefined;
-  /** drop-caches ops whose write(2) has begun (see syscall()). */
+  /** drop-caches and memcg-reclaim ops whose write(2) has begun (see syscall()). */
   private readonly dropWrites = new WeakSet<LiftedOp>();
   /** The task whose open op is the head of the queue (every other op waits for it). */
   private blocker: TaskLift | undefined;
@@ -997,10 +997,11 @@ export class Lifter {
         this.pendingEnter.set(e.pid, null);
         return;
       }
-      // The write that performs a drop_caches the workload announced (`fl: note
-      // action=drop_caches`) is that op: the shrinkers run inside it.
+      // The write that performs a drop_caches or a memcg reclaim the workload announced (`fl:
+      // note action=drop_caches`, `fl: reclaim how=…`: a write to /proc/sys/vm/drop_caches,
+      // memory.force_empty, memory.reclaim) is that op: the shrinkers and reclaim run inside it.
       const cur = this.taskOf(e.pid)?.op;
-      if (sc === 'write' && cur !== undefined && cur.op.kind === 'drop-caches' && !this.dropWrites.has(cur)) {
+      if (sc === 'write' && cur !== undefined && (cur.op.kind === 'drop-caches' || cur.op.kind === 'memcg-reclaim') && !this.dropWrites.has(cur)) {
         this.dropWrites.add(cur);
         this.pendingEnter.set(e.pid, cur);
         return;
@@ -1248,6 +1249,10 @@ export class Lifter {
       // The task's first output on another CPU than the op began on: it slept or was preempted
       // in the op and resumed there, where the kernel went on (its flushes are that CPU's).
       if (own.recorded.length === 0 && e.cpu !== own.op.cpu) own.op.cpu = e.cpu;
+      // A reschedule was pending (need-resched in the event's flags): a zap stops at it even if
+      // no switch follows (cond_resched() may find another task ran nothing), so the op's rss
+      // updates compare by their sum as a preempted op's.
+      if (needResched(e.lat)) own.preempted = true;
       own.recorded.push(r);
       return own;
     }
@@ -1378,6 +1383,12 @@ export function isKernelThread(comm: string): boolean {
  * Whether the latency flags say hardirq context (`d.h1.`: the third column is `h`, or `H` for a
  * hardirq inside a softirq). Without the column (a layout that lacks it) nothing is known.
  */
+/** The flags' need-resched column shows TIF_NEED_RESCHED set (N, n, B, b; not the lazy-only L, l or p). */
+function needResched(lat: string): boolean {
+  const c = lat.charCodeAt(1);
+  return c === 0x4e /* N */ || c === 0x6e /* n */ || c === 0x42 /* B */ || c === 0x62 /* b */;
+}
+
 function inSoftirq(lat: string): boolean {
   return lat.charCodeAt(2) === 0x73 /* s */;
 }
