@@ -32,6 +32,12 @@ export interface AllocFact {
    * pages a read() allocates after a fault into its buffer are not.
    */
   anonFault?: boolean;
+  /**
+   * An order-0 user page allocated without __GFP_ZERO (the gfp mask was recorded): its contents
+   * are copied from another page (do_cow_fault(), wp_page_copy() of a non-zero page), never
+   * do_anonymous_page()'s zeroed folio.
+   */
+  copy?: boolean;
 }
 
 export const MADV = {
@@ -141,6 +147,12 @@ export type Op =
    * An empty list only says that the trace records these moves (`mm_lru_insertion`).
    */
   | (Base & { kind: 'lru-drain'; pfns: number[] })
+  /**
+   * An argument page of an execve(): copy_strings() → get_arg_page() faulted it into the new
+   * mm's stack (a zeroed user page, counted in that mm's rss before exec_mmap()), `pfn` as
+   * recorded; one op per page, the first the stack's top. Its address is in no event.
+   */
+  | (Base & { kind: 'exec-arg-page'; pfn: number })
   /**
    * What the capture records beyond the workload's tasks (`record`'s header marker `wide=`):
    * `mm_lru_insertion` and `tlb_flush` of every other task, so the lru_add drains and flush-IPI

@@ -443,6 +443,7 @@ export class Lifter {
   /** Attaches a fault's (or mremap's) allocation to its op; false when the allocation is not one the model holds. */
   private attachAlloc(e: TraceEvent): boolean {
     const cur = this.openOf(e);
+    if (cur && cur.op.kind === 'syscall' && cur.op.name === 'execve') return this.execArgPage(e, cur);
     if (!cur || (cur.op.kind !== 'fault' && cur.op.kind !== 'fault-count' && cur.op.kind !== 'mremap')) return false;
     const f = e.fields;
     const pfn = Number(f.pfn);
@@ -467,12 +468,28 @@ export class Lifter {
     if (!user && names.length > 0 && !names.includes('__GFP_ZERO')) return false;
     const a: AllocFact = { pfn, order, use: user ? 'user' : 'pgtable' };
     if (user && (huge || names.includes('__GFP_ZERO'))) a.anonFault = true;
+    else if (user && order === 0 && names.includes('GFP_HIGHUSER_MOVABLE')) a.copy = true;
     if (this.memcgReclaimNext?.op === cur.op) {
       a.memcgReclaim = this.memcgReclaimNext.n;
       this.memcgReclaimNext = undefined;
     }
     (cur.op.allocs ??= []).push(a);
     if (cur.op.kind === 'fault' || cur.op.kind === 'mremap') this.pfnHeads.set(pfn, order);
+    return true;
+  }
+
+  /**
+   * A zeroed order-0 user page allocated inside execve() itself (not in a fault of its own):
+   * copy_strings() → get_arg_page() → get_user_pages_remote() faulting in an argument page of
+   * the new mm's stack. Handed on after the execve op, which builds the new mm.
+   */
+  private execArgPage(e: TraceEvent, cur: LiftedOp): boolean {
+    const f = e.fields;
+    const names = (f.gfp_flags as { flags?: string[] } | undefined)?.flags ?? [];
+    const pfn = Number(f.pfn);
+    if (Number(f.order) !== 0 || !Number.isSafeInteger(pfn) || !names.includes('GFP_HIGHUSER_MOVABLE') || !names.includes('__GFP_ZERO')) return false;
+    this.side(e, cur.op.tgid, { kind: 'exec-arg-page', pfn }, cur.op.tid);
+    this.pfnHeads.set(pfn, 0);
     return true;
   }
 

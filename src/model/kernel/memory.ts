@@ -27,7 +27,7 @@ import { do_huge_zero_wp_pmd, set_huge_zero_folio, split_huge_pmd_locked, zap_de
 import { folio_add_lru, lru_add_drain } from './swap.js';
 import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
-import { do_wp_page_anon, huge_pmd_wp_must_split, wp_page_copy } from './fork.js';
+import { do_wp_page_anon, huge_pmd_wp_must_split, untraced, wp_page_copy } from './fork.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
   for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
@@ -80,10 +80,12 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   let vma = find_vma(mm, addr);
   if (!vma) {
     if (!user) return 'unmodelled';
-    // Anonymous memory the model did not see created (stack, early heap): an implicit VMA.
+    // Memory the model did not see mapped: an implicit VMA. A copied page there is a private
+    // file mapping's (an exec'd image's data segment: do_cow_fault(), or wp_page_copy() of a
+    // file page read before); a zeroed one is anonymous memory (bss, the stack, early heap).
     const size = PAGE_SIZE << user.order;
     const start = addr - (addr % size);
-    vma = implicit_vma(mm, start, start + size);
+    vma = implicit_vma(mm, start, start + size, user.copy === true);
   }
   if (!vma.anon) {
     // A fault in a file-backed or shared mapping maps pages the model does not hold — all but
@@ -179,7 +181,62 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     }
   }
   do_anonymous_page(k, mm, vma, table, addr, order, user?.pfn, write);
+  if (vma.implicit && argPages.has(mm)) place_arg_pages(k, mm, addr);
   return 'mapped';
+}
+
+/** The new mm's argument pages (pfns, the stack's top first) not yet placed at an address. */
+const argPages = new WeakMap<Mm, number[]>();
+
+/**
+ * fs/exec.c get_arg_page(): copy_strings() faults each page of the argument and environment
+ * strings into the new mm's stack (get_user_pages_remote() → do_anonymous_page(): +1 anon rss
+ * on the new mm, traced before exec_mmap() with curr=0, the op's output outside the model).
+ * The pages lie at the top of the stack VMA, which setup_arg_pages() moves to its randomised
+ * place: no event carries that address, so the pages wait here until placed.
+ * Model deviation: the page is not queued on the lru_add batch (its drain moves it onto the
+ * LRU, no event the model predicts depends on it: it stays mapped until the exit's zap).
+ */
+export function get_arg_page(k: Kernel, mm: Mm, pfn: number): void {
+  let l = argPages.get(mm);
+  if (!l) { l = []; argPages.set(mm, l); }
+  l.push(pfn);
+  untraced(k, () => k.addMmCounter(mm, MM_ANONPAGES, 1));
+}
+
+/**
+ * The new image's first anonymous fault (`addr`) is on its stack — create_elf_tables() writing
+ * the auxiliary vector below the strings, or the loader's first stack frame: nothing else
+ * anonymous is touched before (elf_load() zeroes only within the data segment's file page).
+ * The stack is used downwards from the strings, so the argument pages are the pages right
+ * above that fault's, the first allocated at the top; they join its VMA.
+ * Model deviation: placed by that inference, not by an address the trace records.
+ */
+function place_arg_pages(k: Kernel, mm: Mm, addr: number): void {
+  const pfns = argPages.get(mm)!;
+  argPages.delete(mm);
+  const base = addr - (addr % PAGE_SIZE) + PAGE_SIZE;
+  const n = pfns.length;
+  const vma = implicit_vma(mm, base, base + n * PAGE_SIZE, false);
+  for (let i = 0; i < n; i++) {
+    const a = base + (n - 1 - i) * PAGE_SIZE;
+    const pi = pmdIndex(a);
+    let table = mm.pmds.get(pi);
+    if (table && table.kind === 'huge') continue;
+    if (!table) {
+      // Model deviation: the table execve() allocated for a page across a PMD boundary is not known.
+      table = new PteTable(0);
+      mm.pmds.set(pi, table);
+    }
+    const idx = pteIndex(a);
+    if (!table.none(idx)) continue;
+    const f = k.newFolio(0, pfns[i], vma.vm_pgoff + (a - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+    table.set(idx, f, 0, true, true, true);
+    table.used++;
+    folio_add_rmap_ptes(k, f, 0, 1);
+    f.refcount = 1;
+    k.story(f, 'an execve() argument page', a);
+  }
 }
 
 /**
@@ -202,15 +259,18 @@ function wp_page_copy_from_zero(k: Kernel, mm: Mm, vma: Vma, table: PteTable, ad
  * several (the heap starts past bss at a randomised offset, the stack lies far above), and a
  * zap updates rss once per VMA and page table (zap_pte_range()), so one tiny VMA per folio
  * would update it once per folio.
- * Model deviation: two kernel VMAs within one page table the model never saw made are taken
- * as one.
+ * Anonymous and private-file implicit VMAs (`file`: pages the kernel copied, an exec'd image's
+ * data segment) never merge: the kernel's bss VMA begins where the data segment's file
+ * mapping ends (elf_load(): vm_brk_flags() after the last file page).
+ * Model deviation: two kernel VMAs of one kind within one page table the model never saw made
+ * are taken as one.
  */
-function implicit_vma(mm: Mm, start: number, end: number): Vma {
+function implicit_vma(mm: Mm, start: number, end: number, file: boolean): Vma {
   const lo = Math.floor(start / PMD_SIZE) * PMD_SIZE;
   const hi = lo + PMD_SIZE;
   for (let i = 0; i < mm.vmas.length; i++) {
     const v = mm.vmas[i]!;
-    if (!v.implicit || v.vm_end <= lo || v.vm_start >= hi) continue;
+    if (!v.implicit || v.vm_end <= lo || v.vm_start >= hi || !v.privateFile !== !file) continue;
     const from = Math.min(v.vm_start, start);
     const to = Math.max(v.vm_end, end);
     // Only across what no other VMA holds.
@@ -220,7 +280,10 @@ function implicit_vma(mm: Mm, start: number, end: number): Vma {
     v.vm_pgoff = from / PAGE_SIZE;
     return v;
   }
-  const vma: Vma = { vm_start: start, vm_end: end, vm_pgoff: start / PAGE_SIZE, read: true, write: true, hugepage: false, nohugepage: false, locked: false, droppable: false, anon: true, implicit: true };
+  const vma: Vma = {
+    vm_start: start, vm_end: end, vm_pgoff: start / PAGE_SIZE, read: true, write: true, hugepage: false, nohugepage: false,
+    locked: false, droppable: false, anon: !file, implicit: true, ...(file ? { privateFile: true } : {}),
+  };
   // In address order, as the maple tree keeps them: unmaps and exit walk them in that order.
   mm.vmas.push(vma);
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
@@ -298,8 +361,39 @@ function file_private_fault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: bo
     return 'mapped';
   }
   if (present === undefined) return 'unmodelled';
-  do_anonymous_page(k, mm, vma, table, addr, 0, user.pfn, true);
+  do_cow_fault(k, mm, vma, table, addr, user.pfn);
   return 'mapped';
+}
+
+/**
+ * mm/memory.c do_cow_fault(): the first write to a page of a private file mapping copies the
+ * file page into a new order-0 anonymous folio and maps it (finish_fault() → set_pte_range():
+ * rmap and lru_add). Since 6.10 (Kefeng Wang, "mm: move mm counter updating out of
+ * set_pte_range()") finish_fault() updates rss after set_pte_range(), so an lru_add batch this
+ * folio fills drains — freeing what only the batch still held — before the fault's rss_stat;
+ * before it (6.1 do_set_pte()) the counter came first, as in do_anonymous_page().
+ * Model deviation: the file page read in (and its fault-around neighbours) is not modelled.
+ */
+function do_cow_fault(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, pfn: number | undefined): void {
+  if (!releaseAtLeast(k, 6, 10)) {
+    do_anonymous_page(k, mm, vma, table, addr, 0, pfn, true);
+    return;
+  }
+  const f = k.newFolio(0, pfn, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+  const i = pteIndex(addr);
+  table.set(i, f, 0, vma.write, true, true);
+  k.cost.pteClears++;
+  table.used++;
+  folio_add_rmap_ptes(k, f, 0, 1);
+  f.refcount = 1;
+  k.story(f, 'copied from a file page', addr);
+  folio_add_lru(k, f);
+  k.addMmCounterFast(mm, MM_ANONPAGES, 1);
+}
+
+function releaseAtLeast(k: Kernel, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = k.traits.release.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
 }
 
 /**

@@ -97,7 +97,13 @@ export function do_mprotect(k: Kernel, mm: Mm, start: number, len: number, prot:
     const s = Math.max(addr, vma.vm_start);
     const e = Math.min(end, vma.vm_end);
     addr = e;
-    if (!vma.anon) continue;
+    if (!vma.anon) {
+      // A private file mapping is split too (ld.so's mprotect of an image's RELRO range): a zap
+      // updates rss once per VMA and page table, so the split shows in its anonymous copies'
+      // rss_stat; the entries' change is not predicted (the call's output is outside the model).
+      if (vma.privateFile) mprotect_split(k, mm, vma, s, e, prot);
+      continue;
+    }
     if (mprotect_fixup(k, mm, vma, s, e, prot, tlb)) changed = true;
   }
   tlb.finish(k, mm);
@@ -120,6 +126,18 @@ function mprotect_fixup(k: Kernel, mm: Mm, vma: Vma, start: number, end: number,
   v.write = write;
   change_protection(k, mm, v, start, end, { wasNone, none: (prot & PROT_ALL) === 0 }, tlb);
   return true;
+}
+
+/** mprotect_fixup()'s split and new flags alone, for a VMA whose entries the model does not hold whole. */
+function mprotect_split(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, prot: number): void {
+  const read = (prot & PROT_READ) !== 0;
+  const write = (prot & PROT_WRITE) !== 0;
+  if (vma.read === read && vma.write === write) return;
+  let v = vma;
+  if (start > v.vm_start) v = split_vma(k, mm, v, start);
+  if (end < v.vm_end) split_vma(k, mm, v, end);
+  v.read = read;
+  v.write = write;
 }
 
 /** What the change does to presence: entries of a PROT_NONE VMA are not present (PROT_NONE entries). */

@@ -26,7 +26,8 @@ export function folio_add_lru(k: Kernel, f: Folio): void {
   f.in_lru_batch = true;
   b.add.push(f);
   if (b.add.length >= k.traits.folioBatch || f.nr > 1) drainAdd(k, k.cpu);
-  else if (k.lruObserved && k.op.lruAdded?.includes(f.pfn)) drainAdd(k, k.cpu);
+  // An op that lists recorded moves is itself the record of them (the trace's first drain too).
+  else if (k.op.lruAdded?.includes(f.pfn)) drainAdd(k, k.cpu);
 }
 
 /**
