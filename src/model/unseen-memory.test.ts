@@ -127,6 +127,56 @@ describe('a split maps zero-filled pages back as the zero page (6.12+)', () => {
   });
 });
 
+describe('a PMD-mapped THP split (6.12+): its PMD froze into migration entries no event shows', () => {
+  const MB = 1024 * 1024;
+  const seq = (restored: number[] | undefined) => {
+    const run = engine('linux-6.18');
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 2 * MB, prot: 3, flags: 0x22, anon: true });
+    run({ ...base, at: at(), kind: 'madvise', addr: A, len: 2 * MB, advice: 14 });
+    run({ ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [data(0x40000, 9), pgtable(0x1000)] });
+    // MADV_FREE of one page in the second half: madvise_free_huge_pmd() splits the folio.
+    return run({ ...base, at: at(), kind: 'madvise', addr: A + MB, len: PAGE, advice: MADV_FREE, ...(restored ? { restored } : {}) });
+  };
+  it('the pages not restored were zero-filled: each is mapped by the zero page (-1 anon rss) and freed', () => {
+    const written = Array.from({ length: 15 }, (_, i) => A + i * PAGE);
+    const out = seq(written);
+    expect(out.filter((e) => e === 'rss_stat -4096')).toHaveLength(512 - 15);
+    expect(out.filter((e) => e.startsWith('mm_page_free') && e.endsWith('folio'))).toHaveLength(512 - 15);
+  });
+  it('without migration events every page is taken as holding data', () => {
+    const out = seq(undefined);
+    expect(out.filter((e) => e === 'rss_stat -4096')).toEqual([]);
+  });
+});
+
+describe('reclaim\'s split (split_folio_to_list): a piece the zero page now maps keeps the list\'s reference', () => {
+  const MADV_PAGEOUT = 21;
+  it('it is activated with the others and freed where the lru_add batch drains, not by the split', () => {
+    const run = engine('linux-6.18');
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 64 * 1024, prot: 3, flags: 0x22, anon: true });
+    run({ ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [pgtable(0x1000), data(0x2000, 4)] });
+    const pages = Array.from({ length: 16 }, (_, i) => A + i * PAGE);
+    const out = run({ ...base, at: at(), kind: 'madvise', addr: A, len: 64 * 1024, advice: MADV_PAGEOUT, migrated: pages, restored: pages.filter((_, i) => i !== 5) });
+    expect(out.filter((e) => e === 'rss_stat -4096')).toHaveLength(1);
+    // No swap: all 16 pages fail and are activated (nr_activate_anon counts the zero-filled one).
+    const reclaim = out.indexOf('mm_vmscan_reclaim_pages');
+    expect(reclaim).toBeGreaterThan(0);
+    expect(out.slice(0, reclaim).filter((e) => e.startsWith('mm_page_free'))).toEqual([]);
+    // The next drain of the lru_add batch puts its last reference.
+    const after = run({ ...base, at: at(), kind: 'madvise', addr: A, len: 64 * 1024, advice: MADV_FREE });
+    expect(after.filter((e) => e.startsWith('mm_page_free'))).toEqual(['mm_page_free pfn=0x2005 folio']);
+  });
+  it('when the record says the batch drained during the putback, the putback\'s folio_put() frees it there', () => {
+    const run = engine('linux-6.18');
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 64 * 1024, prot: 3, flags: 0x22, anon: true });
+    run({ ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [pgtable(0x1000), data(0x2000, 4)], lruAdded: [0x2000] });
+    const pages = Array.from({ length: 16 }, (_, i) => A + i * PAGE);
+    const pieces = Array.from({ length: 16 }, (_, i) => 0x2000 + i);
+    const out = run({ ...base, at: at(), kind: 'madvise', addr: A, len: 64 * 1024, advice: MADV_PAGEOUT, migrated: pages, restored: pages.slice(1), lruAdded: pieces });
+    expect(out.filter((e) => e.startsWith('mm_page_free'))).toEqual(['mm_page_free pfn=0x2000 folio']);
+  });
+});
+
 describe('MADV_FREE over entries the kernel already cleaned', () => {
   const seq = (markers: boolean) => {
     const run = engine('linux-6.18');

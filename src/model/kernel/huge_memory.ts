@@ -169,14 +169,17 @@ export function zap_deposited_table(k: Kernel, mm: Mm, haddr: number): void {
 /**
  * split_folio() to order 0 for an anon folio: unmap every mapping to migration entries
  * (one flush per PTE; a PMD mapping becomes a PMD migration entry: one full flush), split,
- * map the pieces back, and free the pages no entry maps. `extraRefs` is what the caller holds
- * (isolation, shrinker's folio_try_get).
+ * map the pieces back, and free the pages no entry maps. The references the caller holds
+ * (isolation, shrinker's folio_try_get) stay with the head. `toList`: split_folio_to_list() of
+ * reclaim — lru_add_split_folio() takes a reference on each other piece for the caller's list
+ * (isolated), so a piece no entry maps any more (a zero-filled page now mapped by the zero page)
+ * is not freed by the split but where the list's reference goes.
  */
-export function split_folio(k: Kernel, f: Folio): Folio[] {
+export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
   if (f.nr === 1 || f.freed) return [f];
   k.cost.folioLocks++;
   /** An entry turned into a migration entry: where, and its value (page in the folio, bits). */
-  type Slot = { mm: Mm; table: PteTable; idx: number; bits: number; addr: number; locked: boolean };
+  type Slot = { mm: Mm; table: PteTable; idx: number; bits: number; addr: number; locked: boolean; pmd?: boolean };
   const slots: Slot[] = [];
   let mappingRefs = 0;
   for (const m of folio_mappings(k, f)) {
@@ -194,7 +197,7 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
       f.entire_mapcount--;
       f.large_mapcount--;
       mappingRefs++;
-      for (let i = 0; i < HPAGE_PMD_NR; i++) slots.push({ mm, table, idx: i, bits: table.bits[i]!, addr: haddr + i * PAGE_SIZE, locked: m.vma.locked });
+      for (let i = 0; i < HPAGE_PMD_NR; i++) slots.push({ mm, table, idx: i, bits: table.bits[i]!, addr: haddr + i * PAGE_SIZE, locked: m.vma.locked, pmd: true });
       // 6.1 __split_huge_pmd_locked(freeze): the first page_remove_rmap() of a subpage leaves
       // the THP partly mapped (traits.freezeSplitQueuesDeferred).
       if (k.traits.freezeSplitQueuesDeferred && f.anon) deferred_split_folio(k, f, true);
@@ -244,12 +247,14 @@ export function split_folio(k: Kernel, f: Folio): Folio[] {
     p.dirty = f.dirty;
     p.active = f.active;
     p.isolated = f.isolated;
-    // The head keeps the caller's references; tails start with none but their mappings.
-    p.refcount = i === 0 ? Math.max(0, heldRefs) : 0;
+    // The head keeps the caller's references; tails start with none but their mappings (and
+    // the list's, for reclaim).
+    p.refcount = i === 0 ? Math.max(0, heldRefs) : toList ? 1 : 0;
+    if (i > 0 && toList) p.isolated = true;
     k.storySplit(f, p, i);
     pieces.push(p);
   }
-  const zeroFilled = k.traits.splitRemapsZeroPages && f.anon ? zeroFilledPages(k.op) : undefined;
+  const zeroFilled = k.traits.splitRemapsZeroPages && f.anon ? zeroFilledPages(k.op, slots) : undefined;
   for (const s of slots) {
     const p = pieces[s.bits & PTE_PAGE_MASK]!;
     // try_to_map_unused_to_zeropage(): a zero-filled page (not in a VM_LOCKED mapping) is
@@ -297,11 +302,15 @@ export function split_folio_held(k: Kernel, f: Folio): Folio[] {
 
 /**
  * The pages the op's split found zero-filled: unmapped to a migration entry and never restored
- * (see Op.migrated). Without the migration events every page is taken as holding data.
+ * (see Op.migrated). A PMD mapping is frozen into migration entries by
+ * __split_huge_pmd_locked(freeze), which traces no set_migration_pte: where the op shows the
+ * capture records migration events (a restore or a set), its PMD-mapped pages were unmapped too.
+ * Without the migration events every page is taken as holding data.
  */
-function zeroFilledPages(op: Op | undefined): Set<number> | undefined {
-  if (!op?.migrated) return undefined;
-  const zero = new Set(op.migrated);
+function zeroFilledPages(op: Op | undefined, slots: ReadonlyArray<{ addr: number; pmd?: boolean }>): Set<number> | undefined {
+  if (!op?.migrated && !op?.restored) return undefined;
+  const zero = new Set(op.migrated ?? []);
+  for (const s of slots) if (s.pmd) zero.add(s.addr);
   if (op.restored) for (const a of op.restored) zero.delete(a);
   return zero.size > 0 ? zero : undefined;
 }

@@ -6,7 +6,7 @@
  */
 import { Lru, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
-import { free_folio } from './rmap.js';
+import { folio_put_refs, free_folio } from './rmap.js';
 
 export function folio_lru_list(f: Folio): Lru {
   const base = f.swapbacked ? Lru.InactiveAnon : Lru.InactiveFile;
@@ -141,5 +141,7 @@ export function folio_putback_lru_batched(k: Kernel, f: Folio): void {
   }
   folio_add_lru(k, f);
   f.isolated = false;
-  f.refcount--;
+  // folio_put(): the last reference if the batch drained at once (a recorded insertion, a full
+  // batch) and nothing maps the folio any more — a split piece now mapped by the zero page.
+  if (folio_put_refs(k, f, 1) && !f.freed) free_folio(k, f);
 }

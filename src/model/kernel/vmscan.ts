@@ -148,9 +148,8 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
         k.count(k.mthpCounter(f.order, 'swpout_fallback'));
         if (f.order === HPAGE_PMD_ORDER) k.count('thp_swpout_fallback');
         const nr = f.nr;
-        const pieces = split_folio(k, f);
+        const pieces = split_folio(k, f, true);
         const head = pieces[0]?.pfn === f.pfn ? pieces[0] : undefined;
-        for (const p of pieces) if (p !== head) { p.isolated = true; p.refcount++; }
         // The head retries the swap allocation at once, fails again (activate_locked_split),
         // and is counted as one page: nr_scanned is fixed up by nr - 1. split_folio_to_list()
         // queued the tails where the scan takes its next folio from, so they are scanned next,
