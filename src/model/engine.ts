@@ -11,7 +11,7 @@ import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_brk, do_mmap, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
-import { dup_mmap, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
+import { dup_mmap, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
@@ -104,7 +104,7 @@ export class Engine {
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();
     k.ipiLeft = op.ipiLeft ? new Set(op.ipiLeft) : undefined;
     // The IPIs of the last op that could send any: a switch the lifter placed after it reads them.
-    if (op.kind !== 'run' && op.kind !== 'switch-other' && op.kind !== 'lru-drain' && op.kind !== 'marker' && op.kind !== 'prewindow' && op.kind !== 'capture' && k.ipiTargets.size > 0) k.ipiTargets.clear();
+    if (op.kind !== 'run' && op.kind !== 'switch-other' && op.kind !== 'lru-drain' && op.kind !== 'marker' && op.kind !== 'prewindow' && op.kind !== 'snapshot' && op.kind !== 'capture' && k.ipiTargets.size > 0) k.ipiTargets.clear();
     this.index++;
     let unmodelled: string | undefined;
     // Where the mm runs. The pre-window bookkeeping (fault-count, exec) is the task's rss cache
@@ -122,7 +122,7 @@ export class Engine {
     mm.threads.add(op.tid);
     let after: { idle: boolean; ours: boolean } | undefined;
     let afterLoaded: CpuTlbState['loaded'] = 'other';
-    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'exec-arg-page' && op.kind !== 'lru-drain' && op.kind !== 'prewindow' && op.kind !== 'capture') {
+    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'exec-arg-page' && op.kind !== 'lru-drain' && op.kind !== 'prewindow' && op.kind !== 'snapshot' && op.kind !== 'capture') {
       const out = this.switchedOut.get(op.tid);
       if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
       mm_runs_on(k, mm, op.cpu);
@@ -204,6 +204,9 @@ export class Engine {
         break;
       case 'prewindow':
         mm.preWindow = { missing: op.missing, forked: false };
+        break;
+      case 'snapshot':
+        load_snapshot(k, mm, op.vmas, op.tid);
         break;
       case 'fault-count': {
         // Counted, not applied: the task's rss cache sees the fault and its anon page.

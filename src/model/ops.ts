@@ -40,6 +40,39 @@ export interface AllocFact {
   copy?: boolean;
 }
 
+/** A run of present pages at consecutive pfns, all alike (`fl: snap pages`). */
+export interface SnapshotRun {
+  addr: number;
+  /** Pages in the run. */
+  n: number;
+  /** pfn of the run's first page; page i is at pfn + i. */
+  pfn: number;
+  /** An anonymous page, a file page (or shared anonymous), or the shared zero page. */
+  what: 'anon' | 'file' | 'zero';
+  /** pagemap's exclusively-mapped bit. */
+  exclusive: boolean;
+  /** A swap-backed file page (tmpfs, shmem): counted in MM_SHMEMPAGES. */
+  swapbacked: boolean;
+  /** `head`: the run's first page heads a compound folio and the rest are its tails; `tail`: every page is a tail of the folio the run before began. */
+  compound?: 'head' | 'tail';
+}
+
+/** One VMA of the address space at `fl: begin` (`fl: snap vma`), with its present pages. */
+export interface SnapshotVma {
+  start: number;
+  end: number;
+  /** File offset in bytes (/proc/self/maps). */
+  off: number;
+  /** What /proc/self/maps names it: an anonymous mapping, a private or shared file mapping, the brk heap, the stack, or a special mapping. */
+  kind: 'anon' | 'file' | 'shared' | 'heap' | 'stack' | 'vdso' | 'vvar' | 'vsyscall';
+  name: string;
+  read: boolean;
+  write: boolean;
+  exec: boolean;
+  shared: boolean;
+  runs: SnapshotRun[];
+}
+
 export const MADV = {
   MADV_NORMAL: 0,
   MADV_RANDOM: 1,
@@ -125,6 +158,12 @@ export type Op =
    * is outside the model (kernel/fork.ts).
    */
   | (Base & { kind: 'prewindow'; missing: string })
+  /**
+   * The workload's address space when the window opened, from its `fl: snap` markers: every
+   * VMA of /proc/self/maps with its present pages (/proc/self/pagemap). It replaces `prewindow`:
+   * the memory it holds is the model's (a fork copies it, faults and the exit's zap act on it).
+   */
+  | (Base & { kind: 'snapshot'; vmas: SnapshotVma[] })
   /**
    * A thread of the mm was switched in (`on`) or out on `cpu` (sched_switch). Out: `idle`, to a
    * task without an mm (the idle task, a kernel thread: lazy TLB); `ours`, to another task of the

@@ -391,6 +391,12 @@ export interface Vma {
   implicit: boolean;
   /** The brk heap (mm.brk). */
   heap?: boolean;
+  /**
+   * dup_mmap() copies no entry of this VMA (vma_needs_copy() false): it has no anon_vma (only
+   * file pages or the zero page were ever mapped) or is a special mapping (vdso, vvar) whose
+   * entries the child faults in again. Set for VMAs from the address-space snapshot.
+   */
+  noPteCopy?: boolean;
 }
 
 export interface Mm {

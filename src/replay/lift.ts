@@ -15,7 +15,7 @@
  */
 import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
 import type { AllocFact, Op } from '../model/ops.js';
-import { parseMarker, PRE_WINDOW_MISSING, type Marker } from './markers.js';
+import { parseMarker, PRE_WINDOW_MISSING, SnapshotReader, type Marker } from './markers.js';
 import { PfnOrderTable } from './pfn-table.js';
 
 export type RecordedKind = 'tlb_flush' | 'rss_stat' | 'mm_page_free' | 'mm_vmscan_reclaim_pages';
@@ -987,6 +987,10 @@ export class Lifter {
         if (Number.isFinite(tid) && !this.tasks.has(tid)) this.tasks.set(tid, tgid);
         return;
       }
+      case 'snap':
+      case 'snap-end':
+        this.snapMarker(e, tgid, m);
+        return;
       case 'note': {
         if (m.kv.action === 'drop_caches') this.open(e, tgid, { kind: 'drop-caches', value: Number(m.kv.value ?? 3) });
         if (m.kv.release) this.releaseMarker = m.kv.release;
@@ -997,6 +1001,51 @@ export class Lifter {
         return;
     }
   }
+
+  /**
+   * `fl: snap` / `fl: snap-end` (markers.ts): the address space at `fl: begin`, read by the
+   * window's task right after its begin marker. Complete and consistent, it becomes a `snapshot`
+   * op; a malformed or misplaced line is a breach, noted with what is wrong, and the snapshot
+   * is dropped (the mm keeps memory the model never saw, as without one).
+   */
+  private snapMarker(e: TraceEvent, tgid: number, m: Marker): void {
+    const problem = (what: string): void => {
+      this.breach('bad_marker', e.line);
+      this.notes.push(`fl: snap at line ${e.line}: ${what}; the address-space snapshot is not used`);
+      this.snap = null;
+    };
+    if (this.snap === null) return;
+    if (!this.inWindow || e.pid !== tgid || this.snapDone) { problem('outside the window\'s opening'); return; }
+    this.snap ??= new SnapshotReader(USER_ADDRESS_END);
+    if (m.verb === 'snap') {
+      const p = this.snap.add(m);
+      if (p) problem(p);
+      return;
+    }
+    const vmas = this.snap.end(m);
+    if (typeof vmas === 'string') { problem(vmas); return; }
+    this.snapDone = true;
+    this.snap = undefined;
+    // Its anonymous folios are the workload's: their frees (a copy-on-write's old page, the
+    // exit's zap) are its output.
+    for (const v of vmas) {
+      for (let i = 0; i < v.runs.length; i++) {
+        const r = v.runs[i]!;
+        if (r.what !== 'anon' || r.compound === 'tail') continue;
+        if (r.compound !== 'head') { for (let j = 0; j < r.n; j++) this.pfnHeads.set(r.pfn + j, 0); continue; }
+        let nr = r.n;
+        for (let j = i + 1; j < v.runs.length && v.runs[j]!.compound === 'tail'; j++) nr += v.runs[j]!.n;
+        let order = 0;
+        while (1 << order < nr) order++;
+        this.pfnHeads.set(r.pfn, order);
+      }
+    }
+    this.open(e, tgid, { kind: 'snapshot', vmas });
+  }
+
+  /** The `fl: snap` markers read so far; null once one was malformed (the rest are ignored). */
+  private snap: SnapshotReader | null | undefined;
+  private snapDone = false;
 
   private syscall(e: TraceEvent, tgid: number): void {
     const isEnter = e.syscall === 1;
@@ -1118,10 +1167,13 @@ export class Lifter {
         c = new RssCounter();
         this.rssLast.set(key, c);
       }
-      const prev = c.size;
-      const before = c.prev;
       const last = c.rec;
       const lastOp = c.op;
+      // A fork's child mm starts with every counter at zero (mm_init()): its first update in the
+      // fork is from 0, whatever an earlier mm with the same hashed mm_id left.
+      const forking = Number(f.curr) === 0 && tgid !== undefined ? this.taskOf(e.pid)?.op : undefined;
+      const prev = forking !== undefined && forking.op.kind === 'fork' && lastOp !== forking ? 0 : c.size;
+      const before = c.prev;
       c.prev = prev;
       c.size = size;
       c.rec = undefined;

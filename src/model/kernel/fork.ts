@@ -4,8 +4,10 @@
  * the parent's flush).
  *
  * Memory mapped before the window. A real workload's mm already held memory when the scenario
- * window opened (its binary's data and bss, heap, stack; file pages of its text). Without a
- * snapshot of it (`prewindow` op without VMAs), the mm carries `preWindow`: the model knows the
+ * window opened (its binary's data and bss, heap, stack; file pages of its text). With the
+ * snapshot of it that the workload writes after `fl: begin` (`snapshot` op, load_snapshot()),
+ * that memory is the model's like any other. Without one (`prewindow` op), the mm carries
+ * `preWindow`: the model knows the
  * memory it saw mapped and nothing else. A fork then copies both; the model predicts the copy of
  * what it knows (VMAs it saw created by mmap), and the output of the rest — the other VMAs'
  * per-table rss updates, and every later fault, copy-on-write or zap of that memory — is outside
@@ -15,7 +17,7 @@
  * do_huge_pmd_wp_page() for anonymous folios another mapping shares) is here too, beside the
  * copy that set it up; memory.ts calls it where a write fault finds a read-only entry.
  */
-import type { AllocFact } from '../ops.js';
+import type { AllocFact, SnapshotVma } from '../ops.js';
 import {
   MM_ANONPAGES, PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Folio, type Mm, type Vma,
 } from '../state.js';
@@ -57,6 +59,8 @@ export function dup_mmap(k: Kernel, parent: Mm, childTgid: number): Mm {
   for (const v of parent.vmas) {
     if (v.dontcopy) continue;
     child.vmas.push({ ...v });
+    // vma_needs_copy(): no anon_vma (and not VM_PFNMAP/VM_MIXEDMAP) — the child faults in again.
+    if (v.noPteCopy) continue;
     // The model's implicit VMAs stand for parts of VMAs it never saw (the stack, the heap): the
     // kernel's per-table rss update there also counts pages the model does not know.
     copy_page_range(k, parent, child, v, !vma_outside_model(parent, v));
@@ -221,4 +225,82 @@ export function do_wp_page_anon(k: Kernel, mm: Mm, vma: Vma, table: PteTable, ad
   k.story(old, 'page copied on write', addr);
   if (folio_put_refs(k, old, 1)) free_folio(k, old);
   return true;
+}
+
+/**
+ * The address space at `fl: begin` as the workload's snapshot recorded it (/proc/self/maps and
+ * pagemap, ops.ts SnapshotVma): its VMAs, and in them the present anonymous pages (folios at the
+ * recorded pfns, mapped writable where the VMA is, PageAnonExclusive as pagemap's exclusive bit
+ * says) and zero-page entries. The rss counters take those pages without a trace event (they
+ * were counted before the window). The mm holds no memory the model did not see any more.
+ *
+ * Model deviation: file pages (the binary's text and read-only data, the not yet written pages
+ * of its data segment) and the vdso page are not held: their VMAs are `unseenPages`, as a file
+ * mapping made in the window is, and their rss is outside the model. A VMA whose pages are
+ * only file pages or the zero page is taken to have no anon_vma (the kernel keeps one once an
+ * anonymous page was ever mapped there) and the fork skips it, as vma_needs_copy() does; vvar
+ * and vdso are special mappings it skips too. A compound run is one folio whose order covers
+ * it (kpageflags gives its head and tails, not its order). The folios are on no LRU list: most
+ * were faulted in before the workload joined a memory cgroup, and reclaim in the window is
+ * over the workload's region; nothing in the window scans them.
+ * 6.1 (SPLIT_RSS_COUNTING): the mm's counter is the snapshot's count less what the task's rss
+ * cache still holds of the faults before the window.
+ */
+export function load_snapshot(k: Kernel, mm: Mm, vmas: readonly SnapshotVma[], tid: number): void {
+  mm.preWindow = undefined;
+  let anon = 0;
+  for (const s of vmas) {
+    if (s.kind === 'vsyscall') continue;
+    const isAnon = s.kind === 'anon' || s.kind === 'heap' || s.kind === 'stack';
+    const special = s.kind === 'vdso' || s.kind === 'vvar';
+    const vma: Vma = {
+      vm_start: s.start, vm_end: s.end,
+      vm_pgoff: isAnon ? s.start / PAGE_SIZE : s.off / PAGE_SIZE,
+      read: s.read, write: s.write, hugepage: false, nohugepage: false, locked: false, droppable: false,
+      anon: isAnon, implicit: false,
+    };
+    if (s.kind === 'heap') vma.heap = true;
+    if (s.kind === 'file') vma.privateFile = true;
+    if (!isAnon) vma.unseenPages = true;
+    const hasAnon = s.runs.some((r) => r.what === 'anon');
+    if (special || s.kind === 'shared' || !hasAnon) vma.noPteCopy = true;
+    mm.vmas.push(vma);
+    // Runs of one compound folio: a head run and the tail runs after it, at following pfns.
+    let f: Folio | undefined;
+    let fPages = 0;
+    for (let ri = 0; ri < s.runs.length; ri++) {
+      const r = s.runs[ri]!;
+      if (r.what === 'file') { f = undefined; continue; }
+      for (let i = 0; i < r.n; i++) {
+        const addr = r.addr + i * PAGE_SIZE;
+        const pi = Math.floor(addr / PMD_SIZE);
+        let t = mm.pmds.get(pi);
+        if (!t) { t = new PteTable(0); mm.pmds.set(pi, t); }
+        if (t.kind === 'huge') continue;
+        const idx = pteIndex(addr);
+        if (r.what === 'zero') { t.setZero(idx, true); t.used++; continue; }
+        if (r.compound !== 'tail' && (i === 0 || r.compound !== 'head')) {
+          // A new folio: an order-0 page, or the head of a compound run and the tails after it.
+          let nr = r.compound === 'head' ? r.n : 1;
+          if (r.compound === 'head') for (let j = ri + 1; j < s.runs.length && s.runs[j]!.compound === 'tail'; j++) nr += s.runs[j]!.n;
+          let order = 0;
+          while (1 << order < nr) order++;
+          f = k.newFolio(order, r.pfn + i, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
+          f.exclusive = r.exclusive;
+          fPages = 0;
+          k.story(f, 'mapped before the window (snapshot)', addr);
+        }
+        if (!f) continue;
+        t.set(idx, f, fPages, vma.write, true, true);
+        t.used++;
+        folio_add_rmap_ptes(k, f, fPages, 1);
+        f.refcount++;
+        fPages++;
+        anon++;
+      }
+    }
+  }
+  mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+  const cached = k.traits.rssEveryUpdate ? 0 : (k.taskRss.get(tid)?.cache[MM_ANONPAGES] ?? 0);
+  mm.rss[MM_ANONPAGES] += anon - cached;
 }
