@@ -1,6 +1,6 @@
 /** Lifting around a fork: the window's pre-existing memory, and a child's op preempted by its parent's. */
 import { describe, expect, it } from 'vitest';
-import { liftText } from './lift.case.js';
+import { liftText, liftTextWith } from './lift.case.js';
 import type { LiftedOp } from './lift.js';
 import { PRE_WINDOW_MISSING } from './markers.js';
 
@@ -42,5 +42,57 @@ describe('lifting a fork', () => {
       ['exit', 8, [0x100, 0x101, 0x102]],
       ['syscall', 7, []],
     ]);
+  });
+});
+
+describe('lifting the fl: snap address space', () => {
+  const SNAP = [
+    L(7, '1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+    L(7, '1.000002', 'tracing_mark_write: fl: snap vma start=0x400000 end=0x402000 prot=rw-p kind=anon off=0x0 name=-'),
+    L(7, '1.000003', 'tracing_mark_write: fl: snap pages addr=0x400000 runs=1ax@100,1-'),
+    L(7, '1.000004', 'tracing_mark_write: fl: snap vma start=0x600000 end=0x640000 prot=rw-p kind=heap off=0x0 name=_heap_'),
+    L(7, '1.000005', 'tracing_mark_write: fl: snap pages addr=0x600000 runs=16axh@200,48-'),
+    L(7, '1.000006', 'tracing_mark_write: fl: snap-end vmas=2 pages=17'),
+  ];
+  const EXIT = [
+    L(7, '1.000007', 'sys_exit_group(error_code: 0)', '...1.'),
+    FREE(7, '1.000008', 0x100),
+    L(7, '1.000009', 'mm_page_free: page=0000000000000000 pfn=0x200 order=4'),
+  ];
+
+  it('hands the snapshot on as one op, after the prewindow op it replaces', async () => {
+    const ops = await lift([...SNAP, ...EXIT]);
+    const kinds = ops.map((o) => o.op.kind).filter((k) => k !== 'run');
+    expect(kinds.slice(0, 3)).toEqual(['prewindow', 'marker', 'snapshot']);
+    const snap = ops.find((o) => o.op.kind === 'snapshot')!.op as Extract<LiftedOp['op'], { kind: 'snapshot' }>;
+    expect(snap.vmas.map((v) => [v.kind, v.start.toString(16), v.runs.map((r) => `${r.n}${r.what}@${r.pfn.toString(16)}${r.compound ?? ''}`)])).toEqual([
+      ['anon', '400000', ['1anon@100']],
+      ['heap', '600000', ['16anon@200head']],
+    ]);
+  });
+
+  it('takes the snapshot\'s folios as the workload\'s: their frees are its output', async () => {
+    const ops = await lift([...SNAP, ...EXIT]);
+    const exit = ops.find((o) => o.op.kind === 'exit')!;
+    expect(exit.recorded.map((r) => [r.pfn, r.ours])).toEqual([[0x100, true], [0x200, true]]);
+  });
+
+  it('drops a snapshot with a malformed line, says why, and counts the breach', async () => {
+    const bad = [...SNAP];
+    bad[4] = L(7, '1.000005', 'tracing_mark_write: fl: snap pages addr=0x600000 runs=16q@200');
+    const { ops, lifter } = await liftTextWith(['# tracer: nop', ...bad, ...EXIT].join('\n') + '\n');
+    expect(ops.some((o) => o.op.kind === 'snapshot')).toBe(false);
+    expect(lifter.breaches.get('bad_marker')).toMatchObject({ count: 1, line: 6 });
+    expect(lifter.notes.join('\n')).toMatch(/fl: snap at line 6: run 16q@200; the address-space snapshot is not used/);
+    // Without it the snapshot's pages are not known to be the workload's.
+    expect(ops.find((o) => o.op.kind === 'exit')!.recorded.map((r) => r.ours)).toEqual([false, false]);
+  });
+
+  it('refuses a snap-end whose counts disagree', async () => {
+    const bad = [...SNAP];
+    bad[5] = L(7, '1.000006', 'tracing_mark_write: fl: snap-end vmas=2 pages=18');
+    const { ops, lifter } = await liftTextWith(['# tracer: nop', ...bad].join('\n') + '\n');
+    expect(ops.some((o) => o.op.kind === 'snapshot')).toBe(false);
+    expect(lifter.notes.join('\n')).toMatch(/pages=18, 17 read/);
   });
 });

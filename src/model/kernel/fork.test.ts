@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../engine.js';
 import type { Emission } from '../emit.js';
 import { buildConfig } from '../presets.js';
-import type { Op } from '../ops.js';
+import type { Op, SnapshotVma } from '../ops.js';
 import { RSS_NAMES } from '../state.js';
 
 const at = (index: number) => ({ index, line: index + 1 });
@@ -151,5 +151,68 @@ describe('6.1: a task\'s rss cache holding faults outside the model', () => {
     expect(eng.sharesUnknownOutput(due)).toMatch(/6\.1 rss cache sync/);
     expect(show(step(due).emitted).filter((x) => x.startsWith('rss'))).toEqual([]);
     expect(t.unknown).toBe(false);
+  });
+});
+
+describe('the address space at fl: begin (snapshot op)', () => {
+  // The snapshot of a small static program: its text (file pages only: no anon_vma), its data
+  // (two anonymous copies and a file page), bss, the vdso page and a stack page.
+  //   0x400000 text | 0x402000 data | 0x404000 bss ............ | vdso | stack
+  const vmas: SnapshotVma[] = [
+    { start: 0x400000, end: 0x402000, off: 0, kind: 'file', name: 'w', read: true, write: false, exec: true, shared: false, runs: [{ addr: 0x400000, n: 2, pfn: 0x900, what: 'file', exclusive: true, swapbacked: false }] },
+    { start: 0x402000, end: 0x404000, off: 0x2000, kind: 'file', name: 'w', read: true, write: true, exec: false, shared: false, runs: [
+      { addr: 0x402000, n: 1, pfn: 0x910, what: 'anon', exclusive: true, swapbacked: false },
+      { addr: 0x403000, n: 1, pfn: 0x920, what: 'anon', exclusive: true, swapbacked: false },
+    ] },
+    { start: 0x404000, end: 0x40a000, off: 0, kind: 'anon', name: '-', read: true, write: true, exec: false, shared: false, runs: [
+      { addr: 0x404000, n: 3, pfn: 0x930, what: 'anon', exclusive: true, swapbacked: false },
+      { addr: 0x407000, n: 1, pfn: 0, what: 'zero', exclusive: false, swapbacked: false },
+    ] },
+    { start: 0x7ff000000000, end: 0x7ff000002000, off: 0, kind: 'vdso', name: '_vdso_', read: true, write: false, exec: true, shared: false, runs: [{ addr: 0x7ff000000000, n: 1, pfn: 0x99, what: 'file', exclusive: false, swapbacked: false }] },
+    { start: 0x7ffd00000000, end: 0x7ffd00021000, off: 0, kind: 'stack', name: '_stack_', read: true, write: true, exec: false, shared: false, runs: [{ addr: 0x7ffd00020000, n: 1, pfn: 0x940, what: 'anon', exclusive: true, swapbacked: false }] },
+  ];
+  const snapshot: Op = { ...P, at: at(0), kind: 'snapshot', vmas };
+
+  function forked(preset: string): { eng: Engine; step: (op: Op) => ReturnType<Engine['step']>; fork: ReturnType<Engine['step']> } {
+    const { eng, step } = engine(preset, { enabled: 'never', sizes: {} });
+    step({ ...P, at: at(0), kind: 'prewindow', missing: 'the snapshot' });
+    step(snapshot);
+    step(mmap(A, 64 * KB));
+    step(fault(P, A, 0x100));
+    const fork = step({ ...P, at: at(0), kind: 'fork', child: 11 });
+    return { eng, step, fork };
+  }
+
+  it.each(['linux-6.1', 'linux-6.12', 'linux-6.18'])('%s: the fork copies the anonymous pages per VMA and table, skips VMAs without anon_vma and the vdso', (preset) => {
+    const { eng, fork } = forked(preset);
+    // data (2) and bss (3) share the first table; the window's region and the stack have their own.
+    expect(show(fork.emitted)).toEqual(['rss curr=0 MM_ANONPAGES 2', 'rss curr=0 MM_ANONPAGES 3', 'rss curr=0 MM_ANONPAGES 1', 'rss curr=0 MM_ANONPAGES 1', 'flush -1']);
+    expect(eng.sharesUnknownOutput({ ...P, at: at(0), kind: 'fork', child: 12 })).toBeUndefined();
+    expect(eng.k.mms.get(10)!.preWindow).toBeUndefined();
+  });
+
+  // 6.18's zap does not drain the lru_add batch first: the copy, still in it, is freed by the drain.
+  it.each([['linux-6.1', ['free 0x500/0']], ['linux-6.12', ['free 0x500/0']], ['linux-6.18', []]])('%s: a write in the child copies a page of the snapshot; the exit frees that copy only', (preset, frees) => {
+    const { step } = forked(preset);
+    const cow = step(fault(C, 0x404000, 0x500));
+    expect(cow.unmodelled).toBeUndefined();
+    expect(show(cow.emitted)).toEqual(['flush 1']);
+    const exit = show(step({ ...C, at: at(0), kind: 'exit' }).emitted);
+    expect(exit.filter((x) => x.startsWith('free') && x !== 'free 0x0/0')).toEqual(frees);
+    // One update per VMA and table: data (2), bss with the copy (3), the window's page, the stack page.
+    expect(exit.filter((x) => x.startsWith('rss'))).toEqual(['rss curr=0 MM_ANONPAGES -2', 'rss curr=0 MM_ANONPAGES -3', 'rss curr=0 MM_ANONPAGES -1', 'rss curr=0 MM_ANONPAGES -1']);
+  });
+
+  it('the parent\'s copy on write leaves the original to the child, whose exit frees it', () => {
+    const { step } = forked('linux-6.18');
+    expect(show(step(fault(P, 0x402000, 0x600)).emitted)).toEqual(['flush 1']);
+    const frees = show(step({ ...C, at: at(0), kind: 'exit' }).emitted).filter((x) => x.startsWith('free') && x !== 'free 0x0/0');
+    expect(frees).toEqual(['free 0x910/0']);
+  });
+
+  it('a read of the text stays file-backed memory (no anonymous output)', () => {
+    const { step } = forked('linux-6.18');
+    const r = step({ ...C, at: at(0), kind: 'fault', addr: 0x400100, write: false, allocs: [] });
+    expect(show(r.emitted)).toEqual([]);
   });
 });
