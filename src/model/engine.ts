@@ -11,7 +11,7 @@ import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_brk, do_mmap, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
-import { dup_mmap, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
+import { dup_mmap, exit_zaps_unseen_pages, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
@@ -303,6 +303,10 @@ export class Engine {
       return undefined;
     }
     const mm = this.k.mms.get(op.tgid);
+    if (mm && !mm.preWindow && op.kind === 'exit' && this.k.traits.zapFreesReversed && (op.tid === op.tgid || [...mm.threads].every((t) => t === op.tid))) {
+      const unseen = exit_zaps_unseen_pages(mm);
+      if (unseen) return unseen;
+    }
     if (!mm?.preWindow) return undefined;
     if (op.kind === 'fork' || op.kind === 'exit') {
       const last = op.kind === 'exit' && (op.tid === op.tgid || [...mm.threads].every((t) => t === op.tid));

@@ -44,6 +44,18 @@ export function output_shares_pre_window(mm: Mm | undefined, kind: string, lastT
 }
 
 /**
+ * 6.1 exit_mmap(): every page the zap clears takes a slot of the mmu_gather's batches, file
+ * pages too, and release_pages() frees each batch in reverse (ZapGather.finish()). Where the mm
+ * maps file pages the model does not hold (Vma.unseenPages: the binary's text, fault-around's
+ * neighbours), where each batch ends — and so the order of the frees — is not the model's to
+ * predict: its frees are compared as a set. What lacks, or undefined.
+ */
+export function exit_zaps_unseen_pages(mm: Mm): string | undefined {
+  if (!mm.vmas.some((v) => v.unseenPages)) return undefined;
+  return '6.1 exit of file pages the model does not hold (where its gather batches end, so the order of its frees, depends on them)';
+}
+
+/**
  * dup_mmap(): the parent's VMAs in address order, each copied by copy_page_range() unless
  * VM_DONTCOPY (MADV_DONTFORK); then flush_tlb_mm(oldmm) for the entries it write-protected.
  * Model deviation: a VMA without an anon_vma (only read faults, zero-page entries) is copied

@@ -467,6 +467,8 @@ export class ZapGather {
    */
   freed_tables = false;
   toFree: Folio[] = [];
+  /** The page batch each of `toFree` was gathered into (6.1 frees each batch in reverse). */
+  private toFreeBatch: number[] = [];
   /** The range covers pages the model does not hold (Vma.unseenPages): the flush is uncertain. */
   unseen = false;
   /**
@@ -474,7 +476,7 @@ export class ZapGather {
    * only where the release first drains the lru_add batch (traits.unmapDrainsLruAdd); elsewhere
    * the references go as the entries are cleared and `toFree` collects what that freed.
    */
-  puts: Array<{ folio: Folio; refs: number }> = [];
+  puts: Array<{ folio: Folio; refs: number; batch: number }> = [];
   /** The page batches (struct mmu_gather_batch): the active one (0: the local bundle), its entries, and how many more were allocated. */
   private batch = 0;
   private batchNr = 0;
@@ -509,6 +511,7 @@ export class ZapGather {
   /** Drop the references of `nr` cleared entries of `f`, now or at the release. */
   put(k: Kernel, f: Folio, nr: number): void {
     // 6.1 gathers each page of a run on its own.
+    const batch = this.batch;
     if (k.traits.gatherNrPagesEntries) this.addEntries(k, nr);
     else for (let i = 0; i < nr; i++) this.addEntries(k, 1);
     // Whether the unmap or a later drain frees it depends on when the shared batch drains.
@@ -516,8 +519,8 @@ export class ZapGather {
       if (!k.lruObserved) k.lruUnknown++;
       else if (!k.wideEvents.has('pagemap:mm_lru_insertion')) for (const b of k.lruBatches.values()) if (b.othersRan && b.add.includes(f)) k.lruExposed++;
     }
-    if (k.traits.unmapDrainsLruAdd) this.puts.push({ folio: f, refs: nr });
-    else if (folio_put_refs(k, f, nr)) this.toFree.push(f);
+    if (k.traits.unmapDrainsLruAdd) this.puts.push({ folio: f, refs: nr, batch });
+    else if (folio_put_refs(k, f, nr)) { this.toFree.push(f); this.toFreeBatch.push(batch); }
   }
 
   /**
@@ -536,7 +539,7 @@ export class ZapGather {
       // free_pages_and_swap_cache() (only when pages were gathered): lru_add_drain(), then the
       // release in zap order.
       lru_add_drain(k);
-      for (const p of this.puts) if (folio_put_refs(k, p.folio, p.refs)) this.toFree.push(p.folio);
+      for (const p of this.puts) if (folio_put_refs(k, p.folio, p.refs)) { this.toFree.push(p.folio); this.toFreeBatch.push(p.batch); }
       this.puts = [];
     }
     // The gather's page batches hold the folios, then (6.1, no RCU table freeing) the page
@@ -548,13 +551,20 @@ export class ZapGather {
       // 6.1 release_pages() walks each batch in order: a large folio is freed on the spot
       // (__folio_put_large()), an order-0 page is put on a list with list_add() and the list is
       // freed after the walk — so per batch, the large folios in order, then the rest reversed.
+      // A batch holds every page gathered, freed or not (a page another mm still maps takes a
+      // slot too); the page tables free_pgtables() gathered come after them.
+      const batchOf = this.toFreeBatch.slice();
+      for (let i = 0; i < tables.length; i++) { batchOf.push(this.batch); this.addEntries(k, 1); }
       const all = [...entries, ...tables];
       entries = [];
-      for (let i = 0, size = 8; i < all.length; i += size, size = 510) {
-        const batch = all.slice(i, i + size);
+      for (let i = 0; i < all.length; ) {
+        let j = i;
+        while (j < all.length && batchOf[j] === batchOf[i]) j++;
+        const batch = all.slice(i, j);
         const large = batch.filter((e) => 'folio' in e && e.folio.order > 0);
         const small = batch.filter((e) => !('folio' in e && e.folio.order > 0));
         entries.push(...large, ...small.reverse());
+        i = j;
       }
     } else entries.push(...tables);
     for (const e of entries) {
@@ -568,6 +578,7 @@ export class ZapGather {
     this.freed_tables = false;
     this.unseen = false;
     this.toFree = [];
+    this.toFreeBatch = [];
     this.batch = 0;
     this.batchNr = 0;
     this.full = false;
