@@ -86,8 +86,6 @@ export interface LiftedOp {
    * no event shows: the op's rss updates are then compared by their sum (mergeRssUpdates()).
    */
   preempted?: boolean;
-  /** A memcg-reclaim op: the write to the control file that runs it has begun. */
-  reclaimWrite?: boolean;
 }
 
 /**
@@ -1109,18 +1107,6 @@ export class Lifter {
           lo = this.open(e, tgid, flags & CLONE_VM ? { kind: 'thread', child: -1 } : { kind: 'fork', child: -1 });
           break;
         }
-        case 'write': {
-          // The write to memory.reclaim / memory.force_empty that a `fl: reclaim` marker
-          // announced is that reclaim op's call: its output is the op's.
-          const cur = this.taskOf(e.pid)?.op;
-          if (cur !== undefined && cur.op.kind === 'memcg-reclaim' && !cur.reclaimWrite) {
-            cur.reclaimWrite = true;
-            lo = cur;
-            break;
-          }
-          lo = this.open(e, tgid, { kind: 'syscall', name: sc });
-          break;
-        }
         default:
           // Any other system call of the workload is an op of its own, outside the model: what
           // the kernel emits during it (a brk()'s flush, a read()'s kernel-mode faults on
@@ -1199,11 +1185,6 @@ export class Lifter {
       }
       const rec = new Recorded(ev, e.line, e.cpu, e.pid, curr, member.value, prev === undefined ? null : size - prev, undefined, undefined, member.name);
       c.op = this.record(e, rec);
-      // A reschedule pending at an update of a fork's copy (copy_pte_range() stops every 32
-      // entries once need_resched() is set, adds the rss so far and goes on): the table's rss
-      // then comes in parts at an entry no event shows, as in a preempted op, compared by sum.
-      const lat = e.lat;
-      if (c.op !== undefined && c.op.op.kind === 'fork' && lat.length > 1 && (lat.charCodeAt(1) === 0x4e /* N */ || lat.charCodeAt(1) === 0x6e /* n */)) c.op.preempted = true;
       c.rec = rec;
       c.cpu = e.cpu;
       c.ts = e.tsNs;
