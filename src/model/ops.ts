@@ -114,6 +114,13 @@ interface Base {
   migrated?: number[];
   restored?: number[];
   /**
+   * The deferred-split shrinker's calls from reclaim during this op, in order
+   * (`mm_shrink_slab_start` of deferred_split_scan): the reclaim pass's priority and the scan
+   * budget do_shrink_slab() computed (`total_scan`: it includes the work deferred by earlier
+   * calls, nr_deferred, which lives across reclaims and other tasks' reclaim).
+   */
+  shrinks?: Array<{ priority: number; totalScan: number }>;
+  /**
    * CPUs that answered this op's flush IPI with `remote wrong CPU` in another process's context
    * (recorded by `record`'s second instance): the IPI reached them while they ran another mm,
    * and they left the mm's mm_cpumask. When it lands is the scheduler's doing, not the workload's.

@@ -222,3 +222,20 @@ describe('a pending reschedule', () => {
     expect((await run('...1.')).preempted).toBeFalsy();
   });
 });
+
+describe('the deferred-split shrinker in the workload\'s reclaim', () => {
+  it('each mm_shrink_slab_start of deferred_split_scan is the op\'s next `shrinks` call (priority, total_scan); other shrinkers are not', async () => {
+    const start = (shrink: string, total: number, prio: number, ts: string) =>
+      L(ts, `mm_shrink_slab_start: ${shrink} 00000000f76300b3: nid: 0 objects to shrink 6 gfp_flags GFP_HIGHUSER_MOVABLE cache items 1 delta 0 total_scan ${total} priority ${prio}`);
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: reclaim how=memcg-force-empty bytes=61440'),
+      L('1.000003', 'sys_write(fd: 4, buf: 0x7ffe68bf20b0, count: 5)'),
+      start('deferred_split_scan+0x0/0x540', 0, 12, '1.000004'),
+      start('super_cache_scan+0x0/0x210', 1, 12, '1.000005'),
+      start('deferred_split_scan+0x0/0x540', 3, 11, '1.000006'),
+      L('1.000007', 'sys_write -> 0x5'),
+    ]);
+    expect(ops.find((o) => o.op.kind === 'memcg-reclaim')!.op.shrinks).toEqual([{ priority: 12, totalScan: 0 }, { priority: 11, totalScan: 3 }]);
+  });
+});

@@ -153,7 +153,7 @@ export interface LiftOptions {
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte', 'sched_process_exit']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'mm_shrink_slab_start', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte', 'sched_process_exit']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 
@@ -539,6 +539,18 @@ export class Lifter {
         const order = Number(e.fields.order);
         if (Number.isSafeInteger(pfn) && order >= 0 && order <= MAX_PAGE_ORDER && this.isOurPfn(pfn)) this.released(pfn, order);
       }
+      return;
+    }
+    if (name === 'mm_shrink_slab_start') {
+      // The deferred-split shrinker called by the workload's reclaim (memcg reclaim, a charge's
+      // reclaim): its scan budget is an input (see Op `shrinks`).
+      if (tgid === undefined) return;
+      const f = e.fields;
+      if (typeof f.shrink !== 'string' || !f.shrink.startsWith('deferred_split_scan')) return;
+      const cur = this.openOf(e);
+      const priority = Number(f.priority);
+      const totalScan = Number(f.total_scan);
+      if (cur && Number.isSafeInteger(priority) && Number.isSafeInteger(totalScan)) (cur.op.shrinks ??= []).push({ priority, totalScan });
       return;
     }
     if (name === 'mm_vmscan_memcg_reclaim_begin') {

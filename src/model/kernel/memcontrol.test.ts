@@ -177,3 +177,32 @@ describe('mTHP charge fallback (alloc_anon_folio(): mem_cgroup_charge() failed)'
     expect(r.eng.counters()['64kB/anon_fault_fallback_charge']).toBeUndefined();
   });
 });
+
+describe('memcg reclaim runs the deferred-split shrinker between LRU passes (shrink_node_memcgs())', () => {
+  const THP64: ThpSettings = { enabled: 'madvise', sizes: { 64: 'always', 2048: 'inherit' } };
+  /** Two 64K folios, the second half of the first unmapped (partially mapped: on the split queue). */
+  const setup = (): Run => {
+    const r = new Run('linux-6.18', THP64);
+    r.populate(A, 2, 4, 0x10000);
+    r.step({ kind: 'munmap', addr: A + 32 * 1024, len: 32 * 1024 });
+    return r;
+  };
+  const splits = (out: Emission[]) => out.filter((e) => e.ev === 'tlb_flush' && e.pages === 1).length;
+  it('the recorded budget of each pass decides: none at priority 12, the queue\'s one folio at 11', () => {
+    const r = setup();
+    const out = r.step({ kind: 'memcg-reclaim', bytes: 4096, how: 'memcg-reclaim', shrinks: [{ priority: DEF_PRIORITY, totalScan: 0 }, { priority: DEF_PRIORITY - 1, totalScan: 1 }] });
+    // try_to_migrate_one() flushes each of the 8 mapped pages of the split folio.
+    expect(splits(out)).toBe(8);
+    expect(r.eng.k.deferred.split_queue_len).toBe(0);
+  });
+  it('a budget below the queue and below SHRINK_BATCH scans nothing', () => {
+    const r = setup();
+    const out = r.step({ kind: 'memcg-reclaim', bytes: 4096, how: 'memcg-reclaim', shrinks: [{ priority: DEF_PRIORITY, totalScan: 0 }] });
+    expect(splits(out)).toBe(0);
+    expect(r.eng.k.deferred.split_queue_len).toBe(1);
+  });
+  it('without the record the shrinker is not run', () => {
+    const r = setup();
+    expect(splits(r.step({ kind: 'memcg-reclaim', bytes: 4096, how: 'memcg-reclaim' }))).toBe(0);
+  });
+});

@@ -14,7 +14,7 @@
  */
 import { HPAGE_PMD_ORDER, Lru, PAGE_SIZE, PMD_SIZE, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
-import { split_folio } from './huge_memory.js';
+import { deferred_split_scan, split_folio } from './huge_memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { folio_mapped, folio_mappings, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
 import { folio_isolate_lru, folio_putback_lru, folio_putback_lru_batched, lru_add_drain } from './swap.js';
@@ -362,8 +362,36 @@ function do_try_to_free_pages(k: Kernel, sc: ScanControl): void {
   do {
     if (k.traits.lruGen) lru_gen_shrink_lruvec(k, sc);
     else shrink_lruvec(k, sc);
+    shrink_slab_deferred_split(k, sc.priority);
     if (sc.nr_reclaimed >= sc.nr_to_reclaim) break;
   } while (--sc.priority >= 0);
+}
+
+/** Which of the op's recorded deferred-split shrinker calls (Op `shrinks`) were consumed. */
+const shrinkCursor = new WeakMap<object, number>();
+
+/**
+ * shrink_slab() after the memcg's lruvec (shrink_node_memcgs()): of its shrinkers only the
+ * deferred split queue's touches the model. do_shrink_slab() scans SHRINK_BATCH objects at a time
+ * while its budget lasts (or covers the whole queue); the budget carries nr_deferred, work left
+ * by earlier calls of any task's reclaim, so it is taken from the record — the op's next call
+ * made at this pass's priority. Without the record the shrinker is not run here.
+ */
+function shrink_slab_deferred_split(k: Kernel, priority: number): void {
+  const calls = k.op?.shrinks;
+  if (!calls) return;
+  const i = shrinkCursor.get(k.op) ?? 0;
+  const call = calls[i];
+  if (!call || call.priority !== priority) return;
+  shrinkCursor.set(k.op, i + 1);
+  let total = call.totalScan;
+  const batch = k.traits.deferredScanBatch;
+  while (k.deferred.split_queue_len > 0 && (total >= batch || total >= k.deferred.split_queue_len)) {
+    const n = Math.min(batch, total);
+    // SHRINK_STOP: nothing split and the queue empty.
+    if (deferred_split_scan(k, n) === 0 && k.deferred.list.length === 0) break;
+    total -= n;
+  }
 }
 
 /**
