@@ -106,6 +106,12 @@ interface Base {
    */
   lruAdded?: number[];
   /**
+   * How many of the op's recorded allocations (`allocs`) came before its first `lruAdded` move:
+   * where in the op the batch drained (a fault retried after readahead filled the batch in its
+   * first try drained there, before the retry put that try's folio).
+   */
+  lruAddedAt?: number;
+  /**
    * Page addresses this op's folio splits turned into migration entries (`set_migration_pte`, the
    * pages of a `set_migration_pmd`) and those the split restored to their own page
    * (`remove_migration_pte`): a page unmapped and not restored was zero-filled, and 6.12+ maps

@@ -26,4 +26,25 @@ describe('lifting execve()', () => {
     expect(ops.filter((o) => o.op.kind === 'exec-arg-page')).toHaveLength(1);
     expect(ops.find((o) => o.op.kind === 'fault')!.op).toMatchObject({ write: true, present: false, allocs: [{ pfn: 0x300, order: 0, use: 'user', copy: true }] });
   });
+
+  it('keeps where in a fault the batch drained, and moves the fault to the CPU its task resumed on past foreign frees', async () => {
+    const ops = await liftText([
+      '# tracer: nop',
+      L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x1000 error_code=0x6', 7, 0),
+      alloc('1.000003', 0x500, 'GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP').replace('[001]', '[000]'),
+      L('1.000004', 'rss_stat: mm_id=1 curr=1 type=MM_ANONPAGES size=4096B', 7, 0),
+      L('1.000010', 'page_fault_user: address=0x7f0000002000 ip=0x1000 error_code=0x6', 7, 0),
+      alloc('1.000011', 0x600, 'GFP_HIGHUSER_MOVABLE|__GFP_COMP').replace('[001]', '[000]'),
+      L('1.000012', 'mm_page_alloc: page=0000000000000009 pfn=0x900 order=0 migratetype=1 gfp_flags=GFP_NOFS|__GFP_HIGHMEM|__GFP_MOVABLE', 7, 0),
+      L('1.000013', 'mm_page_free: page=0000000000000009 pfn=0x900 order=0', 7, 0),
+      L('1.000014', 'mm_lru_insertion: folio=0000000000000001 pfn=0x500 lru=0 flags= a bd ', 7, 0),
+      L('1.000015', 'sched_switch: prev_comm=w prev_pid=7 prev_prio=120 prev_state=D ==> next_comm=swapper/0 next_pid=0 next_prio=120', 7, 0),
+      L('1.000020', 'mm_page_free: page=0000000000000006 pfn=0x600 order=0', 7, 1),
+      alloc('1.000021', 0x600, 'GFP_HIGHUSER_MOVABLE|__GFP_COMP'),
+      L('1.000022', 'rss_stat: mm_id=1 curr=1 type=MM_ANONPAGES size=8192B', 7, 1),
+    ].join('\n'));
+    const f = ops.filter((o) => o.op.kind === 'fault')[1]!;
+    expect(f.op).toMatchObject({ cpu: 1, lruAdded: [0x500], lruAddedAt: 1 });
+  });
 });

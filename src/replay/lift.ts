@@ -667,6 +667,7 @@ export class Lifter {
     if (main === undefined) return;
     const cur = tgid !== undefined ? this.openOf(e) : undefined;
     if (cur) {
+      if (cur.op.lruAdded === undefined) cur.op.lruAddedAt = (cur.op as { allocs?: unknown[] }).allocs?.length ?? 0;
       (cur.op.lruAdded ??= []).push(pfn);
       return;
     }
@@ -1329,7 +1330,9 @@ export class Lifter {
     if (own !== undefined) {
       // The task's first output on another CPU than the op began on: it slept or was preempted
       // in the op and resumed there, where the kernel went on (its flushes are that CPU's).
-      if (own.recorded.length === 0 && e.cpu !== own.op.cpu) own.op.cpu = e.cpu;
+      // Output that is not the workload's (a page-cache page readahead freed before the task
+      // slept) does not hold the op to its first CPU.
+      if (e.cpu !== own.op.cpu && r.ours !== false && !own.recorded.some((x) => x.ours !== false)) own.op.cpu = e.cpu;
       // A reschedule was pending (need-resched in the event's flags): a zap stops at it even if
       // no switch follows (cond_resched() may find another task ran nothing), so the op's rss
       // updates compare by their sum as a preempted op's.

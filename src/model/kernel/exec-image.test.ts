@@ -62,4 +62,23 @@ describe('exec: the new image before its mappings are known', () => {
     expect(k.filter((x) => x.startsWith('rss'))).toEqual(['rss -4096', 'rss -4096', 'rss -4096', 'rss -8192']);
     expect(k.filter((x) => x.startsWith('free'))).toEqual(['free 0x200', 'free 0x201', 'free 0x300', 'free 0x400', 'free 0x500']);
   });
+
+  for (const [lruAddedAt, expected] of [
+    [4, ['free 0x100', 'free 0x201', 'free 0x13', 'rss 4096']],
+    // Drained after the retry's allocations: the first try's puts come first.
+    [6, ['free 0x201', 'free 0x13', 'rss 4096', 'free 0x100']],
+  ] as const) {
+    it(`a retried do_cow_fault() whose batch drained after ${lruAddedAt} of its allocations`, () => {
+      const eng = new Engine(buildConfig('linux-6.18'), { checkInvariants: true });
+      eng.step({ ...base, at: at(), kind: 'mmap', addr: H, len: 0x1000, prot: 3, flags: 0x22, anon: true });
+      eng.step(fault(H, [pt(0x10), zeroed(0x100)]));
+      eng.step({ ...base, at: at(), kind: 'syscall', name: 'execve' });
+      // First try: folio 0x201 and its table 0x13; readahead's page-cache folios fill the batch,
+      // which drains (the old image's 0x100 freed); the try returns VM_FAULT_RETRY, putting 0x201
+      // and 0x13, and the retry allocates them again.
+      const op: Op = { ...fault(D + 0x1548, [pt(0x11), pt(0x12), cow(0x201), pt(0x13), cow(0x201), pt(0x13)], [0x100]), lruAddedAt };
+      const out = eng.step(op).emitted.flatMap((e) => (e.ev === 'rss_stat' ? [`rss ${e.delta}`] : e.ev === 'mm_page_free' ? [`free 0x${e.pfn.toString(16)}`] : []));
+      expect(out).toEqual(expected);
+    });
+  }
 });

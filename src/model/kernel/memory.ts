@@ -24,7 +24,7 @@ import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { deferred_split_folio, folio_add_rmap_ptes, folio_put_refs, folio_remove_rmap_pmd, folio_remove_rmap_ptes, free_folio } from './rmap.js';
 import { do_huge_zero_wp_pmd, set_huge_zero_folio, split_huge_pmd_locked, zap_deposited_table } from './huge_memory.js';
-import { folio_add_lru, lru_add_drain } from './swap.js';
+import { folio_add_lru, lru_add_drain, lru_add_observed } from './swap.js';
 import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 import { do_wp_page_anon, huge_pmd_wp_must_split, untraced, wp_page_copy } from './fork.js';
@@ -306,6 +306,10 @@ function release_retried(k: Kernel, allocs: AllocFact[]): AllocFact[] {
     if (first < 0) { first = i; continue; }
     const f = allocs[first]!;
     if (a.order !== f.order) return allocs;
+    // The batch drained during the first try (readahead's page-cache folios filled it): its
+    // frees come before the first try puts its folio.
+    const at = k.op.lruAddedAt;
+    if (at !== undefined && at <= i && k.op.lruAdded) lru_add_observed(k, k.op.lruAdded);
     k.count('pgfree', 1 << f.order);
     k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: f.pfn, order: f.order, what: 'folio' });
     // A page table allocated after that folio is the first try's preallocated one
