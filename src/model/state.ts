@@ -397,6 +397,14 @@ export interface Vma {
    * entries the child faults in again. Set for VMAs from the address-space snapshot.
    */
   noPteCopy?: boolean;
+  /**
+   * A private file mapping whose file pages the model holds (from the address-space snapshot):
+   * `file` names the file (its page cache, kernel/filemap.ts), `fileSwapbacked` says it is on
+   * tmpfs/shmem (its pages count in MM_SHMEMPAGES). Read faults there map pages (fault-around).
+   */
+  filePages?: boolean;
+  file?: string;
+  fileSwapbacked?: boolean;
 }
 
 export interface Mm {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../engine.js';
 import type { Emission } from '../emit.js';
 import { buildConfig } from '../presets.js';
-import type { Op, SnapshotVma } from '../ops.js';
+import type { Op, SnapshotRun, SnapshotVma } from '../ops.js';
 import { RSS_NAMES } from '../state.js';
 
 const at = (index: number) => ({ index, line: index + 1 });
@@ -156,22 +156,24 @@ describe('6.1: a task\'s rss cache holding faults outside the model', () => {
 
 describe('the address space at fl: begin (snapshot op)', () => {
   // The snapshot of a small static program: its text (file pages only: no anon_vma), its data
-  // (two anonymous copies and a file page), bss, the vdso page and a stack page.
-  //   0x400000 text | 0x402000 data | 0x404000 bss ............ | vdso | stack
+  // (an anonymous copy and a file page not yet written), bss with a zero-page entry, more text
+  // the program has not run yet, the vdso page and a stack page.
+  //   0x400000 text | 0x402000 data | 0x404000 bss ...... | 0x411000 text2 (40 pages) ... | vdso | stack
+  const F = (addr: number, n: number, pfn: number): SnapshotRun => ({ addr, n, pfn, what: 'file', exclusive: true, swapbacked: false });
+  const An = (addr: number, n: number, pfn: number): SnapshotRun => ({ addr, n, pfn, what: 'anon', exclusive: true, swapbacked: false });
+  const vma = (start: number, end: number, kind: SnapshotVma['kind'], prot: string, off: number, runs: SnapshotRun[]): SnapshotVma => ({
+    start, end, off, kind, name: kind === 'file' ? 'w' : kind, read: prot[0] === 'r', write: prot[1] === 'w', exec: prot[2] === 'x', shared: false, runs,
+  });
   const vmas: SnapshotVma[] = [
-    { start: 0x400000, end: 0x402000, off: 0, kind: 'file', name: 'w', read: true, write: false, exec: true, shared: false, runs: [{ addr: 0x400000, n: 2, pfn: 0x900, what: 'file', exclusive: true, swapbacked: false }] },
-    { start: 0x402000, end: 0x404000, off: 0x2000, kind: 'file', name: 'w', read: true, write: true, exec: false, shared: false, runs: [
-      { addr: 0x402000, n: 1, pfn: 0x910, what: 'anon', exclusive: true, swapbacked: false },
-      { addr: 0x403000, n: 1, pfn: 0x920, what: 'anon', exclusive: true, swapbacked: false },
-    ] },
-    { start: 0x404000, end: 0x40a000, off: 0, kind: 'anon', name: '-', read: true, write: true, exec: false, shared: false, runs: [
-      { addr: 0x404000, n: 3, pfn: 0x930, what: 'anon', exclusive: true, swapbacked: false },
-      { addr: 0x407000, n: 1, pfn: 0, what: 'zero', exclusive: false, swapbacked: false },
-    ] },
-    { start: 0x7ff000000000, end: 0x7ff000002000, off: 0, kind: 'vdso', name: '_vdso_', read: true, write: false, exec: true, shared: false, runs: [{ addr: 0x7ff000000000, n: 1, pfn: 0x99, what: 'file', exclusive: false, swapbacked: false }] },
-    { start: 0x7ffd00000000, end: 0x7ffd00021000, off: 0, kind: 'stack', name: '_stack_', read: true, write: true, exec: false, shared: false, runs: [{ addr: 0x7ffd00020000, n: 1, pfn: 0x940, what: 'anon', exclusive: true, swapbacked: false }] },
+    vma(0x400000, 0x402000, 'file', 'r-x', 0, [F(0x400000, 2, 0x900)]),
+    vma(0x402000, 0x404000, 'file', 'rw-', 0x2000, [An(0x402000, 1, 0x910), F(0x403000, 1, 0x920)]),
+    vma(0x404000, 0x40a000, 'anon', 'rw-', 0, [An(0x404000, 3, 0x930), { addr: 0x407000, n: 1, pfn: 0, what: 'zero', exclusive: false, swapbacked: false }]),
+    vma(0x411000, 0x439000, 'file', 'r-x', 0x11000, []),
+    vma(0x7ff000000000, 0x7ff000002000, 'vdso', 'r-x', 0, [{ ...F(0x7ff000000000, 1, 0x99), exclusive: false }]),
+    vma(0x7ffd00000000, 0x7ffd00021000, 'stack', 'rw-', 0, [An(0x7ffd00020000, 1, 0x940)]),
   ];
   const snapshot: Op = { ...P, at: at(0), kind: 'snapshot', vmas };
+  const read = (who: typeof P, addr: number): Op => ({ ...who, at: at(0), kind: 'fault', addr, write: false, present: false, allocs: [] });
 
   function forked(preset: string): { eng: Engine; step: (op: Op) => ReturnType<Engine['step']>; fork: ReturnType<Engine['step']> } {
     const { eng, step } = engine(preset, { enabled: 'never', sizes: {} });
@@ -183,10 +185,12 @@ describe('the address space at fl: begin (snapshot op)', () => {
     return { eng, step, fork };
   }
 
-  it.each(['linux-6.1', 'linux-6.12', 'linux-6.18'])('%s: the fork copies the anonymous pages per VMA and table, skips VMAs without anon_vma and the vdso', (preset) => {
+  it.each(['linux-6.1', 'linux-6.12', 'linux-6.18'])('%s: the fork copies per VMA and table (file pages in MM_FILEPAGES), skips VMAs without anon_vma and the vdso', (preset) => {
     const { eng, fork } = forked(preset);
-    // data (2) and bss (3) share the first table; the window's region and the stack have their own.
-    expect(show(fork.emitted)).toEqual(['rss curr=0 MM_ANONPAGES 2', 'rss curr=0 MM_ANONPAGES 3', 'rss curr=0 MM_ANONPAGES 1', 'rss curr=0 MM_ANONPAGES 1', 'flush -1']);
+    // data (a file page, an anonymous one) and bss share the first table; the window's region and the stack have their own.
+    expect(show(fork.emitted)).toEqual([
+      'rss curr=0 MM_FILEPAGES 1', 'rss curr=0 MM_ANONPAGES 1', 'rss curr=0 MM_ANONPAGES 3', 'rss curr=0 MM_ANONPAGES 1', 'rss curr=0 MM_ANONPAGES 1', 'flush -1',
+    ]);
     expect(eng.sharesUnknownOutput({ ...P, at: at(0), kind: 'fork', child: 12 })).toBeUndefined();
     expect(eng.k.mms.get(10)!.preWindow).toBeUndefined();
   });
@@ -199,8 +203,10 @@ describe('the address space at fl: begin (snapshot op)', () => {
     expect(show(cow.emitted)).toEqual(['flush 1']);
     const exit = show(step({ ...C, at: at(0), kind: 'exit' }).emitted);
     expect(exit.filter((x) => x.startsWith('free') && x !== 'free 0x0/0')).toEqual(frees);
-    // One update per VMA and table: data (2), bss with the copy (3), the window's page, the stack page.
-    expect(exit.filter((x) => x.startsWith('rss'))).toEqual(['rss curr=0 MM_ANONPAGES -2', 'rss curr=0 MM_ANONPAGES -3', 'rss curr=0 MM_ANONPAGES -1', 'rss curr=0 MM_ANONPAGES -1']);
+    // One update per VMA and table and counter: data (file, anonymous), bss with the copy, the window's page, the stack page.
+    expect(exit.filter((x) => x.startsWith('rss'))).toEqual([
+      'rss curr=0 MM_FILEPAGES -1', 'rss curr=0 MM_ANONPAGES -1', 'rss curr=0 MM_ANONPAGES -3', 'rss curr=0 MM_ANONPAGES -1', 'rss curr=0 MM_ANONPAGES -1',
+    ]);
   });
 
   it('the parent\'s copy on write leaves the original to the child, whose exit frees it', () => {
@@ -210,9 +216,36 @@ describe('the address space at fl: begin (snapshot op)', () => {
     expect(frees).toEqual(['free 0x910/0']);
   });
 
-  it('a read of the text stays file-backed memory (no anonymous output)', () => {
-    const { step } = forked('linux-6.18');
-    const r = step({ ...C, at: at(0), kind: 'fault', addr: 0x400100, write: false, allocs: [] });
-    expect(show(r.emitted)).toEqual([]);
+  it.each([['linux-6.12', ['rss curr=1 MM_FILEPAGES -1', 'rss curr=1 MM_ANONPAGES 1', 'flush 1']], ['linux-6.18', ['rss curr=1 MM_FILEPAGES -1', 'rss curr=1 MM_ANONPAGES 1', 'flush 1']], ['linux-6.1', ['flush 1']]])(
+    '%s: a write to a file page of the data segment copies it: one file page less, one anonymous more (6.1: in the task\'s cache)', (preset, out) => {
+      const { step } = forked(preset);
+      const r = step(fault(C, 0x403000, 0x700));
+      expect(r.unmodelled).toBeUndefined();
+      expect(show(r.emitted)).toEqual(out);
+    });
+
+  it.each([['linux-6.12', true], ['linux-6.18', true], ['linux-6.1', false]])('%s: a read fault in text the child has not mapped maps the 64 KiB around it (do_fault_around())', (preset, traced) => {
+    const { step } = forked(preset);
+    const rss = (r: ReturnType<Engine['step']>): string[] => show(r.emitted).filter((x) => x.startsWith('rss'));
+    const exp = (n: number): string[] => (traced ? [`rss curr=1 MM_FILEPAGES ${n}`] : []);
+    // At the VMA's start the window moves to start there: 16 pages, 0x411000–0x420fff.
+    expect(rss(step(read(C, 0x411a83)))).toEqual(exp(16));
+    // Near its end it is cut there: 0x430000–0x438fff.
+    expect(rss(step(read(C, 0x438010)))).toEqual(exp(9));
+    // Where the window holds a page mapped already, it maps the others.
+    expect(rss(step(read(C, 0x421000)))).toEqual(exp(15));
+    // A page it mapped is present: no fault output.
+    expect(rss(step(read(C, 0x415000)))).toEqual([]);
+  });
+
+  it('6.1: the file pages an exit zaps take slots in its gather batches, and each batch is freed in reverse', () => {
+    const { step } = forked('linux-6.1');
+    step(fault(C, 0x404000, 0x500));
+    step(fault(C, 0x7ffd00020000, 0x501));
+    // 16 file pages zapped between the two copies: the bss copy is in the first batch (8 entries:
+    // data's 2, bss's 3, 3 of text2), the stack copy in the next.
+    step(read(C, 0x411a83));
+    const frees = show(step({ ...C, at: at(0), kind: 'exit' }).emitted).filter((x) => x.startsWith('free') && x !== 'free 0x0/0');
+    expect(frees).toEqual(['free 0x500/0', 'free 0x501/0']);
   });
 });

@@ -17,15 +17,16 @@
  * do_huge_pmd_wp_page() for anonymous folios another mapping shares) is here too, beside the
  * copy that set it up; memory.ts calls it where a write fault finds a read-only entry.
  */
-import type { AllocFact, SnapshotVma } from '../ops.js';
+import type { AllocFact, SnapshotRun, SnapshotVma } from '../ops.js';
 import {
-  MM_ANONPAGES, PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Folio, type Mm, type Vma,
+  MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PTE_WRITE, PTRS_PER_PTE, PteTable, type Folio, type Mm, type Vma,
 } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { folio_add_rmap_ptes, folio_mappings, folio_put_refs, folio_remove_rmap_ptes, free_folio } from './rmap.js';
 import { folio_add_lru } from './swap.js';
 import { FLUSH_ALL, flush_tlb_mm_range } from './tlbflush.js';
+import { filemap_add_folio, mm_counter, page_cache } from './filemap.js';
 
 /** Whether `vma`'s output may mix with memory the model never saw mapped. */
 export function vma_outside_model(mm: Mm, vma: Vma | undefined): boolean {
@@ -70,9 +71,14 @@ export function dup_mmap(k: Kernel, parent: Mm, childTgid: number): Mm {
   }
   for (const v of parent.vmas) {
     if (v.dontcopy) continue;
-    child.vmas.push({ ...v });
-    // vma_needs_copy(): no anon_vma (and not VM_PFNMAP/VM_MIXEDMAP) — the child faults in again.
-    if (v.noPteCopy) continue;
+    const cv: Vma = { ...v };
+    child.vmas.push(cv);
+    // vma_needs_copy(): no anon_vma (and not VM_PFNMAP/VM_MIXEDMAP) — the child faults in again;
+    // until it does, it maps nothing there the model does not hold.
+    if (v.noPteCopy) {
+      delete cv.unseenPages;
+      continue;
+    }
     // The model's implicit VMAs stand for parts of VMAs it never saw (the stack, the heap): the
     // kernel's per-table rss update there also counts pages the model does not know.
     copy_page_range(k, parent, child, v, !vma_outside_model(parent, v));
@@ -81,11 +87,10 @@ export function dup_mmap(k: Kernel, parent: Mm, childTgid: number): Mm {
   return child;
 }
 
-/** The child's counter moves by `n` pages; traced only where the model knows the whole update. */
-function child_rss(k: Kernel, child: Mm, n: number, traced: boolean): void {
-  if (n === 0) return;
-  if (traced) k.addMmCounter(child, MM_ANONPAGES, n);
-  else child.rss[MM_ANONPAGES]! += n;
+/** The child's counters move by `rss` pages (add_mm_rss_vec()); traced only where the model knows the whole update. */
+function child_rss(k: Kernel, child: Mm, rss: number[], traced: boolean): void {
+  if (traced) k.addMmRssVec(child, rss);
+  else for (let i = 0; i < rss.length; i++) child.rss[i as 0]! += rss[i]!;
 }
 
 /**
@@ -110,7 +115,9 @@ function copy_page_range(k: Kernel, parent: Mm, child: Mm, vma: Vma, traced: boo
       e.folio.entire_mapcount++;
       e.folio.large_mapcount++;
       e.folio.exclusive = false;
-      child_rss(k, child, 512, traced);
+      const huge = [0, 0, 0, 0];
+      huge[MM_ANONPAGES] = 512;
+      child_rss(k, child, huge, traced);
       continue;
     }
     let t = child.pmds.get(pi);
@@ -120,7 +127,7 @@ function copy_page_range(k: Kernel, parent: Mm, child: Mm, vma: Vma, traced: boo
     }
     const lo = Math.max(vma.vm_start, pi * PMD_SIZE);
     const hi = Math.min(vma.vm_end, (pi + 1) * PMD_SIZE);
-    let n = 0;
+    const rss = [0, 0, 0, 0];
     for (let i = pteIndex(lo), end = i + (hi - lo) / PAGE_SIZE; i < end && i < PTRS_PER_PTE; i++) {
       const f = e.folio[i];
       if (!f) {
@@ -134,10 +141,10 @@ function copy_page_range(k: Kernel, parent: Mm, child: Mm, vma: Vma, traced: boo
       f.refcount++;
       f.large_mapcount++;
       f.page_mapcount[e.page(i)]!++;
-      f.exclusive = false;
-      n++;
+      if (f.anon) f.exclusive = false;
+      rss[mm_counter(f)]!++;
     }
-    child_rss(k, child, n, traced);
+    child_rss(k, child, rss, traced);
   }
 }
 
@@ -241,29 +248,32 @@ export function do_wp_page_anon(k: Kernel, mm: Mm, vma: Vma, table: PteTable, ad
 
 /**
  * The address space at `fl: begin` as the workload's snapshot recorded it (/proc/self/maps and
- * pagemap, ops.ts SnapshotVma): its VMAs, and in them the present anonymous pages (folios at the
- * recorded pfns, mapped writable where the VMA is, PageAnonExclusive as pagemap's exclusive bit
- * says) and zero-page entries. The rss counters take those pages without a trace event (they
- * were counted before the window). The mm holds no memory the model did not see any more.
+ * pagemap, ops.ts SnapshotVma): its VMAs, and in them the present pages at the recorded pfns —
+ * anonymous folios (mapped writable where the VMA is, PageAnonExclusive as pagemap's exclusive
+ * bit says), zero-page entries, and file pages: folios of the file's page cache (filemap.ts),
+ * mapped read-only, counted in MM_FILEPAGES or, swap-backed (tmpfs, the initramfs), in
+ * MM_SHMEMPAGES. The rss counters take those pages without a trace event (they were counted
+ * before the window). The mm holds no memory the model did not see any more; read faults in its
+ * private file mappings map the pages around them (do_fault_around()).
  *
- * Model deviation: file pages (the binary's text and read-only data, the not yet written pages
- * of its data segment) and the vdso page are not held: their VMAs are `unseenPages`, as a file
- * mapping made in the window is, and their rss is outside the model. A VMA whose pages are
- * only file pages or the zero page is taken to have no anon_vma (the kernel keeps one once an
- * anonymous page was ever mapped there) and the fork skips it, as vma_needs_copy() does; vvar
- * and vdso are special mappings it skips too. A compound run is one folio whose order covers
- * it (kpageflags gives its head and tails, not its order). The folios are on no LRU list: most
- * were faulted in before the workload joined a memory cgroup, and reclaim in the window is
- * over the workload's region; nothing in the window scans them.
- * 6.1 (SPLIT_RSS_COUNTING): the mm's counter is the snapshot's count less what the task's rss
- * cache still holds of the faults before the window.
+ * Model deviation: a VMA whose pages are only file pages or the zero page is taken to have no
+ * anon_vma (the kernel keeps one once an anonymous page was ever mapped there) and the fork
+ * skips it, as vma_needs_copy() does; vvar and vdso are special mappings it skips too, and a
+ * fault there or in a shared mapping is not modelled. A compound run is one folio whose order
+ * covers it (kpageflags gives its head and tails, not its order). The anonymous folios are on no
+ * LRU list: most were faulted in before the workload joined a memory cgroup, and reclaim in the
+ * window is over the workload's region; nothing in the window scans them.
+ * 6.1 (SPLIT_RSS_COUNTING): the mm's anonymous counter is the snapshot's count less what the
+ * task's rss cache still holds of the faults before the window.
  */
 export function load_snapshot(k: Kernel, mm: Mm, vmas: readonly SnapshotVma[], tid: number): void {
   mm.preWindow = undefined;
   let anon = 0;
+  const rss = [0, 0, 0, 0];
   for (const s of vmas) {
     if (s.kind === 'vsyscall') continue;
     const isAnon = s.kind === 'anon' || s.kind === 'heap' || s.kind === 'stack';
+    const swapbacked = s.runs.some((r) => r.what === 'file' && r.swapbacked);
     const special = s.kind === 'vdso' || s.kind === 'vvar';
     const vma: Vma = {
       vm_start: s.start, vm_end: s.end,
@@ -272,8 +282,17 @@ export function load_snapshot(k: Kernel, mm: Mm, vmas: readonly SnapshotVma[], t
       anon: isAnon, implicit: false,
     };
     if (s.kind === 'heap') vma.heap = true;
-    if (s.kind === 'file') vma.privateFile = true;
-    if (!isAnon) vma.unseenPages = true;
+    if (s.kind === 'file') {
+      vma.privateFile = true;
+      vma.filePages = true;
+      vma.file = s.name;
+      if (swapbacked) vma.fileSwapbacked = true;
+    } else if (!isAnon) {
+      // vdso, vvar, shared mappings: their pages are held (their rss); a fault there is not
+      // modelled (and marks the VMA as mapping pages the model does not hold).
+      vma.file = `${s.kind}:${s.name}:${s.start}`;
+      if (swapbacked) vma.fileSwapbacked = true;
+    }
     const hasAnon = s.runs.some((r) => r.what === 'anon');
     if (special || s.kind === 'shared' || !hasAnon) vma.noPteCopy = true;
     mm.vmas.push(vma);
@@ -282,7 +301,10 @@ export function load_snapshot(k: Kernel, mm: Mm, vmas: readonly SnapshotVma[], t
     let fPages = 0;
     for (let ri = 0; ri < s.runs.length; ri++) {
       const r = s.runs[ri]!;
-      if (r.what === 'file') { f = undefined; continue; }
+      if (r.what === 'file') {
+        f = load_file_run(k, mm, vma, s.runs, ri, f, rss);
+        continue;
+      }
       for (let i = 0; i < r.n; i++) {
         const addr = r.addr + i * PAGE_SIZE;
         const pi = Math.floor(addr / PMD_SIZE);
@@ -315,4 +337,46 @@ export function load_snapshot(k: Kernel, mm: Mm, vmas: readonly SnapshotVma[], t
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
   const cached = k.traits.rssEveryUpdate ? 0 : (k.taskRss.get(tid)?.cache[MM_ANONPAGES] ?? 0);
   mm.rss[MM_ANONPAGES] += anon - cached;
+  mm.rss[MM_FILEPAGES] += rss[MM_FILEPAGES]!;
+  mm.rss[MM_SHMEMPAGES] += rss[MM_SHMEMPAGES]!;
+}
+
+/**
+ * A run of file pages of the snapshot (`runs[ri]`): the file's cached folios at the recorded
+ * pfns (a compound run one folio with the tail runs after it), mapped read-only where they are.
+ * Returns the folio the next tail run continues.
+ */
+function load_file_run(k: Kernel, mm: Mm, vma: Vma, runs: readonly SnapshotRun[], ri: number, prev: Folio | undefined, rss: number[]): Folio | undefined {
+  const r = runs[ri]!;
+  const file = vma.file!;
+  const cache = page_cache(k, file);
+  let f = r.compound === 'tail' ? prev : undefined;
+  for (let i = 0; i < r.n; i++) {
+    const addr = r.addr + i * PAGE_SIZE;
+    const pgoff = vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE;
+    let e = cache.get(pgoff);
+    if (!e) {
+      if (!f || (r.compound !== 'tail' && (i === 0 || r.compound !== 'head'))) {
+        let nr = r.compound === 'head' ? r.n : 1;
+        if (r.compound === 'head') for (let j = ri + 1; j < runs.length && runs[j]!.compound === 'tail'; j++) nr += runs[j]!.n;
+        let order = 0;
+        while (1 << order < nr) order++;
+        f = filemap_add_folio(k, file, order, r.pfn + i, pgoff, r.swapbacked);
+      }
+      e = { folio: f, page: pgoff - f.index };
+      if (e.page >= f.nr) continue;
+      cache.set(pgoff, e);
+    }
+    const pi = Math.floor(addr / PMD_SIZE);
+    let t = mm.pmds.get(pi);
+    if (!t) { t = new PteTable(0); mm.pmds.set(pi, t); }
+    if (t.kind === 'huge') continue;
+    t.set(pteIndex(addr), e.folio, e.page, false, false, true);
+    t.used++;
+    folio_add_rmap_ptes(k, e.folio, e.page, 1);
+    e.folio.refcount++;
+    rss[mm_counter(e.folio)]!++;
+    f = e.folio;
+  }
+  return f;
 }

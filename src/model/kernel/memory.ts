@@ -28,6 +28,7 @@ import { folio_add_lru, lru_add_drain, lru_add_observed } from './swap.js';
 import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 import { do_wp_page_anon, huge_pmd_wp_must_split, untraced, wp_page_copy } from './fork.js';
+import { do_fault_around, mm_counter } from './filemap.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
   for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
@@ -90,7 +91,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   if (!vma.anon) {
     // A fault in a file-backed or shared mapping maps pages the model does not hold — all but
     // a first write into a private one, which copies into a new anonymous folio.
-    if (!vma.privateFile || !(write && user?.order === 0 && present === false)) vma.unseenPages = true;
+    if (!vma.filePages && (!vma.privateFile || !(write && user?.order === 0 && present === false))) vma.unseenPages = true;
     if (!vma.privateFile) return 'unmodelled';
   }
   // Page-table pages allocated before the PTE table (or THP deposit) are upper levels, filled
@@ -357,7 +358,17 @@ function file_private_fault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: bo
     mm.pmds.set(pi, table);
   }
   const idx = pteIndex(addr);
-  if (table.folio[idx]) return fault_on_anon_page(k, mm, vma, table, addr, write, user);
+  const held = table.folio[idx];
+  if (held && !held.anon) {
+    // A file page the model holds: a read finds it mapped; a write copies it (do_wp_page()).
+    if (!write) return 'present';
+    if (user?.order !== 0) return 'unmodelled';
+    wp_page_copy_file(k, mm, vma, table, addr, user);
+    return 'mapped';
+  }
+  if (held) return fault_on_anon_page(k, mm, vma, table, addr, write, user);
+  // do_read_fault(): fault-around maps the cached pages around the fault.
+  if (!write && vma.filePages) return do_fault_around(k, mm, vma, table, addr) > 0 ? 'mapped' : 'present';
   if (!write) return 'present';
   if (user?.order !== 0) return 'unmodelled';
   if (present === true) {
@@ -411,6 +422,24 @@ function releaseAtLeast(k: Kernel, major: number, minor: number): boolean {
  * Model deviation: an anonymous page another mm shares (a fork before the window) is copied
  * without an rss change; the caller keeps memory a fork shared out of this path.
  */
+/**
+ * do_wp_page() → wp_page_copy() on a file page of a private mapping that the model holds: the
+ * copy is a new anonymous page (the recorded allocation); under the PTE lock the file counter
+ * drops and the anonymous one rises (6.1: both in the task's cache), then the old entry is
+ * cleared and flushed (one page) and the copy mapped writable. The file page loses this mapping
+ * and its reference; the page cache keeps it.
+ */
+function wp_page_copy_file(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact): void {
+  const idx = pteIndex(addr);
+  const old = table.folio[idx]!;
+  const page = table.page(idx);
+  k.addMmCounterFast(mm, mm_counter(old), -1);
+  k.addMmCounterFast(mm, MM_ANONPAGES, 1);
+  wp_page_copy(k, mm, vma, table, addr, user, 'copied on write from a file page');
+  folio_remove_rmap_ptes(k, old, page, 1);
+  folio_put_refs(k, old, 1);
+}
+
 function wp_page_copy_unseen(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, user: AllocFact): void {
   k.addMmCounterFast(mm, MM_ANONPAGES, 1);
   table.used++;
@@ -691,7 +720,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       e.used -= nr;
       g.pmdOnly = false; // cleared PTEs: the flush stride is a page (tlb_get_unmap_shift)
       if (dirty) f.dirty = true;
-      rss[MM_ANONPAGES] -= nr;
+      rss[mm_counter(f)] -= nr;
       folio_remove_rmap_ptes(k, f, page, nr);
       g.put(k, f, nr);
       g.start = Math.min(g.start, a);
