@@ -96,3 +96,18 @@ describe('lifting the fl: snap address space', () => {
     expect(lifter.notes.join('\n')).toMatch(/pages=18, 17 read/);
   });
 });
+
+describe('a snapshot after the window\'s first op', () => {
+  it('is refused: it would describe the address space after that op', async () => {
+    const lines = [
+      L(7, '1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L(7, '1.000002', 'page_fault_user: address=0x600010 ip=0x401000 error_code=0x6', 'd....'),
+      L(7, '1.000003', 'tracing_mark_write: fl: snap vma start=0x600000 end=0x601000 prot=rw-p kind=anon off=0x0 name=-'),
+      L(7, '1.000004', 'tracing_mark_write: fl: snap pages addr=0x600000 runs=1ax@100'),
+      L(7, '1.000005', 'tracing_mark_write: fl: snap-end vmas=1 pages=1'),
+    ];
+    const { ops, lifter } = await liftTextWith(['# tracer: nop', ...lines].join('\n') + '\n');
+    expect(ops.some((o) => o.op.kind === 'snapshot')).toBe(false);
+    expect(lifter.notes.join('\n')).toMatch(/after the window's first op \(line 3\)/);
+  });
+});

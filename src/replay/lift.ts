@@ -743,6 +743,9 @@ export class Lifter {
       const main = this.mainPid ?? tgid;
       this.side(e, main, { kind: 'prewindow', missing: PRE_WINDOW_MISSING }, main);
     }
+    // An op that acts on memory before the snapshot is complete: the snapshot would describe
+    // the address space after it, not at the window's opening.
+    if (this.inWindow && !this.snapDone && this.snapOpenedAfter === 0 && !SNAP_NEUTRAL.has(body.kind as string)) this.snapOpenedAfter = e.line;
     const op = this.stamp(e, tgid, body, tid);
     const lo: LiftedOp = { op, recorded: [], compare: this.inWindow && !this.inCounters, phase: this.phase, failed: false };
     s.op = lo;
@@ -1029,6 +1032,7 @@ export class Lifter {
     };
     if (this.snap === null) return;
     if (!this.inWindow || e.pid !== tgid || this.snapDone) { problem('outside the window\'s opening'); return; }
+    if (this.snapOpenedAfter > 0) { problem(`after the window's first op (line ${this.snapOpenedAfter})`); return; }
     this.snap ??= new SnapshotReader(USER_ADDRESS_END);
     if (m.verb === 'snap') {
       const p = this.snap.add(m);
@@ -1059,6 +1063,8 @@ export class Lifter {
   /** The `fl: snap` markers read so far; null once one was malformed (the rest are ignored). */
   private snap: SnapshotReader | null | undefined;
   private snapDone = false;
+  /** Line of the first op of the window that changes memory, while no snapshot was complete (0: none). */
+  private snapOpenedAfter = 0;
 
   private syscall(e: TraceEvent, tgid: number): void {
     const isEnter = e.syscall === 1;
@@ -1536,3 +1542,6 @@ async function findBeginPid(input: string, opts: { registry: FormatRegistry; rel
   }
   return undefined;
 }
+
+/** Ops that change no memory: the snapshot's lines may come after them (its own marker writes, the window's structure). */
+const SNAP_NEUTRAL: ReadonlySet<string> = new Set(['marker', 'prewindow', 'capture', 'snapshot', 'run', 'syscall', 'switch-other', 'lru-drain']);
