@@ -214,6 +214,25 @@ export interface KernelTraits {
    * mapped shows it (the 6.18.44 jemalloc capture: its first flush after 8,848 pages).
    */
   gatherNrPagesEntries: boolean;
+  /**
+   * __split_huge_page() creates the tail folios last first (`for (i = nr - new_nr; i >= new_nr;
+   * i -= new_nr)`, 6.1–6.14), and reclaim's split_folio_to_list() appends each to the caller's
+   * list as it is made; from 6.15 __split_unmapped_folio() makes them first to last (Zi Yan's
+   * folio_split() series). shrink_folio_list() then takes them in list order and keeps the
+   * rejected ones with list_add() — so the order reclaim puts a split folio's pieces back, and
+   * frees those the zero page now maps when the lru_add batch drains, is reversed between them:
+   * pages 1…15 of a 64K folio on 6.12, 15…1 on 6.18 (after the head either way).
+   */
+  splitTailsCreatedLastFirst: boolean;
+  /**
+   * Splitting a dirty PMD marks its 512 PTEs dirty. 6.1 does not: "Partly revert mm/thp: carry
+   * over dirty bit when thp splits on pmd" (624a2c94f5b7, 6.1-rc) left only SetPageDirty() on the
+   * folio, and "mm/thp: re-apply mkdirty for small pages after split" (e833bc503405) came in 6.2.
+   * It shows where mprotect() makes the entries writable again: 6.1's can_change_pte_writable()
+   * wants the entry dirty, so after a split an RO→RW mprotect leaves them read-only and needs no
+   * flush.
+   */
+  pmdSplitPtesDirty: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -224,7 +243,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
-    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false,
+    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
@@ -233,7 +252,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
@@ -242,7 +261,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
     lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -166,6 +166,17 @@ describe('reclaim\'s split (split_folio_to_list): a piece the zero page now maps
     const after = run({ ...base, at: at(), kind: 'madvise', addr: A, len: 64 * 1024, advice: MADV_FREE });
     expect(after.filter((e) => e.startsWith('mm_page_free'))).toEqual(['mm_page_free pfn=0x2005 folio']);
   });
+  for (const [spec, order] of [['linux-6.12', ['0x2005', '0x2009']], ['linux-6.18', ['0x2009', '0x2005']]] as const) {
+    it(`${spec}: the pieces go back, and are freed at the drain, in the order the split made them (traits.splitTailsCreatedLastFirst)`, () => {
+      const run = engine(spec);
+      run({ ...base, at: at(), kind: 'mmap', addr: A, len: 64 * 1024, prot: 3, flags: 0x22, anon: true });
+      run({ ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [pgtable(0x1000), data(0x2000, 4)] });
+      const pages = Array.from({ length: 16 }, (_, i) => A + i * PAGE);
+      run({ ...base, at: at(), kind: 'madvise', addr: A, len: 64 * 1024, advice: MADV_PAGEOUT, migrated: pages, restored: pages.filter((_, i) => i !== 5 && i !== 9) });
+      const after = run({ ...base, at: at(), kind: 'madvise', addr: A, len: 64 * 1024, advice: MADV_FREE });
+      expect(after.filter((e) => e.startsWith('mm_page_free')).map((e) => e.split(' ')[1]!.slice(4))).toEqual(order);
+    });
+  }
   it('when the record says the batch drained during the putback, the putback\'s folio_put() frees it there', () => {
     const run = engine('linux-6.18');
     run({ ...base, at: at(), kind: 'mmap', addr: A, len: 64 * 1024, prot: 3, flags: 0x22, anon: true });

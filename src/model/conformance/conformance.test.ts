@@ -48,6 +48,8 @@ interface Facts {
   noSplitOnFail: boolean;
   /** The 6.18.44-fc host unit: lazyfree PMD THPs are split, never discarded. */
   fcSplit: boolean;
+  /** A split dirty PMD's PTEs are dirty ('d'); 6.1 marks only the folio (traits.pmdSplitPtesDirty). */
+  splitDirty: string;
 }
 
 function facts(spec: string): Facts {
@@ -62,6 +64,7 @@ function facts(spec: string): Facts {
     pmdDiscard: has('lazyfree-thp@v2') ? 'v2' : has('lazyfree-thp@v6') ? 'v6' : 'none',
     noSplitOnFail: has('batched-unmap@v4-4'),
     fcSplit: has('fc-host-pmd-split@observed'),
+    splitDirty: c.traits.pmdSplitPtesDirty ? 'd' : '-',
   };
 }
 
@@ -157,7 +160,7 @@ const EXPECT: Record<string, (f: Facts) => Expected> = {
     const young = f.pageoutAges ? '-' : 'y';
     const after = kept
       ? lines('pmd 0x7f0000000000 huge T  w d y', `folio T  order 9  ref 1  map 1  pmd-mapped  anon  dirty  lru active_anon${queued(f)}`, ...queueLine(f, 'T'))
-      : lines('pmd 0x7f0000000000 table', `  000-511  T+0..511   w d ${young}`, `folio T  order 9  ref 512  map 512  anon  dirty  lru active_anon${queued(f)}`, ...queueLine(f, 'T'));
+      : lines('pmd 0x7f0000000000 table', `  000-511  T+0..511   w ${f.splitDirty} ${young}`, `folio T  order 9  ref 512  map 512  anon  dirty  lru active_anon${queued(f)}`, ...queueLine(f, 'T'));
     const flush = kept ? '-' : f.pageoutAges ? '-1×2 1×2' : f.batch !== 'none' && (f.pmdDiscard !== 'v6' || f.fcSplit) ? '-1×2' : '-1 1';
     return {
       before: lines('pmd 0x7f0000000000 huge T  w d y', `folio T  order 9  ref 1  map 1  pmd-mapped  lazyfree  clean  lru inactive_file${queued(f)}`, ...queueLine(f, 'T')),
@@ -192,7 +195,7 @@ const EXPECT: Record<string, (f: Facts) => Expected> = {
   // (6.1 at this point; 6.12+ it already was) and flagged (6.12+), counted once.
   'pmd-partial-munmap': (f) => ({
     before: lines('pmd 0x7f0000000000 huge T  w d y', `folio T  order 9  ref 1  map 1  pmd-mapped  anon  clean  lru inactive_anon${queued(f)}`, ...queueLine(f, 'T')),
-    after: lines('pmd 0x7f0000000000 table', '  000-255  none', '  256-511  T+256..511 w d y', `folio T  order 9  ref 256  map 256  anon  dirty  lru inactive_anon  deferred${f.splitStats ? '  partially-mapped' : ''}`, 'split queue [T] len 1'),
+    after: lines('pmd 0x7f0000000000 table', '  000-255  none', `  256-511  T+256..511 w ${f.splitDirty} y`, `folio T  order 9  ref 256  map 256  anon  dirty  lru inactive_anon  deferred${f.splitStats ? '  partially-mapped' : ''}`, 'split queue [T] len 1'),
     events: {
       tlb_flush: '-1×2',
       rss: '-1024K',
@@ -215,8 +218,8 @@ const EXPECT: Record<string, (f: Facts) => Expected> = {
   // flushes — and frees the unmapped half. The folio_batch form (6.19) decides the same in a
   // single-threaded run.
   'deferred-split-scan': (f) => ({
-    before: lines('pmd 0x7f0000000000 table', '  000-255  none', '  256-511  T+256..511 w d y', `folio T  order 9  ref 256  map 256  anon  dirty  lru inactive_anon  deferred${f.splitStats ? '  partially-mapped' : ''}`, 'split queue [T] len 1'),
-    after: lines('pmd 0x7f0000000000 table', '  000-255  none', '  256-511  T+256..511 w d y', 'folio T+256..511 (256 folios)  order 0  ref 1  map 1  anon  dirty  lru inactive_anon'),
+    before: lines('pmd 0x7f0000000000 table', '  000-255  none', `  256-511  T+256..511 w ${f.splitDirty} y`, `folio T  order 9  ref 256  map 256  anon  dirty  lru inactive_anon  deferred${f.splitStats ? '  partially-mapped' : ''}`, 'split queue [T] len 1'),
+    after: lines('pmd 0x7f0000000000 table', '  000-255  none', `  256-511  T+256..511 w ${f.splitDirty} y`, 'folio T+256..511 (256 folios)  order 0  ref 1  map 1  anon  dirty  lru inactive_anon'),
     events: { tlb_flush: '1×256', rss: '-', free: 'o0×256', counters: f.splitStats ? '2048kB/nr_anon_partially_mapped -1, 2048kB/split +1, thp_split_page +1' : 'thp_split_page +1' },
   }),
 };

@@ -94,10 +94,10 @@ function split_huge_zero_pmd(k: Kernel, mm: Mm, haddr: number): PteTable {
  * The deposited page-table page, filled with 512 entries mapping the PMD's folio page by page
  * with the PMD's bits, installed in place of the PMD (the folio's counts are the caller's).
  */
-function tableFromPmd(k: Kernel, mm: Mm, haddr: number, pmd: HugePmd): PteTable {
+function tableFromPmd(k: Kernel, mm: Mm, haddr: number, pmd: HugePmd, dirty = pmd.dirty): PteTable {
   const table = new PteTable(k.withdraw(mm, haddr));
   table.used = HPAGE_PMD_NR;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) table.set(i, pmd.folio, i, pmd.write, pmd.dirty, pmd.young);
+  for (let i = 0; i < HPAGE_PMD_NR; i++) table.set(i, pmd.folio, i, pmd.write, dirty, pmd.young);
   mm.pmds.set(pmdIndex(haddr), table);
   return table;
 }
@@ -105,6 +105,7 @@ function tableFromPmd(k: Kernel, mm: Mm, haddr: number, pmd: HugePmd): PteTable 
 /**
  * __split_huge_pmd_locked(): the deposited table becomes a PTE table of 512 entries copying the
  * PMD's bits; the PMD invalidation is flushed (x86: a 2 MiB range at 4 KiB stride → full flush).
+ * A dirty PMD marks the folio dirty; its PTEs are dirty too only where traits.pmdSplitPtesDirty.
  */
 export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: number, pmd: HugePmd): PteTable {
   if (pmd.zero) return split_huge_zero_pmd(k, mm, haddr);
@@ -114,7 +115,7 @@ export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: numbe
   k.story(f, 'PMD split', haddr);
   flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
   if (pmd.dirty) f.dirty = true;
-  const table = tableFromPmd(k, mm, haddr, pmd);
+  const table = tableFromPmd(k, mm, haddr, pmd, pmd.dirty && k.traits.pmdSplitPtesDirty);
   for (let i = 0; i < HPAGE_PMD_NR; i++) f.page_mapcount[i]!++;
   f.nr_pages_mapped = HPAGE_PMD_NR;
   f.large_mapcount += HPAGE_PMD_NR;

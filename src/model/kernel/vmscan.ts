@@ -152,12 +152,12 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
         const head = pieces[0]?.pfn === f.pfn ? pieces[0] : undefined;
         // The head retries the swap allocation at once, fails again (activate_locked_split),
         // and is counted as one page: nr_scanned is fixed up by nr - 1. split_folio_to_list()
-        // queued the tails where the scan takes its next folio from, so they are scanned next,
-        // the last page first — each fails the same way and is activated (the order in which
-        // 6.18 put them back: head, then pages 15…1 of a 64 KiB folio, folio after folio).
+        // queued the tails where the scan takes its next folio from, so they are scanned next —
+        // each fails the same way and is activated, put back after the head in the order of
+        // traits.splitTailsCreatedLastFirst (6.18: pages 15…1 of a 64 KiB folio; 6.12: 1…15).
         stat.nr_scanned -= nr - 1;
         if (head) activateFolio(head);
-        const tails = pieces.filter((p) => p !== head).sort((a, b) => b.pfn - a.pfn);
+        const tails = pieces.filter((p) => p !== head).sort((a, b) => (k.traits.splitTailsCreatedLastFirst ? a.pfn - b.pfn : b.pfn - a.pfn));
         for (const t of tails) {
           k.cost.folioLocks++;
           stat.nr_scanned += t.nr;
