@@ -11,7 +11,14 @@
 import { diag, type DiagnosticSink } from '../core/diagnostics.js';
 import { takeRangeFault, type CompiledDecoder, type Fields } from './format/compile.js';
 import type { FormatRegistry } from './format/registry.js';
-import type { TraceEvent } from './event.js';
+/** What decoding reads of an event (a TraceEvent, or a chunk worker's reused cursor). */
+export interface DecodeSubject {
+  readonly name: string;
+  readonly payload: string;
+  readonly syscall: 0 | 1 | 2;
+  readonly line: number;
+  readonly payloadColumn: number;
+}
 import { decodeGeneric } from './payload/generic.js';
 import { TRACE_CMD_OVERRIDES, type Override } from './payload/overrides.js';
 import { decodeRaw, FAILED_TO_PARSE } from './payload/raw.js';
@@ -89,7 +96,7 @@ export class DecodeTable {
   /** How the last decode() read its payload (kept here, not in a result object per event). */
   lastMethod: DecodeMethod = 'format';
 
-  decode(ev: TraceEvent): Fields {
+  decode(ev: DecodeSubject): Fields {
     takeRangeFault();
     const f = this.decodeInner(ev);
     this.count(ev.name, this.lastMethod);
@@ -113,7 +120,7 @@ export class DecodeTable {
     return f;
   }
 
-  private decodeInner(ev: TraceEvent): Fields {
+  private decodeInner(ev: DecodeSubject): Fields {
     const c = this.chain(ev.name);
     const p = ev.payload;
     if (ev.syscall === 1) {

@@ -79,6 +79,28 @@ export class TraceEvent {
     return this.decoded;
   }
 
+  /**
+   * The spans of the line's columns, from the line's start (timestamp, latency flags, payload):
+   * the chunk workers post them as columns.
+   */
+  writeSpans(into: Int32Array, at: number): void {
+    const l = this.lineStart;
+    into[at] = this.tsStart - l;
+    into[at + 1] = this.tsEnd - l;
+    into[at + 2] = this.latStart - l;
+    into[at + 3] = this.latEnd - l;
+    into[at + 4] = this.payloadStart - l;
+    into[at + 5] = this.payloadEnd - l;
+  }
+
+  /**
+   * How the payload was decoded, when that happened on another thread (a chunk worker, which
+   * counted and reported it): `fields` then decodes it again here only if asked.
+   */
+  decodedElsewhere(m: DecodeMethod): void {
+    this.method = m;
+  }
+
   /** How the payload was decoded (decodes it if that has not happened yet). */
   get decodeMethod(): DecodeMethod {
     if (this.method === undefined) void this.fields;

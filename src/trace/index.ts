@@ -25,6 +25,7 @@ import { isDat } from './dat/file.js';
 import { openDat } from './dat/read.js';
 import { specialLine } from './special-lines.js';
 import { workerBatches, workerEligible } from './parallel.js';
+import { chunkedBatches, chunkPlan, makeEvents } from './chunked.js';
 
 export { TraceEvent } from './event.js';
 export type { Fields, FieldValue, SymbolicValue, FlagsValue } from './format/compile.js';
@@ -55,6 +56,17 @@ export interface TraceParseOptions {
    * Asked once per name: the answer must depend on the name alone.
    */
   only?: (name: string) => boolean;
+  /**
+   * A large plain file read with `decodeAll` is parsed in chunks on worker threads (chunked.ts)
+   * unless this is false; the numbers size the chunks and the pool (tests make them small).
+   */
+  chunks?: false | { chunkBytes?: number; minBytes?: number; workers?: number };
+  /**
+   * This parser reads one chunk of a larger input (a chunk worker's): at its end nothing is
+   * checked that needs the whole input (the header's entry count), and the sort window is
+   * emptied.
+   */
+  partial?: boolean;
 }
 
 export interface LostRecord {
@@ -267,6 +279,20 @@ export class TraceParser implements LineSink {
     this.sorter.emitSlot = f;
   }
 
+  /**
+   * Events leave the window as columns with their text (`emitSlot`'s last argument), and are
+   * decoded by whoever takes them, with `decodeTable` (a chunk worker: no event object is made).
+   */
+  emitColumnsWithText(f: NonNullable<WindowSorter['emitSlot']>): void {
+    this.sorter.keepRaw = true;
+    this.sorter.emitSlot = f;
+  }
+
+  /** The decode table events are decoded by now (it changes with the layout). */
+  get decodeTable(): DecodeTable {
+    return this.table;
+  }
+
   line(s: string, lineNo: number, offset: number): void {
     traceStep();
     if (this.pendingBad) this.reportBad();
@@ -461,9 +487,32 @@ export class TraceParser implements LineSink {
     if (this.scratch.tsFrac === 9 && this.samePrev(s, lineStart, lineEnd) && this.counted('duplicate_line')) {
       this.sink.add(diag('duplicate_line', `line repeats line ${lineNo - 1} exactly, nanosecond timestamp included: it was probably duplicated`, this.opts.file, lineNo, 1));
     }
+    if (this.firstEventLine === undefined) {
+      this.firstEventLine = s.slice(lineStart, lineEnd);
+      this.firstEventNs = this.scratch.tsFrac === 9;
+    }
     this.prevText = s;
     this.prevStart = lineStart;
     this.prevEnd = lineEnd;
+  }
+
+  /** The first event line read, and whether its timestamp has nanoseconds (a chunk's boundary checks). */
+  firstEventLine: string | undefined;
+  firstEventNs = false;
+
+  /** The last event line read. */
+  get lastEventLine(): string {
+    return this.prevText.slice(this.prevStart, this.prevEnd);
+  }
+
+  /** The line of the tracefs header's entries-in-buffer (0: none). */
+  get entriesAt(): number {
+    return this.entriesLine;
+  }
+
+  /** The last line handed in. */
+  get lastLine(): number {
+    return this.lastLineNo;
   }
 
   /** Whether `s[start, end)` is the previous event line, character for character. */
@@ -591,7 +640,7 @@ export class TraceParser implements LineSink {
       );
     }
     this.sorter.flush();
-    this.checkEntries();
+    if (!this.opts.partial) this.checkEntries();
   }
 
   /**
@@ -602,31 +651,8 @@ export class TraceParser implements LineSink {
    * more is a repeated line or joined listings. A cut input is reported as such already.
    */
   private checkEntries(): void {
-    const want = this.header.entriesInBuffer;
     if (this.isDat || this.truncated) return;
-    if (want === undefined) {
-      // The `trace` file prints its entries line right after `# tracer:`, events or not.
-      if (this.header.tracer !== undefined && this.events === 0 && this.unparsedLines === 0) {
-        this.sink.add(diag('entries_missing', 'the tracefs header stops before its entries-in-buffer line, and no event follows: the listing is cut', this.opts.file, this.lastLineNo, 1));
-      }
-      return;
-    }
-    const got = this.events;
-    if (got < want && got + this.unparsedLines < want) {
-      this.sink.add(
-        diag(
-          'entries_missing',
-          `the header promises ${want} entries (entries-in-buffer, line ${this.entriesLine}), ${got} events were read${this.unparsedLines ? ` and ${this.unparsedLines} lines did not parse` : ''}: ${want - got - this.unparsedLines} are missing (the listing was cut, filtered or lost lines); nothing is exact across them`,
-          this.opts.file,
-          this.entriesLine,
-          1,
-        ),
-      );
-    } else if (got > want) {
-      this.sink.add(
-        diag('entries_extra', `the header says the buffer held ${want} entries (entries-in-buffer), but ${got} events were read: ${got - want} more (lines repeated, or listings joined)`, this.opts.file, this.entriesLine, 1),
-      );
-    }
+    checkEntries(this.header, this.events, this.unparsedLines, this.entriesLine, this.lastLineNo, this.sink, this.opts.file);
   }
 
   private entriesLine = 0;
@@ -659,6 +685,33 @@ export class TraceParser implements LineSink {
       diagnostics: this.sink,
       methods: this.isDat ? this.datMethods : this.table.methods,
     };
+  }
+}
+
+export function checkEntries(header: TraceHeaderInfo, events: number, unparsedLines: number, entriesLine: number, lastLineNo: number, sink: DiagnosticSink, file: string): void {
+  const want = header.entriesInBuffer;
+  if (want === undefined) {
+    // The `trace` file prints its entries line right after `# tracer:`, events or not.
+    if (header.tracer !== undefined && events === 0 && unparsedLines === 0) {
+      sink.add(diag('entries_missing', 'the tracefs header stops before its entries-in-buffer line, and no event follows: the listing is cut', file, lastLineNo, 1));
+    }
+    return;
+  }
+  const got = events;
+  if (got < want && got + unparsedLines < want) {
+    sink.add(
+      diag(
+        'entries_missing',
+        `the header promises ${want} entries (entries-in-buffer, line ${entriesLine}), ${got} events were read${unparsedLines ? ` and ${unparsedLines} lines did not parse` : ''}: ${want - got - unparsedLines} are missing (the listing was cut, filtered or lost lines); nothing is exact across them`,
+        file,
+        entriesLine,
+        1,
+      ),
+    );
+  } else if (got > want) {
+    sink.add(
+      diag('entries_extra', `the header says the buffer held ${want} entries (entries-in-buffer), but ${got} events were read: ${got - want} more (lines repeated, or listings joined)`, file, entriesLine, 1),
+    );
   }
 }
 
@@ -831,6 +884,22 @@ export async function* readTrace(
   opts: TraceParseOptions,
   statsOut: { stats?: TraceStats } = {},
 ): AsyncGenerator<TraceEvent[]> {
+  const plan = chunkPlan(input, opts);
+  if (plan) {
+    const c = chunkedBatches(plan, opts);
+    try {
+      for (;;) {
+        const r = await c.next();
+        if (r.done) {
+          statsOut.stats = r.value;
+          return;
+        }
+        yield Array.isArray(r.value) ? r.value : makeEvents(r.value);
+      }
+    } finally {
+      await c.return(undefined as unknown as TraceStats);
+    }
+  }
   if (workerEligible(input)) {
     const w = workerBatches(input, opts, Infinity);
     for (;;) {

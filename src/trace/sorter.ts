@@ -71,7 +71,9 @@ export class WindowSorter {
    * offset, seq, line; `small` from `m`: see above) instead of as a TraceEvent: the parse
    * worker copies them into the batch it posts.
    */
-  emitSlot: ((num: Float64Array, small: Int32Array, n: number, m: number, comm: string, name: string) => void) | undefined;
+  emitSlot: ((num: Float64Array, small: Int32Array, n: number, m: number, comm: string, name: string, raw: string | undefined) => void) | undefined;
+  /** Keep each event's text for `emitSlot` (a chunk worker decodes the payload from it). */
+  keepRaw = false;
 
   constructor(
     private readonly window: number,
@@ -127,7 +129,7 @@ export class WindowSorter {
     const s = this.place(h.tsNs, h.cpu, seq);
     // Events handed on as columns refer to their text by its number: the text is not held here
     // (the worker's chunks of text then die young instead of outliving its scavenges).
-    this.raw[s] = this.emitSlot ? undefined : raw;
+    this.raw[s] = this.emitSlot && !this.keepRaw ? undefined : raw;
     this.comm[s] = comm;
     this.name[s] = name;
     const n = this.num;
@@ -228,7 +230,7 @@ export class WindowSorter {
     this.anyOut = true;
     const placeholder = (this.small[s * W + 3]! & 4) !== 0;
     const e = placeholder || this.emitSlot ? undefined : this.make(s);
-    if (!placeholder && this.emitSlot) this.emitSlot(this.num, this.small, s * 4, s * W, this.comm[s]!, this.name[s]!);
+    if (!placeholder && this.emitSlot) this.emitSlot(this.num, this.small, s * 4, s * W, this.comm[s]!, this.name[s]!, this.raw[s]);
     this.raw[s] = undefined;
     this.comm[s] = undefined;
     this.name[s] = undefined;

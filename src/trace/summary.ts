@@ -3,6 +3,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Diagnostic } from '../core/diagnostics.js';
+import { CF, chunkedBatches, chunkPlan, CI, rowTs, type ColumnSlice } from './chunked.js';
 import { readTrace, type Layout, type LostRecord, type TraceEvent, type TraceParseOptions, type TraceStats, type TruncatedInput } from './index.js';
 
 export interface TaskCount {
@@ -56,24 +57,69 @@ export async function summariseTrace(
   onEvent?: (e: TraceEvent) => void,
 ): Promise<TraceSummary> {
   const byName = new Map<string, number>();
-  const tasks = new Map<string, TaskCount>();
+  // Tasks by name and pid, in the order they first come.
+  const taskIndex = new Map<string, Map<number, TaskCount>>();
+  const taskList: TaskCount[] = [];
   const cpus = new Map<number, number>();
-  let first: TraceEvent | undefined;
-  let last: TraceEvent | undefined;
-  const out: { stats?: TraceStats } = {};
-  for await (const batch of readTrace(input, { ...opts, decodeAll: true }, out)) {
-    for (const e of batch) {
-      byName.set(e.name, (byName.get(e.name) ?? 0) + 1);
-      const key = `${e.comm}\u0000${e.pid}`;
-      const t = tasks.get(key);
-      if (t) t.events++;
-      else tasks.set(key, e.tgid !== undefined ? { comm: e.comm, pid: e.pid, tgid: e.tgid, events: 1 } : { comm: e.comm, pid: e.pid, events: 1 });
-      cpus.set(e.cpu, (cpus.get(e.cpu) ?? 0) + 1);
-      if (!first) first = e;
-      last = e;
-      onEvent?.(e);
+  const task = (comm: string, pid: number, tgid: number | undefined): void => {
+    let byPid = taskIndex.get(comm);
+    if (byPid === undefined) taskIndex.set(comm, (byPid = new Map()));
+    const t = byPid.get(pid);
+    if (t) t.events++;
+    else {
+      const n: TaskCount = tgid !== undefined ? { comm, pid, tgid, events: 1 } : { comm, pid, events: 1 };
+      byPid.set(pid, n);
+      taskList.push(n);
     }
+  };
+  let first: { ts: string; tsNs: number } | undefined;
+  let last: TraceEvent | ColumnSlice | undefined;
+  const count = (e: TraceEvent): void => {
+    byName.set(e.name, (byName.get(e.name) ?? 0) + 1);
+    task(e.comm, e.pid, e.tgid);
+    cpus.set(e.cpu, (cpus.get(e.cpu) ?? 0) + 1);
+    if (!first) first = e;
+    last = e;
+    onEvent?.(e);
+  };
+  // Rows of a chunked parse, counted from their columns (no event is made).
+  const countRows = (sl: ColumnSlice): void => {
+    const { F, I, strs } = sl.c;
+    for (let i = sl.from; i < sl.to; i++) {
+      const b = i * CI;
+      const name = strs[I[b + 11]!]!;
+      byName.set(name, (byName.get(name) ?? 0) + 1);
+      const tgid = I[b + 1]!;
+      task(strs[I[b + 12]!]!, I[b]!, tgid < 0 ? undefined : tgid);
+      const cpu = I[b + 2]!;
+      cpus.set(cpu, (cpus.get(cpu) ?? 0) + 1);
+    }
+    if (sl.to > sl.from) {
+      if (!first) first = { ts: rowTs(sl.c, sl.from), tsNs: F[sl.from * CF]! };
+      last = sl;
+    }
+  };
+  const out: { stats?: TraceStats } = {};
+  const o = { ...opts, decodeAll: true };
+  const plan = onEvent ? undefined : chunkPlan(input, o);
+  if (plan) {
+    const it = chunkedBatches(plan, o);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        out.stats = r.value;
+        break;
+      }
+      if (Array.isArray(r.value)) for (const e of r.value) count(e);
+      else countRows(r.value);
+    }
+  } else {
+    for await (const batch of readTrace(input, o, out)) for (const e of batch) count(e);
   }
+  const lastSeen: TraceEvent | ColumnSlice | undefined = last;
+  const lastTs =
+    lastSeen === undefined ? undefined : 'c' in lastSeen ? { ts: rowTs(lastSeen.c, lastSeen.to - 1), tsNs: lastSeen.c.F[(lastSeen.to - 1) * CF]! } : lastSeen;
+  const tasks = taskList;
   const st = out.stats!;
   const fallback: Record<string, number> = {};
   const decodedBy: Record<string, Record<string, number>> = {};
@@ -90,11 +136,11 @@ export async function summariseTrace(
     release: st.release ?? null,
     events: st.events,
     byName: Object.fromEntries([...byName].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
-    tasks: [...tasks.values()].sort((a, b) => b.events - a.events),
+    tasks: tasks.sort((a, b) => b.events - a.events),
     cpus: Object.fromEntries([...cpus].sort((a, b) => a[0] - b[0]).map(([c, n]) => [String(c), n])),
     firstTs: first?.ts ?? null,
-    lastTs: last?.ts ?? null,
-    spanNs: first && last ? last.tsNs - first.tsNs : 0,
+    lastTs: lastTs?.ts ?? null,
+    spanNs: first && lastTs ? lastTs.tsNs - first.tsNs : 0,
     lines: st.lines,
     bytes: st.bytes,
     header: st.header,

@@ -28,12 +28,22 @@ export interface FormatIssue {
   problem: FormatProblem;
 }
 
+export type RegistryStep = { release: string; dir: string } | { release: string; system: string; text: string; path: string };
+
+export interface RegistryRecipe {
+  steps: RegistryStep[];
+  compiled: Array<[string, number]>;
+  issues: number;
+}
+
 export class FormatRegistry {
   /** event name → entries, one per release that has it. */
   private readonly byName = new Map<string, FormatEntry[]>();
   readonly releases: string[] = [];
   /** Problems found in format files that were compiled so far. */
   readonly issues: FormatIssue[] = [];
+  /** How this registry was built, step by step (a chunk worker builds the same one). */
+  private readonly steps: RegistryStep[] = [];
 
   /** Load a grammars directory: either `<dir>/<release>/<system>/<event>/format` or a single release. */
   static fromDirectory(dir: string): FormatRegistry {
@@ -49,6 +59,7 @@ export class FormatRegistry {
 
   /** Add one release's tree: `<rdir>/<system>/<event>/format` (tracefs `events/` layout). */
   addRelease(release: string, rdir: string): void {
+    this.steps.push({ release, dir: rdir });
     if (!this.releases.includes(release)) this.releases.push(release);
     for (const system of readdirSync(rdir).sort()) {
       const sdir = join(rdir, system);
@@ -63,11 +74,36 @@ export class FormatRegistry {
 
   /** Add one format from text (tests, or formats carried beside a trace). */
   addFormatText(release: string, system: string, text: string, path = `<${release}/${system}>`): EventFormat {
+    this.steps.push({ release, system, text, path });
     const format = parseFormatFile(text, path, system, release);
     if (!this.releases.includes(release)) this.releases.push(release);
     const entry: FormatEntry = { release, system, name: format.name || path, path, format };
     this.addEntry(entry);
     return format;
+  }
+
+  /**
+   * What rebuilds this registry on another thread: the steps it was built by, and the entries
+   * compiled so far (their format problems are reported by the first decode table that needs
+   * them, so a copy must not report them again).
+   */
+  recipe(): RegistryRecipe {
+    const compiled: Array<[string, number]> = [];
+    for (const [name, list] of this.byName) list.forEach((e, i) => { if (e.decoder !== undefined) compiled.push([name, i]); });
+    return { steps: this.steps.slice(), compiled, issues: this.issues.length };
+  }
+
+  static fromRecipe(r: RegistryRecipe): FormatRegistry {
+    const reg = new FormatRegistry();
+    for (const s of r.steps) {
+      if ('dir' in s) reg.addRelease(s.release, s.dir);
+      else reg.addFormatText(s.release, s.system, s.text, s.path);
+    }
+    for (const [name, i] of r.compiled) {
+      const e = reg.byName.get(name)?.[i];
+      if (e) reg.compile(e);
+    }
+    return reg;
   }
 
   private addEntry(e: FormatEntry): void {
