@@ -8,8 +8,9 @@
  * shifted timestamps (bench/out/, not committed), read by
  *   (a) a bare loop that only splits the file into lines        — the practical limit
  *   (b) readline + a regex + split('=')                          — what a user would write
- *   (c) foliolab's full typed parse (every payload decoded)
+ *   (c) foliolab's full typed parse (every payload decoded), as `foliolab parse --json` runs it
  *   (d) foliolab's header-only pass (payloads left undecoded)    — for information
+ *   (e) (c) with every event handed to a consumer as an object  — for information
  *
  * Replay: the S1 capture repeated 80× (1.2 M events) replayed whole (parse, lift,
  * engines, fidelity), and — its target — through lift + engine alone: the same replay with the
@@ -88,6 +89,20 @@ async function phaseNaive(file) {
   return { lines, events, bytes: statSync(file).size, sink };
 }
 
+/**
+ * (c): what `foliolab parse --json` does, less the printing: every payload decoded by its
+ * format, events counted per name, task and CPU, decode methods and diagnostics collected.
+ */
+async function phaseFoliolabSummary(file) {
+  const { FormatRegistry } = await import(join(root, 'dist/trace/index.js'));
+  const { summariseTrace } = await import(join(root, 'dist/trace/summary.js'));
+  const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
+  const s = await summariseTrace(file, { file, registry: reg, release: '6.18.44-fc-v669' });
+  const fallback = Object.values(s.fallback).reduce((a, b) => a + b, 0);
+  return { lines: s.lines, events: s.events, bytes: s.bytes, fallback, unparsed: s.unparsedLines };
+}
+
+/** (d), and (e): every event handed to a consumer as an object, its payload decoded (e) or not (d). */
 async function phaseFoliolab(file, decode) {
   const { FormatRegistry, readTrace } = await import(join(root, 'dist/trace/index.js'));
   const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
@@ -223,7 +238,8 @@ async function runPhase(name, file) {
   let r;
   if (name === 'split') r = await phaseSplit(file);
   else if (name === 'naive') r = await phaseNaive(file);
-  else if (name === 'foliolab') r = await phaseFoliolab(file, true);
+  else if (name === 'foliolab') r = await phaseFoliolabSummary(file);
+  else if (name === 'foliolab-events') r = await phaseFoliolab(file, true);
   else if (name === 'foliolab-header') r = await phaseFoliolab(file, false);
   else if (name === 'replay-1') r = await phaseReplay(file, ['linux-6.18-fc']);
   else if (name === 'replay-1-lift') r = await phaseReplay(file, ['linux-6.18-fc'], true);
@@ -346,6 +362,7 @@ async function main() {
     ['naive', '(b) readline + regex + split'],
     ['foliolab', '(c) foliolab typed parse'],
     ['foliolab-header', '(d) foliolab, payloads undecoded'],
+    ['foliolab-events', '(e) foliolab typed, event objects'],
   ];
   const pbest = rounds(parsePhases.map(([name]) => name), file, runs);
   const rows = [];

@@ -127,6 +127,16 @@ export async function parseChunk(init: ChunkInit, registry: FormatRegistry, stri
     if (r.done) { st = r.value; break; }
   }
   const ascii = isAscii(buf);
+  let minTs = -1;
+  let minCpu = -1;
+  let maxTs = -1;
+  let maxCpu = -1;
+  for (let i = 0; i < n; i++) {
+    const ts = F[i * CF]!;
+    const cpu = I[i * CI + 2]!;
+    if (i === 0 || ts < minTs || (ts === minTs && cpu < minCpu)) { minTs = ts; minCpu = cpu; }
+    if (i === 0 || ts > maxTs || (ts === maxTs && cpu > maxCpu)) { maxTs = ts; maxCpu = cpu; }
+  }
   const text = buf.buffer as ArrayBuffer;
   const r: ChunkResult = {
     k: job.k,
@@ -156,6 +166,10 @@ export async function parseChunk(init: ChunkInit, registry: FormatRegistry, stri
       firstEventLine: parser.firstEventLine,
       firstEventNs: parser.firstEventNs,
       lastEventLine: parser.lastEventLine,
+      minTs,
+      minCpu,
+      maxTs,
+      maxCpu,
     },
   };
   return { r, transfer: [text, F.buffer as ArrayBuffer, I.buffer as ArrayBuffer] };

@@ -17,9 +17,7 @@ let queue: Promise<void> = Promise.resolve();
 port.on('message', (job: ChunkJob) => {
   queue = queue.then(async () => {
     try {
-      const t0 = performance.now();
       const { r, transfer } = await parseChunk(init, registry, stringIds, job);
-      if (process.env.FOLIOLAB_CHUNK_DEBUG) process.stderr.write(`chunk ${job.k}: ${(performance.now() - t0).toFixed(0)} ms (worker up ${t0.toFixed(0)} ms)\n`);
       port.postMessage(r, transfer);
     } catch (e) {
       port.postMessage({ k: job.k, error: (e as Error).stack ?? String(e) } satisfies ChunkResult);

@@ -9,9 +9,10 @@
  * it is not used: a chunk is accepted only when what the serial parser carries across its
  * start cannot have changed anything —
  *
- *   - its lines are in (timestamp, CPU) order and start after the previous chunk's last event,
- *     so the sort window would have moved nothing across the boundary (and no CPU's time goes
- *     back there);
+ *   - none of its events comes before an event of an earlier chunk in (timestamp, CPU) order:
+ *     the serial parser's sort window then moves nothing across the boundary, emits the
+ *     earlier chunk's last events before any of this one's, and orders this one's as a window
+ *     of the same size started empty does (and no CPU's time goes back at the boundary);
  *   - it raised no diagnostic, lost no events, held no header line and cut no line (chunk 0,
  *     the file's start, is read exactly as the serial parser reads it, and may have any);
  *   - its first line does not repeat the previous event line (a duplicate at the boundary);
@@ -28,6 +29,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DiagnosticSink, type Diagnostic, type DiagnosticCode } from '../core/diagnostics.js';
@@ -67,10 +69,6 @@ export interface ChunkJob {
   layout: Layout | undefined;
   /** Not the file's last chunk: nothing that needs the whole input is checked at its end. */
   partial: boolean;
-  /**
-   * The sort window: the given one for the first chunk; 1 for the others, which are accepted only
-   * when in order (nothing reordered nor late, whatever the window).
-   */
   sortWindow: number | undefined;
 }
 
@@ -94,6 +92,11 @@ export interface ChunkStats {
   firstEventLine: string | undefined;
   firstEventNs: boolean;
   lastEventLine: string;
+  /** The least and the greatest (timestamp, CPU) of the chunk's events (none: -1). */
+  minTs: number;
+  minCpu: number;
+  maxTs: number;
+  maxCpu: number;
 }
 
 export interface ChunkResult {
@@ -115,12 +118,30 @@ export interface ChunkResult {
 const WORKER_JS = fileURLToPath(new URL('./chunk-worker.js', import.meta.url));
 const WORKER_TS = new URL('./chunk-worker.ts', import.meta.url);
 
+/**
+ * A worker whose young generation is `WORKER_SEMI_SPACE_MB` semi-spaces: what survives a
+ * scavenge there is a sort window's worth of columns, and the process's own setting (bin/run.js
+ * gives the main thread 32 MiB semi-spaces) would apply to the worker's isolate too, overriding
+ * resourceLimits: it is lowered while the isolate is made, then put back.
+ */
 function startWorker(init: ChunkInit): Worker {
-  if (existsSync(WORKER_JS)) return new Worker(WORKER_JS, { workerData: init });
-  // From the sources (the tests): through tsx's loader.
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_TS.href)}); });`;
-  return new Worker(boot, { eval: true, workerData: init });
+  const main = /^--max-semi-space-size=(\d+)$/.exec(process.execArgv.find((a) => a.startsWith('--max-semi-space-size=')) ?? '')?.[1];
+  setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+  const resourceLimits = { maxYoungGenerationSizeMb: 3 * WORKER_SEMI_SPACE_MB };
+  let w: Worker;
+  if (existsSync(WORKER_JS)) w = new Worker(WORKER_JS, { workerData: init, resourceLimits });
+  else {
+    // From the sources (the tests): through tsx's loader.
+    const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_TS.href)}); });`;
+    w = new Worker(boot, { eval: true, workerData: init, resourceLimits });
+  }
+  const restore = (): void => { if (main !== undefined) setFlagsFromString(`--max-semi-space-size=${main}`); };
+  w.once('online', restore);
+  w.once('exit', restore);
+  return w;
 }
+
+const WORKER_SEMI_SPACE_MB = Number(process.env.FOLIOLAB_CHUNK_SEMI ?? 8);
 
 const CHUNK_BYTES = 4 << 20;
 /** Chunks this thread may parse ahead of the one whose turn it is. */
@@ -166,8 +187,11 @@ export function chunkPlan(input: unknown, opts: TraceParseOptions): ChunkPlan | 
   } catch {
     return undefined;
   }
-  const chunkBytes = Math.max(1, c?.chunkBytes ?? CHUNK_BYTES);
-  if (size < (c?.minBytes ?? MIN_BYTES) || size < 2 * chunkBytes) return undefined;
+  // FOLIOLAB_PARSE_CHUNK_BYTES: chunks of that size for any file of two or more (checks of the
+  // chunked parse against the serial one on small traces).
+  const forced = Number(process.env.FOLIOLAB_PARSE_CHUNK_BYTES ?? 0);
+  const chunkBytes = Math.max(1, c?.chunkBytes ?? (forced || CHUNK_BYTES));
+  if (size < (c?.minBytes ?? (forced ? 0 : MIN_BYTES)) || size < 2 * chunkBytes) return undefined;
   const maxLine = opts.maxLineBytes ?? 1 << 20;
   let fd: number;
   try {
@@ -194,7 +218,7 @@ export function chunkPlan(input: unknown, opts: TraceParseOptions): ChunkPlan | 
       if (at <= bounds[bounds.length - 1]!) continue;
       // The next line start at or after `at` (a line longer than any allowed ends no chunk).
       let nl = -1;
-      for (let from = at; nl < 0 && from < size && from - at <= maxLine + 1; from += 1 << 16) {
+      for (let from = at - 1; nl < 0 && from < size && from - at <= maxLine + 1; from += 1 << 16) {
         const b = readAt(fd, from, Math.min(1 << 16, size - from));
         const i = b.indexOf(10);
         if (i >= 0) nl = from + i;
@@ -259,6 +283,9 @@ export function rowTs(h: ChunkColumns, i: number): string {
   return Buffer.from(h.bytes).toString('ascii', o + h.I[i * CI + 4]!, o + h.I[i * CI + 5]!);
 }
 
+/** The last chunked parse of this thread: its chunks, those accepted (and of them read by a worker), and the chunk refused (-1: none). */
+export const lastChunked = { chunks: 0, accepted: 0, refused: -1, byWorkers: 0 };
+
 const REFUSE_AT_START = new Set<DiagnosticCode>(['binary_input', 'unreadable_input', 'gzip_error', 'cr_line_ends', 'empty_input']);
 
 /**
@@ -282,13 +309,17 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
   // worker has finished is parsed here (this thread would only wait otherwise), and so is the
   // first, while the workers start.
   const nw = Math.max(0, Math.min(plan.workers, nChunks - 1));
+  lastChunked.chunks = nChunks;
+  lastChunked.accepted = 0;
+  lastChunked.refused = -1;
+  lastChunked.byWorkers = 0;
   const workers: Worker[] = [];
   const results = new Map<number, ChunkResult>();
   const inflight: number[] = [];
   let failure: string | undefined;
   let wake: (() => void) | undefined;
   let next = 1;
-  const job = (k: number): ChunkJob => ({ k, start: bounds[k]!, end: bounds[k + 1]!, layout: k === 0 ? opts.layout : layout, partial: k < nChunks - 1, sortWindow: k === 0 ? opts.sortWindow : 1 });
+  const job = (k: number): ChunkJob => ({ k, start: bounds[k]!, end: bounds[k + 1]!, layout: k === 0 ? opts.layout : layout, partial: k < nChunks - 1, sortWindow: opts.sortWindow });
   const assign = (): void => {
     for (let w = 0; w < nw; w++) {
       // Two chunks queued per worker: one parsing, one waiting.
@@ -352,6 +383,7 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
   let bytes = 0;
   let events = 0;
   let specialLines = 0;
+  let reordered = 0;
   let lastLine = 0;
   // Accepted events not yet handed on, oldest first, and how many were handed on.
   const held: ChunkColumns[] = [];
@@ -366,11 +398,9 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
     if (r.k === 0) {
       if (st.counts.some(([c]) => REFUSE_AT_START.has(c))) return false;
     } else {
-      if (st.counts.length > 0 || st.reordered > 0 || st.late > 0 || st.lost.length > 0 || Object.keys(st.header).length > 0 || st.unparsedLines > 0) return false;
+      if (st.counts.length > 0 || st.late > 0 || st.lost.length > 0 || Object.keys(st.header).length > 0 || st.unparsedLines > 0) return false;
       if (r.n! > 0) {
-        const ts = r.F![0]!;
-        const cpu = r.I![2]!;
-        if (!(prevTs < ts || (prevTs === ts && prevCpu <= cpu))) return false;
+        if (!(prevTs < st.minTs || (prevTs === st.minTs && prevCpu <= st.minCpu))) return false;
         if (st.firstEventNs && st.firstEventLine === prevLine) return false;
       }
     }
@@ -383,8 +413,11 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
       if (!r || !accept(r)) {
         if (process.env.FOLIOLAB_CHUNK_DEBUG) process.stderr.write(`chunked parse: chunk ${k} refused (${r?.error ?? failure ?? JSON.stringify({ ...r?.stats, kept: undefined })})\n`);
         refused = true;
+        lastChunked.refused = k;
         break;
       }
+      lastChunked.accepted++;
+      if (r.by! < nw) lastChunked.byWorkers++;
       const st = r.stats!;
       if (k === 0) first = st;
       const strs = strings[r.by!]!;
@@ -394,9 +427,9 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
       const n = r.n!;
       // The chunk's text is made when its first event is handed on.
       held.push({ F, I, n, bytes: r.text!, text: undefined, strs, lineBase, seqBase, chunkStart: bounds[k]!, table });
-      if (n > 0) {
-        prevTs = F[(n - 1) * CF]!;
-        prevCpu = I[(n - 1) * CI + 2]!;
+      if (n > 0 && (prevTs < st.maxTs || (prevTs === st.maxTs && prevCpu < st.maxCpu))) {
+        prevTs = st.maxTs;
+        prevCpu = st.maxCpu;
       }
       if (st.firstEventLine !== undefined) prevLine = st.lastEventLine;
       lastLine = lineBase + st.lastLine;
@@ -406,6 +439,7 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
       bytes += st.bytes;
       events += st.events;
       specialLines += st.specialLines;
+      reordered += st.reordered;
       for (const [name, m] of st.methods) {
         const have = methods.get(name);
         if (!have) methods.set(name, { ...m });
@@ -452,7 +486,7 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
       specialLines,
       unparsedLines: f.unparsedLines,
       lost: f.lost,
-      reordered: f.reordered,
+      reordered,
       late: f.late,
       diagnostics: sink,
       methods,
