@@ -35,14 +35,15 @@ const fault = (who: typeof P, addr: number, pfn: number, order = 0): Op => ({ ..
 
 describe('dup_mmap(): the copy and its output', () => {
   it('updates the child\'s rss once per VMA and PTE table, then flushes the parent (flush_tlb_mm)', () => {
-    // Two VMAs in one 2 MiB range, three pages in the first, two in the second:
-    //   A            A+64K          A+128K
-    //   |--- VMA 1 ---|--- VMA 2 ---|
+    // Two VMAs in one 2 MiB range (a page apart: adjacent ones would merge), three pages in
+    // the first, two in the second:
+    //   A            A+64K  A+68K          A+132K
+    //   |--- VMA 1 ---|      |--- VMA 2 ---|
     const { step } = engine('linux-6.12', { enabled: 'never', sizes: {} });
     step(mmap(A, 64 * KB));
-    step(mmap(A + 64 * KB, 64 * KB));
+    step(mmap(A + 68 * KB, 64 * KB));
     for (let i = 0; i < 3; i++) step(fault(P, A + i * 4096, 0x100 + i));
-    for (let i = 0; i < 2; i++) step(fault(P, A + 64 * KB + i * 4096, 0x200 + i));
+    for (let i = 0; i < 2; i++) step(fault(P, A + 68 * KB + i * 4096, 0x200 + i));
     const r = step({ ...P, at: at(0), kind: 'fork', child: 11 });
     expect(show(r.emitted)).toEqual(['rss curr=0 MM_ANONPAGES 3', 'rss curr=0 MM_ANONPAGES 2', 'flush -1']);
   });

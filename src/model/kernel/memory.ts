@@ -406,7 +406,7 @@ function do_cow_fault(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number
   k.addMmCounterFast(mm, MM_ANONPAGES, 1);
 }
 
-function releaseAtLeast(k: Kernel, major: number, minor: number): boolean {
+export function releaseAtLeast(k: Kernel, major: number, minor: number): boolean {
   const [a = 0, b = 0] = k.traits.release.split('.').map(Number);
   return a > major || (a === major && b >= minor);
 }

@@ -7,7 +7,7 @@
  */
 import { PAGE_SIZE, PMD_SIZE, type Mm, type Vma } from '../state.js';
 import type { Kernel } from './kernel.js';
-import { free_pgtables, zap_range, ZapGather } from './memory.js';
+import { free_pgtables, releaseAtLeast, zap_range, ZapGather } from './memory.js';
 import { pmdIndex } from './pgtable.js';
 import { lru_add_drain } from './swap.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
@@ -17,6 +17,7 @@ import { untraced, vma_outside_model } from './fork.js';
 const MAP_ANONYMOUS = 0x20;
 const MAP_FIXED = 0x10;
 const MAP_SHARED = 0x01;
+const MAP_STACK = 0x20000;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 
@@ -37,12 +38,22 @@ export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: numb
     split_vmas(mm, addr, addr + len);
     mm.vmas = mm.vmas.filter((v) => v.vm_end <= addr || v.vm_start >= addr + len);
   }
+  // calc_vm_flag_bits(): MAP_STACK maps to VM_NOHUGEPAGE since 6.7 (Yang Shi, "mm: mmap: map
+  // MAP_STACK to VM_NOHUGEPAGE", c4608d1bf7c6): a thread stack then never merges with an
+  // adjacent anonymous VMA without it (mprotect()'s vma_merge() compares the flags), and the
+  // exit's zap updates rss once per VMA.
+  const nohugepage = (flags & MAP_STACK) !== 0 && releaseAtLeast(k, 6, 7);
   mm.vmas.push({
     vm_start: addr, vm_end: addr + len, vm_pgoff: addr / PAGE_SIZE, read: (prot & PROT_READ) !== 0,
-    write: (prot & PROT_WRITE) !== 0, hugepage: false, nohugepage: false, locked: false, droppable: false, anon, implicit: false,
+    write: (prot & PROT_WRITE) !== 0, hugepage: false, nohugepage, locked: false, droppable: false, anon, implicit: false,
     ...(privateFile ? { privateFile } : {}),
   });
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+  // vma_merge_new_range(): a new private anonymous mapping right next to one of equal flags
+  // whose anon index continues it becomes part of it (the maple tree holds one VMA), so a zap
+  // later updates rss once for both in a page table. The neighbour's anon_vma must be its own
+  // alone (is_mergeable_anon_vma(): list_is_singular() of its chain), which a fork child's is not.
+  if (anon && mm.anonRoot === mm.id) vma_merge(mm, addr, addr + len);
 }
 
 /** Split VMAs so that `start` and `end` fall on VMA boundaries. */
