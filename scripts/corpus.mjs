@@ -54,8 +54,8 @@ for (const line of lines) {
   const [bin, ...args] = cmd.split(' ');
   let mc;
   if (memcg === '1') { mc = memcgCreate(); args.push('--memcg', mc); }
-  // s6 and s17 run two threads on two CPUs: the IPIs show the remote flushes.
-  const extra = /^(s6|s17)-/.test(name) ? ['--events', 'sched'] : [];
+  // s6, s17 and the -spin/-sleep variants run two threads on two CPUs: the IPIs show the remote flushes.
+  const extra = /^(s6|s17)-/.test(name) || /-(spin|sleep)\b/.test(name) ? ['--events', 'sched'] : [];
   const argv = [join(root, 'bin/run.js'), 'record', '--json', '--out', join(dir, 'trace.txt'), '--thp', thp, ...mthp, ...extra, ...(narrow ? ['--no-wide'] : []), ...(pin !== '0' && pin !== '-' ? ['--cpu', pin] : []), '--', join(root, 'traces/workloads/bin', bin), ...args];
   const r = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8' }));
   if (mc) try { rmdirSync(mc); } catch { /* busy: leave it */ }

@@ -233,6 +233,13 @@ export interface KernelTraits {
    * flush.
    */
   pmdSplitPtesDirty: boolean;
+  /**
+   * unmap_folio() unmaps a PTE-mapped folio for its split with TTU_BATCH_FLUSH, so the per-PTE
+   * flushes are deferred (should_defer_flush(): another CPU in mm_cpumask) into one batched flush
+   * before the split — "mm: huge_memory: batch tlb flush when splitting a pte-mapped THP" (Baolin
+   * Wang, 6.8). 6.1 flushes each entry as try_to_migrate_one() clears it.
+   */
+  splitBatchFlush: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -243,7 +250,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
-    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false,
+    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
@@ -252,7 +259,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
@@ -261,7 +268,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
     lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -204,6 +204,11 @@ export class Engine {
         break;
       case 'prewindow':
         mm.preWindow = { missing: op.missing, forked: false };
+        // 6.14+ switch_mm_irqs_off() leaves the old mm's bit in mm_cpumask when a CPU switches
+        // away (traits.lazyCpumask): every CPU the task ran on before the window is still there
+        // (until a trim), so a flush still traces its `remote IPI send` and defers a batched
+        // unmap's flush (should_defer_flush()).
+        if (k.traits.lazyCpumask && op.cpus) for (const c of op.cpus) mm.cpumask.add(c);
         break;
       case 'snapshot':
         load_snapshot(k, mm, op.vmas, op.tid);

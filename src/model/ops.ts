@@ -168,9 +168,10 @@ export type Op =
    * The workload's address space when the window opened (`fl: begin`). Without a snapshot of
    * it, `missing` names what the trace lacks: the mm then holds memory the model never saw
    * mapped (its binary's data, heap, stack), whose output in a fork, an exit or a fault on it
-   * is outside the model (kernel/fork.ts).
+   * is outside the model (kernel/fork.ts). `cpus`: the CPUs its task ran on before the window
+   * since its exec (each had the mm loaded).
    */
-  | (Base & { kind: 'prewindow'; missing: string })
+  | (Base & { kind: 'prewindow'; missing: string; cpus?: number[] })
   /**
    * The workload's address space when the window opened, from its `fl: snap` markers: every
    * VMA of /proc/self/maps with its present pages (/proc/self/pagemap). It replaces `prewindow`:

@@ -390,3 +390,25 @@ describe('an unmap of many 64K folios (6.18: two entries per folio run)', () => 
     expect(-zapped / F).toBe(4 + 19 * 255);
   });
 });
+
+describe('the CPUs the task ran on before the window (`prewindow` cpus)', () => {
+  const seq = (spec: string) => {
+    const eng = new Engine(buildConfig(spec, 'x86'), { checkInvariants: true });
+    const step = (op: Op) => eng.step(op).emitted;
+    step({ ...base, at: at(), kind: 'prewindow', missing: 'x', cpus: [0, 1] });
+    step({ ...base, at: at(), kind: 'mmap', addr: A, len: 64 * 1024, prot: 3, flags: 0x22, anon: true });
+    step({ ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [pgtable(0x1000), data(0x2000, 4)] });
+    const pages = Array.from({ length: 16 }, (_, i) => A + i * PAGE);
+    // MADV_FREE of three pages inside the 64K folio: the folio is split (unmap_folio()).
+    return step({ ...base, at: at(), kind: 'madvise', addr: A + 4 * PAGE, len: 3 * PAGE, advice: MADV_FREE, migrated: pages, restored: pages })
+      .filter((e) => e.ev === 'tlb_flush').map((e) => `${(e as { pages: number }).pages}/${(e as { reason: number }).reason}`);
+  };
+  it('6.18: CPU 1 stays in mm_cpumask (lazily); the split defers its 16 per-PTE flushes into one batched flush (TTU_BATCH_FLUSH)', () => {
+    const flushes = seq('linux-6.18');
+    expect(flushes.filter((f) => f === '1/3')).toHaveLength(0);
+    expect(flushes).toContain('-1/2');
+  });
+  it('6.1: the switch away took CPU 1 out of mm_cpumask, and the split flushes each entry', () => {
+    expect(seq('linux-6.1').filter((f) => f === '1/3')).toHaveLength(16);
+  });
+});

@@ -239,3 +239,27 @@ describe('the deferred-split shrinker in the workload\'s reclaim', () => {
     expect(ops.find((o) => o.op.kind === 'memcg-reclaim')!.op.shrinks).toEqual([{ priority: 12, totalScan: 0 }, { priority: 11, totalScan: 3 }]);
   });
 });
+
+describe('before the window', () => {
+  it('the CPUs the workload ran on since its exec go with the `prewindow` op', async () => {
+    const { Readable } = await import('node:stream');
+    const { Lifter } = await import('./lift.js');
+    const { collectTrace, FormatRegistry } = await import('../trace/index.js');
+    const { grammarsDir } = await import('../paths.js');
+    const text = ['# tracer: nop',
+      L('1.000001', 'rss_stat: mm_id=11 curr=1 type=MM_ANONPAGES size=4096B', 7, 0),
+      L('1.000002', 'rss_stat: mm_id=22 curr=1 type=MM_ANONPAGES size=4096B', 7, 2),
+      L('1.000003', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6', 7, 1),
+      L('1.000004', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7', 7, 1),
+      L('1.000005', 'sys_munmap(addr: 0x7f0000000000, len: 0x1000)', 7, 1),
+      L('1.000006', 'sys_munmap -> 0x0', 7, 1),
+    ].join('\n') + '\n';
+    const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: FormatRegistry.fromDirectory(grammarsDir), release: '6.18.44-fc-v669' });
+    const ops: Array<{ op: { kind: string; cpus?: number[] } }> = [];
+    const lifter = new Lifter({ beginPid: 7 }, (o) => ops.push(o as never));
+    for (const e of events) lifter.feed(e);
+    lifter.end();
+    // The mm changed (exec) on CPU 2: CPU 0 held the old mm only.
+    expect(ops.find((o) => o.op.kind === 'prewindow')!.op.cpus).toEqual([1, 2]);
+  });
+});

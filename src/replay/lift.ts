@@ -383,6 +383,12 @@ export class Lifter {
 
 
   private preMmId: number | undefined;
+  /**
+   * The CPUs the workload's task ran on before the window, since its exec: each had its mm
+   * loaded, and from 6.14 stays in mm_cpumask after switching away until a trim (handed on with
+   * the `prewindow` op).
+   */
+  private preCpus = new Set<number>();
 
   /**
    * Before the window, the workload's own faults are counted (not applied) for its per-task
@@ -398,13 +404,19 @@ export class Lifter {
       const id = Number(e.fields.mm_id);
       const curr = Number(e.fields.curr);
       if (curr === 1) {
-        if (this.preMmId !== undefined && id !== this.preMmId) this.open(e, pid, { kind: 'exec' });
+        if (this.preMmId !== undefined && id !== this.preMmId) this.execBeforeWindow(e, pid);
         this.preMmId = id;
       } else if (id === this.preMmId) {
-        this.open(e, pid, { kind: 'exec' });
+        this.execBeforeWindow(e, pid);
         this.preMmId = undefined;
       }
     }
+  }
+
+  /** An exec before the window: a new mm, loaded only on the CPU the task runs on. */
+  private execBeforeWindow(e: TraceEvent, pid: number): void {
+    this.open(e, pid, { kind: 'exec' });
+    this.preCpus = new Set([e.cpu]);
   }
 
   /**
@@ -498,6 +510,7 @@ export class Lifter {
     this.count(e, name);
     if (name === 'print' && this.wide === undefined) this.headerNote(e);
     if (!this.started) {
+      if (this.opts.beginPid !== undefined && e.pid === this.opts.beginPid) this.preCpus.add(e.cpu);
       if (this.opts.beginPid !== undefined && e.pid === this.opts.beginPid && name !== 'print') {
         this.preWindow(e);
         return;
@@ -741,7 +754,7 @@ export class Lifter {
       // The workload ran before the window: its mm already held memory no event showed mapped.
       this.preWindowSent = true;
       const main = this.mainPid ?? tgid;
-      this.side(e, main, { kind: 'prewindow', missing: PRE_WINDOW_MISSING }, main);
+      this.side(e, main, { kind: 'prewindow', missing: PRE_WINDOW_MISSING, cpus: [...this.preCpus].sort((a, b) => a - b) }, main);
     }
     // An op that acts on memory before the snapshot is complete: the snapshot would describe
     // the address space after it, not at the window's opening.

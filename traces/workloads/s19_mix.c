@@ -6,10 +6,16 @@
  * (with --memcg) reclaim of the memcg. Ranges are page-aligned, not folio-aligned. Regions are
  * remapped when too small.
  *   --variant seedN   the sequence (N: any number)      --iters STEPS (default 40)
+ *   --variant seedN-spin | seedN-sleep   a second thread on CPU 1 (the main thread on CPU 0)
+ *                     busy-waits (the mm live there: flushes reach it by IPI) or blocks in
+ *                     read() (CPU 1 idle, lazy TLB) while the steps run
  *   --mode 4k | 64k | 32k | ... (mTHP sizes as the capture enables them) | pmd (MADV_HUGEPAGE)
  * One phase, "mix", holds every step; each step is printed with its arguments. */
 #include "fl.h"
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #ifndef MREMAP_MAYMOVE
 #define MREMAP_MAYMOVE 1
@@ -19,6 +25,34 @@
 #define NREG 3
 
 static unsigned long long fl_rng;
+static volatile int stop_spin;
+static int pfd[2];
+static int spin;
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set))
+		fl_die("sched_setaffinity");
+}
+
+static void *helper(void *arg)
+{
+	(void)arg;
+	pin(1);
+	fl_mark("thread tid=%ld cpu=%d", (long)syscall(SYS_gettid), sched_getcpu());
+	if (spin) {
+		while (!__atomic_load_n(&stop_spin, __ATOMIC_SEQ_CST))
+			;
+	} else {
+		char c;
+		if (read(pfd[0], &c, 1) < 0)
+			fl_die("read");
+	}
+	return NULL;
+}
 
 static unsigned rnd(unsigned n)
 {
@@ -60,7 +94,20 @@ int main(int argc, char **argv)
 	fl_rng = strtoull(o.variant + (strncmp(o.variant, "seed", 4) ? 0 : 4), NULL, 0) * 0x9e3779b97f4a7c15ULL + 1;
 	char vname[96];
 	snprintf(vname, sizeof vname, "%s-%s%s", o.mode, o.variant, o.memcg ? "-memcg" : "");
+	int threaded = strstr(o.variant, "-spin") || strstr(o.variant, "-sleep");
+	spin = strstr(o.variant, "-spin") != NULL;
+	pthread_t th;
+	if (threaded) {
+		if (pipe(pfd))
+			fl_die("pipe");
+		pin(0);
+	}
 	fl_start(&o, "S19", vname);
+	if (threaded) {
+		fl_mark("thread tid=%ld cpu=%d", (long)syscall(SYS_gettid), sched_getcpu());
+		if (pthread_create(&th, NULL, helper, NULL))
+			fl_die("pthread_create");
+	}
 	struct region reg[NREG];
 	fl_phase("mmap");
 	for (int i = 0; i < NREG; i++)
@@ -131,6 +178,12 @@ int main(int argc, char **argv)
 		}
 	}
 	fl_phase_done();
+	if (threaded) {
+		__atomic_store_n(&stop_spin, 1, __ATOMIC_SEQ_CST);
+		if (write(pfd[1], "x", 1) != 1)
+			fl_die("write");
+		pthread_join(th, NULL);
+	}
 	fl_phase("munmap");
 	for (int i = 0; i < NREG; i++)
 		munmap(reg[i].p, reg[i].len);

@@ -9,7 +9,7 @@ import type { Op } from '../ops.js';
 import { pmdIndex } from './pgtable.js';
 import { deferred_split_folio, folio_mappings, folio_put_refs, folio_remove_rmap_pmd, folio_unqueue_deferred_split, free_folio, folio_remove_rmap_ptes } from './rmap.js';
 import { folio_add_lru } from './swap.js';
-import { flush_tlb_mm_range, try_to_unmap_flush } from './tlbflush.js';
+import { flush_tlb_mm_range, set_tlb_ubc_flush_pending, should_defer_flush, try_to_unmap_flush } from './tlbflush.js';
 
 // ---------------------------------------------------------------------------------------------
 // The huge zero folio.
@@ -204,8 +204,9 @@ export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
       if (k.traits.freezeSplitQueuesDeferred && f.anon) deferred_split_folio(k, f, true);
       continue;
     }
-    // PTE mappings: try_to_migrate_one() per PTE, flushing each (TTU_BATCH_FLUSH defers only
-    // when another CPU may hold the mm).
+    // PTE mappings: try_to_migrate_one() per PTE, flushing each — or, with TTU_BATCH_FLUSH
+    // (traits.splitBatchFlush) and another CPU in mm_cpumask, deferring them all to the batched
+    // flush before the split (try_to_unmap_flush()).
     const lo = Math.max(m.vma.vm_start, m.address);
     const hi = Math.min(m.vma.vm_end, m.address + f.nr * PAGE_SIZE);
     for (let a = lo; a < hi; a += PAGE_SIZE) {
@@ -218,7 +219,8 @@ export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
       const dirty = t.dirty(idx);
       t.clear(idx);
       k.cost.pteClears++;
-      flush_tlb_mm_range(k, mm, a, a + PAGE_SIZE);
+      if (should_defer_flush(k, mm, k.traits.splitBatchFlush)) set_tlb_ubc_flush_pending(k, mm, a, a + PAGE_SIZE, dirty, f);
+      else flush_tlb_mm_range(k, mm, a, a + PAGE_SIZE);
       if (dirty) f.dirty = true;
       folio_remove_rmap_ptes(k, f, page, 1);
       mappingRefs++;
