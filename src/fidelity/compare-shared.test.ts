@@ -1,6 +1,6 @@
 /** An op whose recorded output also covers memory the model does not know (a fork of an mm with memory from before the window). */
 import { describe, expect, it } from 'vitest';
-import { FidelityChecker } from './compare.js';
+import { commonInOrder, FidelityChecker, greedyInOrder, SYNTH_PFN } from './compare.js';
 import { Recorded, type LiftedOp } from '../replay/lift.js';
 
 const fork = (recorded: Recorded[]): LiftedOp => ({ op: { kind: 'fork', child: 2, tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } }, recorded, compare: true, phase: '', failed: false });
@@ -75,5 +75,28 @@ describe('frees in gather batches whose ends the model cannot know', () => {
     for (const p of [0x100, 0x101, 0x102]) ordered.see(pfree(p) as never);
     ordered.end();
     expect(ordered.report().opsMismatched).toBe(1);
+  });
+});
+
+describe('frees matched as a set, then a first difference', () => {
+  it('a recorded free a prediction already took is not counted again by the alignment past the difference', () => {
+    const c = new FidelityChecker();
+    const freeRec = new Recorded('mm_page_free', 2, 0, 1, 0, undefined, undefined, 0x100, true, undefined);
+    const flushRec = new Recorded('tlb_flush', 3, 0, 1, 7, 3, undefined, undefined, true, undefined);
+    c.begin(fork([freeRec, flushRec]), 'exit of X', undefined, true);
+    const synthFree = { ev: 'mm_page_free' as const, cpu: 0, order: 0, pfn: SYNTH_PFN };
+    for (const e of [synthFree, pred(1), synthFree]) c.see(e as never);
+    c.end();
+    const r = c.report();
+    expect([r.opsMismatched, r.compared, r.equal]).toEqual([1, 2, 1]);
+  });
+});
+
+describe('the alignment\'s greedy fallback past its edit bound', () => {
+  it('still counts a common subsequence, within its window', () => {
+    const recs = Array.from({ length: 10 }, (_, i) => new Recorded('mm_page_free', i + 1, 0, 1, 0, undefined, undefined, 0x200 + i, true, undefined));
+    const preds = [0x200, 0x202, 0x201, 0x209].map((pfn) => ({ ev: 'mm_page_free' as const, cpu: 0, order: 0, pfn }));
+    expect(greedyInOrder(recs, 0, recs.length, preds as never)).toBe(3);
+    expect(commonInOrder(recs, 0, recs.length, preds as never)).toBe(3);
   });
 });

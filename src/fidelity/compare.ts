@@ -174,7 +174,7 @@ export function commonInOrder(rec: ReadonlyArray<Recorded | undefined>, from: nu
 }
 
 /** A common subsequence found greedily: each prediction takes the next equal recorded event within RESYNC_WINDOW. */
-function greedyInOrder(rec: ReadonlyArray<Recorded | undefined>, from: number, to: number, pred: readonly Emission[]): number {
+export function greedyInOrder(rec: ReadonlyArray<Recorded | undefined>, from: number, to: number, pred: readonly Emission[]): number {
   let pos = from;
   let equal = 0;
   for (const e of pred) {
@@ -513,7 +513,16 @@ export class FidelityChecker {
     PRED_KINDS.forEach((ev, i) => { if (this.predKinds[i]) this.kind(ev).predicted += this.predKinds[i]!; });
     for (const l of this.active) {
       if (l.first < 0) continue;
-      const common = commonInOrder(l.rec, l.first, l.n, l.tail) ?? greedyInOrder(l.rec, l.first, l.n, l.tail);
+      // Recorded frees a prediction already took as a set (freesUnordered) are not aligned again.
+      let rec: ReadonlyArray<Recorded | undefined> = l.rec;
+      let from = l.first;
+      let to = l.n;
+      if (this.consumed.size > 0) {
+        rec = l.rec.slice(l.first, l.n).filter((r) => !this.consumed.has(r!));
+        from = 0;
+        to = rec.length;
+      }
+      const common = commonInOrder(rec, from, to, l.tail) ?? greedyInOrder(rec, from, to, l.tail);
       this.equalPending += common;
       this.extraPending += l.tail.length - common;
     }

@@ -9,11 +9,11 @@ import type { Op } from './ops.js';
 import { buildConfig } from './presets.js';
 import type { ThpSettings } from './config.js';
 
-const drop: Op = { kind: 'drop-caches', value: 2, tid: 10, tgid: 10, cpu: 0, at: { index: 0, line: 1 } };
+const drop = (value: number): Op => ({ kind: 'drop-caches', value, tid: 10, tgid: 10, cpu: 0, at: { index: 0, line: 1 } });
 
-function shares(thp: ThpSettings): string | undefined {
+function shares(thp: ThpSettings, value = 2): string | undefined {
   const cfg = { ...buildConfig('linux-6.18', 'x86'), thp };
-  return new Engine(cfg).sharesUnknownOutput(drop);
+  return new Engine(cfg).sharesUnknownOutput(drop(value));
 }
 
 describe('drop_caches and other processes\' large folios', () => {
@@ -22,5 +22,9 @@ describe('drop_caches and other processes\' large folios', () => {
     expect(shares({ enabled: 'always', sizes: { 2048: 'inherit' } })).toMatch(/other processes' folios/);
     expect(shares({ enabled: 'madvise', sizes: { 64: 'inherit', 2048: 'inherit' } })).toBeUndefined();
     expect(shares({ enabled: 'madvise', sizes: { 64: 'madvise', 2048: 'inherit' } })).toBeUndefined();
+  });
+  it('only when the shrinkers run (value 2 or 3): dropping the page cache alone splits nothing', () => {
+    expect(shares({ enabled: 'always', sizes: { 2048: 'inherit' } }, 1)).toBeUndefined();
+    expect(shares({ enabled: 'always', sizes: { 2048: 'inherit' } }, 3)).toMatch(/other processes' folios/);
   });
 });

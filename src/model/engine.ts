@@ -304,7 +304,7 @@ export class Engine {
       // drop_slab() runs deferred_split_scan() over every memcg's queue: with large folios
       // allocated for every task, other processes' partially mapped folios are split here too
       // (their split's migration entries and flushes are their mms', in the workload's context).
-      if (op.kind === 'drop-caches' && largeFoliosForEveryone(this.k.config.thp)) return 'other processes\' folios split by the deferred-split shrinker (large folios are enabled for every task)';
+      if (op.kind === 'drop-caches' && (op.value & 2) !== 0 && largeFoliosForEveryone(this.k.config.thp)) return 'other processes\' folios split by the deferred-split shrinker (large folios are enabled for every task)';
       return undefined;
     }
     const mm = this.k.mms.get(op.tgid);

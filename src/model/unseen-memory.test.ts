@@ -412,3 +412,21 @@ describe('the CPUs the task ran on before the window (`prewindow` cpus)', () => 
     expect(seq('linux-6.1').filter((f) => f === '1/3')).toHaveLength(16);
   });
 });
+
+describe('mprotect RO then RW across a PMD THP (traits.pmdSplitPtesDirty)', () => {
+  const MB = 1024 * 1024;
+  const seq = (spec: string) => {
+    const run = engine(spec);
+    run({ ...base, at: at(), kind: 'mmap', addr: A, len: 2 * MB, prot: 3, flags: 0x22, anon: true });
+    run({ ...base, at: at(), kind: 'madvise', addr: A, len: 2 * MB, advice: 14 });
+    run({ ...base, at: at(), kind: 'fault', addr: A, write: true, allocs: [data(0x40000, 9), pgtable(0x1000)] });
+    run({ ...base, at: at(), kind: 'mprotect', addr: A + MB, len: 16 * PAGE, prot: 1 });
+    return run({ ...base, at: at(), kind: 'mprotect', addr: A + MB, len: 16 * PAGE, prot: 3 });
+  };
+  it('6.1: the split left the PTEs clean, can_change_pte_writable() refuses them: nothing changes, no flush', () => {
+    expect(seq('linux-6.1')).toEqual([]);
+  });
+  it('6.12: the split PTEs are dirty: write access comes back and is flushed', () => {
+    expect(seq('linux-6.12').filter((e) => e.startsWith('tlb_flush'))).toEqual(['tlb_flush pages=16']);
+  });
+});

@@ -263,3 +263,38 @@ describe('before the window', () => {
     expect(ops.find((o) => o.op.kind === 'prewindow')!.op.cpus).toEqual([1, 2]);
   });
 });
+
+describe('the write(2) an announced reclaim makes, further', () => {
+  const reclaim = (count: number, ret: string) => lift([
+    begin,
+    L('1.000002', 'tracing_mark_write: fl: reclaim how=memcg-reclaim bytes=61440'),
+    L('1.000003', `sys_write(fd: 4, buf: 0x7ffe68bf20b0, count: ${count})`),
+    L('1.000004', 'tlb_flush: pages:4 reason:local MM shootdown (3)', 7, 1, 'd..2.'),
+    L('1.000005', `sys_write -> ${ret}`),
+  ]).then((r) => r.ops);
+  it('an error return (memory.reclaim: -EAGAIN after reclaiming less than asked) does not undo the op', async () => {
+    const ops = await reclaim(5, '0xfffffffffffffff5');
+    const op = ops.find((o) => o.op.kind === 'memcg-reclaim')!;
+    expect([op.failed, op.recorded.length]).toEqual([false, 1]);
+  });
+  it('a write of another length (a log line) is a system call of its own', async () => {
+    const ops = await reclaim(42, '0x2a');
+    expect(ops.find((o) => o.op.kind === 'memcg-reclaim')!.recorded).toEqual([]);
+    expect(ops.find((o) => o.op.kind === 'syscall')!.recorded.length).toBe(1);
+  });
+});
+
+describe('a larger allocation over pages the workload held', () => {
+  it('forgets every held page inside it: their later frees are another\'s', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+      L('1.000003', 'mm_page_alloc: page=0000000091059eb pfn=0x1b9741 order=0 migratetype=0 gfp_flags=GFP_KERNEL_ACCOUNT|__GFP_ZERO|__GFP_COMP'),
+      L('1.000004', 'sys_madvise(start: 0x7f0000000000, len_in: 0x10000, behavior: 0x4)'),
+      L('1.000005', 'mm_page_alloc: page=0000000091059eb pfn=0x1b9740 order=2 migratetype=0 gfp_flags=GFP_NOWAIT'),
+      L('1.000006', 'mm_page_free: page=0000000091059eb pfn=0x1b9740 order=2'),
+      L('1.000007', 'sys_madvise -> 0x0'),
+    ]);
+    expect(ops.find((o) => o.op.kind === 'madvise')!.recorded.find((r) => r.ev === 'mm_page_free')!.ours).toBe(false);
+  });
+});

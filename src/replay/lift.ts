@@ -365,6 +365,20 @@ export class Lifter {
     return false;
   }
 
+  /** Every page of [pfn, pfn + 2^order) was free: no allocation the workload held covers any of it now. */
+  private forgetRange(pfn: number, order: number): void {
+    const end = pfn + 2 ** order;
+    // Entries inside the range, any order; then one containing it (released() splits it).
+    for (let p = pfn; p < end; p++) {
+      const o = this.pfnHeads.get(p);
+      if (o !== undefined) {
+        this.pfnHeads.delete(p);
+        p += 2 ** o - 1;
+      }
+    }
+    if (this.isOurPfn(pfn)) this.released(pfn, order);
+  }
+
   private released(pfn: number, order: number): void {
     if (this.pfnHeads.get(pfn) === order) {
       this.pfnHeads.delete(pfn);
@@ -550,7 +564,7 @@ export class Lifter {
         // whose RCU free was not recorded — is gone, and its coming free is not the workload's.
         const pfn = Number(e.fields.pfn);
         const order = Number(e.fields.order);
-        if (Number.isSafeInteger(pfn) && order >= 0 && order <= MAX_PAGE_ORDER && this.isOurPfn(pfn)) this.released(pfn, order);
+        if (Number.isSafeInteger(pfn) && order >= 0 && order <= MAX_PAGE_ORDER) this.forgetRange(pfn, order);
       }
       return;
     }
@@ -1099,7 +1113,7 @@ export class Lifter {
       // note action=drop_caches`, `fl: reclaim how=…`: a write to /proc/sys/vm/drop_caches,
       // memory.force_empty, memory.reclaim) is that op: the shrinkers and reclaim run inside it.
       const cur = this.taskOf(e.pid)?.op;
-      if (sc === 'write' && cur !== undefined && (cur.op.kind === 'drop-caches' || cur.op.kind === 'memcg-reclaim') && !this.dropWrites.has(cur)) {
+      if (sc === 'write' && cur !== undefined && (cur.op.kind === 'drop-caches' || cur.op.kind === 'memcg-reclaim') && !this.dropWrites.has(cur) && writesTheRequest(cur.op, Number(f.count))) {
         this.dropWrites.add(cur);
         this.pendingEnter.set(e.pid, cur);
         return;
@@ -1162,7 +1176,9 @@ export class Lifter {
     this.pendingEnter.delete(e.pid);
     if (op && this.isOpen(op)) this.syscallReturned(op, e.tsNs);
     if (op) {
-      if (ret < 0 && ret > -4096) op.failed = true;
+      // A drop_caches or memcg reclaim write that returns an error still did its work
+      // (memory.reclaim returns -EAGAIN when it reclaimed less than asked).
+      if (ret < 0 && ret > -4096) { if (!this.dropWrites.has(op)) op.failed = true; }
       else if (op.op.kind === 'mmap') op.op.addr = ret;
       else if (op.op.kind === 'brk' && Number.isSafeInteger(ret) && ret >= 0 && ret < USER_ADDRESS_END) op.op.result = ret;
       else if (op.op.kind === 'mremap') {
@@ -1352,10 +1368,10 @@ export class Lifter {
       // Output that is not the workload's (a page-cache page readahead freed before the task
       // slept) does not hold the op to its first CPU.
       if (e.cpu !== own.op.cpu && r.ours !== false && !own.recorded.some((x) => x.ours !== false)) own.op.cpu = e.cpu;
-      // A reschedule was pending (need-resched in the event's flags): a zap stops at it even if
-      // no switch follows (cond_resched() may find another task ran nothing), so the op's rss
-      // updates compare by their sum as a preempted op's.
-      if (needResched(e.lat)) own.preempted = true;
+      // An rss update made with a reschedule pending (need-resched in its flags): zap_pte_range()
+      // stops at a pending reschedule and updates rss for what it cleared so far, whether or not
+      // a switch follows, so the op's rss updates compare by their sum as a preempted op's.
+      if (r.ev === 'rss_stat' && needResched(e.lat)) own.preempted = true;
       own.recorded.push(r);
       return own;
     }
@@ -1483,9 +1499,15 @@ export function isKernelThread(comm: string): boolean {
 }
 
 /**
- * Whether the latency flags say hardirq context (`d.h1.`: the third column is `h`, or `H` for a
- * hardirq inside a softirq). Without the column (a layout that lacks it) nothing is known.
+ * A write(2) of the length the announced request takes: drop_caches' one digit (and a newline),
+ * the byte count a memcg reclaim writes in decimal (fl.h's fl_memcg_reclaim()).
  */
+function writesTheRequest(op: Op, count: number): boolean {
+  if (op.kind === 'drop-caches') return count >= 1 && count <= 2;
+  if (op.kind === 'memcg-reclaim') return count === String(op.bytes).length || count === String(op.bytes).length + 1;
+  return false;
+}
+
 /** The flags' need-resched column shows TIF_NEED_RESCHED set (N, n, B, b; not the lazy-only L, l or p). */
 function needResched(lat: string): boolean {
   const c = lat.charCodeAt(1);
@@ -1496,6 +1518,10 @@ function inSoftirq(lat: string): boolean {
   return lat.charCodeAt(2) === 0x73 /* s */;
 }
 
+/**
+ * Whether the latency flags say hardirq context (`d.h1.`: the third column is `h`, or `H` for a
+ * hardirq inside a softirq). Without the column (a layout that lacks it) nothing is known.
+ */
 function inHardirq(lat: string): boolean {
   const c = lat.charCodeAt(2);
   return c === 0x68 /* h */ || c === 0x48 /* H */;

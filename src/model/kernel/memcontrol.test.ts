@@ -201,6 +201,24 @@ describe('memcg reclaim runs the deferred-split shrinker between LRU passes (shr
     expect(splits(out)).toBe(0);
     expect(r.eng.k.deferred.split_queue_len).toBe(1);
   });
+  it('the queue is counted once before the scan loop: a budget of 200 over 200 folios scans one batch of 128', () => {
+    const r = new Run('linux-6.18', THP64);
+    r.populate(A, 200, 4, 0x100000);
+    for (let i = 0; i < 200; i++) r.step({ kind: 'munmap', addr: A + i * 64 * 1024 + 32 * 1024, len: 32 * 1024 });
+    expect(r.eng.k.deferred.split_queue_len).toBe(200);
+    r.step({ kind: 'memcg-reclaim', bytes: 4096, how: 'memcg-reclaim', shrinks: [{ priority: DEF_PRIORITY, totalScan: 200 }] });
+    // 200 >= 128: one batch; then 72 is below both SHRINK_BATCH and the 200 counted.
+    expect(r.eng.k.deferred.split_queue_len).toBe(72);
+  });
+  it('every engine stepping the same op walks its recorded calls (a diff\'s two configs)', () => {
+    const a = setup();
+    const b = setup();
+    const op = { kind: 'memcg-reclaim', bytes: 4096, how: 'memcg-reclaim', shrinks: [{ priority: DEF_PRIORITY, totalScan: 0 }, { priority: DEF_PRIORITY - 1, totalScan: 1 }] };
+    const shared = { ...base, at: { index: 99, line: 100 }, ...op } as Op;
+    a.eng.step(shared);
+    b.eng.step(shared);
+    expect([a.eng.k.deferred.split_queue_len, b.eng.k.deferred.split_queue_len]).toEqual([0, 0]);
+  });
   it('without the record the shrinker is not run', () => {
     const r = setup();
     expect(splits(r.step({ kind: 'memcg-reclaim', bytes: 4096, how: 'memcg-reclaim' }))).toBe(0);

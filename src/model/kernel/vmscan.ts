@@ -367,26 +367,30 @@ function do_try_to_free_pages(k: Kernel, sc: ScanControl): void {
   } while (--sc.priority >= 0);
 }
 
-/** Which of the op's recorded deferred-split shrinker calls (Op `shrinks`) were consumed. */
-const shrinkCursor = new WeakMap<object, number>();
-
 /**
- * shrink_slab() after the memcg's lruvec (shrink_node_memcgs()): of its shrinkers only the
- * deferred split queue's touches the model. do_shrink_slab() scans SHRINK_BATCH objects at a time
- * while its budget lasts (or covers the whole queue); the budget carries nr_deferred, work left
- * by earlier calls of any task's reclaim, so it is taken from the record — the op's next call
- * made at this pass's priority. Without the record the shrinker is not run here.
+ * Per kernel, how many of the current op's recorded deferred-split shrinker calls (Op `shrinks`)
+ * its reclaim has consumed: engines stepping the same op (a diff's two configs, the inspector's
+ * replays) each walk the list from its start.
  */
+const shrinkCursor = new WeakMap<Kernel, { op: object; next: number }>();
+
 function shrink_slab_deferred_split(k: Kernel, priority: number): void {
   const calls = k.op?.shrinks;
   if (!calls) return;
-  const i = shrinkCursor.get(k.op) ?? 0;
-  const call = calls[i];
+  let cur = shrinkCursor.get(k);
+  if (!cur || cur.op !== k.op) {
+    cur = { op: k.op, next: 0 };
+    shrinkCursor.set(k, cur);
+  }
+  const call = calls[cur.next];
   if (!call || call.priority !== priority) return;
-  shrinkCursor.set(k.op, i + 1);
+  cur.next++;
   let total = call.totalScan;
   const batch = k.traits.deferredScanBatch;
-  while (k.deferred.split_queue_len > 0 && (total >= batch || total >= k.deferred.split_queue_len)) {
+  // count_objects() once, before the loop (do_shrink_slab()'s `freeable`).
+  const freeable = k.deferred.split_queue_len;
+  if (freeable === 0) return;
+  while (total >= batch || total >= freeable) {
     const n = Math.min(batch, total);
     // SHRINK_STOP: nothing split and the queue empty.
     if (deferred_split_scan(k, n) === 0 && k.deferred.list.length === 0) break;
