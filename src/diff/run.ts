@@ -218,7 +218,7 @@ export async function replayTrace(
   // Nobody asks for each op's events: stream them to the checkers instead of keeping lists.
   const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ignoreKinds, ...opts });
   opts.onEngines?.(multi.engines);
-  const { lifter, stats, events, consumeMs } = await liftTrace(input, opts, (lo) => {
+  const { lifter, stats, events, consumeMs } = await liftTrace(input, facts.execImages && !opts.execImages ? { ...opts, execImages: facts.execImages } : opts, (lo) => {
     const per = multi.feed(lo);
     opts.observe?.(lo, per);
   });

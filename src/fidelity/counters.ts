@@ -5,6 +5,7 @@
  * deltas are system-wide, so a counter other tasks also touch (pgfree, pgactivate, …) is not
  * compared.
  */
+import { parseExecImages, type ExecImage } from '../core/exec-image.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { allocatesForEveryone, type ThpSettings } from '../model/config.js';
@@ -22,6 +23,8 @@ export interface CaptureFacts {
   events?: string[];
   /** The capture traced the workload's tasks only (`foliolab record`: set_event_pid with event-fork). */
   othersUntraced?: boolean;
+  /** The layouts of the files the workload exec'd (settings.txt `exec-image:` lines). */
+  execImages?: ExecImage[];
 }
 
 export function readCaptureFacts(tracePath: string): CaptureFacts {
@@ -34,6 +37,8 @@ export function readCaptureFacts(tracePath: string): CaptureFacts {
     facts.release = /^kernel:\s*(\S+)/m.exec(t)?.[1];
     facts.tlbRemoteFlush = /^tlb-remote-flush:\s*(\S+)/m.exec(t)?.[1];
     facts.othersUntraced = /^recorded-by: foliolab record/m.test(t);
+    const images = parseExecImages(t);
+    if (images.length > 0) facts.execImages = images;
     const sel = (s: string): string | undefined => /\[(\w+)\]/.exec(s)?.[1];
     const enabled = sel(/^thp\/enabled:(.*)$/m.exec(t)?.[1] ?? '');
     const sizes: ThpSettings['sizes'] = {};

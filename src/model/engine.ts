@@ -10,7 +10,7 @@ import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_brk, do_mmap, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
+import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
 import { dup_mmap, exit_zaps_unseen_pages, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
@@ -122,7 +122,7 @@ export class Engine {
     mm.threads.add(op.tid);
     let after: { idle: boolean; ours: boolean } | undefined;
     let afterLoaded: CpuTlbState['loaded'] = 'other';
-    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'exec-arg-page' && op.kind !== 'lru-drain' && op.kind !== 'prewindow' && op.kind !== 'snapshot' && op.kind !== 'capture') {
+    if (op.kind !== 'marker' && op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'exec-arg-page' && op.kind !== 'exec-image' && op.kind !== 'lru-drain' && op.kind !== 'prewindow' && op.kind !== 'snapshot' && op.kind !== 'capture') {
       const out = this.switchedOut.get(op.tid);
       if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
       mm_runs_on(k, mm, op.cpu);
@@ -201,6 +201,9 @@ export class Engine {
         break;
       case 'exec-arg-page':
         get_arg_page(k, mm, op.pfn);
+        break;
+      case 'exec-image':
+        elf_map_image(mm, op.vmas);
         break;
       case 'prewindow':
         mm.preWindow = { missing: op.missing, forked: false };

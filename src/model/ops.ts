@@ -207,6 +207,12 @@ export type Op =
    */
   | (Base & { kind: 'exec-arg-page'; pfn: number })
   /**
+   * An exec'd ELF image's mappings as elf_load() made them (the file's program headers, saved
+   * by `record`, placed at the load bias the image's padzero() fault gave): `file` ones are
+   * private file mappings, the others its bss (anonymous).
+   */
+  | (Base & { kind: 'exec-image'; vmas: Array<{ start: number; end: number; file: boolean; read: boolean; write: boolean }> })
+  /**
    * What the capture records beyond the workload's tasks (`record`'s header marker `wide=`):
    * `mm_lru_insertion` and `tlb_flush` of every other task, so the lru_add drains and flush-IPI
    * arrivals in other tasks' context are inputs, not unknowns.

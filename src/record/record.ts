@@ -24,6 +24,8 @@ import { basename, delimiter, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { copyFormats } from './formats.js';
+import { execImages } from './elf.js';
+import { formatExecImage } from '../core/exec-image.js';
 import { DEFAULT_EVENTS, eventId, missingRequiredEvents, SCHED_EVENTS } from './events.js';
 
 export { DEFAULT_EVENTS, SCHED_EVENTS };
@@ -538,6 +540,9 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     copyFormats(join(T, 'events'), join(outDir, 'formats'), systems, enabled.filter((e) => e.startsWith('syscalls:')).map((e) => e.replace(/^syscalls:sys_(enter|exit)_/, '')));
     const { lines, hasHeader } = await saveTrace(join(T, 'trace'), opts.out, wide.length > 0 ? join(W, 'trace') : undefined);
     if (headerWritten && !hasHeader) warn('the header marker is not in the saved trace');
+    // The layouts of what the workload exec'd (and their interpreters), which no event carries.
+    const images = execImages(await execedFiles(opts.out));
+    if (images.length > 0) appendFileSync(join(outDir, 'settings.txt'), `${images.map(formatExecImage).join('\n')}\n`);
     restore();
     return {
       out: opts.out, exitStatus: result.code, signal: result.signal, lines, lostEvents: lost, skippedEvents: skipped,
@@ -581,6 +586,20 @@ function growBuffer(T: string, need: number, io: SysIO, saved: Saved[]): number[
     } else sizes.add(kb ?? need);
   }
   return [...sizes].sort((a, b) => a - b);
+}
+
+/** The files the workload exec'd, in order: the `sched_process_exec: filename=…` of the saved trace. */
+export async function execedFiles(trace: string): Promise<string[]> {
+  const out: string[] = [];
+  if (!existsSync(trace)) return out;
+  const rl = createInterface({ input: createReadStream(trace), crlfDelay: Infinity });
+  for await (const line of rl) {
+    const i = line.indexOf('sched_process_exec: filename=');
+    if (i < 0) continue;
+    const f = line.slice(i + 29).split(' ')[0];
+    if (f) out.push(f);
+  }
+  return out;
 }
 
 /** Copy the trace out of tracefs as a stream (it can be far larger than a string may be). */

@@ -4,6 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { liftText } from './lift.case.js';
+import { elfVmas, Lifter, type LiftedOp } from './lift.js';
+import { Readable } from 'node:stream';
+import { collectTrace, FormatRegistry } from '../trace/index.js';
+import { grammarsDir } from '../paths.js';
+import type { ExecImage } from '../core/exec-image.js';
 
 const L = (ts: string, rest: string, pid = 7, cpu = 1): string => `            w-${pid}     [00${cpu}] .....   ${ts}: ${rest}`;
 const alloc = (ts: string, pfn: number, gfp: string): string => L(ts, `mm_page_alloc: page=0000000000000001 pfn=0x${pfn.toString(16)} order=0 migratetype=1 gfp_flags=${gfp}`);
@@ -46,5 +51,41 @@ describe('lifting execve()', () => {
     ].join('\n'));
     const f = ops.filter((o) => o.op.kind === 'fault')[1]!;
     expect(f.op).toMatchObject({ cpu: 1, lruAdded: [0x500], lruAddedAt: 1 });
+  });
+
+  it("places an exec'd image's mappings at the bias its padzero() fault gives, before that fault", async () => {
+    const img: ExecImage = {
+      path: '/usr/bin/sort', type: 'dyn', entry: 0x6560,
+      load: [
+        { read: true, write: false, exec: true, vaddr: 0, filesz: 0x2c20, memsz: 0x2c20 },
+        { read: true, write: true, exec: false, vaddr: 0x1b910, filesz: 0xc38, memsz: 0x3490 },
+      ],
+    };
+    const bias = 0x55de926f7000;
+    // elf_load(): the data segment's file part ends at bias+0x1c548; its bss goes on to bias+0x1eda0.
+    expect(elfVmas(img, bias)).toEqual([
+      { start: bias, end: bias + 0x3000, file: true, read: true, write: false },
+      { start: bias + 0x1b000, end: bias + 0x1d000, file: true, read: true, write: true },
+      { start: bias + 0x1d000, end: bias + 0x1f000, file: false, read: true, write: true },
+    ]);
+    const text = [
+      '# tracer: nop',
+      L('1.000001', 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      L('1.000002', 'sys_execve(filename: 0x1000, argv: 0x2000, envp: 0x3000)'),
+      L('1.000005', `page_fault_kernel: address=0x${(bias + 0x1c548).toString(16)} ip=elf_load error_code=0x2`),
+      alloc('1.000006', 0x300, 'GFP_HIGHUSER_MOVABLE|__GFP_COMP'),
+      L('1.000007', 'sys_execve -> 0x0'),
+    ].join('\n');
+    const { events } = await collectTrace(Readable.from([Buffer.from(text)]), { file: '-', registry: FormatRegistry.fromDirectory(grammarsDir), release: '6.18.44-fc-v669' });
+    const ops: LiftedOp[] = [];
+    const lifter = new Lifter({ execImages: [img] }, (o) => ops.push(o));
+    for (const e of events) lifter.feed(e);
+    lifter.end();
+    const kinds = ops.map((o) => o.op.kind);
+    expect(kinds.indexOf('exec-image')).toBeGreaterThan(kinds.indexOf('syscall'));
+    expect(kinds.indexOf('exec-image')).toBeLessThan(kinds.indexOf('fault'));
+    expect(ops.find((o) => o.op.kind === 'exec-image')!.op).toMatchObject({ vmas: elfVmas(img, bias) });
+    // Without the saved layout nothing is placed (the model infers from the faults' pages).
+    expect((await liftText(text)).some((o) => o.op.kind === 'exec-image')).toBe(false);
   });
 });

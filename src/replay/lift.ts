@@ -13,6 +13,7 @@
  * quiet too long (see QUIET_NS). Ops are handed on in the order they were opened, as soon as
  * every op opened before them is complete, so memory does not grow with the trace.
  */
+import type { ExecImage } from '../core/exec-image.js';
 import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
 import type { AllocFact, Op } from '../model/ops.js';
 import { parseMarker, PRE_WINDOW_MISSING, SnapshotReader, type Marker } from './markers.js';
@@ -142,7 +143,28 @@ function quietNs(s: TaskLift, now: number): number {
   return s.ranNs + now - Math.max(s.onNs, s.lastNs);
 }
 
+/**
+ * elf_load()'s mappings of `img` at load bias `bias`: each PT_LOAD's file part (to the end of
+ * the page its file data ends in) privately from the file, and past that page its bss
+ * (vm_brk_flags()), if any.
+ */
+export function elfVmas(img: ExecImage, bias: number): Array<{ start: number; end: number; file: boolean; read: boolean; write: boolean }> {
+  const down = (x: number): number => x - (x % PAGE_BYTES);
+  const up = (x: number): number => down(x + PAGE_BYTES - 1);
+  const out: Array<{ start: number; end: number; file: boolean; read: boolean; write: boolean }> = [];
+  for (const s of img.load) {
+    const start = bias + down(s.vaddr);
+    const fileEnd = s.filesz > 0 ? bias + up(s.vaddr + s.filesz) : start;
+    if (fileEnd > start) out.push({ start, end: fileEnd, file: true, read: s.read, write: s.write });
+    const bssEnd = bias + up(s.vaddr + s.memsz);
+    if (s.memsz > s.filesz && bssEnd > fileEnd) out.push({ start: fileEnd, end: bssEnd, file: false, read: s.read, write: s.write });
+  }
+  return out;
+}
+
 export interface LiftOptions {
+  /** The exec'd files' layouts (settings.txt `exec-image:` lines), when the capture saved them. */
+  execImages?: ExecImage[];
   /** Workload process id; default: the pid of `fl: begin`, else the first task that calls mmap/madvise. */
   pid?: number;
   comm?: string;
@@ -504,6 +526,29 @@ export class Lifter {
     return true;
   }
 
+  /** Images of the capture's `exec-image:` lines already placed (each exec places its own). */
+  private placedImages = new Set<ExecImage>();
+
+  /**
+   * elf_load()'s padzero(): the kernel's write to the last file page of a segment with a bss,
+   * at load bias + p_vaddr + p_filesz. The first image (the program, then its interpreter)
+   * with such a segment at a page-aligned bias from this address is the one being loaded: its
+   * mappings are handed on before the fault.
+   */
+  private elfLoad(e: TraceEvent, tgid: number, addr: number): void {
+    for (const img of this.opts.execImages!) {
+      if (this.placedImages.has(img)) continue;
+      for (const s of img.load) {
+        if (s.memsz <= s.filesz || s.filesz === 0) continue;
+        const bias = addr - (s.vaddr + s.filesz);
+        if (bias % PAGE_BYTES !== 0 || bias < 0 || (img.type === 'exec' && bias !== 0)) continue;
+        this.placedImages.add(img);
+        this.side(e, tgid, { kind: 'exec-image', vmas: elfVmas(img, bias) }, e.pid);
+        return;
+      }
+    }
+  }
+
   /**
    * A zeroed order-0 user page allocated inside execve() itself (not in a fault of its own):
    * copy_strings() → get_arg_page() → get_user_pages_remote() faulting in an argument page of
@@ -604,6 +649,7 @@ export class Lifter {
         return;
       }
       this.lastFault.ts = e.tsNs; this.lastFault.addr = addr; this.lastFault.pid = e.pid; this.lastFault.cpu = e.cpu;
+      if (name === 'page_fault_kernel' && this.opts.execImages && String(f.ip).startsWith('elf_load')) this.elfLoad(e, tgid, addr);
       // x86 error code: bit 0 (X86_PF_PROT) set means a protection fault on a present entry.
       this.open(e, tgid, { kind: 'fault', addr, write: (code & 2) !== 0, present: Number.isInteger(code) ? (code & 1) !== 0 : undefined, allocs: [] });
       return;

@@ -206,6 +206,24 @@ export function exit_mmap(k: Kernel, mm: Mm): void {
 }
 
 /**
+ * fs/binfmt_elf.c elf_load() for each PT_LOAD of an exec'd image (its layout from the capture):
+ * the file part as a private file mapping, the bss past its last file page as anonymous memory.
+ * What the model had guessed there (implicit VMAs of faults it saw before: the padzero() fault
+ * comes after the mappings are made, so only a retry could precede it) gives way.
+ */
+export function elf_map_image(mm: Mm, vmas: ReadonlyArray<{ start: number; end: number; file: boolean; read: boolean; write: boolean }>): void {
+  for (const v of vmas) {
+    if (mm.vmas.some((w) => !w.implicit && w.vm_start < v.end && w.vm_end > v.start)) continue;
+    clip_implicit(mm, v.start, v.end);
+    mm.vmas.push({
+      vm_start: v.start, vm_end: v.end, vm_pgoff: v.start / PAGE_SIZE, read: v.read, write: v.write, hugepage: false, nohugepage: false,
+      locked: false, droppable: false, anon: !v.file, implicit: false, ...(v.file ? { privateFile: true } : {}),
+    });
+  }
+  mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+}
+
+/**
  * fs/exec.c exec_mmap() for a successful execve(): the task takes the mm bprm_mm_init() built
  * (activate_mm() loads it on this CPU) and puts the old one (mmput() → exit_mmap()), whose user
  * it no longer is — the old mm's rss updates are traced with curr=0. 6.1 first syncs the task's
