@@ -11,6 +11,8 @@
  *   (c) foliolab's full typed parse (every payload decoded), as `foliolab parse --json` runs it
  *   (d) foliolab's header-only pass (payloads left undecoded)    — for information
  *   (e) (c) with every event handed to a consumer as an object  — for information
+ *   (f) (c) parsed in chunks by a worker thread and the main one — for information (opt-in:
+ *       FOLIOLAB_PARSE_CHUNKS=1)
  *
  * Replay: the S1 capture repeated 80× (1.2 M events) replayed whole (parse, lift,
  * engines, fidelity), and — its target — through lift + engine alone: the same replay with the
@@ -93,11 +95,11 @@ async function phaseNaive(file) {
  * (c): what `foliolab parse --json` does, less the printing: every payload decoded by its
  * format, events counted per name, task and CPU, decode methods and diagnostics collected.
  */
-async function phaseFoliolabSummary(file) {
+async function phaseFoliolabSummary(file, chunks = undefined) {
   const { FormatRegistry } = await import(join(root, 'dist/trace/index.js'));
   const { summariseTrace } = await import(join(root, 'dist/trace/summary.js'));
   const reg = FormatRegistry.fromDirectory(join(root, 'grammars'));
-  const s = await summariseTrace(file, { file, registry: reg, release: '6.18.44-fc-v669' });
+  const s = await summariseTrace(file, { file, registry: reg, release: '6.18.44-fc-v669', chunks });
   const fallback = Object.values(s.fallback).reduce((a, b) => a + b, 0);
   return { lines: s.lines, events: s.events, bytes: s.bytes, fallback, unparsed: s.unparsedLines };
 }
@@ -240,6 +242,7 @@ async function runPhase(name, file) {
   else if (name === 'naive') r = await phaseNaive(file);
   else if (name === 'foliolab') r = await phaseFoliolabSummary(file);
   else if (name === 'foliolab-events') r = await phaseFoliolab(file, true);
+  else if (name === 'foliolab-chunked') r = await phaseFoliolabSummary(file, {});
   else if (name === 'foliolab-header') r = await phaseFoliolab(file, false);
   else if (name === 'replay-1') r = await phaseReplay(file, ['linux-6.18-fc']);
   else if (name === 'replay-1-lift') r = await phaseReplay(file, ['linux-6.18-fc'], true);
@@ -363,6 +366,7 @@ async function main() {
     ['foliolab', '(c) foliolab typed parse'],
     ['foliolab-header', '(d) foliolab, payloads undecoded'],
     ['foliolab-events', '(e) foliolab typed, event objects'],
+    ['foliolab-chunked', '(f) (c) in chunks, worker + main'],
   ];
   const pbest = rounds(parsePhases.map(([name]) => name), file, runs);
   const rows = [];

@@ -12,6 +12,8 @@ const port = parentPort!;
 const registry = FormatRegistry.fromRecipe(init.recipe);
 const stringIds = new Map<string, number>();
 
+port.postMessage('ready');
+
 // One chunk at a time, in the order they are sent.
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (job: ChunkJob) => {

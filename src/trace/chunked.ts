@@ -1,6 +1,6 @@
 /**
- * A large plain trace file read with every payload decoded (`parse`, summaries) is parsed in
- * chunks on worker threads: the file is cut at line boundaries, each worker runs a whole
+ * A large plain trace file read with every payload decoded (`parse`, summaries) can be parsed
+ * in chunks on a worker thread and this one (when asked for: see chunkPlan): the file is cut at line boundaries, each worker runs a whole
  * TraceParser (scan, protocol checks, sort, decode) over the chunks it is given
  * (chunk-worker.ts), and posts the events as columns together with the chunk's bytes (both
  * transferred, not copied); this side makes the events of them, in chunk order.
@@ -145,7 +145,7 @@ const WORKER_SEMI_SPACE_MB = Number(process.env.FOLIOLAB_CHUNK_SEMI ?? 8);
 
 const CHUNK_BYTES = 4 << 20;
 /** Chunks this thread may parse ahead of the one whose turn it is. */
-const LOOKAHEAD = 4;
+const LOOKAHEAD = 6;
 const MIN_BYTES = 16 << 20;
 const HEAD_BYTES = 1 << 20;
 
@@ -157,6 +157,8 @@ export interface ChunkPlan {
   layout: Layout;
   /** Worker threads (this thread parses chunks as well). */
   workers: number;
+  /** The workers parse every chunk but the first (tests: what a worker reads is then known). */
+  workersOnly: boolean;
 }
 
 function readAt(fd: number, at: number, len: number): Buffer {
@@ -172,12 +174,22 @@ function readAt(fd: number, at: number, len: number): Buffer {
 
 /**
  * Whether `input` is read in chunks, and how: a plain (not gzip, not trace.dat) file of at least
- * `minBytes` whose first MiB holds an event line, read with `decodeAll` and no filter.
+ * `minBytes` whose first MiB holds an event line, read with `decodeAll` and no filter — when
+ * asked for (`chunks`, or FOLIOLAB_PARSE_CHUNKS=1).
+ *
+ * Not by default: on the shared 2-core VM (load ~12) the bench's 100 MB typed parse took
+ * 2.6–3.9 s of CPU chunked against 1.9–2.3 s serial, and its wall time was no better (a worker
+ * isolate compiles and warms up its own code: ~0.5 s of CPU before it parses at the main
+ * thread's speed), with peak RSS ~285 against ~145 MB.
  */
 export function chunkPlan(input: unknown, opts: TraceParseOptions): ChunkPlan | undefined {
   const c = opts.chunks;
   if (c === false || typeof input !== 'string' || input === '-' || opts.decodeAll !== true || opts.only !== undefined || opts.partial) return undefined;
-  if (traceBudget.limit !== Infinity || process.env.FOLIOLAB_PARSE_CHUNKS === '0') return undefined;
+  if (traceBudget.limit !== Infinity) return undefined;
+  // FOLIOLAB_PARSE_CHUNK_BYTES: chunks of that size for any file of two or more (checks of the
+  // chunked parse against the serial one on small traces).
+  const forced = Number(process.env.FOLIOLAB_PARSE_CHUNK_BYTES ?? 0);
+  if (c === undefined && process.env.FOLIOLAB_PARSE_CHUNKS !== '1' && !forced) return undefined;
   if (!existsSync(WORKER_JS) && !existsSync(WORKER_TS)) return undefined;
   let size: number;
   try {
@@ -187,9 +199,6 @@ export function chunkPlan(input: unknown, opts: TraceParseOptions): ChunkPlan | 
   } catch {
     return undefined;
   }
-  // FOLIOLAB_PARSE_CHUNK_BYTES: chunks of that size for any file of two or more (checks of the
-  // chunked parse against the serial one on small traces).
-  const forced = Number(process.env.FOLIOLAB_PARSE_CHUNK_BYTES ?? 0);
   const chunkBytes = Math.max(1, c?.chunkBytes ?? (forced || CHUNK_BYTES));
   if (size < (c?.minBytes ?? (forced ? 0 : MIN_BYTES)) || size < 2 * chunkBytes) return undefined;
   const maxLine = opts.maxLineBytes ?? 1 << 20;
@@ -229,7 +238,7 @@ export function chunkPlan(input: unknown, opts: TraceParseOptions): ChunkPlan | 
     bounds.push(size);
     // This thread parses chunks too: one worker per other core.
     const workers = Math.max(0, c?.workers ?? Math.min(2, availableParallelism()) - 1);
-    return { path: input, bounds, layout, workers };
+    return { path: input, bounds, layout, workers, workersOnly: c?.workersOnly === true };
   } finally {
     closeSync(fd);
   }
@@ -320,10 +329,12 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
   let wake: (() => void) | undefined;
   let next = 1;
   const job = (k: number): ChunkJob => ({ k, start: bounds[k]!, end: bounds[k + 1]!, layout: k === 0 ? opts.layout : layout, partial: k < nChunks - 1, sortWindow: opts.sortWindow });
+  // A worker is given a chunk once it is ready and has none: one that starts slowly, or gets
+  // little of a busy host's CPU, holds up no chunk this thread could be parsing.
+  const ready: boolean[] = [];
   const assign = (): void => {
     for (let w = 0; w < nw; w++) {
-      // Two chunks queued per worker: one parsing, one waiting.
-      while (inflight[w]! < 2 && next < nChunks) {
+      if (ready[w] && inflight[w] === 0 && next < nChunks) {
         workers[w]!.postMessage(job(next++));
         inflight[w]!++;
       }
@@ -331,7 +342,12 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
   };
   for (let w = 0; w < nw; w++) {
     const wk = startWorker(init);
-    wk.on('message', (r: ChunkResult) => {
+    wk.on('message', (r: ChunkResult | 'ready') => {
+      if (r === 'ready') {
+        ready[w] = true;
+        assign();
+        return;
+      }
       r.by = w;
       results.set(r.k, r);
       inflight[w]!--;
@@ -342,6 +358,7 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
     wk.on('exit', (code) => { if (code !== 0) failure ??= `chunk worker exited with code ${code}`; wake?.(); });
     workers.push(wk);
     inflight.push(0);
+    ready.push(false);
   }
   assign();
   const hereIds = new Map<string, number>();
@@ -354,6 +371,8 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
     }
     r.by = nw;
     results.set(k, r);
+    // The parse above runs on promises alone: let the workers' messages in before the next.
+    await new Promise<void>((res) => setImmediate(res));
   };
   const result = async (k: number): Promise<ChunkResult | undefined> => {
     if (k === 0) await here(0);
@@ -361,7 +380,7 @@ export async function* chunkedBatches(plan: ChunkPlan, opts: TraceParseOptions, 
       const r = results.get(k);
       if (r) { results.delete(k); return r; }
       if (failure !== undefined) return undefined;
-      if (next < nChunks && next <= k + LOOKAHEAD) {
+      if (next < nChunks && next <= k + LOOKAHEAD && !(plan.workersOnly && nw > 0)) {
         await here(next++);
         continue;
       }

@@ -57,10 +57,11 @@ export interface TraceParseOptions {
    */
   only?: (name: string) => boolean;
   /**
-   * A large plain file read with `decodeAll` is parsed in chunks on worker threads (chunked.ts)
-   * unless this is false; the numbers size the chunks and the pool (tests make them small).
+   * Parse a large plain file read with `decodeAll` in chunks, on a worker thread and this one
+   * (chunked.ts): off unless given (or FOLIOLAB_PARSE_CHUNKS=1); the numbers size the chunks and
+   * the pool (tests make them small).
    */
-  chunks?: false | { chunkBytes?: number; minBytes?: number; workers?: number };
+  chunks?: false | { chunkBytes?: number; minBytes?: number; workers?: number; workersOnly?: boolean };
   /**
    * This parser reads one chunk of a larger input (a chunk worker's): at its end nothing is
    * checked that needs the whole input (the header's entry count), and the sort window is
