@@ -9,7 +9,7 @@ import { Engine } from '../model/engine.js';
 import { buildConfig } from '../model/presets.js';
 import { grammarsDir, packageRoot } from '../paths.js';
 import { FormatRegistry } from '../trace/index.js';
-import { EngineCheckpoint, copyGraph } from './checkpoint.js';
+import { EngineCheckpoint, PackedGraph, copyGraph } from './checkpoint.js';
 import { loadInspection, StateProbe, startInspection, type Inspection, type ProbeResult } from './inspect.js';
 
 const reg = FormatRegistry.fromDirectory(grammarsDir);
@@ -71,6 +71,60 @@ describe('engine checkpoints', () => {
     expect(c.keep).toBe(keep);
     c.t[0] = 9;
     expect(root.t[0]).toBe(1);
+  });
+
+  it('a packed graph unpacks to what copyGraph copies: prototypes, cycles, shared objects, key and entry order, numbers of every kind', () => {
+    class Node {
+      next?: Node;
+      constructor(public v: number) {}
+      twice(): number {
+        return this.v * 2;
+      }
+    }
+    class Tagged extends Map<string, number> {
+      label = 'x';
+    }
+    const a = new Node(1);
+    const b = new Node(-0);
+    a.next = b;
+    b.next = a;
+    const keep = { fixed: true };
+    const fn = (): number => 7;
+    const tagged = new Tagged([['z', 1], ['a', 2]]);
+    const sparse: unknown[] = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    const root = {
+      a, list: [a, b, a], m: new Map<unknown, unknown>([[a, new Set([b, 'two', 2.5])], ['k', null]]), t: new Int32Array([1, -2, 3]), f: new Float64Array([0.5, NaN]),
+      keep, fn, tagged, sparse, nums: [0, -0, 2 ** 31, -(2 ** 31), 1e300, NaN, Infinity, 0.1, -7], flags: [true, false, undefined, null], s: 'text', big: 10n,
+    };
+    const packed = PackedGraph.pack([root, keep], new Set([keep]));
+    for (let round = 0; round < 2; round++) {
+      const [c, k] = packed.unpack() as [typeof root, typeof keep];
+      const copy = copyGraph([root], new Set([keep]))[0];
+      expect(c).toEqual(copy);
+      expect(Object.keys(c)).toEqual(Object.keys(root));
+      expect(k).toBe(keep);
+      expect(c.keep).toBe(keep);
+      expect(c.fn).toBe(fn);
+      expect(c.a).not.toBe(a);
+      expect(c.a.twice()).toBe(2);
+      expect(c.a.next!.next).toBe(c.a);
+      expect(Object.is(c.a.next!.v, -0)).toBe(true);
+      expect(c.list[2]).toBe(c.a);
+      expect([...c.m.keys()]).toEqual([c.a, 'k']);
+      expect([...(c.m.get(c.a) as Set<unknown>)]).toEqual([c.list[1], 'two', 2.5]);
+      expect(c.tagged).toBeInstanceOf(Tagged);
+      expect([...c.tagged]).toEqual([['z', 1], ['a', 2]]);
+      expect(c.tagged.label).toBe('x');
+      expect(1 in c.sparse).toBe(true);
+      expect(c.nums.map((x) => Object.is(x, -0) ? '-0' : x)).toEqual([0, '-0', 2 ** 31, -(2 ** 31), 1e300, NaN, Infinity, 0.1, -7]);
+      expect(c.t).toBeInstanceOf(Int32Array);
+      expect([...c.t]).toEqual([1, -2, 3]);
+      expect(c.f[1]).toBeNaN();
+      c.t[0] = 9;
+      c.a.v = 5;
+      expect(root.t[0]).toBe(1);
+      expect(a.v).toBe(1);
+    }
   });
 
   it('the inspector from its checkpoints shows at every op what it shows replaying from the start, in any order', async () => {
