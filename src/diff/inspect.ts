@@ -19,6 +19,7 @@ import { PMD_SIZE, PTRS_PER_PTE, PAGE_SIZE, RSS_NAMES } from '../model/state.js'
 import type { LiftedOp, LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry, TraceEvent } from '../trace/index.js';
 import { deserialize, serialize } from 'node:v8';
+import { deflateRaw, inflateRawSync } from 'node:zlib';
 import { compared, emissionKey } from '../fidelity/compare.js';
 import { EngineCheckpoint } from './checkpoint.js';
 import { outputsAlike } from './diff.js';
@@ -26,19 +27,62 @@ import { divergenceCause } from './policy.js';
 import { replayTrace, type ConfigRun } from './run.js';
 
 /**
- * The trace's events as columns. While the inspection loads, `count` grows and the arrays are
- * replaced by larger ones: read them through the inspection each time, never keep one.
+ * One column of the rows: numbers in fixed chunks of 64 Ki rows, so that it grows without
+ * copying and without spare room beyond the last chunk. Read with `at(r)`.
+ */
+export class Column {
+  private readonly chunks: Array<Float64Array | Int32Array> = [];
+  private n = 0;
+  static readonly SHIFT = 16;
+  private static readonly MASK = (1 << Column.SHIFT) - 1;
+
+  constructor(private readonly make: (n: number) => Float64Array | Int32Array) {}
+
+  get length(): number {
+    return this.n;
+  }
+
+  at(r: number): number {
+    return this.chunks[r >>> Column.SHIFT]![r & Column.MASK]!;
+  }
+
+  set(r: number, v: number): void {
+    this.chunks[r >>> Column.SHIFT]![r & Column.MASK] = v;
+  }
+
+  push(v: number): void {
+    const i = this.n & Column.MASK;
+    if (i === 0) this.chunks.push(this.make(1 << Column.SHIFT));
+    this.chunks[this.chunks.length - 1]![i] = v;
+    this.n++;
+  }
+
+  /** The last chunk cut to the rows it holds (once no more come). */
+  trim(): void {
+    const last = this.chunks.length - 1;
+    const used = this.n & Column.MASK;
+    if (last >= 0 && used !== 0) this.chunks[last] = this.chunks[last]!.slice(0, used);
+  }
+
+  *[Symbol.iterator](): IterableIterator<number> {
+    for (let r = 0; r < this.n; r++) yield this.at(r);
+  }
+}
+
+/**
+ * The trace's events as columns. While the inspection loads, `count` grows (the columns may
+ * hold rows past it already: read only below `count`).
  */
 export interface Rows {
   count: number;
-  ts: Float64Array;
-  cpu: Int32Array;
-  pid: Int32Array;
-  line: Int32Array;
-  comm: Int32Array;
-  name: Int32Array;
+  ts: Column;
+  cpu: Column;
+  pid: Column;
+  line: Column;
+  comm: Column;
+  name: Column;
   /** Index of the op this row's event started, or -1. */
-  op: Int32Array;
+  op: Column;
   /** The event's payload text (kept in large flat chunks, cut out on demand). */
   payload: PayloadStore;
   /** Interned task and event names. */
@@ -49,11 +93,34 @@ export interface Rows {
 export type KeptOp = Pick<LiftedOp, 'op' | 'failed'>;
 
 /**
+ * Bytes kept deflated: handed to zlib's thread pool at once and read from memory until that is
+ * done, so the thread that reads the trace does not wait for it. Read back whole.
+ */
+export class DeflatedBlock {
+  private raw: Buffer | undefined;
+  private z: Buffer | undefined;
+
+  constructor(raw: Buffer) {
+    this.raw = raw;
+    deflateRaw(raw, { level: 1 }, (err, z) => {
+      if (err) return;
+      // A small result may be a view of zlib's larger output chunk: kept as a copy of its own.
+      this.z = z.byteLength * 2 < z.buffer.byteLength ? Buffer.from(z) : z;
+      this.raw = undefined;
+    });
+  }
+
+  read(): Buffer {
+    return this.raw ?? inflateRawSync(this.z!);
+  }
+}
+
+/**
  * The kept ops, a block of 256 at a time serialized (a few hundred bytes each instead of a tree
- * of objects per op), read back a block at a time (the last block read is cached).
+ * of objects per op) and deflated, read back a block at a time (the last block read is cached).
  */
 export class OpStore {
-  private readonly blocks: Buffer[] = [];
+  private readonly blocks: DeflatedBlock[] = [];
   private cur: KeptOp[] = [];
   private cache: { b: number; ops: KeptOp[] } | undefined;
   static readonly BLOCK = 256;
@@ -61,7 +128,7 @@ export class OpStore {
   push(lo: KeptOp): void {
     this.cur.push(lo);
     if (this.cur.length === OpStore.BLOCK) {
-      this.blocks.push(serialize(this.cur));
+      this.blocks.push(new DeflatedBlock(serialize(this.cur)));
       this.cur = [];
     }
   }
@@ -69,7 +136,7 @@ export class OpStore {
   get(i: number): KeptOp {
     const b = Math.floor(i / OpStore.BLOCK);
     if (b === this.blocks.length) return this.cur[i % OpStore.BLOCK]!;
-    if (this.cache?.b !== b) this.cache = { b, ops: deserialize(this.blocks[b]!) as KeptOp[] };
+    if (this.cache?.b !== b) this.cache = { b, ops: deserialize(this.blocks[b]!.read()) as KeptOp[] };
     return this.cache.ops[i % OpStore.BLOCK]!;
   }
 }
@@ -153,16 +220,19 @@ function own(s: string): string {
 }
 
 /**
- * Payload texts of a million rows without a million string objects: appended to chunk
- * strings of 64 Ki rows (flattened when a chunk closes, which also lets go of the input
- * lines they were cut from), read back by offset.
+ * Payload texts of a million rows without a million string objects: appended to chunk strings
+ * of 8 Ki rows, each deflated when it closes (which also lets go of the input lines its texts
+ * were cut from), read back by offset; the chunks read last are kept inflated.
  */
 export class PayloadStore {
-  private chunks: string[] = [];
+  private chunks: DeflatedBlock[] = [];
   private cur = '';
   private starts = new Int32Array(1024);
   private n = 0;
-  static readonly ROWS = 65536;
+  /** Inflated chunks by index, the most recently read last. */
+  private readonly cache = new Map<number, string>();
+  static readonly ROWS = 8192;
+  private static readonly CACHED = 4;
 
   push(s: string): void {
     if (this.n === this.starts.length) {
@@ -177,14 +247,13 @@ export class PayloadStore {
   }
 
   private close(): void {
-    // Reading a character flattens the rope in place: the chunk no longer refers to its parts.
-    if (this.cur.length) this.cur.charCodeAt(0);
-    this.chunks.push(this.cur);
+    this.chunks.push(new DeflatedBlock(Buffer.from(this.cur, 'utf8')));
     this.cur = '';
   }
 
   finish(): this {
     if (this.n % PayloadStore.ROWS !== 0 || this.n === 0) this.close();
+    if (this.starts.length > this.n) this.starts = this.starts.slice(0, this.n);
     return this;
   }
 
@@ -192,10 +261,22 @@ export class PayloadStore {
     return this.n;
   }
 
-  at(r: number): string {
-    const c = Math.floor(r / PayloadStore.ROWS);
+  private chunk(c: number): string {
     // The chunk still being filled (while the trace loads) is read where it is.
-    const chunk = c < this.chunks.length ? this.chunks[c]! : this.cur;
+    if (c >= this.chunks.length) return this.cur;
+    let t = this.cache.get(c);
+    if (t !== undefined) {
+      this.cache.delete(c);
+    } else {
+      t = this.chunks[c]!.read().toString('utf8');
+      if (this.cache.size >= PayloadStore.CACHED) this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(c, t);
+    return t;
+  }
+
+  at(r: number): string {
+    const chunk = this.chunk(Math.floor(r / PayloadStore.ROWS));
     const start = this.starts[r]!;
     const end = (r + 1) % PayloadStore.ROWS === 0 || r + 1 === this.n ? chunk.length : this.starts[r + 1]!;
     return chunk.slice(start, end);
@@ -353,16 +434,16 @@ class OpRecorder {
  * chunks of the trace, so a UI drawing it stays live.
  */
 export function startInspection(trace: string, configs: ModelConfig[], opts: InspectOptions): Inspection {
-  const ts = new Growable(new Float64Array(1024), f64);
-  const cpu = new Growable(new Int32Array(1024), i32);
-  const pid = new Growable(new Int32Array(1024), i32);
-  const line = new Growable(new Int32Array(1024), i32);
-  const comm = new Growable(new Int32Array(1024), i32);
-  const name = new Growable(new Int32Array(1024), i32);
-  const opOf = new Growable(new Int32Array(1024), i32);
+  const ts = new Column(f64);
+  const cpu = new Column(i32);
+  const pid = new Column(i32);
+  const line = new Column(i32);
+  const comm = new Column(i32);
+  const name = new Column(i32);
+  const opOf = new Column(i32);
   const payload = new PayloadStore();
   const strings: string[] = [];
-  const rows: Rows = { count: 0, ts: ts.done(), cpu: cpu.done(), pid: pid.done(), line: line.done(), comm: comm.done(), name: name.done(), op: opOf.done(), payload, strings };
+  const rows: Rows = { count: 0, ts, cpu, pid, line, comm, name, op: opOf, payload, strings };
   const listeners = new Set<() => void>();
   const notify = (): void => {
     for (const fn of [...listeners]) fn();
@@ -406,14 +487,7 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
   const opStore = new OpStore();
   /** The columns as they stand, through the inspection. */
   const publish = (): void => {
-    rows.ts = ts.done();
-    rows.cpu = cpu.done();
-    rows.pid = pid.done();
-    rows.line = line.done();
-    rows.comm = comm.done();
-    rows.name = name.done();
-    rows.op = opOf.done();
-    rows.count = ts.n;
+    rows.count = ts.length;
     rec.publish();
   };
   const interned = new Map<string, number>();
@@ -430,7 +504,7 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
   let recent = new Map<number, number>();
   let older = new Map<number, number>();
   const onEvent = (e: TraceEvent): void => {
-    const r = ts.n;
+    const r = ts.length;
     ts.push(e.tsNs / 1e9);
     cpu.push(e.cpu);
     pid.push(e.pid);
@@ -472,12 +546,11 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
           const row = recent.get(lo.op.at.line) ?? older.get(lo.op.at.line) ?? -1;
           opStore.push({ op: lo.op, failed: lo.failed });
           ins.ops.push(new OpInfo(opStore, i, row, lo.op.at.index));
-          if (row >= 0 && opOf.buf[row] === -1) opOf.buf[row] = i;
+          if (row >= 0 && opOf.at(row) === -1) opOf.set(row, i);
           rec.record(i, per);
           checkpoints.maybeTake(i + 1, engines);
         },
       });
-      publish();
       for (const g of [ts, cpu, pid, line, comm, name, opOf]) g.trim();
       publish();
       payload.finish();

@@ -357,7 +357,7 @@ export function App(props: AppProps): React.ReactElement {
   let used = 0;
   for (let i = st.top; i < view.count && used < timelineH; i++) {
     const r = view.at(i);
-    const o = ins.rows.op[r]!;
+    const o = ins.rows.op.at(r);
     lines.push(<Row key={`r${r}`} text={rowText(ins, r, timelineW - 1)} selected={i === st.cursor} diverges={o >= 0 && ins.diverges[o] === 1} violation={o >= 0 && violationSet.has(o)} noColor={noColor} />);
     used++;
     if (st.inline && o >= 0 && ins.emitted.some((e) => e.at(o))) {

@@ -29,7 +29,7 @@ export function filterRows(ins: Inspection, term: string): RowView {
   });
   const keep: number[] = [];
   for (let r = 0; r < R.count; r++) {
-    if (nameIds.has(R.name[r]!) || nameIds.has(R.comm[r]!) || (num !== undefined && R.pid[r] === num)) keep.push(r);
+    if (nameIds.has(R.name.at(r)) || nameIds.has(R.comm.at(r)) || (num !== undefined && R.pid.at(r) === num)) keep.push(r);
   }
   const idx = Int32Array.from(keep);
   return {
@@ -89,7 +89,7 @@ export function searchRows(ins: Inspection, view: RowView, from: number, term: s
     const p = R.payload.at(r).toLowerCase();
     if (p.includes(t)) return true;
     if (hex && (p.includes(`0x${hex}`) || p.includes(`=${hex}`) || p.includes(`:${hex}`))) return true;
-    return R.strings[R.name[r]!]!.includes(t) || R.strings[R.comm[r]!]!.toLowerCase().includes(t) || String(R.pid[r]) === t;
+    return R.strings[R.name.at(r)]!.includes(t) || R.strings[R.comm.at(r)]!.toLowerCase().includes(t) || String(R.pid.at(r)) === t;
   };
   for (let k = 1; k <= view.count; k++) {
     const i = (from + k) % view.count;
@@ -100,8 +100,8 @@ export function searchRows(ins: Inspection, view: RowView, from: number, term: s
 
 export function rowText(ins: Inspection, r: number, width: number): string {
   const R = ins.rows;
-  const task = `${R.strings[R.comm[r]!]}-${R.pid[r]}`;
-  const s = `${R.ts[r]!.toFixed(6).padStart(13)} ${task.slice(-18).padStart(18)} [${String(R.cpu[r]).padStart(3, '0')}] ${R.strings[R.name[r]!]}: ${R.payload.at(r)}`;
+  const task = `${R.strings[R.comm.at(r)]}-${R.pid.at(r)}`;
+  const s = `${R.ts.at(r).toFixed(6).padStart(13)} ${task.slice(-18).padStart(18)} [${String(R.cpu.at(r)).padStart(3, '0')}] ${R.strings[R.name.at(r)]}: ${R.payload.at(r)}`;
   return s.length > width ? `${s.slice(0, Math.max(0, width - 1))}…` : s;
 }
 
