@@ -11,7 +11,7 @@ import type { LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry } from '../trace/index.js';
 import { compared, emissionKey, SYNTH_PFN } from '../fidelity/compare.js';
 import type { Engine } from '../model/engine.js';
-import type { FolioStory } from '../model/state.js';
+import { storyRuns, type FolioStory } from '../model/state.js';
 import { divergenceCause } from './policy.js';
 import { replayTrace, type ConfigRun, type ReplayResult } from './run.js';
 
@@ -211,33 +211,23 @@ class OpMatcher {
   }
 }
 
-function sameSteps(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameOpt(a: number[] | undefined, b: number[] | undefined): boolean {
-  return a === undefined || b === undefined ? a === b : sameSteps(a, b);
-}
-
-/** FNV-1a over a story's step codes (a missing story hashes as its own marker). */
-function hashSteps(h: number, steps: number[] | undefined): number {
+/** FNV-1a over a story's coded steps (a missing story hashes as its own marker). */
+function hashSteps(h: number, steps: string | undefined): number {
   if (steps === undefined) return Math.imul(h ^ 0x7fffffff, 16777619);
-  for (let i = 0; i < steps.length; i++) h = Math.imul(h ^ steps[i]!, 16777619);
+  for (let i = 0; i < steps.length; i++) h = Math.imul(h ^ steps.charCodeAt(i), 16777619);
   return Math.imul(h ^ 0x7ffffffe, 16777619);
 }
 
-/** Collapse consecutive identical steps: `single-PTE unmap ×16`. */
-
-function tell(steps: number[], names: readonly string[]): string {
+/** The steps in words, consecutive identical steps collapsed: `single-PTE unmap ×16`. */
+function tell(steps: string, names: readonly string[]): string {
+  const runs = storyRuns(steps);
   const out: string[] = [];
-  for (let i = 0; i < steps.length; ) {
-    let j = i;
-    while (j < steps.length && steps[j] === steps[i]) j++;
-    const name = names[steps[i]!]!;
-    out.push(j - i > 1 ? `${name} ×${j - i}` : name);
-    i = j;
+  for (let i = 0; i < runs.length; ) {
+    const code = runs[i]![0];
+    let n = 0;
+    for (; i < runs.length && runs[i]![0] === code; i++) n += runs[i]![1];
+    const name = names[code]!;
+    out.push(n > 1 ? `${name} ×${n}` : name);
   }
   return out.join(', ');
 }
@@ -320,12 +310,12 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   let same = 0;
   // Groups are found by the two stories' step codes (hashed, then compared), so a folio whose
   // story matches an existing group costs no text; a group's text is written once.
-  const byHash = new Map<number, Array<{ order: number; a: number[] | undefined; b: number[] | undefined; g: FolioGroup }>>();
+  const byHash = new Map<number, Array<{ order: number; a: string | undefined; b: string | undefined; g: FolioGroup }>>();
   /** Step texts by code (one table for both engines). */
   let stepNames: readonly string[] = [];
   const pair = (x: FolioStory | undefined, y: FolioStory | undefined): void => {
-    // Both engines share one code table: equal code arrays tell the same story, unprinted.
-    if (x && y && sameSteps(x.steps, y.steps)) { same++; return; }
+    // Both engines share one code table: equal coded steps tell the same story, unprinted.
+    if (x && y && x.steps === y.steps) { same++; return; }
     const s = (x ?? y)!;
     const a = x?.steps;
     const b = y?.steps;
@@ -333,7 +323,7 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     let list = byHash.get(h);
     if (list) {
       for (const e of list) {
-        if (e.order === s.order && sameOpt(e.a, a) && sameOpt(e.b, b)) { e.g.count++; return; }
+        if (e.order === s.order && e.a === a && e.b === b) { e.g.count++; return; }
       }
     } else byHash.set(h, (list = []));
     const g: FolioGroup = {
@@ -349,21 +339,46 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   const settleSide = (mine: 0 | 1, ended: FolioStory[]): void => {
     const other = endedOnly[mine === 0 ? 1 : 0];
     for (const s of ended) {
-      const o = other.get(s.key);
+      const key = s.key;
+      const o = other.size ? other.get(key) : undefined;
       if (o === undefined) {
-        endedOnly[mine].set(s.key, s);
+        endedOnly[mine].set(key, s);
         continue;
       }
-      other.delete(s.key);
+      other.delete(key);
       if (mine === 0) pair(s, o);
       else pair(o, s);
     }
     ended.length = 0;
   };
+  /**
+   * The usual op: both configs ended the same folios, in the same order, and nothing waits. The
+   * stories are then paired in that order, as settleSide would pair them, without going through
+   * the maps (whose tables would otherwise churn with every folio of the trace).
+   */
+  const keysA: string[] = [];
+  const inStep = (a: FolioStory[], b: FolioStory[]): boolean => {
+    if (a.length !== b.length || a.length > 64 || endedOnly[0].size || endedOnly[1].size) return false;
+    keysA.length = 0;
+    for (let i = 0; i < a.length; i++) {
+      const k = a[i]!.key;
+      if (k !== b[i]!.key || keysA.includes(k)) return false;
+      keysA.push(k);
+    }
+    return true;
+  };
   const settle = (): void => {
     const [ea, eb] = engines!;
-    if (ea.k.endedStories.length > 0) settleSide(0, ea.k.endedStories);
-    if (eb.k.endedStories.length > 0) settleSide(1, eb.k.endedStories);
+    const a = ea.k.endedStories;
+    const b = eb.k.endedStories;
+    if (a.length > 0 && inStep(a, b)) {
+      for (let i = 0; i < a.length; i++) pair(a[i], b[i]);
+      a.length = 0;
+      b.length = 0;
+      return;
+    }
+    if (a.length > 0) settleSide(0, a);
+    if (b.length > 0) settleSide(1, b);
   };
   // Each op's events are tallied and matched as the engines make them; they are also kept per
   // op only when the caller observes the ops with their event lists (Perfetto export).

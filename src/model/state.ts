@@ -35,13 +35,54 @@ export const MM_SWAPENTS = 2;
 export const MM_SHMEMPAGES = 3;
 export const RSS_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'] as const;
 
-/** A folio's life for diff: its key (first pfn @ the op that made it) and steps, as codes into Kernel.storySteps. */
-export interface FolioStory {
-  key: string;
-  order: number;
-  /** Address of its first page, once known. */
-  addr: number;
-  steps: number[];
+/**
+ * A folio's life for diff: its key (first pfn @ the op that made it; a split piece's, its
+ * parent's + the piece's index) and its steps, as codes into Kernel.storySteps. A diff keeps one
+ * per folio of each config, so it is kept small: the key is spelled out when asked, and the steps
+ * are run-length coded in a string — per run the code and then the run's length, one UTF-16 unit
+ * each (a code from 0x8000 takes two) — so that equal stories are equal strings.
+ */
+export class FolioStory {
+  /** The steps, run-length coded (see the class). */
+  steps = '';
+  private lastCode = -1;
+  private lastRun = 0;
+
+  constructor(
+    private readonly pfn: number,
+    private readonly op: number,
+    /** A split piece's key, spelled out. */
+    private readonly pieceKey: string | undefined,
+    readonly order: number,
+    /** Address of its first page, once known. */
+    public addr: number,
+  ) {}
+
+  get key(): string {
+    return this.pieceKey ?? `${this.pfn.toString(16)}@${this.op}`;
+  }
+
+  add(code: number): void {
+    if (code === this.lastCode && this.lastRun < 0xffff) {
+      this.lastRun++;
+      this.steps = this.steps.slice(0, -1) + String.fromCharCode(this.lastRun);
+      return;
+    }
+    this.lastCode = code;
+    this.lastRun = 1;
+    this.steps += code < 0x8000 ? String.fromCharCode(code, 1) : String.fromCharCode(0x8000 | (code >>> 15), code & 0x7fff, 1);
+  }
+}
+
+/** The runs of a story's coded steps: [code, length] in order (a run may continue in the next). */
+export function storyRuns(steps: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < steps.length; ) {
+    let code = steps.charCodeAt(i++);
+    if (code & 0x8000) code = ((code & 0x7fff) << 15) | steps.charCodeAt(i++);
+    out.push([code, steps.charCodeAt(i++)]);
+  }
+  return out;
 }
 
 /**

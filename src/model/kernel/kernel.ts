@@ -14,7 +14,7 @@ import {
   Lru,
   type DeferredSplitQueue,
   Folio,
-  type FolioStory,
+  FolioStory,
   type Mm,
   type TaskRss,
   type TlbUbc,
@@ -135,7 +135,7 @@ export class Kernel {
     if (!this.stories) return;
     let s = f.story;
     if (!s) {
-      s = { key: `${f.pfn.toString(16)}@${this.op.at.index}`, order: f.order, addr: addr ?? 0, steps: [] };
+      s = new FolioStory(f.pfn, this.op.at.index, undefined, f.order, addr ?? 0);
       f.story = s;
     }
     if (addr !== undefined && s.addr === 0) s.addr = addr;
@@ -146,7 +146,7 @@ export class Kernel {
       t.steps.push(step);
       t.codes.set(step, code);
     }
-    s.steps.push(code);
+    s.add(code);
   }
 
   /**
@@ -155,7 +155,7 @@ export class Kernel {
    */
   storySplit(parent: Folio, piece: Folio, i: number): void {
     if (!this.stories || !parent.story) return;
-    const s: FolioStory = { key: `${parent.story.key}+${i}`, order: piece.order, addr: parent.story.addr ? parent.story.addr + i * 4096 : 0, steps: [] };
+    const s = new FolioStory(0, 0, `${parent.story.key}+${i}`, piece.order, parent.story.addr ? parent.story.addr + i * 4096 : 0);
     piece.story = s;
     this.story(piece, 'split off');
   }
