@@ -170,7 +170,7 @@ async function phaseInspect(file) {
   const openMs = performance.now() - t0;
   // Ready: the inspector shows the state after the first divergent op.
   while (!ins.divergentOps.length && ins.load.loading) await new Promise((r) => setTimeout(r, 2));
-  const firstDiv = ins.divergentOps.length ? ins.ops[ins.divergentOps[0]].lo.op.at.index : undefined;
+  const firstDiv = ins.divergentOps.length ? ins.ops.lo(ins.divergentOps[0]).op.at.index : undefined;
   const ready = new RegExp(`after op ${firstDiv}\\b`);
   while (firstDiv !== undefined && !ready.test(ui.lastFrame() ?? '') && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 2));
   const readyMs = performance.now() - t0;
@@ -193,7 +193,7 @@ async function phaseInspect(file) {
   // Inspector settling after a jump to the end (every op replayed under both configs): until it
   // shows the state after the last row's op under each config.
   const { opAtRow } = await import(join(root, 'dist/tui/nav.js'));
-  const lastOp = ins.ops[opAtRow(ins, ins.rows.count - 1)].lo.op.at.index;
+  const lastOp = ins.ops.lo(opAtRow(ins, ins.rows.count - 1)).op.at.index;
   const settled = new RegExp(`after op ${lastOp}\\b`);
   ui.stdin.write('G');
   const ts = performance.now();

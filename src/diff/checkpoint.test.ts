@@ -10,15 +10,15 @@ import { buildConfig } from '../model/presets.js';
 import { grammarsDir, packageRoot } from '../paths.js';
 import { FormatRegistry } from '../trace/index.js';
 import { EngineCheckpoint, PackedGraph, copyGraph } from './checkpoint.js';
-import { loadInspection, StateProbe, startInspection, type Inspection, type ProbeResult } from './inspect.js';
+import { loadInspection, StateProbe, startInspection, type Inspection, type OpList, type ProbeResult } from './inspect.js';
 
 const reg = FormatRegistry.fromDirectory(grammarsDir);
 const T = (p: string): string => join(packageRoot, 'traces', p);
 
-function runFrom(e: Engine, ops: Array<{ lo: { op: Parameters<Engine['step']>[0]; failed: boolean } }>, from: number): string[] {
+function runFrom(e: Engine, ops: OpList, from: number): string[] {
   const out: string[] = [];
   for (let i = from; i < ops.length; i++) {
-    const lo = ops[i]!.lo;
+    const lo = ops.lo(i);
     if (lo.failed) continue;
     const r = e.step(lo.op);
     out.push(JSON.stringify([i, r.emitted, r.violations.map((v) => v.code), r.hooks]));
@@ -37,7 +37,7 @@ describe('engine checkpoints', () => {
         expect(n).toBeGreaterThan(10);
         for (const at of [1, n >> 1, n - 3]) {
           const e = new Engine(cfg, { checkInvariants: false });
-          for (let i = 0; i < at; i++) if (!ins.ops[i]!.lo.failed) e.step(ins.ops[i]!.lo.op);
+          for (let i = 0; i < at; i++) if (!ins.ops.lo(i).failed) e.step(ins.ops.lo(i).op);
           const cp = EngineCheckpoint.take(e);
           const straight = runFrom(e, ins.ops, at);
           // Twice: restoring leaves the checkpoint untouched.

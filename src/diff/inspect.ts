@@ -157,6 +157,55 @@ export class OpInfo {
   }
 }
 
+/**
+ * The kept ops: where each starts in the rows and its number as `diff` prints it, in columns,
+ * and the ops themselves in an OpStore (read back on demand).
+ */
+export class OpList {
+  private readonly rows = new Column(i32);
+  private readonly indices = new Column(i32);
+  private readonly store = new OpStore();
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  push(lo: KeptOp, row: number): void {
+    this.store.push(lo);
+    this.rows.push(row);
+    this.indices.push(lo.op.at.index);
+  }
+
+  /** The row of the event that started op `i` (-1: none). */
+  row(i: number): number {
+    return this.rows.at(i);
+  }
+
+  /** Op `i`'s number in the lifted stream (`op.at.index`), as `diff` numbers ops. */
+  index(i: number): number {
+    return this.indices.at(i);
+  }
+
+  /** Op `i` itself, read back. */
+  lo(i: number): KeptOp {
+    return this.store.get(i);
+  }
+
+  at(i: number): OpInfo {
+    return new OpInfo(this.store, i, this.rows.at(i), this.indices.at(i));
+  }
+
+  findIndex(pred: (o: OpInfo, i: number) => boolean): number {
+    for (let i = 0; i < this.length; i++) if (pred(this.at(i), i)) return i;
+    return -1;
+  }
+
+  trim(): void {
+    this.rows.trim();
+    this.indices.trim();
+  }
+}
+
 export interface InspectViolation {
   op: number;
   config: number;
@@ -190,7 +239,7 @@ export interface Inspection {
   trace: string;
   configs: ModelConfig[];
   rows: Rows;
-  ops: OpInfo[];
+  ops: OpList;
   /** Per config, per op: what it emitted, as one short line (`emitted[c].at(op)`). */
   emitted: PayloadStore[];
   /** Per op: 1 where the configs' outputs differ (grows with `ops` while loading). */
@@ -338,6 +387,67 @@ const i32 = (n: number) => new Int32Array(n);
 const u8 = (n: number) => new Uint8Array(n);
 
 /**
+ * Numbers to numbers as a Map<number, number> keeps them (set overwrites, size counts keys), in
+ * typed arrays for up to 2^17 int32 keys: a table the collector neither copies nor promotes.
+ * Keys that are not int32 go to a Map beside it.
+ */
+const INTMAP_BITS = 18;
+const INTMAP_SLOTS = 1 << INTMAP_BITS;
+
+export class IntMap {
+  private readonly keys = new Int32Array(INTMAP_SLOTS);
+  private readonly vals = new Float64Array(INTMAP_SLOTS);
+  private readonly used = new Uint8Array(INTMAP_SLOTS);
+  private readonly other = new Map<number, number>();
+  private n = 0;
+
+  get size(): number {
+    return this.n + this.other.size;
+  }
+
+  private slot(k: number): number {
+    let i = Math.imul(k, 0x9e3779b1) >>> (32 - INTMAP_BITS);
+    while (this.used[i] && this.keys[i] !== k) i = (i + 1) & (INTMAP_SLOTS - 1);
+    return i;
+  }
+
+  set(k: number, v: number): this {
+    if ((k | 0) === k) {
+      const i = this.slot(k);
+      if (this.used[i]) {
+        this.vals[i] = v;
+        return this;
+      }
+      // Past half full the probes grow long: further keys go to the Map.
+      if (this.n < INTMAP_SLOTS >> 1) {
+        this.used[i] = 1;
+        this.keys[i] = k;
+        this.vals[i] = v;
+        this.n++;
+        return this;
+      }
+    }
+    this.other.set(k, v);
+    return this;
+  }
+
+  get(k: number): number | undefined {
+    if ((k | 0) === k) {
+      const i = this.slot(k);
+      if (this.used[i]) return this.vals[i];
+    }
+    return this.other.size ? this.other.get(k) : undefined;
+  }
+
+  clear(): this {
+    this.used.fill(0);
+    this.other.clear();
+    this.n = 0;
+    return this;
+  }
+}
+
+/**
  * Both engines' state at every `interval` ops of the replay (the state after `at` ops: the
  * engines to restore, one per config). Past 64 checkpoints every other one goes and the interval
  * doubles, so a trace of any length keeps at most 16 copies of the state, and reaching any op
@@ -468,7 +578,7 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
     trace,
     configs,
     rows,
-    ops: [],
+    ops: new OpList(),
     emitted: [],
     diverges: new Uint8Array(0),
     divergentOps: [],
@@ -484,7 +594,6 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
     options: opts,
   };
   const rec = new OpRecorder(ins);
-  const opStore = new OpStore();
   /** The columns as they stand, through the inspection. */
   const publish = (): void => {
     rows.count = ts.length;
@@ -501,8 +610,8 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
     return i;
   };
   // Rows of recent lines, for placing each op at the row of the event that started it.
-  let recent = new Map<number, number>();
-  let older = new Map<number, number>();
+  let recent = new IntMap();
+  let older = new IntMap();
   const onEvent = (e: TraceEvent): void => {
     const r = ts.length;
     ts.push(e.tsNs / 1e9);
@@ -515,8 +624,9 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
     payload.push(e.payload);
     recent.set(e.line, r);
     if (recent.size > 65536) {
+      const t = older;
       older = recent;
-      recent = new Map();
+      recent = t.clear();
     }
   };
   let engines: Engine[] = [];
@@ -544,14 +654,14 @@ export function startInspection(trace: string, configs: ModelConfig[], opts: Ins
         observe: (lo, per) => {
           const i = ins.ops.length;
           const row = recent.get(lo.op.at.line) ?? older.get(lo.op.at.line) ?? -1;
-          opStore.push({ op: lo.op, failed: lo.failed });
-          ins.ops.push(new OpInfo(opStore, i, row, lo.op.at.index));
+          ins.ops.push({ op: lo.op, failed: lo.failed }, row);
           if (row >= 0 && opOf.at(row) === -1) opOf.set(row, i);
           rec.record(i, per);
           checkpoints.maybeTake(i + 1, engines);
         },
       });
       for (const g of [ts, cpu, pid, line, comm, name, opOf]) g.trim();
+      ins.ops.trim();
       publish();
       payload.finish();
       rec.finish();
@@ -997,7 +1107,7 @@ export class StateProbe {
   }
 
   private apply(i: number): void {
-    const lo = this.ins.ops[i]!.lo;
+    const lo = this.ins.ops.lo(i);
     if (!lo.failed) {
       this.engines.forEach((e, c) => {
         const r = e.step(lo.op);
@@ -1030,7 +1140,7 @@ export class StateProbe {
       }
       if (++n % slice === 0) yield this.pos;
     }
-    const lo = this.ins.ops[target]!.lo;
+    const lo = this.ins.ops.lo(target);
     const addr = opAddr(lo);
     // Pick each config's folio before the op: the one asked for, the one at its address, or
     // the first it frees.

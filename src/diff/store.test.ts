@@ -1,10 +1,10 @@
 /**
  * The inspector's compact stores give back what was put in: payload texts across chunk
  * boundaries (multi-byte characters, empty texts), read while the store fills, before and after
- * its chunks are deflated; kept ops across blocks.
+ * its chunks are deflated; kept ops across blocks; the line → row index.
  */
 import { describe, expect, it } from 'vitest';
-import { OpStore, PayloadStore, type KeptOp } from './inspect.js';
+import { IntMap, OpStore, PayloadStore, type KeptOp } from './inspect.js';
 
 /** Lets zlib's thread pool finish the deflates queued so far. */
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
@@ -56,5 +56,25 @@ describe('inspector stores', () => {
     }
     await settle();
     for (const i of [0, ops.length - 1, OpStore.BLOCK, 5, OpStore.BLOCK * 3 + 1, OpStore.BLOCK - 1, ops.length - 4]) expect(s.get(i)).toEqual(ops[i]);
+  });
+});
+
+describe('IntMap', () => {
+  it('keeps what a Map<number, number> keeps: overwrites, size, keys of every kind, past its table', () => {
+    const m = new IntMap();
+    const ref = new Map<number, number>();
+    const keys = [0, -0, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 1.5, NaN, 7, 7];
+    for (let i = 0; i < 140_000; i++) keys.push((i * 2654435761) % 3_000_000);
+    keys.forEach((k, i) => {
+      m.set(k, i);
+      ref.set(k, i);
+    });
+    expect(m.size).toBe(ref.size);
+    for (const k of [...keys, 5, -5, 3_000_001, 0.25]) expect(m.get(k)).toBe(ref.get(k));
+    m.clear();
+    expect(m.size).toBe(0);
+    expect(m.get(7)).toBeUndefined();
+    m.set(7, 1);
+    expect(m.get(7)).toBe(1);
   });
 });

@@ -37,7 +37,9 @@ beforeAll(async () => {
   oob = await loadInspection(T('scenarios/straddle-oob.trace'), [buildConfig('batched-unmap@v4-3', 'x86'), buildConfig('linux-6.18', 'x86')], { registry: reg });
   s1 = await loadInspection(S1, [buildConfig('linux-6.12', 'x86'), buildConfig('linux-6.18', 'x86')], { registry: reg });
   s1diff = await diffTrace(S1, buildConfig('linux-6.12', 'x86'), buildConfig('linux-6.18', 'x86'), { registry: reg });
-});
+  // Three replays of real captures: the tests' own bound, not the 10 s hook default, which a busy
+  // shared host overruns.
+}, 120_000);
 
 const open = (ins: Inspection, extra: Partial<React.ComponentProps<typeof App>> = {}) => render(<App ins={ins} width={80} height={24} noColor settleMs={0} {...extra} />);
 /** Opened on the first divergence with the inspector focused: tab twice gives the timeline the keys. */
@@ -53,7 +55,7 @@ describe('first screen', () => {
     const ui = open(s1);
     const f = await until(ui.lastFrame, /flushes \d+ → \d+/);
     const first = s1.divergentOps[0]!;
-    expect(statusOf(f)).toMatch(new RegExp(`^row ${s1.ops[first]!.row + 1}/\\d+ op ${s1diff.firstDivergence!.op} \\| 2 div \\| inspector \\| divergence 1/2`));
+    expect(statusOf(f)).toMatch(new RegExp(`^row ${s1.ops.row(first) + 1}/\\d+ op ${s1diff.firstDivergence!.op} \\| 2 div \\| inspector \\| divergence 1/2`));
     const head = f.split('\n').slice(5).join(' ').replace(/\s+/g, ' ');
     const cause = s1diff.firstDivergence!.cause.join(', ');
     const folios = s1diff.folios[0]!.count;
@@ -95,16 +97,16 @@ describe('first screen', () => {
     expect(statusOf(f)).toMatch(/folio 2\/2048, group 1\/1/);
     ui.stdin.write('n');
     f = await until(ui.lastFrame, /divergence 2\/2/);
-    expect(statusOf(f)).toMatch(new RegExp(`op ${s1.ops[s1.divergentOps[1]!]!.lo.op.at.index} `));
+    expect(statusOf(f)).toMatch(new RegExp(`op ${s1.ops.lo(s1.divergentOps[1]!).op.at.index} `));
     ui.unmount();
     // Opened at an op by its number (one delivered out of its lifted order if the trace has
     // one, else the second divergence's): the inspector shows the number diff prints.
     const late = s1.ops.findIndex((o, k) => o.lo.op.at.index !== k && o.row >= 0);
     const i = late >= 0 ? late : s1.divergentOps[1]!;
-    const n = s1.ops[i]!.lo.op.at.index;
+    const n = s1.ops.lo(i).op.at.index;
     const ui2 = open(s1, { openOp: n });
     f = await until(ui2.lastFrame, new RegExp(`after op ${n} `));
-    expect(statusOf(f)).toMatch(new RegExp(`^row ${s1.ops[i]!.row + 1}/\\d+ op ${n} `));
+    expect(statusOf(f)).toMatch(new RegExp(`^row ${s1.ops.row(i) + 1}/\\d+ op ${n} `));
     ui2.unmount();
   });
 
@@ -145,9 +147,9 @@ describe('timeline', () => {
     ui.stdin.write('g');
     await until(() => statusOf(ui.lastFrame()), /^row 1\//);
     ui.stdin.write('n');
-    const first = s1.ops[s1.divergentOps[0]!]!.row;
+    const first = s1.ops.row(s1.divergentOps[0]!);
     let f = await until(ui.lastFrame, new RegExp(`^row ${first + 1}/`, 'm'));
-    expect(statusOf(f)).toMatch(new RegExp(`^row ${first + 1}/\\d+ op ${s1.ops[s1.divergentOps[0]!]!.lo.op.at.index}`));
+    expect(statusOf(f)).toMatch(new RegExp(`^row ${first + 1}/\\d+ op ${s1.ops.lo(s1.divergentOps[0]!).op.at.index}`));
     expect(statusOf(f)).toMatch(/divergence 1\/2/);
     ui.stdin.write('n');
     f = await until(ui.lastFrame, /divergence 2\/2/);

@@ -54,7 +54,7 @@ const plain = (text: string): Line => [{ text }];
 
 /** The op number `diff` prints for kept op `i`. */
 export function opNumber(ins: Inspection, i: number): number {
-  return i >= 0 ? ins.ops[i]!.index : -1;
+  return i >= 0 ? ins.ops.index(i) : -1;
 }
 
 /**

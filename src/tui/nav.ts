@@ -55,7 +55,7 @@ export function opAtRow(ins: Inspection, r: number): number {
   let best = -1;
   while (lo <= hi) {
     const m = (lo + hi) >> 1;
-    const row = ins.ops[m]!.row;
+    const row = ins.ops.row(m);
     if (row >= 0 && row <= r) {
       best = m;
       lo = m + 1;
@@ -70,7 +70,7 @@ export function opAtRow(ins: Inspection, r: number): number {
 /** Visible index of the next (dir 1) or previous (dir -1) row that starts one of `opList`'s ops. */
 export function seekOp(ins: Inspection, view: RowView, cursor: number, opList: number[], dir: 1 | -1): number | undefined {
   const cur = view.at(cursor);
-  const rows = opList.map((i) => ins.ops[i]!.row).filter((r) => r >= 0);
+  const rows = opList.map((i) => ins.ops.row(i)).filter((r) => r >= 0);
   const cands = dir === 1 ? rows.filter((r) => r > cur) : rows.filter((r) => r < cur).reverse();
   for (const r of cands) {
     const v = view.indexOf(r);

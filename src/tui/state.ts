@@ -74,12 +74,12 @@ export function initialState(ins: Inspection, rowsVisible: number, openOp?: numb
   const s: TuiState = { cursor: 0, top: 0, pane: 'timeline', mode: { kind: 'normal' }, inline: false, message: '', filter: '', inspScroll: 0 };
   if (openOp !== undefined) {
     const i = ins.ops.findIndex((o) => o.index === openOp);
-    const row = i < 0 ? -1 : ins.ops[i]!.row;
+    const row = i < 0 ? -1 : ins.ops.row(i);
     if (row < 0) return { ...s, message: `no op ${openOp} with a row of its own in this trace` };
     return place({ ...s, pane: 'inspector', message: `op ${openOp}` }, row, rowsVisible, 3);
   }
   const d = ins.divergentOps[0];
-  const row = d === undefined ? -1 : ins.ops[d]!.row;
+  const row = d === undefined ? -1 : ins.ops.row(d);
   if (row < 0) return s;
   const focused = { ...s, pane: 'inspector' as const, message: `divergence 1/${ins.divergentOps.length}` };
   return place(focused, row, rowsVisible, 3);
@@ -221,7 +221,7 @@ export function reduce(s: TuiState, a: TuiAction, env: Env): TuiState {
         return { ...s, message: violation ? 'no further violation' : `no ${dir < 0 ? 'earlier' : 'further'} divergence${list.length ? '' : ' (the configs never diverge here)'}` };
       }
       const op = opAtRow(ins, view.at(hit));
-      const message = violation ? `violation at op ${ins.ops[op]!.index}` : `divergence ${list.indexOf(op) + 1}/${list.length}`;
+      const message = violation ? `violation at op ${ins.ops.index(op)}` : `divergence ${list.indexOf(op) + 1}/${list.length}`;
       return place({ ...s, message }, hit, env.rowsVisible, 3);
     }
     default:
