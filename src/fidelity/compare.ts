@@ -145,12 +145,16 @@ function same(rec: Recorded, e: Emission): boolean {
  * Past an op's first difference on a CPU, the recorded events still counted as reproduced are a
  * longest common subsequence of the rest of the two sequences (Myers' O(ND) difference), so one
  * event the model lacks, adds or frees elsewhere in an exit of 10,000 pages does not count every
- * later one as different. The search gives up past MAX_EDITS differences and then counts a
- * greedy common subsequence instead (each prediction takes the next equal recorded event within
- * RESYNC_WINDOW): both are common subsequences, never more than the true count.
+ * later one as different. The search costs about (N+M)·D steps: it gives up past MAX_EDITS
+ * differences, or sooner where that would pass ALIGN_BUDGET steps (at least 64 differences are
+ * always tried), and then counts a greedy common subsequence instead (each prediction takes the
+ * next equal recorded event within RESYNC_WINDOW, at most 8 comparisons per event of the op on
+ * average): both are common subsequences, never more than the true count. A config far from
+ * the capture, whose every large op differs, so costs little more than one that matches.
  */
 const MAX_EDITS = 4096;
-const RESYNC_WINDOW = 256;
+const ALIGN_BUDGET = 1 << 16;
+const RESYNC_WINDOW = 64;
 /** Predictions kept past a first difference per CPU and op; those beyond are not counted. */
 const TAIL_MAX = 1 << 17;
 
@@ -173,13 +177,15 @@ export function commonInOrder(rec: ReadonlyArray<Recorded | undefined>, from: nu
   return undefined;
 }
 
-/** A common subsequence found greedily: each prediction takes the next equal recorded event within RESYNC_WINDOW. */
-export function greedyInOrder(rec: ReadonlyArray<Recorded | undefined>, from: number, to: number, pred: readonly Emission[]): number {
+/** A common subsequence found greedily: each prediction takes the next equal recorded event within RESYNC_WINDOW, within `budget` comparisons. */
+export function greedyInOrder(rec: ReadonlyArray<Recorded | undefined>, from: number, to: number, pred: readonly Emission[], budget = Number.POSITIVE_INFINITY): number {
   let pos = from;
   let equal = 0;
+  // `budget` comparisons at most (a lower bound is still a common subsequence): linear in the op.
   for (const e of pred) {
     const end = Math.min(to, pos + RESYNC_WINDOW);
     for (let j = pos; j < end; j++) {
+      if (--budget < 0) return equal;
       if (same(rec[j]!, e)) { equal++; pos = j + 1; break; }
     }
   }
@@ -522,7 +528,9 @@ export class FidelityChecker {
         from = 0;
         to = rec.length;
       }
-      const common = commonInOrder(rec, from, to, l.tail) ?? greedyInOrder(rec, from, to, l.tail);
+      const size = to - from + l.tail.length;
+      const maxD = Math.min(MAX_EDITS, Math.max(64, Math.floor(ALIGN_BUDGET / Math.max(1, size))));
+      const common = commonInOrder(rec, from, to, l.tail, maxD) ?? greedyInOrder(rec, from, to, l.tail, 8 * size + 256);
       this.equalPending += common;
       this.extraPending += l.tail.length - common;
     }
