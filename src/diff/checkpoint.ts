@@ -82,8 +82,8 @@ const enum Kind {
   Typed,
 }
 
-/** A growable typed array (doubling; `view()` is the filled part). */
-class Stream<T extends Uint8Array | Int32Array> {
+/** A growable typed array (doubling; `view()` / `done()` is the filled part). */
+export class Growable<T extends Float64Array | Int32Array | Uint8Array> {
   n = 0;
   constructor(
     public buf: T,
@@ -97,7 +97,7 @@ class Stream<T extends Uint8Array | Int32Array> {
     }
     this.buf[this.n++] = v;
   }
-  bytes(src: Uint8Array): void {
+  bytes(src: ArrayLike<number>): void {
     while (this.n + src.length > this.buf.length) {
       const b = this.make(this.buf.length * 2);
       b.set(this.buf);
@@ -108,6 +108,14 @@ class Stream<T extends Uint8Array | Int32Array> {
   }
   view(): T {
     return this.buf.subarray(0, this.n) as T;
+  }
+  done(): T {
+    return this.view();
+  }
+  /** The values in an array of their own size (the spare room let go). */
+  trim(): T {
+    this.buf = this.buf.slice(0, this.n) as T;
+    return this.buf;
   }
 }
 
@@ -138,9 +146,9 @@ export class PackedGraph {
 
   /** Packs `roots` (one graph) leaving `shared` objects as references. */
   static pack(roots: unknown[], shared: ReadonlySet<object>): PackedGraph {
-    const tags = new Stream(new Uint8Array(1 << 16), (n) => new Uint8Array(n));
-    const ints = new Stream(new Int32Array(1 << 14), (n) => new Int32Array(n));
-    const bytes = new Stream(new Uint8Array(1 << 14), (n) => new Uint8Array(n));
+    const tags = new Growable(new Uint8Array(1 << 16), (n) => new Uint8Array(n));
+    const ints = new Growable(new Int32Array(1 << 14), (n) => new Int32Array(n));
+    const bytes = new Growable(new Uint8Array(1 << 14), (n) => new Uint8Array(n));
     const doubles: number[] = [];
     const prims: unknown[] = [];
     const primIndex = new Map<unknown, number>();

@@ -21,7 +21,7 @@ import type { FormatRegistry, TraceEvent } from '../trace/index.js';
 import { deserialize, serialize } from 'node:v8';
 import { deflateRaw, inflateRawSync } from 'node:zlib';
 import { compared, emissionKey } from '../fidelity/compare.js';
-import { EngineCheckpoint } from './checkpoint.js';
+import { EngineCheckpoint, Growable } from './checkpoint.js';
 import { outputsAlike } from './diff.js';
 import { divergenceCause } from './policy.js';
 import { replayTrace, type ConfigRun } from './run.js';
@@ -358,29 +358,6 @@ export function emissionText(all: Emission[]): string {
     .join(' | ') + more;
 }
 
-class Growable<T extends Float64Array | Int32Array | Uint8Array> {
-  n = 0;
-  constructor(
-    public buf: T,
-    private readonly make: (n: number) => T,
-  ) {}
-  push(v: number): void {
-    if (this.n === this.buf.length) {
-      const b = this.make(this.n * 2);
-      b.set(this.buf);
-      this.buf = b;
-    }
-    this.buf[this.n++] = v;
-  }
-  done(): T {
-    return this.buf.subarray(0, this.n) as T;
-  }
-  /** The values in an array of their own size (the spare room let go). */
-  trim(): T {
-    this.buf = this.buf.slice(0, this.n) as T;
-    return this.buf;
-  }
-}
 
 const f64 = (n: number) => new Float64Array(n);
 const i32 = (n: number) => new Int32Array(n);

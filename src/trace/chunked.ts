@@ -27,11 +27,10 @@
  * each decode diagnostic; an event made here knows its method, and decodes its payload again
  * (on this thread, reporting nothing) only if the consumer asks for its fields.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { parseWorkerExists, startParseWorker } from './worker-start.js';
 import { DiagnosticSink, type Diagnostic, type DiagnosticCode } from '../core/diagnostics.js';
 import { traceBudget } from './budget.js';
 import { isDat } from './dat/file.js';
@@ -115,30 +114,8 @@ export interface ChunkResult {
   stats?: ChunkStats;
 }
 
-const WORKER_JS = fileURLToPath(new URL('./chunk-worker.js', import.meta.url));
-const WORKER_TS = new URL('./chunk-worker.ts', import.meta.url);
-
-/**
- * A worker whose young generation is `WORKER_SEMI_SPACE_MB` semi-spaces: what survives a
- * scavenge there is a sort window's worth of columns, and the process's own setting (bin/run.js
- * gives the main thread 32 MiB semi-spaces) would apply to the worker's isolate too, overriding
- * resourceLimits: it is lowered while the isolate is made, then put back.
- */
 function startWorker(init: ChunkInit): Worker {
-  const main = /^--max-semi-space-size=(\d+)$/.exec(process.execArgv.find((a) => a.startsWith('--max-semi-space-size=')) ?? '')?.[1];
-  setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
-  const resourceLimits = { maxYoungGenerationSizeMb: 3 * WORKER_SEMI_SPACE_MB };
-  let w: Worker;
-  if (existsSync(WORKER_JS)) w = new Worker(WORKER_JS, { workerData: init, resourceLimits });
-  else {
-    // From the sources (the tests): through tsx's loader.
-    const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_TS.href)}); });`;
-    w = new Worker(boot, { eval: true, workerData: init, resourceLimits });
-  }
-  const restore = (): void => { if (main !== undefined) setFlagsFromString(`--max-semi-space-size=${main}`); };
-  w.once('online', restore);
-  w.once('exit', restore);
-  return w;
+  return startParseWorker('chunk-worker', init, WORKER_SEMI_SPACE_MB);
 }
 
 const WORKER_SEMI_SPACE_MB = Number(process.env.FOLIOLAB_CHUNK_SEMI ?? 8);
@@ -190,7 +167,7 @@ export function chunkPlan(input: unknown, opts: TraceParseOptions): ChunkPlan | 
   // chunked parse against the serial one on small traces).
   const forced = Number(process.env.FOLIOLAB_PARSE_CHUNK_BYTES ?? 0);
   if (c === undefined && process.env.FOLIOLAB_PARSE_CHUNKS !== '1' && !forced) return undefined;
-  if (!existsSync(WORKER_JS) && !existsSync(WORKER_TS)) return undefined;
+  if (!parseWorkerExists('chunk-worker')) return undefined;
   let size: number;
   try {
     const st = statSync(input);

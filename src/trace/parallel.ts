@@ -15,10 +15,8 @@
  * had added when it was made (a decode happens when its batch is handed on, or as the event
  * leaves the window with `decodeAll`), and the two lists are merged by it.
  */
-import { existsSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { parseWorkerExists, startParseWorker } from './worker-start.js';
 import { DiagnosticSink, type Diagnostic, type DiagnosticCode } from '../core/diagnostics.js';
 import { traceBudget } from './budget.js';
 import { DecodeTable, type Layout } from './decode.js';
@@ -140,32 +138,8 @@ class MainSink extends DiagnosticSink {
   }
 }
 
-const WORKER_JS = fileURLToPath(new URL('./parse-worker.js', import.meta.url));
-const WORKER_TS = new URL('./parse-worker.ts', import.meta.url);
-
-/**
- * The worker, from dist/ (parse-worker.js); from the sources (the tests, which ask for it with
- * FOLIOLAB_PARSE_WORKER=1) through tsx's loader.
- */
 function startWorker(init: WorkerInit): Worker {
-  // The worker's heap holds the texts of the sort window's events (~2 MiB) and little else: a
-  // small young generation keeps its RSS down. The process's --max-semi-space-size (bin/run.js
-  // gives the main thread 32 MiB semi-spaces) would apply to the worker's isolate too, and
-  // overrides resourceLimits: it is lowered while the worker's isolate is made (the main
-  // thread's heap is configured already), then put back.
-  const main = /^--max-semi-space-size=(\d+)$/.exec(process.execArgv.find((a) => a.startsWith('--max-semi-space-size=')) ?? '')?.[1];
-  setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
-  const resourceLimits = { maxYoungGenerationSizeMb: 3 * WORKER_SEMI_SPACE_MB };
-  let w: Worker;
-  if (existsSync(WORKER_JS)) w = new Worker(WORKER_JS, { workerData: init, resourceLimits });
-  else {
-    const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_TS.href)}); });`;
-    w = new Worker(boot, { eval: true, workerData: init, resourceLimits });
-  }
-  const restore = (): void => { if (main !== undefined) setFlagsFromString(`--max-semi-space-size=${main}`); };
-  w.once('online', restore);
-  w.once('exit', restore);
-  return w;
+  return startParseWorker('parse-worker', init, WORKER_SEMI_SPACE_MB);
 }
 
 const WORKER_SEMI_SPACE_MB = 2;
@@ -189,7 +163,7 @@ export function workerEligible(input: unknown): input is string {
     input !== '-' &&
     process.env.FOLIOLAB_PARSE_WORKER === '1' &&
     traceBudget.limit === Infinity &&
-    (existsSync(WORKER_JS) || existsSync(WORKER_TS))
+    parseWorkerExists('parse-worker')
   );
 }
 
