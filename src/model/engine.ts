@@ -17,6 +17,7 @@ import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
 import { memcg_reclaim } from './kernel/memcontrol.js';
+import { shrink_calls_reset } from './kernel/vmscan.js';
 import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
 import { cpu_tlbstate, enter_lazy_tlb, exit_mm, ipi_raced_switch, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';
@@ -94,6 +95,7 @@ export class Engine {
   step(op: Op): StepResult {
     const k = this.k;
     k.op = op;
+    shrink_calls_reset(k);
     k.cpu = op.cpu;
     k.tid = op.tid;
     // Streamed emissions are not kept: every step then shares one empty list.

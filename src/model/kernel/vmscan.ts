@@ -374,6 +374,11 @@ function do_try_to_free_pages(k: Kernel, sc: ScanControl): void {
  */
 const shrinkCursor = new WeakMap<Kernel, { op: object; next: number }>();
 
+/** A new op begins on this kernel (Engine.step()): its recorded shrinker calls start over, even if it is the op just stepped (an inspector replaying from a checkpoint). */
+export function shrink_calls_reset(k: Kernel): void {
+  shrinkCursor.delete(k);
+}
+
 function shrink_slab_deferred_split(k: Kernel, priority: number): void {
   const calls = k.op?.shrinks;
   if (!calls) return;
