@@ -82,6 +82,17 @@ const enum Kind {
   Typed,
 }
 
+/** The index of `v` in `list`, appended (and indexed) the first time it is seen. */
+function intern<T>(list: T[], index: Map<T, number>, v: T): number {
+  let i = index.get(v);
+  if (i === undefined) {
+    i = list.length;
+    list.push(v);
+    index.set(v, i);
+  }
+  return i;
+}
+
 /** A growable typed array (doubling; `view()` / `done()` is the filled part). */
 export class Growable<T extends Float64Array | Int32Array | Uint8Array> {
   n = 0;
@@ -229,29 +240,16 @@ export class PackedGraph {
             return;
           }
           if (typeof v === 'function' || shared.has(v)) {
-            let s = sharedIndex.get(v);
-            if (s === undefined) {
-              s = sharedList.length;
-              sharedList.push(v);
-              sharedIndex.set(v, s);
-            }
             tags.push(Tag.Shared);
-            ints.push(s);
+            ints.push(intern(sharedList, sharedIndex, v));
             return;
           }
           tags.push(Tag.Ref);
           ints.push(id(v));
           return;
-        default: {
-          let p = primIndex.get(v);
-          if (p === undefined) {
-            p = prims.length;
-            prims.push(v);
-            primIndex.set(v, p);
-          }
+        default:
           tags.push(Tag.Prim);
-          ints.push(p);
-        }
+          ints.push(intern(prims, primIndex, v));
       }
     };
     const ownKeys = (v: object, proto: number): void => {

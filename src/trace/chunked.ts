@@ -37,7 +37,7 @@ import { isDat } from './dat/file.js';
 import { DecodeTable, type DecodeMethod, type Layout } from './decode.js';
 import { TraceEvent } from './event.js';
 import type { RegistryRecipe } from './format/registry.js';
-import { checkEntries, drive, TraceParser, type LostRecord, type TraceHeaderInfo, type TraceParseOptions, type TraceStats, type TruncatedInput } from './index.js';
+import { checkEntries, drive, TraceParser, type TraceParseOptions, type TraceStats } from './index.js';
 import { LineSplitter } from './reader.js';
 import { parseChunk } from './chunk-parse.js';
 
@@ -71,17 +71,8 @@ export interface ChunkJob {
   sortWindow: number | undefined;
 }
 
-export interface ChunkStats {
-  lines: number;
-  bytes: number;
-  events: number;
-  specialLines: number;
-  unparsedLines: number;
-  lost: LostRecord[];
-  truncated: TruncatedInput | undefined;
-  layout: Layout;
-  header: TraceHeaderInfo;
-  reordered: number;
+/** What a chunk's parse counted: TraceStats' counters for its lines, and what merging needs. */
+export interface ChunkStats extends Pick<TraceStats, 'lines' | 'bytes' | 'events' | 'specialLines' | 'unparsedLines' | 'lost' | 'truncated' | 'layout' | 'header' | 'reordered'> {
   late: number;
   kept: Diagnostic[];
   counts: Array<[DiagnosticCode, number]>;
