@@ -9,7 +9,7 @@ import type { Op } from '../ops.js';
 import { pmdIndex } from './pgtable.js';
 import { deferred_split_folio, folio_mappings, folio_put_refs, folio_remove_rmap_pmd, folio_unqueue_deferred_split, free_folio, folio_remove_rmap_ptes } from './rmap.js';
 import { folio_add_lru } from './swap.js';
-import { flush_tlb_mm_range, set_tlb_ubc_flush_pending, should_defer_flush, try_to_unmap_flush } from './tlbflush.js';
+import { flush_tlb_page, flush_tlb_range, set_tlb_ubc_flush_pending, should_defer_flush, try_to_unmap_flush } from './tlbflush.js';
 
 // ---------------------------------------------------------------------------------------------
 // The huge zero folio.
@@ -58,7 +58,7 @@ export function do_huge_zero_wp_pmd(k: Kernel, mm: Mm, vma: Vma, haddr: number, 
   const f = k.newFolio(HPAGE_PMD_ORDER, pfn, vma.vm_pgoff + (haddr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
   mm.pmds.delete(pmdIndex(haddr));
   k.cost.pmdClears++;
-  flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+  flush_tlb_range(k, mm, haddr, haddr + PMD_SIZE);
   f.entire_mapcount = 1;
   f.large_mapcount = 1;
   f.refcount = 1;
@@ -81,7 +81,7 @@ export function do_huge_zero_wp_pmd(k: Kernel, mm: Mm, vma: Vma, haddr: number, 
 function split_huge_zero_pmd(k: Kernel, mm: Mm, haddr: number): PteTable {
   k.count('thp_split_pmd');
   k.cost.pmdSplits++;
-  flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+  flush_tlb_range(k, mm, haddr, haddr + PMD_SIZE);
   const table = new PteTable(k.withdraw(mm, haddr));
   table.used = HPAGE_PMD_NR;
   // x86 page protections carry the accessed bit: the entries are made young.
@@ -113,7 +113,7 @@ export function split_huge_pmd_locked(k: Kernel, mm: Mm, _vma: Vma, haddr: numbe
   k.count('thp_split_pmd');
   k.cost.pmdSplits++;
   k.story(f, 'PMD split', haddr);
-  flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+  flush_tlb_range(k, mm, haddr, haddr + PMD_SIZE);
   if (pmd.dirty) f.dirty = true;
   const table = tableFromPmd(k, mm, haddr, pmd, pmd.dirty && k.traits.pmdSplitPtesDirty);
   for (let i = 0; i < HPAGE_PMD_NR; i++) f.page_mapcount[i]!++;
@@ -142,7 +142,7 @@ export function discard_anon_folio_pmd_locked(k: Kernel, mm: Mm, c: { folio: Fol
   // pmdp_huge_clear_flush(): clear and flush now.
   mm.pmds.delete(pmdIndex(c.addr));
   k.cost.pmdClears++;
-  flush_tlb_mm_range(k, mm, c.addr, c.addr + PMD_SIZE);
+  flush_tlb_range(k, mm, c.addr, c.addr + PMD_SIZE);
   const refsOk = f.refcount === 1 + f.large_mapcount;
   if (pmd.dirty || (f.dirty && !c.vma.droppable) || !refsOk) {
     if (f.dirty || pmd.dirty) f.swapbacked = true;
@@ -190,7 +190,7 @@ export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
       // set_pmd_migration_entry(): pmdp_invalidate flushes the 2 MiB range; the migration PMD
       // is split into PTE migration entries when the folio is split.
       const haddr = pmdIndex(m.address) * PMD_SIZE;
-      flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+      flush_tlb_range(k, mm, haddr, haddr + PMD_SIZE);
       k.count('thp_split_pmd');
       k.cost.pmdSplits++;
       const table = tableFromPmd(k, mm, haddr, e);
@@ -220,7 +220,7 @@ export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
       t.clear(idx);
       k.cost.pteClears++;
       if (should_defer_flush(k, mm, k.traits.splitBatchFlush)) set_tlb_ubc_flush_pending(k, mm, a, a + PAGE_SIZE, dirty, f);
-      else flush_tlb_mm_range(k, mm, a, a + PAGE_SIZE);
+      else flush_tlb_page(k, mm, a);
       if (dirty) f.dirty = true;
       folio_remove_rmap_ptes(k, f, page, 1);
       mappingRefs++;

@@ -9,7 +9,7 @@ import { pmdIndex, pteIndex } from './pgtable.js';
 import { folio_maybe_mapped_shared } from './rmap.js';
 import { split_folio_held } from './huge_memory.js';
 import { folio_isolate_lru, folio_mark_lazyfree, lru_add_drain } from './swap.js';
-import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
+import { flush_tlb_batched_pending, flush_tlb_mm_range, flush_tlb_range } from './tlbflush.js';
 import { reclaim_pages } from './vmscan.js';
 import { zap_range, ZapGather } from './memory.js';
 
@@ -87,7 +87,7 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
         f.dirty = false;
         if (ent.young || ent.dirty) {
           // pmdp_invalidate() + set clean and old.
-          flush_tlb_mm_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
+          flush_tlb_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
           ent.young = false;
           ent.dirty = false;
           tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
@@ -161,7 +161,7 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
         if ((!pageout || k.traits.pageoutAgesYoung) && ent.young) {
           // pmdp_invalidate() flushes the PMD at once — except where the release's MADV_COLD
           // leaves it to the gather (traits.coldPmdFlushDeferred).
-          if (!k.traits.coldPmdFlushDeferred) flush_tlb_mm_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
+          if (!k.traits.coldPmdFlushDeferred) flush_tlb_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
           ent.young = false;
           tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
         }

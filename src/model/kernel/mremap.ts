@@ -25,7 +25,7 @@ import { split_huge_pmd_locked } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { do_munmap, split_vmas } from './mmap.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
-import { flush_tlb_mm_range } from './tlbflush.js';
+import { flush_tlb_range } from './tlbflush.js';
 
 export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, newLen: number, newAddr: number, allocs: AllocFact[] = []): void {
   if (newAddr === oldAddr) return;
@@ -67,7 +67,7 @@ export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, ne
         // move_huge_pmd()
         mm.pmds.delete(pmdIndex(old));
         mm.pmds.set(pmdIndex(nw), from);
-        flush_tlb_mm_range(k, mm, old, old + PMD_SIZE);
+        flush_tlb_range(k, mm, old, old + PMD_SIZE);
         old += extent;
         nw += extent;
         continue;
@@ -81,7 +81,7 @@ export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, ne
         // move_normal_pmd(): the whole table moves.
         mm.pmds.delete(pmdIndex(old));
         mm.pmds.set(pmdIndex(nw), table);
-        flush_tlb_mm_range(k, mm, old, old + PMD_SIZE);
+        flush_tlb_range(k, mm, old, old + PMD_SIZE);
       } else {
         let to = mm.pmds.get(pmdIndex(nw));
         if (!to) {
@@ -101,7 +101,7 @@ export function do_mremap(k: Kernel, mm: Mm, oldAddr: number, oldLen: number, ne
             present = true;
             k.cost.pteClears++;
           }
-          if (present) flush_tlb_mm_range(k, mm, old, old + extent);
+          if (present) flush_tlb_range(k, mm, old, old + extent);
         }
       }
     }

@@ -7,7 +7,7 @@ import { HPAGE_PMD_ORDER, MM_ANONPAGES, PAGE_SIZE, PMD_SIZE, PTE_PAGE_MASK, PTRS
 import type { Kernel } from './kernel.js';
 import type { PteBatchCtx } from '../hooks.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
-import { flush_tlb_mm_range, set_tlb_ubc_flush_pending, should_defer_flush } from './tlbflush.js';
+import { flush_tlb_page, flush_tlb_range, set_tlb_ubc_flush_pending, should_defer_flush } from './tlbflush.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
 
 export const TTU_SPLIT_HUGE_PMD = 1;
@@ -306,7 +306,9 @@ function unmapPtes(k: Kernel, mm: Mm, vma: Vma, f: Folio, table: PteTable, idx: 
   const deferred = should_defer_flush(k, mm, (flags & TTU_BATCH_FLUSH) !== 0);
   if (k.stories) k.story(f, unmapStep(n, deferred), addr - (saved[0]! & PTE_PAGE_MASK) * PAGE_SIZE);
   if (deferred) set_tlb_ubc_flush_pending(k, mm, addr, end, dirty, f);
-  else flush_tlb_mm_range(k, mm, addr, end);
+  // ptep_clear_flush() (flush_tlb_page) before the batched unmap; flush_tlb_range() of the batch with it.
+  else if (k.owners.folio_unmap_pte_batch) flush_tlb_range(k, mm, addr, end);
+  else flush_tlb_page(k, mm, addr);
   if (dirty) f.dirty = true;
 
   if (f.anon && !f.swapbacked) {

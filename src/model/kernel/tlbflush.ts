@@ -254,8 +254,24 @@ function flush_tlb_func(k: Kernel, cpu: number, info: FlushInfo): void {
   else k.emit({ ev: 'tlb_flush', cpu, pages: info.pages, reason: TLB_REMOTE_SHOOTDOWN, offTask: !onTask(k, cpu) });
 }
 
+/**
+ * flush_tlb_page(): one page, freed_tables false — a lazy CPU is not sent it (it flushes when it
+ * switches back). ptep_clear_flush() (wp_page_copy, try_to_migrate_one) flushes this way.
+ */
 export function flush_tlb_page(k: Kernel, mm: Mm, addr: number): void {
   flush_tlb_mm_range(k, mm, addr, addr + 4096);
+}
+
+/**
+ * x86 flush_tlb_range(vma, start, end): 4 KiB stride and freed_tables true, since 3ef938c35035
+ * ("x86/mm: Fix flush_tlb_range() when used for zapping normal PMDs", 6.15, and the stable
+ * releases of April 2025 on — every kernel the presets model): the range may have held a page
+ * table, so lazy CPUs of mm_cpumask get the IPI too and leave the mm for init_mm. x86 has no
+ * flush_pmd_tlb_range() of its own, so a PMD's flush (pmdp_invalidate(),
+ * pmdp_huge_clear_flush(), pmdp_clear_flush_young(), move_huge_pmd()) is this one as well.
+ */
+export function flush_tlb_range(k: Kernel, mm: Mm, start: number, end: number): void {
+  flush_tlb_mm_range(k, mm, start, end, PAGE_SHIFT, true);
 }
 
 /** mm/rmap.c should_defer_flush(): only with TTU_BATCH_FLUSH, and on x86 only if another CPU may cache the mm. */

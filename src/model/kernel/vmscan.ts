@@ -18,7 +18,7 @@ import { deferred_split_scan, split_folio } from './huge_memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { folio_mapped, folio_mappings, folio_unqueue_deferred_split, free_folio, try_to_unmap, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD, TTU_SYNC } from './rmap.js';
 import { folio_isolate_lru, folio_putback_lru, folio_putback_lru_batched, lru_add_drain } from './swap.js';
-import { flush_tlb_mm_range, try_to_unmap_flush } from './tlbflush.js';
+import { flush_tlb_range, try_to_unmap_flush } from './tlbflush.js';
 
 /** include/linux/swap.h: the unit of LRU scanning and of a reclaim request's floor. */
 export const SWAP_CLUSTER_MAX = 32;
@@ -57,7 +57,7 @@ export function folio_referenced(k: Kernel, f: Folio): number {
           e.young = false;
           referenced++;
           const haddr = pmdIndex(addr) * PMD_SIZE;
-          flush_tlb_mm_range(k, mm, haddr, haddr + PMD_SIZE);
+          flush_tlb_range(k, mm, haddr, haddr + PMD_SIZE);
         }
       } else if (e) {
         for (let i = pteIndex(addr), end = i + (next - addr) / PAGE_SIZE; i < end; i++) {
