@@ -292,10 +292,6 @@ export function allocatesForEveryone(sizeKb: number, thp: ThpSettings): boolean 
   return mode === 'always' || (mode === 'inherit' && thp.enabled === 'always');
 }
 
-/** Some large folio size is allocated for every task (see allocatesForEveryone). */
-export function largeFoliosForEveryone(thp: ThpSettings): boolean {
-  return thp.enabled === 'always' || Object.keys(thp.sizes).some((s) => allocatesForEveryone(Number(s), thp));
-}
 
 export const DEFAULT_THP: ThpSettings = { enabled: 'madvise', sizes: { 64: 'never', 2048: 'inherit' } };
 

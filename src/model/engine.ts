@@ -3,7 +3,7 @@
  * tracepoint events the kernel would have emitted, violations — as data (decide, then emit).
  * Deterministic: no I/O, no clock, no randomness.
  */
-import { largeFoliosForEveryone, type ModelConfig } from './config.js';
+import type { ModelConfig } from './config.js';
 import { estimate, type CostEstimate } from './cost.js';
 import type { Emission, Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
@@ -128,6 +128,20 @@ export class Engine {
       const out = this.switchedOut.get(op.tid);
       if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
       mm_runs_on(k, mm, op.cpu);
+    }
+    if (op.lruDrainedMidway) {
+      // Another task's drain of this CPU's batch while the op's task was preempted: for the
+      // folios already waiting there it came before the rest of the op (a zap's gather then
+      // frees what the batch let go). What that drain freed was freed in the other task's
+      // context, which this op's record does not hold.
+      k.lruObserved = true;
+      const sink = k.emitSink;
+      const keep = k.keepOut;
+      k.emitSink = undefined;
+      k.keepOut = false;
+      lru_add_observed(k, op.lruDrainedMidway);
+      k.emitSink = sink;
+      k.keepOut = keep;
     }
     switch (op.kind) {
       case 'mmap':
@@ -287,6 +301,8 @@ export class Engine {
       k.lruObserved = true;
       lru_add_observed(k, op.lruAdded);
     } else if (op.kind === 'lru-drain') lru_add_observed(k, op.pfns);
+    // The midway drain also moved folios this op itself put in the batch before it.
+    if (op.lruDrainedMidway) lru_add_observed(k, op.lruDrainedMidway);
     if (after) {
       if (after.idle) enter_lazy_tlb(k, op.cpu);
       else switch_mm_irqs_off(k, op.cpu, after.ours ? afterLoaded : 'other');
@@ -306,10 +322,12 @@ export class Engine {
       // Copy-on-write of a large folio from before the window queues it for deferred split,
       // and reclaim scans such pages too: folios the model never saw.
       for (const m of this.k.mms.values()) if (m.preWindow?.forked) return `reclaim and deferred split of ${m.preWindow.missing}, shared by a fork`;
-      // drop_slab() runs deferred_split_scan() over every memcg's queue: with large folios
-      // allocated for every task, other processes' partially mapped folios are split here too
-      // (their split's migration entries and flushes are their mms', in the workload's context).
-      if (op.kind === 'drop-caches' && (op.value & 2) !== 0 && largeFoliosForEveryone(this.k.config.thp)) return 'other processes\' folios split by the deferred-split shrinker (large folios are enabled for every task)';
+      // drop_slab() runs deferred_split_scan() over every memcg's queue: other processes'
+      // partially mapped large folios are split here too (their split's migration entries and
+      // flushes are their mms', in the workload's context). Which large folios they hold is in
+      // no event and not in the THP settings either: a folio allocated under an earlier
+      // setting (or in a range another process madvised) stays queued until it is split.
+      if (op.kind === 'drop-caches' && (op.value & 2) !== 0) return 'other processes\' partially mapped large folios split by the deferred-split shrinker (which ones they hold is in no event)';
       return undefined;
     }
     const mm = this.k.mms.get(op.tgid);

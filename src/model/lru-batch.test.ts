@@ -46,6 +46,14 @@ describe('lru_add batch: drains where the trace recorded them', () => {
     expect(freed(eng, drain([0x100, 0x101, 0x102, 0x103]))).toEqual([0x100, 0x101, 0x102, 0x103]);
   });
 
+  it('6.18: another task\'s drain while the munmap was preempted comes before the zap\'s frees: the munmap frees them', () => {
+    const eng = new Engine(buildConfig('linux-6.18'), { checkInvariants: true });
+    eng.step(drain([]));
+    populate(eng, [undefined, undefined, undefined, undefined]);
+    const midway: Op = { ...munmap(16 * PAGE), lruDrainedMidway: [0x101, 0x102] };
+    expect(freed(eng, midway)).toEqual([0x100, 0x101, 0x102, 0x103]);
+  });
+
   it('6.18: a fault whose record moved the batch drains it there; only the later folios wait at munmap', () => {
     const eng = new Engine(buildConfig('linux-6.18'), { checkInvariants: true });
     // The second fault's folio filled the shared batch (other tasks' folios in it too).

@@ -112,6 +112,12 @@ interface Base {
    */
   lruAddedAt?: number;
   /**
+   * Head pfns of the workload's folios another task moved from a per-CPU lru_add batch onto the
+   * LRU (its `mm_lru_insertion`) while this op's task was switched out in the middle of it, on
+   * the CPU the op runs on: that task's drain came before the op's output that followed.
+   */
+  lruDrainedMidway?: number[];
+  /**
    * Page addresses this op's folio splits turned into migration entries (`set_migration_pte`, the
    * pages of a `set_migration_pmd`) and those the split restored to their own page
    * (`remove_migration_pte`): a page unmapped and not restored was zero-filled, and 6.12+ maps

@@ -298,3 +298,33 @@ describe('a larger allocation over pages the workload held', () => {
     expect(ops.find((o) => o.op.kind === 'madvise')!.recorded.find((r) => r.ev === 'mm_page_free')!.ours).toBe(false);
   });
 });
+
+describe('another task\'s lru_add drain while a workload zap is preempted', () => {
+  it('falls inside that op (lruDrainedMidway), not after it', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+      L('1.000003', 'mm_page_alloc: page=0000000000000001 pfn=0x500 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP'),
+      L('1.000004', 'sys_munmap(addr: 0x7f0000000000, len: 0x10000)'),
+      L('1.000005', 'sched_switch: prev_comm=w prev_pid=7 prev_prio=120 prev_state=R+ ==> next_comm=node next_pid=99 next_prio=120', 7, 1, 'd..2.'),
+      L('1.000006', 'mm_lru_insertion: folio=0000000000000001 pfn=0x500 lru=1 flags= a bd ', 99, 1, 'd..3.'),
+      L('1.000007', 'sched_switch: prev_comm=node prev_pid=99 prev_prio=120 prev_state=R ==> next_comm=w next_pid=7 next_prio=120', 99, 1, 'd..2.'),
+      L('1.000008', 'mm_page_free: page=0000000000000001 pfn=0x500 order=0'),
+      L('1.000009', 'sys_munmap -> 0x0'),
+    ]);
+    const munmap = ops.find((o) => o.op.kind === 'munmap')!;
+    expect(munmap.op.lruDrainedMidway).toEqual([0x500]);
+    expect(ops.filter((o) => o.op.kind === 'lru-drain').flatMap((o) => (o.op as { pfns: number[] }).pfns)).toEqual([]);
+  });
+
+  it('with the task asleep in the call or back in user space, the drain is an op of its own', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'page_fault_user: address=0x7f0000001000 ip=0x401000 error_code=0x6'),
+      L('1.000003', 'mm_page_alloc: page=0000000000000001 pfn=0x500 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP'),
+      L('1.000005', 'sched_switch: prev_comm=w prev_pid=7 prev_prio=120 prev_state=R+ ==> next_comm=node next_pid=99 next_prio=120', 7, 1, 'd..2.'),
+      L('1.000006', 'mm_lru_insertion: folio=0000000000000001 pfn=0x500 lru=1 flags= a bd ', 99, 1, 'd..3.'),
+    ]);
+    expect(ops.filter((o) => o.op.kind === 'lru-drain').flatMap((o) => (o.op as { pfns: number[] }).pfns)).toEqual([0x500]);
+  });
+});

@@ -744,7 +744,27 @@ export class Lifter {
       (cur.op.lruAdded ??= []).push(pfn);
       return;
     }
+    // Another task on a CPU where a workload task was switched out in the middle of its op (a
+    // preempted zap): that drain falls inside the op.
+    const midway = tgid === undefined ? this.preemptedOn(e.cpu) : undefined;
+    if (midway) {
+      (midway.op.lruDrainedMidway ??= []).push(pfn);
+      return;
+    }
     this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [pfn] }, main);
+  }
+
+  /**
+   * The open op of a workload task switched out while still runnable on `cpu` in the middle of a
+   * system call that has not returned (a preempted munmap/madvise/mremap zap), if any.
+   */
+  private preemptedOn(cpu: number): LiftedOp | undefined {
+    for (const s of this.perTask.values()) {
+      const lo = s.op;
+      if (lo === undefined || !s.off || s.asleep || lo.op.cpu !== cpu || !lo.preempted || !this.awaitsReturn(s)) continue;
+      return lo;
+    }
+    return undefined;
   }
 
   private count(e: TraceEvent, name: string): void {
