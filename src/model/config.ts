@@ -240,6 +240,19 @@ export interface KernelTraits {
    * Wang, 6.8). 6.1 flushes each entry as try_to_migrate_one() clears it.
    */
   splitBatchFlush: boolean;
+  /**
+   * MADV_FREE, MADV_COLD and MADV_PAGEOUT split a PTE-mapped large folio through the page
+   * their PTE walk met (6.1 mm/madvise.c madvise_free_pte_range() and
+   * madvise_cold_or_pageout_pte_range(): get_page(page), split_huge_page(page), put_page(page)),
+   * so the caller's reference is on that page, not the head: 6.1's __split_huge_page() puts
+   * every other piece first to last — the head first when nothing maps it — and the walked page
+   * is put by the caller. From the folio conversions ("madvise: Convert
+   * madvise_cold_or_pageout_pte_range() to use folios", Vishal Moola, posted 2022-12-06, and
+   * its madvise_free_pte_range() counterpart; 6.3 [I]) they hold the folio and split_folio()
+   * it: the head is put last. Checked against 6.1.0-57 s19-mix pmd-seed7 and pmd-seed8: the
+   * MADV_COLD of a PTE-mapped THP whose first pages were zapped frees them head first, in order.
+   */
+  splitHoldsWalkedPage: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -250,7 +263,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
-    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false,
+    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false, splitHoldsWalkedPage: true,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
@@ -259,7 +272,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
@@ -268,7 +281,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
     lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

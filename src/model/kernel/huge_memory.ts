@@ -174,9 +174,12 @@ export function zap_deposited_table(k: Kernel, mm: Mm, haddr: number): void {
  * (isolation, shrinker's folio_try_get) stay with the head. `toList`: split_folio_to_list() of
  * reclaim — lru_add_split_folio() takes a reference on each other piece for the caller's list
  * (isolated), so a piece no entry maps any more (a zero-filled page now mapped by the zero page)
- * is not freed by the split but where the list's reference goes.
+ * is not freed by the split but where the list's reference goes. `held`: the page of the folio
+ * the caller's references are on (split_huge_page_to_list()'s `page`, the head for a folio
+ * caller); __split_huge_page() puts every other piece, first to last, and leaves that one to
+ * the caller.
  */
-export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
+export function split_folio(k: Kernel, f: Folio, toList = false, held = 0): Folio[] {
   if (f.nr === 1 || f.freed) return [f];
   k.cost.folioLocks++;
   /** An entry turned into a migration entry: where, and its value (page in the folio, bits). */
@@ -250,10 +253,10 @@ export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
     p.dirty = f.dirty;
     p.active = f.active;
     p.isolated = f.isolated;
-    // The head keeps the caller's references; tails start with none but their mappings (and
-    // the list's, for reclaim).
-    p.refcount = i === 0 ? Math.max(0, heldRefs) : toList ? 1 : 0;
-    if (i > 0 && toList) p.isolated = true;
+    // The held page keeps the caller's references; the others start with none but their
+    // mappings (and the list's, for reclaim).
+    p.refcount = i === held ? Math.max(0, heldRefs) : toList ? 1 : 0;
+    if (i !== held && toList) p.isolated = true;
     k.storySplit(f, p, i);
     pieces.push(p);
   }
@@ -288,17 +291,19 @@ export function split_folio(k: Kernel, f: Folio, toList = false): Folio[] {
 
 /**
  * A caller's split: folio_get() (or the shrinker's folio_try_get()) and folio_lock() first,
- * split_folio(), then folio_unlock() and folio_put(). The reference stays with the head piece,
- * so a head no entry maps any more (zapped before, or zero-filled) is freed by that put, after
- * the pieces the split itself freed. Returns the pieces still allocated.
+ * split_folio(), then folio_unlock() and folio_put(). The reference stays with the piece of
+ * page `held` (the head for a folio caller; see traits.splitHoldsWalkedPage), so that piece, if
+ * no entry maps it any more (zapped before, or zero-filled), is freed by that put, after the
+ * pieces the split itself freed. Returns the pieces still allocated.
  */
-export function split_folio_held(k: Kernel, f: Folio): Folio[] {
+export function split_folio_held(k: Kernel, f: Folio, held = 0): Folio[] {
   f.refcount++;
-  const pieces = split_folio(k, f);
-  const head = pieces[0];
-  if (head && head.pfn === f.pfn && folio_put_refs(k, head, 1)) {
-    free_folio(k, head);
-    return pieces.slice(1);
+  const pieces = split_folio(k, f, false, held);
+  const i = pieces.findIndex((p) => p.pfn === f.pfn + held);
+  const mine = pieces[i];
+  if (mine && folio_put_refs(k, mine, 1)) {
+    free_folio(k, mine);
+    pieces.splice(i, 1);
   }
   return pieces;
 }
