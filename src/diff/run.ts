@@ -12,6 +12,7 @@ import { liftTrace, type LiftedOp, type LiftOptions } from '../replay/lift.js';
 import type { FormatRegistry, TraceEvent } from '../trace/index.js';
 import { FidelityChecker, withTraceFacts, type FidelityReport, type TraceFacts } from '../fidelity/compare.js';
 import { readCaptureFacts, type CaptureFacts } from '../fidelity/counters.js';
+import { khugepagedGaps } from '../fidelity/khugepaged.js';
 import { DIAGNOSTICS, type DiagnosticCode } from '../core/diagnostics.js';
 import { COMPARED_OUTPUTS, REQUIRED_INPUTS } from '../replay/required.js';
 import { BREACH_TEXT, type LiftedKinds } from '../replay/lift.js';
@@ -234,6 +235,7 @@ export async function replayTrace(
     if (absent) inputGaps.push(`the trace has no ${r.events.length > 1 ? 'syscall' : r.events[0]} events (${r.what}): the workload was not lifted whole`);
   }
   for (const [kind, b] of lifter.breaches) inputGaps.push(`${b.count} × ${BREACH_TEXT[kind]} (first at line ${b.line})`);
+  inputGaps.push(...khugepagedGaps(facts.phaseDeltas));
   const readIssues: Record<string, number> = {};
   for (const [code, n] of stats.diagnostics.counts) {
     const sev = DIAGNOSTICS[code as DiagnosticCode]?.severity;

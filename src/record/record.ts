@@ -61,8 +61,12 @@ export const fsIO: SysIO = {
   rmdir: (p) => rmdirSync(p),
 };
 
-/** Events recorded in the second instance, for every task but the workload's (see above). */
-export const WIDE_EVENTS = ['pagemap:mm_lru_insertion', 'tlb:tlb_flush'];
+/**
+ * Events recorded in the second instance, for every task but the workload's (see above). The
+ * khugepaged collapse events (6.1, 6.12 and 6.18 have both) say when khugepaged replaced a PMD
+ * range of the workload with a new THP, and which pages it took (`scan_pfn`).
+ */
+export const WIDE_EVENTS = ['pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'huge_memory:mm_collapse_huge_page_isolate', 'huge_memory:mm_collapse_huge_page'];
 /** Its name: one per recording process, so that two recordings never share one. */
 const WIDE_INSTANCE = `foliolab-wide-${process.pid}`;
 /** Its ring buffer per CPU (KiB): two events, from every task. */
