@@ -253,6 +253,12 @@ export interface KernelTraits {
    * MADV_COLD of a PTE-mapped THP whose first pages were zapped frees them head first, in order.
    */
   splitHoldsWalkedPage: boolean;
+  /**
+   * MADV_FREE/COLD/PAGEOUT call flush_tlb_batched_pending() again when they retake the PTE lock
+   * after splitting a large folio (383c4613c67c "mm: close theoretical race where stale TLB
+   * entries could linger", 6.16, in 6.12.y stable; it did not apply to 6.1.y).
+   */
+  madviseSplitFlushesPending: boolean;
 }
 
 export const TRAITS: Record<string, KernelTraits> = {
@@ -263,7 +269,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
-    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false, splitHoldsWalkedPage: true,
+    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false, splitHoldsWalkedPage: true, madviseSplitFlushesPending: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
@@ -272,7 +278,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false, madviseSplitFlushesPending: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
@@ -281,7 +287,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
     lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false, madviseSplitFlushesPending: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -52,14 +52,18 @@ function pteBatch(t: PteTable, idx: number, f: Folio, page: number, limit: numbe
 }
 
 /**
- * Split a large folio met partially by a range walk, if it is exclusive (folio_get(),
- * split_folio(), folio_put()); false to skip it. `page`: the page of the folio the PTE walk
- * found it through — 6.1's madvise_free_pte_range() and madvise_cold_or_pageout_pte_range()
- * take their reference on that page and split_huge_page() it (traits.splitHoldsWalkedPage).
+ * Split a large folio met partially by a range walk, if it is exclusive (the PTE lock dropped,
+ * folio_get(), split_folio(), folio_put(), the lock retaken); false to skip it. `page`: the page
+ * of the folio the PTE walk found it through — 6.1's madvise_free_pte_range() and
+ * madvise_cold_or_pageout_pte_range() take their reference on that page and split_huge_page()
+ * it (traits.splitHoldsWalkedPage). With the lock retaken the walk completes a batched flush
+ * pending on the mm (flush_tlb_batched_pending(), traits.madviseSplitFlushesPending) — the
+ * split's own deferred unmaps leave one.
  */
-function splitForRange(k: Kernel, f: Folio, page: number): boolean {
+function splitForRange(k: Kernel, mm: Mm, f: Folio, page: number): boolean {
   if (folio_maybe_mapped_shared(f)) return false;
   split_folio_held(k, f, k.traits.splitHoldsWalkedPage ? page : 0);
+  if (k.traits.madviseSplitFlushesPending) flush_tlb_batched_pending(k, mm);
   return true;
 }
 
@@ -108,12 +112,12 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
         let nr = 1;
         if (f.nr > 1) {
           if (!k.traits.madvKeepsLargeFolios) {
-            if (!splitForRange(k, f, ent.page(idx))) { a += PAGE_SIZE; continue; }
+            if (!splitForRange(k, mm, f, ent.page(idx))) { a += PAGE_SIZE; continue; }
             continue;
           }
           nr = pteBatch(ent, idx, f, ent.page(idx), (next - a) / PAGE_SIZE);
           if (nr < f.nr) {
-            if (!splitForRange(k, f, ent.page(idx))) { a += nr * PAGE_SIZE; continue; }
+            if (!splitForRange(k, mm, f, ent.page(idx))) { a += nr * PAGE_SIZE; continue; }
             continue;
           }
         }
@@ -181,12 +185,12 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
           let nr = 1;
           if (f.nr > 1) {
             if (!k.traits.madvKeepsLargeFolios) {
-              if (!splitForRange(k, f, ent.page(idx))) { a += PAGE_SIZE; continue; }
+              if (!splitForRange(k, mm, f, ent.page(idx))) { a += PAGE_SIZE; continue; }
               continue;
             }
             nr = pteBatch(ent, idx, f, ent.page(idx), (next - a) / PAGE_SIZE);
             if (nr < f.nr) {
-              if (!splitForRange(k, f, ent.page(idx))) { a += nr * PAGE_SIZE; continue; }
+              if (!splitForRange(k, mm, f, ent.page(idx))) { a += nr * PAGE_SIZE; continue; }
               continue;
             }
           }

@@ -156,10 +156,13 @@ export interface MappingVma {
   address: number;
 }
 
-/** rmap_walk_anon(): every VMA of the folio's anon_vma family whose range holds part of it. */
+/**
+ * rmap_walk_anon(): every VMA of the folio's anon_vma family whose range holds part of it, once
+ * (k.mms has an entry per task, so a multi-threaded process's mm is listed once per thread).
+ */
 export function folio_mappings(k: Kernel, f: Folio): MappingVma[] {
   const out: MappingVma[] = [];
-  for (const mm of k.mms.values()) {
+  for (const mm of new Set(k.mms.values())) {
     if (mm.anonRoot !== f.anonRoot || mm.exited) continue;
     for (const vma of mm.vmas) {
       if (!vma.anon && !vma.privateFile) continue;
