@@ -241,18 +241,21 @@ export interface KernelTraits {
    */
   splitBatchFlush: boolean;
   /**
-   * MADV_FREE, MADV_COLD and MADV_PAGEOUT split a PTE-mapped large folio through the page
-   * their PTE walk met (6.1 mm/madvise.c madvise_free_pte_range() and
-   * madvise_cold_or_pageout_pte_range(): get_page(page), split_huge_page(page), put_page(page)),
-   * so the caller's reference is on that page, not the head: 6.1's __split_huge_page() puts
-   * every other piece first to last — the head first when nothing maps it — and the walked page
-   * is put by the caller. From the folio conversions ("madvise: Convert
-   * madvise_cold_or_pageout_pte_range() to use folios", Vishal Moola, posted 2022-12-06, and
-   * its madvise_free_pte_range() counterpart; 6.3 [I]) they hold the folio and split_folio()
-   * it: the head is put last. Checked against 6.1.0-57 s19-mix pmd-seed7 and pmd-seed8: the
-   * MADV_COLD of a PTE-mapped THP whose first pages were zapped frees them head first, in order.
+   * The callers of a split pass a page of the THP, not the folio, and keep their reference on
+   * that page: 6.1's __split_huge_page() puts every other piece first to last — the head first
+   * when nothing maps it — and the caller's put_page() frees that page last. 6.1's
+   * madvise_free_pte_range() and madvise_cold_or_pageout_pte_range() split_huge_page() the page
+   * their PTE walk met; deferred_split_scan() takes each THP off its list as the page holding
+   * the list head (list_entry(pos, struct page, deferred_list): page[2], page_deferred_list())
+   * and splits and puts that page. Reclaim (split_folio_to_list()) and the huge-PMD branches
+   * pass the head. The folio conversions ("madvise: Convert madvise_cold_or_pageout_pte_range()
+   * to use folios", Vishal Moola, posted 2022-12-06, its madvise_free_pte_range() counterpart,
+   * and deferred_split_scan()'s, 6.3–6.4 [I]) hold the folio and split_folio() it: the head is
+   * put last. Checked against 6.1.0-57 s19-mix: pmd-seed7 and pmd-seed8 (a MADV_COLD of a
+   * PTE-mapped THP whose first pages were zapped frees them head first, in order) and
+   * pmd-seed19-memcg (memcg reclaim's deferred split frees pages 0, 1, 3…47, then page 2).
    */
-  splitHoldsWalkedPage: boolean;
+  splitHoldsSubpage: boolean;
   /**
    * MADV_FREE/COLD/PAGEOUT call flush_tlb_batched_pending() again when they retake the PTE lock
    * after splitting a large folio (383c4613c67c "mm: close theoretical race where stale TLB
@@ -269,7 +272,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
-    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false, splitHoldsWalkedPage: true, madviseSplitFlushesPending: false,
+    freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false, splitHoldsSubpage: true, madviseSplitFlushesPending: false,
   },
   '6.12': {
     release: '6.12', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: false,
@@ -278,7 +281,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
     lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false, madviseSplitFlushesPending: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsSubpage: false, madviseSplitFlushesPending: true,
   },
   '6.18': {
     release: '6.18', mthp: true, madvKeepsLargeFolios: true, rssEveryUpdate: true, reclaimPagesTracepoint: true,
@@ -287,7 +290,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
     lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
-    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsWalkedPage: false, madviseSplitFlushesPending: true,
+    freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsSubpage: false, madviseSplitFlushesPending: true,
   },
 };
 TRAITS['6.19'] = { ...TRAITS['6.18']!, release: '6.19' };

@@ -81,3 +81,41 @@ describe('a madvise split of a PTE-mapped THP frees the pages nothing maps', () 
     });
   }
 });
+
+/**
+ * The deferred-split shrinker splits a THP whose first pages were zapped:
+ *
+ *   P                  P+16K                                  P+2M
+ *   | pages 0-3 zapped | pages 4-511 mapped (PTE-mapped THP)  |   on the deferred split queue
+ *
+ * The split frees pages 0-3. 6.1's deferred_split_scan() splits and puts the page that links
+ * the THP into the queue (page 2); later releases the folio (the head).
+ */
+function shrinkerSplitFrees(preset: string): number[] {
+  const eng = new Engine(buildConfig(preset, 'x86', { enabled: 'madvise', sizes: { 64: 'never', 2048: 'inherit' } }), { checkInvariants: true });
+  let i = 0;
+  const step = (op: Record<string, unknown>) => {
+    const r = eng.step({ tid: 10, tgid: 10, cpu: 0, at: { index: i, line: ++i }, ...op } as Op);
+    expect(r.violations).toEqual([]);
+    return r.emitted;
+  };
+  step({ kind: 'mmap', addr: P, len: 2 * MB, prot: 3, flags: 0x22, anon: true });
+  step({ kind: 'madvise', addr: P, len: 2 * MB, advice: MADV_HUGEPAGE });
+  step({ kind: 'fault', addr: P, write: true, allocs: [{ pfn: 0x5000, order: 0, use: 'pgtable' }, { pfn: 0x200000, order: 9, use: 'user' }, { pfn: 0x5001, order: 0, use: 'pgtable' }] });
+  step({ kind: 'madvise', addr: P, len: 4 * 4096, advice: MADV_DONTNEED });
+  expect(eng.k.deferred.split_queue_len).toBe(1);
+  const out = step({ kind: 'drop-caches', value: 2 });
+  expect(eng.k.deferred.split_queue_len).toBe(0);
+  return out.flatMap((e) => (e.ev === 'mm_page_free' ? [e.pfn - 0x200000] : []));
+}
+
+describe('the deferred-split shrinker frees the pages nothing maps', () => {
+  it('linux-6.1: in order, the queue-linking page 2 last (split_huge_page() of page[2])', () => {
+    expect(shrinkerSplitFrees('linux-6.1')).toEqual([0, 1, 3, 2]);
+  });
+  for (const preset of ['linux-6.12', 'linux-6.18']) {
+    it(`${preset}: the tails in order, the head last (split_folio() of the folio)`, () => {
+      expect(shrinkerSplitFrees(preset)).toEqual([1, 2, 3, 0]);
+    });
+  }
+});

@@ -292,7 +292,7 @@ export function split_folio(k: Kernel, f: Folio, toList = false, held = 0): Foli
 /**
  * A caller's split: folio_get() (or the shrinker's folio_try_get()) and folio_lock() first,
  * split_folio(), then folio_unlock() and folio_put(). The reference stays with the piece of
- * page `held` (the head for a folio caller; see traits.splitHoldsWalkedPage), so that piece, if
+ * page `held` (the head for a folio caller; see traits.splitHoldsSubpage), so that piece, if
  * no entry maps it any more (zapped before, or zero-filled), is freed by that put, after the
  * pieces the split itself freed. Returns the pieces still allocated.
  */
@@ -322,6 +322,9 @@ function zeroFilledPages(op: Op | undefined, slots: ReadonlyArray<{ addr: number
   if (op.restored) for (const a of op.restored) zero.delete(a);
   return zero.size > 0 ? zero : undefined;
 }
+
+/** The page whose struct page holds a THP's deferred_list in 6.1 (page_deferred_list(): page[2]). */
+const DEFERRED_LIST_PAGE = 2;
 
 /**
  * deferred_split_scan(): the shrinker. 6.12–6.18 (e66f3185fa04 form): move folios to a private
@@ -361,7 +364,9 @@ export function deferred_split_scan(k: Kernel, nrToScan: number): number {
   for (const f of [...q.privateList]) {
     if (f.freed) continue;
     if (f.partially_mapped || !k.traits.partiallyMappedFlag) {
-      split_folio_held(k, f); // folio_try_get() … folio_put()
+      // folio_try_get() … folio_put(); 6.1 splits and puts the page that links the THP into the
+      // queue (traits.splitHoldsSubpage).
+      split_folio_held(k, f, k.traits.splitHoldsSubpage ? DEFERRED_LIST_PAGE : 0);
       split++;
     } else {
       // Not partially mapped and not underused: dropped from the queue.

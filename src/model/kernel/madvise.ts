@@ -56,13 +56,13 @@ function pteBatch(t: PteTable, idx: number, f: Folio, page: number, limit: numbe
  * folio_get(), split_folio(), folio_put(), the lock retaken); false to skip it. `page`: the page
  * of the folio the PTE walk found it through — 6.1's madvise_free_pte_range() and
  * madvise_cold_or_pageout_pte_range() take their reference on that page and split_huge_page()
- * it (traits.splitHoldsWalkedPage). With the lock retaken the walk completes a batched flush
+ * it (traits.splitHoldsSubpage). With the lock retaken the walk completes a batched flush
  * pending on the mm (flush_tlb_batched_pending(), traits.madviseSplitFlushesPending) — the
  * split's own deferred unmaps leave one.
  */
 function splitForRange(k: Kernel, mm: Mm, f: Folio, page: number): boolean {
   if (folio_maybe_mapped_shared(f)) return false;
-  split_folio_held(k, f, k.traits.splitHoldsWalkedPage ? page : 0);
+  split_folio_held(k, f, k.traits.splitHoldsSubpage ? page : 0);
   if (k.traits.madviseSplitFlushesPending) flush_tlb_batched_pending(k, mm);
   return true;
 }
