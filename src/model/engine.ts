@@ -129,6 +129,19 @@ export class Engine {
       if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
       mm_runs_on(k, mm, op.cpu);
     }
+    k.siblingRuns = undefined;
+    if (op.siblingSwitchesAt) {
+      // A sibling's switch inside the op, as its own `run` op would apply it; the op's record
+      // places it, so no IPI of the op raced it (ipi_raced_switch() is for switches placed after).
+      k.siblingRunsDue({
+        runs: op.siblingSwitchesAt, next: 0, n: 0,
+        apply: (s) => {
+          if (s.on) mm_runs_on(k, mm, s.cpu);
+          else if (s.idle) enter_lazy_tlb(k, s.cpu);
+          else if (!s.ours) switch_mm_irqs_off(k, s.cpu, 'other');
+        },
+      });
+    }
     if (op.lruDrainedMidway) {
       // Another task's drain of this CPU's batch while the op's task was preempted: for the
       // folios already waiting there it came before the rest of the op (a zap's gather then
@@ -303,6 +316,7 @@ export class Engine {
     } else if (op.kind === 'lru-drain') lru_add_observed(k, op.pfns);
     // The midway drain also moved folios this op itself put in the batch before it.
     if (op.lruDrainedMidway) lru_add_observed(k, op.lruDrainedMidway);
+    k.siblingRuns = undefined;
     if (after) {
       if (after.idle) enter_lazy_tlb(k, op.cpu);
       else switch_mm_irqs_off(k, op.cpu, after.ours ? afterLoaded : 'other');

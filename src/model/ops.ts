@@ -118,6 +118,14 @@ interface Base {
    */
   lruDrainedMidway?: number[];
   /**
+   * Task switches of the workload's other threads on other CPUs while this op's task was in the
+   * middle of it, each once `at` of the op's own recorded events had come: a thread switched in
+   * loads the mm there (the op's flushes reach that CPU from then on, and reclaim defers them:
+   * should_defer_flush()); one switched out leaves the CPU to the idle task (lazily) or to
+   * another process's mm.
+   */
+  siblingSwitchesAt?: SiblingSwitch[];
+  /**
    * Page addresses this op's folio splits turned into migration entries (`set_migration_pte`, the
    * pages of a `set_migration_pmd`) and those the split restored to their own page
    * (`remove_migration_pte`): a page unmapped and not restored was zero-filled, and 6.12+ maps
@@ -232,3 +240,16 @@ export type Op =
   | (Base & { kind: 'marker'; verb: 'begin' | 'end' | 'phase' | 'counters-begin' | 'counters-end' | 'note'; text: string });
 
 export type OpKind = Op['kind'];
+
+/** A sibling thread's task switch inside an op (Op.siblingSwitchesAt). */
+export interface SiblingSwitch {
+  cpu: number;
+  /** How many of the op's own recorded events came before it. */
+  at: number;
+  /** Switched in (true) or out. */
+  on: boolean;
+  /** Switched out to the idle task or a kernel thread (the CPU keeps the mm lazily). */
+  idle?: boolean;
+  /** Switched out to another task of the workload (whose switch-in loads the mm). */
+  ours?: boolean;
+}

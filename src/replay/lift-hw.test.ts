@@ -328,3 +328,20 @@ describe('another task\'s lru_add drain while a workload zap is preempted', () =
     expect(ops.filter((o) => o.op.kind === 'lru-drain').flatMap((o) => (o.op as { pfns: number[] }).pfns)).toEqual([0x500]);
   });
 });
+
+describe('a sibling thread\'s task switch in the middle of a system call on another CPU', () => {
+  it('is placed in that op by its recorded events so far (Op.siblingSwitchesAt)', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: thread tid=8', 7, 0),
+      L('1.000003', 'sys_madvise(start: 0x7f0000000000, len_in: 0x10000, behavior: 0x15)', 7, 0),
+      L('1.000004', 'tlb_flush: pages:1 reason:local MM shootdown (3)', 7, 0, 'd..2.'),
+      L('1.000005', 'rss_stat: mm_id=5 curr=1 type=MM_ANONPAGES size=4096B', 7, 0, '...1.'),
+      L('1.000006', 'sched_switch: prev_comm=node prev_pid=99 prev_prio=120 prev_state=S ==> next_comm=w next_pid=8 next_prio=120', 99, 1, 'd..2.'),
+      L('1.000007', 'sched_switch: prev_comm=w prev_pid=8 prev_prio=120 prev_state=R+ ==> next_comm=node next_pid=99 next_prio=120', 8, 1, 'd..2.'),
+      L('1.000008', 'sys_madvise -> 0x0', 7, 0),
+    ]);
+    const madvise = ops.find((o) => o.op.kind === 'madvise')!;
+    expect(madvise.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 2, on: true }, { cpu: 1, at: 2, on: false, idle: false, ours: false }]);
+  });
+});

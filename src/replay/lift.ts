@@ -15,7 +15,7 @@
  */
 import type { ExecImage } from '../core/exec-image.js';
 import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
-import type { AllocFact, Op } from '../model/ops.js';
+import type { AllocFact, Op, SiblingSwitch } from '../model/ops.js';
 import { parseMarker, PRE_WINDOW_MISSING, SnapshotReader, type Marker } from './markers.js';
 import { PfnOrderTable } from './pfn-table.js';
 
@@ -672,12 +672,14 @@ export class Lifter {
       // once, without ending the op whose output is still to come.
       const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
       if (pt !== undefined) this.switchedOut(prev, f.prev_state, e.tsNs);
+      if (pt !== undefined) this.siblingSwitch(e.cpu, prev, { on: false, idle: toKernel, ours: nt !== undefined });
       if (pt !== undefined) {
         const cur = this.lastOpened;
         const overlaps = cur !== undefined && this.isOpen(cur) && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
         this.side(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}) }, prev);
       }
       if (nt !== undefined) {
+        this.siblingSwitch(e.cpu, next, { on: true });
         const s = this.taskOf(next);
         if (s !== undefined) { s.off = false; s.onNs = e.tsNs; }
         this.side(e, nt, { kind: 'run', on: true }, next);
@@ -752,6 +754,23 @@ export class Lifter {
       return;
     }
     this.side(e, this.tasks.get(main) ?? main, { kind: 'lru-drain', pfns: [pfn] }, main);
+  }
+
+  /**
+   * A task of the workload switched in or out on `cpu` while another thread of its process is in
+   * the middle of a system call on another CPU (a reclaim, a zap): the mm's state on `cpu`
+   * changes at that point of the call, which the model places by the call's recorded events so
+   * far (Op.siblingSwitchesAt).
+   */
+  private siblingSwitch(cpu: number, tid: number, sw: Omit<SiblingSwitch, 'cpu' | 'at'>): void {
+    const tgid = this.tasks.get(tid);
+    for (const s of this.perTask.values()) {
+      const lo = s.op;
+      if (lo === undefined || s.asleep || lo.op.tid === tid || lo.op.tgid !== tgid || lo.op.cpu === cpu || !this.awaitsReturn(s)) continue;
+      let at = 0;
+      for (const r of lo.recorded) if (r.ours !== false) at++;
+      (lo.op.siblingSwitchesAt ??= []).push({ cpu, at, ...sw });
+    }
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { KernelTraits, ModelConfig } from '../config.js';
 import type { Emission, UncertainFlush, Violation, ViolationCode } from '../emit.js';
 import type { HookOwners, Hooks } from '../hooks.js';
-import type { Op } from '../ops.js';
+import type { Op, SiblingSwitch } from '../ops.js';
 import { CostCounter } from '../cost.js';
 import {
   FolioLink,
@@ -181,10 +181,26 @@ export class Kernel {
   /** Keep the op's emissions in `out` (observers, inspectors); off when they are only streamed. */
   keepOut = true;
 
+  /**
+   * Switch-ins of the workload's other tasks due inside the op under way (Op.siblingRunsAt),
+   * placed by how many events the op has emitted: the record's count of the op's own events
+   * before the switch is the model's best clock inside one op.
+   */
+  siblingRuns: { runs: readonly SiblingSwitch[]; next: number; n: number; apply: (s: SiblingSwitch) => void } | undefined;
+
   emit(e: Emission): void {
     if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain ??= this.flushUncertain;
     if (this.emitSink) this.emitSink(e);
     if (this.keepOut) this.out.push(e);
+    const s = this.siblingRuns;
+    if (s !== undefined && ++s.n >= s.runs[s.next]!.at) this.siblingRunsDue(s);
+  }
+
+  /** Applies the switch-ins whose place in the op has come (none re-entered while applying). */
+  siblingRunsDue(s: NonNullable<Kernel['siblingRuns']>): void {
+    this.siblingRuns = undefined;
+    while (s.next < s.runs.length && s.runs[s.next]!.at <= s.n) s.apply(s.runs[s.next++]!);
+    if (s.next < s.runs.length) this.siblingRuns = s;
   }
 
   count(name: string, n = 1): void {
