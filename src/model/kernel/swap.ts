@@ -72,9 +72,14 @@ function drainAdd(k: Kernel, cpu: number): void {
   drainBatch(k, batch, (f) => k.lruAdd(f, folio_lru_list(f)));
 }
 
-/** folio_mark_lazyfree(): queue an anon swapbacked folio to become lazyfree. */
+/**
+ * folio_mark_lazyfree(): queue an anon swapbacked folio on the LRU to become lazyfree. A folio
+ * not on the LRU — still in a CPU's lru_add batch (another CPU's: this walk drained its own),
+ * or isolated — is left alone (folio_test_lru()): it takes no place in the batch, so it does not
+ * move when the batch drains, and is not counted in pglazyfree.
+ */
 export function folio_mark_lazyfree(k: Kernel, f: Folio): void {
-  if (!f.anon || !f.swapbacked || f.lru === Lru.Unevictable) return;
+  if (!f.anon || !f.swapbacked || f.lru === Lru.Unevictable || f.lru === Lru.None) return;
   const b = k.batches(k.cpu);
   f.refcount++;
   f.in_lru_batch = true;
