@@ -113,7 +113,6 @@ export class MultiReplay {
     this.engines.forEach((eng, i) => {
       eng.k.keepOut = opts.keepEmitted !== false;
       const checker = this.checkers[i]!;
-      checker.filePages = () => eng.k.holdsFilePages();
       const counts = this.emitted[i]!;
       const onEmit = opts.onEmit;
       eng.k.emitSink = (e) => {
@@ -161,6 +160,8 @@ export class MultiReplay {
       const eng = this.engines[i]!;
       const checker = this.checkers[i]!;
       if (check) eng.checkEvery = true;
+      const fileKnown = eng.fileRssKnown(lo.op);
+      checker.filePages = () => fileKnown;
       checker.begin(lo, eng.sharesUnknownOutput(lo.op), eng.allocatedOutside, eng.zapFreeOrderUnknown(lo.op));
       const r = eng.step(lo.op);
       eng.checkEvery = false;
@@ -219,7 +220,10 @@ export async function replayTrace(
   // Nobody asks for each op's events: stream them to the checkers instead of keeping lists.
   const multi = new MultiReplay(configs, { keepEmitted: opts.observe !== undefined, ignoreKinds, ...opts });
   opts.onEngines?.(multi.engines);
-  const { lifter, stats, events, consumeMs } = await liftTrace(input, facts.execImages && !opts.execImages ? { ...opts, execImages: facts.execImages } : opts, (lo) => {
+  // The file faults' page-cache events are inputs only where the capture says it recorded them.
+  const fileEvents = enabled !== undefined && enabled.includes('filemap:mm_filemap_map_pages') && enabled.includes('filemap:mm_filemap_fault');
+  const liftOpts = facts.execImages && !opts.execImages ? { ...opts, execImages: facts.execImages } : opts;
+  const { lifter, stats, events, consumeMs } = await liftTrace(input, fileEvents && liftOpts.fileEvents === undefined ? { ...liftOpts, fileEvents } : liftOpts, (lo) => {
     const per = multi.feed(lo);
     opts.observe?.(lo, per);
   });

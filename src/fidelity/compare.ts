@@ -229,8 +229,13 @@ export class FidelityChecker {
     unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
-  /** Whether the model holds file or shmem pages now (their rss updates are then predicted); asked only for such an update. */
+  /**
+   * Whether the op about to begin maps or unmaps only file and shmem pages the model holds: its
+   * recorded MM_FILEPAGES/MM_SHMEMPAGES updates are then compared; otherwise neither they nor
+   * the model's are. Asked once per op, at begin().
+   */
   filePages: () => boolean = () => false;
+  private fileKnown = false;
 
   /** `ignore`: predicted kinds the trace cannot show (not recorded): not compared. */
   constructor(private readonly maxMismatches = 50, private readonly ignore: ReadonlySet<string> = NO_KINDS) {}
@@ -275,6 +280,7 @@ export class FidelityChecker {
     this.freesUnordered = shared !== undefined && freesUnordered;
     if (this.consumed.size > 0) this.consumed.clear();
     this.mergeRss = lo.preempted === true;
+    this.fileKnown = this.filePages();
     if (this.mergeRss) this.r.preemptedOps++;
     this.pendingRss = undefined;
     // The lists are reused from op to op, refilled from the start (a mismatch report copies
@@ -303,7 +309,7 @@ export class FidelityChecker {
     for (let i = 0; i < recorded.length; i++) {
       const x = recorded[i]!;
       if (x.ours === false) { if (x.ev === 'mm_page_free') this.r.foreignFrees++; continue; }
-      if (x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES) && !this.filePages()) { this.r.fileRss++; continue; }
+      if (x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES) && !this.fileKnown) { this.r.fileRss++; continue; }
       if (allocatedOutside !== undefined && x.ev === 'mm_page_free' && x.pfn !== undefined && allocatedOutside(x.pfn)) { this.outsideEvent(FREED_OUTSIDE, lo.op.at.line); continue; }
       const l = this.lane(x.cpu);
       // A preempted op's rss updates of one counter compare by their sum: the lifter merged
@@ -352,6 +358,9 @@ export class FidelityChecker {
     // A flush traced in another task's context (a flush IPI's handler on a CPU running someone
     // else) is never among the recorded output: the lifter keeps the workload's tasks' events.
     if (e.ev === 'tlb_flush' && e.offTask) return;
+    // The model's own file rss updates where the recorded ones are set aside (the op may map or
+    // unmap file pages it does not hold): neither side is compared.
+    if (e.ev === 'rss_stat' && (e.member === MM_FILEPAGES || e.member === MM_SHMEMPAGES) && !this.fileKnown) return;
     // Recorded updates summed across a resched point (a preempted op) mix the model's pages with
     // the unknown memory's: such an rss update cannot be told apart, so it is not compared.
     if (this.shared !== undefined && this.mergeRss && e.ev === 'rss_stat') return;

@@ -10,7 +10,8 @@ import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap } from './kernel/mmap.js';
+import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap, munmap_outside_model } from './kernel/mmap.js';
+import { file_rss_known } from './kernel/filemap.js';
 import { dup_mmap, exit_zaps_unseen_pages, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
@@ -158,11 +159,12 @@ export class Engine {
     }
     switch (op.kind) {
       case 'mmap':
-        do_mmap(k, mm, op.addr, op.len, op.prot, op.flags);
+        do_mmap(k, mm, op.addr, op.len, op.prot, op.flags, op.anon ? undefined : { off: op.off, events: op.fileEvents === true });
         // A private file mapping is modelled (its anonymous copies; its file pages are not).
         if (!op.anon && (op.flags & 0x01) !== 0) unmodelled = 'shared mapping';
         break;
       case 'munmap':
+        unmodelled = munmap_outside_model(mm, op.addr, op.len);
         do_munmap(k, mm, op.addr, op.len);
         break;
       case 'mremap':
@@ -232,7 +234,7 @@ export class Engine {
         get_arg_page(k, mm, op.pfn);
         break;
       case 'exec-image':
-        elf_map_image(mm, op.vmas);
+        elf_map_image(mm, op.vmas, op.fileEvents === true);
         break;
       case 'prewindow':
         mm.preWindow = { missing: op.missing, forked: false };
@@ -331,6 +333,11 @@ export class Engine {
    * it), what that memory lacks: the
    * prediction is then compared as the in-order part of the record that is the model's own.
    */
+  /** Whether `op`'s file and shmem rss updates are predicted (kernel/filemap.ts file_rss_known()); asked before the op. */
+  fileRssKnown(op: Op): boolean {
+    return file_rss_known(this.k, this.k.mms.get(op.tgid), op);
+  }
+
   sharesUnknownOutput(op: Op): string | undefined {
     if (op.kind === 'memcg-reclaim' || op.kind === 'drop-caches') {
       // Copy-on-write of a large folio from before the window queues it for deferred split,

@@ -148,8 +148,26 @@ interface Base {
   ipiLeft?: number[];
 }
 
+/**
+ * A file fault's own page-cache events, in order: `filemap:mm_filemap_map_pages` (fault-around's
+ * filemap_map_pages() over file pages [first, last], `last` cut at the file's end),
+ * `filemap:mm_filemap_fault` (filemap_fault() of page `first`; `last` absent), or
+ * `filemap:mm_filemap_add_to_page_cache` (`added`: readahead put pages [first, last] in the
+ * page cache). `file` names the file (device and inode).
+ */
+export interface FileFaultEvent {
+  file: string;
+  first: number;
+  last?: number;
+  added?: boolean;
+}
+
 export type Op =
-  | (Base & { kind: 'mmap'; addr: number; len: number; prot: number; flags: number; anon: boolean })
+  /**
+   * `off`: a file mapping's offset in bytes. `fileEvents`: the capture records the file faults'
+   * page-cache events (FileFaultEvent), so every page a fault maps there is an input.
+   */
+  | (Base & { kind: 'mmap'; addr: number; len: number; prot: number; flags: number; anon: boolean; off?: number; fileEvents?: boolean })
   | (Base & { kind: 'munmap'; addr: number; len: number })
   /** `allocs`: the page tables the move allocated for the destination (mm_page_alloc, in order). */
   | (Base & { kind: 'mremap'; addr: number; oldLen: number; newLen: number; flags: number; newAddr: number; allocs?: AllocFact[] })
@@ -165,7 +183,7 @@ export type Op =
    * X86_PF_PROT; a write fault with it is a write-protect fault, do_wp_page()); absent when the
    * trace does not say.
    */
-  | (Base & { kind: 'fault'; addr: number; write: boolean; present?: boolean; allocs: AllocFact[] })
+  | (Base & { kind: 'fault'; addr: number; write: boolean; present?: boolean; allocs: AllocFact[]; file?: FileFaultEvent[] })
   /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */
   | (Base & { kind: 'store'; addr: number; len: number; stride: number; count: number })
   | (Base & { kind: 'fork'; child: number })
@@ -223,9 +241,9 @@ export type Op =
   /**
    * An exec'd ELF image's mappings as elf_load() made them (the file's program headers, saved
    * by `record`, placed at the load bias the image's padzero() fault gave): `file` ones are
-   * private file mappings, the others its bss (anonymous).
+   * private file mappings, the others its bss (anonymous). `fileEvents` as for mmap.
    */
-  | (Base & { kind: 'exec-image'; vmas: Array<{ start: number; end: number; file: boolean; read: boolean; write: boolean }> })
+  | (Base & { kind: 'exec-image'; vmas: Array<{ start: number; end: number; file: boolean; read: boolean; write: boolean }>; fileEvents?: boolean })
   /**
    * What the capture records beyond the workload's tasks (`record`'s header marker `wide=`):
    * `mm_lru_insertion` and `tlb_flush` of every other task, so the lru_add drains and flush-IPI

@@ -446,6 +446,17 @@ export interface Vma {
   filePages?: boolean;
   file?: string;
   fileSwapbacked?: boolean;
+  /**
+   * Made in the window (an exec'd image's segment, an mmap() of a file) by a capture that records
+   * the file faults' page-cache events: the pages each fault maps here come from those events
+   * (filemap.ts do_read_fault_recorded()), and `filePages` holds.
+   */
+  fileEvents?: boolean;
+  /**
+   * The file page at address `a` of this VMA is `a / PAGE_SIZE + fileDelta` (vm_pgoff less the
+   * VMA's first page; unchanged by splits): from the mmap() offset or the first page-cache event.
+   */
+  fileDelta?: number;
 }
 
 export interface Mm {
@@ -492,6 +503,11 @@ export interface Mm {
   preWindow?: { missing: string; forked: boolean };
   /** The program break as brk() calls showed it: the heap VMA is [start, PAGE_ALIGN(end)). */
   brk?: { start: number; end: number };
+  /**
+   * 64 KiB blocks (addr / 65536) where a fault found no VMA the model knows and mapped what the
+   * model does not hold (a vdso page, a file page fault-around spread): their file rss is unknown.
+   */
+  unseenBlocks?: Set<number>;
 }
 
 /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING, `current->rss_stat`): pending deltas and faults since sync. */

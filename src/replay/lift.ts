@@ -15,7 +15,7 @@
  */
 import type { ExecImage } from '../core/exec-image.js';
 import { grepTrace, streamTrace, type FormatRegistry, type TraceEvent, type TraceStats } from '../trace/index.js';
-import type { AllocFact, Op, SiblingSwitch } from '../model/ops.js';
+import type { AllocFact, FileFaultEvent, Op, SiblingSwitch } from '../model/ops.js';
 import { parseMarker, PRE_WINDOW_MISSING, SnapshotReader, type Marker } from './markers.js';
 import { PfnOrderTable } from './pfn-table.js';
 
@@ -172,10 +172,15 @@ export interface LiftOptions {
   beginPid?: number;
   /** The trace has no `fl: begin` marker: with --pid/--comm the whole trace is the window. */
   noMarkers?: boolean;
+  /**
+   * The capture records `filemap:mm_filemap_map_pages` and `filemap:mm_filemap_fault` (its event
+   * list says so): the pages every file fault maps are inputs.
+   */
+  fileEvents?: boolean;
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'mm_shrink_slab_start', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte', 'sched_process_exit']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'mm_shrink_slab_start', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte', 'sched_process_exit', 'mm_filemap_map_pages', 'mm_filemap_fault', 'mm_filemap_add_to_page_cache']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 
@@ -526,6 +531,32 @@ export class Lifter {
     return true;
   }
 
+  /**
+   * `mm_filemap_map_pages` / `mm_filemap_fault` / `mm_filemap_add_to_page_cache` in a fault of
+   * the same task: which file pages the fault's fault-around (filemap_map_pages()) walked, which
+   * page filemap_fault() got, and which pages its readahead added to the page cache. Inputs of
+   * that fault; in any other op (a read() of the file) they are not the workload's mapping.
+   */
+  private fileFaultEvent(e: TraceEvent, name: string): void {
+    const cur = this.openOf(e);
+    if (!cur || cur.op.kind !== 'fault') return;
+    const f = e.fields;
+    const mapPages = name === 'mm_filemap_map_pages';
+    const added = name === 'mm_filemap_add_to_page_cache';
+    // dev=%d:%d ino=%lx ofs=…: the decoder names the unnamed print arguments by position.
+    const file = `${f.dev ?? f.arg0}:${f.arg1 ?? ''}:${f.i_ino}`;
+    const ofs = Number(f.ofs);
+    const end = mapPages ? Number(f.arg4) : added ? ofs + PAGE_BYTES * 2 ** Number(f.order) - 1 : NaN;
+    if (!Number.isSafeInteger(ofs) || ofs < 0 || ofs % PAGE_BYTES !== 0 || (!Number.isNaN(end) && !(Number.isSafeInteger(end) && (end + 1) % PAGE_BYTES === 0 && end > ofs))) {
+      this.breach('bad_file_event', e.line);
+      return;
+    }
+    const ev: FileFaultEvent = { file, first: ofs / PAGE_BYTES };
+    if (!Number.isNaN(end)) ev.last = (end + 1) / PAGE_BYTES - 1;
+    if (added) ev.added = true;
+    (cur.op.file ??= []).push(ev);
+  }
+
   /** Images of the capture's `exec-image:` lines already placed (each exec places its own). */
   private placedImages = new Set<ExecImage>();
 
@@ -543,7 +574,7 @@ export class Lifter {
         const bias = addr - (s.vaddr + s.filesz);
         if (bias % PAGE_BYTES !== 0 || bias < 0 || (img.type === 'exec' && bias !== 0)) continue;
         this.placedImages.add(img);
-        this.side(e, tgid, { kind: 'exec-image', vmas: elfVmas(img, bias) }, e.pid);
+        this.side(e, tgid, { kind: 'exec-image', vmas: elfVmas(img, bias), ...(this.opts.fileEvents ? { fileEvents: true } : {}) }, e.pid);
         return;
       }
     }
@@ -656,6 +687,10 @@ export class Lifter {
     }
     if (name === 'mm_lru_insertion') {
       this.lruInsertion(e, tgid);
+      return;
+    }
+    if (name === 'mm_filemap_map_pages' || name === 'mm_filemap_fault' || name === 'mm_filemap_add_to_page_cache') {
+      if (tgid !== undefined) this.fileFaultEvent(e, name);
       return;
     }
     if (name === 'set_migration_pte' || name === 'set_migration_pmd' || name === 'remove_migration_pte') {
@@ -1207,6 +1242,11 @@ export class Lifter {
       switch (sc) {
         case 'mmap':
           lo = this.open(e, tgid, { kind: 'mmap', addr: 0, len: Number(f.len), prot: Number(f.prot), flags: Number(f.flags), anon: (Number(f.flags) & 0x20) !== 0 && (Number(f.flags) & 0x01) === 0 });
+          if (lo && (Number(f.flags) & 0x20) === 0 && lo.op.kind === 'mmap') {
+            const off = Number(f.off ?? f.pgoff);
+            if (Number.isSafeInteger(off) && off >= 0) lo.op.off = off;
+            if (this.opts.fileEvents) lo.op.fileEvents = true;
+          }
           break;
         case 'munmap':
           lo = this.open(e, tgid, { kind: 'munmap', addr: Number(f.addr), len: Number(f.len) });
@@ -1509,7 +1549,7 @@ export class Lifter {
   }
 }
 
-export type BreachKind = 'bad_alloc' | 'bad_address' | 'undecoded_syscall' | 'entry_without_exit' | 'exit_without_entry' | 'duplicate_event' | 'bad_marker';
+export type BreachKind = 'bad_alloc' | 'bad_address' | 'undecoded_syscall' | 'entry_without_exit' | 'exit_without_entry' | 'duplicate_event' | 'bad_marker' | 'bad_file_event';
 
 /** Each breach in words (the count and first line go before and after). */
 export const BREACH_TEXT: Record<BreachKind, string> = {
@@ -1519,6 +1559,7 @@ export const BREACH_TEXT: Record<BreachKind, string> = {
   entry_without_exit: 'syscall entries came while the task was still in another call (an exit lost, or a duplicated line)',
   exit_without_entry: 'syscall exits came with no entry (an entry lost, or a duplicated line)',
   duplicate_event: 'events repeat the one before them exactly (duplicated lines) and were skipped',
+  bad_file_event: 'filemap events of the workload with an offset that is no page boundary (damaged) were ignored: the faults they belong to are not modelled whole',
   bad_marker: 'fl: markers were malformed (an unknown verb, a missing or non-numeric value, a range beyond the address space) and were ignored',
 };
 

@@ -11,6 +11,7 @@
  * new order-0 folio of the cache at a made-up pfn (it is never freed while the file is cached).
  */
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PAGE_SIZE, type Folio, type Mm, type PteTable, type Vma } from '../state.js';
+import type { FileFaultEvent, Op } from '../ops.js';
 import type { Kernel } from './kernel.js';
 import { pteIndex } from './pgtable.js';
 import { folio_add_rmap_ptes } from './rmap.js';
@@ -84,11 +85,182 @@ const FAULT_AROUND_PAGES = 16;
  * maps what is cached there.
  */
 export function do_fault_around(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number): number {
+  const { from, to } = fault_around_window(vma, addr);
+  const pgoff0 = vma.vm_pgoff + Math.floor((addr - vma.vm_start) / PAGE_SIZE) - (pteIndex(addr) - from);
+  return filemap_map_pages(k, mm, vma, table, from, to, pgoff0);
+}
+
+/** do_fault_around()'s window: PTE slots [from, to] of the fault's table. */
+function fault_around_window(vma: Vma, addr: number): { from: number; to: number } {
   const pteOff = pteIndex(addr);
   const vmaOff = Math.floor((addr - vma.vm_start) / PAGE_SIZE);
   const from = Math.max(pteOff - (pteOff % FAULT_AROUND_PAGES), pteOff - Math.min(pteOff, vmaOff));
   const vmaPages = (vma.vm_end - vma.vm_start) / PAGE_SIZE;
   const to = Math.min(from + FAULT_AROUND_PAGES, 512, pteOff + vmaPages - vmaOff) - 1;
-  const pgoff0 = vma.vm_pgoff + vmaOff - (pteOff - from);
-  return filemap_map_pages(k, mm, vma, table, from, to, pgoff0);
+  return { from, to };
+}
+
+/**
+ * Ties `vma` to the file and offset a page-cache event of one of its faults names (the file
+ * page at `addr` is `pgoff`): the first event sets them, later ones must agree. False when they
+ * do not (the model's VMA is not the kernel's), or when the file lies on a device whose pages
+ * may be shmem (major 0: tmpfs, but also btrfs, overlayfs, NFS — which rss counter they count
+ * in, MM_FILEPAGES or MM_SHMEMPAGES, is in no event).
+ */
+function bind_file(vma: Vma, ev: FileFaultEvent, addr: number, pgoff: number): boolean {
+  const delta = pgoff - Math.floor(addr / PAGE_SIZE);
+  if (ev.file.startsWith('0:')) return false;
+  if (vma.fileDelta === undefined) vma.fileDelta = delta;
+  if (vma.file === undefined) vma.file = ev.file;
+  return vma.fileDelta === delta && vma.file === ev.file;
+}
+
+/** Maps file page `pgoff` of `vma`'s file at slot `i` (none before): read-only, young; its rmap and reference. */
+function map_file_page(k: Kernel, vma: Vma, table: PteTable, i: number, pgoff: number): void {
+  const file = vma.file!;
+  let e = page_cache(k, file).get(pgoff);
+  if (!e) e = { folio: filemap_add_folio(k, file, 0, undefined, pgoff, vma.fileSwapbacked === true), page: 0 };
+  table.set(i, e.folio, e.page, false, false, true);
+  table.used++;
+  folio_add_rmap_ptes(k, e.folio, e.page, 1);
+  e.folio.refcount++;
+}
+
+/**
+ * do_read_fault() (mm/memory.c) in a file VMA whose faults' page-cache events the capture
+ * records (Vma.fileEvents), in their order:
+ *  - `mm_filemap_map_pages` [first, last]: do_fault_around() ran filemap_map_pages() over the
+ *    window the model computes (its start is `first`; `last` is cut at the file's end), which
+ *    maps every cached page whose PTE is none and adds them to the rss once for the call — a
+ *    traced update even of 0 (6.10+: "mm: filemap: batch mm counter updating in
+ *    filemap_map_pages()"; the event is traced only once a folio was found). 6.1: per page,
+ *    into the task's rss cache.
+ *  - `mm_filemap_fault` of the faulting page, the op's last page-cache event: fault-around did
+ *    not map it, filemap_fault() got it, finish_fault() maps that one page (regular files; a
+ *    whole folio only for anonymous shmem) and adds 1. One followed by fault-around again was a
+ *    try that returned VM_FAULT_RETRY (it waited for the page's I/O): nothing mapped then.
+ * Model deviation: every page of the window, up to `last`, is taken as cached and uptodate
+ * (filemap_map_pages() also skips a folio that is locked, not uptodate or marked for
+ * readahead: which of them were is in no event).
+ * Returns 'unmodelled' when an event does not fit the model's VMA (then nothing is mapped).
+ */
+export function do_read_fault_recorded(k: Kernel, mm: Mm, vma: Vma, table: PteTable, addr: number, events: readonly FileFaultEvent[] | undefined): 'mapped' | 'present' | 'unmodelled' {
+  const idx = pteIndex(addr);
+  const page = addr - (addr % PAGE_SIZE);
+  const type = vma.fileSwapbacked ? MM_SHMEMPAGES : MM_FILEPAGES;
+  let mapped = false;
+  const evs = (events ?? []).filter((e) => !e.added);
+  if (page_cache_unknown(k, events, false)) {
+    // What fault-around mapped here depends on page-cache state no event shows: the VMA's pages
+    // are no longer all known (its zaps' rss and flush ranges neither).
+    for (const e of events ?? []) partly_cached(k).add(e.file);
+    vma.unseenPages = true;
+  }
+  for (let j = 0; j < evs.length; j++) {
+    const ev = evs[j]!;
+    if (ev.last === undefined) {
+      if (!bind_file(vma, ev, page, ev.first)) return 'unmodelled';
+      if (j < evs.length - 1 || !table.none(idx)) continue;
+      map_file_page(k, vma, table, idx, ev.first);
+      k.addMmCounterFast(mm, type, 1);
+      mapped = true;
+      continue;
+    }
+    const { from, to } = fault_around_window(vma, addr);
+    const fromAddr = page - (idx - from) * PAGE_SIZE;
+    if (!bind_file(vma, ev, fromAddr, ev.first)) return 'unmodelled';
+    const last = from + (ev.last - ev.first);
+    // A window the model's VMA does not give.
+    if (last > to) return 'unmodelled';
+    let n = 0;
+    for (let i = from; i <= last; i++) {
+      if (!table.none(i)) continue;
+      map_file_page(k, vma, table, i, ev.first + (i - from));
+      n++;
+      if (!k.traits.rssEveryUpdate) k.addMmCounterFast(mm, type, 1);
+    }
+    if (k.traits.rssEveryUpdate) k.addMmCounter(mm, type, n, true);
+    if (n > 0) mapped = true;
+  }
+  return mapped ? 'mapped' : 'present';
+}
+
+/**
+ * A write fault's page-cache event in a VMA of recorded file faults (do_cow_fault(): the
+ * `mm_filemap_fault` of the page it copies) ties the VMA to its file; false when it does not
+ * fit the model's VMA.
+ */
+export function bind_cow_fault(k: Kernel, vma: Vma, addr: number, events: readonly FileFaultEvent[] | undefined): boolean {
+  for (const ev of events ?? []) {
+    if (ev.added) partly_cached(k).add(ev.file);
+    else if (ev.last === undefined && !bind_file(vma, ev, addr - (addr % PAGE_SIZE), ev.first)) return false;
+  }
+  return true;
+}
+
+/** Files whose page cache the window showed incomplete (Model deviation elsewhere: a file is taken as whole in the cache until then). */
+const partlyCachedFiles = new WeakMap<Kernel, Set<string>>();
+function partly_cached(k: Kernel): Set<string> {
+  let s = partlyCachedFiles.get(k);
+  if (!s) { s = new Set(); partlyCachedFiles.set(k, s); }
+  return s;
+}
+
+/**
+ * Whether which pages a read fault's fault-around could map depends on page-cache state no event
+ * shows: filemap_map_pages() maps only folios that are uptodate, unlocked and not marked for
+ * readahead (PG_readahead, set by an earlier readahead), and the window start's cache is in no
+ * event. A file none of whose pages the window saw added or missed is taken as cached whole (a
+ * binary or library that ran before); once a fault shows it otherwise — readahead added pages
+ * (`mm_filemap_add_to_page_cache`), or a read fault needed filemap_fault() because fault-around
+ * could not map the faulting page — its later fault-arounds are not predicted exactly either.
+ */
+export function page_cache_unknown(k: Kernel, events: readonly FileFaultEvent[] | undefined, write: boolean): boolean {
+  if (!events) return false;
+  const partly = partlyCachedFiles.get(k);
+  for (const e of events) {
+    if (e.added || (!write && e.last === undefined) || partly?.has(e.file)) return true;
+  }
+  return false;
+}
+
+/** The 64 KiB block of `addr` (Mm.unseenBlocks). */
+export const unseenBlock = (addr: number): number => Math.floor(addr / (FAULT_AROUND_PAGES * PAGE_SIZE));
+
+/**
+ * Whether `op`'s file and shmem rss updates are the model's to predict: every file page the op
+ * may map or unmap is one the model holds — its faults' page-cache events were inputs, or a
+ * snapshot showed it. Decided from the inputs before the op (compare.ts then compares or sets
+ * aside the recorded MM_FILEPAGES/MM_SHMEMPAGES updates).
+ */
+export function file_rss_known(k: Kernel, mm: Mm | undefined, op: Op): boolean {
+  if (!mm || mm.preWindow) return false;
+  // Anonymous memory maps no file page; a file VMA's pages are known from its faults' events or
+  // from the snapshot (which holds its shared and special mappings' pages too) until a fault
+  // maps there what the model does not hold.
+  const vmaKnown = (v: Vma): boolean => v.anon || (!v.unseenPages && (v.filePages === true || v.file !== undefined));
+  const rangeKnown = (start: number, end: number): boolean => {
+    if (mm.unseenBlocks) for (const b of mm.unseenBlocks) if (b * FAULT_AROUND_PAGES * PAGE_SIZE < end && (b + 1) * FAULT_AROUND_PAGES * PAGE_SIZE > start) return false;
+    for (const v of mm.vmas) if (v.vm_start < end && v.vm_end > start && !vmaKnown(v)) return false;
+    return true;
+  };
+  // 6.1 keeps file counts in the task's rss cache, synced at any later op: only an mm whose
+  // file pages are all known is predicted there.
+  if (!k.traits.rssEveryUpdate && !rangeKnown(0, Number.MAX_SAFE_INTEGER)) return false;
+  switch (op.kind) {
+    case 'fault': {
+      const v = mm.vmas.find((x) => x.vm_start <= op.addr && x.vm_end > op.addr);
+      return v !== undefined && vmaKnown(v) && (v.anon || !page_cache_unknown(k, op.file, op.write));
+    }
+    case 'munmap':
+      return rangeKnown(op.addr, op.addr + op.len);
+    case 'mremap':
+      return rangeKnown(op.addr, op.addr + op.oldLen);
+    case 'madvise':
+      return rangeKnown(op.addr, op.addr + op.len);
+    case 'mmap':
+      return (op.flags & 0x10) === 0 || rangeKnown(op.addr, op.addr + op.len);
+    default:
+      return rangeKnown(0, Number.MAX_SAFE_INTEGER);
+  }
 }

@@ -355,9 +355,12 @@ export class Kernel {
   // and copy_process() starts a new task (fork child or thread) with an empty cache. mremap's
   // move_page_tables() moves entries without touching rss.
 
-  /** add_mm_counter(): an atomic update, traced as one rss_stat with the new total. */
-  addMmCounter(mm: Mm, member: number, pages: number): void {
-    if (pages === 0) return;
+  /**
+   * add_mm_counter(): an atomic update, traced as one rss_stat with the new total. `traceZero`:
+   * the caller adds whatever it counted, 0 included (add_mm_counter() traces that too).
+   */
+  addMmCounter(mm: Mm, member: number, pages: number, traceZero = false): void {
+    if (pages === 0 && !traceZero) return;
     mm.rss[member]! += pages;
     this.cost.rssUpdates++;
     this.emit({

@@ -28,7 +28,7 @@ import { folio_add_lru, lru_add_drain, lru_add_observed } from './swap.js';
 import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 import { do_wp_page_anon, huge_pmd_wp_must_split, untraced, wp_page_copy } from './fork.js';
-import { do_fault_around, mm_counter } from './filemap.js';
+import { bind_cow_fault, do_fault_around, do_read_fault_recorded, mm_counter, unseenBlock } from './filemap.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
   for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
@@ -80,7 +80,12 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
   }
   let vma = find_vma(mm, addr);
   if (!vma) {
-    if (!user) return 'unmodelled';
+    if (!user) {
+      // A mapping the model never saw made (the vdso, memory from before the window): what the
+      // fault mapped there, fault-around's neighbours included, is not the model's.
+      (mm.unseenBlocks ??= new Set()).add(unseenBlock(addr));
+      return 'unmodelled';
+    }
     // Memory the model did not see mapped: an implicit VMA. A copied page there is a private
     // file mapping's (an exec'd image's data segment: do_cow_fault(), or wp_page_copy() of a
     // file page read before); a zeroed one is anonymous memory (bss, the stack, early heap).
@@ -367,7 +372,15 @@ function file_private_fault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: bo
     return 'mapped';
   }
   if (held) return fault_on_anon_page(k, mm, vma, table, addr, write, user);
-  // do_read_fault(): fault-around maps the cached pages around the fault.
+  // do_read_fault(): fault-around maps the cached pages around the fault — those the fault's
+  // recorded page-cache events name, or (a VMA from the snapshot) those the cache holds.
+  const events = k.op.kind === 'fault' ? k.op.file : undefined;
+  if (!write && vma.fileEvents) {
+    const r = do_read_fault_recorded(k, mm, vma, table, addr, events);
+    if (r === 'unmodelled') file_pages_unknown(vma);
+    return r;
+  }
+  if (write && vma.fileEvents && !bind_cow_fault(k, vma, addr, events)) file_pages_unknown(vma);
   if (!write && vma.filePages) return do_fault_around(k, mm, vma, table, addr) > 0 ? 'mapped' : 'present';
   if (!write) return 'present';
   if (user?.order !== 0) return 'unmodelled';
@@ -378,6 +391,13 @@ function file_private_fault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: bo
   if (present === undefined) return 'unmodelled';
   do_cow_fault(k, mm, vma, table, addr, user.pfn);
   return 'mapped';
+}
+
+/** A VMA of recorded file faults whose events did not fit it: from now on its file pages are not the model's. */
+function file_pages_unknown(vma: Vma): void {
+  vma.fileEvents = false;
+  vma.filePages = false;
+  vma.unseenPages = true;
 }
 
 /**
@@ -505,6 +525,12 @@ export class ZapGather {
   /** The range covers pages the model does not hold (Vma.unseenPages): the flush is uncertain. */
   unseen = false;
   /**
+   * Pages the model does not hold were gathered (here or before a midway flush): the kernel's
+   * batches fill at other entries than the model's, so where a full batch forces a midway flush
+   * is not knowable either.
+   */
+  unseenFill = false;
+  /**
    * Zapped pages whose references the release drops (folio, references), in zap order — kept
    * only where the release first drains the lru_add batch (traits.unmapDrainsLruAdd); elsewhere
    * the references go as the entries are cleared and `toFree` collects what that freed.
@@ -564,7 +590,7 @@ export class ZapGather {
    */
   finish(k: Kernel, mm: Mm, midway = false): void {
     if (this.end > 0) {
-      k.flushUncertain = this.unseen ? 'unseen' : undefined;
+      k.flushUncertain = this.unseen || (midway && this.unseenFill) ? 'unseen' : undefined;
       flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freed_tables);
       k.flushUncertain = undefined;
     }
@@ -644,6 +670,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
     // Pages the model does not hold may be mapped anywhere in the range: where the kernel's
     // gather starts and ends, and whether it flushes at all, is not knowable.
     g.unseen = true;
+    g.unseenFill = true;
     g.pmdOnly = false;
     g.start = Math.min(g.start, from);
     g.end = Math.max(g.end, end);

@@ -26,7 +26,7 @@ const PROT_WRITE = 2;
  * and flushed, their tables freed, as munmap() does). `vm_pgoff` is the model's anon index space
  * for every VMA (a file mapping's file offset is not needed: its file pages are not modelled).
  */
-export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: number, flags: number): void {
+export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: number, flags: number, file?: { off?: number; events: boolean }): void {
   const anon = (flags & MAP_ANONYMOUS) !== 0 && (flags & MAP_SHARED) === 0;
   const privateFile = (flags & MAP_ANONYMOUS) === 0 && (flags & MAP_SHARED) === 0;
   if ((flags & MAP_FIXED) !== 0) {
@@ -47,6 +47,7 @@ export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: numb
     vm_start: addr, vm_end: addr + len, vm_pgoff: addr / PAGE_SIZE, read: (prot & PROT_READ) !== 0,
     write: (prot & PROT_WRITE) !== 0, hugepage: false, nohugepage, locked: false, droppable: false, anon, implicit: false,
     ...(privateFile ? { privateFile } : {}),
+    ...(privateFile && file?.events ? file_vma(file.off === undefined ? undefined : file.off / PAGE_SIZE - addr / PAGE_SIZE) : {}),
   });
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
   // vma_merge_new_range(): a new private anonymous mapping right next to one of equal flags
@@ -165,6 +166,28 @@ function clip_implicit(mm: Mm, from: number, to: number): void {
   mm.vmas = out;
 }
 
+/**
+ * Why munmap() of [start, start + len) may unmap what the model does not hold: a part of it lies
+ * in no VMA the model knows, while the mm holds memory from before the window (a mapping whose
+ * mmap() the trace did not show) or a fault mapped pages there the model does not hold.
+ */
+export function munmap_outside_model(mm: Mm, start: number, len: number): string | undefined {
+  const end = start + len;
+  let covered = start;
+  const holes: Array<[number, number]> = [];
+  for (const v of mm.vmas) {
+    if (v.vm_end <= start || v.vm_start >= end) continue;
+    if (v.vm_start > covered) holes.push([covered, v.vm_start]);
+    covered = Math.max(covered, v.vm_end);
+  }
+  if (covered < end) holes.push([covered, end]);
+  if (holes.length === 0) return undefined;
+  if (mm.preWindow) return 'munmap of memory the model knows no VMA for (mapped before the window)';
+  const blocks = mm.unseenBlocks;
+  if (blocks && holes.some(([a, b]) => [...blocks].some((x) => x * 65536 < b && (x + 1) * 65536 > a))) return 'munmap of memory the model knows no VMA for (a fault mapped pages there)';
+  return undefined;
+}
+
 export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   const end = start + len;
   split_vmas(mm, start, end);
@@ -190,6 +213,8 @@ export function exit_mmap(k: Kernel, mm: Mm): void {
   if (k.traits.unmapDrainsLruAdd) lru_add_drain(k);
   const known = mm.preWindow ? all.filter((v) => !vma_outside_model(mm, v)) : all;
   const tlb = new ZapGather();
+  // Pages mapped where the model knows no VMA (the vdso) take the kernel's batch entries too.
+  if (mm.unseenBlocks && mm.unseenBlocks.size > 0) tlb.unseenFill = true;
   for (const v of known) zap_range(k, mm, v, v.vm_start, v.vm_end, {}, tlb);
   free_pgtables(k, mm, known, tlb);
   tlb.finish(k, mm);
@@ -211,16 +236,27 @@ export function exit_mmap(k: Kernel, mm: Mm): void {
  * What the model had guessed there (implicit VMAs of faults it saw before: the padzero() fault
  * comes after the mappings are made, so only a retry could precede it) gives way.
  */
-export function elf_map_image(mm: Mm, vmas: ReadonlyArray<{ start: number; end: number; file: boolean; read: boolean; write: boolean }>): void {
+export function elf_map_image(mm: Mm, vmas: ReadonlyArray<{ start: number; end: number; file: boolean; read: boolean; write: boolean }>, fileEvents = false): void {
   for (const v of vmas) {
     if (mm.vmas.some((w) => !w.implicit && w.vm_start < v.end && w.vm_end > v.start)) continue;
     clip_implicit(mm, v.start, v.end);
     mm.vmas.push({
       vm_start: v.start, vm_end: v.end, vm_pgoff: v.start / PAGE_SIZE, read: v.read, write: v.write, hugepage: false, nohugepage: false,
       locked: false, droppable: false, anon: !v.file, implicit: false, ...(v.file ? { privateFile: true } : {}),
+      ...(v.file && fileEvents ? file_vma(undefined) : {}),
     });
   }
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+}
+
+/**
+ * A private file mapping made in the window by a capture that records its faults' page-cache
+ * events: every page a fault maps there is an input, so the model holds them all (Vma.fileEvents).
+ * `fileDelta` (the file offset less the first page) when the call said it; an exec'd image's
+ * segment offsets are in no event before the first fault's (`record` saves only vaddr and sizes).
+ */
+function file_vma(fileDelta: number | undefined): Partial<Vma> {
+  return { filePages: true, fileEvents: true, ...(fileDelta === undefined ? {} : { fileDelta }) };
 }
 
 /**
