@@ -224,6 +224,12 @@ export function page_cache_unknown(k: Kernel, events: readonly FileFaultEvent[] 
   return false;
 }
 
+/** The mms that got a mapping of recorded file faults (Vma.fileEvents). */
+const fileEventMms = new WeakSet<Mm>();
+export function mm_has_file_events(mm: Mm): void {
+  fileEventMms.add(mm);
+}
+
 /** The 64 KiB block of `addr` (Mm.unseenBlocks). */
 export const unseenBlock = (addr: number): number => Math.floor(addr / (FAULT_AROUND_PAGES * PAGE_SIZE));
 
@@ -234,7 +240,10 @@ export const unseenBlock = (addr: number): number => Math.floor(addr / (FAULT_AR
  * aside the recorded MM_FILEPAGES/MM_SHMEMPAGES updates).
  */
 export function file_rss_known(k: Kernel, mm: Mm | undefined, op: Op): boolean {
-  if (!mm || mm.preWindow) return false;
+  // Without recorded file faults, the snapshot's file pages are the only ones the model holds:
+  // their updates are predicted while it holds any.
+  if (!mm || !fileEventMms.has(mm)) return k.holdsFilePages();
+  if (mm.preWindow) return false;
   // Anonymous memory maps no file page; a file VMA's pages are known from its faults' events or
   // from the snapshot (which holds its shared and special mappings' pages too) until a fault
   // maps there what the model does not hold.

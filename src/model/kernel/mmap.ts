@@ -13,6 +13,7 @@ import { lru_add_drain } from './swap.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
 import { mm_runs_on } from './tlbflush.js';
 import { untraced, vma_outside_model } from './fork.js';
+import { mm_has_file_events } from './filemap.js';
 
 const MAP_ANONYMOUS = 0x20;
 const MAP_FIXED = 0x10;
@@ -50,6 +51,7 @@ export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: numb
     ...(privateFile && file?.events ? file_vma(file.off === undefined ? undefined : file.off / PAGE_SIZE - addr / PAGE_SIZE) : {}),
   });
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
+  if (privateFile && file?.events) mm_has_file_events(mm);
   // vma_merge_new_range(): a new private anonymous mapping right next to one of equal flags
   // whose anon index continues it becomes part of it (the maple tree holds one VMA), so a zap
   // later updates rss once for both in a page table. The neighbour's anon_vma must be its own
@@ -168,8 +170,8 @@ function clip_implicit(mm: Mm, from: number, to: number): void {
 
 /**
  * Why munmap() of [start, start + len) may unmap what the model does not hold: a part of it lies
- * in no VMA the model knows, while the mm holds memory from before the window (a mapping whose
- * mmap() the trace did not show) or a fault mapped pages there the model does not hold.
+ * in no VMA the model knows (a mapping whose mmap() the trace did not show, made before the
+ * window), and a fault mapped pages there (Mm.unseenBlocks).
  */
 export function munmap_outside_model(mm: Mm, start: number, len: number): string | undefined {
   const end = start + len;
@@ -181,10 +183,8 @@ export function munmap_outside_model(mm: Mm, start: number, len: number): string
     covered = Math.max(covered, v.vm_end);
   }
   if (covered < end) holes.push([covered, end]);
-  if (holes.length === 0) return undefined;
-  if (mm.preWindow) return 'munmap of memory the model knows no VMA for (mapped before the window)';
   const blocks = mm.unseenBlocks;
-  if (blocks && holes.some(([a, b]) => [...blocks].some((x) => x * 65536 < b && (x + 1) * 65536 > a))) return 'munmap of memory the model knows no VMA for (a fault mapped pages there)';
+  if (blocks && holes.some(([a, b]) => [...blocks].some((x) => x * 65536 < b && (x + 1) * 65536 > a))) return 'munmap of memory the model knows no VMA for, where a fault mapped pages';
   return undefined;
 }
 
@@ -246,6 +246,7 @@ export function elf_map_image(mm: Mm, vmas: ReadonlyArray<{ start: number; end: 
       ...(v.file && fileEvents ? file_vma(undefined) : {}),
     });
   }
+  if (fileEvents) mm_has_file_events(mm);
   mm.vmas.sort((a, b) => a.vm_start - b.vm_start);
 }
 
