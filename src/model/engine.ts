@@ -102,6 +102,7 @@ export class Engine {
     // Streamed emissions are not kept: every step then shares one empty list.
     k.out = k.keepOut ? [] : NOTHING_KEPT;
     k.violations = [];
+    k.opMarks = 0;
     // Set.clear() allocates a new backing table even when the set is empty: most ops call no
     // hook, and an unconditional clear was ~7 % of the time past the parser (CPU profile).
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();

@@ -112,6 +112,13 @@ interface Base {
    */
   lruAddedAt?: number;
   /**
+   * For each `lruAdded` move, how much of the op's recorded output came before it: its page
+   * frees and reclaim_pages() passes (`mm_page_free`, `mm_vmscan_reclaim_pages`). An op that
+   * puts folios back in several passes (MADV_PAGEOUT over several page tables) fills the batch
+   * in one pass and sees it drain in a later one.
+   */
+  lruAddedPos?: number[];
+  /**
    * Head pfns of the workload's folios another task moved from a per-CPU lru_add batch onto the
    * LRU (its `mm_lru_insertion`) while this op's task was switched out in the middle of it, on
    * the CPU the op runs on: that task's drain came before the op's output that followed.

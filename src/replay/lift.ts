@@ -87,6 +87,25 @@ export interface LiftedOp {
    * no event shows: the op's rss updates are then compared by their sum (mergeRssUpdates()).
    */
   preempted?: boolean;
+  /** How far `recorded` was scanned by outputMarks(), and the marks found up to there. */
+  marksScanned?: number;
+  marks?: number;
+}
+
+/**
+ * The op's recorded output so far that places a point inside it: the workload's page frees and
+ * the reclaim_pages() passes (see Op `lruAddedPos`). Scanned incrementally.
+ */
+function outputMarks(lo: LiftedOp): number {
+  const r = lo.recorded;
+  let n = lo.marks ?? 0;
+  for (let i = lo.marksScanned ?? 0; i < r.length; i++) {
+    const x = r[i]!;
+    if ((x.ev === 'mm_page_free' && x.ours !== false) || x.ev === 'mm_vmscan_reclaim_pages') n++;
+  }
+  lo.marksScanned = r.length;
+  lo.marks = n;
+  return n;
 }
 
 /**
@@ -779,6 +798,7 @@ export class Lifter {
     if (cur) {
       if (cur.op.lruAdded === undefined) cur.op.lruAddedAt = (cur.op as { allocs?: unknown[] }).allocs?.length ?? 0;
       (cur.op.lruAdded ??= []).push(pfn);
+      (cur.op.lruAddedPos ??= []).push(outputMarks(cur));
       return;
     }
     // Another task on a CPU where a workload task was switched out in the middle of its op (a

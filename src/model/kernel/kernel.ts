@@ -188,12 +188,20 @@ export class Kernel {
    */
   siblingRuns: { runs: readonly SiblingSwitch[]; next: number; n: number; apply: (s: SiblingSwitch) => void } | undefined;
 
+  /**
+   * Page frees and reclaim_pages() passes emitted in the op under way: where in it the op is, as
+   * the lifter counts the recorded ones (Op `lruAddedPos`).
+   */
+  opMarks = 0;
+
   emit(e: Emission): void {
     if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain ??= this.flushUncertain;
     if (this.emitSink) this.emitSink(e);
     if (this.keepOut) this.out.push(e);
     const s = this.siblingRuns;
     if (s !== undefined && ++s.n >= s.runs[s.next]!.at) this.siblingRunsDue(s);
+    // Output of untraced work (fork.ts untraced(), another task's drain) is no mark of the op's.
+    if ((e.ev === 'mm_page_free' || e.ev === 'mm_vmscan_reclaim_pages') && (this.keepOut || this.emitSink)) this.opMarks++;
   }
 
   /** Applies the switch-ins whose place in the op has come (none re-entered while applying). */

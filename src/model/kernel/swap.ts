@@ -26,8 +26,24 @@ export function folio_add_lru(k: Kernel, f: Folio): void {
   f.in_lru_batch = true;
   b.add.push(f);
   if (b.add.length >= k.traits.folioBatch || f.nr > 1) drainAdd(k, k.cpu);
-  // An op that lists recorded moves is itself the record of them (the trace's first drain too).
-  else if (k.op.lruAdded?.includes(f.pfn)) drainAdd(k, k.cpu);
+  // An op that lists recorded moves is itself the record of them (the trace's first drain too),
+  // once the op is as far as the recorded move was.
+  else if (recorded_move_due(k, f.pfn)) drainAdd(k, k.cpu);
+}
+
+/**
+ * Whether the op's record moved `pfn` onto the LRU at or before the point the op has reached:
+ * a folio put back in one reclaim_pages() pass that the batch drained in a later one is not
+ * moved at its own add (Op `lruAddedPos`).
+ */
+function recorded_move_due(k: Kernel, pfn: number): boolean {
+  const added = k.op.lruAdded;
+  if (added === undefined) return false;
+  const pos = k.op.lruAddedPos;
+  for (let i = added.indexOf(pfn); i >= 0; i = added.indexOf(pfn, i + 1)) {
+    if (pos === undefined || (pos[i] ?? 0) <= k.opMarks) return true;
+  }
+  return false;
 }
 
 /**
