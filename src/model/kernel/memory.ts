@@ -58,6 +58,23 @@ const NO_ALLOCS: AllocFact[] = [];
 /** Upper page-table levels, the one nearest the PTE table first. */
 const UPPER_LEVELS = ['pmd', 'pud'] as const;
 
+/**
+ * do_fault() → __do_fault() on a special mapping whose ->fault handler installs the entry
+ * itself and returns VM_FAULT_NOPAGE (the vDSO data page: vvar_fault() → vmf_insert_pfn()).
+ * With no PTE table there yet, __do_fault() first preallocates one (vmf->prealloc_pte), then
+ * the handler's insert allocates and installs its own (get_locked_pte() → __pte_alloc()), and
+ * do_fault() frees the unused preallocation on the way out: the record shows two page-table
+ * allocations and no data folio, in memory no VMA the model knows maps (the program reads the
+ * clock through the vDSO: fl.h fl_now_ns()).
+ * Model deviation: the mapping itself and the table the handler installed are not held (no
+ * VMA of the model covers them); only the preallocated table's free is the op's output.
+ */
+function nopage_fault(k: Kernel, pgt: AllocFact[]): FaultResult {
+  const prealloc = pgt[pgt.length - 2]!;
+  k.emit({ ev: 'mm_page_free', cpu: k.cpu, pfn: prealloc.pfn, order: 0, what: 'pgtable' });
+  return 'present';
+}
+
 /** handle_mm_fault() for an anonymous mapping. */
 export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean, allocs: AllocFact[], present?: boolean): FaultResult {
   k.checkSyncRss(mm);
@@ -84,6 +101,7 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
       // A mapping the model never saw made (the vdso, memory from before the window): what the
       // fault mapped there, fault-around's neighbours included, is not the model's.
       (mm.unseenBlocks ??= new Set()).add(unseenBlock(addr));
+      if (!write && present !== true && pgt.length >= 2 && !mm.pmds.has(pmdIndex(addr))) return nopage_fault(k, pgt);
       return 'unmodelled';
     }
     // Memory the model did not see mapped: an implicit VMA. A copied page there is a private
