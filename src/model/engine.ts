@@ -21,7 +21,7 @@ import { memcg_reclaim } from './kernel/memcontrol.js';
 import { shrink_calls_reset } from './kernel/vmscan.js';
 import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
-import { cpu_tlbstate, enter_lazy_tlb, exit_mm, ipi_raced_switch, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';
+import { cpu_tlbstate, cpus_before_window, enter_lazy_tlb, exit_mm, ipi_raced_switch, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';
 import { MADV, type Op } from './ops.js';
 import { findSeries } from './series/index.js';
 import { PAGE_SIZE, PMD_SIZE, type CpuTlbState, type Folio, type Mm, type PmdEntry } from './state.js';
@@ -239,11 +239,7 @@ export class Engine {
         break;
       case 'prewindow':
         mm.preWindow = { missing: op.missing, forked: false };
-        // 6.14+ switch_mm_irqs_off() leaves the old mm's bit in mm_cpumask when a CPU switches
-        // away (traits.lazyCpumask): every CPU the task ran on before the window is still there
-        // (until a trim), so a flush still traces its `remote IPI send` and defers a batched
-        // unmap's flush (should_defer_flush()).
-        if (k.traits.lazyCpumask && op.cpus) for (const c of op.cpus) mm.cpumask.add(c);
+        cpus_before_window(k, mm, op.cpus ?? [], op.lazy ?? []);
         break;
       case 'snapshot':
         load_snapshot(k, mm, op.vmas, op.tid);

@@ -208,9 +208,10 @@ export type Op =
    * it, `missing` names what the trace lacks: the mm then holds memory the model never saw
    * mapped (its binary's data, heap, stack), whose output in a fork, an exit or a fault on it
    * is outside the model (kernel/fork.ts). `cpus`: the CPUs its task ran on before the window
-   * since its exec (each had the mm loaded).
+   * since its exec (each had the mm loaded); `lazy`: those it last left for the idle task or a
+   * kernel thread, with nothing recorded running there since (each still holds the mm lazily).
    */
-  | (Base & { kind: 'prewindow'; missing: string; cpus?: number[] })
+  | (Base & { kind: 'prewindow'; missing: string; cpus?: number[]; lazy?: number[] })
   /**
    * The workload's address space when the window opened, from its `fl: snap` markers: every
    * VMA of /proc/self/maps with its present pages (/proc/self/pagemap). It replaces `prewindow`:

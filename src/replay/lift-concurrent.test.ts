@@ -286,3 +286,45 @@ describe('the bound on ops waiting behind an open one', () => {
     expect(at).toBeLessThan(lines.length);
   });
 });
+
+describe('the CPUs the workload ran on before the window', () => {
+  async function prewindow(lines: string[]) {
+    const { events } = await collectTrace(Readable.from([Buffer.from(['# tracer: nop', ...lines].join('\n') + '\n')]), { file: '-', registry: reg, release: '6.1.0-57-cloud-amd64' });
+    const ops: LiftedOp[] = [];
+    const l = new Lifter({ beginPid: 7 }, (o) => ops.push(o));
+    for (const e of events) l.feed(e);
+    l.end();
+    return ops.find((o) => o.op.kind === 'prewindow')?.op as { cpus?: number[]; lazy?: number[] } | undefined;
+  }
+  // The task starts on CPU 1 (taskset), pins itself to CPU 0: the migration thread takes it off
+  // CPU 1, and it runs on CPU 0 from then on.
+  const moved = (onCpu1: [string, number]) => [
+    FAULT(7, 1, 1, 0x400000, 4),
+    SW(1, 2, MAIN, 'R+', onCpu1),
+    SW(0, 3, ['rcu_preempt', 15], 'I', MAIN),
+    L(7, 0, 4, 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+    FAULT(7, 0, 5, 0x7f0000010000),
+  ];
+
+  it('a CPU it left for a kernel thread holds its mm lazily', async () => {
+    const op = await prewindow(moved(['migration/1', 20]));
+    expect(op?.cpus).toEqual([0, 1]);
+    expect(op?.lazy).toEqual([1]);
+  });
+
+  it('a CPU it left for another process does not', async () => {
+    const op = await prewindow(moved(['bash', 99]));
+    expect(op?.cpus).toEqual([0, 1]);
+    expect(op?.lazy).toBeUndefined();
+  });
+
+  it('a CPU it came back to is not lazy', async () => {
+    const op = await prewindow([
+      SW(0, 1, MAIN, 'S', ['swapper/0', 0]),
+      SW(0, 2, ['swapper/0', 0], 'R', MAIN),
+      L(7, 0, 4, 'tracing_mark_write: fl: begin scenario=T variant=v pid=7'),
+      FAULT(7, 0, 5, 0x7f0000010000),
+    ]);
+    expect(op?.lazy).toBeUndefined();
+  });
+});

@@ -449,6 +449,12 @@ export class Lifter {
    * the `prewindow` op).
    */
   private preCpus = new Set<number>();
+  /**
+   * The CPUs of preCpus the task last left for the idle task or a kernel thread (its last
+   * recorded switch there): each still holds the mm lazily, as far as a capture of the workload
+   * shows (handed on with the `prewindow` op).
+   */
+  private preLazy = new Set<number>();
 
   /**
    * Before the window, the workload's own faults are counted (not applied) for its per-task
@@ -473,10 +479,27 @@ export class Lifter {
     }
   }
 
+  /**
+   * A switch before the window on a CPU the workload's task ran on: leaving for the idle task or
+   * a kernel thread keeps its mm there lazily (enter_lazy_tlb()); leaving for another process,
+   * or another process following the idle task there (a capture of every task shows it), loads
+   * that process's mm; the task coming back loads its own.
+   */
+  private preWindowSwitch(e: TraceEvent, pid: number): void {
+    const f = e.fields;
+    const prev = Number(f.prev_pid);
+    const next = Number(f.next_pid);
+    const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
+    if (next === pid) this.preLazy.delete(e.cpu);
+    else if (prev === pid && toKernel) this.preLazy.add(e.cpu);
+    else if (!toKernel) this.preLazy.delete(e.cpu);
+  }
+
   /** An exec before the window: a new mm, loaded only on the CPU the task runs on. */
   private execBeforeWindow(e: TraceEvent, pid: number): void {
     this.open(e, pid, { kind: 'exec' });
     this.preCpus = new Set([e.cpu]);
+    this.preLazy.clear();
   }
 
   /**
@@ -620,6 +643,7 @@ export class Lifter {
     if (name === 'print' && this.wide === undefined) this.headerNote(e);
     if (!this.started) {
       if (this.opts.beginPid !== undefined && e.pid === this.opts.beginPid) this.preCpus.add(e.cpu);
+      if (name === 'sched_switch' && this.opts.beginPid !== undefined) this.preWindowSwitch(e, this.opts.beginPid);
       if (this.opts.beginPid !== undefined && e.pid === this.opts.beginPid && name !== 'print') {
         this.preWindow(e);
         return;
@@ -908,7 +932,8 @@ export class Lifter {
       // The workload ran before the window: its mm already held memory no event showed mapped.
       this.preWindowSent = true;
       const main = this.mainPid ?? tgid;
-      this.side(e, main, { kind: 'prewindow', missing: PRE_WINDOW_MISSING, cpus: [...this.preCpus].sort((a, b) => a - b) }, main);
+      const lazy = [...this.preLazy].filter((c) => this.preCpus.has(c)).sort((a, b) => a - b);
+      this.side(e, main, { kind: 'prewindow', missing: PRE_WINDOW_MISSING, cpus: [...this.preCpus].sort((a, b) => a - b), ...(lazy.length > 0 ? { lazy } : {}) }, main);
     }
     // An op that acts on memory before the snapshot is complete: the snapshot would describe
     // the address space after it, not at the window's opening.

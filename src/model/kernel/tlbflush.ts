@@ -75,6 +75,31 @@ export function mm_runs_on(k: Kernel, mm: Mm, cpu: number): void {
   switch_mm_irqs_off(k, cpu, mm);
 }
 
+/**
+ * The CPUs the task ran on before the window (since its exec), at the window's opening. One it
+ * last left for the idle task or a kernel thread (`lazy`) still has the mm loaded lazily
+ * (enter_lazy_tlb()) and is in mm_cpumask on every release: a flush traces its `remote IPI
+ * send`, a batched unmap's flush is deferred (should_defer_flush()), and the first flush that
+ * frees page tables sends it to init_mm. One it left for another process has that mm loaded;
+ * only from 6.14 (traits.lazyCpumask) is it still in the mask (until a trim).
+ * Model deviation: as for a switch inside the window, what ran on a lazy CPU afterwards is not
+ * in a capture of the workload alone, so it stays lazy.
+ */
+export function cpus_before_window(k: Kernel, mm: Mm, cpus: readonly number[], lazy: readonly number[]): void {
+  for (const c of cpus) {
+    const s = cpu_tlbstate(k, c);
+    if (typeof s.loaded === 'object' && !s.lazy) continue; // a task runs there now
+    if (lazy.includes(c)) {
+      if (s.loaded !== 'other') continue;
+      s.loaded = mm;
+      s.lazy = true;
+      mm.cpumask.add(c);
+    } else if (k.traits.lazyCpumask) {
+      mm.cpumask.add(c);
+    }
+  }
+}
+
 /** exit_mm(): the exiting task drops its mm but the CPU keeps it loaded, lazily. */
 export function exit_mm(k: Kernel, mm: Mm, cpu: number): void {
   const s = cpu_tlbstate(k, cpu);
