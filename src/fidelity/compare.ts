@@ -94,6 +94,13 @@ export interface FidelityReport {
    */
   uncertainFlushes: Record<UncertainFlush, number>;
   uncertainAbsent: Record<UncertainFlush, number>;
+  /**
+   * Predicted file rss updates whose page count is the model's guess (Emission rss_stat
+   * `uncertain`: which pages of a fault-around window the page cache held uptodate before the
+   * window is in no event): matched by position to a recorded update of the same counter, their
+   * value counted apart — `agreed` had the recorded value, `absent` had no recorded update there.
+   */
+  uncertainRss: { predicted: number; agreed: number; absent: number };
   mismatches: Mismatch[];
 }
 
@@ -226,7 +233,7 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, uncertainRss: { predicted: 0, agreed: 0, absent: 0 }, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
   /**
@@ -364,6 +371,15 @@ export class FidelityChecker {
     // Recorded updates summed across a resched point (a preempted op) mix the model's pages with
     // the unknown memory's: such an rss update cannot be told apart, so it is not compared.
     if (this.shared !== undefined && this.mergeRss && e.ev === 'rss_stat') return;
+    if (e.ev === 'rss_stat' && e.uncertain) {
+      const p = this.pendingRss;
+      if (p) {
+        this.pendingRss = undefined;
+        this.seeOne(p);
+      }
+      this.seeUncertainRss(e);
+      return;
+    }
     if (this.mergeRss) {
       const p = this.pendingRss;
       if (e.ev === 'rss_stat') {
@@ -453,6 +469,30 @@ export class FidelityChecker {
       return;
     }
     this.r.uncertainAbsent[e.uncertain!]++;
+  }
+
+  /**
+   * A file rss update whose value is the model's guess (see Emission rss_stat `uncertain`): it
+   * takes a recorded update of the same counter at its position, whatever its value, or else
+   * stands for none (the kernel mapped or unmapped no page of that counter there).
+   */
+  private seeUncertainRss(e: Extract<Emission, { ev: 'rss_stat' }>): void {
+    const u = this.r.uncertainRss;
+    u.predicted++;
+    const l = this.lane(e.cpu);
+    if (l.first >= 0) return;
+    const a = l.pos < l.n ? l.rec[l.pos] : undefined;
+    if (a && a.ev === 'rss_stat' && a.a === e.curr && a.b === e.member) {
+      if (same(a, e)) u.agreed++;
+      this.npred++;
+      this.predKinds[predKind(e.ev)]!++;
+      this.equalPending++;
+      l.before.push(e);
+      if (l.before.length > 2) l.before.shift();
+      l.pos++;
+      return;
+    }
+    u.absent++;
   }
 
   /** One recorded event counted under an outside-the-model kind. */
@@ -585,6 +625,8 @@ export class FidelityChecker {
     if (ut) reasons.push(`${ut} predicted flush${ut === 1 ? '' : 'es'} depend${ut === 1 ? 's' : ''} on whether the program touched memory the kernel had left clean and old (a store or access to present memory leaves no event; MADV_FREE over lazyfree pages): matched by position, range not compared; ${r.uncertainAbsent.touched} had no recorded flush (the entries were untouched)`);
     const uu = r.uncertainFlushes.unseen;
     if (uu) reasons.push(`${uu} predicted flush${uu === 1 ? '' : 'es'} of a zap over file-backed or shared mappings depend${uu === 1 ? 's' : ''} on which of their pages were mapped (a file fault maps its neighbours too, as far as the page cache holds them; no event shows which): matched by position, range not compared; ${r.uncertainAbsent.unseen} had no recorded flush`);
+    const ur = r.uncertainRss;
+    if (ur.predicted > ur.agreed) reasons.push(`${ur.predicted} predicted file rss update${ur.predicted === 1 ? '' : 's'} depend${ur.predicted === 1 ? 's' : ''} on which pages the page cache held uptodate before the window (filemap_map_pages() skips a page not uptodate, locked or marked for readahead; mm_filemap_map_pages names the range asked, not the pages mapped): matched by position, value not compared; ${ur.agreed} agreed, ${ur.absent} had no recorded update`);
     if (ui) reasons.push(`${ui} predicted flush-IPI send${ui === 1 ? '' : 's'} depend${ui === 1 ? 's' : ''} on whether an earlier flush IPI reached a CPU before or after its task switched to another process (6.14+: after it, the CPU leaves mm_cpumask; the capture shows that only in the other process's events): matched by position; ${r.uncertainAbsent.ipi} had no recorded send`);
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;

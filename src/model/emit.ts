@@ -17,7 +17,12 @@ export type Emission =
    * hold (file pages mapped by a fault and its fault-around) widen the zap's range.
    */
   | { ev: 'tlb_flush'; cpu: number; pages: number; reason: number; offTask?: boolean; uncertain?: UncertainFlush }
-  | { ev: 'rss_stat'; cpu: number; mm: number; curr: number; member: number; size: number; delta: number }
+  /**
+   * `uncertain` (`fileCache`): a file rss update whose page count depends on page-cache state no
+   * event shows (which pages of a fault-around window were uptodate and not marked for readahead
+   * before the window): matched by position, its value counted apart.
+   */
+  | { ev: 'rss_stat'; cpu: number; mm: number; curr: number; member: number; size: number; delta: number; uncertain?: 'fileCache' }
   | { ev: 'mm_page_free'; cpu: number; pfn: number; order: number; what: 'folio' | 'pgtable' }
   | {
       ev: 'mm_vmscan_reclaim_pages';

@@ -14,7 +14,7 @@ import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PAGE_SIZE, type Folio, type 
 import type { FileFaultEvent, Op } from '../ops.js';
 import type { Kernel } from './kernel.js';
 import { pteIndex } from './pgtable.js';
-import { folio_add_rmap_ptes } from './rmap.js';
+import { folio_add_rmap_ptes, folio_remove_rmap_ptes } from './rmap.js';
 
 /** mm_counter() (include/linux/mm.h): the rss counter a folio's mapped pages count in. */
 export function mm_counter(f: Folio): number {
@@ -162,6 +162,8 @@ export function do_read_fault_recorded(k: Kernel, mm: Mm, vma: Vma, table: PteTa
       if (!bind_file(vma, ev, page, ev.first)) return 'unmodelled';
       if (j < evs.length - 1 || !table.none(idx)) continue;
       map_file_page(k, vma, table, idx, ev.first);
+      // filemap_fault() returns the page uptodate (and clears its readahead mark).
+      shown_uptodate(k, ev.file).add(ev.first);
       k.addMmCounterFast(mm, type, 1);
       mapped = true;
       continue;
@@ -172,14 +174,35 @@ export function do_read_fault_recorded(k: Kernel, mm: Mm, vma: Vma, table: PteTa
     const last = from + (ev.last - ev.first);
     // A window the model's VMA does not give.
     if (last > to) return 'unmodelled';
+    // The event names the range asked (start_pgoff, end_pgoff), not the pages mapped: a page the
+    // window has not shown uptodate may have been skipped (not uptodate, locked, PG_readahead
+    // from a readahead before the window), so the count mapped is the model's guess.
+    const shown = shown_uptodate(k, ev.file);
+    const base = fromAddr;
+    let guess = false;
     let n = 0;
+    // filemap_fault() after this fault-around: it did not map the faulting page (else the fault
+    // would have ended with VM_FAULT_NOPAGE).
+    const missedFault = evs.slice(j + 1).some((x) => x.last === undefined);
     for (let i = from; i <= last; i++) {
-      if (!table.none(i)) continue;
-      map_file_page(k, vma, table, i, ev.first + (i - from));
+      if (!table.none(i) || (missedFault && i === idx)) continue;
+      const pgoff = ev.first + (i - from);
+      map_file_page(k, vma, table, i, pgoff);
+      if (!shown.has(pgoff)) {
+        guess = true;
+        guessed(mm).add(base + (i - from) * PAGE_SIZE);
+      }
       n++;
       if (!k.traits.rssEveryUpdate) k.addMmCounterFast(mm, type, 1);
     }
-    if (k.traits.rssEveryUpdate) k.addMmCounter(mm, type, n, true);
+    if (k.traits.rssEveryUpdate) {
+      if (guess) k.rssUncertain = type;
+      try {
+        k.addMmCounter(mm, type, n, true);
+      } finally {
+        k.rssUncertain = undefined;
+      }
+    }
     if (n > 0) mapped = true;
   }
   return mapped ? 'mapped' : 'present';
@@ -196,6 +219,70 @@ export function bind_cow_fault(k: Kernel, vma: Vma, addr: number, events: readon
     else if (ev.last === undefined && !bind_file(vma, ev, addr - (addr % PAGE_SIZE), ev.first)) return false;
   }
   return true;
+}
+
+/**
+ * Per file, the pages the window has shown uptodate in the page cache with no readahead mark:
+ * those filemap_fault() returned. Any other page's state before the window is in no event.
+ */
+const shownPages = new WeakMap<Kernel, Map<string, Set<number>>>();
+function shown_uptodate(k: Kernel, file: string): Set<number> {
+  let all = shownPages.get(k);
+  if (!all) { all = new Map(); shownPages.set(k, all); }
+  let s = all.get(file);
+  if (!s) { s = new Set(); all.set(file, s); }
+  return s;
+}
+
+/**
+ * Per mm, the addresses of file pages the model mapped by its guess of a fault-around (a page
+ * the window had not shown uptodate): the kernel may have left their PTEs none.
+ */
+const guessedPages = new WeakMap<Mm, Set<number>>();
+function guessed(mm: Mm): Set<number> {
+  let s = guessedPages.get(mm);
+  if (!s) { s = new Set(); guessedPages.set(mm, s); }
+  return s;
+}
+
+/**
+ * Whether the page at `addr` was mapped by the model's guess (see guessed()); `forget` drops it
+ * (its PTE is being cleared).
+ */
+export function guessed_page(mm: Mm, addr: number, forget: boolean): boolean {
+  const s = guessedPages.get(mm);
+  if (!s) return false;
+  const page = addr - (addr % PAGE_SIZE);
+  const had = s.has(page);
+  if (had && forget) s.delete(page);
+  return had;
+}
+
+/**
+ * A fault that found no PTE at `addr` where the model had guessed fault-around mapped a page:
+ * the kernel skipped it, so the model's guess gives way (PTE cleared, rmap, reference and rss
+ * taken back with no event: none was the kernel's).
+ */
+export function unguess_page(k: Kernel, mm: Mm, table: PteTable, addr: number): void {
+  const i = pteIndex(addr);
+  const f = table.folio[i];
+  guessed_page(mm, addr, true);
+  if (!f || f.anon) return;
+  const page = table.page(i);
+  table.clear(i);
+  table.used--;
+  folio_remove_rmap_ptes(k, f, page, 1);
+  f.refcount--;
+  const sink = k.emitSink;
+  const keep = k.keepOut;
+  k.emitSink = undefined;
+  k.keepOut = false;
+  try {
+    k.addMmCounter(mm, mm_counter(f), -1);
+  } finally {
+    k.emitSink = sink;
+    k.keepOut = keep;
+  }
 }
 
 /** Files whose page cache the window showed incomplete (Model deviation elsewhere: a file is taken as whole in the cache until then). */

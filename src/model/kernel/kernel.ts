@@ -75,6 +75,8 @@ export class Kernel {
   ipiTargetsMm: Mm | null = null;
   /** Why the flushes being emitted are uncertain (Emission `uncertain`), if they are. */
   flushUncertain: UncertainFlush | undefined = undefined;
+  /** The rss counter whose updates being emitted are uncertain (Emission rss_stat `uncertain`), if any. */
+  rssUncertain: number | undefined = undefined;
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
   lruUnknown = 0;
   /** Unmaps that found a folio waiting in a batch another task ran beside (LruBatches.othersRan). */
@@ -196,6 +198,7 @@ export class Kernel {
 
   emit(e: Emission): void {
     if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain ??= this.flushUncertain;
+    if (this.rssUncertain !== undefined && e.ev === 'rss_stat' && e.member === this.rssUncertain) e.uncertain = 'fileCache';
     if (this.emitSink) this.emitSink(e);
     if (this.keepOut) this.out.push(e);
     const s = this.siblingRuns;

@@ -28,7 +28,7 @@ import { folio_add_lru, lru_add_drain, lru_add_observed } from './swap.js';
 import { mem_cgroup_charge_allocs } from './memcontrol.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range } from './tlbflush.js';
 import { do_wp_page_anon, huge_pmd_wp_must_split, untraced, wp_page_copy } from './fork.js';
-import { bind_cow_fault, do_fault_around, do_read_fault_recorded, mm_counter, unseenBlock } from './filemap.js';
+import { bind_cow_fault, do_fault_around, do_read_fault_recorded, guessed_page, mm_counter, unguess_page, unseenBlock } from './filemap.js';
 
 export function find_vma(mm: Mm, addr: number): Vma | undefined {
   for (const v of mm.vmas) if (addr >= v.vm_start && addr < v.vm_end) return v;
@@ -381,7 +381,15 @@ function file_private_fault(k: Kernel, mm: Mm, vma: Vma, addr: number, write: bo
     mm.pmds.set(pi, table);
   }
   const idx = pteIndex(addr);
-  const held = table.folio[idx];
+  let held = table.folio[idx];
+  // A fault that finds no PTE where the model guessed fault-around mapped a file page (a read
+  // fault there, or a write fault on a not-present entry): the kernel had skipped that page.
+  if (held && !held.anon && (!write ? present !== true : present === false) && guessed_page(mm, addr, false)) {
+    unguess_page(k, mm, table, addr);
+    held = null;
+  }
+  // A fault on the present entry shows the guess was the kernel's too.
+  if (held && !held.anon && present === true) guessed_page(mm, addr, true);
   if (held && !held.anon) {
     // A file page the model holds: a read finds it mapped; a write copies it (do_wp_page()).
     if (!write) return 'present';
@@ -734,6 +742,17 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
     // zap_pte_range(): under the PTL, first flush what a batched unmap left pending.
     flush_tlb_batched_pending(k, mm);
     const rss = [0, 0, 0, 0];
+    // A file page the model mapped by its guess of a fault-around (filemap.ts guessed()) makes
+    // this table's file rss update a guess too.
+    let guessedRss: number | undefined;
+    const addRss = (): void => {
+      k.rssUncertain = guessedRss;
+      try {
+        k.addMmRssVec(mm, rss);
+      } finally {
+        k.rssUncertain = undefined;
+      }
+    };
     for (let a = addr; a < next; ) {
       const idx = pteIndex(a);
       const f = e.folio[idx];
@@ -766,6 +785,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       g.pmdOnly = false; // cleared PTEs: the flush stride is a page (tlb_get_unmap_shift)
       if (dirty) f.dirty = true;
       rss[mm_counter(f)] -= nr;
+      if (!f.anon) for (let i = 0; i < nr; i++) if (guessed_page(mm, a + i * PAGE_SIZE, true)) guessedRss = mm_counter(f);
       folio_remove_rmap_ptes(k, f, page, nr);
       g.put(k, f, nr);
       g.start = Math.min(g.start, a);
@@ -774,13 +794,14 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
       if (g.full) {
         // force_flush: this table's rss so far, the flush and the free, then the rest of the
         // table in a new zap_pte_range() (its own rss update).
-        k.addMmRssVec(mm, rss);
+        addRss();
         rss.fill(0);
+        guessedRss = undefined;
         g.finish(k, mm, true);
         unseen(a);
       }
     }
-    k.addMmRssVec(mm, rss);
+    addRss();
     // reclaim_pt_is_enabled(): this table's zap must span its whole PMD range.
     const reclaim = opts.reclaimPt === true && addr === pi * PMD_SIZE && next === (pi + 1) * PMD_SIZE;
     if (e.used === 0 && reclaim) pte_free_tlb(k, mm, g, pi);
