@@ -53,6 +53,10 @@ export const REPLAY_REQUIRED_EVENTS: readonly RequiredEvent[] = [
     system: 'pagemap', name: 'mm_lru_insertion', role: 'input',
     why: "when a per-CPU lru_add batch drained: the batch also holds other tasks' folios, and a folio unmapped while it waits there is freed by that drain, not by the unmap",
   },
+  {
+    system: 'vmscan', name: 'mm_vmscan_lru_shrink_inactive', role: 'input',
+    why: "what each reclaim pass's reference checks found (nr_ref_keep): which entries were young is hardware state a user's load sets, in no other event",
+  },
   { system: 'tlb', name: 'tlb_flush', role: 'output', why: 'TLB flushes (compared)' },
   { system: 'kmem', name: 'rss_stat', role: 'output', why: 'RSS counters (compared; also the exec that starts the workload)' },
   { system: 'kmem', name: 'mm_page_free', role: 'output', why: 'page frees (compared)' },

@@ -148,6 +148,15 @@ interface Base {
    */
   shrinks?: Array<{ priority: number; totalScan: number }>;
   /**
+   * The reclaim passes over the inactive LRU during this op, in order
+   * (`mm_vmscan_lru_shrink_inactive`): the pages the pass looked at and how many of them its
+   * reference checks kept (nr_ref_keep: a young entry found, or the rmap trylock failing). Which
+   * entries were young is hardware state no event shows — a user's load sets it — and this is
+   * the one record of what folio_check_references() found; the pass's other counts are its
+   * outcome and are not read.
+   */
+  inactivePasses?: Array<{ scanned: number; refKeep: number }>;
+  /**
    * CPUs that answered this op's flush IPI with `remote wrong CPU` in another process's context
    * (recorded by `record`'s second instance): the IPI reached them while they ran another mm,
    * and they left the mm's mm_cpumask. When it lands is the scheduler's doing, not the workload's.

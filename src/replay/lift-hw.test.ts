@@ -345,3 +345,18 @@ describe('a sibling thread\'s task switch in the middle of a system call on anot
     expect(madvise.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 2, on: true }, { cpu: 1, at: 2, on: false, idle: false, ours: false }]);
   });
 });
+
+describe('a reclaim pass\'s recorded reference checks', () => {
+  it('mm_vmscan_lru_shrink_inactive in the reclaiming op: pages looked at and kept as referenced, in order', async () => {
+    const pass = (scanned: number, keep: number, prio: number) => `mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=${scanned} nr_reclaimed=${scanned - keep} nr_dirty=0 nr_writeback=0 nr_congested=0 nr_immediate=0 nr_activate_anon=0 nr_activate_file=0 nr_ref_keep=${keep} nr_unmap_fail=0 priority=${prio} flags=RECLAIM_WB_FILE|RECLAIM_WB_ASYNC`;
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: reclaim how=memcg-reclaim bytes=4194304'),
+      L('1.000003', 'sys_write(fd: 4, buf: 0x7ffe68bf20b0, count: 7)'),
+      L('1.000004', pass(512, 512, 12)),
+      L('1.000005', pass(512, 0, 11)),
+      L('1.000006', 'sys_write -> 0x7'),
+    ]);
+    expect(ops.find((o) => o.op.kind === 'memcg-reclaim')!.op.inactivePasses).toEqual([{ scanned: 512, refKeep: 512 }, { scanned: 512, refKeep: 0 }]);
+  });
+});

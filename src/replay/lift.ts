@@ -199,7 +199,7 @@ export interface LiftOptions {
 }
 
 /** Event names Lifter.feed() reads (inputs, markers, and the kernel output it keeps). */
-const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'mm_shrink_slab_start', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte', 'sched_process_exit', 'mm_filemap_map_pages', 'mm_filemap_fault', 'mm_filemap_add_to_page_cache']);
+const LIFTED = new Set(['print', 'tlb_flush', 'rss_stat', 'mm_page_free', 'mm_vmscan_reclaim_pages', 'mm_page_alloc', 'mm_shrink_slab_start', 'page_fault_user', 'page_fault_kernel', 'sched_switch', 'mm_lru_insertion', 'mm_vmscan_memcg_reclaim_begin', 'set_migration_pte', 'set_migration_pmd', 'remove_migration_pte', 'sched_process_exit', 'mm_filemap_map_pages', 'mm_filemap_fault', 'mm_filemap_add_to_page_cache', 'mm_vmscan_lru_shrink_inactive']);
 const lifted = (name: string): boolean => LIFTED.has(name) || name.startsWith('sys_');
 
 
@@ -697,6 +697,16 @@ export class Lifter {
       const priority = Number(f.priority);
       const totalScan = Number(f.total_scan);
       if (cur && Number.isSafeInteger(priority) && Number.isSafeInteger(totalScan)) (cur.op.shrinks ??= []).push({ priority, totalScan });
+      return;
+    }
+    if (name === 'mm_vmscan_lru_shrink_inactive') {
+      // A reclaim pass in the workload's context: what its reference checks found (see Op
+      // `inactivePasses`).
+      if (tgid === undefined) return;
+      const cur = this.openOf(e);
+      const scanned = Number(e.fields.nr_scanned);
+      const refKeep = Number(e.fields.nr_ref_keep);
+      if (cur && Number.isSafeInteger(scanned) && Number.isSafeInteger(refKeep)) (cur.op.inactivePasses ??= []).push({ scanned, refKeep });
       return;
     }
     if (name === 'mm_vmscan_memcg_reclaim_begin') {

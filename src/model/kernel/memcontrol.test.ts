@@ -224,3 +224,26 @@ describe('memcg reclaim runs the deferred-split shrinker between LRU passes (shr
     expect(splits(r.step({ kind: 'memcg-reclaim', bytes: 4096, how: 'memcg-reclaim' }))).toBe(0);
   });
 });
+
+describe('the recorded reference checks of each inactive-list pass (Op inactivePasses)', () => {
+  // Four lazyfree PMD THPs; memory.reclaim of 4 MiB on 6.18 (classic LRU): one THP per pass.
+  function reclaim(passes: Array<{ scanned: number; refKeep: number }> | undefined): number[] {
+    const r = new Run('linux-6.18', { enabled: 'always', sizes: { 2048: 'inherit' } });
+    r.populate(A, 4, 9, 0x100000);
+    r.step({ kind: 'madvise', addr: A, len: 8 * MB, advice: 8 });
+    const out = r.step({ kind: 'memcg-reclaim', bytes: 4 * MB, how: 'memcg-reclaim', ...(passes ? { inactivePasses: passes } : {}) });
+    return out.flatMap((e) => (e.ev === 'mm_page_free' && e.order === 9 ? [e.pfn] : []));
+  }
+
+  it('without them the model\'s own accessed bits decide: the oldest THPs go first', () => {
+    expect(reclaim(undefined)).toEqual([0x100000, 0x100200]);
+  });
+
+  it('a pass whose checks kept its one THP (nr_ref_keep = its pages) keeps it; the next THP is reclaimed instead', () => {
+    expect(reclaim([{ scanned: 512, refKeep: 512 }, { scanned: 512, refKeep: 0 }, { scanned: 512, refKeep: 0 }])).toEqual([0x100200, 0x100400]);
+  });
+
+  it('a recorded pass of another size is not this pass: ignored', () => {
+    expect(reclaim([{ scanned: 32, refKeep: 32 }])).toEqual(reclaim(undefined));
+  });
+});

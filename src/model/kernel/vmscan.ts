@@ -79,8 +79,10 @@ const enum FolioRef { Reclaim, ReclaimClean, Keep, Activate }
  * folio is used more than once": one young entry and no PG_referenced keeps the folio (it is
  * marked referenced and goes round the inactive list again); more, or a second time, activates.
  */
-function folio_check_references(k: Kernel, f: Folio): FolioRef {
-  const referenced_ptes = folio_referenced(k, f);
+function folio_check_references(k: Kernel, f: Folio, found?: boolean): FolioRef {
+  const young = folio_referenced(k, f);
+  // The recorded pass says whether its checks found a young entry (Op `inactivePasses`).
+  const referenced_ptes = found === undefined ? young : found ? Math.max(young, 1) : 0;
   const referenced_folio = f.referenced;
   f.referenced = false;
   if (referenced_ptes) {
@@ -96,7 +98,7 @@ function folio_check_references(k: Kernel, f: Folio): FolioRef {
 /**
  * shrink_folio_list(): folios are isolated (one reference each). Returns the folios to put back.
  */
-export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: boolean, stat: ReclaimStat): Folio[] {
+export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: boolean, stat: ReclaimStat, found?: boolean): Folio[] {
   const ret: Folio[] = [];
   let freeBatch: Folio[] = [];
   // Before 6.9 the order-0 folios wait on a list built head-first (freed last to first after
@@ -131,7 +133,7 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
       continue;
     }
     if (!ignoreReferences) {
-      const references = folio_check_references(k, f);
+      const references = folio_check_references(k, f, found);
       if (references === FolioRef.Activate) {
         activate();
         continue;
@@ -275,7 +277,7 @@ function shrink_inactive_list(k: Kernel, nr_to_scan: number): number {
   const list = isolate_lru_folios(k, nr_to_scan, Lru.InactiveFile);
   if (list.length === 0) return 0;
   const stat = newStat();
-  const back = shrink_folio_list(k, list, false, stat);
+  const back = shrink_folio_list(k, list, false, stat, recorded_references(k, list));
   k.count('pgscan_file', stat.nr_scanned);
   k.count('pgsteal_file', stat.nr_reclaimed);
   move_folios_to_lru(k, back);
@@ -326,7 +328,7 @@ function evict_folios(k: Kernel, sc: ScanControl): number {
   }
   if (list.length === 0) return 0;
   const stat = newStat();
-  const back = shrink_folio_list(k, list, false, stat);
+  const back = shrink_folio_list(k, list, false, stat, recorded_references(k, list));
   k.count('pgscan_file', stat.nr_scanned);
   k.count('pgsteal_file', stat.nr_reclaimed);
   move_folios_to_lru(k, back);
@@ -372,11 +374,38 @@ function do_try_to_free_pages(k: Kernel, sc: ScanControl): void {
  * its reclaim has consumed: engines stepping the same op (a diff's two configs, the inspector's
  * replays) each walk the list from its start.
  */
+const passCursor = new WeakMap<Kernel, { op: object; next: number }>();
+
+/**
+ * What the reference checks of this inactive-list pass found, from the op's recorded pass of
+ * the same rank (Op `inactivePasses`) when it looked at the same number of pages: every page
+ * kept as referenced (true) or none (false). A pass that kept some of its folios does not say
+ * which, and one of another size is not this pass: the model's own accessed bits decide then.
+ */
+function recorded_references(k: Kernel, list: readonly Folio[]): boolean | undefined {
+  const passes = k.op?.inactivePasses;
+  if (!passes) return undefined;
+  let cur = passCursor.get(k);
+  if (!cur || cur.op !== k.op) {
+    cur = { op: k.op, next: 0 };
+    passCursor.set(k, cur);
+  }
+  const pass = passes[cur.next++];
+  if (!pass) return undefined;
+  let pages = 0;
+  for (const f of list) pages += f.nr;
+  if (pass.scanned !== pages) return undefined;
+  if (pass.refKeep === pages) return true;
+  if (pass.refKeep === 0) return false;
+  return undefined;
+}
+
 const shrinkCursor = new WeakMap<Kernel, { op: object; next: number }>();
 
 /** A new op begins on this kernel (Engine.step()): its recorded shrinker calls start over, even if it is the op just stepped (an inspector replaying from a checkpoint). */
 export function shrink_calls_reset(k: Kernel): void {
   shrinkCursor.delete(k);
+  passCursor.delete(k);
 }
 
 function shrink_slab_deferred_split(k: Kernel, priority: number): void {
