@@ -10,7 +10,7 @@
  */
 import { diag, type DiagnosticSink } from '../core/diagnostics.js';
 import { takeRangeFault, type CompiledDecoder, type Fields } from './format/compile.js';
-import type { FormatRegistry } from './format/registry.js';
+import type { FormatEntry, FormatRegistry } from './format/registry.js';
 /** What decoding reads of an event (a TraceEvent, or a chunk worker's reused cursor). */
 export interface DecodeSubject {
   readonly name: string;
@@ -30,7 +30,14 @@ export type Layout = 'tracefs' | 'trace-cmd' | 'trace.dat';
 
 interface Chain {
   override: Override | undefined;
+  /**
+   * The decoders compiled so far, in the order they are tried: a release's format is parsed
+   * and compiled only once the ones before it did not decode a payload (most traces never
+   * need the other releases' formats, and parsing a format costs ~1-3 ms).
+   */
   decoders: CompiledDecoder[];
+  entries: FormatEntry[];
+  nextEntry: number;
   system: string;
   /** Reported once per name: no format at all. */
   unknownReported: boolean;
@@ -62,24 +69,42 @@ export class DecodeTable {
     if (name === this.lastName && this.lastChain) return this.lastChain;
     let c = this.chains.get(name);
     if (!c) {
-      const before = this.registry.issues.length;
-      const decoders = this.registry.decoders(name, this.release);
-      // A malformed format file is reported where it is wrong, once, when first needed.
-      for (const is of this.registry.issues.slice(before)) {
-        this.sink.add(diag('format_syntax', `${is.problem.message} (event \`${name}\` falls back to other formats or generic decoding)`, is.path, is.problem.line, is.problem.column));
-      }
-      const fmt = this.registry.format(name, this.release);
       c = {
         override: this.layout === 'trace-cmd' ? TRACE_CMD_OVERRIDES.get(name) : undefined,
-        decoders,
-        system: fmt?.system ?? (name.startsWith('sys_enter_') || name.startsWith('sys_exit_') ? 'syscalls' : ''),
+        decoders: [],
+        entries: this.registry.entries(name, this.release),
+        nextEntry: 0,
+        system: '',
         unknownReported: false,
       };
+      this.decoderAt(c, name, 0);
+      const before = this.registry.issues.length;
+      const fmt = this.registry.format(name, this.release);
+      this.reportIssues(name, before);
+      c.system = fmt?.system ?? (name.startsWith('sys_enter_') || name.startsWith('sys_exit_') ? 'syscalls' : '');
       this.chains.set(name, c);
     }
     this.lastName = name;
     this.lastChain = c;
     return c;
+  }
+
+  /** The k-th decoder of the chain, compiling the formats before it as needed. */
+  private decoderAt(c: Chain, name: string, k: number): CompiledDecoder | undefined {
+    while (c.decoders.length <= k && c.nextEntry < c.entries.length) {
+      const before = this.registry.issues.length;
+      const d = this.registry.compile(c.entries[c.nextEntry++]!);
+      this.reportIssues(name, before);
+      if (d) c.decoders.push(d);
+    }
+    return c.decoders[k];
+  }
+
+  /** A malformed format file is reported where it is wrong, once, when first needed. */
+  private reportIssues(name: string, from: number): void {
+    for (const is of this.registry.issues.slice(from)) {
+      this.sink.add(diag('format_syntax', `${is.problem.message} (event \`${name}\` falls back to other formats or generic decoding)`, is.path, is.problem.line, is.problem.column));
+    }
   }
 
   private count(name: string, m: DecodeMethod): void {
@@ -122,23 +147,24 @@ export class DecodeTable {
 
   private decodeInner(ev: DecodeSubject): Fields {
     const c = this.chain(ev.name);
+    const first = c.decoders[0];
     const p = ev.payload;
     if (ev.syscall === 1) {
-      const f = decodeSyscallEnter(p, c.decoders[0]?.format);
+      const f = decodeSyscallEnter(p, first?.format);
       if (f) return this.done(f, 'syscall');
     } else if (ev.syscall === 2) {
       const f = decodeSyscallExit(p);
       if (f) return this.done(f, 'syscall');
     } else {
       if (c.override) {
-        const f = c.override(p, c.decoders[0]);
+        const f = c.override(p, first);
         if (f) return this.done(f, 'override');
       }
-      for (const d of c.decoders) {
+      for (let k = 0, d: CompiledDecoder | undefined = first; d !== undefined; d = this.decoderAt(c, ev.name, ++k)) {
         const f = d.decode(p);
         if (f) return this.done(f, 'format');
       }
-      if (c.decoders.length > 0) {
+      if (first !== undefined) {
         const strictRaw = !p.startsWith(FAILED_TO_PARSE);
         for (const d of c.decoders) {
           const f = decodeRaw(p, d, strictRaw);
@@ -146,7 +172,7 @@ export class DecodeTable {
         }
       }
     }
-    if (c.decoders.length === 0 && ev.syscall === 0) {
+    if (first === undefined && ev.syscall === 0) {
       if (!c.unknownReported) {
         c.unknownReported = true;
         this.sink.add(diag('unknown_event', `no format file for event \`${ev.name}\` (add grammars/<release>/<system>/${ev.name}/format); decoded as key=value`, this.file, ev.line, 1));

@@ -121,19 +121,23 @@ export class FormatRegistry {
    * Each decoder is compiled once.
    */
   decoders(name: string, preferred: string | undefined): CompiledDecoder[] {
-    const list = this.byName.get(name);
-    if (!list) return [];
-    const ordered = [...list].sort((a, b) => {
-      if (a.release === preferred) return -1;
-      if (b.release === preferred) return 1;
-      return compareRelease(b.release, a.release);
-    });
     const out: CompiledDecoder[] = [];
-    for (const e of ordered) {
+    for (const e of this.entries(name, preferred)) {
       const d = this.compile(e);
       if (d) out.push(d);
     }
     return out;
+  }
+
+  /** The formats of `name` in the order decoders() tries them, none compiled yet. */
+  entries(name: string, preferred: string | undefined): FormatEntry[] {
+    const list = this.byName.get(name);
+    if (!list) return [];
+    return [...list].sort((a, b) => {
+      if (a.release === preferred) return -1;
+      if (b.release === preferred) return 1;
+      return compareRelease(b.release, a.release);
+    });
   }
 
   /** The parsed format of `name` (preferred release first), compiled or not. */
@@ -145,7 +149,8 @@ export class FormatRegistry {
     return e.format;
   }
 
-  private compile(e: FormatEntry): CompiledDecoder | null {
+  /** The decoder of one entry, compiled once (its format's problems join `issues` then). */
+  compile(e: FormatEntry): CompiledDecoder | null {
     if (e.decoder !== undefined) return e.decoder;
     if (!e.format) {
       let text: string;
