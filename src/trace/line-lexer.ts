@@ -20,18 +20,25 @@ const Timestamp = createToken({ name: 'Timestamp', pattern: /\d+\.\d{1,9}:/, pus
 const EventHead = createToken({ name: 'EventHead', pattern: /[A-Za-z0-9_]+(?::|\(| ->)/, push_mode: 'payload' });
 const Rest = createToken({ name: 'Rest', pattern: /.+/ });
 
-export const lineLexer = new Lexer(
-  {
-    modes: {
-      task: [Spaces, TaskPid],
-      cols: [Spaces, Tgid, Cpu, Timestamp, LatencyFlags],
-      event: [Spaces, EventHead],
-      payload: [Rest],
+/**
+ * Built on first use: only a line the hand scanner rejects needs it, and building a chevrotain
+ * lexer (its self-analysis) costs every run that never meets one.
+ */
+let built: InstanceType<typeof Lexer> | undefined;
+export function lineLexer(): InstanceType<typeof Lexer> {
+  return (built ??= new Lexer(
+    {
+      modes: {
+        task: [Spaces, TaskPid],
+        cols: [Spaces, Tgid, Cpu, Timestamp, LatencyFlags],
+        event: [Spaces, EventHead],
+        payload: [Rest],
+      },
+      defaultMode: 'task',
     },
-    defaultMode: 'task',
-  },
-  { ensureOptimizations: false, positionTracking: 'onlyOffset' },
-);
+    { ensureOptimizations: false, positionTracking: 'onlyOffset' },
+  ));
+}
 
 export interface LexedLine {
   comm?: string;
@@ -55,7 +62,7 @@ const EXPECT: Record<string, string> = {
 };
 
 export function lexLine(line: string): LexedLine {
-  const r = lineLexer.tokenize(line);
+  const r = lineLexer().tokenize(line);
   const out: LexedLine = {};
   let mode = 'task';
   for (const t of r.tokens as IToken[]) {

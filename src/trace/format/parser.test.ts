@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatRegistry } from './registry.js';
-import { parsePrintFmt } from './parser.js';
+import { checkPrintFmtGrammar, parsePrintFmt } from './parser.js';
 import { grammarsDir } from '../../paths.js';
 import { parseFormatFile } from './format-file.js';
 
 describe('print fmt parser', () => {
+  it('its grammar passes chevrotain\'s validations (skipped when the parser is built at run time)', () => {
+    expect(() => checkPrintFmtGrammar()).not.toThrow();
+  });
+
   it('reads a string, field references and a symbol table', () => {
     const r = parsePrintFmt(
       '"pages:%ld reason:%s (%d)", REC->pages, __print_symbolic(REC->reason, { 0, "flush on task switch" }, { 3, "local MM shootdown" }), REC->reason',
