@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatRegistry } from './registry.js';
 import { checkPrintFmtGrammar, parsePrintFmt } from './parser.js';
+import { checkPrintFmtLexer } from './tokens.js';
 import { grammarsDir } from '../../paths.js';
 import { parseFormatFile } from './format-file.js';
 
 describe('print fmt parser', () => {
-  it('its grammar passes chevrotain\'s validations (skipped when the parser is built at run time)', () => {
+  it('its tokens and grammar pass chevrotain\'s validations (skipped when the parser is built at run time)', () => {
     expect(() => checkPrintFmtGrammar()).not.toThrow();
+    expect(() => checkPrintFmtLexer()).not.toThrow();
   });
 
   it('reads a string, field references and a symbol table', () => {

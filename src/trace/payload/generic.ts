@@ -19,10 +19,14 @@ const WORD_START: string[] = [];
 for (let c = 33; c < 256; c++) if (c !== 44 && c !== 127) WORD_START.push(String.fromCharCode(c));
 const Word = createToken({ name: 'Word', pattern: /[^ \t,]+/, start_chars_hint: WORD_START });
 
-export const genericLexer = new Lexer([Spaces, Key, Comma, Word], {
-  ensureOptimizations: true,
-  positionTracking: 'onlyOffset',
-});
+/** Built on first use: only a payload no format decodes needs it (~25 ms of start-up otherwise). */
+let built: InstanceType<typeof Lexer> | undefined;
+export function genericLexer(): InstanceType<typeof Lexer> {
+  return (built ??= new Lexer([Spaces, Key, Comma, Word], {
+    ensureOptimizations: true,
+    positionTracking: 'onlyOffset',
+  }));
+}
 
 function typed(v: string): number | string {
   if (/^-?\d{1,15}$/.test(v)) return Number(v);
@@ -32,7 +36,7 @@ function typed(v: string): number | string {
 
 export function decodeGeneric(payload: string): Fields {
   const out: Fields = {};
-  const { tokens } = genericLexer.tokenize(payload);
+  const { tokens } = genericLexer().tokenize(payload);
   let key: string | undefined;
   let valStart = -1;
   let valEnd = -1;
