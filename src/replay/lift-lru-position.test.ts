@@ -62,24 +62,3 @@ describe('lru_add drain positions inside an op', () => {
     expect(madvise.op.lruAddedPos).toEqual([0, 1, 2]);
   });
 });
-
-describe('another task\'s lru_add drain while the workload\'s exit is preempted', () => {
-  it('falls inside the exit (exit_mmap()\'s zap is under way; no system call return ends it)', async () => {
-    const sw = (ts: string, prev: [string, number], state: string, next: [string, number]) =>
-      L(ts, `sched_switch: prev_comm=${prev[0]} prev_pid=${prev[1]} prev_prio=120 prev_state=${state} ==> next_comm=${next[0]} next_pid=${next[1]} next_prio=120`, prev[1], 1, 'd..2.');
-    const ops = await liftText([
-      ...head.slice(0, -2),
-      L('1.000010', 'sys_exit_group(error_code: 0)'),
-      L('1.000011', 'sched_process_exit: comm=w pid=7 prio=120 group_dead=true'),
-      free('1.000012', 0x10000),
-      sw('1.000013', ['w', 7], 'R+', ['other', 99]),
-      ins('1.000014', 0x10002, 99),
-      sw('1.000015', ['other', 99], 'R', ['w', 7]),
-      free('1.000016', 0x10001),
-      free('1.000017', 0x10002),
-    ].join('\n') + '\n');
-    const exit = ops.find((o) => o.op.kind === 'exit')!;
-    expect(exit.op.lruDrainedMidway).toEqual([0x10002]);
-    expect(ops.filter((o) => o.op.kind === 'lru-drain').map((o) => (o.op as { pfns: number[] }).pfns)).toEqual([[]]);
-  });
-});

@@ -864,13 +864,12 @@ export class Lifter {
 
   /**
    * The open op of a workload task switched out while still runnable on `cpu` in the middle of a
-   * system call that has not returned (a preempted munmap/madvise/mremap zap), or of an exit
-   * (exit_mmap()'s zap, which no return ends), if any.
+   * system call that has not returned (a preempted munmap/madvise/mremap zap), if any.
    */
   private preemptedOn(cpu: number): LiftedOp | undefined {
     for (const s of this.perTask.values()) {
       const lo = s.op;
-      if (lo === undefined || !s.off || s.asleep || lo.op.cpu !== cpu || !lo.preempted || !(lo.op.kind === 'exit' || this.awaitsReturn(s))) continue;
+      if (lo === undefined || !s.off || s.asleep || lo.op.cpu !== cpu || !lo.preempted || !this.awaitsReturn(s)) continue;
       return lo;
     }
     return undefined;
