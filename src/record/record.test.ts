@@ -241,6 +241,16 @@ describe('the second instance (other tasks\' lru moves and flushes)', () => {
     expect(readFileSync(join(f.root, 'out', 'settings.txt'), 'utf8')).toMatch(/^other-tasks-events: .*mm_lru_insertion/m);
   });
 
+  it('gives the instance the buffer asked for the main one when that is larger (every task\'s events, the recorder\'s own page-cache writes among them)', async () => {
+    const wideBuf = async (bufferKb: number): Promise<string[]> => {
+      const f = fakeSys({ instances: true });
+      await record(opts(f, { command: command(f), bufferKb }));
+      return f.writes.filter((w) => w.includes('instances/') && w.includes('buffer_size_kb'));
+    };
+    expect(await wideBuf(65536)).toEqual([`tracing/instances/foliolab-wide-${process.pid}/buffer_size_kb <- "65536"`]);
+    expect(await wideBuf(4096)).toEqual([`tracing/instances/foliolab-wide-${process.pid}/buffer_size_kb <- "8192"`]);
+  });
+
   it('without instances (or with --no-wide) the capture follows the workload only, and says so', async () => {
     const f = fakeSys({ instances: false });
     const r = await record(opts(f));

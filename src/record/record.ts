@@ -69,7 +69,11 @@ export const fsIO: SysIO = {
 export const WIDE_EVENTS = ['pagemap:mm_lru_insertion', 'tlb:tlb_flush', 'huge_memory:mm_collapse_huge_page_isolate', 'huge_memory:mm_collapse_huge_page'];
 /** Its name: one per recording process, so that two recordings never share one. */
 const WIDE_INSTANCE = `foliolab-wide-${process.pid}`;
-/** Its ring buffer per CPU (KiB): two events, from every task. */
+/**
+ * Its ring buffer per CPU (KiB) at least: few events, but from every task — and the recorder's
+ * own writes of the trace it streams are page-cache insertions too — so it gets the size asked
+ * for the main buffer when that is larger.
+ */
 const WIDE_BUFFER_KB = 8192;
 
 export interface RecordOptions {
@@ -431,7 +435,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
           throw new Error(`${join(T, 'instances')} does not make tracefs instances`);
         }
         write(join(W, 'tracing_on'), '0');
-        write(join(W, 'buffer_size_kb'), String(WIDE_BUFFER_KB));
+        write(join(W, 'buffer_size_kb'), String(Math.max(WIDE_BUFFER_KB, opts.bufferKb)));
         write(join(W, 'trace_clock'), 'local');
         write(join(W, 'options/event-fork'), '1');
         io.write(join(W, 'set_event'), '\n');
