@@ -10,7 +10,7 @@ import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
-import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap, munmap_outside_model } from './kernel/mmap.js';
+import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap, munmap_outside_model, window_saw } from './kernel/mmap.js';
 import { file_rss_known } from './kernel/filemap.js';
 import { dup_mmap, exit_zaps_unseen_pages, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
@@ -169,6 +169,8 @@ export class Engine {
         do_munmap(k, mm, op.addr, op.len);
         break;
       case 'mremap':
+        window_saw(mm, op.addr, op.addr + op.oldLen);
+        window_saw(mm, op.newAddr, op.newAddr + op.newLen);
         do_mremap(k, mm, op.addr, op.oldLen, op.newLen, op.newAddr, op.allocs);
         break;
       case 'madvise':

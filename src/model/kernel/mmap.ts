@@ -28,6 +28,7 @@ const PROT_WRITE = 2;
  * for every VMA (a file mapping's file offset is not needed: its file pages are not modelled).
  */
 export function do_mmap(k: Kernel, mm: Mm, addr: number, len: number, prot: number, flags: number, file?: { off?: number; events: boolean }): void {
+  window_saw(mm, addr, addr + len);
   const anon = (flags & MAP_ANONYMOUS) !== 0 && (flags & MAP_SHARED) === 0;
   const privateFile = (flags & MAP_ANONYMOUS) === 0 && (flags & MAP_SHARED) === 0;
   if ((flags & MAP_FIXED) !== 0) {
@@ -168,6 +169,15 @@ function clip_implicit(mm: Mm, from: number, to: number): void {
   mm.vmas = out;
 }
 
+/** Per mm, the address ranges calls of the window mapped, unmapped or moved (munmap_outside_model()). */
+const windowRanges = new WeakMap<Mm, Array<[number, number]>>();
+export function window_saw(mm: Mm, start: number, end: number): void {
+  if (!mm.preWindow) return;
+  let l = windowRanges.get(mm);
+  if (!l) { l = []; windowRanges.set(mm, l); }
+  l.push([start, end]);
+}
+
 /**
  * Why munmap() of [start, start + len) may unmap what the model does not hold: a part of it lies
  * in no VMA the model knows (a mapping whose mmap() the trace did not show, made before the
@@ -183,6 +193,19 @@ export function munmap_outside_model(mm: Mm, start: number, len: number): string
     covered = Math.max(covered, v.vm_end);
   }
   if (covered < end) holes.push([covered, end]);
+  if (holes.length === 0) return undefined;
+  // The mm held memory before the window whose mmap() no event showed: a hole no call of the
+  // window mapped, unmapped or moved may be such a mapping, with pages whose rss, flush and
+  // frees the model cannot know.
+  if (mm.preWindow) {
+    const seen = windowRanges.get(mm) ?? [];
+    const unseen = holes.some(([a, b]) => {
+      let at = a;
+      for (const [s, e] of [...seen].sort((x, y) => x[0] - y[0])) if (s <= at && e > at) at = e;
+      return at < b;
+    });
+    if (unseen) return `munmap of ${mm.preWindow.missing}`;
+  }
   const blocks = mm.unseenBlocks;
   if (blocks && holes.some(([a, b]) => [...blocks].some((x) => x * 65536 < b && (x + 1) * 65536 > a))) return 'munmap of memory the model knows no VMA for, where a fault mapped pages';
   return undefined;
@@ -190,6 +213,7 @@ export function munmap_outside_model(mm: Mm, start: number, len: number): string
 
 export function do_munmap(k: Kernel, mm: Mm, start: number, len: number): void {
   const end = start + len;
+  window_saw(mm, start, end);
   split_vmas(mm, start, end);
   const gone = mm.vmas.filter((v) => v.vm_start >= start && v.vm_end <= end);
   mm.vmas = mm.vmas.filter((v) => !(v.vm_start >= start && v.vm_end <= end));
