@@ -160,8 +160,8 @@ export class MultiReplay {
       const eng = this.engines[i]!;
       const checker = this.checkers[i]!;
       if (check) eng.checkEvery = true;
-      const fileKnown = eng.fileRssKnown(lo.op);
-      checker.filePages = () => fileKnown;
+      const fileWhy = eng.fileRssUnknownWhy(lo.op);
+      checker.filePages = () => fileWhy ?? true;
       checker.begin(lo, eng.sharesUnknownOutput(lo.op), eng.allocatedOutside, eng.zapFreeOrderUnknown(lo.op));
       const r = eng.step(lo.op);
       eng.checkEvery = false;

@@ -86,6 +86,8 @@ export interface FidelityReport {
    * shmem page: file-backed memory outside the model (not compared).
    */
   fileRss: number;
+  /** Of those, how many by what the model lacked to predict them (the model's reason, per op). */
+  fileRssWhy: Record<string, number>;
   /**
    * Predicted flushes that depend on page-table bits the trace cannot show (Emission
    * `uncertain`): matched by position to a recorded flush of the same reason, their page count
@@ -105,6 +107,9 @@ export interface FidelityReport {
 }
 
 const NO_KINDS: ReadonlySet<string> = new Set();
+
+/** Why file rss is set aside when the caller gave no reason. */
+const FILE_RSS_OUTSIDE = 'file pages the model does not hold (the mappings execve and the loader make, and what the page cache held, are in no tracepoint)';
 
 /** The kind under which the free of a page allocated by an op outside the model is counted. */
 const FREED_OUTSIDE = 'free of a page a fault outside the model allocated';
@@ -233,7 +238,7 @@ function predKind(ev: Emission['ev']): number {
 export class FidelityChecker {
   private r: FidelityReport = {
     verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
-    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, uncertainRss: { predicted: 0, agreed: 0, absent: 0 }, mismatches: [],
+    unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, fileRssWhy: {}, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, uncertainRss: { predicted: 0, agreed: 0, absent: 0 }, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
   /**
@@ -241,7 +246,12 @@ export class FidelityChecker {
    * recorded MM_FILEPAGES/MM_SHMEMPAGES updates are then compared; otherwise neither they nor
    * the model's are. Asked once per op, at begin().
    */
-  filePages: () => boolean = () => false;
+  /**
+   * Whether the op's file rss updates are the model's to predict: true, or false / what the model
+   * lacks for them (named in the report).
+   */
+  filePages: () => boolean | string = () => false;
+  private fileWhy: string | undefined;
   private fileKnown = false;
 
   /** `ignore`: predicted kinds the trace cannot show (not recorded): not compared. */
@@ -287,7 +297,9 @@ export class FidelityChecker {
     this.freesUnordered = shared !== undefined && freesUnordered;
     if (this.consumed.size > 0) this.consumed.clear();
     this.mergeRss = lo.preempted === true;
-    this.fileKnown = this.filePages();
+    const fp = this.filePages();
+    this.fileKnown = fp === true;
+    this.fileWhy = typeof fp === 'string' ? fp : undefined;
     if (this.mergeRss) this.r.preemptedOps++;
     this.pendingRss = undefined;
     // The lists are reused from op to op, refilled from the start (a mismatch report copies
@@ -316,7 +328,12 @@ export class FidelityChecker {
     for (let i = 0; i < recorded.length; i++) {
       const x = recorded[i]!;
       if (x.ours === false) { if (x.ev === 'mm_page_free') this.r.foreignFrees++; continue; }
-      if (x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES) && !this.fileKnown) { this.r.fileRss++; continue; }
+      if (x.ev === 'rss_stat' && (x.b === MM_FILEPAGES || x.b === MM_SHMEMPAGES) && !this.fileKnown) {
+        this.r.fileRss++;
+        const why = this.fileWhy ?? FILE_RSS_OUTSIDE;
+        this.r.fileRssWhy[why] = (this.r.fileRssWhy[why] ?? 0) + 1;
+        continue;
+      }
       if (allocatedOutside !== undefined && x.ev === 'mm_page_free' && x.pfn !== undefined && allocatedOutside(x.pfn)) { this.outsideEvent(FREED_OUTSIDE, lo.op.at.line); continue; }
       const l = this.lane(x.cpu);
       // A preempted op's rss updates of one counter compare by their sum: the lifter merged
@@ -619,7 +636,10 @@ export class FidelityChecker {
     r.outsideModel = [...this.outside.values()].sort((a, b) => b.events - a.events || b.ops - a.ops);
     const reasons: string[] = [];
     const silent = r.outsideModel.filter((o) => o.events > 0);
-    if (r.fileRss) reasons.push(`${r.fileRss} recorded rss_stat update${r.fileRss === 1 ? '' : 's'} of file or shmem pages (MM_FILEPAGES/MM_SHMEMPAGES) not compared: file-backed memory is outside the model (the mappings execve and the loader make, and what the page cache held, are in no tracepoint)`);
+    if (r.fileRss) {
+      const whys = Object.entries(r.fileRssWhy).sort((a, b) => b[1] - a[1]).map(([why, n]) => `${n}: ${why}`);
+      reasons.push(`${r.fileRss} recorded rss_stat update${r.fileRss === 1 ? '' : 's'} of file or shmem pages (MM_FILEPAGES/MM_SHMEMPAGES) not compared, by what the model lacked to predict them (${whys.join('; ')})`);
+    }
     const ut = r.uncertainFlushes.touched;
     const ui = r.uncertainFlushes.ipi;
     if (ut) reasons.push(`${ut} predicted flush${ut === 1 ? '' : 'es'} depend${ut === 1 ? 's' : ''} on whether the program touched memory the kernel had left clean and old (a store or access to present memory leaves no event; MADV_FREE over lazyfree pages): matched by position, range not compared; ${r.uncertainAbsent.touched} had no recorded flush (the entries were untouched)`);

@@ -11,7 +11,7 @@ import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap, munmap_outside_model, window_saw } from './kernel/mmap.js';
-import { file_rss_known } from './kernel/filemap.js';
+import { file_rss_known, file_rss_unknown_why } from './kernel/filemap.js';
 import { dup_mmap, exit_zaps_unseen_pages, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
@@ -335,6 +335,11 @@ export class Engine {
   /** Whether `op`'s file and shmem rss updates are predicted (kernel/filemap.ts file_rss_known()); asked before the op. */
   fileRssKnown(op: Op): boolean {
     return file_rss_known(this.k, this.k.mms.get(op.tgid), op);
+  }
+
+  /** What keeps `op`'s file rss from being predicted, if anything (filemap.ts FILE_RSS_*). */
+  fileRssUnknownWhy(op: Op): string | undefined {
+    return file_rss_unknown_why(this.k, this.k.mms.get(op.tgid), op);
   }
 
   sharesUnknownOutput(op: Op): string | undefined {

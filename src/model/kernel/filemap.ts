@@ -320,6 +320,12 @@ export function mm_has_file_events(mm: Mm): void {
 /** The 64 KiB block of `addr` (Mm.unseenBlocks). */
 export const unseenBlock = (addr: number): number => Math.floor(addr / (FAULT_AROUND_PAGES * PAGE_SIZE));
 
+/** Why file rss is not predicted (file_rss_unknown_why()): what the capture lacks for it. */
+export const FILE_RSS_NO_EVENTS = 'the capture records no page-cache events of its file faults (filemap:mm_filemap_map_pages, filemap:mm_filemap_fault: which file pages each fault maps) and no snapshot of the file pages mapped';
+export const FILE_RSS_PRE_WINDOW = 'the mm holds file mappings from before the window, whose pages no snapshot at fl: begin shows';
+export const FILE_RSS_CACHE = 'the page cache of the file was shown incomplete in the window (readahead added pages, or fault-around could not map the faulting page): which pages fault-around found uptodate is in no event';
+export const FILE_RSS_UNSEEN = 'a fault mapped file pages where the model knows no file mapping it holds (the vdso, a mapping from before the window, an event that did not fit the VMA)';
+
 /**
  * Whether `op`'s file and shmem rss updates are the model's to predict: every file page the op
  * may map or unmap is one the model holds — its faults' page-cache events were inputs, or a
@@ -327,36 +333,48 @@ export const unseenBlock = (addr: number): number => Math.floor(addr / (FAULT_AR
  * aside the recorded MM_FILEPAGES/MM_SHMEMPAGES updates).
  */
 export function file_rss_known(k: Kernel, mm: Mm | undefined, op: Op): boolean {
+  return file_rss_unknown_why(k, mm, op) === undefined;
+}
+
+/** What keeps `op`'s file rss from being predicted (one of the FILE_RSS_* reasons), if anything. */
+export function file_rss_unknown_why(k: Kernel, mm: Mm | undefined, op: Op): string | undefined {
   // Without recorded file faults, the snapshot's file pages are the only ones the model holds:
   // their updates are predicted while it holds any.
-  if (!mm || !fileEventMms.has(mm)) return k.holdsFilePages();
-  if (mm.preWindow) return false;
+  if (!mm || !fileEventMms.has(mm)) return k.holdsFilePages() ? undefined : mm?.preWindow ? FILE_RSS_PRE_WINDOW : FILE_RSS_NO_EVENTS;
+  if (mm.preWindow) return FILE_RSS_PRE_WINDOW;
   // Anonymous memory maps no file page; a file VMA's pages are known from its faults' events or
   // from the snapshot (which holds its shared and special mappings' pages too) until a fault
   // maps there what the model does not hold.
   const vmaKnown = (v: Vma): boolean => v.anon || (!v.unseenPages && (v.filePages === true || v.file !== undefined));
-  const rangeKnown = (start: number, end: number): boolean => {
-    if (mm.unseenBlocks) for (const b of mm.unseenBlocks) if (b * FAULT_AROUND_PAGES * PAGE_SIZE < end && (b + 1) * FAULT_AROUND_PAGES * PAGE_SIZE > start) return false;
-    for (const v of mm.vmas) if (v.vm_start < end && v.vm_end > start && !vmaKnown(v)) return false;
-    return true;
+  const rangeWhy = (start: number, end: number): string | undefined => {
+    if (mm.unseenBlocks) for (const b of mm.unseenBlocks) if (b * FAULT_AROUND_PAGES * PAGE_SIZE < end && (b + 1) * FAULT_AROUND_PAGES * PAGE_SIZE > start) return FILE_RSS_UNSEEN;
+    for (const v of mm.vmas) {
+      if (v.vm_start >= end || v.vm_end <= start || vmaKnown(v)) continue;
+      return v.file !== undefined && partlyCachedFiles.get(k)?.has(v.file) ? FILE_RSS_CACHE : FILE_RSS_UNSEEN;
+    }
+    return undefined;
   };
   // 6.1 keeps file counts in the task's rss cache, synced at any later op: only an mm whose
   // file pages are all known is predicted there.
-  if (!k.traits.rssEveryUpdate && !rangeKnown(0, Number.MAX_SAFE_INTEGER)) return false;
+  if (!k.traits.rssEveryUpdate) {
+    const why = rangeWhy(0, Number.MAX_SAFE_INTEGER);
+    if (why) return why;
+  }
   switch (op.kind) {
     case 'fault': {
       const v = mm.vmas.find((x) => x.vm_start <= op.addr && x.vm_end > op.addr);
-      return v !== undefined && vmaKnown(v) && (v.anon || !page_cache_unknown(k, op.file, op.write));
+      if (v === undefined || !vmaKnown(v)) return v?.file !== undefined && partlyCachedFiles.get(k)?.has(v.file) ? FILE_RSS_CACHE : FILE_RSS_UNSEEN;
+      return v.anon || !page_cache_unknown(k, op.file, op.write) ? undefined : FILE_RSS_CACHE;
     }
     case 'munmap':
-      return rangeKnown(op.addr, op.addr + op.len);
+      return rangeWhy(op.addr, op.addr + op.len);
     case 'mremap':
-      return rangeKnown(op.addr, op.addr + op.oldLen);
+      return rangeWhy(op.addr, op.addr + op.oldLen);
     case 'madvise':
-      return rangeKnown(op.addr, op.addr + op.len);
+      return rangeWhy(op.addr, op.addr + op.len);
     case 'mmap':
-      return (op.flags & 0x10) === 0 || rangeKnown(op.addr, op.addr + op.len);
+      return (op.flags & 0x10) === 0 ? undefined : rangeWhy(op.addr, op.addr + op.len);
     default:
-      return rangeKnown(0, Number.MAX_SAFE_INTEGER);
+      return rangeWhy(0, Number.MAX_SAFE_INTEGER);
   }
 }
