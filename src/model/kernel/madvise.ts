@@ -68,9 +68,11 @@ function splitForRange(k: Kernel, mm: Mm, f: Folio, page: number): boolean {
 }
 
 export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): void {
-  lru_add_drain(k);
   let tlb = new Gather();
   for (const vma of vmasIn(mm, start, end)) {
+    // madvise_free_single_vma() drains this CPU's batches for each VMA: what a VMA left in the
+    // lru_lazyfree batch moves when the next one begins.
+    lru_add_drain(k);
     // Before 6.16 madvise_free_single_vma() gathers and flushes each VMA on its own.
     if (!k.traits.madviseGatherPerCall) {
       tlb.finish(k, mm);
@@ -142,9 +144,10 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
 }
 
 export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: number, pageout: boolean): void {
-  lru_add_drain(k);
   let tlb = new Gather();
   for (const vma of vmasIn(mm, start, end)) {
+    // madvise_cold()/madvise_pageout() drain this CPU's batches for each VMA.
+    lru_add_drain(k);
     // madvise_cold()/madvise_pageout() gather and flush each VMA on its own (all releases: the
     // 6.16 one-gather-per-call change left COLD and PAGEOUT out).
     tlb.finish(k, mm);
