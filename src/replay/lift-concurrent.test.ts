@@ -328,3 +328,21 @@ describe('the CPUs the workload ran on before the window', () => {
     expect(op?.lazy).toBeUndefined();
   });
 });
+
+describe("a sibling's switch inside an op that flushes it", () => {
+  it("is placed by the op's own events: the shootdown its IPI caused on the sibling's CPU is not one", async () => {
+    const { ops } = await lift([
+      ...BEGIN,
+      L(7, 0, 10, 'sys_madvise(start: 0x7f0000000000, len_in: 0x10000, behavior: 0x4)'),
+      FLUSH(7, 0, 11, 4, '...1.'),
+      FLUSH(7, 0, 12, 3, 'd..2.'),
+      FLUSH(8, 1, 13, 1, 'd.h..'),
+      SW(1, 14, THREAD, 'S', IDLE),
+      L(7, 0, 15, 'sys_madvise -> 0x0'),
+    ]);
+    const madvise = ops.find((o) => o.op.kind === 'madvise')!;
+    // The remote shootdown is the op's output (it answers the op's send) but not in its context.
+    expect(madvise.recorded.some((r) => r.pid === 8 && r.b === 1)).toBe(true);
+    expect(madvise.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 2, on: false, idle: true, ours: false }]);
+  });
+});

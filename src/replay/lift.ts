@@ -857,7 +857,9 @@ export class Lifter {
       const lo = s.op;
       if (lo === undefined || s.asleep || lo.op.tid === tid || lo.op.tgid !== tgid || lo.op.cpu === cpu || !this.awaitsReturn(s)) continue;
       let at = 0;
-      for (const r of lo.recorded) if (r.ours !== false) at++;
+      // The op's own events (its task's context): a flush its IPI caused on another CPU may be
+      // recorded later than it happened (another instance's buffer, a late answer).
+      for (const r of lo.recorded) if (r.ours !== false && r.pid === lo.op.tid) at++;
       (lo.op.siblingSwitchesAt ??= []).push({ cpu, at, ...sw });
     }
   }

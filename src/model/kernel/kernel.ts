@@ -201,11 +201,17 @@ export class Kernel {
     if (this.rssUncertain !== undefined && e.ev === 'rss_stat' && e.member === this.rssUncertain) e.uncertain = 'fileCache';
     if (this.emitSink) this.emitSink(e);
     if (this.keepOut) this.out.push(e);
+    // Counted in the op's own events only, as the lifter counts them (not what its IPIs did on
+    // other CPUs). Inside a multi-CPU flush the switch waits for its end (siblingRunsHeld): the
+    // sender waits for every target, so the record shows the targets' flushes before the switch.
     const s = this.siblingRuns;
-    if (s !== undefined && ++s.n >= s.runs[s.next]!.at) this.siblingRunsDue(s);
+    if (s !== undefined && e.cpu === this.cpu && ++s.n >= s.runs[s.next]!.at && !this.siblingRunsHeld) this.siblingRunsDue(s);
     // Output of untraced work (fork.ts untraced(), another task's drain) is no mark of the op's.
     if ((e.ev === 'mm_page_free' || e.ev === 'mm_vmscan_reclaim_pages') && (this.keepOut || this.emitSink)) this.opMarks++;
   }
+
+  /** A multi-CPU flush is under way: switches that come due wait for its end (flush_tlb_multi()). */
+  siblingRunsHeld = false;
 
   /** Applies the switch-ins whose place in the op has come (none re-entered while applying). */
   siblingRunsDue(s: NonNullable<Kernel['siblingRuns']>): void {

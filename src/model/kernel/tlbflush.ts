@@ -236,6 +236,8 @@ function flush_tlb_multi(k: Kernel, mask: Set<number>, info: FlushInfo): void {
   else { targets.splice(targets.indexOf(k.cpu), 1); targets.unshift(k.cpu); }
   const how = k.hook('flush_tlb_multi_remote')(k);
   k.runningSeries = undefined;
+  const held = k.siblingRunsHeld;
+  k.siblingRunsHeld = true;
   for (const c of targets) {
     if (!should_flush_tlb(k, c, info)) continue;
     if (c !== k.cpu) {
@@ -246,6 +248,9 @@ function flush_tlb_multi(k: Kernel, mask: Set<number>, info: FlushInfo): void {
     }
     flush_tlb_func(k, c, info);
   }
+  k.siblingRunsHeld = held;
+  const s = k.siblingRuns;
+  if (!held && s !== undefined && s.n >= s.runs[s.next]!.at) k.siblingRunsDue(s);
 }
 
 /**
