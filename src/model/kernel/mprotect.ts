@@ -84,7 +84,7 @@ export function do_mprotect(k: Kernel, mm: Mm, start: number, len: number, prot:
   for (const v of mm.vmas) {
     if (v.vm_end <= start || v.vm_start >= end) continue;
     if (v.vm_start > covered) unknown = 'mprotect of memory the model knows no VMA for';
-    if (!v.anon) unknown ??= 'mprotect of a file or shared mapping';
+    if (!v.anon && !file_pages_held(v)) unknown ??= 'mprotect of a file or shared mapping';
     covered = Math.max(covered, v.vm_end);
   }
   if (covered < end) unknown ??= 'mprotect of memory the model knows no VMA for';
@@ -97,7 +97,7 @@ export function do_mprotect(k: Kernel, mm: Mm, start: number, len: number, prot:
     const s = Math.max(addr, vma.vm_start);
     const e = Math.min(end, vma.vm_end);
     addr = e;
-    if (!vma.anon) {
+    if (!vma.anon && !file_pages_held(vma)) {
       // A private file mapping is split too (ld.so's mprotect of an image's RELRO range): a zap
       // updates rss once per VMA and page table, so the split shows in its anonymous copies'
       // rss_stat; the entries' change is not predicted (the call's output is outside the model).
@@ -110,6 +110,17 @@ export function do_mprotect(k: Kernel, mm: Mm, start: number, len: number, prot:
   // vma_merge() for the VMAs the call changed, with whichever neighbour now matches.
   if (changed) vma_merge(mm, start, end);
   return unknown;
+}
+
+/**
+ * A private file mapping made in the window whose every mapped page the model holds (its faults'
+ * page-cache events were inputs, Vma.fileEvents, and no fault mapped there what it does not
+ * hold): change_protection() rewrites its entries like an anonymous VMA's — a file page stays
+ * read-only (never exclusive anonymous: can_change_pte_writable() refuses it), an anonymous
+ * copy made by a write fault is made writable again or read-only as for anonymous memory.
+ */
+function file_pages_held(v: Vma): boolean {
+  return v.privateFile === true && v.fileEvents === true && v.unseenPages !== true;
 }
 
 /** mprotect_fixup(): split the VMA to the range, set its flags, change its entries; false if nothing changed. */
