@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { commonInOrder, FidelityChecker, greedyInOrder, SYNTH_PFN } from './compare.js';
 import { Recorded, type LiftedOp } from '../replay/lift.js';
+import { OTHERS_FOLIOS_SPLIT } from '../model/emit.js';
 
 const fork = (recorded: Recorded[]): LiftedOp => ({ op: { kind: 'fork', child: 2, tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } }, recorded, compare: true, phase: '', failed: false });
 const rss = (line: number, pages: number) => new Recorded('rss_stat', line, 0, 1, 0, 1, pages * 4096, undefined, true, 'MM_ANONPAGES');
@@ -98,5 +99,28 @@ describe('the alignment\'s greedy fallback past its edit bound', () => {
     const preds = [0x200, 0x202, 0x201, 0x209].map((pfn) => ({ ev: 'mm_page_free' as const, cpu: 0, order: 0, pfn }));
     expect(greedyInOrder(recs, 0, recs.length, preds as never)).toBe(3);
     expect(commonInOrder(recs, 0, recs.length, preds as never)).toBe(3);
+  });
+});
+
+describe('drop_caches: output shared with other processes\' memory only', () => {
+  const dropOp = (recorded: Recorded[]): LiftedOp => ({ op: { kind: 'drop-caches', value: 3, tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } }, recorded, compare: true, phase: '', failed: false });
+  const others = flush(2);
+  const ownFree = new Recorded('mm_page_free', 3, 0, 1, 0, undefined, undefined, 0x500, true, undefined);
+  const ownRss = new Recorded('rss_stat', 4, 0, 1, 1, 1, -4096, undefined, true, 'MM_ANONPAGES');
+  const check = (recorded: Recorded[]) => {
+    const c = new FidelityChecker();
+    c.begin(dropOp(recorded), OTHERS_FOLIOS_SPLIT);
+    c.end();
+    return c.report();
+  };
+
+  it('another mm\'s flush no prediction takes is theirs (outside the model)', () => {
+    const r = check([others]);
+    expect([r.opsMismatched, r.verdict]).toEqual([0, 'partial']);
+  });
+
+  it('a free of a page the workload allocated, or an update of its own rss, is still the workload\'s: a mismatch', () => {
+    expect(check([others, ownFree]).opsMismatched).toBe(1);
+    expect(check([others, ownRss]).opsMismatched).toBe(1);
   });
 });

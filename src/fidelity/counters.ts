@@ -8,7 +8,7 @@
 import { parseExecImages, type ExecImage } from '../core/exec-image.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { allocatesForEveryone, type ThpSettings } from '../model/config.js';
+import { allocatesForEveryone, allocatesForNone, type ThpSettings } from '../model/config.js';
 
 export interface CaptureFacts {
   release?: string;
@@ -105,13 +105,6 @@ export function compareCounterDeltas(model: Record<string, Record<string, number
   const mismatches: CounterCheck['mismatches'] = [];
   const skipped = new Map<string, string>();
   let compared = 0;
-  // The folio sizes the workload had: the model's folio orders are the trace's own
-  // (mm_page_alloc), so a size no model counter moved is one the workload never held.
-  const held = new Set<number>();
-  for (const d of Object.values(model)) for (const [n, v] of Object.entries(d)) {
-    const size = counterSize(n);
-    if (size !== undefined && v !== 0) held.add(size);
-  }
   for (const [phase, rec] of Object.entries(recorded)) {
     const mod = model[phase] ?? {};
     const names = new Set([...Object.keys(rec), ...Object.keys(mod)].filter((n) => COMPARED_COUNTERS.test(n)));
@@ -121,12 +114,11 @@ export function compareCounterDeltas(model: Record<string, Record<string, number
         skipped.set(n, `system-wide, and with ${size}kB folios enabled for every task other tasks' folios count too`);
         continue;
       }
-      // Folios of a size allocated while an earlier setting allowed it live on in other
-      // processes, which split and free them at any time (and drop_caches' deferred-split
-      // shrinker splits them in the workload's context): a size the workload never held moves
-      // only through them.
-      if (size !== undefined && !held.has(size) && (rec[n] ?? 0) !== 0) {
-        skipped.set(n, `system-wide, and the workload held no ${size}kB folio: other tasks' folios`);
+      // A size the settings give no task now: its folios are other processes', allocated under
+      // an earlier setting, which they split and free at any time (and drop_caches' deferred-
+      // split shrinker splits in the workload's context). Judged by the settings, an input.
+      if (size !== undefined && thp && allocatesForNone(size, thp)) {
+        skipped.set(n, `system-wide, and ${size}kB folios are enabled for no task: other processes' folios from an earlier setting`);
         continue;
       }
       compared++;

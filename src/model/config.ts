@@ -314,6 +314,14 @@ export function allocatesForEveryone(sizeKb: number, thp: ThpSettings): boolean 
   return mode === 'always' || (mode === 'inherit' && thp.enabled === 'always');
 }
 
+/**
+ * Where the settings name a size's policy and it allocates for no task (`never`, or `inherit`
+ * under enabled=never). A size the settings do not list is not judged.
+ */
+export function allocatesForNone(sizeKb: number, thp: ThpSettings): boolean {
+  const mode = thp.sizes[sizeKb] ?? (sizeKb === 2048 ? 'inherit' : undefined);
+  return mode === 'never' || (mode === 'inherit' && thp.enabled === 'never');
+}
 
 export const DEFAULT_THP: ThpSettings = { enabled: 'madvise', sizes: { 64: 'never', 2048: 'inherit' } };
 

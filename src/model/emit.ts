@@ -76,3 +76,10 @@ export interface Violation {
   /** The series whose hook was running when it happened, if any. */
   series?: string;
 }
+
+/**
+ * What a drop_caches op's output shares with other processes (Engine.sharesUnknownOutput()):
+ * their memory only, so a free of a page the workload allocated, or an update of the workload's
+ * own rss counters, in its record is still the workload's and compared.
+ */
+export const OTHERS_FOLIOS_SPLIT = 'other processes\' partially mapped large folios split by the deferred-split shrinker (which ones they hold is in no event)';

@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from './config.js';
 import { estimate, type CostEstimate } from './cost.js';
-import type { Emission, Violation } from './emit.js';
+import { OTHERS_FOLIOS_SPLIT, type Emission, type Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
@@ -51,6 +51,7 @@ export function composeHooks(seriesIds: string[]): { hooks: Hooks; owners: HookO
 }
 
 const NOTHING_KEPT: Emission[] = Object.freeze([]) as unknown as Emission[];
+
 const NO_HOOKS: string[] = Object.freeze([]) as unknown as string[];
 
 /** A store to [lo, hi) of one PMD's range: the hardware sets dirty and young where it may write. */
@@ -352,7 +353,7 @@ export class Engine {
       // flushes are their mms', in the workload's context). Which large folios they hold is in
       // no event and not in the THP settings either: a folio allocated under an earlier
       // setting (or in a range another process madvised) stays queued until it is split.
-      if (op.kind === 'drop-caches' && (op.value & 2) !== 0) return 'other processes\' partially mapped large folios split by the deferred-split shrinker (which ones they hold is in no event)';
+      if (op.kind === 'drop-caches' && (op.value & 2) !== 0) return OTHERS_FOLIOS_SPLIT;
       return undefined;
     }
     const mm = this.k.mms.get(op.tgid);

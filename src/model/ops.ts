@@ -237,7 +237,11 @@ export type Op =
    * while an op of another of the workload's tasks, on another CPU, was in flight (its flush
    * IPI to this CPU may have landed on either side of the switch).
    */
-  | (Base & { kind: 'run'; on: boolean; idle?: boolean; ours?: boolean; overlaps?: boolean })
+  | (Base & {
+    kind: 'run'; on: boolean; idle?: boolean; ours?: boolean; overlaps?: boolean;
+    /** Also placed inside a sibling's system call (Op siblingSwitchesAt): not moved before it. */
+    placed?: boolean;
+  })
   /**
    * A task of another process was switched in on `cpu` while that CPU held the workload's mm
    * lazily (after a workload task left it for the idle task or a kernel thread): switch_mm().

@@ -360,3 +360,21 @@ describe('a reclaim pass\'s recorded reference checks', () => {
     expect(ops.find((o) => o.op.kind === 'memcg-reclaim')!.op.inactivePasses).toEqual([{ scanned: 512, refKeep: 512 }, { scanned: 512, refKeep: 0 }]);
   });
 });
+
+describe('a sibling\'s switch placed inside a system call', () => {
+  it('is not also moved before the call by its time (its own run op stays after it, without overlaps)', async () => {
+    const { ops } = await lift([
+      begin,
+      L('1.000002', 'tracing_mark_write: fl: thread tid=8', 7, 0),
+      L('1.000010', 'sys_madvise(start: 0x7f0000000000, len_in: 0x10000, behavior: 0x15)', 7, 0),
+      L('1.000011', 'sched_switch: prev_comm=w prev_pid=8 prev_prio=120 prev_state=R+ ==> next_comm=node next_pid=99 next_prio=120', 8, 1, 'd..2.'),
+      L('1.000050', 'tlb_flush: pages:1 reason:local MM shootdown (3)', 7, 0, 'd..2.'),
+      L('1.000100', 'sys_madvise -> 0x0', 7, 0),
+    ]);
+    const kinds = ops.map((o) => o.op.kind).filter((k) => k === 'madvise' || k === 'run');
+    expect(kinds).toEqual(['madvise', 'run']);
+    const run = ops.find((o) => o.op.kind === 'run')!.op as { placed?: boolean; overlaps?: boolean };
+    expect([run.placed, run.overlaps]).toEqual([true, undefined]);
+    expect(ops.find((o) => o.op.kind === 'madvise')!.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 0, on: false, idle: false, ours: false }]);
+  });
+});

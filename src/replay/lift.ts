@@ -760,17 +760,19 @@ export class Lifter {
       // once, without ending the op whose output is still to come.
       const toKernel = next === 0 || isKernelThread(String(f.next_comm ?? ''));
       if (pt !== undefined) this.switchedOut(prev, f.prev_state, e.tsNs);
-      if (pt !== undefined) this.siblingSwitch(e.cpu, prev, { on: false, idle: toKernel, ours: nt !== undefined });
+      // A switch placed inside a sibling's system call (Op siblingSwitchesAt) has its effect
+      // there: its own op stays after that call (`placed`), and raced no IPI of it.
+      const placedOut = pt !== undefined && this.siblingSwitch(e.cpu, prev, { on: false, idle: toKernel, ours: nt !== undefined });
       if (pt !== undefined) {
         const cur = this.lastOpened;
-        const overlaps = cur !== undefined && this.isOpen(cur) && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
-        this.side(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}) }, prev);
+        const overlaps = !placedOut && cur !== undefined && this.isOpen(cur) && cur.op.tid !== prev && cur.op.cpu !== e.cpu && this.tasks.get(cur.op.tid) === pt;
+        this.side(e, pt, { kind: 'run', on: false, idle: toKernel, ours: nt !== undefined, ...(overlaps ? { overlaps } : {}), ...(placedOut ? { placed: true } : {}) }, prev);
       }
       if (nt !== undefined) {
-        this.siblingSwitch(e.cpu, next, { on: true });
+        const placedIn = this.siblingSwitch(e.cpu, next, { on: true });
         const s = this.taskOf(next);
         if (s !== undefined) { s.off = false; s.onNs = e.tsNs; }
-        this.side(e, nt, { kind: 'run', on: true }, next);
+        this.side(e, nt, { kind: 'run', on: true, ...(placedIn ? { placed: true } : {}) }, next);
         this.cpuHolds[e.cpu] = nt;
       } else if (!toKernel) {
         // Another process's task loads its own mm: a CPU that held the workload's lazily (its
@@ -851,8 +853,9 @@ export class Lifter {
    * changes at that point of the call, which the model places by the call's recorded events so
    * far (Op.siblingSwitchesAt).
    */
-  private siblingSwitch(cpu: number, tid: number, sw: Omit<SiblingSwitch, 'cpu' | 'at'>): void {
+  private siblingSwitch(cpu: number, tid: number, sw: Omit<SiblingSwitch, 'cpu' | 'at'>): boolean {
     const tgid = this.tasks.get(tid);
+    let placed = false;
     for (const s of this.perTask.values()) {
       const lo = s.op;
       if (lo === undefined || s.asleep || lo.op.tid === tid || lo.op.tgid !== tgid || lo.op.cpu === cpu || !this.awaitsReturn(s)) continue;
@@ -861,7 +864,9 @@ export class Lifter {
       // recorded later than it happened (another instance's buffer, a late answer).
       for (const r of lo.recorded) if (r.ours !== false && r.pid === lo.op.tid) at++;
       (lo.op.siblingSwitchesAt ??= []).push({ cpu, at, ...sw });
+      placed = true;
     }
+    return placed;
   }
 
   /**
@@ -1126,7 +1131,7 @@ export class Lifter {
     let j = p + 1;
     for (; j < t; j++) {
       const lo = q[j]!;
-      if (lo.op.cpu === cur.op.cpu || (lo.op.at.tsNs ?? mid) >= mid || (lo.op.kind !== 'run' && lo.op.kind !== 'switch-other')) break;
+      if (lo.op.cpu === cur.op.cpu || (lo.op.at.tsNs ?? mid) >= mid || (lo.op.kind !== 'run' && lo.op.kind !== 'switch-other') || (lo.op.kind === 'run' && lo.op.placed)) break;
     }
     if (j === p + 1) return;
     // The switches (side ops) move before the op.

@@ -204,10 +204,12 @@ export class Kernel {
     // Counted in the op's own events only, as the lifter counts them (not what its IPIs did on
     // other CPUs). Inside a multi-CPU flush the switch waits for its end (siblingRunsHeld): the
     // sender waits for every target, so the record shows the targets' flushes before the switch.
+    // Output of untraced work (fork.ts untraced(), another task's drain, a sync of unknown
+    // counts) is no event of the op's record: it moves neither count.
+    const traced = this.keepOut || this.emitSink !== undefined;
     const s = this.siblingRuns;
-    if (s !== undefined && e.cpu === this.cpu && ++s.n >= s.runs[s.next]!.at && !this.siblingRunsHeld) this.siblingRunsDue(s);
-    // Output of untraced work (fork.ts untraced(), another task's drain) is no mark of the op's.
-    if ((e.ev === 'mm_page_free' || e.ev === 'mm_vmscan_reclaim_pages') && (this.keepOut || this.emitSink)) this.opMarks++;
+    if (s !== undefined && traced && e.cpu === this.cpu && ++s.n >= s.runs[s.next]!.at && !this.siblingRunsHeld) this.siblingRunsDue(s);
+    if ((e.ev === 'mm_page_free' || e.ev === 'mm_vmscan_reclaim_pages') && traced) this.opMarks++;
   }
 
   /** A multi-CPU flush is under way: switches that come due wait for its end (flush_tlb_multi()). */

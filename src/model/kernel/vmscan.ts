@@ -81,8 +81,13 @@ const enum FolioRef { Reclaim, ReclaimClean, Keep, Activate }
  */
 function folio_check_references(k: Kernel, f: Folio, found?: boolean): FolioRef {
   const young = folio_referenced(k, f);
-  // The recorded pass says whether its checks found a young entry (Op `inactivePasses`).
-  const referenced_ptes = found === undefined ? young : found ? Math.max(young, 1) : 0;
+  // The recorded pass kept every page it looked at (Op `inactivePasses`): FOLIOREF_KEEP.
+  if (found === true) {
+    f.referenced = true;
+    return FolioRef.Keep;
+  }
+  // It kept none: no young entry found.
+  const referenced_ptes = found === false ? 0 : young;
   const referenced_folio = f.referenced;
   f.referenced = false;
   if (referenced_ptes) {
