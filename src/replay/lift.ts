@@ -90,6 +90,26 @@ export interface LiftedOp {
   /** How far `recorded` was scanned by outputMarks(), and the marks found up to there. */
   marksScanned?: number;
   marks?: number;
+  /** How far `recorded` was scanned by ownEvents(), and the op's own events up to there. */
+  ownScanned?: number;
+  own?: number;
+}
+
+/**
+ * The op's own recorded events so far (its task's context: a flush its IPI caused on another CPU
+ * may be recorded later than it happened), which place a sibling's switch inside it (Op
+ * `siblingSwitchesAt`). Scanned incrementally.
+ */
+function ownEvents(lo: LiftedOp): number {
+  const r = lo.recorded;
+  let n = lo.own ?? 0;
+  for (let i = lo.ownScanned ?? 0; i < r.length; i++) {
+    const x = r[i]!;
+    if (x.ours !== false && x.pid === lo.op.tid) n++;
+  }
+  lo.ownScanned = r.length;
+  lo.own = n;
+  return n;
 }
 
 /**
@@ -859,11 +879,7 @@ export class Lifter {
     for (const s of this.perTask.values()) {
       const lo = s.op;
       if (lo === undefined || s.asleep || lo.op.tid === tid || lo.op.tgid !== tgid || lo.op.cpu === cpu || !this.awaitsReturn(s)) continue;
-      let at = 0;
-      // The op's own events (its task's context): a flush its IPI caused on another CPU may be
-      // recorded later than it happened (another instance's buffer, a late answer).
-      for (const r of lo.recorded) if (r.ours !== false && r.pid === lo.op.tid) at++;
-      (lo.op.siblingSwitchesAt ??= []).push({ cpu, at, ...sw });
+      (lo.op.siblingSwitchesAt ??= []).push({ cpu, at: ownEvents(lo), ...sw });
       placed = true;
     }
     return placed;
