@@ -43,7 +43,7 @@ describe('sched_switch lifting', () => {
     ]);
   });
 
-  it('a switch on another CPU during a system call: before the op in its first half, after it in its second', async () => {
+  it('a sibling\'s switches on another CPU during a system call are placed inside it by its recorded events so far; their own ops follow it', async () => {
     const ops = await lift([
       ...BEGIN,
       L('w', 7, 0, '1.000100', 'sys_munmap(addr: 0x7f0000000000, len: 0x200000)'),
@@ -53,7 +53,12 @@ describe('sched_switch lifting', () => {
       L('w', 7, 0, '1.000300', 'tracing_mark_write: fl: end'),
     ]);
     const order = ops.map((o) => o.op).filter((o) => o.kind === 'run' || o.kind === 'munmap').map((o) => (o.kind === 'run' ? `${o.on ? 'on' : 'off'}@${o.at.line}` : 'munmap'));
-    expect(order).toEqual(['off@5', 'munmap', 'on@6']);
+    expect(order).toEqual(['munmap', 'off@5', 'on@6']);
+    // The munmap recorded nothing before either switch: both come before its output.
+    expect(ops.find((o) => o.op.kind === 'munmap')!.op.siblingSwitchesAt).toEqual([
+      { cpu: 1, at: 0, on: false, idle: true, ours: false },
+      { cpu: 1, at: 0, on: true },
+    ]);
   });
 
   it("the op's own task switched out during it: applied after the op", async () => {
