@@ -18,19 +18,10 @@ static int pfd[2];
 static const char *hmode;
 static volatile int touched;
 
-static void pin(int cpu)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	CPU_SET(cpu, &s);
-	if (sched_setaffinity(0, sizeof s, &s))
-		fl_die("sched_setaffinity");
-}
-
 static void *helper(void *arg)
 {
 	(void)arg;
-	pin(1);
+	fl_pin(1);
 	fl_mark("thread tid=%ld cpu=%d", (long)syscall(SYS_gettid), sched_getcpu());
 	fl_store(region + rlen / 2, rlen / 2, 1);
 	__atomic_store_n(&touched, 1, __ATOMIC_SEQ_CST);
@@ -64,7 +55,7 @@ int main(int argc, char **argv)
 	rlen = o.size;
 	if (pipe(pfd))
 		fl_die("pipe");
-	pin(0);
+	fl_pin(0);
 	char vname[64];
 	snprintf(vname, sizeof vname, "%s-%s", o.mode, o.variant);
 	fl_start(&o, "S17", vname);

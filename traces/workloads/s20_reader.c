@@ -17,19 +17,10 @@ static volatile int stop_read;
 static volatile int started;
 static volatile unsigned long sink;
 
-static void pin(int cpu)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	CPU_SET(cpu, &s);
-	if (sched_setaffinity(0, sizeof s, &s))
-		fl_die("sched_setaffinity");
-}
-
 static void *reader(void *arg)
 {
 	(void)arg;
-	pin(1);
+	fl_pin(1);
 	fl_mark("thread tid=%ld cpu=%d", (long)syscall(SYS_gettid), sched_getcpu());
 	fl_mark("note role=reader addr=%p len=0x%zx", (void *)region, rlen);
 	unsigned long sum = 0;
@@ -49,7 +40,7 @@ int main(int argc, char **argv)
 	if (!o.size)
 		o.size = m4k ? 8 * MB : 16 * MB;
 	rlen = o.size;
-	pin(0);
+	fl_pin(0);
 	char vname[64];
 	snprintf(vname, sizeof vname, "%s-%s%s", o.mode, o.variant, o.memcg ? "-memcg" : "");
 	fl_start(&o, "S20", vname);
