@@ -54,6 +54,11 @@ describe('counters of a folio size the settings enable for no task', () => {
     expect(c.skipped.map((s) => s.counter)).toEqual(['64kB/nr_anon_partially_mapped']);
   });
 
+  it('a count the model moves for such a size where the record shows none stays compared (a model fault)', () => {
+    const c = compareCounterDeltas({ free: { '64kB/split': 1 } }, { free: { '64kB/split': 0 } }, { enabled: 'madvise', sizes: { 64: 'never', 2048: 'inherit' } });
+    expect(c.mismatches.map((m) => m.counter)).toEqual(['64kB/split']);
+  });
+
   it('a size the settings allow (or do not list) stays compared, even where the model moved none of its counters', () => {
     const model = { free: { '64kB/split': 0, '32kB/split': 0 } };
     const rec = { free: { '64kB/split': 2, '32kB/split': 1 } };

@@ -116,8 +116,9 @@ export function compareCounterDeltas(model: Record<string, Record<string, number
       }
       // A size the settings give no task now: its folios are other processes', allocated under
       // an earlier setting, which they split and free at any time (and drop_caches' deferred-
-      // split shrinker splits in the workload's context). Judged by the settings, an input.
-      if (size !== undefined && thp && allocatesForNone(size, thp)) {
+      // split shrinker splits in the workload's context). Judged by the settings, an input; a
+      // count the model moves where the record shows none stays compared.
+      if (size !== undefined && thp && allocatesForNone(size, thp) && (rec[n] ?? 0) !== 0) {
         skipped.set(n, `system-wide, and ${size}kB folios are enabled for no task: other processes' folios from an earlier setting`);
         continue;
       }
