@@ -12,7 +12,7 @@ import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kerne
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap, munmap_outside_model, window_saw } from './kernel/mmap.js';
 import { file_rss_known, file_rss_unknown_why } from './kernel/filemap.js';
-import { dup_mmap, exit_zaps_unseen_pages, load_snapshot, output_shares_pre_window, vma_outside_model } from './kernel/fork.js';
+import { dup_mmap, exit_zaps_unseen_pages, load_snapshot, output_shares_pre_window, untraced, vma_outside_model } from './kernel/fork.js';
 import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
@@ -151,13 +151,8 @@ export class Engine {
       // frees what the batch let go). What that drain freed was freed in the other task's
       // context, which this op's record does not hold.
       k.lruObserved = true;
-      const sink = k.emitSink;
-      const keep = k.keepOut;
-      k.emitSink = undefined;
-      k.keepOut = false;
-      lru_add_observed(k, op.lruDrainedMidway);
-      k.emitSink = sink;
-      k.keepOut = keep;
+      const drained = op.lruDrainedMidway;
+      untraced(k, () => lru_add_observed(k, drained));
     }
     switch (op.kind) {
       case 'mmap':
