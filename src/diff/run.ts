@@ -166,7 +166,7 @@ export class MultiReplay {
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;
-      checker.end(r.unmodelled);
+      checker.end(r.unmodelled, r.unseen);
       if (r.violations.length > 0) {
         this.vcount[i]! += r.violations.length;
         for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);
@@ -239,7 +239,7 @@ export async function replayTrace(
     if (absent) inputGaps.push(`the trace has no ${r.events.length > 1 ? 'syscall' : r.events[0]} events (${r.what}): the workload was not lifted whole`);
   }
   for (const [kind, b] of lifter.breaches) inputGaps.push(`${b.count} × ${BREACH_TEXT[kind]} (first at line ${b.line})`);
-  inputGaps.push(...khugepagedGaps(facts.phaseDeltas));
+  const phaseGaps = khugepagedGaps(facts.phaseDeltas);
   const readIssues: Record<string, number> = {};
   for (const [code, n] of stats.diagnostics.counts) {
     const sev = DIAGNOSTICS[code as DiagnosticCode]?.severity;
@@ -268,7 +268,7 @@ export async function replayTrace(
     if (run.fidelity.verdict !== 'matched' && lruExposed > 0 && facts.othersUntraced) {
       gaps.push(`the capture followed the workload's tasks only: ${lruExposed} unmapped folio${s(lruExposed)} waiting in a per-CPU lru_add batch while another task ran on that CPU, whose drain of the batch (pagemap:mm_lru_insertion in that task) is not recorded — whether the unmap or that drain freed them cannot be known; record mm_lru_insertion for every task`);
     }
-    const shown: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps };
+    const shown: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps, phaseGaps };
     run.fidelity = withTraceFacts(run.fidelity, shown);
   }
   return {
@@ -282,7 +282,7 @@ export async function replayTrace(
     notes: lifter.notes,
     kinds,
     workloadEvents: lifter.workloadEvents,
-    inputGaps,
+    inputGaps: [...inputGaps, ...phaseGaps.map((g) => g.why)],
     hasInputs: kinds.syscalls + kinds.page_fault_user > 0,
     lostEvents: stats.lost.length,
     diagnostics: stats.diagnostics.kept,

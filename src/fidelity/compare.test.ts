@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commonInOrder, FidelityChecker } from './compare.js';
+import { commonInOrder, FidelityChecker, withTraceFacts } from './compare.js';
 import { mergeRssUpdates, Recorded, type LiftedOp } from '../replay/lift.js';
 
 const op = (): LiftedOp => ({ op: { kind: 'munmap', addr: 0, len: 4096, tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } }, recorded: [], compare: true, phase: '', failed: false });
@@ -155,5 +155,52 @@ describe('counting reproduced events past an op\'s first difference', () => {
     const preds = pred.map(pred1);
     expect(commonInOrder(recs, 0, recs.length, preds)).toBe(20);
     expect(commonInOrder(recs, 0, recs.length, preds, 10)).toBeUndefined();
+  });
+});
+
+describe('an op whose reclaim decisions took accessed bits no event shows', () => {
+  const flush = new Recorded('tlb_flush', 2, 0, 1, -1, 3, undefined, undefined, true, undefined);
+  const at = (line: number): LiftedOp => ({ ...op(), op: { ...op().op, at: { index: line, line } }, recorded: [flush] });
+  /** Ops at lines 1..3, each recording one flush; the model predicts none in op `differs`; `unseenAt` says which op had unseen decisions. */
+  const run = (differs: number, unseenAt: number | undefined) => {
+    const c = new FidelityChecker();
+    for (const line of [1, 2, 3]) {
+      c.begin(at(line));
+      if (line !== differs) c.see({ ev: 'tlb_flush', cpu: 0, pages: -1, reason: 3 });
+      c.end(undefined, line === unseenAt ? { n: 2, what: 'accessed', why: 'thread 11 of pid 10 was running during the call on CPU 1' } : undefined);
+    }
+    return c.report();
+  };
+  it('a difference at or after it makes the verdict partial, with the op\'s line and the reason', () => {
+    for (const differs of [2, 3]) {
+      const r = run(differs, 2);
+      expect([r.verdict, r.opsMismatched, r.opsUnseen]).toEqual(['partial', 1, 1]);
+      expect(r.reasons.join('\n')).toMatch(/1 op differs at or after line 2, where reclaim found 2 folios unreferenced .*\(thread 11 of pid 10 was running/);
+    }
+  });
+  it('a difference before it stays a mismatch; with no difference the capture matches', () => {
+    const before = run(1, 2);
+    expect([before.verdict, before.opsMismatched, before.opsUnseen]).toEqual(['mismatched', 1, 0]);
+    const none = run(0, 2);
+    expect([none.verdict, none.reasons]).toEqual(['matched', []]);
+  });
+});
+
+describe('a gap that holds from a phase on (khugepaged collapsed a range in it)', () => {
+  const flush = new Recorded('tlb_flush', 2, 0, 1, -1, 3, undefined, undefined, true, undefined);
+  /** One op per phase, each recording one flush; the model predicts none in phase `differs`. */
+  const run = (differs: string) => {
+    const c = new FidelityChecker();
+    for (const phase of ['populate', 'collapse', 'munmap']) {
+      c.begin({ ...op(), recorded: [flush], phase });
+      if (phase !== differs) c.see({ ev: 'tlb_flush', cpu: 0, pages: -1, reason: 3 });
+      c.end();
+    }
+    return withTraceFacts(c.report(), { readProblems: {}, notRecorded: [], inputGaps: [], phaseGaps: [{ phase: 'collapse', why: 'khugepaged collapsed 1 PMD range during phase collapse' }] });
+  };
+  it('excuses a difference in that phase or after it (partial, the gap named), not one before it', () => {
+    for (const differs of ['collapse', 'munmap']) expect([run(differs).verdict, run(differs).reasons]).toEqual(['partial', ['khugepaged collapsed 1 PMD range during phase collapse']]);
+    expect(run('populate').verdict).toBe('mismatched');
+    expect(run('populate').phaseMismatches).toEqual([{ phase: 'populate', ops: 1 }, { phase: 'collapse', ops: 0 }, { phase: 'munmap', ops: 0 }]);
   });
 });

@@ -5,7 +5,7 @@
  * within each op. Recorded frees of pages the workload never allocated (per-CPU list drains,
  * RCU callbacks, page cache) are not the workload's and are counted apart.
  */
-import { OTHERS_FOLIOS_SPLIT, type Emission, type UncertainFlush } from '../model/emit.js';
+import { OTHERS_FOLIOS_SPLIT, type Emission, type UncertainFlush, type UnseenDecisions } from '../model/emit.js';
 import { MM_FILEPAGES, MM_SHMEMPAGES, RSS_NAMES } from '../model/state.js';
 import type { LiftedOp, Recorded } from '../replay/lift.js';
 
@@ -67,6 +67,19 @@ export interface FidelityReport {
   extra: number;
   opsCompared: number;
   opsMismatched: number;
+  /**
+   * Of the ops that differ, those at or after an op whose reclaim decisions took accessed bits
+   * no event shows (Engine StepResult `unseen`, the first in `unseenFrom`): past it the model's
+   * state may not be the kernel's, so they do not make the verdict `mismatched`.
+   */
+  opsUnseen: number;
+  unseenFrom?: { line: number } & UnseenDecisions;
+  /**
+   * Every phase the compared ops were in, in the order first met, with how many of its ops
+   * differ (not counting `opsUnseen`): a gap that holds from a phase on (TraceFacts
+   * `phaseGaps`) excuses those of that phase and later ones only.
+   */
+  phaseMismatches: Array<{ phase: string; ops: number }>;
   byKind: Record<string, { recorded: number; predicted: number }>;
   /** Recorded frees of pages that were never the workload's (not compared). */
   foreignFrees: number;
@@ -237,7 +250,7 @@ function predKind(ev: Emission['ev']): number {
 
 export class FidelityChecker {
   private r: FidelityReport = {
-    verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, byKind: {}, foreignFrees: 0,
+    verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, opsUnseen: 0, phaseMismatches: [], byKind: {}, foreignFrees: 0,
     unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, fileRssWhy: {}, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, uncertainRss: { predicted: 0, agreed: 0, absent: 0 }, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
@@ -269,6 +282,9 @@ export class FidelityChecker {
   // kept.
 
   private op: LiftedOp | undefined;
+  /** The report's phaseMismatches entry of each phase, and the current op's. */
+  private readonly phaseAt = new Map<string, { phase: string; ops: number }>();
+  private phaseCur: { phase: string; ops: number } | undefined;
   private readonly rec: Array<Recorded | undefined> = [];
   private nrec = 0;
   /** Every CPU's lane ever used (reused from op to op), and those in use by this op. */
@@ -307,6 +323,15 @@ export class FidelityChecker {
   begin(lo: LiftedOp, shared?: string, allocatedOutside?: (pfn: number) => boolean, freesUnordered = false): void {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
+    if (this.phaseCur?.phase !== lo.phase) {
+      let cur = this.phaseAt.get(lo.phase);
+      if (!cur) {
+        cur = { phase: lo.phase, ops: 0 };
+        this.phaseAt.set(lo.phase, cur);
+        this.r.phaseMismatches.push(cur);
+      }
+      this.phaseCur = cur;
+    }
     this.shared = shared;
     this.sharedOthersOnly = shared === OTHERS_FOLIOS_SPLIT;
     this.freesUnordered = shared !== undefined && freesUnordered;
@@ -542,8 +567,12 @@ export class FidelityChecker {
     o.events++;
   }
 
-  /** Ends the op; `unmodelled` names what the model could not represent in it. */
-  end(unmodelled?: string): void {
+  /**
+   * Ends the op; `unmodelled` names what the model could not represent in it, `unseen` the
+   * decisions in it that took accessed bits no event shows.
+   */
+  end(unmodelled?: string, unseen?: UnseenDecisions): void {
+    if (unseen && !this.r.unseenFrom && this.op) this.r.unseenFrom = { line: this.op.op.at.line, ...unseen };
     if (this.pendingRss) {
       const p = this.pendingRss;
       this.pendingRss = undefined;
@@ -648,7 +677,11 @@ export class FidelityChecker {
         });
       }
     }
-    if (bad) this.r.opsMismatched++;
+    if (bad) {
+      this.r.opsMismatched++;
+      if (this.r.unseenFrom) this.r.opsUnseen++;
+      else if (this.phaseCur) this.phaseCur.ops++;
+    }
   }
 
   /** Flushes the lifter found in the workload's context but not of its doing. */
@@ -675,9 +708,18 @@ export class FidelityChecker {
     const ur = r.uncertainRss;
     if (ur.predicted > ur.agreed) reasons.push(`${ur.predicted} predicted file rss update${ur.predicted === 1 ? '' : 's'} depend${ur.predicted === 1 ? 's' : ''} on which pages the page cache held uptodate before the window (filemap_map_pages() skips a page not uptodate, locked or marked for readahead; mm_filemap_map_pages names the range asked, not the pages mapped): matched by position, value not compared; ${ur.agreed} agreed, ${ur.absent} had no recorded update`);
     if (ui) reasons.push(`${ui} predicted flush-IPI send${ui === 1 ? '' : 's'} depend${ui === 1 ? 's' : ''} on whether an earlier flush IPI reached a CPU before or after its task switched to another process (6.14+: after it, the CPU leaves mm_cpumask; the capture shows that only in the other process's events): matched by position; ${r.uncertainAbsent.ipi} had no recorded send`);
+    const uf = r.unseenFrom;
+    if (uf && r.opsUnseen > 0) {
+      const ops = `${r.opsUnseen} op${r.opsUnseen === 1 ? '' : 's'} differ${r.opsUnseen === 1 ? 's' : ''} at or after line ${uf.line}, where reclaim`;
+      const n = `${uf.n} folio${uf.n === 1 ? '' : 's'}`;
+      const decided = uf.what === 'accessed'
+        ? `${ops} found ${n} unreferenced whose accessed bits an access no event shows may have set (${uf.why}; a read or write of present memory leaves no event)`
+        : `${ops} discarded ${n} that a thread touching them meanwhile may have held a passing reference to (${uf.why}; folio_ref_freeze() then fails and that thread's put frees the folio later)`;
+      reasons.push(`${decided}: the kernel may have kept ${uf.n === 1 ? 'it' : 'some'}, and from there on the model's state may not be the kernel's`);
+    }
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;
-    r.verdict = r.opsMismatched > 0 ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';
+    r.verdict = r.opsMismatched > r.opsUnseen ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';
     r.matched = r.verdict === 'matched';
     return r;
   }
@@ -691,6 +733,8 @@ export interface TraceFacts {
   notRecorded: string[];
   /** Inputs the trace lacks or could not decode, in words. */
   inputGaps: string[];
+  /** Inputs the trace lacks from the start of a phase on (khugepaged's collapses), in words. */
+  phaseGaps?: Array<{ phase: string; why: string }>;
 }
 
 /**
@@ -703,9 +747,20 @@ export function withTraceFacts(r: FidelityReport, facts: TraceFacts): FidelityRe
   if (problems.length) reasons.unshift(`the trace was not read whole or in order (${problems.map(([c, n]) => `${c} ×${n}`).join(', ')}): events may be missing`);
   for (const k of facts.notRecorded) reasons.push(`${k} is not recorded in this trace: not compared`);
   for (const g of facts.inputGaps) reasons.push(g);
+  const phaseGaps = facts.phaseGaps ?? [];
+  for (const g of phaseGaps) reasons.push(g.why);
   let verdict = r.verdict;
   if (verdict === 'matched' && reasons.length) verdict = 'partial';
   // A kind the trace never recorded makes every prediction of it look like a mismatch.
   if (verdict === 'mismatched' && (facts.notRecorded.length || facts.inputGaps.length)) verdict = 'partial';
+  // A gap from a phase on excuses the ops that differ in that phase and after it, not before.
+  if (verdict === 'mismatched' && phaseGaps.length > 0) {
+    const order = r.phaseMismatches.map((p) => p.phase);
+    const idx = phaseGaps.map((g) => order.indexOf(g.phase));
+    // A phase the comparison never met: where the gap began is unknown, so it covers everything.
+    const from = idx.some((i) => i < 0) ? 0 : Math.min(...idx);
+    const before = r.phaseMismatches.slice(0, from).reduce((n, p) => n + p.ops, 0);
+    if (before === 0) verdict = 'partial';
+  }
   return { ...r, verdict, reasons, matched: verdict === 'matched' };
 }

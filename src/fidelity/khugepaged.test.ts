@@ -39,10 +39,10 @@ describe('khugepagedGaps()', () => {
   for (const d of collapsed) {
     it(`${d.slice(TRACES.length + 1)}: one gap per phase with a collapse, naming as many as the counters show`, () => {
       const gaps = khugepagedGaps(readCaptureFacts(join(d, 'trace.txt.gz')).phaseDeltas);
-      const named = gaps.map((g) => Number(/\(thp_collapse_alloc \+(\d+)\)/.exec(g)?.[1]));
+      const named = gaps.map((g) => Number(/\(thp_collapse_alloc \+(\d+)\)/.exec(g.why)?.[1]));
       const changed = vmstat(join(d, 'counters-after.txt'), 'thp_collapse_alloc') - vmstat(join(d, 'counters-before.txt'), 'thp_collapse_alloc');
       expect(named.reduce((a, b) => a + b, 0)).toBe(changed);
-      for (const g of gaps) expect(g).toMatch(/^khugepaged collapsed \d+ PMD ranges? during phase \w+/);
+      for (const g of gaps) expect(g.why).toMatch(new RegExp(`^khugepaged collapsed \\d+ PMD ranges? during phase ${g.phase} `));
     });
   }
 

@@ -14,18 +14,22 @@
  * workload's VM_HUGEPAGE ranges are candidates, so a collapse is taken as one of the workload's.
  */
 
-/** One input gap per phase in which khugepaged allocated a THP for a collapse. */
-export function khugepagedGaps(phaseDeltas: Record<string, Record<string, number>> | undefined): string[] {
+/**
+ * One input gap per phase in which khugepaged allocated a THP for a collapse: from that phase on
+ * (TraceFacts `phaseGaps`) the model's state of the collapsed range is not the kernel's.
+ */
+export function khugepagedGaps(phaseDeltas: Record<string, Record<string, number>> | undefined): Array<{ phase: string; why: string }> {
   if (!phaseDeltas) return [];
-  const out: string[] = [];
+  const out: Array<{ phase: string; why: string }> = [];
   for (const [phase, deltas] of Object.entries(phaseDeltas)) {
     const n = deltas.thp_collapse_alloc ?? 0;
     if (n <= 0) continue;
-    out.push(
-      `khugepaged collapsed ${n} PMD range${n === 1 ? '' : 's'} during phase ${phase} (thp_collapse_alloc +${n}): ` +
+    out.push({
+      phase,
+      why: `khugepaged collapsed ${n} PMD range${n === 1 ? '' : 's'} during phase ${phase} (thp_collapse_alloc +${n}): ` +
         "collapse_huge_page() runs in the khugepaged thread, which a capture of the workload's tasks does not record, " +
         'and the model has no khugepaged — the collapsed ranges are predicted as they were before the collapse',
-    );
+    });
   }
   return out;
 }

@@ -51,7 +51,12 @@ export interface KernelTraits {
   flushSkipsOtherMm: boolean;
   /** Page tables freed at munmap are freed in the task (true) or via RCU in another context. */
   pgtableFreeInTask: boolean;
-  /** MADV_PAGEOUT also ages young entries (a PMD invalidation flush): 6.1 yes, 6.12+ only MADV_COLD. */
+  /**
+   * MADV_PAGEOUT ages young entries (a PMD invalidation flush) and its reclaim_pages() checks
+   * references (shrink_folio_list(..., ignore_references=false)): 6.1. From 6.10 ("mm: madvise:
+   * pageout: ignore references rather than clearing young") only MADV_COLD ages, and
+   * MADV_PAGEOUT's reclaim ignores references.
+   */
   pageoutAgesYoung: boolean;
   /**
    * Folios one deferred_split_scan() call takes (do_shrink_slab's nr_to_scan, SHRINK_BATCH).

@@ -83,3 +83,15 @@ export interface Violation {
  * own rss counters, in its record is still the workload's and compared.
  */
 export const OTHERS_FOLIOS_SPLIT = 'other processes\' partially mapped large folios split by the deferred-split shrinker (which ones they hold is in no event)';
+
+/**
+ * Decisions of an op that took what no event shows: `accessed`, a reference check that found an
+ * entry old (an unseen access may have made it young); `reference`, a lazyfree folio discarded
+ * while a thread that may touch it ran on another CPU (a fault or access in progress holds a
+ * reference, and folio_ref_freeze() fails). `n` counts them, `why` is the first's reason.
+ */
+export interface UnseenDecisions {
+  n: number;
+  what: 'accessed' | 'reference';
+  why: string;
+}

@@ -7,7 +7,7 @@ import type { ModelConfig } from './config.js';
 import { estimate, type CostEstimate } from './cost.js';
 import { OTHERS_FOLIOS_SPLIT, type Emission, type Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
-import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes } from './kernel/kernel.js';
+import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes, type UnseenDecisions } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
 import { find_vma, get_arg_page, handle_mm_fault, type FaultResult } from './kernel/memory.js';
 import { do_brk, do_mmap, elf_map_image, exec_mmap, do_munmap, exit_mmap, munmap_outside_model, window_saw } from './kernel/mmap.js';
@@ -34,6 +34,12 @@ export interface StepResult {
   unmodelled?: string;
   /** Hooks the op went through. */
   hooks: string[];
+  /**
+   * Decisions of the op (reclaim's reference checks) that took an entry's accessed bit as old
+   * where an access no event shows may have set it (Kernel.accessesUnseen): how many, and why
+   * the first was unknown. The model's state past it may not be the kernel's.
+   */
+  unseen?: UnseenDecisions;
 }
 
 export function composeHooks(seriesIds: string[]): { hooks: Hooks; owners: HookOwners } {
@@ -54,13 +60,22 @@ const NOTHING_KEPT: Emission[] = Object.freeze([]) as unknown as Emission[];
 
 const NO_HOOKS: string[] = Object.freeze([]) as unknown as string[];
 
-/** A store to [lo, hi) of one PMD's range: the hardware sets dirty and young where it may write. */
-function storeInTable(e: PmdEntry, lo: number, hi: number): void {
+/**
+ * A store to [lo, hi) of one PMD's range: the hardware sets dirty and young where it may write;
+ * a load (`read`) sets young in every present entry.
+ */
+function storeInTable(e: PmdEntry, lo: number, hi: number, read: boolean): void {
   if (lo >= hi) return;
-  if (e.kind === 'huge') { e.dirty = true; e.young = true; return; }
+  if (e.kind === 'huge') {
+    e.young = true;
+    if (!read) e.dirty = true;
+    return;
+  }
   for (let a = lo - (lo % PAGE_SIZE); a < hi; a += PAGE_SIZE) {
     const j = pteIndex(a);
-    if (e.folio[j] && e.write(j)) e.touch(j);
+    if (!e.folio[j]) continue;
+    if (read) e.mkyoung(j);
+    else if (e.write(j)) e.touch(j);
   }
 }
 
@@ -104,6 +119,7 @@ export class Engine {
     k.out = k.keepOut ? [] : NOTHING_KEPT;
     k.violations = [];
     k.opMarks = 0;
+    k.unseenDecisions = undefined;
     // Set.clear() allocates a new backing table even when the set is empty: most ops call no
     // hook, and an unconditional clear was ~7 % of the time past the parser (CPU profile).
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();
@@ -123,6 +139,11 @@ export class Engine {
       switch_mm_irqs_off(k, op.cpu, 'other');
       return { emitted: k.out, violations: k.violations, unmodelled: undefined, hooks: NO_HOOKS };
     }
+    if (op.kind === 'accesses') {
+      k.markingTids.add(op.tid);
+      if (op.reads) k.unmarkedReads.set(op.tid, op.reads);
+      return { emitted: k.out, violations: k.violations, unmodelled: undefined, hooks: NO_HOOKS };
+    }
     const mm = this.mmOf(op.tgid);
     mm.threads.add(op.tid);
     let after: { idle: boolean; ours: boolean } | undefined;
@@ -131,6 +152,12 @@ export class Engine {
       const out = this.switchedOut.get(op.tid);
       if (out?.cpu === op.cpu) { after = out; afterLoaded = cpu_tlbstate(k, op.cpu).loaded; }
       mm_runs_on(k, mm, op.cpu);
+    }
+    if (op.kind === 'store') k.markingTids.add(op.tid);
+    // The task ran user code before this call (or marker): what it accessed is unseen unless it
+    // marks its accesses.
+    if (op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'exec-arg-page' && op.kind !== 'exec-image' && op.kind !== 'lru-drain' && op.kind !== 'prewindow' && op.kind !== 'snapshot' && op.kind !== 'capture') {
+      k.accessesRan(mm, op.tid, `thread ${op.tid} of pid ${op.tgid} ran unmarked user code before line ${op.at.line}`);
     }
     k.siblingRuns = undefined;
     if (op.siblingSwitchesAt) {
@@ -201,7 +228,7 @@ export class Engine {
         break;
       }
       case 'store':
-        this.store(mm, op.addr, op.len, op.stride, op.count);
+        this.store(mm, op.addr, op.len, op.stride, op.count, op.read === true);
         break;
       case 'fork':
         if (op.child > 0) {
@@ -215,6 +242,7 @@ export class Engine {
         mm.threads.add(op.child);
         break;
       case 'exit':
+        k.running.delete(op.tid);
         k.exitTaskRss(mm, op.tid);
         mm.threads.delete(op.tid);
         exit_mm(k, mm, op.cpu);
@@ -254,6 +282,11 @@ export class Engine {
         break;
       }
       case 'run':
+        if (op.on) k.running.set(op.tid, op.cpu);
+        else {
+          k.running.delete(op.tid);
+          k.accessesRan(mm, op.tid, `thread ${op.tid} of pid ${op.tgid} ran unmarked user code on CPU ${op.cpu} (until line ${op.at.line})`);
+        }
         if (op.on) {
           this.switchedOut.delete(op.tid);
           mm_runs_on(k, mm, op.cpu);
@@ -319,7 +352,9 @@ export class Engine {
       else switch_mm_irqs_off(k, op.cpu, after.ours ? afterLoaded : 'other');
     }
     if (this.checkEvery) checkInvariants(k);
-    return { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
+    const res: StepResult = { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
+    if (k.unseenDecisions) res.unseen = k.unseenDecisions;
+    return res;
   }
 
   /**
@@ -402,15 +437,15 @@ export class Engine {
     }
   }
 
-  /** A user store to mapped memory: the hardware sets dirty and young in present entries. */
-  private store(mm: Mm, addr: number, len: number, stride: number, count: number): void {
+  /** A user store (or load) to mapped memory: the hardware sets dirty and young (young) in present entries. */
+  private store(mm: Mm, addr: number, len: number, stride: number, count: number, read: boolean): void {
     for (let i = 0; i < count; i++) {
       const a0 = addr + i * stride;
       const end = a0 + len;
       // A range wider than the page tables the mm has: visit those tables, not every PMD slot
       // of the range (a store over the whole address space is a marker, not a loop of 2^36).
       if (pmdIndex(end - 1) - pmdIndex(a0) + 1 > mm.pmds.size) {
-        for (const [pi, e] of mm.pmds) storeInTable(e, Math.max(a0, pi * PMD_SIZE), Math.min(end, (pi + 1) * PMD_SIZE));
+        for (const [pi, e] of mm.pmds) storeInTable(e, Math.max(a0, pi * PMD_SIZE), Math.min(end, (pi + 1) * PMD_SIZE), read);
         continue;
       }
       // One page-table lookup per table the range crosses, not per page.
@@ -418,7 +453,7 @@ export class Engine {
         const pi = pmdIndex(a);
         const next = Math.min(end, (pi + 1) * PMD_SIZE);
         const e = mm.pmds.get(pi);
-        if (e) storeInTable(e, a, next);
+        if (e) storeInTable(e, a, next, read);
         a = next;
       }
     }

@@ -201,7 +201,11 @@ export type Op =
    */
   | (Base & { kind: 'fault'; addr: number; write: boolean; present?: boolean; allocs: AllocFact[]; file?: FileFaultEvent[] })
   /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */
-  | (Base & { kind: 'store'; addr: number; len: number; stride: number; count: number })
+  | (Base & {
+    kind: 'store'; addr: number; len: number; stride: number; count: number;
+    /** A load (`fl: load`): the hardware sets the accessed bit only. */
+    read?: boolean;
+  })
   | (Base & { kind: 'fork'; child: number })
   | (Base & { kind: 'thread'; child: number })
   | (Base & { kind: 'exit' })
@@ -271,6 +275,12 @@ export type Op =
    * arrivals in other tasks' context are inputs, not unknowns.
    */
   | (Base & { kind: 'capture'; wide: string[] })
+  /**
+   * Thread `tid` follows the marker convention in the window (`fl: thread`): its stores and loads
+   * to the workload's memory are marked — except `reads`, [addr, addr + len) it declared it
+   * reads at any time from now on without marking each read (`fl: note role=reader`).
+   */
+  | (Base & { kind: 'accesses'; reads?: [number, number] })
   /** memcg reclaim of the workload's own cgroup (`memory.reclaim` / `memory.force_empty`). */
   | (Base & { kind: 'memcg-reclaim'; bytes: number; how: string })
   /** `echo 2 > /proc/sys/vm/drop_caches`: runs the shrinkers, among them deferred_split_scan. */
@@ -283,6 +293,8 @@ export type OpKind = Op['kind'];
 /** A sibling thread's task switch inside an op (Op.siblingSwitchesAt). */
 export interface SiblingSwitch {
   cpu: number;
+  /** The sibling thread. */
+  tid: number;
   /** How many of the op's own recorded events came before it. */
   at: number;
   /** Switched in (true) or out. */

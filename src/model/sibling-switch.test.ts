@@ -30,13 +30,13 @@ describe('a sibling thread switched in on another CPU in the middle of a munmap'
   for (const preset of ['linux-6.1', 'linux-6.12', 'linux-6.18']) {
     it(`${preset}: the munmap's flush reaches that CPU (an IPI), as it would not without the switch`, () => {
       const alone = flushesOfMunmap(preset, undefined);
-      const shared = flushesOfMunmap(preset, [{ cpu: 1, at: 0, on: true }]);
+      const shared = flushesOfMunmap(preset, [{ cpu: 1, tid: 11, at: 0, on: true }]);
       expect(alone.some((f) => f.startsWith('cpu1'))).toBe(false);
       expect(shared).toContain('cpu0 reason=4');
       expect(shared.some((f) => f.startsWith('cpu1'))).toBe(true);
     });
   }
   it('placed after the op\'s output (past its last event), it changes nothing in the op', () => {
-    expect(flushesOfMunmap('linux-6.18', [{ cpu: 1, at: 1000, on: true }])).toEqual(flushesOfMunmap('linux-6.18', undefined));
+    expect(flushesOfMunmap('linux-6.18', [{ cpu: 1, tid: 11, at: 1000, on: true }])).toEqual(flushesOfMunmap('linux-6.18', undefined));
   });
 });

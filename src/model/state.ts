@@ -137,6 +137,12 @@ export class Folio {
   /** Scratch of the invariant check: mapping entries counted in check number `invEpoch`. */
   declare invEpoch: number;
   declare invMaps: number;
+  /**
+   * Kernel.accessEpoch when the kernel last made entries of this folio old (MADV_FREE,
+   * MADV_COLD/PAGEOUT, a reference check): an access since then sets the accessed bit again,
+   * and one no event shows (Mm.unseenAt later than this) leaves the bit unknown.
+   */
+  declare agedAt: number;
 
   // Fields are `declare`d and set here, each once with its final type: class-field initializers
   // (a separate initializer function, fields first set to undefined) measured slower than this.
@@ -174,6 +180,7 @@ export class Folio {
     this.allNext = null;
     this.invEpoch = 0;
     this.invMaps = 0;
+    this.agedAt = 0;
   }
 }
 
@@ -362,6 +369,11 @@ export class PteTable {
     this.bits[i] = this.bits[i]! | PTE_DIRTY | PTE_YOUNG;
   }
 
+  /** pte_mkyoung (a read access: the hardware sets the accessed bit). */
+  mkyoung(i: number): void {
+    this.bits[i] = this.bits[i]! | PTE_YOUNG;
+  }
+
   /** Clear the young bit; whether it was set (ptep_test_and_clear_young). */
   mkold(i: number): boolean {
     const b = this.bits[i]!;
@@ -508,6 +520,12 @@ export interface Mm {
    * model does not hold (a vdso page, a file page fault-around spread): their file rss is unknown.
    */
   unseenBlocks?: Set<number>;
+  /**
+   * Kernel.accessEpoch when a task of this mm last ran user code whose accesses no event shows
+   * (see Kernel.accessesUnseen), and who and where, in words.
+   */
+  unseenAt?: number;
+  unseenWhy?: string;
 }
 
 /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING, `current->rss_stat`): pending deltas and faults since sync. */

@@ -343,6 +343,19 @@ describe("a sibling's switch inside an op that flushes it", () => {
     const madvise = ops.find((o) => o.op.kind === 'madvise')!;
     // The remote shootdown is the op's output (it answers the op's send) but not in its context.
     expect(madvise.recorded.some((r) => r.pid === 8 && r.b === 1)).toBe(true);
-    expect(madvise.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 2, on: false, idle: true, ours: false }]);
+    expect(madvise.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 2, tid: 8, on: false, idle: true, ours: false }]);
+  });
+});
+
+describe('what a thread says of its accesses', () => {
+  it('`fl: thread` makes it a marking thread (an `accesses` op); `fl: note role=reader` adds the range it reads unmarked', async () => {
+    const { ops } = await lift([
+      ...BEGIN,
+      L(8, 1, 3, 'tracing_mark_write: fl: note role=reader addr=0x7f0000000000 len=0x4000'),
+      L(8, 1, 4, 'tracing_mark_write: fl: note role=reader addr=0x7f0000000000'),
+    ]);
+    const acc = ops.filter((o) => o.op.kind === 'accesses').map((o) => ({ tid: o.op.tid, tgid: o.op.tgid, reads: (o.op as { reads?: number[] }).reads }));
+    // The malformed note (no len) declares nothing.
+    expect(acc).toEqual([{ tid: 8, tgid: 7, reads: undefined }, { tid: 8, tgid: 7, reads: [0x7f0000000000, 0x4000] }]);
   });
 });

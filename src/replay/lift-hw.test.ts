@@ -342,7 +342,7 @@ describe('a sibling thread\'s task switch in the middle of a system call on anot
       L('1.000008', 'sys_madvise -> 0x0', 7, 0),
     ]);
     const madvise = ops.find((o) => o.op.kind === 'madvise')!;
-    expect(madvise.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 2, on: true }, { cpu: 1, at: 2, on: false, idle: false, ours: false }]);
+    expect(madvise.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 2, tid: 8, on: true }, { cpu: 1, at: 2, tid: 8, on: false, idle: false, ours: false }]);
   });
 });
 
@@ -375,6 +375,6 @@ describe('a sibling\'s switch placed inside a system call', () => {
     expect(kinds).toEqual(['madvise', 'run']);
     const run = ops.find((o) => o.op.kind === 'run')!.op as { placed?: boolean; overlaps?: boolean };
     expect([run.placed, run.overlaps]).toEqual([true, undefined]);
-    expect(ops.find((o) => o.op.kind === 'madvise')!.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 0, on: false, idle: false, ours: false }]);
+    expect(ops.find((o) => o.op.kind === 'madvise')!.op.siblingSwitchesAt).toEqual([{ cpu: 1, at: 0, tid: 8, on: false, idle: false, ours: false }]);
   });
 });

@@ -56,8 +56,8 @@ describe('sched_switch lifting', () => {
     expect(order).toEqual(['munmap', 'off@5', 'on@6']);
     // The munmap recorded nothing before either switch: both come before its output.
     expect(ops.find((o) => o.op.kind === 'munmap')!.op.siblingSwitchesAt).toEqual([
-      { cpu: 1, at: 0, on: false, idle: true, ours: false },
-      { cpu: 1, at: 0, on: true },
+      { cpu: 1, at: 0, tid: 8, on: false, idle: true, ours: false },
+      { cpu: 1, at: 0, tid: 8, on: true },
     ]);
   });
 

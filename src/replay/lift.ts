@@ -873,13 +873,13 @@ export class Lifter {
    * changes at that point of the call, which the model places by the call's recorded events so
    * far (Op.siblingSwitchesAt).
    */
-  private siblingSwitch(cpu: number, tid: number, sw: Omit<SiblingSwitch, 'cpu' | 'at'>): boolean {
+  private siblingSwitch(cpu: number, tid: number, sw: Omit<SiblingSwitch, 'cpu' | 'at' | 'tid'>): boolean {
     const tgid = this.tasks.get(tid);
     let placed = false;
     for (const s of this.perTask.values()) {
       const lo = s.op;
       if (lo === undefined || s.asleep || lo.op.tid === tid || lo.op.tgid !== tgid || lo.op.cpu === cpu || !this.awaitsReturn(s)) continue;
-      (lo.op.siblingSwitchesAt ??= []).push({ cpu, at: ownEvents(lo), ...sw });
+      (lo.op.siblingSwitchesAt ??= []).push({ cpu, at: ownEvents(lo), tid, ...sw });
       placed = true;
     }
     return placed;
@@ -1212,12 +1212,11 @@ export class Lifter {
         return;
       case 'store':
       case 'load': {
-        if (m.verb === 'load') return;
         const addr = Number(m.kv.addr);
         const len = Number(m.kv.len ?? 1);
         const count = Number(m.kv.count ?? 1);
         const stride = Number(m.kv.stride ?? 0);
-        this.open(e, tgid, { kind: 'store', addr, len, stride, count });
+        this.open(e, tgid, { kind: 'store', addr, len, stride, count, ...(m.verb === 'load' ? { read: true } : {}) });
         return;
       }
       case 'reclaim':
@@ -1226,6 +1225,8 @@ export class Lifter {
       case 'thread': {
         const tid = Number(m.kv.tid);
         if (Number.isFinite(tid) && !this.tasks.has(tid)) this.tasks.set(tid, tgid);
+        // A thread that announces itself follows the marker convention (Op `accesses`).
+        if (Number.isSafeInteger(tid) && tid > 0) this.side(e, tgid, { kind: 'accesses' }, tid);
         return;
       }
       case 'snap':
@@ -1233,6 +1234,12 @@ export class Lifter {
         this.snapMarker(e, tgid, m);
         return;
       case 'note': {
+        if (m.kv.role === 'reader') {
+          // The writing thread reads [addr, addr + len) from now on without marking each read.
+          const addr = Number(m.kv.addr);
+          const len = Number(m.kv.len);
+          if (Number.isSafeInteger(addr) && Number.isSafeInteger(len) && len > 0) this.side(e, tgid, { kind: 'accesses', reads: [addr, len] }, e.pid);
+        }
         if (m.kv.action === 'drop_caches') this.open(e, tgid, { kind: 'drop-caches', value: Number(m.kv.value ?? 3) });
         if (m.kv.release) this.releaseMarker = m.kv.release;
         return;

@@ -190,6 +190,8 @@ export function runScenario(spec: string, s: Scenario): ScenarioRun {
   let index = 0;
   const step = (body: OpBody) => eng.step({ ...base, ...body, at: { index, line: ++index } } as Op);
   const setupViolations: Violation[] = [];
+  // A marked window: the scenario's stores are all its accesses (Kernel.storesVisible).
+  step({ kind: 'marker', verb: 'begin', text: `begin scenario=${s.id}` });
   for (const op of s.setup(eng.k.traits.mthp)) setupViolations.push(...step(op).violations);
   if (setupViolations.length) throw new Error(`${s.id} under ${spec}: the setup raised ${setupViolations.map((v) => v.code).join(', ')}`);
   const mm = eng.mmOf(100);

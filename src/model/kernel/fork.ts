@@ -321,6 +321,8 @@ export function load_snapshot(k: Kernel, mm: Mm, vmas: readonly SnapshotVma[], t
           while (1 << order < nr) order++;
           f = k.newFolio(order, r.pfn + i, vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE, mm.anonRoot);
           f.exclusive = r.exclusive;
+          // Its accessed bits' history lies before the window.
+          f.agedAt = -1;
           fPages = 0;
           k.story(f, 'mapped before the window (snapshot)', addr);
         }

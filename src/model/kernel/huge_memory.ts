@@ -252,6 +252,7 @@ export function split_folio(k: Kernel, f: Folio, toList = false, held = 0): Foli
     p.swapbacked = f.swapbacked;
     p.dirty = f.dirty;
     p.active = f.active;
+    p.agedAt = f.agedAt;
     p.isolated = f.isolated;
     // The held page keeps the caller's references; the others start with none but their
     // mappings (and the list's, for reclaim).

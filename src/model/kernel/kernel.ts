@@ -4,7 +4,9 @@
  * functions in files named after the kernel files they model; they take this context.
  */
 import type { KernelTraits, ModelConfig } from '../config.js';
-import type { Emission, UncertainFlush, Violation, ViolationCode } from '../emit.js';
+import type { Emission, UncertainFlush, UnseenDecisions, Violation, ViolationCode } from '../emit.js';
+
+export type { UnseenDecisions } from '../emit.js';
 import type { HookOwners, Hooks } from '../hooks.js';
 import type { Op, SiblingSwitch } from '../ops.js';
 import { CostCounter } from '../cost.js';
@@ -19,6 +21,7 @@ import {
   type TaskRss,
   type TlbUbc,
   type CpuTlbState,
+  PAGE_SIZE,
 } from '../state.js';
 
 export interface LruBatches {
@@ -45,6 +48,18 @@ export function newStoryCodes(): StoryCodes {
 
 /** 6.1 mm/memory.c TASK_RSS_EVENTS_THRESH: a task's rss cache is synced once its event count passes it. */
 export const TASK_RSS_EVENTS_THRESH = 64;
+
+/** Whether an address of `f` in `mm` (its anonymous or private-file mappings) falls in [lo, hi). */
+function folio_in_range(mm: Mm, f: Folio, lo: number, hi: number): boolean {
+  for (const vma of mm.vmas) {
+    if (!vma.anon && !vma.privateFile) continue;
+    const address = vma.vm_start + (f.index - vma.vm_pgoff) * PAGE_SIZE;
+    const end = address + f.nr * PAGE_SIZE;
+    if (end <= vma.vm_start || address >= vma.vm_end) continue;
+    if (Math.max(address, vma.vm_start) < hi && Math.min(end, vma.vm_end) > lo) return true;
+  }
+  return false;
+}
 
 export class Kernel {
   readonly traits: KernelTraits;
@@ -77,6 +92,20 @@ export class Kernel {
   flushUncertain: UncertainFlush | undefined = undefined;
   /** The rss counter whose updates being emitted are uncertain (Emission rss_stat `uncertain`), if any. */
   rssUncertain: number | undefined = undefined;
+  /**
+   * Accesses to present memory set the accessed bit in hardware and leave no event. A workload
+   * marks its own (`fl: store`/`load` in a `fl: begin` window, Kernel.storesVisible); any other
+   * user code of the mm may touch anything. `accessEpoch` counts the moments such code may have
+   * run (Mm.unseenAt, Folio.agedAt); `running` holds the workload's tasks on a CPU now (Op
+   * `run`), by tid; `markingTids` the threads that marked stores or loads in the window.
+   */
+  accessEpoch = 0;
+  readonly running = new Map<number, number>();
+  readonly markingTids = new Set<number>();
+  /** Ranges marking threads declared they read without marking each read (Op `accesses`). */
+  readonly unmarkedReads = new Map<number, [number, number]>();
+  /** Decisions of the op under way that depended on accessed bits no event shows (Engine StepResult `unseen`). */
+  unseenDecisions: UnseenDecisions | undefined;
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
   lruUnknown = 0;
   /** Unmaps that found a folio waiting in a batch another task ran beside (LruBatches.othersRan). */
@@ -196,6 +225,66 @@ export class Kernel {
    */
   opMarks = 0;
 
+  /** Whether thread `tid` of process `tgid` marks its accesses (see accessEpoch). */
+  accessesMarked(tid: number, tgid: number): boolean {
+    return this.storesVisible && (tid === tgid || this.markingTids.has(tid));
+  }
+
+  /** Thread `tid` of `mm` ran user code whose accesses no event shows: bits aged before now are unknown. */
+  accessesRan(mm: Mm, tid: number, why: string): void {
+    if (this.accessesMarked(tid, mm.tgid) && !this.unmarkedReads.has(tid)) return;
+    mm.unseenAt = ++this.accessEpoch;
+    mm.unseenWhy = why;
+  }
+
+  /** The kernel made entries of `f` old now (see accessEpoch). */
+  aged(f: Folio): void {
+    f.agedAt = this.accessEpoch;
+  }
+
+  /**
+   * Why an entry of `f` in `mm` the model holds old may be young in the kernel, if it may: a
+   * task of the mm that does not mark its accesses runs on another CPU during the op under way,
+   * or ran user code since the kernel last aged the folio.
+   */
+  accessesUnseen(mm: Mm, f: Folio): string | undefined {
+    const why = this.accessedMeanwhile(mm, f);
+    if (why !== undefined) return why;
+    if (mm.unseenAt !== undefined && mm.unseenAt > f.agedAt) return mm.unseenWhy;
+    return undefined;
+  }
+
+  /** Why a task of `mm` may touch `f` unseen during the op under way (on another CPU), if it may. */
+  accessedMeanwhile(mm: Mm, f: Folio): string | undefined {
+    for (const [tid, cpu] of this.running) {
+      const why = this.siblingUnseen(mm, f, tid, cpu, 'was running during the call on');
+      if (why !== undefined) return why;
+    }
+    const runs = this.siblingRuns?.runs;
+    if (runs) {
+      for (const s of runs) {
+        const why = s.on ? this.siblingUnseen(mm, f, s.tid, s.cpu, 'switched in during the call on') : undefined;
+        if (why !== undefined) return why;
+      }
+    }
+    return undefined;
+  }
+
+  /** Why thread `tid`, on `cpu` during the op under way, may have accessed `f` unseen, if it may. */
+  private siblingUnseen(mm: Mm, f: Folio, tid: number, cpu: number, how: string): string | undefined {
+    if (tid === this.tid || !mm.threads.has(tid)) return undefined;
+    if (!this.accessesMarked(tid, mm.tgid)) return `thread ${tid} of pid ${mm.tgid} ${how} CPU ${cpu}`;
+    const r = this.unmarkedReads.get(tid);
+    if (!r || !folio_in_range(mm, f, r[0], r[0] + r[1])) return undefined;
+    return `thread ${tid} of pid ${mm.tgid}, which reads 0x${r[0].toString(16)}+0x${r[1].toString(16)} without marking each read, ${how} CPU ${cpu}`;
+  }
+
+  /** A decision of the op under way took an entry's accessed bit that `why` leaves unknown. */
+  unseenDecision(what: UnseenDecisions['what'], why: string): void {
+    if (this.unseenDecisions) this.unseenDecisions.n++;
+    else this.unseenDecisions = { n: 1, what, why };
+  }
+
   emit(e: Emission): void {
     if (this.flushUncertain && e.ev === 'tlb_flush') e.uncertain ??= this.flushUncertain;
     if (this.rssUncertain !== undefined && e.ev === 'rss_stat' && e.member === this.rssUncertain) e.uncertain = 'fileCache';
@@ -271,6 +360,8 @@ export class Kernel {
   newFolio(order: number, pfn: number | undefined, index: number, anonRoot: number): Folio {
     const nr = 1 << order;
     const f = new Folio(this.nextFolioId++, order, nr, pfn ?? this.synthPfn(nr), index, anonRoot);
+    // No access before it existed matters (see accessEpoch).
+    f.agedAt = this.accessEpoch;
     this.folios.add(f);
     return f;
   }

@@ -99,7 +99,14 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
           ent.young = false;
           ent.dirty = false;
           tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
+        } else if (k.accessesUnseen(mm, f) !== undefined) {
+          // Left clean and old, young or dirty again if touched since: the flush is uncertain.
+          k.flushUncertain = 'touched';
+          flush_tlb_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
+          k.flushUncertain = undefined;
+          tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true, true);
         }
+        k.aged(f);
         folio_mark_lazyfree(k, f);
         addr = next;
         continue;
@@ -133,7 +140,8 @@ export function madvise_free(k: Kernel, mm: Mm, start: number, end: number): voi
         }
         // Entries the kernel left clean and old: young or dirty again if the program touched them.
         if (changed) tlb.add(a, a + nr * PAGE_SIZE, false);
-        else if (!k.storesVisible) tlb.add(a, a + nr * PAGE_SIZE, false, true);
+        else if (k.accessesUnseen(mm, f) !== undefined) tlb.add(a, a + nr * PAGE_SIZE, false, true);
+        k.aged(f);
         folio_mark_lazyfree(k, f);
         a += nr * PAGE_SIZE;
       }
@@ -167,12 +175,19 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
           split_folio_held(k, f);
           continue;
         }
-        if ((!pageout || k.traits.pageoutAgesYoung) && ent.young) {
-          // pmdp_invalidate() flushes the PMD at once — except where the release's MADV_COLD
-          // leaves it to the gather (traits.coldPmdFlushDeferred).
-          if (!k.traits.coldPmdFlushDeferred) flush_tlb_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
-          ent.young = false;
-          tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true);
+        if (!pageout || k.traits.pageoutAgesYoung) {
+          // An entry old in the model may be young again if touched unseen: its flush is uncertain.
+          const maybe = !ent.young && k.accessesUnseen(mm, f) !== undefined;
+          if (ent.young || maybe) {
+            // pmdp_invalidate() flushes the PMD at once — except where the release's MADV_COLD
+            // leaves it to the gather (traits.coldPmdFlushDeferred).
+            if (maybe) k.flushUncertain = 'touched';
+            if (!k.traits.coldPmdFlushDeferred) flush_tlb_range(k, mm, pi * PMD_SIZE, (pi + 1) * PMD_SIZE);
+            k.flushUncertain = undefined;
+            ent.young = false;
+            tlb.add(pi * PMD_SIZE, (pi + 1) * PMD_SIZE, true, maybe);
+          }
+          k.aged(f);
         }
         f.referenced = false;
         f.active = false;
@@ -205,6 +220,8 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
               if (ent.mkold(idx + i)) young = true;
             }
             if (young) tlb.add(a, a + nr * PAGE_SIZE, false);
+            else if (k.accessesUnseen(mm, f) !== undefined) tlb.add(a, a + nr * PAGE_SIZE, false, true);
+            k.aged(f);
           }
           f.referenced = false;
           if (pageout) { if (folio_isolate_lru(k, f)) list.push(f); }

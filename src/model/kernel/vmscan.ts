@@ -81,6 +81,15 @@ const enum FolioRef { Reclaim, ReclaimClean, Keep, Activate }
  */
 function folio_check_references(k: Kernel, f: Folio, found?: boolean): FolioRef {
   const young = folio_referenced(k, f);
+  // Entries found old that an access no event shows may have made young: the kernel may have
+  // kept or activated the folio here (the recorded pass's outcome, when it has one, decides).
+  if (young === 0 && found === undefined) {
+    for (const { mm } of folio_mappings(k, f)) {
+      const why = k.accessesUnseen(mm, f);
+      if (why !== undefined) { k.unseenDecision('accessed', why); break; }
+    }
+  }
+  k.aged(f);
   // The recorded pass kept every page it looked at (Op `inactivePasses`): FOLIOREF_KEEP.
   if (found === true) {
     f.referenced = true;
@@ -197,6 +206,11 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
         ret.push(f);
         continue;
       }
+      // A thread touching it on another CPU meanwhile may hold a passing reference.
+      for (const { mm } of folio_mappings(k, f)) {
+        const why = k.accessedMeanwhile(mm, f);
+        if (why !== undefined) { k.unseenDecision('reference', why); break; }
+      }
       k.count('pglazyfreed', f.nr);
     }
     stat.nr_reclaimed += f.nr;
@@ -214,10 +228,14 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
   return ret;
 }
 
-/** reclaim_pages(): MADV_PAGEOUT's per-range reclaim; the tracepoint reports the stat. */
+/**
+ * reclaim_pages(): MADV_PAGEOUT's per-range reclaim; the tracepoint reports the stat. Before
+ * 6.10 it checks references (the madvise walk aged the entries just before: an access since
+ * makes the folio referenced); from 6.10 it ignores them (traits.pageoutAgesYoung).
+ */
 export function reclaim_pages(k: Kernel, list: Folio[]): void {
   const stat: ReclaimStat = { nr_scanned: 0, nr_reclaimed: 0, nr_activate: [0, 0], nr_unmap_fail: 0, nr_lazyfree_fail: 0, nr_ref_keep: 0 };
-  const back = shrink_folio_list(k, list, true, stat);
+  const back = shrink_folio_list(k, list, !k.traits.pageoutAgesYoung, stat);
   for (const f of back) folio_putback_lru_batched(k, f);
   if (k.traits.reclaimPagesTracepoint) {
     k.emit({
