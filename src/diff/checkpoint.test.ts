@@ -28,6 +28,18 @@ function runFrom(e: Engine, ops: OpList, from: number): string[] {
 }
 
 describe('engine checkpoints', () => {
+  it('a program\'s file-backed memory (page cache, guessed fault-around pages) is carried too', async () => {
+    const cfg = buildConfig('linux-6.18-fc', 'x86');
+    const ins = await loadInspection(T('6.18.44-fc-v1147/prog-sort.fm.rec/trace.txt.gz'), [cfg], { registry: reg });
+    const n = ins.ops.length;
+    const e = new Engine(cfg, { checkInvariants: false });
+    const at = n >> 2;
+    for (let i = 0; i < at; i++) if (!ins.ops.lo(i).failed) e.step(ins.ops.lo(i).op);
+    expect(e.k.fileCaches.size).toBeGreaterThan(0);
+    const cp = EngineCheckpoint.take(e);
+    expect(runFrom(cp.restore(), ins.ops, at)).toEqual(runFrom(e, ins.ops, at));
+  });
+
   for (const capture of ['6.18.44-fc-v669/s1-mthp64k-lazyfree-pageout', '6.18.44-fc-v669/s6-two-threads.64k-spin', '6.18.44-fc-v669/s7-fork-shared.64k']) {
     for (const preset of ['linux-6.12', 'linux-6.18']) {
       it(`${capture} under ${preset}: restored at three points, the rest of the replay is the engine's own`, async () => {

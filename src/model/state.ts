@@ -526,6 +526,15 @@ export interface Mm {
    */
   unseenAt?: number;
   unseenWhy?: string;
+  /**
+   * Addresses of file pages the model mapped by its guess of a fault-around (a page the window
+   * had not shown uptodate): the kernel may have left their PTEs none (kernel/filemap.ts).
+   */
+  guessedFilePages?: Set<number>;
+  /** A new mm's argument pages (pfns, the stack's top first) not yet placed at an address (kernel/memory.ts get_arg_page()). */
+  argPages?: number[];
+  /** The address ranges calls of the window mapped, unmapped or moved (kernel/mmap.ts munmap_outside_model()). */
+  windowRanges?: Array<[number, number]>;
 }
 
 /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING, `current->rss_stat`): pending deltas and faults since sync. */

@@ -12,7 +12,7 @@
  */
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PAGE_SIZE, type Folio, type Mm, type PteTable, type Vma } from '../state.js';
 import type { FileFaultEvent, Op } from '../ops.js';
-import type { Kernel } from './kernel.js';
+import type { FileCache, Kernel } from './kernel.js';
 import { pteIndex } from './pgtable.js';
 import { folio_add_rmap_ptes, folio_remove_rmap_ptes } from './rmap.js';
 
@@ -21,13 +21,9 @@ export function mm_counter(f: Folio): number {
   return f.anon ? MM_ANONPAGES : f.swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES;
 }
 
-/** A file's cached pages by page offset: the folio and the page within it. */
-type FileCache = Map<number, { folio: Folio; page: number }>;
-const caches = new WeakMap<Kernel, Map<string, FileCache>>();
-
+/** A file's cached pages by page offset (Kernel.fileCaches). */
 export function page_cache(k: Kernel, file: string): FileCache {
-  let all = caches.get(k);
-  if (!all) { all = new Map(); caches.set(k, all); }
+  const all = k.fileCaches;
   let c = all.get(file);
   if (!c) { c = new Map(); all.set(file, c); }
   return c;
@@ -153,7 +149,7 @@ export function do_read_fault_recorded(k: Kernel, mm: Mm, vma: Vma, table: PteTa
   if (page_cache_unknown(k, events, false)) {
     // What fault-around mapped here depends on page-cache state no event shows: the VMA's pages
     // are no longer all known (its zaps' rss and flush ranges neither).
-    for (const e of events ?? []) partly_cached(k).add(e.file);
+    for (const e of events ?? []) k.filePartlyCached.add(e.file);
     vma.unseenPages = true;
   }
   for (let j = 0; j < evs.length; j++) {
@@ -215,7 +211,7 @@ export function do_read_fault_recorded(k: Kernel, mm: Mm, vma: Vma, table: PteTa
  */
 export function bind_cow_fault(k: Kernel, vma: Vma, addr: number, events: readonly FileFaultEvent[] | undefined): boolean {
   for (const ev of events ?? []) {
-    if (ev.added) partly_cached(k).add(ev.file);
+    if (ev.added) k.filePartlyCached.add(ev.file);
     else if (ev.last === undefined && !bind_file(vma, ev, addr - (addr % PAGE_SIZE), ev.first)) return false;
   }
   return true;
@@ -225,10 +221,8 @@ export function bind_cow_fault(k: Kernel, vma: Vma, addr: number, events: readon
  * Per file, the pages the window has shown uptodate in the page cache with no readahead mark:
  * those filemap_fault() returned. Any other page's state before the window is in no event.
  */
-const shownPages = new WeakMap<Kernel, Map<string, Set<number>>>();
 function shown_uptodate(k: Kernel, file: string): Set<number> {
-  let all = shownPages.get(k);
-  if (!all) { all = new Map(); shownPages.set(k, all); }
+  const all = k.fileShownUptodate;
   let s = all.get(file);
   if (!s) { s = new Set(); all.set(file, s); }
   return s;
@@ -238,11 +232,8 @@ function shown_uptodate(k: Kernel, file: string): Set<number> {
  * Per mm, the addresses of file pages the model mapped by its guess of a fault-around (a page
  * the window had not shown uptodate): the kernel may have left their PTEs none.
  */
-const guessedPages = new WeakMap<Mm, Set<number>>();
 function guessed(mm: Mm): Set<number> {
-  let s = guessedPages.get(mm);
-  if (!s) { s = new Set(); guessedPages.set(mm, s); }
-  return s;
+  return (mm.guessedFilePages ??= new Set());
 }
 
 /**
@@ -250,7 +241,7 @@ function guessed(mm: Mm): Set<number> {
  * (its PTE is being cleared).
  */
 export function guessed_page(mm: Mm, addr: number, forget: boolean): boolean {
-  const s = guessedPages.get(mm);
+  const s = mm.guessedFilePages;
   if (!s) return false;
   const page = addr - (addr % PAGE_SIZE);
   const had = s.has(page);
@@ -285,14 +276,6 @@ export function unguess_page(k: Kernel, mm: Mm, table: PteTable, addr: number): 
   }
 }
 
-/** Files whose page cache the window showed incomplete (Model deviation elsewhere: a file is taken as whole in the cache until then). */
-const partlyCachedFiles = new WeakMap<Kernel, Set<string>>();
-function partly_cached(k: Kernel): Set<string> {
-  let s = partlyCachedFiles.get(k);
-  if (!s) { s = new Set(); partlyCachedFiles.set(k, s); }
-  return s;
-}
-
 /**
  * Whether which pages a read fault's fault-around could map depends on page-cache state no event
  * shows: filemap_map_pages() maps only folios that are uptodate, unlocked and not marked for
@@ -304,7 +287,7 @@ function partly_cached(k: Kernel): Set<string> {
  */
 export function page_cache_unknown(k: Kernel, events: readonly FileFaultEvent[] | undefined, write: boolean): boolean {
   if (!events) return false;
-  const partly = partlyCachedFiles.get(k);
+  const partly = k.filePartlyCached;
   for (const e of events) {
     if (e.added || (!write && e.last === undefined) || partly?.has(e.file)) return true;
   }
@@ -350,7 +333,7 @@ export function file_rss_unknown_why(k: Kernel, mm: Mm | undefined, op: Op): str
     if (mm.unseenBlocks) for (const b of mm.unseenBlocks) if (b * FAULT_AROUND_PAGES * PAGE_SIZE < end && (b + 1) * FAULT_AROUND_PAGES * PAGE_SIZE > start) return FILE_RSS_UNSEEN;
     for (const v of mm.vmas) {
       if (v.vm_start >= end || v.vm_end <= start || vmaKnown(v)) continue;
-      return v.file !== undefined && partlyCachedFiles.get(k)?.has(v.file) ? FILE_RSS_CACHE : FILE_RSS_UNSEEN;
+      return v.file !== undefined && k.filePartlyCached.has(v.file) ? FILE_RSS_CACHE : FILE_RSS_UNSEEN;
     }
     return undefined;
   };
@@ -363,7 +346,7 @@ export function file_rss_unknown_why(k: Kernel, mm: Mm | undefined, op: Op): str
   switch (op.kind) {
     case 'fault': {
       const v = mm.vmas.find((x) => x.vm_start <= op.addr && x.vm_end > op.addr);
-      if (v === undefined || !vmaKnown(v)) return v?.file !== undefined && partlyCachedFiles.get(k)?.has(v.file) ? FILE_RSS_CACHE : FILE_RSS_UNSEEN;
+      if (v === undefined || !vmaKnown(v)) return v?.file !== undefined && k.filePartlyCached.has(v.file) ? FILE_RSS_CACHE : FILE_RSS_UNSEEN;
       return v.anon || !page_cache_unknown(k, op.file, op.write) ? undefined : FILE_RSS_CACHE;
     }
     case 'munmap':

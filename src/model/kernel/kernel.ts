@@ -36,6 +36,9 @@ export interface LruBatches {
   othersRan?: boolean;
 }
 
+/** A file's cached pages by page offset: the folio and the page within it. */
+export type FileCache = Map<number, { folio: Folio; page: number }>;
+
 /** Story step texts and their codes (see Kernel.storyCodes). */
 export interface StoryCodes {
   steps: string[];
@@ -106,6 +109,16 @@ export class Kernel {
   readonly unmarkedReads = new Map<number, [number, number]>();
   /** Decisions of the op under way that depended on accessed bits no event shows (Engine StepResult `unseen`). */
   unseenDecisions: UnseenDecisions | undefined;
+  /** Each file's page cache: its cached pages by page offset (kernel/filemap.ts page_cache()). */
+  readonly fileCaches = new Map<string, FileCache>();
+  /**
+   * Per file, the pages the window has shown uptodate in the page cache with no readahead mark:
+   * those filemap_fault() returned (kernel/filemap.ts). Any other page's state before the window
+   * is in no event.
+   */
+  readonly fileShownUptodate = new Map<string, Set<number>>();
+  /** Files whose page cache the window showed incomplete (kernel/filemap.ts). */
+  readonly filePartlyCached = new Set<string>();
   /** Unmaps that found a folio waiting in an lru_add batch while the moves were not recorded. */
   lruUnknown = 0;
   /** Unmaps that found a folio waiting in a batch another task ran beside (LruBatches.othersRan). */

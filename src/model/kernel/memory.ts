@@ -205,12 +205,10 @@ export function handle_mm_fault(k: Kernel, mm: Mm, addr: number, write: boolean,
     }
   }
   do_anonymous_page(k, mm, vma, table, addr, order, user?.pfn, write);
-  if (vma.implicit && argPages.has(mm)) place_arg_pages(k, mm, addr);
+  if (vma.implicit && mm.argPages) place_arg_pages(k, mm, addr);
   return 'mapped';
 }
 
-/** The new mm's argument pages (pfns, the stack's top first) not yet placed at an address. */
-const argPages = new WeakMap<Mm, number[]>();
 
 /**
  * fs/exec.c get_arg_page(): copy_strings() faults each page of the argument and environment
@@ -222,8 +220,7 @@ const argPages = new WeakMap<Mm, number[]>();
  * LRU, no event the model predicts depends on it: it stays mapped until the exit's zap).
  */
 export function get_arg_page(k: Kernel, mm: Mm, pfn: number): void {
-  let l = argPages.get(mm);
-  if (!l) { l = []; argPages.set(mm, l); }
+  const l = (mm.argPages ??= []);
   l.push(pfn);
   untraced(k, () => k.addMmCounter(mm, MM_ANONPAGES, 1));
 }
@@ -237,8 +234,8 @@ export function get_arg_page(k: Kernel, mm: Mm, pfn: number): void {
  * Model deviation: placed by that inference, not by an address the trace records.
  */
 function place_arg_pages(k: Kernel, mm: Mm, addr: number): void {
-  const pfns = argPages.get(mm)!;
-  argPages.delete(mm);
+  const pfns = mm.argPages!;
+  mm.argPages = undefined;
   const base = addr - (addr % PAGE_SIZE) + PAGE_SIZE;
   const n = pfns.length;
   const vma = implicit_vma(mm, base, base + n * PAGE_SIZE, false);

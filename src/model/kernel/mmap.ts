@@ -169,13 +169,10 @@ function clip_implicit(mm: Mm, from: number, to: number): void {
   mm.vmas = out;
 }
 
-/** Per mm, the address ranges calls of the window mapped, unmapped or moved (munmap_outside_model()). */
-const windowRanges = new WeakMap<Mm, Array<[number, number]>>();
+/** The address ranges calls of the window mapped, unmapped or moved (Mm.windowRanges, munmap_outside_model()). */
 export function window_saw(mm: Mm, start: number, end: number): void {
   if (!mm.preWindow) return;
-  let l = windowRanges.get(mm);
-  if (!l) { l = []; windowRanges.set(mm, l); }
-  l.push([start, end]);
+  (mm.windowRanges ??= []).push([start, end]);
 }
 
 /**
@@ -198,7 +195,7 @@ export function munmap_outside_model(mm: Mm, start: number, len: number): string
   // window mapped, unmapped or moved may be such a mapping, with pages whose rss, flush and
   // frees the model cannot know.
   if (mm.preWindow) {
-    const seen = windowRanges.get(mm) ?? [];
+    const seen = mm.windowRanges ?? [];
     const unseen = holes.some(([a, b]) => {
       let at = a;
       for (const [s, e] of [...seen].sort((x, y) => x[0] - y[0])) if (s <= at && e > at) at = e;
