@@ -61,4 +61,19 @@ describe('lru_add drain positions inside an op', () => {
     expect(madvise.op.lruAdded).toEqual([0x10000, 0x10001, 0x10002]);
     expect(madvise.op.lruAddedPos).toEqual([0, 1, 2]);
   });
+
+  it('a free another task made, filed under the op (that task in a call the trace does not follow), is not a point of it', async () => {
+    const ops = await liftText([
+      head[0]!, head[1]!,
+      L('1.0000015', 'tracing_mark_write: fl: thread tid=8'),
+      ...head.slice(2),
+      L('1.000012', 'mm_page_free: page=0000000000000002 pfn=0x10002 order=0', 8, 0),
+      ins('1.000013', 0x10001),
+      L('1.000014', 'sys_munmap -> 0x0'),
+      L('1.000015', 'tracing_mark_write: fl: end scenario=T variant=v'),
+    ].join('\n') + '\n');
+    const munmap = ops.find((o) => o.op.kind === 'munmap')!;
+    expect(munmap.recorded.some((r) => r.ev === 'mm_page_free' && r.pid === 8)).toBe(true);
+    expect(munmap.op.lruAddedPos).toEqual([1]);
+  });
 });

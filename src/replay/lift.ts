@@ -114,13 +114,15 @@ function ownEvents(lo: LiftedOp): number {
 
 /**
  * The op's recorded output so far that places a point inside it: the workload's page frees and
- * the reclaim_pages() passes (see Op `lruAddedPos`). Scanned incrementally.
+ * the reclaim_pages() passes in the op's own task (see Op `lruAddedPos`; frees another task
+ * made, filed under the op, are not points of it). Scanned incrementally.
  */
 function outputMarks(lo: LiftedOp): number {
   const r = lo.recorded;
   let n = lo.marks ?? 0;
   for (let i = lo.marksScanned ?? 0; i < r.length; i++) {
     const x = r[i]!;
+    if (x.pid !== lo.op.tid) continue;
     if ((x.ev === 'mm_page_free' && x.ours !== false) || x.ev === 'mm_vmscan_reclaim_pages') n++;
   }
   lo.marksScanned = r.length;
