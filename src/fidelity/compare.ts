@@ -712,10 +712,14 @@ export class FidelityChecker {
     if (uf && r.opsUnseen > 0) {
       const ops = `${r.opsUnseen} op${r.opsUnseen === 1 ? '' : 's'} differ${r.opsUnseen === 1 ? 's' : ''} at or after line ${uf.line}, where reclaim`;
       const n = `${uf.n} folio${uf.n === 1 ? '' : 's'}`;
-      const decided = uf.what === 'accessed'
-        ? `${ops} found ${n} unreferenced whose accessed bits an access no event shows may have set (${uf.why}; a read or write of present memory leaves no event)`
-        : `${ops} discarded ${n} that a thread touching them meanwhile may have held a passing reference to (${uf.why}; folio_ref_freeze() then fails and that thread's put frees the folio later)`;
-      reasons.push(`${decided}: the kernel may have kept ${uf.n === 1 ? 'it' : 'some'}, and from there on the model's state may not be the kernel's`);
+      if (uf.what === 'order') {
+        reasons.push(`${r.opsUnseen} op${r.opsUnseen === 1 ? '' : 's'} differ${r.opsUnseen === 1 ? 's' : ''} at or after line ${uf.line}, where ${uf.why}: which took the page-table lock first after deciding (to copy or to reuse) decides the outcome, and the trace orders their starts only; the model applies each fault whole in that order, and from there on its state may not be the kernel's`);
+      } else {
+        const decided = uf.what === 'accessed'
+          ? `${ops} found ${n} unreferenced whose accessed bits an access no event shows may have set (${uf.why}; a read or write of present memory leaves no event)`
+          : `${ops} discarded ${n} that a thread touching them meanwhile may have held a passing reference to (${uf.why}; folio_ref_freeze() then fails and that thread's put frees the folio later)`;
+        reasons.push(`${decided}: the kernel may have kept ${uf.n === 1 ? 'it' : 'some'}, and from there on the model's state may not be the kernel's`);
+      }
     }
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;

@@ -88,10 +88,12 @@ export const OTHERS_FOLIOS_SPLIT = 'other processes\' partially mapped large fol
  * Decisions of an op that took what no event shows: `accessed`, a reference check that found an
  * entry old (an unseen access may have made it young); `reference`, a lazyfree folio discarded
  * while a thread that may touch it ran on another CPU (a fault or access in progress holds a
- * reference, and folio_ref_freeze() fails). `n` counts them, `why` is the first's reason.
+ * reference, and folio_ref_freeze() fails); `order`, a fault that overlapped another task's
+ * fault on the same page (Op fault `racedWith`: the model applies each whole, in the order they
+ * began). `n` counts them, `why` is the first's reason.
  */
 export interface UnseenDecisions {
   n: number;
-  what: 'accessed' | 'reference';
+  what: 'accessed' | 'reference' | 'order';
   why: string;
 }

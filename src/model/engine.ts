@@ -223,6 +223,10 @@ export class Engine {
           }
           break;
         }
+        if (op.racedWith !== undefined) {
+          const page = op.addr - (op.addr % PAGE_SIZE);
+          k.unseenDecision('order', `the faults at lines ${Math.min(op.at.line, op.racedWith)} and ${Math.max(op.at.line, op.racedWith)} on page 0x${page.toString(16)} overlapped, one task switched out in the middle of its fault`);
+        }
         const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs, op.present);
         if (r === 'unmodelled') unmodelled = 'fault outside any anonymous mapping the model knows';
         break;

@@ -199,7 +199,16 @@ export type Op =
    * X86_PF_PROT; a write fault with it is a write-protect fault, do_wp_page()); absent when the
    * trace does not say.
    */
-  | (Base & { kind: 'fault'; addr: number; write: boolean; present?: boolean; allocs: AllocFact[]; file?: FileFaultEvent[] })
+  | (Base & {
+    kind: 'fault'; addr: number; write: boolean; present?: boolean; allocs: AllocFact[]; file?: FileFaultEvent[];
+    /**
+     * Another task's fault on the same page overlapped this one in time (one of them was
+     * switched out runnable in the middle of it): the trace line of that fault. Which of the two
+     * took the page-table lock first after deciding decides the outcome (which copies, which
+     * reuses), and the trace orders their starts only.
+     */
+    racedWith?: number;
+  })
   /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */
   | (Base & {
     kind: 'store'; addr: number; len: number; stride: number; count: number;

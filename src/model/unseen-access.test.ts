@@ -150,3 +150,18 @@ describe('a marked load (`fl: load`)', () => {
     expect(freed(s)).toEqual([...plain.filter((p) => p !== 0x100), 0x100]);
   });
 });
+
+describe('a fault that overlapped another task\'s fault on the same page (Op fault racedWith)', () => {
+  it('is an unseen decision of kind order, naming both lines and the page; without the mark, none', () => {
+    const run = (racedWith?: number) => {
+      const r = new Run('linux-6.18');
+      r.step({ kind: 'marker', verb: 'begin', text: 'begin' });
+      r.step({ kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x22, anon: true });
+      return r.step({ kind: 'fault', addr: A + 0x650, write: true, allocs: [{ pfn: 0x10, order: 0, use: 'pgtable' }, { pfn: 0x100, order: 0, use: 'user' }], ...(racedWith ? { racedWith } : {}) });
+    };
+    const s = run(40);
+    expect(s.unseen?.what).toBe('order');
+    expect(s.unseen?.why).toBe('the faults at lines 3 and 40 on page 0x7f0000000000 overlapped, one task switched out in the middle of its fault');
+    expect(run().unseen).toBeUndefined();
+  });
+});

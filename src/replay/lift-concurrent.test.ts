@@ -359,3 +359,26 @@ describe('what a thread says of its accesses', () => {
     expect(acc).toEqual([{ tid: 8, tgid: 7, reads: undefined }, { tid: 8, tgid: 7, reads: [0x7f0000000000, 0x4000] }]);
   });
 });
+
+describe('two tasks\' faults on one page, one preempted in the middle of its fault', () => {
+  const A = 0x7f0000001000;
+  const race = (state: string, addr2: number) => lift([
+    ...BEGIN,
+    FAULT(8, 1, 10, A + 0x650),
+    SW(1, 11, THREAD, state, MAIN),
+    FAULT(7, 1, 12, addr2),
+    ALLOC(7, 1, 13, 0x500),
+    SW(1, 14, MAIN, 'S', THREAD),
+    ALLOC(8, 1, 15, 0x501),
+  ]);
+  const raced = (ops: LiftedOp[]) => faults(ops).map((o) => [o.op.tid, (o.op as { racedWith?: number }).racedWith]);
+  it('marks both faults with the other\'s line (Op fault racedWith)', async () => {
+    const { ops } = await race('R+', A + 0xca8);
+    const [f8, f7] = faults(ops);
+    expect(raced(ops)).toEqual([[8, f7!.op.at.line], [7, f8!.op.at.line]]);
+  });
+  it('not when the first task slept (its fault was over) or the second fault is on another page', async () => {
+    expect(raced((await race('S', A + 0xca8)).ops)).toEqual([[8, undefined], [7, undefined]]);
+    expect(raced((await race('R+', A + 0x1000)).ops)).toEqual([[8, undefined], [7, undefined]]);
+  });
+});

@@ -757,7 +757,8 @@ export class Lifter {
       this.lastFault.ts = e.tsNs; this.lastFault.addr = addr; this.lastFault.pid = e.pid; this.lastFault.cpu = e.cpu;
       if (name === 'page_fault_kernel' && this.opts.execImages && String(f.ip).startsWith('elf_load')) this.elfLoad(e, tgid, addr);
       // x86 error code: bit 0 (X86_PF_PROT) set means a protection fault on a present entry.
-      this.open(e, tgid, { kind: 'fault', addr, write: (code & 2) !== 0, present: Number.isInteger(code) ? (code & 1) !== 0 : undefined, allocs: [] });
+      const lo = this.open(e, tgid, { kind: 'fault', addr, write: (code & 2) !== 0, present: Number.isInteger(code) ? (code & 1) !== 0 : undefined, allocs: [] });
+      this.faultRaces(lo, e.pid, addr);
       return;
     }
     if (name === 'mm_lru_insertion') {
@@ -885,6 +886,22 @@ export class Lifter {
       placed = true;
     }
     return placed;
+  }
+
+  /**
+   * A fault of task `tid` on the page of `addr` while another workload task, switched out
+   * runnable, still has a fault on that page open (preempted in it): both are marked (Op fault
+   * `racedWith`), the earlier one still unhanded since its op is open.
+   */
+  private faultRaces(lo: LiftedOp, tid: number, addr: number): void {
+    const page = Math.floor(addr / 4096);
+    for (const s of this.perTask.values()) {
+      const other = s.op;
+      if (other === undefined || other === lo || other.op.kind !== 'fault' || other.op.tid === tid || !s.off || s.asleep) continue;
+      if (Math.floor(other.op.addr / 4096) !== page) continue;
+      other.op.racedWith ??= lo.op.at.line;
+      if (lo.op.kind === 'fault') lo.op.racedWith ??= other.op.at.line;
+    }
   }
 
   /**
