@@ -160,12 +160,25 @@ export interface KernelTraits {
    * boot): mm/vmscan.c shrink_lruvec() hands memcg reclaim to lru_gen_shrink_lruvec() →
    * evict_folios(), whose scan_folios() isolates MIN_LRU_BATCH (64) pages per eviction, instead
    * of shrink_inactive_list()'s lru_size >> priority in SWAP_CLUSTER_MAX steps; and
-   * shrink_folio_list() keeps a mapped folio already marked referenced without checking its
-   * references again. A build choice, not a release one: the Debian 6.12 kernel has it on (its
+   * shrink_folio_list() keeps a mapped folio marked referenced while it was isolated without
+   * checking its references again (lruGenRefsRework says which release does what). A build choice, not a release one: the Debian 6.12 kernel has it on (its
    * mm_vmscan_lru_isolate events print nr_requested=4096, scan_folios()'s MAX_LRU_BATCH), the
    * Debian 6.1 and Fedora 6.18 kernels have it off (nr_requested = the classic pass's count).
    */
   lruGen: boolean;
+  /**
+   * How the multi-gen LRU's reclaim treats PG_referenced (matters only with lruGen). Before Yu
+   * Zhao's "mm/mglru: rework workingset protection" (e8597e91699a as a syzbot bisection in
+   * linux-next names it; posted for mm-unstable in December 2024, 6.14 [I]): isolate_folio()
+   * clears PG_referenced "for shrink_folio_list()", so a folio kept by one eviction for one
+   * young entry (folio_check_references()'s FOLIOREF_KEEP sets it) is checked afresh by the
+   * next — no young entry then, and it is reclaimed; shrink_folio_list()'s "folio_update_gen()
+   * tried to promote this page?" keep applies only to a flag set while the folio was isolated
+   * (lru_gen_look_around(), not modelled). After: isolate_folio() keeps PG_referenced, that keep
+   * is gone, and folio_check_references() asks lru_gen_set_refs(): no young entry reclaims, the
+   * first young one sets PG_referenced and keeps, a later one activates.
+   */
+  lruGenRefsRework: boolean;
   /**
    * mm/memcontrol.c memory_reclaim() asks try_to_free_mem_cgroup_pages() for a quarter of what
    * is left (at least SWAP_CLUSTER_MAX) per round: T.J. Mercier, "mm: memcg: use larger batches
@@ -276,7 +289,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
-    lruGen: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
+    lruGen: false, lruGenRefsRework: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
     freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false, splitHoldsSubpage: true, madviseSplitFlushesPending: false,
   },
   '6.12': {
@@ -285,7 +298,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
-    lruGen: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
+    lruGen: true, lruGenRefsRework: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
     freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsSubpage: false, madviseSplitFlushesPending: true,
   },
   '6.18': {
@@ -294,7 +307,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: true, flushSkipsOtherMm: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
-    lruGen: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
+    lruGen: false, lruGenRefsRework: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
     freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsSubpage: false, madviseSplitFlushesPending: true,
   },
 };

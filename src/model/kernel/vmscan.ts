@@ -97,6 +97,18 @@ function folio_check_references(k: Kernel, f: Folio, found?: boolean): FolioRef 
   }
   // It kept none: no young entry found.
   const referenced_ptes = found === false ? 0 : young;
+  // Multi-gen LRU after the workingset rework: lru_gen_set_refs() decides, PG_referenced is
+  // not consumed here. Model deviation: PG_workingset is not modelled, so a folio activated
+  // once starts over at "first young entry" when it is kept again.
+  if (k.traits.lruGen && k.traits.lruGenRefsRework) {
+    if (!referenced_ptes) return FolioRef.Reclaim;
+    if (!f.referenced) {
+      f.referenced = true;
+      return FolioRef.Keep;
+    }
+    f.referenced = false;
+    return FolioRef.Activate;
+  }
   const referenced_folio = f.referenced;
   f.referenced = false;
   if (referenced_ptes) {
@@ -141,8 +153,9 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     };
     const activate = (): void => activateFolio(f);
     // "folio_update_gen() tried to promote this page?" (multi-gen LRU, 6.1–6.13): a mapped
-    // folio marked referenced is kept without looking at its references again.
-    if (k.traits.lruGen && !ignoreReferences && folio_mapped(f) && f.referenced) {
+    // folio marked referenced is kept without looking at its references again. isolate_folio()
+    // cleared the flag, so only an accessed bit found while the folio was isolated sets it.
+    if (k.traits.lruGen && !k.traits.lruGenRefsRework && !ignoreReferences && folio_mapped(f) && f.referenced) {
       ret.push(f);
       continue;
     }
@@ -328,6 +341,17 @@ function shrink_lruvec(k: Kernel, sc: ScanControl): void {
 }
 
 /**
+ * isolate_folio() (multi-gen LRU): takes the folio off its generation; before the workingset
+ * rework (traits.lruGenRefsRework) it also clears PG_referenced "for shrink_folio_list()", so a
+ * folio an earlier eviction kept for one young entry has its references checked afresh.
+ */
+function isolate_folio(k: Kernel, f: Folio): boolean {
+  if (!folio_isolate_lru(k, f)) return false;
+  if (!k.traits.lruGenRefsRework) f.referenced = false;
+  return true;
+}
+
+/**
  * evict_folios() (multi-gen LRU): scan_folios() takes folios from the oldest generation until it
  * isolated MIN_LRU_BATCH pages (or looked at MAX_LRU_BATCH folios), then shrink_folio_list();
  * rejected folios go back to the youngest generation. Returns the pages scanned; adds the pages
@@ -343,7 +367,7 @@ function evict_folios(k: Kernel, sc: ScanControl): number {
   let remaining = MAX_LRU_BATCH;
   for (const f of k.lru[Lru.InactiveFile]!) {
     scanned += f.nr;
-    if (folio_isolate_lru(k, f)) {
+    if (isolate_folio(k, f)) {
       list.push(f);
       isolated += f.nr;
     }
