@@ -198,6 +198,15 @@ export interface KernelTraits {
    */
   shrinkFreeList: boolean;
   /**
+   * With shrinkFreeList, the large folio freed at once waits for the deferred TLB flush first:
+   * try_to_unmap_flush() before destroy_large_folio(). Jiayuan Chen, "mm/vmscan: flush
+   * deferred TLB before freeing large folios" (stable-only, 5.15.y/6.1.y/6.6.y: 92809ac752e6 in
+   * linux-6.1.y, queued for 6.1.178; upstream fixed as a side effect of bc2ff4cbc329); the
+   * Debian 6.1.192 kernels of the captures have it. Before it the THP's pages went back to the
+   * allocator while another CPU could still hold a stale TLB entry for them.
+   */
+  shrinkFlushesBeforeLargeFree: boolean;
+  /**
    * Splitting a PMD-mapped anonymous THP (split_huge_page() → unmap_page() → try_to_migrate()
    * with TTU_SPLIT_HUGE_PMD → __split_huge_pmd_locked() with `freeze`) queues it for deferred
    * split on the way: 6.1 gives the 512 subpages a PTE mapcount, drops the PMD mapping, then
@@ -289,7 +298,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: true, deferredScanBatch: 128, zapFreesReversed: true, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: false, mprotectPmdWriteUpgrade: false, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
-    lruGen: false, lruGenRefsRework: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true,
+    lruGen: false, lruGenRefsRework: false, memoryReclaimQuarterBatch: false, shrinkFreeList: true, shrinkFlushesBeforeLargeFree: true,
     freezeSplitQueuesDeferred: true, splitRemapsZeroPages: false, gatherNrPagesEntries: false, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: false, splitBatchFlush: false, splitHoldsSubpage: true, madviseSplitFlushesPending: false,
   },
   '6.12': {
@@ -298,7 +307,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: false, flushSkipsOtherMm: false, pgtableFreeInTask: true, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: true,
     hugeZeroWpAllocatesThp: false, hugeZeroWpQueuesThp: false,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: false, dontneedFreesEmptyPteTables: false, coldPmdFlushDeferred: false,
-    lruGen: true, lruGenRefsRework: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
+    lruGen: true, lruGenRefsRework: false, memoryReclaimQuarterBatch: true, shrinkFreeList: false, shrinkFlushesBeforeLargeFree: true,
     freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: true, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsSubpage: false, madviseSplitFlushesPending: true,
   },
   '6.18': {
@@ -307,7 +316,7 @@ export const TRAITS: Record<string, KernelTraits> = {
     lazyCpumask: true, flushSkipsOtherMm: true, pgtableFreeInTask: false, pageoutAgesYoung: false, deferredScanBatch: 128, zapFreesReversed: false, unmapDrainsLruAdd: false,
     hugeZeroWpAllocatesThp: true, hugeZeroWpQueuesThp: true,
     mprotectCleanAnonWritable: true, mprotectPmdWriteUpgrade: true, madviseGatherPerCall: true, dontneedFreesEmptyPteTables: true, coldPmdFlushDeferred: true,
-    lruGen: false, lruGenRefsRework: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false,
+    lruGen: false, lruGenRefsRework: true, memoryReclaimQuarterBatch: true, shrinkFreeList: false, shrinkFlushesBeforeLargeFree: true,
     freezeSplitQueuesDeferred: false, splitRemapsZeroPages: true, gatherNrPagesEntries: true, splitTailsCreatedLastFirst: false, pmdSplitPtesDirty: true, splitBatchFlush: true, splitHoldsSubpage: false, madviseSplitFlushesPending: true,
   },
 };

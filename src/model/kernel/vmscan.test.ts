@@ -99,3 +99,50 @@ describe('memory.reclaim of a redirtied lazyfree PMD THP', () => {
     expect(eng.counters().thp_split_pmd).toBe(2);
   });
 });
+
+describe('6.1 frees a reclaimed THP at once (destroy_large_folio()), after the deferred flush', () => {
+  //   CPU0: thread A, MADV_PAGEOUT of a lazyfree PMD THP     CPU1: thread B, running in the mm
+  // The PMD is split (flush_tlb_range(): IPI to CPU1 and a local flush), its 512 PTEs are
+  // cleared with their flush deferred (CPU1 may cache them: should_defer_flush()), and the
+  // THP, reclaimed, is freed at free_it — after try_to_unmap_flush() on kernels with the
+  // stable fix, before it on older 6.1.y.
+  const T = 100;
+  const B = 101;
+  function pageout(traits?: Record<string, boolean>): { seq: string[]; violations: string[] } {
+    const cfg = buildConfig('linux-6.1', 'x86', PMD);
+    const eng = new Engine(traits ? { ...cfg, traits: { ...cfg.traits, ...traits } } : cfg, { checkInvariants: true });
+    let line = 1;
+    const violations: string[] = [];
+    const step = (op: Record<string, unknown>): Emission[] => {
+      const o = { tid: T, tgid: T, cpu: 0, at: { index: line, line, tsNs: line * 1000 }, ...op } as unknown as Op;
+      line++;
+      const r = eng.step(o);
+      violations.push(...r.violations.map((v) => v.code));
+      return [...r.emitted];
+    };
+    step({ kind: 'run', on: true });
+    step({ kind: 'mmap', addr: A, len: 2 * MB, prot: 3, flags: 0x22, anon: true });
+    step({ kind: 'fault', addr: A, write: true, allocs: [{ pfn: 0x100000, order: 9, use: 'user' }, { pfn: 0x500, order: 0, use: 'pgtable' }] });
+    step({ kind: 'madvise', addr: A, len: 2 * MB, advice: 8 });
+    step({ kind: 'thread', child: B });
+    step({ kind: 'run', on: true, tid: B, cpu: 1 });
+    const out = step({ kind: 'madvise', addr: A, len: 2 * MB, advice: 21 });
+    // CPU0's flushes by reason and the THP's free, up to the free.
+    const seq = out.flatMap((e) => (e.ev === 'tlb_flush' && e.cpu === 0 ? [`flush ${e.reason}`] : e.ev === 'mm_page_free' && e.order === 9 ? ['free'] : []));
+    return { seq: seq.slice(0, seq.indexOf('free') + 1), violations };
+  }
+  // arch_tlbbatch_flush() with CPU1 in the batch: the IPI (remote ipi send) and a local full
+  // flush (local shootdown); the PMD split before it: IPI and a local mm shootdown.
+  const split = ['flush 4', 'flush 3'];
+  const batch = ['flush 4', 'flush 2'];
+  it('with the fix: the batched flush of the split PTEs, then the free', () => {
+    const { seq, violations } = pageout();
+    expect(seq.slice(-5)).toEqual([...split, ...batch, 'free']);
+    expect(violations).toEqual([]);
+  });
+  it('without it: the THP is freed while CPU1 may still cache its PTEs (a stale TLB entry)', () => {
+    const { seq, violations } = pageout({ shrinkFlushesBeforeLargeFree: false });
+    expect(seq.slice(-3)).toEqual([...split, 'free']);
+    expect(violations).toContain('no_stale_tlb_for_freed_page');
+  });
+});

@@ -231,6 +231,9 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     f.isolated = false;
     f.refcount = 0;
     if (listFree && f.nr > 1) {
+      // destroy_large_folio() at free_it, after the deferred flush on kernels with the stable
+      // fix (traits.shrinkFlushesBeforeLargeFree), before it on older ones.
+      if (k.traits.shrinkFlushesBeforeLargeFree) try_to_unmap_flush(k);
       free_folio(k, f);
       continue;
     }
