@@ -155,6 +155,8 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
     // "folio_update_gen() tried to promote this page?" (multi-gen LRU, 6.1–6.13): a mapped
     // folio marked referenced is kept without looking at its references again. isolate_folio()
     // cleared the flag, so only an accessed bit found while the folio was isolated sets it.
+    // Model deviation: lru_gen_look_around() (folio_referenced_one() on a young PTE marks the
+    // folios mapped around it, isolated ones included) is not modelled; nothing sets it here.
     if (k.traits.lruGen && !k.traits.lruGenRefsRework && !ignoreReferences && folio_mapped(f) && f.referenced) {
       ret.push(f);
       continue;
