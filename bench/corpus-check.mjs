@@ -4,6 +4,9 @@
  * traces/**\/trace.txt.gz and the fixtures' trace texts and trace.dat files, through
  * `parse --json`, `parse --ndjson` (every decoded event) and `replay --json`, run in one
  * process per command kind (oclif's run(), stdout captured), each output kept as its SHA-256.
+ * `diff --json` runs over every capture in traces/ with the pair its policy chooses, and over
+ * every fifth one with `--base linux-6.12 --with linux-6.18` as well (the dearest pair: the
+ * folio stories of both configs part ways most there).
  *
  *   node bench/corpus-check.mjs --root /path/to/worktree --out hashes.json [--only parse]
  *   node bench/corpus-check.mjs --compare a.json b.json
@@ -85,7 +88,9 @@ async function capture(argv) {
 }
 
 const result = {};
-const kinds = only ? only.split(',') : ['parse', 'ndjson', 'replay'];
+const kinds = only ? only.split(',') : ['parse', 'ndjson', 'replay', 'diff'];
+const captures = new Set(inputs.filter((f) => f.startsWith(join(root, 'traces')) && f.endsWith('/trace.txt.gz')));
+let nth = 0;
 const t0 = Date.now();
 for (const f of inputs) {
   const rel = relative(root, f);
@@ -93,6 +98,10 @@ for (const f of inputs) {
   if (kinds.includes('parse')) result[`parse --json ${rel}`] = await capture(['parse', '--json', rel]);
   if (kinds.includes('ndjson')) result[`parse --ndjson ${rel}`] = await capture(['parse', '--ndjson', rel]);
   if (kinds.includes('replay')) result[`replay --json ${rel}`] = await capture(['replay', '--json', rel]);
+  if (kinds.includes('diff') && captures.has(f)) {
+    result[`diff --json ${rel}`] = await capture(['diff', '--json', rel]);
+    if (nth++ % 5 === 0) result[`diff --json --base linux-6.12 --with linux-6.18 ${rel}`] = await capture(['diff', '--json', '--base', 'linux-6.12', '--with', 'linux-6.18', rel]);
+  }
 }
 writeFileSync(out, JSON.stringify(result, null, 1));
 realErr(`${inputs.length} inputs, ${Object.keys(result).length} outputs in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${out}\n`);

@@ -123,6 +123,12 @@ function sameKey(p: Emission, q: Emission): boolean {
 
 /** Numbers per keyed event in OpMatcher's buffer: a kind code and up to six fields. */
 const STRIDE = 7;
+/**
+ * Events OpMatcher's buffer holds between ops. One op can make tens of thousands (an unmap
+ * flushing page by page under 6.12, a reclaim pass); the buffer grown for such an op is dropped
+ * when the op ends rather than kept live for the rest of the run.
+ */
+const KEEP_EVENTS = 4096;
 
 /**
  * Whether two configs' outputs for one op read alike (the events fidelity compares, in order,
@@ -130,8 +136,8 @@ const STRIDE = 7;
  * engine makes them, the other's are checked against them as they come. Keeps the first few
  * events of each side for the report of a divergence.
  */
-class OpMatcher {
-  private readonly base: number[] = [];
+export class OpMatcher {
+  private base = new Float64Array(KEEP_EVENTS * STRIDE);
   private count = 0;
   private pos = 0;
   private differs = false;
@@ -139,8 +145,13 @@ class OpMatcher {
   /** Compared events of each side in the op so far (firstEvents keeps the first 12). */
   readonly seen: [number, number] = [0, 0];
 
-  /** Pack the base's event at slot `at` (only the fields its kind uses). */
+    /** Pack the base's event at slot `at` (only the fields its kind uses). */
   private encode(e: Emission, at: number): void {
+    if (at + STRIDE > this.base.length) {
+      const grown = new Float64Array(this.base.length * 2);
+      grown.set(this.base);
+      this.base = grown;
+    }
     const b = this.base;
     switch (e.ev) {
       case 'tlb_flush':
@@ -180,15 +191,16 @@ class OpMatcher {
     }
   }
 
-  see(side: number, e: Emission): void {
-    if (!compared(e)) return;
-    this.seen[side]!++;
-    if (this.firstEvents[side]!.length < 12) this.firstEvents[side]!.push(e);
-    if (side === 0) {
-      this.encode(e, this.count * STRIDE);
-      this.count++;
-      return;
-    }
+  /** An event of the base config (the caller passes compared events only). */
+  seeBase(e: Emission): void {
+    if (this.seen[0]++ < 12) this.firstEvents[0].push(e);
+    this.encode(e, this.count * STRIDE);
+    this.count++;
+  }
+
+  /** An event of the other config (the caller passes compared events only). */
+  seeWith(e: Emission): void {
+    if (this.seen[1]++ < 12) this.firstEvents[1].push(e);
     if (this.differs) return;
     if (this.pos >= this.count || !this.matches(e, this.pos * STRIDE)) { this.differs = true; return; }
     this.pos++;
@@ -197,6 +209,7 @@ class OpMatcher {
   /** The op is over: did both read alike? Then ready for the next op. */
   finish(): boolean {
     const same = !this.differs && this.pos === this.count;
+    if (this.base.length > KEEP_EVENTS * STRIDE) this.base = new Float64Array(KEEP_EVENTS * STRIDE);
     this.count = 0;
     this.pos = 0;
     this.differs = false;
@@ -252,17 +265,63 @@ class Tally {
     return out;
   }
 
-  add1(e: Emission): void {
-    if (e.ev === 'tlb_flush') {
-      const k = e.pages * 8 + e.reason;
-      this.flushes.set(k, (this.flushes.get(k) ?? 0) + 1);
-    } else if (e.ev === 'mm_page_free' && e.what === 'folio') this.orders.set(e.order, (this.orders.get(e.order) ?? 0) + 1);
-    else if (e.ev === 'mm_vmscan_reclaim_pages') {
-      this.reclaim.scanned += e.nr_scanned;
-      this.reclaim.reclaimed += e.nr_reclaimed;
-      this.reclaim.calls++;
-    }
+  /**
+   * The last flush kind counted and its count, not yet written back: a flush of the same size
+   * and reason as the last one counts without a look-up (an unmap under 6.12 flushes page by page).
+   */
+  private lastKey = NaN;
+  private lastCount = 0;
+
+  flush(pages: number, reason: number): void {
+    const k = pages * 8 + reason;
+    if (k === this.lastKey) { this.lastCount++; return; }
+    this.settleFlush();
+    // Set at once when first seen: the report lists the kinds in the order they first came.
+    const n = this.flushes.get(k);
+    if (n === undefined) this.flushes.set(k, 0);
+    this.lastKey = k;
+    this.lastCount = (n ?? 0) + 1;
   }
+
+  private settleFlush(): void {
+    if (this.lastCount > 0) this.flushes.set(this.lastKey, this.lastCount);
+  }
+
+  /** Everything counted, flushes included (before reading `tlb`). */
+  close(): void {
+    this.settleFlush();
+  }
+
+  free(order: number): void {
+    this.orders.set(order, (this.orders.get(order) ?? 0) + 1);
+  }
+}
+
+/**
+ * Each event of either config as its engine makes it: tallied, and matched against the other
+ * config's for the op (the events compared() keeps: no tlb_flush of reason 0, no shrink_slab).
+ */
+function seeEmission(t: Tally, m: OpMatcher, side: number, e: Emission): void {
+  switch (e.ev) {
+    case 'tlb_flush':
+      t.flush(e.pages, e.reason);
+      if (e.reason === 0) return;
+      break;
+    case 'mm_page_free':
+      if (e.what === 'folio') t.free(e.order);
+      break;
+    case 'mm_vmscan_reclaim_pages':
+      t.reclaim.scanned += e.nr_scanned;
+      t.reclaim.reclaimed += e.nr_reclaimed;
+      t.reclaim.calls++;
+      break;
+    case 'rss_stat':
+      break;
+    default:
+      if (!compared(e)) return;
+  }
+  if (side === 0) m.seeBase(e);
+  else m.seeWith(e);
 }
 
 function side(run: ConfigRun, t: Tally): DiffSide {
@@ -315,10 +374,10 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
   let stepNames: readonly string[] = [];
   const pair = (x: FolioStory | undefined, y: FolioStory | undefined): void => {
     // Both engines share one code table: equal coded steps tell the same story, unprinted.
-    if (x && y && x.steps === y.steps) { same++; return; }
-    const s = (x ?? y)!;
     const a = x?.steps;
     const b = y?.steps;
+    if (x && y && a === b) { same++; return; }
+    const s = (x ?? y)!;
     const h = hashSteps(hashSteps(Math.imul(2166136261 ^ s.order, 16777619), a), b);
     let list = byHash.get(h);
     if (list) {
@@ -387,10 +446,7 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     ...opts,
     stories: true,
     keepEmitted: opts.observe !== undefined,
-    onEmit: (i, e) => {
-      tally[i]!.add1(e);
-      matcher.see(i, e);
-    },
+    onEmit: (i, e) => seeEmission(tally[i]!, matcher, i, e),
     onEngines: (es) => {
       engines = es as [Engine, Engine];
       stepNames = es[0]!.k.storySteps;
@@ -413,6 +469,8 @@ export async function diffTrace(input: string, base: ModelConfig, withCfg: Model
     },
   });
   const [ra, rb] = r.runs as [ConfigRun, ConfigRun];
+  tally[0].close();
+  tally[1].close();
   // What is left: folios still live at the end, or made in one config only.
   settle();
   const sa = new Map(endedOnly[0]);

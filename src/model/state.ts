@@ -43,8 +43,8 @@ export const RSS_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHM
  * each (a code from 0x8000 takes two) — so that equal stories are equal strings.
  */
 export class FolioStory {
-  /** The steps, run-length coded (see the class). */
-  steps = '';
+  /** The runs closed so far, coded (see the class); the open run is kept as two numbers. */
+  private closed = '';
   private lastCode = -1;
   private lastRun = 0;
 
@@ -62,16 +62,24 @@ export class FolioStory {
     return this.pieceKey ?? `${this.pfn.toString(16)}@${this.op}`;
   }
 
+  /** The steps, run-length coded (see the class); built when read, not at each step. */
+  get steps(): string {
+    return this.lastRun === 0 ? this.closed : this.closed + runText(this.lastCode, this.lastRun);
+  }
+
   add(code: number): void {
     if (code === this.lastCode && this.lastRun < 0xffff) {
       this.lastRun++;
-      this.steps = this.steps.slice(0, -1) + String.fromCharCode(this.lastRun);
       return;
     }
+    if (this.lastRun > 0) this.closed += runText(this.lastCode, this.lastRun);
     this.lastCode = code;
     this.lastRun = 1;
-    this.steps += code < 0x8000 ? String.fromCharCode(code, 1) : String.fromCharCode(0x8000 | (code >>> 15), code & 0x7fff, 1);
   }
+}
+
+function runText(code: number, run: number): string {
+  return code < 0x8000 ? String.fromCharCode(code, run) : String.fromCharCode(0x8000 | (code >>> 15), code & 0x7fff, run);
 }
 
 /** The runs of a story's coded steps: [code, length] in order (a run may continue in the next). */
