@@ -166,7 +166,7 @@ export class MultiReplay {
       const r = eng.step(lo.op);
       eng.checkEvery = false;
       if (r.unmodelled) um = true;
-      checker.end(r.unmodelled, r.unseen);
+      checker.end(r.unmodelled, r.unseen, r.unseenOutput);
       if (r.violations.length > 0) {
         this.vcount[i]! += r.violations.length;
         for (const v of r.violations) if (this.violations[i]!.length < 200) this.violations[i]!.push(v);

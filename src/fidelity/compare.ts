@@ -80,6 +80,12 @@ export interface FidelityReport {
    * `phaseGaps`) excuses those of that phase and later ones only.
    */
   phaseMismatches: Array<{ phase: string; ops: number }>;
+  /**
+   * Of the ops that differ (and are not `opsUnseen`), those whose own output depended on what no
+   * event shows (Engine StepResult `unseenOutput`): the first one's line and reason.
+   */
+  opsUnseenOutput: number;
+  unseenOutputAt?: { line: number; why: string };
   byKind: Record<string, { recorded: number; predicted: number }>;
   /** Recorded frees of pages that were never the workload's (not compared). */
   foreignFrees: number;
@@ -250,7 +256,7 @@ function predKind(ev: Emission['ev']): number {
 
 export class FidelityChecker {
   private r: FidelityReport = {
-    verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, opsUnseen: 0, phaseMismatches: [], byKind: {}, foreignFrees: 0,
+    verdict: 'matched', reasons: [], matched: true, compared: 0, equal: 0, extra: 0, opsCompared: 0, opsMismatched: 0, opsUnseen: 0, phaseMismatches: [], opsUnseenOutput: 0, byKind: {}, foreignFrees: 0,
     unmodelledOutput: 0, outsideModel: [], taskSwitchFlushes: 0, foreignIpiFlushes: 0, softirqFrees: 0, preemptedOps: 0, fileRss: 0, fileRssWhy: {}, uncertainFlushes: { touched: 0, ipi: 0, unseen: 0 }, uncertainAbsent: { touched: 0, ipi: 0, unseen: 0 }, uncertainRss: { predicted: 0, agreed: 0, absent: 0 }, mismatches: [],
   };
   private readonly outside = new Map<string, OutsideModel>();
@@ -282,6 +288,8 @@ export class FidelityChecker {
   // kept.
 
   private op: LiftedOp | undefined;
+  /** The op's StepResult `unseenOutput`, while it ends. */
+  private unseenOutput: string | undefined;
   /** The report's phaseMismatches entry of each phase, and the current op's. */
   private readonly phaseAt = new Map<string, { phase: string; ops: number }>();
   private phaseCur: { phase: string; ops: number } | undefined;
@@ -571,8 +579,9 @@ export class FidelityChecker {
    * Ends the op; `unmodelled` names what the model could not represent in it, `unseen` the
    * decisions in it that took accessed bits no event shows.
    */
-  end(unmodelled?: string, unseen?: UnseenDecisions): void {
+  end(unmodelled?: string, unseen?: UnseenDecisions, unseenOutput?: string): void {
     if (unseen && !this.r.unseenFrom && this.op) this.r.unseenFrom = { line: this.op.op.at.line, ...unseen };
+    this.unseenOutput = unseenOutput;
     if (this.pendingRss) {
       const p = this.pendingRss;
       this.pendingRss = undefined;
@@ -680,7 +689,10 @@ export class FidelityChecker {
     if (bad) {
       this.r.opsMismatched++;
       if (this.r.unseenFrom) this.r.opsUnseen++;
-      else if (this.phaseCur) this.phaseCur.ops++;
+      else if (this.unseenOutput !== undefined) {
+        this.r.opsUnseenOutput++;
+        this.r.unseenOutputAt ??= { line: lo.op.at.line, why: this.unseenOutput };
+      } else if (this.phaseCur) this.phaseCur.ops++;
     }
   }
 
@@ -723,7 +735,9 @@ export class FidelityChecker {
     }
     if (silent.length) reasons.push(`${r.unmodelledOutput} recorded event${r.unmodelledOutput === 1 ? '' : 's'} in ops outside the model (${silent.map((o) => `${o.kind}: ${o.events} in ${o.ops} op${o.ops === 1 ? '' : 's'}, first at line ${o.firstLine}`).join('; ')})`);
     r.reasons = reasons;
-    r.verdict = r.opsMismatched > r.opsUnseen ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';
+    const uo = r.unseenOutputAt;
+    if (uo && r.opsUnseenOutput > 0) reasons.push(`${r.opsUnseenOutput} op${r.opsUnseenOutput === 1 ? '' : 's'} differ${r.opsUnseenOutput === 1 ? 's' : ''} in output that depends on what no event shows (first at line ${uo.line}: ${uo.why})`);
+    r.verdict = r.opsMismatched > r.opsUnseen + r.opsUnseenOutput ? 'mismatched' : r.compared === 0 && r.opsCompared === 0 ? 'unchecked' : reasons.length ? 'partial' : 'matched';
     r.matched = r.verdict === 'matched';
     return r;
   }

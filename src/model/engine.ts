@@ -40,6 +40,12 @@ export interface StepResult {
    * the first was unknown. The model's state past it may not be the kernel's.
    */
   unseen?: UnseenDecisions;
+  /**
+   * The op's own output depends on what no event shows, the state it leaves does not (a zap's
+   * gather that also took pages the model does not hold): a difference in this op only is not
+   * the model's.
+   */
+  unseenOutput?: string;
 }
 
 export function composeHooks(seriesIds: string[]): { hooks: Hooks; owners: HookOwners } {
@@ -120,6 +126,7 @@ export class Engine {
     k.violations = [];
     k.opMarks = 0;
     k.unseenDecisions = undefined;
+    k.unseenOutput = undefined;
     // Set.clear() allocates a new backing table even when the set is empty: most ops call no
     // hook, and an unconditional clear was ~7 % of the time past the parser (CPU profile).
     if (k.hooksUsed.size > 0) k.hooksUsed.clear();
@@ -358,6 +365,7 @@ export class Engine {
     if (this.checkEvery) checkInvariants(k);
     const res: StepResult = { emitted: k.out, violations: k.violations, unmodelled, hooks: k.hooksUsed.size ? [...k.hooksUsed] : NO_HOOKS };
     if (k.unseenDecisions) res.unseen = k.unseenDecisions;
+    if (k.unseenOutput) res.unseenOutput = k.unseenOutput;
     return res;
   }
 

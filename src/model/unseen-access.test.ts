@@ -165,3 +165,27 @@ describe('a fault that overlapped another task\'s fault on the same page (Op fau
     expect(run().unseen).toBeUndefined();
   });
 });
+
+describe('a zap whose gather may also hold pages the model does not hold (Vma.unseenPages)', () => {
+  /** munmap of `n` faulted order-0 pages; the VMA marked as holding unseen pages or not. */
+  const munmap = (n: number, unseenPages: boolean): StepResult => {
+    const r = new Run('linux-6.18');
+    r.step({ kind: 'marker', verb: 'begin', text: 'begin' });
+    r.step({ kind: 'mmap', addr: A, len: n * PAGE, prot: 3, flags: 0x22, anon: true });
+    let pfn = 0x100000;
+    for (let i = 0; i < n; i++) {
+      const allocs = [...(i % 512 === 0 ? [{ pfn: 0x10 + i / 512, order: 0, use: 'pgtable' }] : []), { pfn: pfn++, order: 0, use: 'user' }];
+      r.step({ kind: 'fault', addr: A + i * PAGE, write: true, allocs });
+    }
+    const vma = r.eng.mmOf(10).vmas.find((v) => v.vm_start === A)!;
+    if (unseenPages) vma.unseenPages = true;
+    return r.step({ kind: 'munmap', addr: A, len: n * PAGE });
+  };
+  it('near the gather\'s capacity, where its batches filled is named as unknown (StepResult unseenOutput)', () => {
+    expect(munmap(9600, true).unseenOutput).toMatch(/^the zap gathered up to 9600 pages the model does not hold beside its own 9600 entries/);
+  });
+  it('far below it, or with no such pages, nothing is unknown', () => {
+    expect(munmap(512, true).unseenOutput).toBeUndefined();
+    expect(munmap(9600, false).unseenOutput).toBeUndefined();
+  });
+});

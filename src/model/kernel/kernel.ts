@@ -109,6 +109,8 @@ export class Kernel {
   readonly unmarkedReads = new Map<number, [number, number]>();
   /** Decisions of the op under way that depended on accessed bits no event shows (Engine StepResult `unseen`). */
   unseenDecisions: UnseenDecisions | undefined;
+  /** Why the op under way's own output (not the state it leaves) depends on what no event shows (Engine StepResult `unseenOutput`). */
+  unseenOutput: string | undefined;
   /** Each file's page cache: its cached pages by page offset (kernel/filemap.ts page_cache()). */
   readonly fileCaches = new Map<string, FileCache>();
   /**

@@ -553,6 +553,9 @@ export class ZapGather {
    * is not knowable either.
    */
   unseenFill = false;
+  /** Entries the model's own pages took, and at most how many pages the model does not hold the zaps may have gathered (since the last flush). */
+  private entries = 0;
+  unseenMax = 0;
   /**
    * Zapped pages whose references the release drops (folio, references), in zap order — kept
    * only where the release first drains the lru_add batch (traits.unmapDrainsLruAdd); elsewhere
@@ -577,6 +580,7 @@ export class ZapGather {
    */
   private addEntries(k: Kernel, nr: number): void {
     const two = k.traits.gatherNrPagesEntries;
+    this.entries += two && nr > 1 ? 2 : 1;
     this.batchNr += two && nr > 1 ? 2 : 1;
     const max = this.batch === 0 ? MMU_GATHER_BUNDLE : MAX_GATHER_BATCH;
     if (this.batchNr < (two ? max - 1 : max)) return;
@@ -612,6 +616,11 @@ export class ZapGather {
    * (free_pgtables() runs after the zaps).
    */
   finish(k: Kernel, mm: Mm, midway = false): void {
+    // With the pages the model does not hold, the kernel's batches may have filled (a forced
+    // flush, the rss update split there) where the model's did not, or elsewhere.
+    if (this.unseenMax > 0 && this.entries + this.unseenMax >= GATHER_CAPACITY) {
+      k.unseenOutput ??= `the zap gathered up to ${this.unseenMax} pages the model does not hold beside its own ${this.entries} entries: where the kernel's mmu_gather batches filled (a forced flush, the rss update split there) is not knowable`;
+    }
     if (this.end > 0) {
       k.flushUncertain = this.unseen || (midway && this.unseenFill) ? 'unseen' : undefined;
       flush_tlb_mm_range(k, mm, this.start, this.end, this.pmdOnly ? 21 : 12, this.freed_tables);
@@ -663,6 +672,8 @@ export class ZapGather {
     this.toFreeBatch = [];
     this.batch = 0;
     this.batchNr = 0;
+    this.entries = 0;
+    this.unseenMax = 0;
     this.full = false;
     if (!midway) this.batches = 0;
   }
@@ -672,6 +683,8 @@ export class ZapGather {
 const MMU_GATHER_BUNDLE = 8;
 const MAX_GATHER_BATCH = (4096 - 16) / 8;
 const MAX_GATHER_BATCH_COUNT = Math.floor(10000 / MAX_GATHER_BATCH);
+/** The entries a gather holds before it must flush (its bundle and every batch page it may allocate). */
+const GATHER_CAPACITY = MMU_GATHER_BUNDLE + MAX_GATHER_BATCH_COUNT * MAX_GATHER_BATCH;
 
 export interface ZapOptions {
   /**
@@ -690,6 +703,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
   const g = gather ?? new ZapGather();
   const unseen = (from: number): void => {
     if (!vma.unseenPages) return;
+    g.unseenMax += Math.ceil((end - from) / PAGE_SIZE);
     // Pages the model does not hold may be mapped anywhere in the range: where the kernel's
     // gather starts and ends, and whether it flushes at all, is not knowable.
     g.unseen = true;
