@@ -164,7 +164,7 @@ export class Engine {
     // The task ran user code before this call (or marker): what it accessed is unseen unless it
     // marks its accesses.
     if (op.kind !== 'run' && op.kind !== 'fault-count' && op.kind !== 'exec' && op.kind !== 'exec-arg-page' && op.kind !== 'exec-image' && op.kind !== 'lru-drain' && op.kind !== 'prewindow' && op.kind !== 'snapshot' && op.kind !== 'capture') {
-      k.accessesRan(mm, op.tid, `thread ${op.tid} of pid ${op.tgid} ran unmarked user code before line ${op.at.line}`);
+      k.accessesRan(mm, op.tid, op.at.line, -1);
     }
     k.siblingRuns = undefined;
     if (op.siblingSwitchesAt) {
@@ -296,7 +296,7 @@ export class Engine {
         if (op.on) k.running.set(op.tid, op.cpu);
         else {
           k.running.delete(op.tid);
-          k.accessesRan(mm, op.tid, `thread ${op.tid} of pid ${op.tgid} ran unmarked user code on CPU ${op.cpu} (until line ${op.at.line})`);
+          k.accessesRan(mm, op.tid, op.at.line, op.cpu);
         }
         if (op.on) {
           this.switchedOut.delete(op.tid);

@@ -533,7 +533,10 @@ export interface Mm {
    * (see Kernel.accessesUnseen), and who and where, in words.
    */
   unseenAt?: number;
-  unseenWhy?: string;
+  /** Which task did, up to which trace line, and on which CPU (-1: before its call at that line). */
+  unseenTid?: number;
+  unseenLine?: number;
+  unseenCpu?: number;
   /**
    * Addresses of file pages the model mapped by its guess of a fault-around (a page the window
    * had not shown uptodate): the kernel may have left their PTEs none (kernel/filemap.ts).

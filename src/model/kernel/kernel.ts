@@ -245,11 +245,16 @@ export class Kernel {
     return this.storesVisible && (tid === tgid || this.markingTids.has(tid));
   }
 
-  /** Thread `tid` of `mm` ran user code whose accesses no event shows: bits aged before now are unknown. */
-  accessesRan(mm: Mm, tid: number, why: string): void {
+  /**
+   * Thread `tid` of `mm` ran user code whose accesses no event shows, up to trace line `line`
+   * (on `cpu`, or -1: before its call there): bits aged before now are unknown.
+   */
+  accessesRan(mm: Mm, tid: number, line: number, cpu: number): void {
     if (this.accessesMarked(tid, mm.tgid) && !this.unmarkedReads.has(tid)) return;
     mm.unseenAt = ++this.accessEpoch;
-    mm.unseenWhy = why;
+    mm.unseenTid = tid;
+    mm.unseenLine = line;
+    mm.unseenCpu = cpu;
   }
 
   /** The kernel made entries of `f` old now (see accessEpoch). */
@@ -265,7 +270,10 @@ export class Kernel {
   accessesUnseen(mm: Mm, f: Folio): string | undefined {
     const why = this.accessedMeanwhile(mm, f);
     if (why !== undefined) return why;
-    if (mm.unseenAt !== undefined && mm.unseenAt > f.agedAt) return mm.unseenWhy;
+    if (mm.unseenAt !== undefined && mm.unseenAt > f.agedAt) {
+      const where = mm.unseenCpu! < 0 ? `before line ${mm.unseenLine}` : `on CPU ${mm.unseenCpu} (until line ${mm.unseenLine})`;
+      return `thread ${mm.unseenTid} of pid ${mm.tgid} ran unmarked user code ${where}`;
+    }
     return undefined;
   }
 
