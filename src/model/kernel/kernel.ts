@@ -5,8 +5,6 @@
  */
 import type { KernelTraits, ModelConfig } from '../config.js';
 import type { Emission, UncertainFlush, UnseenDecisions, Violation, ViolationCode } from '../emit.js';
-
-export type { UnseenDecisions } from '../emit.js';
 import type { HookOwners, Hooks } from '../hooks.js';
 import type { Op, SiblingSwitch } from '../ops.js';
 import { CostCounter } from '../cost.js';
@@ -23,6 +21,8 @@ import {
   type CpuTlbState,
   PAGE_SIZE,
 } from '../state.js';
+
+export type { UnseenDecisions } from '../emit.js';
 
 export interface LruBatches {
   /** `lru_add`: new folios waiting to enter the LRU. */
@@ -247,7 +247,8 @@ export class Kernel {
 
   /**
    * Thread `tid` of `mm` ran user code whose accesses no event shows, up to trace line `line`
-   * (on `cpu`, or -1: before its call there): bits aged before now are unknown.
+   * (on `cpu`, or -1: before its call there): bits aged before now are unknown. The epoch is
+   * the mm's: a reader's declared range is told apart only while it runs (accessedMeanwhile()).
    */
   accessesRan(mm: Mm, tid: number, line: number, cpu: number): void {
     if (this.accessesMarked(tid, mm.tgid) && !this.unmarkedReads.has(tid)) return;
