@@ -278,6 +278,16 @@ export class Kernel {
     return undefined;
   }
 
+  /**
+   * A cheap first look, before the mms mapping `f` are walked: whether any task other than the
+   * op's runs now, or (`sinceAged`) any mm ran unmarked code since `f` was aged.
+   */
+  mayBeUnseen(f: Folio, sinceAged: boolean): boolean {
+    if (this.siblingRuns !== undefined) return true;
+    for (const tid of this.running.keys()) if (tid !== this.tid) return true;
+    return sinceAged && this.accessEpoch > f.agedAt;
+  }
+
   /** Why a task of `mm` may touch `f` unseen during the op under way (on another CPU), if it may. */
   accessedMeanwhile(mm: Mm, f: Folio): string | undefined {
     for (const [tid, cpu] of this.running) {

@@ -83,7 +83,7 @@ function folio_check_references(k: Kernel, f: Folio, found?: boolean): FolioRef 
   const young = folio_referenced(k, f);
   // Entries found old that an access no event shows may have made young: the kernel may have
   // kept or activated the folio here (the recorded pass's outcome, when it has one, decides).
-  if (young === 0 && found === undefined) {
+  if (young === 0 && found === undefined && k.mayBeUnseen(f, true)) {
     for (const { mm } of folio_mappings(k, f)) {
       const why = k.accessesUnseen(mm, f);
       if (why !== undefined) { k.unseenDecision('accessed', why); break; }
@@ -222,7 +222,7 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
         continue;
       }
       // A thread touching it on another CPU meanwhile may hold a passing reference.
-      for (const { mm } of folio_mappings(k, f)) {
+      if (k.mayBeUnseen(f, false)) for (const { mm } of folio_mappings(k, f)) {
         const why = k.accessedMeanwhile(mm, f);
         if (why !== undefined) { k.unseenDecision('reference', why); break; }
       }
