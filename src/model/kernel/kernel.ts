@@ -29,6 +29,8 @@ export interface LruBatches {
   add: Folio[];
   /** `lru_lazyfree`: folios MADV_FREE marked, waiting to move to the file LRU. */
   lazyfree: Folio[];
+  /** `lru_deactivate`: active folios MADV_COLD deactivated, waiting to move to the inactive list. */
+  deactivate: Folio[];
   /**
    * Another task ran on this CPU while `add` held the workload's folios: it may have filled
    * and drained the batch in its own context (seen only where the trace follows every task).
@@ -415,7 +417,7 @@ export class Kernel {
   batches(cpu: number): LruBatches {
     let b = this.lruBatches.get(cpu);
     if (!b) {
-      b = { add: [], lazyfree: [] };
+      b = { add: [], lazyfree: [], deactivate: [] };
       this.lruBatches.set(cpu, b);
     }
     return b;

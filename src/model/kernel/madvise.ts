@@ -8,7 +8,7 @@ import type { Kernel } from './kernel.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
 import { folio_maybe_mapped_shared } from './rmap.js';
 import { split_folio_held } from './huge_memory.js';
-import { folio_isolate_lru, folio_mark_lazyfree, lru_add_drain } from './swap.js';
+import { folio_deactivate, folio_isolate_lru, folio_mark_lazyfree, lru_add_drain } from './swap.js';
 import { flush_tlb_batched_pending, flush_tlb_mm_range, flush_tlb_range } from './tlbflush.js';
 import { reclaim_pages } from './vmscan.js';
 import { zap_range, ZapGather } from './memory.js';
@@ -190,8 +190,11 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
           k.aged(f);
         }
         f.referenced = false;
-        f.active = false;
-        if (pageout && folio_isolate_lru(k, f)) list.push(f);
+        // MADV_PAGEOUT: reclaim_pages() clears the active flag of what it takes.
+        if (pageout) {
+          f.active = false;
+          if (folio_isolate_lru(k, f)) list.push(f);
+        } else folio_deactivate(k, f);
       } else {
         flush_tlb_batched_pending(k, mm);
         k.cost.ptlLocks++;
@@ -225,7 +228,7 @@ export function madvise_cold_or_pageout(k: Kernel, mm: Mm, start: number, end: n
           }
           f.referenced = false;
           if (pageout) { if (folio_isolate_lru(k, f)) list.push(f); }
-          else f.active = false;
+          else folio_deactivate(k, f);
           a += nr * PAGE_SIZE;
         }
       }

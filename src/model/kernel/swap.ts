@@ -1,8 +1,11 @@
 /**
- * mm/swap.c: per-CPU folio batches (lru_add, lru_lazyfree) and LRU placement.
+ * mm/swap.c: per-CPU folio batches (lru_add, lru_deactivate, lru_lazyfree) and LRU placement.
  * A folio in a batch holds a reference until the batch drains; a batch drains when full, at
  * once when a large folio is added, and at lru_add_drain() (start of MADV_FREE/COLD/PAGEOUT).
  * A folio whose mappings went while it waited is freed by the drain that drops that reference.
+ *
+ * The batches left out: lru_rotate (writeback end), lru_deactivate_file (invalidation of file
+ * pages) and activate (folio_mark_accessed() of file pages) take no folio on the paths replayed.
  */
 import { Lru, type Folio } from '../state.js';
 import type { Kernel } from './kernel.js';
@@ -119,8 +122,58 @@ function drainLazyfree(k: Kernel, cpu: number): void {
   });
 }
 
+/**
+ * folio_deactivate() (6.1: deactivate_page()), MADV_COLD's deactivation: an evictable folio on
+ * the LRU that is active — or any, under the multi-gen LRU (6.1 to 6.13's test; 6.14's
+ * lru_gen_clear_refs() rework is not modelled: no preset combines it with lru_gen) — is queued,
+ * with a reference, on this CPU's lru_deactivate batch (pagevec of 15 in 6.1, folio_batch of 31
+ * later: traits.folioBatch); a large folio or the add that fills the batch moves it at once.
+ * Nothing is traced when the batch moves; a folio left in it is freed by the drain (or never,
+ * within the trace) when its mappings go first, as 6.18's munmap and exit do not drain.
+ *
+ * Model deviation: the folio keeps its LRU flag while it waits, as in 6.1 and since the revert
+ * of "mm/gup: clear the LRU flag of a page before adding to LRU batch" (b4ef0d2b7478, 6.18 and
+ * the 6.12.y stable the 6.12 captures ran); 6.11 to early 6.12.y cleared it at the add, so a
+ * folio waiting there could not be isolated.
+ */
+export function folio_deactivate(k: Kernel, f: Folio): void {
+  if (f.lru === Lru.Unevictable || f.lru === Lru.None || f.isolated) return;
+  if (!f.active && !k.traits.lruGen) return;
+  const b = k.batches(k.cpu);
+  f.refcount++;
+  f.in_lru_batch = true;
+  b.deactivate.push(f);
+  if (b.deactivate.length >= k.traits.folioBatch || f.nr > 1) drainDeactivate(k, k.cpu);
+}
+
+/**
+ * lru_deactivate_fn() through folio_batch_move_lru(): a folio still on the LRU (not isolated
+ * meanwhile: folio_test_clear_lru()) and evictable, active or (multi-gen LRU) any, goes to the
+ * head of the inactive list of its type with active and referenced cleared; PGDEACTIVATE.
+ */
+function drainDeactivate(k: Kernel, cpu: number): void {
+  const b = k.batches(cpu);
+  const batch = b.deactivate;
+  if (batch.length === 0) return;
+  b.deactivate = [];
+  drainBatch(k, batch, (f) => {
+    if (f.lru === Lru.None || f.lru === Lru.Unevictable || f.isolated) return;
+    if (!f.active && !k.traits.lruGen) return;
+    f.active = false;
+    f.referenced = false;
+    k.lruAdd(f, folio_lru_list(f));
+    k.count('pgdeactivate', f.nr);
+    k.story(f, 'deactivated');
+  });
+}
+
+/**
+ * lru_add_drain() → lru_add_drain_cpu(): the CPU's batches in the kernel's order — lru_add,
+ * (lru_rotate, lru_deactivate_file,) lru_deactivate, lru_lazyfree (, activate).
+ */
 export function lru_add_drain(k: Kernel, cpu = k.cpu): void {
   drainAdd(k, cpu);
+  drainDeactivate(k, cpu);
   drainLazyfree(k, cpu);
 }
 
