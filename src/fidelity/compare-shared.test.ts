@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { commonInOrder, FidelityChecker, greedyInOrder, SYNTH_PFN } from './compare.js';
 import { Recorded, type LiftedOp } from '../replay/lift.js';
-import { OTHERS_FOLIOS_SPLIT } from '../model/emit.js';
+import { OTHERS_FOLIOS_SPLIT, SYSCALL_BESIDES_RECLAIM } from '../model/emit.js';
 
 const fork = (recorded: Recorded[]): LiftedOp => ({ op: { kind: 'fork', child: 2, tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } }, recorded, compare: true, phase: '', failed: false });
 const rss = (line: number, pages: number) => new Recorded('rss_stat', line, 0, 1, 0, 1, pages * 4096, undefined, true, 'MM_ANONPAGES');
@@ -122,5 +122,43 @@ describe('drop_caches: output shared with other processes\' memory only', () => 
   it('a free of a page the workload allocated, or an update of its own rss, is still the workload\'s: a mismatch', () => {
     expect(check([others, ownFree]).opsMismatched).toBe(1);
     expect(check([others, ownRss]).opsMismatched).toBe(1);
+  });
+});
+
+describe('a system call outside the model whose memcg charge ran reclaim', () => {
+  // write(2) to the workload's stdout socket: its skb head's charge reclaimed one 128K folio
+  // (flush, rss, free); a flush the call made for another mm's memory sits before it.
+  const write = (recorded: Recorded[], preempted = false): LiftedOp => ({ op: { kind: 'syscall', name: 'write', chargeReclaim: 1, tid: 1, tgid: 1, cpu: 0, at: { index: 0, line: 1 } }, recorded, compare: true, phase: '', failed: false, ...(preempted ? { preempted } : {}) });
+  const reclaimFlush = new Recorded('tlb_flush', 3, 0, 1, 32, 3, undefined, undefined, true, undefined);
+  const ownRss = new Recorded('rss_stat', 4, 0, 1, 1, 1, -32 * 4096, undefined, true, 'MM_ANONPAGES');
+  const ownFree = new Recorded('mm_page_free', 5, 0, 1, 5, undefined, undefined, 0x13f080, true, undefined);
+  const recorded = [flush(2), reclaimFlush, ownRss, ownFree];
+  const reclaim = (pages: number) => [
+    { ev: 'tlb_flush' as const, cpu: 0, pages: 32, reason: 3 },
+    { ev: 'rss_stat' as const, cpu: 0, curr: 1, member: 1, delta: -pages * 4096, size: 0 },
+    { ev: 'mm_page_free' as const, cpu: 0, pfn: 0x13f080, order: 5, what: 'folio' },
+  ];
+  const check = (rec: Recorded[], predicted: unknown[], preempted = false) => {
+    const c = new FidelityChecker();
+    c.begin(write(rec, preempted), SYSCALL_BESIDES_RECLAIM);
+    for (const e of predicted) c.see(e as never);
+    c.end();
+    return c.report();
+  };
+
+  it('the reclaim\'s predicted events are compared; the rest of the call is outside the model', () => {
+    const r = check(recorded, reclaim(32));
+    expect([r.opsMismatched, r.compared, r.equal]).toEqual([0, 3, 3]);
+    expect(r.outsideModel).toEqual([{ kind: SYSCALL_BESIDES_RECLAIM, ops: 1, events: 1, firstLine: 1 }]);
+  });
+
+  it('a reclaim the model did not make, or made otherwise, is a mismatch', () => {
+    expect(check(recorded, []).opsMismatched).toBe(1);
+    expect(check(recorded, reclaim(31)).opsMismatched).toBe(1);
+  });
+
+  it('a preempted call still compares the workload\'s own rss (no other memory shares it)', () => {
+    expect(check(recorded, reclaim(32), true).opsMismatched).toBe(0);
+    expect(check(recorded, reclaim(31), true).opsMismatched).toBe(1);
   });
 });

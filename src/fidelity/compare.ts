@@ -5,7 +5,7 @@
  * within each op. Recorded frees of pages the workload never allocated (per-CPU list drains,
  * RCU callbacks, page cache) are not the workload's and are counted apart.
  */
-import { OTHERS_FOLIOS_SPLIT, type Emission, type UncertainFlush, type UnseenDecisions } from '../model/emit.js';
+import { OTHERS_FOLIOS_SPLIT, SYSCALL_BESIDES_RECLAIM, type Emission, type UncertainFlush, type UnseenDecisions } from '../model/emit.js';
 import { MM_FILEPAGES, MM_SHMEMPAGES, RSS_NAMES } from '../model/state.js';
 import type { LiftedOp, Recorded } from '../replay/lift.js';
 
@@ -341,7 +341,7 @@ export class FidelityChecker {
       this.phaseCur = cur;
     }
     this.shared = shared;
-    this.sharedOthersOnly = shared === OTHERS_FOLIOS_SPLIT;
+    this.sharedOthersOnly = shared === OTHERS_FOLIOS_SPLIT || shared === SYSCALL_BESIDES_RECLAIM;
     this.freesUnordered = shared !== undefined && freesUnordered;
     if (this.consumed.size > 0) this.consumed.clear();
     this.mergeRss = lo.preempted === true;
@@ -434,8 +434,9 @@ export class FidelityChecker {
     // unmap file pages it does not hold): neither side is compared.
     if (e.ev === 'rss_stat' && (e.member === MM_FILEPAGES || e.member === MM_SHMEMPAGES) && !this.fileKnown) return;
     // Recorded updates summed across a resched point (a preempted op) mix the model's pages with
-    // the unknown memory's: such an rss update cannot be told apart, so it is not compared.
-    if (this.shared !== undefined && this.mergeRss && e.ev === 'rss_stat') return;
+    // the unknown memory's: such an rss update cannot be told apart, so it is not compared —
+    // but where that memory is other processes' only, the workload's own rss is all the model's.
+    if (this.shared !== undefined && this.mergeRss && e.ev === 'rss_stat' && !(this.sharedOthersOnly && e.curr === 1)) return;
     if (e.ev === 'rss_stat' && e.uncertain) {
       const p = this.pendingRss;
       if (p) {

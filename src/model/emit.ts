@@ -85,6 +85,14 @@ export interface Violation {
 export const OTHERS_FOLIOS_SPLIT = 'other processes\' partially mapped large folios split by the deferred-split shrinker (which ones they hold is in no event)';
 
 /**
+ * What a system call outside the model whose memcg charge ran reclaim (Op `chargeReclaim`)
+ * shares its output with: the rest of the call, which is not the workload's memory. The reclaim
+ * of the workload's folios is the model's, so its frees of the workload's pages and updates of
+ * the workload's own rss are compared, as for OTHERS_FOLIOS_SPLIT.
+ */
+export const SYSCALL_BESIDES_RECLAIM = 'what a system call outside the model did besides its memcg charge\'s reclaim';
+
+/**
  * Decisions of an op that took what no event shows: `accessed`, a reference check that found an
  * entry old (an unseen access may have made it young); `reference`, a lazyfree folio discarded
  * while a thread that may touch it ran on another CPU (a fault or access in progress holds a

@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from './config.js';
 import { estimate, type CostEstimate } from './cost.js';
-import { OTHERS_FOLIOS_SPLIT, type Emission, type Violation } from './emit.js';
+import { OTHERS_FOLIOS_SPLIT, SYSCALL_BESIDES_RECLAIM, type Emission, type Violation } from './emit.js';
 import { BASELINE, type HookOwners, type Hooks } from './hooks.js';
 import { Kernel, TASK_RSS_EVENTS_THRESH, type StoryCodes, type UnseenDecisions } from './kernel/kernel.js';
 import { madvise_cold_or_pageout, madvise_dontneed, madvise_free } from './kernel/madvise.js';
@@ -17,7 +17,7 @@ import { madvise_update_vma } from './kernel/madvise_vma.js';
 import { do_mremap } from './kernel/mremap.js';
 import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
-import { memcg_reclaim } from './kernel/memcontrol.js';
+import { memcg_reclaim, try_charge_memcg } from './kernel/memcontrol.js';
 import { shrink_calls_reset } from './kernel/vmscan.js';
 import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
@@ -188,6 +188,8 @@ export class Engine {
       const drained = op.lruDrainedMidway;
       untraced(k, () => lru_add_observed(k, drained));
     }
+    // A charge of the op's own kernel memory that ran reclaim over memory.max.
+    if (op.chargeReclaim) try_charge_memcg(k, op.chargeReclaim);
     switch (op.kind) {
       case 'mmap':
         do_mmap(k, mm, op.addr, op.len, op.prot, op.flags, op.anon ? undefined : { off: op.off, events: op.fileEvents === true });
@@ -215,7 +217,9 @@ export class Engine {
           // and ELF mappings that execve() builds, are outside the model: so is this op's output.
           exec_mmap(k, mm, op.tid);
           unmodelled = 'execve (the old image\'s file-backed pages and the new image\'s stack and ELF mappings are outside the model)';
-        } else unmodelled = `syscall ${op.name}`;
+        } else if (!op.chargeReclaim) unmodelled = `syscall ${op.name}`;
+        // Otherwise its charge's reclaim is the call's output in the model, and the rest of what
+        // it did is not (sharesUnknownOutput()).
         break;
       case 'fault': {
         // After a fork shared it, memory mapped before the window is copy-on-write in both: a
@@ -386,7 +390,7 @@ export class Engine {
   }
 
   sharesUnknownOutput(op: Op): string | undefined {
-    if (op.kind === 'memcg-reclaim' || op.kind === 'drop-caches') {
+    if (op.kind === 'memcg-reclaim' || op.kind === 'drop-caches' || op.chargeReclaim) {
       // Copy-on-write of a large folio from before the window queues it for deferred split,
       // and reclaim scans such pages too: folios the model never saw.
       for (const m of this.k.mms.values()) if (m.preWindow?.forked) return `reclaim and deferred split of ${m.preWindow.missing}, shared by a fork`;
@@ -396,7 +400,8 @@ export class Engine {
       // no event and not in the THP settings either: a folio allocated under an earlier
       // setting (or in a range another process madvised) stays queued until it is split.
       if (op.kind === 'drop-caches' && (op.value & 2) !== 0) return OTHERS_FOLIOS_SPLIT;
-      return undefined;
+      if (op.kind === 'syscall' && op.name !== 'execve') return SYSCALL_BESIDES_RECLAIM;
+      if (op.kind === 'memcg-reclaim' || op.kind === 'drop-caches') return undefined;
     }
     const mm = this.k.mms.get(op.tgid);
     if (mm && !mm.preWindow && op.kind === 'exit' && this.k.traits.zapFreesReversed && (op.tid === op.tgid || [...mm.threads].every((t) => t === op.tid))) {

@@ -162,6 +162,14 @@ interface Base {
    * and they left the mm's mm_cpumask. When it lands is the scheduler's doing, not the workload's.
    */
   ipiLeft?: number[];
+  /**
+   * Times a memcg charge made in this op ran reclaim (mm_vmscan_memcg_reclaim_begin in the op)
+   * for a charge that is not one of a fault's listed allocations: a slab object or socket buffer
+   * charged with __GFP_ACCOUNT in a system call (a write(2) to a socket, a vma's allocation in
+   * mmap), charged to the memcg at its limit — try_charge_memcg() → try_to_free_mem_cgroup_pages().
+   * A fault's own charges are on its allocations (AllocFact `memcgReclaim`).
+   */
+  chargeReclaim?: number;
 }
 
 /**

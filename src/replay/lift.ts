@@ -526,14 +526,18 @@ export class Lifter {
 
   /**
    * Reclaim a charge ran over memory.max (try_charge_memcg() → try_to_free_mem_cgroup_pages()):
-   * an input, like the allocation it belongs to — the folio just allocated in this fault is
-   * the one being charged. A memcg-reclaim op (memory.reclaim, force_empty) brackets its own.
+   * an input, like the allocation it belongs to. In a fault, the folio just allocated is the one
+   * being charged. In any other op of the workload (a write(2) whose socket buffer is charged,
+   * an mmap's vma) the charge is the op's own, of memory the model does not hold: the op runs
+   * that reclaim (Op `chargeReclaim`). A memcg-reclaim op (memory.reclaim, force_empty)
+   * brackets its own.
    */
   private memcgReclaimBegin(e: TraceEvent): void {
     const cur = this.openOf(e);
     if (!cur || cur.op.kind === 'memcg-reclaim') return;
     if (cur.op.kind !== 'fault') {
-      this.notes.push(`memcg reclaim at line ${e.line} ran in a ${cur.op.kind} op, outside a fault's charge: not modelled`);
+      if (CHARGE_RECLAIM_OPS.has(cur.op.kind)) cur.op.chargeReclaim = (cur.op.chargeReclaim ?? 0) + 1;
+      else this.notes.push(`memcg reclaim at line ${e.line} ran in a ${cur.op.kind} op, which the model does not apply: not modelled`);
       return;
     }
     // A data folio is charged after its mm_page_alloc (mem_cgroup_charge()); a page table is
@@ -1811,6 +1815,13 @@ async function findBeginPid(input: string, opts: { registry: FormatRegistry; rel
   }
   return undefined;
 }
+
+/**
+ * Ops whose memcg charges the engine reclaims for (Op `chargeReclaim`): every op of the window
+ * a task runs in the kernel; not the pre-window bookkeeping (fault-count, exec) nor the window's
+ * structure (prewindow, snapshot, capture), which the model does not apply as kernel work.
+ */
+const CHARGE_RECLAIM_OPS: ReadonlySet<string> = new Set(['syscall', 'mmap', 'munmap', 'mremap', 'madvise', 'mprotect', 'brk', 'fork', 'thread', 'exit', 'marker', 'store', 'drop-caches']);
 
 /** Ops that change no memory: the snapshot's lines may come after them (its own marker writes, the window's structure). */
 const SNAP_NEUTRAL: ReadonlySet<string> = new Set(['marker', 'prewindow', 'capture', 'snapshot', 'run', 'syscall', 'switch-other', 'lru-drain']);

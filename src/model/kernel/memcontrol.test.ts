@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../engine.js';
-import type { Emission } from '../emit.js';
+import { SYSCALL_BESIDES_RECLAIM, type Emission } from '../emit.js';
 import type { Op } from '../ops.js';
 import { buildConfig } from '../presets.js';
 import type { ThpSettings } from '../config.js';
@@ -128,6 +128,46 @@ describe('memcg reclaim inside a fault (memory.max: try_charge_memcg() → try_t
     // nr_to_reclaim = 512: the first pass (priority 12, 2048 >> 12 = 0 … priority 11: 1 page
     // asked, one THP taken) reclaims exactly one THP.
     expect(frees.map((e) => e.ev === 'mm_page_free' && e.pfn)).toEqual([0x100000]);
+  });
+});
+
+describe('memcg reclaim of a charge made in a system call (Op chargeReclaim)', () => {
+  const NR = 31 * 132;
+  /** Lazyfree order-0 folios at A, then `op` run on a fresh engine. */
+  function run(op: Record<string, unknown>): { r: Run; res: ReturnType<Engine['step']>; shared: string | undefined } {
+    const r = new Run('linux-6.18', NO_THP);
+    r.populate(A, NR, 0, 0x100000);
+    r.step({ kind: 'madvise', addr: A, len: NR * 4096, advice: 8 });
+    const full = { ...base, at: { index: 99999, line: 99999 }, ...op } as Op;
+    const shared = r.eng.sharesUnknownOutput(full);
+    return { r, res: r.eng.step(full), shared };
+  }
+
+  it('a write(2) whose socket buffer charge ran reclaim: the reclaim is its output, the rest of the call shared', () => {
+    const { res, shared } = run({ kind: 'syscall', name: 'write', chargeReclaim: 1 });
+    // A charge below SWAP_CLUSTER_MAX pages asks for SWAP_CLUSTER_MAX, as a fault's order-0 charge does.
+    expect(passes([...res.emitted]).map((x) => x.unmapped)).toEqual(classicPasses(NR, 1));
+    expect(res.unmodelled).toBeUndefined();
+    expect(shared).toBe(SYSCALL_BESIDES_RECLAIM);
+  });
+
+  it('each recorded reclaim of the charge runs again; without one the call is outside the model', () => {
+    const once = run({ kind: 'syscall', name: 'write', chargeReclaim: 1 }).res.emitted.filter((e) => e.ev === 'mm_page_free').length;
+    const twice = run({ kind: 'syscall', name: 'write', chargeReclaim: 2 }).res.emitted.filter((e) => e.ev === 'mm_page_free').length;
+    expect(twice).toBe(2 * once);
+    const none = run({ kind: 'syscall', name: 'write' });
+    expect(none.res.emitted).toEqual([]);
+    expect(none.res.unmodelled).toBe('syscall write');
+    expect(none.shared).toBeUndefined();
+  });
+
+  it('a modelled call (mmap) reclaims before its own work and compares as before', () => {
+    const { r, res, shared } = run({ kind: 'mmap', addr: B, len: 2 * MB, prot: 3, flags: 0x22, anon: true, chargeReclaim: 1 });
+    expect(passes([...res.emitted]).map((x) => x.unmapped)).toEqual(classicPasses(NR, 1));
+    expect(shared).toBeUndefined();
+    expect(r.eng.counters().pgsteal_file).toBe(classicPasses(NR, 1).reduce((a, b) => a + b, 0));
+    // Then the mapping itself.
+    expect(r.eng.k.mms.get(base.tgid)?.vmas.some((v) => v.vm_start === B)).toBe(true);
   });
 });
 

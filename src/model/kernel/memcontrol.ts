@@ -62,6 +62,22 @@ export function memcg_reclaim(k: Kernel, bytes: number, how: string): void {
 }
 
 /**
+ * mm/memcontrol.c: try_charge_memcg() over memory.max for a charge that is none of the model's
+ * folios — a slab object or socket buffer charged with __GFP_ACCOUNT (obj_cgroup_charge() →
+ * obj_cgroup_charge_pages()) in a system call, or a vma or page table of it. Each time the record
+ * shows the charge ran reclaim, try_to_free_mem_cgroup_pages() for the charge's pages.
+ *
+ * Model deviation: the charge's size is in no event; it is taken as one page. Any charge below
+ * SWAP_CLUSTER_MAX pages reclaims the same (try_to_free_mem_cgroup_pages() asks for at least
+ * SWAP_CLUSTER_MAX), and the kernel's own objects are that small (a socket buffer's head, a
+ * vma). The reclaim runs before the op's own work, where the charge of what the call allocates
+ * first is made; a charge made later in the op (a fork's page tables) is placed there too.
+ */
+export function try_charge_memcg(k: Kernel, reclaims: number): void {
+  for (let n = reclaims; n > 0; n--) try_to_free_mem_cgroup_pages(k, 1);
+}
+
+/**
  * The charges of one fault's allocations, in the order the kernel made them
  * (mem_cgroup_charge() → try_charge_memcg()): an allocation the record shows reclaim ran for
  * (`memcgReclaim`) reclaims the folio's pages from the memcg; a data folio followed by a
