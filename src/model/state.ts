@@ -546,6 +546,8 @@ export interface Mm {
   argPages?: number[];
   /** The address ranges calls of the window mapped, unmapped or moved (kernel/mmap.ts munmap_outside_model()). */
   windowRanges?: Array<[number, number]>;
+  /** The mm got a mapping whose file faults the trace records (Vma.fileEvents; kernel/filemap.ts). */
+  fileEvents?: boolean;
 }
 
 /** 6.1 per-task rss cache (SPLIT_RSS_COUNTING, `current->rss_stat`): pending deltas and faults since sync. */

@@ -189,3 +189,17 @@ describe('a zap whose gather may also hold pages the model does not hold (Vma.un
     expect(munmap(9600, false).unseenOutput).toBeUndefined();
   });
 });
+
+describe('an exit of an mm that holds memory mapped before the window (no snapshot)', () => {
+  const exit = (preWindow: boolean): StepResult => {
+    const r = new Run('linux-6.18');
+    if (preWindow) r.step({ kind: 'prewindow', missing: 'memory mapped before the window', cpus: [0] });
+    r.step({ kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x22, anon: true });
+    for (let i = 0; i < 4; i++) r.step({ kind: 'fault', addr: A + i * PAGE, write: true, allocs: [...(i === 0 ? [{ pfn: 0x10, order: 0, use: 'pgtable' }] : []), { pfn: 0x100 + i, order: 0, use: 'user' }] });
+    return r.step({ kind: 'exit' });
+  };
+  it('names where its gather filled as unknown (the kernel zaps those pages in the same batches); without such memory, nothing', () => {
+    expect(exit(true).unseenOutput).toMatch(/^the zap gathered pages of memory mapped before the window \(how many is in no event\) beside its own \d+ entries/);
+    expect(exit(false).unseenOutput).toBeUndefined();
+  });
+});

@@ -306,6 +306,12 @@ const MAX_WAITING = 4096;
  * the trace's timestamps have microsecond resolution.
  */
 const RSS_RACE_NS = 2_000;
+/**
+ * Two reads of one value on two CPUs, one right after the other: the second CPU's add came
+ * before the first read (a zero delta is never traced), so each read saw both adds, however far
+ * apart the trace events are — up to this, past which an update in between would show.
+ */
+const RSS_EQUAL_RACE_NS = 20_000;
 
 /** The last rss_stat update of one counter (one mm's member). */
 class RssCounter {
@@ -1461,7 +1467,7 @@ export class Lifter {
       c.op = undefined;
       if (tgid === undefined) return;
       const curr = Number(f.curr);
-      if (last !== undefined && lastOp !== undefined && prev !== undefined && before !== undefined && c.cpu !== e.cpu && e.tsNs - c.ts <= RSS_RACE_NS && this.isOpen(lastOp)) {
+      if (last !== undefined && lastOp !== undefined && prev !== undefined && before !== undefined && c.cpu !== e.cpu && (e.tsNs - c.ts <= RSS_RACE_NS || (size === prev && e.tsNs - c.ts <= RSS_EQUAL_RACE_NS)) && this.isOpen(lastOp)) {
         if (this.rssRace(e, c, last, lastOp, before, prev, size, curr, member)) return;
       }
       const rec = new Recorded(ev, e.line, e.cpu, e.pid, curr, member.value, prev === undefined ? null : size - prev, undefined, undefined, member.name);

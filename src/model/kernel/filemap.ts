@@ -72,7 +72,7 @@ export function filemap_map_pages(k: Kernel, mm: Mm, vma: Vma, table: PteTable, 
 }
 
 /** fault_around_bytes: 64 KiB (mm/memory.c). */
-const FAULT_AROUND_PAGES = 16;
+export const FAULT_AROUND_PAGES = 16;
 
 /**
  * do_fault_around() (mm/memory.c) for a read fault at `addr` in a file VMA whose pages the model
@@ -294,10 +294,9 @@ export function page_cache_unknown(k: Kernel, events: readonly FileFaultEvent[] 
   return false;
 }
 
-/** The mms that got a mapping of recorded file faults (Vma.fileEvents). */
-const fileEventMms = new WeakSet<Mm>();
+/** The mm got a mapping of recorded file faults (Vma.fileEvents; Mm.fileEvents). */
 export function mm_has_file_events(mm: Mm): void {
-  fileEventMms.add(mm);
+  mm.fileEvents = true;
 }
 
 /** The 64 KiB block of `addr` (Mm.unseenBlocks). */
@@ -323,7 +322,7 @@ export function file_rss_known(k: Kernel, mm: Mm | undefined, op: Op): boolean {
 export function file_rss_unknown_why(k: Kernel, mm: Mm | undefined, op: Op): string | undefined {
   // Without recorded file faults, the snapshot's file pages are the only ones the model holds:
   // their updates are predicted while it holds any.
-  if (!mm || !fileEventMms.has(mm)) return k.holdsFilePages() ? undefined : mm?.preWindow ? FILE_RSS_PRE_WINDOW : FILE_RSS_NO_EVENTS;
+  if (!mm || mm.fileEvents !== true) return k.holdsFilePages() ? undefined : mm?.preWindow ? FILE_RSS_PRE_WINDOW : FILE_RSS_NO_EVENTS;
   if (mm.preWindow) return FILE_RSS_PRE_WINDOW;
   // Anonymous memory maps no file page; a file VMA's pages are known from its faults' events or
   // from the snapshot (which holds its shared and special mappings' pages too) until a fault

@@ -619,7 +619,8 @@ export class ZapGather {
     // With the pages the model does not hold, the kernel's batches may have filled (a forced
     // flush, the rss update split there) where the model's did not, or elsewhere.
     if (this.unseenMax > 0 && this.entries + this.unseenMax >= GATHER_CAPACITY) {
-      k.unseenOutput ??= `the zap gathered up to ${this.unseenMax} pages the model does not hold beside its own ${this.entries} entries: where the kernel's mmu_gather batches filled (a forced flush, the rss update split there) is not knowable`;
+      const what = this.unseenMax >= Number.MAX_SAFE_INTEGER ? 'pages of memory mapped before the window (how many is in no event)' : `up to ${this.unseenMax} pages the model does not hold`;
+      k.unseenOutput ??= `the zap gathered ${what} beside its own ${this.entries} entries: where the kernel's mmu_gather batches filled (a forced flush, the rss update split there) is not knowable`;
     }
     if (this.end > 0) {
       k.flushUncertain = this.unseen || (midway && this.unseenFill) ? 'unseen' : undefined;
@@ -703,7 +704,7 @@ export function zap_range(k: Kernel, mm: Mm, vma: Vma, start: number, end: numbe
   const g = gather ?? new ZapGather();
   const unseen = (from: number): void => {
     if (!vma.unseenPages) return;
-    g.unseenMax += Math.ceil((end - from) / PAGE_SIZE);
+    g.unseenMax = Math.min(Number.MAX_SAFE_INTEGER, g.unseenMax + Math.ceil((end - from) / PAGE_SIZE));
     // Pages the model does not hold may be mapped anywhere in the range: where the kernel's
     // gather starts and ends, and whether it flushes at all, is not knowable.
     g.unseen = true;

@@ -13,7 +13,7 @@ import { lru_add_drain } from './swap.js';
 import { split_huge_pmd_locked } from './huge_memory.js';
 import { mm_runs_on } from './tlbflush.js';
 import { untraced, vma_outside_model } from './fork.js';
-import { mm_has_file_events } from './filemap.js';
+import { FAULT_AROUND_PAGES, mm_has_file_events } from './filemap.js';
 
 const MAP_ANONYMOUS = 0x20;
 const MAP_FIXED = 0x10;
@@ -234,8 +234,14 @@ export function exit_mmap(k: Kernel, mm: Mm): void {
   if (k.traits.unmapDrainsLruAdd) lru_add_drain(k);
   const known = mm.preWindow ? all.filter((v) => !vma_outside_model(mm, v)) : all;
   const tlb = new ZapGather();
-  // Pages mapped where the model knows no VMA (the vdso) take the kernel's batch entries too.
-  if (mm.unseenBlocks && mm.unseenBlocks.size > 0) tlb.unseenFill = true;
+  // Pages mapped where the model knows no VMA (the vdso) take the kernel's batch entries too, and
+  // so do those of memory mapped before the window (zapped in address order with the rest: how
+  // many is in no event).
+  if (mm.unseenBlocks && mm.unseenBlocks.size > 0) {
+    tlb.unseenFill = true;
+    tlb.unseenMax += mm.unseenBlocks.size * FAULT_AROUND_PAGES;
+  }
+  if (mm.preWindow) tlb.unseenMax = Number.MAX_SAFE_INTEGER;
   for (const v of known) zap_range(k, mm, v, v.vm_start, v.vm_end, {}, tlb);
   free_pgtables(k, mm, known, tlb);
   tlb.finish(k, mm);
