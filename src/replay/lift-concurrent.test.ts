@@ -114,6 +114,20 @@ describe('rss updates of one counter on two CPUs at once', () => {
     expect(faults(ops).map((o) => [o.op.tid, o.recorded.map((r) => r.delta)])).toEqual([[8, [null]], [7, [null, null]], [7, [4096]]]);
   });
 
+  it('two reads at one value some microseconds apart are still a race (a zero delta is never traced); far apart, the trace order holds', async () => {
+    const run = (gapUs: number) => lift([
+      ...BEGIN,
+      FAULT(8, 1, 9, 0x7f0000010000),
+      FAULT(7, 0, 10, 0x7f0000020000),
+      RSS(7, 0, 11, 4096),
+      RSS(8, 1, 20, 12288),
+      RSS(7, 0, 20 + gapUs, 12288),
+    ]);
+    const deltas = (ops: LiftedOp[]) => faults(ops).map((o) => [o.op.tid, o.recorded.map((r) => r.delta)]);
+    expect(deltas((await run(5)).ops)).toEqual([[8, [null]], [7, [null, null]]]);
+    expect(deltas((await run(40)).ops)).toEqual([[8, [8192]], [7, [null, 0]]]);
+  });
+
   it('a read below the other CPU\'s, just before it in the trace: the adds are taken in the order of the reads', async () => {
     const { ops } = await lift([
       ...BEGIN,
