@@ -268,7 +268,7 @@ export async function replayTrace(
     if (run.fidelity.verdict !== 'matched' && lruExposed > 0 && facts.othersUntraced) {
       gaps.push(`the capture followed the workload's tasks only: ${lruExposed} unmapped folio${s(lruExposed)} waiting in a per-CPU lru_add batch while another task ran on that CPU, whose drain of the batch (pagemap:mm_lru_insertion in that task) is not recorded — whether the unmap or that drain freed them cannot be known; record mm_lru_insertion for every task`);
     }
-    const shown: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps, phaseGaps };
+    const shown: TraceFacts = { readProblems: readIssues, notRecorded, inputGaps: gaps, phaseGaps, phaseOrder: Object.keys(facts.phaseDeltas ?? {}) };
     run.fidelity = withTraceFacts(run.fidelity, shown);
   }
   return {

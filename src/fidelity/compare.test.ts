@@ -160,28 +160,34 @@ describe('counting reproduced events past an op\'s first difference', () => {
 
 describe('an op whose reclaim decisions took accessed bits no event shows', () => {
   const flush = new Recorded('tlb_flush', 2, 0, 1, -1, 3, undefined, undefined, true, undefined);
-  const at = (line: number): LiftedOp => ({ ...op(), op: { ...op().op, at: { index: line, line } }, recorded: [flush] });
-  /** Ops at lines 1..3, each recording one flush; the model predicts none in op `differs`; `unseenAt` says which op had unseen decisions. */
-  const run = (differs: number, unseenAt: number | undefined) => {
+  const at = (line: number, tgid: number): LiftedOp => ({ ...op(), op: { ...op().op, tgid, tid: tgid, at: { index: line, line } }, recorded: [flush] });
+  /**
+   * Ops at lines 1..3 (op 3 of process `tgid3`), each recording one flush; the model predicts
+   * none in the ops of `differ`; op 2 had unseen decisions of process 1's family.
+   */
+  const run = (differ: number[], tgid3 = 1) => {
     const c = new FidelityChecker();
     for (const line of [1, 2, 3]) {
-      c.begin(at(line));
-      if (line !== differs) c.see({ ev: 'tlb_flush', cpu: 0, pages: -1, reason: 3 });
-      c.end(undefined, line === unseenAt ? { n: 2, what: 'accessed', why: 'thread 11 of pid 10 was running during the call on CPU 1' } : undefined);
+      c.begin(at(line, line === 3 ? tgid3 : 1));
+      if (!differ.includes(line)) c.see({ ev: 'tlb_flush', cpu: 0, pages: -1, reason: 3 });
+      c.end(undefined, line === 2 ? { n: 2, what: 'accessed', why: 'thread 11 of pid 1 was running during the call on CPU 1', tgids: [1] } : undefined);
     }
     return c.report();
   };
-  it('a difference at or after it makes the verdict partial, with the op\'s line and the reason', () => {
-    for (const differs of [2, 3]) {
-      const r = run(differs, 2);
-      expect([r.verdict, r.opsMismatched, r.opsUnseen]).toEqual(['partial', 1, 1]);
-      expect(r.reasons.join('\n')).toMatch(/1 op differs at or after line 2, where reclaim found 2 folios unreferenced .*\(thread 11 of pid 10 was running/);
-    }
+  it('from that op on, where it differs itself, the differences of that process make the verdict partial, with its line and the reason', () => {
+    const r = run([2, 3]);
+    expect([r.verdict, r.opsMismatched, r.opsUnseen]).toEqual(['partial', 2, 2]);
+    expect(r.reasons.join('\n')).toMatch(/2 ops differ at or after line 2, where reclaim found 2 folios unreferenced .*\(thread 11 of pid 1 was running/);
   });
-  it('a difference before it stays a mismatch; with no difference the capture matches', () => {
-    const before = run(1, 2);
+  it('where that op reproduced, the kernel decided as the model did: a later difference is a mismatch', () => {
+    expect([run([3]).verdict, run([3]).opsUnseen]).toEqual(['mismatched', 0]);
+  });
+  it('another process\'s later difference, or one before that op, stays a mismatch; with no difference the capture matches', () => {
+    const other = run([2, 3], 2);
+    expect([other.verdict, other.opsMismatched, other.opsUnseen]).toEqual(['mismatched', 2, 1]);
+    const before = run([1]);
     expect([before.verdict, before.opsMismatched, before.opsUnseen]).toEqual(['mismatched', 1, 0]);
-    const none = run(0, 2);
+    const none = run([]);
     expect([none.verdict, none.reasons]).toEqual(['matched', []]);
   });
 });
@@ -222,5 +228,30 @@ describe('an op whose own output depends on what no event shows (StepResult unse
     expect([r.verdict, r.opsMismatched, r.opsUnseenOutput]).toEqual(['partial', 1, 1]);
     expect(r.reasons).toEqual(['1 op differs in output that depends on what no event shows (first at line 1: the zap gathered pages the model does not hold)']);
     expect(run([0, 1]).verdict).toBe('mismatched');
+  });
+  it('not when the op freed other pages or moved an rss counter by another total: that is what it did, not where its batches ended', () => {
+    const freeRec = new Recorded('mm_page_free', 3, 0, 1, 0, undefined, undefined, 0x100, true, undefined);
+    const c = new FidelityChecker();
+    c.begin({ ...op(), recorded: [flush, freeRec] });
+    c.see({ ev: 'mm_page_free', cpu: 0, pfn: 0x101, order: 0 } as never);
+    c.end(undefined, undefined, 'the zap gathered pages the model does not hold');
+    expect([c.report().verdict, c.report().opsUnseenOutput]).toEqual(['mismatched', 0]);
+  });
+});
+
+describe('a gap in a phase no compared op was in', () => {
+  const flush = new Recorded('tlb_flush', 2, 0, 1, -1, 3, undefined, undefined, true, undefined);
+  it('is placed by the capture\'s own phase order: a difference before it stays a mismatch, one after it is excused', () => {
+    const run = (differs: string) => {
+      const c = new FidelityChecker();
+      for (const phase of ['populate', 'munmap']) {
+        c.begin({ ...op(), recorded: [flush], phase });
+        if (phase !== differs) c.see({ ev: 'tlb_flush', cpu: 0, pages: -1, reason: 3 });
+        c.end();
+      }
+      return withTraceFacts(c.report(), { readProblems: {}, notRecorded: [], inputGaps: [], phaseGaps: [{ phase: 'idle', why: 'khugepaged collapsed 1 PMD range during phase idle' }], phaseOrder: ['populate', 'idle', 'munmap'] });
+    };
+    expect(run('populate').verdict).toBe('mismatched');
+    expect(run('munmap').verdict).toBe('partial');
   });
 });

@@ -68,9 +68,10 @@ export interface FidelityReport {
   opsCompared: number;
   opsMismatched: number;
   /**
-   * Of the ops that differ, those at or after an op whose reclaim decisions took accessed bits
-   * no event shows (Engine StepResult `unseen`, the first in `unseenFrom`): past it the model's
-   * state may not be the kernel's, so they do not make the verdict `mismatched`.
+   * Of the ops that differ, those of a process whose state an unseen decision may have set apart
+   * from the kernel's (Engine StepResult `unseen`, the first in `unseenFrom`): from an op with
+   * such decisions that itself differs (one that reproduced shows the kernel decided alike), the
+   * ops of that mm's family do not make the verdict `mismatched`.
    */
   opsUnseen: number;
   unseenFrom?: { line: number } & UnseenDecisions;
@@ -288,6 +289,12 @@ export class FidelityChecker {
   // kept.
 
   private op: LiftedOp | undefined;
+  /** The op's StepResult `unseen`, while it ends; the processes such a decision set apart. */
+  private unseenDecided: UnseenDecisions | undefined;
+  private readonly unseenTgids = new Set<number>();
+  /** The op's predicted frees (pfns) and rss deltas by counter (curr * 8 + member). */
+  private readonly opFrees: number[] = [];
+  private readonly opRss = new Map<number, number>();
   /** The op's StepResult `unseenOutput`, while it ends. */
   private unseenOutput: string | undefined;
   /** The report's phaseMismatches entry of each phase, and the current op's. */
@@ -331,6 +338,8 @@ export class FidelityChecker {
   begin(lo: LiftedOp, shared?: string, allocatedOutside?: (pfn: number) => boolean, freesUnordered = false): void {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
+    this.opFrees.length = 0;
+    if (this.opRss.size > 0) this.opRss.clear();
     if (this.phaseCur?.phase !== lo.phase) {
       let cur = this.phaseAt.get(lo.phase);
       if (!cur) {
@@ -437,6 +446,8 @@ export class FidelityChecker {
     // the unknown memory's: such an rss update cannot be told apart, so it is not compared —
     // but where that memory is other processes' only, the workload's own rss is all the model's.
     if (this.shared !== undefined && this.mergeRss && e.ev === 'rss_stat' && !(this.sharedOthersOnly && e.curr === 1)) return;
+    if (e.ev === 'mm_page_free') this.opFrees.push(e.pfn);
+    else if (e.ev === 'rss_stat') this.opRss.set(e.curr * 8 + e.member, (this.opRss.get(e.curr * 8 + e.member) ?? 0) + e.delta);
     if (e.ev === 'rss_stat' && e.uncertain) {
       const p = this.pendingRss;
       if (p) {
@@ -581,7 +592,7 @@ export class FidelityChecker {
    * decisions in it that took accessed bits no event shows.
    */
   end(unmodelled?: string, unseen?: UnseenDecisions, unseenOutput?: string): void {
-    if (unseen && !this.r.unseenFrom && this.op) this.r.unseenFrom = { line: this.op.op.at.line, ...unseen };
+    this.unseenDecided = unseen;
     this.unseenOutput = unseenOutput;
     if (this.pendingRss) {
       const p = this.pendingRss;
@@ -688,13 +699,57 @@ export class FidelityChecker {
       }
     }
     if (bad) {
+      const u = this.unseenDecided;
+      if (u) {
+        this.r.unseenFrom ??= { line: lo.op.at.line, ...u };
+        for (const t of u.tgids) this.unseenTgids.add(t);
+      }
       this.r.opsMismatched++;
-      if (this.r.unseenFrom) this.r.opsUnseen++;
-      else if (this.unseenOutput !== undefined) {
+      if (this.unseenTgids.has(lo.op.tgid)) this.r.opsUnseen++;
+      else if (this.unseenOutput !== undefined && this.sameFreesAndRss(nrec)) {
         this.r.opsUnseenOutput++;
         this.r.unseenOutputAt ??= { line: lo.op.at.line, why: this.unseenOutput };
       } else if (this.phaseCur) this.phaseCur.ops++;
     }
+  }
+
+  /**
+   * Whether the op's recorded output frees the pages the model's does and moves each rss
+   * counter by the same total: then a difference is where batches ended (a forced flush, an rss
+   * update split there), not what the op did. Where the op's output also covers memory the
+   * model does not know (`shared`), the model's frees must be among the recorded ones and each
+   * counter move at least the model's, the same way.
+   */
+  private sameFreesAndRss(nrec: number): boolean {
+    const frees: number[] = [];
+    const rss = new Map<number, number>();
+    for (let i = 0; i < nrec; i++) {
+      const r = this.rec[i]!;
+      if (r.ev === 'mm_page_free' && r.ours !== false) frees.push(r.pfn!);
+      else if (r.ev === 'rss_stat') {
+        if (typeof r.delta !== 'number') return false;
+        const key = r.a! * 8 + r.b!;
+        rss.set(key, (rss.get(key) ?? 0) + r.delta);
+      }
+    }
+    const within = this.shared !== undefined;
+    const pred = this.opFrees;
+    if (within ? frees.length < pred.length : frees.length !== pred.length) return false;
+    if (!pred.some((p) => p >= SYNTH_PFN)) {
+      const left = new Map<number, number>();
+      for (const p of frees) left.set(p, (left.get(p) ?? 0) + 1);
+      for (const p of pred) {
+        const n = left.get(p) ?? 0;
+        if (n === 0) return false;
+        left.set(p, n - 1);
+      }
+    }
+    for (const key of new Set([...rss.keys(), ...this.opRss.keys()])) {
+      const r = rss.get(key) ?? 0;
+      const p = this.opRss.get(key) ?? 0;
+      if (within ? Math.sign(r) !== Math.sign(p) || Math.abs(r) < Math.abs(p) : r !== p) return false;
+    }
+    return true;
   }
 
   /** Flushes the lifter found in the workload's context but not of its doing. */
@@ -730,7 +785,7 @@ export class FidelityChecker {
       } else {
         const decided = uf.what === 'accessed'
           ? `${ops} found ${n} unreferenced whose accessed bits an access no event shows may have set (${uf.why}; a read or write of present memory leaves no event)`
-          : `${ops} discarded ${n} that a thread touching them meanwhile may have held a passing reference to (${uf.why}; folio_ref_freeze() then fails and that thread's put frees the folio later)`;
+          : `${ops} discarded ${n} that a thread touching them meanwhile may have held a reference to (${uf.why}; a fault on a folio's migration entries during its split, or in progress on it, takes one: folio_ref_freeze() then fails and that thread's put frees the folio later)`;
         reasons.push(`${decided}: the kernel may have kept ${uf.n === 1 ? 'it' : 'some'}, and from there on the model's state may not be the kernel's`);
       }
     }
@@ -754,6 +809,8 @@ export interface TraceFacts {
   inputGaps: string[];
   /** Inputs the trace lacks from the start of a phase on (khugepaged's collapses), in words. */
   phaseGaps?: Array<{ phase: string; why: string }>;
+  /** The capture's phases in the order it ran them (its saved counter deltas), to place a gap in a phase no compared op was in. */
+  phaseOrder?: string[];
 }
 
 /**
@@ -774,11 +831,16 @@ export function withTraceFacts(r: FidelityReport, facts: TraceFacts): FidelityRe
   if (verdict === 'mismatched' && (facts.notRecorded.length || facts.inputGaps.length)) verdict = 'partial';
   // A gap from a phase on excuses the ops that differ in that phase and after it, not before.
   if (verdict === 'mismatched' && phaseGaps.length > 0) {
-    const order = r.phaseMismatches.map((p) => p.phase);
-    const idx = phaseGaps.map((g) => order.indexOf(g.phase));
-    // A phase the comparison never met: where the gap began is unknown, so it covers everything.
-    const from = idx.some((i) => i < 0) ? 0 : Math.min(...idx);
-    const before = r.phaseMismatches.slice(0, from).reduce((n, p) => n + p.ops, 0);
+    // Each phase's position: in the order the comparison met them, or else in the capture's.
+    const met = r.phaseMismatches.map((p) => p.phase);
+    const ran = facts.phaseOrder ?? [];
+    const order = phaseGaps.every((g) => met.includes(g.phase)) ? met : ran;
+    const from = Math.min(...phaseGaps.map((g) => order.indexOf(g.phase)));
+    // A gap in a phase neither order knows: where it began is unknown, so it covers everything.
+    const before = from < 0 ? 0 : r.phaseMismatches.reduce((n, p) => {
+      const at = order.indexOf(p.phase);
+      return at >= 0 && at >= from ? n : n + p.ops;
+    }, 0);
     if (before === 0) verdict = 'partial';
   }
   return { ...r, verdict, reasons, matched: verdict === 'matched' };

@@ -95,13 +95,16 @@ export const SYSCALL_BESIDES_RECLAIM = 'what a system call outside the model did
 /**
  * Decisions of an op that took what no event shows: `accessed`, a reference check that found an
  * entry old (an unseen access may have made it young); `reference`, a lazyfree folio discarded
- * while a thread that may touch it ran on another CPU (a fault or access in progress holds a
- * reference, and folio_ref_freeze() fails); `order`, a fault that overlapped another task's
+ * while a thread that may touch it ran on another CPU (a load takes no reference, but its fault on
+ * the folio's migration entries during a split, or a fault in progress on it, does, and
+ * folio_ref_freeze() then fails); `order`, a fault that overlapped another task's
  * fault on the same page (Op fault `racedWith`: the model applies each whole, in the order they
  * began). `n` counts them, `why` is the first's reason.
  */
 export interface UnseenDecisions {
   n: number;
   what: 'accessed' | 'reference' | 'order';
+  /** The processes whose state the decision may have set apart from the kernel's: the mm's family (parent and forked children share folios). */
+  tgids: number[];
   why: string;
 }

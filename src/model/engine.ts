@@ -19,6 +19,7 @@ import { do_mprotect } from './kernel/mprotect.js';
 import { deferred_split_scan } from './kernel/huge_memory.js';
 import { memcg_reclaim, try_charge_memcg } from './kernel/memcontrol.js';
 import { shrink_calls_reset } from './kernel/vmscan.js';
+import { folio_maybe_mapped_shared } from './kernel/rmap.js';
 import { lru_add_observed } from './kernel/swap.js';
 import { pmdIndex, pteIndex } from './kernel/pgtable.js';
 import { cpu_tlbstate, cpus_before_window, enter_lazy_tlb, exit_mm, ipi_raced_switch, mm_runs_on, switch_mm_irqs_off } from './kernel/tlbflush.js';
@@ -83,6 +84,14 @@ function storeInTable(e: PmdEntry, lo: number, hi: number, read: boolean): void 
     if (read) e.mkyoung(j);
     else if (e.write(j)) e.touch(j);
   }
+}
+
+/** Whether the page mapped at `addr` in `mm` is a folio another mm may map too (copy-on-write after a fork). */
+function page_shared(mm: Mm, addr: number): boolean {
+  const e = mm.pmds.get(pmdIndex(addr));
+  if (!e) return false;
+  const f = e.kind === 'huge' ? e.folio : e.folio[pteIndex(addr)];
+  return f !== undefined && f !== null && folio_maybe_mapped_shared(f);
 }
 
 export class Engine {
@@ -234,9 +243,10 @@ export class Engine {
           }
           break;
         }
-        if (op.racedWith !== undefined) {
+        // Two threads of one mm, or a page two mms share copy-on-write: the order decides.
+        if (op.racedWith !== undefined && (op.racedTgid === op.tgid || page_shared(mm, op.addr))) {
           const page = op.addr - (op.addr % PAGE_SIZE);
-          k.unseenDecision('order', `the faults at lines ${Math.min(op.at.line, op.racedWith)} and ${Math.max(op.at.line, op.racedWith)} on page 0x${page.toString(16)} overlapped, one task switched out in the middle of its fault`);
+          k.unseenDecision('order', `the faults at lines ${Math.min(op.at.line, op.racedWith)} and ${Math.max(op.at.line, op.racedWith)} on page 0x${page.toString(16)} overlapped, one task switched out in the middle of its fault`, mm);
         }
         const r: FaultResult = handle_mm_fault(k, mm, op.addr, op.write, op.allocs, op.present);
         if (r === 'unmodelled') unmodelled = 'fault outside any anonymous mapping the model knows';

@@ -216,6 +216,8 @@ export type Op =
      * reuses), and the trace orders their starts only.
      */
     racedWith?: number;
+    /** The process of that fault. */
+    racedTgid?: number;
   })
   /** A user store to already-mapped memory (a marker): dirties present PTEs, no fault. */
   | (Base & {

@@ -152,16 +152,20 @@ describe('a marked load (`fl: load`)', () => {
 });
 
 describe('a fault that overlapped another task\'s fault on the same page (Op fault racedWith)', () => {
-  it('is an unseen decision of kind order, naming both lines and the page; without the mark, none', () => {
-    const run = (racedWith?: number) => {
-      const r = new Run('linux-6.18');
-      r.step({ kind: 'marker', verb: 'begin', text: 'begin' });
-      r.step({ kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x22, anon: true });
-      return r.step({ kind: 'fault', addr: A + 0x650, write: true, allocs: [{ pfn: 0x10, order: 0, use: 'pgtable' }, { pfn: 0x100, order: 0, use: 'user' }], ...(racedWith ? { racedWith } : {}) });
-    };
-    const s = run(40);
+  const run = (raced?: { line: number; tgid: number }) => {
+    const r = new Run('linux-6.18');
+    r.step({ kind: 'marker', verb: 'begin', text: 'begin' });
+    r.step({ kind: 'mmap', addr: A, len: 4 * PAGE, prot: 3, flags: 0x22, anon: true });
+    return r.step({ kind: 'fault', addr: A + 0x650, write: true, allocs: [{ pfn: 0x10, order: 0, use: 'pgtable' }, { pfn: 0x100, order: 0, use: 'user' }], ...(raced ? { racedWith: raced.line, racedTgid: raced.tgid } : {}) });
+  };
+  it('of the same process: an unseen decision of kind order, naming both lines and the page', () => {
+    const s = run({ line: 40, tgid: 10 });
     expect(s.unseen?.what).toBe('order');
     expect(s.unseen?.why).toBe('the faults at lines 3 and 40 on page 0x7f0000000000 overlapped, one task switched out in the middle of its fault');
+    expect(s.unseen?.tgids).toEqual([10]);
+  });
+  it('of another process on a page the two do not share, or without the mark: nothing unseen', () => {
+    expect(run({ line: 40, tgid: 20 }).unseen).toBeUndefined();
     expect(run().unseen).toBeUndefined();
   });
 });

@@ -909,8 +909,14 @@ export class Lifter {
       const other = s.op;
       if (other === undefined || other === lo || other.op.kind !== 'fault' || other.op.tid === tid || !s.off || s.asleep) continue;
       if (Math.floor(other.op.addr / 4096) !== page) continue;
-      other.op.racedWith ??= lo.op.at.line;
-      if (lo.op.kind === 'fault') lo.op.racedWith ??= other.op.at.line;
+      if (other.op.racedWith === undefined) {
+        other.op.racedWith = lo.op.at.line;
+        other.op.racedTgid = lo.op.tgid;
+      }
+      if (lo.op.kind === 'fault' && lo.op.racedWith === undefined) {
+        lo.op.racedWith = other.op.at.line;
+        lo.op.racedTgid = other.op.tgid;
+      }
     }
   }
 

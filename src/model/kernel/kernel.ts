@@ -286,7 +286,8 @@ export class Kernel {
    */
   mayBeUnseen(f: Folio, sinceAged: boolean): boolean {
     if (this.siblingRuns !== undefined) return true;
-    for (const tid of this.running.keys()) if (tid !== this.tid) return true;
+    // A task that marks its accesses and reads nothing unmarked touches nothing unseen.
+    for (const tid of this.running.keys()) if (tid !== this.tid && (!this.storesVisible || !this.markingTids.has(tid) || this.unmarkedReads.has(tid))) return true;
     return sinceAged && this.accessEpoch > f.agedAt;
   }
 
@@ -316,9 +317,14 @@ export class Kernel {
   }
 
   /** A decision of the op under way took an entry's accessed bit that `why` leaves unknown. */
-  unseenDecision(what: UnseenDecisions['what'], why: string): void {
-    if (this.unseenDecisions) this.unseenDecisions.n++;
-    else this.unseenDecisions = { n: 1, what, why };
+  unseenDecision(what: UnseenDecisions['what'], why: string, mm: Mm): void {
+    if (this.unseenDecisions) {
+      this.unseenDecisions.n++;
+      return;
+    }
+    const tgids = new Set<number>();
+    for (const m of this.mms.values()) if (m.anonRoot === mm.anonRoot) tgids.add(m.tgid);
+    this.unseenDecisions = { n: 1, what, why, tgids: [...tgids] };
   }
 
   emit(e: Emission): void {

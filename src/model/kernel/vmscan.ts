@@ -86,7 +86,7 @@ function folio_check_references(k: Kernel, f: Folio, found?: boolean): FolioRef 
   if (young === 0 && found === undefined && k.mayBeUnseen(f, true)) {
     for (const { mm } of folio_mappings(k, f)) {
       const why = k.accessesUnseen(mm, f);
-      if (why !== undefined) { k.unseenDecision('accessed', why); break; }
+      if (why !== undefined) { k.unseenDecision('accessed', why, mm); break; }
     }
   }
   k.aged(f);
@@ -221,10 +221,11 @@ export function shrink_folio_list(k: Kernel, list: Folio[], ignoreReferences: bo
         ret.push(f);
         continue;
       }
-      // A thread touching it on another CPU meanwhile may hold a passing reference.
+      // A thread touching it on another CPU meanwhile may be in a fault on it (its migration
+      // entries during the split, a fault in progress), which holds a reference.
       if (k.mayBeUnseen(f, false)) for (const { mm } of folio_mappings(k, f)) {
         const why = k.accessedMeanwhile(mm, f);
-        if (why !== undefined) { k.unseenDecision('reference', why); break; }
+        if (why !== undefined) { k.unseenDecision('reference', why, mm); break; }
       }
       k.count('pglazyfreed', f.nr);
     }
