@@ -207,3 +207,24 @@ describe('an exit of an mm that holds memory mapped before the window (no snapsh
     expect(exit(false).unseenOutput).toBeUndefined();
   });
 });
+
+describe('a thread of a forked child that no longer maps the folio (its copy-on-write broke the sharing)', () => {
+  it('cannot make the parent\'s entries young: the parent\'s MADV_PAGEOUT on 6.1 decides them known', () => {
+    const run = (childWrites: boolean) => {
+      const eng = new Engine(buildConfig('linux-6.1', 'x86', NO_THP), { checkInvariants: true });
+      let i = 0;
+      const step = (op: Record<string, unknown>, tid: number, tgid: number, cpu: number) => eng.step({ tid, tgid, cpu, at: { index: i, line: ++i }, ...op } as Op);
+      step({ kind: 'marker', verb: 'begin', text: 'begin' }, 10, 10, 0);
+      step({ kind: 'mmap', addr: A, len: PAGE, prot: 3, flags: 0x22, anon: true }, 10, 10, 0);
+      step({ kind: 'fault', addr: A, write: true, allocs: [{ pfn: 0x10, order: 0, use: 'pgtable' }, { pfn: 0x100, order: 0, use: 'user' }] }, 10, 10, 0);
+      step({ kind: 'fork', child: 20, allocs: [] }, 10, 10, 0);
+      if (childWrites) step({ kind: 'fault', addr: A, write: true, present: true, allocs: [{ pfn: 0x200, order: 0, use: 'user' }] }, 20, 20, 1);
+      step({ kind: 'thread', child: 21 }, 20, 20, 1);
+      step({ kind: 'run', on: true }, 21, 20, 1);
+      return step({ kind: 'madvise', addr: A, len: PAGE, advice: 'MADV_PAGEOUT' }, 10, 10, 0);
+    };
+    const s = run(true);
+    expect(s.emitted.some((e) => e.ev === 'mm_page_free' && e.pfn === 0x100)).toBe(false);
+    expect(s.unseen).toBeUndefined();
+  });
+});

@@ -12,7 +12,7 @@
  * are. The memcg holds the workload's folios only (the captures' cgroups hold nothing else
  * that reclaim could free); shrink_slab() and the active file list are not scanned.
  */
-import { HPAGE_PMD_ORDER, Lru, PAGE_SIZE, PMD_SIZE, type Folio } from '../state.js';
+import { HPAGE_PMD_ORDER, Lru, PAGE_SIZE, PMD_SIZE, type Folio, type Mm } from '../state.js';
 import type { Kernel } from './kernel.js';
 import { deferred_split_scan, split_folio } from './huge_memory.js';
 import { pmdIndex, pteIndex } from './pgtable.js';
@@ -70,6 +70,23 @@ export function folio_referenced(k: Kernel, f: Folio): number {
   return referenced;
 }
 
+/** Whether `mm` maps `f` (a PMD or a PTE of it) in its range at `address` within [start, end). */
+function maps_folio(mm: Mm, start: number, end: number, address: number, f: Folio): boolean {
+  const lo = Math.max(start, address);
+  const hi = Math.min(end, address + f.nr * PAGE_SIZE);
+  for (let addr = lo; addr < hi; ) {
+    const e = mm.pmds.get(pmdIndex(addr));
+    const next = Math.min(hi, (pmdIndex(addr) + 1) * PMD_SIZE);
+    if (e?.kind === 'huge') {
+      if (e.folio === f) return true;
+    } else if (e) {
+      for (let i = pteIndex(addr), last = i + (next - addr) / PAGE_SIZE; i < last; i++) if (e.folio[i] === f) return true;
+    }
+    addr = next;
+  }
+  return false;
+}
+
 const enum FolioRef { Reclaim, ReclaimClean, Keep, Activate }
 
 /**
@@ -84,7 +101,9 @@ function folio_check_references(k: Kernel, f: Folio, found?: boolean): FolioRef 
   // Entries found old that an access no event shows may have made young: the kernel may have
   // kept or activated the folio here (the recorded pass's outcome, when it has one, decides).
   if (young === 0 && found === undefined && k.mayBeUnseen(f, true)) {
-    for (const { mm } of folio_mappings(k, f)) {
+    for (const { mm, vma, address } of folio_mappings(k, f)) {
+      // Only an mm whose page table maps the folio can make its entries young.
+      if (!maps_folio(mm, vma.vm_start, vma.vm_end, address, f)) continue;
       const why = k.accessesUnseen(mm, f);
       if (why !== undefined) { k.unseenDecision('accessed', why, mm); break; }
     }
