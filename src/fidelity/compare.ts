@@ -292,9 +292,10 @@ export class FidelityChecker {
   /** The op's StepResult `unseen`, while it ends; the processes such a decision set apart. */
   private unseenDecided: UnseenDecisions | undefined;
   private readonly unseenTgids = new Set<number>();
-  /** The op's predicted frees (pfns) and rss deltas by counter (curr * 8 + member). */
+  /** The op's predicted frees (pfns) and rss deltas by counter (curr * 8 + member; `opRssSet` says whether any). */
   private readonly opFrees: number[] = [];
-  private readonly opRss = new Map<number, number>();
+  private readonly opRss = new Float64Array(16);
+  private opRssSet = false;
   /** The op's StepResult `unseenOutput`, while it ends. */
   private unseenOutput: string | undefined;
   /** The report's phaseMismatches entry of each phase, and the current op's. */
@@ -339,7 +340,10 @@ export class FidelityChecker {
     this.op = lo.compare ? lo : undefined;
     if (!this.op) return;
     this.opFrees.length = 0;
-    if (this.opRss.size > 0) this.opRss.clear();
+    if (this.opRssSet) {
+      this.opRss.fill(0);
+      this.opRssSet = false;
+    }
     if (this.phaseCur?.phase !== lo.phase) {
       let cur = this.phaseAt.get(lo.phase);
       if (!cur) {
@@ -447,7 +451,10 @@ export class FidelityChecker {
     // but where that memory is other processes' only, the workload's own rss is all the model's.
     if (this.shared !== undefined && this.mergeRss && e.ev === 'rss_stat' && !(this.sharedOthersOnly && e.curr === 1)) return;
     if (e.ev === 'mm_page_free') this.opFrees.push(e.pfn);
-    else if (e.ev === 'rss_stat') this.opRss.set(e.curr * 8 + e.member, (this.opRss.get(e.curr * 8 + e.member) ?? 0) + e.delta);
+    else if (e.ev === 'rss_stat' && e.curr >= 0 && e.curr < 2 && e.member >= 0 && e.member < 8) {
+      this.opRss[e.curr * 8 + e.member]! += e.delta;
+      this.opRssSet = true;
+    }
     if (e.ev === 'rss_stat' && e.uncertain) {
       const p = this.pendingRss;
       if (p) {
@@ -722,14 +729,13 @@ export class FidelityChecker {
    */
   private sameFreesAndRss(nrec: number): boolean {
     const frees: number[] = [];
-    const rss = new Map<number, number>();
+    const rss = new Float64Array(16);
     for (let i = 0; i < nrec; i++) {
       const r = this.rec[i]!;
       if (r.ev === 'mm_page_free' && r.ours !== false) frees.push(r.pfn!);
       else if (r.ev === 'rss_stat') {
-        if (typeof r.delta !== 'number') return false;
-        const key = r.a! * 8 + r.b!;
-        rss.set(key, (rss.get(key) ?? 0) + r.delta);
+        if (typeof r.delta !== 'number' || !(r.a! >= 0 && r.a! < 2 && r.b! >= 0 && r.b! < 8)) return false;
+        rss[r.a! * 8 + r.b!]! += r.delta;
       }
     }
     const within = this.shared !== undefined;
@@ -744,9 +750,9 @@ export class FidelityChecker {
         left.set(p, n - 1);
       }
     }
-    for (const key of new Set([...rss.keys(), ...this.opRss.keys()])) {
-      const r = rss.get(key) ?? 0;
-      const p = this.opRss.get(key) ?? 0;
+    for (let key = 0; key < 16; key++) {
+      const r = rss[key]!;
+      const p = this.opRss[key]!;
       if (within ? Math.sign(r) !== Math.sign(p) || Math.abs(r) < Math.abs(p) : r !== p) return false;
     }
     return true;
