@@ -99,11 +99,19 @@ function drainAdd(k: Kernel, cpu: number): void {
  */
 export function folio_mark_lazyfree(k: Kernel, f: Folio): void {
   if (!f.anon || !f.swapbacked || f.lru === Lru.Unevictable || f.lru === Lru.None) return;
+  folio_batch_add_and_move(k, 'lazyfree', f, drainLazyfree);
+}
+
+/**
+ * folio_batch_add_and_move(): the folio joins this CPU's batch with a reference; a large folio,
+ * or the add that fills the batch (traits.folioBatch), moves it at once.
+ */
+function folio_batch_add_and_move(k: Kernel, which: 'lazyfree' | 'deactivate', f: Folio, move: (k: Kernel, cpu: number) => void): void {
   const b = k.batches(k.cpu);
   f.refcount++;
   f.in_lru_batch = true;
-  b.lazyfree.push(f);
-  if (b.lazyfree.length >= k.traits.folioBatch || f.nr > 1) drainLazyfree(k, k.cpu);
+  b[which].push(f);
+  if (b[which].length >= k.traits.folioBatch || f.nr > 1) move(k, k.cpu);
 }
 
 /** lru_lazyfree(): off the anon LRU, swapbacked cleared, onto the inactive file LRU. */
@@ -139,11 +147,7 @@ function drainLazyfree(k: Kernel, cpu: number): void {
 export function folio_deactivate(k: Kernel, f: Folio): void {
   if (f.lru === Lru.Unevictable || f.lru === Lru.None || f.isolated) return;
   if (!f.active && !k.traits.lruGen) return;
-  const b = k.batches(k.cpu);
-  f.refcount++;
-  f.in_lru_batch = true;
-  b.deactivate.push(f);
-  if (b.deactivate.length >= k.traits.folioBatch || f.nr > 1) drainDeactivate(k, k.cpu);
+  folio_batch_add_and_move(k, 'deactivate', f, drainDeactivate);
 }
 
 /**
