@@ -29,19 +29,10 @@ static volatile int stop_spin;
 static int pfd[2];
 static int spin;
 
-static void pin(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set))
-		fl_die("sched_setaffinity");
-}
-
 static void *helper(void *arg)
 {
 	(void)arg;
-	pin(1);
+	fl_pin(1);
 	fl_mark("thread tid=%ld cpu=%d", (long)syscall(SYS_gettid), sched_getcpu());
 	if (spin) {
 		while (!__atomic_load_n(&stop_spin, __ATOMIC_SEQ_CST))
@@ -100,7 +91,7 @@ int main(int argc, char **argv)
 	if (threaded) {
 		if (pipe(pfd))
 			fl_die("pipe");
-		pin(0);
+		fl_pin(0);
 	}
 	fl_start(&o, "S19", vname);
 	if (threaded) {

@@ -289,7 +289,7 @@ export function page_cache_unknown(k: Kernel, events: readonly FileFaultEvent[] 
   if (!events) return false;
   const partly = k.filePartlyCached;
   for (const e of events) {
-    if (e.added || (!write && e.last === undefined) || partly?.has(e.file)) return true;
+    if (e.added || (!write && e.last === undefined) || partly.has(e.file)) return true;
   }
   return false;
 }
